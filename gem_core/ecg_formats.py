@@ -1,0 +1,493 @@
+"""File-format readers behind ``gem_core.ecg.load_ecg``: WFDB, NumPy, CSV and zip archives.
+
+Each reader turns one record into a ``RawRecord``: the channels as stored (any names, any order, their
+units), the sampling rate when the file states it, and de-identified metadata. Mapping to the 12
+canonical leads, unit conversion and validation happen in ``gem_core.ecg``; this module knows files.
+
+Every problem a user can cause raises ``GemError`` with a message that names the file and says what to
+do. Nothing is written outside a temporary directory (zip archives are extracted into one).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+
+from gem_core.errors import GemError
+
+RECORD_SUFFIXES = (".hea", ".npy", ".npz", ".csv")  # files that start a record
+SIGNAL_SUFFIXES = (".dat", ".mat")  # WFDB signal files: read through their header
+SUPPORTED = ".hea (+ .dat/.mat), .dat/.mat beside their .hea, .npy, .npz, .csv, .zip of these"
+
+# Bytes per sample of the WFDB formats whose file size is fixed by the header (for the truncation check).
+_WFDB_BYTES = {
+    "8": 1,
+    "16": 2,
+    "24": 3,
+    "32": 4,
+    "61": 2,
+    "80": 1,
+    "160": 2,
+    "212": 1.5,
+    "310": 4 / 3,
+    "311": 4 / 3,
+}
+_NUMBER = r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?"
+_FS_FIELD = re.compile(rf"^{_NUMBER}(/{_NUMBER})?(\({_NUMBER}\))?$")
+_SIGNAL_KEYS = ("signal", "signals", "ecg", "data", "x", "arr_0")
+_TIME_COLUMNS = {"t", "time", "times", "time_s", "time_ms", "ms", "s", "sec", "seconds", "timestamp"}
+
+
+@dataclass
+class RawRecord:
+    """One record as the file stores it, before mapping to the 12 canonical leads."""
+
+    signal: np.ndarray  # (channels, samples), in ``units``
+    names: list[str]  # channel names as written in the file
+    fs: float | None  # None: the file does not say
+    record_id: str
+    source_format: str
+    units: list[str] | None = None  # per channel; None: the file does not say
+    metadata: dict = field(default_factory=dict)
+    dropped_metadata: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------------------------- checks
+
+
+def check_size(paths: list[Path], max_mb: float, what: str) -> None:
+    """``GemError`` when the files together are larger than the upload limit (``GEM_MAX_UPLOAD_MB``)."""
+    total = sum(p.stat().st_size for p in paths if p.is_file())
+    if total > max_mb * 1024 * 1024:
+        raise GemError(
+            f"{what} is {total / 1024 / 1024:.1f} MB, above the upload limit of {max_mb:g} MB; "
+            "send a shorter record or raise GEM_MAX_UPLOAD_MB"
+        )
+
+
+def _check_not_empty(path: Path) -> None:
+    if path.stat().st_size == 0:
+        raise GemError(f"{path.name} is empty (0 bytes); upload the complete file")
+
+
+# ------------------------------------------------------------------------------------------------ WFDB
+
+
+def _header_lines(hea: Path) -> list[str]:
+    _check_not_empty(hea)
+    try:
+        text = hea.read_text(encoding="latin-1")
+    except OSError as err:
+        raise GemError(f"cannot read {hea.name}: {err.strerror}") from None
+    lines = [ln.strip() for ln in text.splitlines()]
+    return [ln for ln in lines if ln and not ln.startswith("#")]
+
+
+def _check_header(hea: Path, lines: list[str]) -> list[tuple[str, str, int]]:
+    """Validate the record line and return (file name, fmt, byte offset) per signal line.
+
+    wfdb's own parser silently guesses some malformed fields (e.g. a non-numeric rate becomes 250 Hz),
+    so the record line is checked here first; it is a few string splits, cheap next to the read.
+    """
+    if not lines:
+        raise GemError(f"{hea.name} has no record line; it is not a WFDB header")
+    rec = lines[0].split()
+    problem = None
+    if len(rec) < 2 or not rec[1].isdigit():
+        problem = "the second field (number of signals) must be an integer"
+    elif len(rec) > 2 and not _FS_FIELD.match(rec[2]):
+        problem = f"the sampling rate field {rec[2]!r} is not a number"
+    elif len(rec) > 3 and not rec[3].isdigit():
+        problem = f"the number-of-samples field {rec[3]!r} is not an integer"
+    if problem:
+        raise GemError(f"header syntax error in {hea.name}, record line {lines[0]!r}: {problem}")
+    n_sig = int(rec[1])
+    if n_sig == 0:
+        raise GemError(f"{hea.name} declares 0 signals; there is nothing to load")
+    if "/" in rec[0]:
+        return []  # multi-segment record: segment headers are checked by wfdb
+    if len(lines) < 1 + n_sig:
+        raise GemError(
+            f"header syntax error in {hea.name}: it declares {n_sig} signals but has {len(lines) - 1} signal lines"
+        )
+    specs = []
+    for line in lines[1 : 1 + n_sig]:
+        parts = line.split()
+        m = re.match(r"^(\d+)(x\d+)?(:\d+)?(\+\d+)?$", parts[1]) if len(parts) > 1 else None
+        if not m:
+            raise GemError(f"header syntax error in {hea.name}, signal line {line!r}: no valid format field")
+        frames = int(m.group(2)[1:]) if m.group(2) else 1
+        offset = int(m.group(4)[1:]) if m.group(4) else 0
+        specs.append((parts[0], m.group(1), offset, frames))
+    sig_len = int(rec[3]) if len(rec) > 3 else None
+    return _check_signal_files(hea, specs, sig_len)
+
+
+def _check_signal_files(hea: Path, specs, sig_len: int | None) -> list:
+    """Every signal file the header names must exist and be long enough for the samples it declares."""
+    by_file: dict[str, list] = {}
+    for name, fmt, offset, frames in specs:
+        by_file.setdefault(name, []).append((fmt, offset, frames))
+    for name, chans in by_file.items():
+        if name == "~":
+            continue
+        path = hea.parent / name
+        if not path.is_file():
+            raise GemError(
+                f"{hea.name} names the signal file {name!r}, which is missing; "
+                "upload the header together with its signal file (e.g. both in one .zip)"
+            )
+        fmt, offset = chans[0][0], chans[0][1]
+        per_frame = sum(_WFDB_BYTES.get(c[0], 0) * c[2] for c in chans)
+        if sig_len and fmt in _WFDB_BYTES and all(c[0] in _WFDB_BYTES for c in chans):
+            need = offset + int(np.ceil(sig_len * per_frame))
+            have = path.stat().st_size
+            if have < need:
+                raise GemError(
+                    f"{name} is truncated: {have} bytes, but {hea.name} declares {sig_len} samples of "
+                    f"{len(chans)} signal(s) in format {fmt} ({need} bytes); upload the complete file"
+                )
+    return [hea.parent / n for n in by_file if n != "~"]
+
+
+def wfdb_files(hea: Path) -> list[Path]:
+    """The header and the signal files it names (for size limits and archives)."""
+    return [hea, *_check_header(hea, _header_lines(hea))]
+
+
+def read_wfdb(hea: Path, *, keep_patient_fields: bool = False) -> RawRecord:
+    """Read a WFDB record (``.hea`` with ``.dat`` in any WFDB format, or with a Challenge ``.mat``).
+
+    Physical values are exactly ``wfdb.rdrecord``'s; header comments become de-identified metadata.
+    """
+    import wfdb
+
+    signal_files = wfdb_files(hea)
+    record_path = str(hea.with_suffix(""))
+    try:
+        rec = wfdb.rdrecord(record_path)
+    except wfdb.io.header.HeaderSyntaxError as err:
+        raise GemError(f"header syntax error in {hea.name}: {err}") from None
+    except FileNotFoundError as err:
+        raise GemError(
+            f"{hea.name} names a signal file that is missing ({Path(err.filename).name})"
+        ) from None
+    except (ValueError, IndexError, TypeError, KeyError, OSError) as err:
+        raise GemError(
+            f"cannot read WFDB record {hea.stem}: {err}; check that the header and signal files belong together "
+            "and are complete"
+        ) from None
+    if rec.p_signal is None:
+        raise GemError(f"WFDB record {hea.stem} has no signals")
+    metadata, dropped = parse_header_comments(rec.comments or [], keep_patient_fields)
+    if rec.base_date is not None or rec.base_time is not None:
+        dropped.append("recording date/time")
+    kinds = sorted({p.suffix.lower() for p in signal_files})
+    return RawRecord(
+        signal=rec.p_signal.T,
+        names=list(rec.sig_name),
+        fs=float(rec.fs) if rec.fs is not None else None,
+        record_id=hea.stem,
+        source_format="wfdb" + ("+mat" if ".mat" in kinds else ""),
+        units=list(rec.units) if rec.units else None,
+        metadata=metadata,
+        dropped_metadata=dropped,
+    )
+
+
+def parse_header_comments(comments: list[str], keep_patient_fields: bool = False) -> tuple[dict, list[str]]:
+    """Age, sex and diagnosis labels from WFDB/Challenge header comments; everything else is dropped.
+
+    Returns (metadata, names of dropped fields). Free-text fields (history, medication, clinical notes)
+    stay out unless ``keep_patient_fields`` (``GEM_STORE_PATIENT_FIELDS``), because they can identify a
+    patient and the metadata travels into the ratings store and exports.
+
+    >>> parse_header_comments(["Age: 74", "Sex: Male", "Dx: RBBB,AF", "Rx: Unknown"])
+    ({'age': 74, 'sex': 'male', 'labels': ['RBBB', 'AF'], 'label_system': 'CPSC2018'}, ['Rx'])
+    >>> parse_header_comments([" Dx: 426783006"])[0]["label_system"]
+    'SNOMED CT'
+    """
+    metadata: dict = {}
+    dropped: list[str] = []
+    kept: dict = {}
+    free_text: list[str] = []
+    for raw in comments:
+        line = raw.strip().lstrip("#").strip()
+        if not line:
+            continue
+        key, sep, value = line.partition(":")
+        key, value = key.strip(), value.strip()
+        low = key.lower()
+        if sep and low == "age":
+            metadata["age"] = _parse_age(value)
+        elif sep and low in ("sex", "gender"):
+            metadata["sex"] = _parse_sex(value)
+        elif sep and low == "dx":
+            labels = [v.strip() for v in value.split(",") if v.strip()]
+            metadata["labels"] = labels
+            metadata["label_system"] = label_system(labels)
+        elif sep and key:
+            dropped.append(key)
+            kept[key] = value
+        else:
+            free_text.append(line)
+    if free_text:
+        dropped.append(f"{len(free_text)} free-text comment line(s)")
+    if keep_patient_fields and (kept or free_text):
+        metadata["patient_fields"] = {**kept, **({"comments": free_text} if free_text else {})}
+    return metadata, dropped
+
+
+def label_system(labels: list[str]) -> str:
+    """The coding system of diagnosis labels: SNOMED CT codes are numeric, CPSC 2018 uses abbreviations."""
+    if labels and all(lab.isdigit() for lab in labels):
+        return "SNOMED CT"
+    return "CPSC2018"
+
+
+def _parse_age(value: str) -> int | float | None:
+    try:
+        age = float(value)
+    except ValueError:
+        return None
+    if not np.isfinite(age) or age < 0:
+        return None
+    return int(age) if age.is_integer() else age
+
+
+def _parse_sex(value: str) -> str | None:
+    v = value.strip().lower()
+    if v in ("male", "m", "0"):
+        return "male"
+    if v in ("female", "f", "1"):
+        return "female"
+    return None
+
+
+# ----------------------------------------------------------------------------------------------- NumPy
+
+
+def _numeric_array(arr: np.ndarray, name: str) -> np.ndarray:
+    if arr.dtype.kind not in "biuf":
+        raise GemError(
+            f"{name} holds {arr.dtype} values, not numbers; save the signal as a float array (12, N) in mV"
+        )
+    return arr
+
+
+def _orient(arr: np.ndarray, name: str, n_names: int | None = None) -> np.ndarray:
+    """(channels, samples) from (C, L) or (L, C); channels are 8, 12 or 15 (or the given name count)."""
+    if arr.ndim != 2:
+        raise GemError(
+            f"{name} has shape {arr.shape} ({arr.ndim}-D); an ECG array must be 2-D: (12, N) or (N, 12)"
+        )
+    allowed = {n_names} if n_names else {8, 12, 15}
+    rows_ok, cols_ok = arr.shape[0] in allowed, arr.shape[1] in allowed
+    if rows_ok and (not cols_ok or arr.shape[1] <= arr.shape[0]):
+        return arr
+    if cols_ok:
+        return arr.T
+    raise GemError(
+        f"{name} has shape {arr.shape}; expected (12, N) or (N, 12) leads x samples "
+        "(8 leads I, II, V1-V6 also work); give lead names in an .npz 'leads' entry for other layouts"
+    )
+
+
+def _default_names(n: int) -> list[str]:
+    from gem_core.ecg import LEADS  # the canonical order is owned by gem_core.ecg
+
+    if n == 12:
+        return list(LEADS)
+    if n == 8:
+        return ["I", "II", "V1", "V2", "V3", "V4", "V5", "V6"]
+    return [*LEADS, "vx", "vy", "vz"][:n]
+
+
+def read_npy(path: Path) -> RawRecord:
+    """A ``.npy`` array (12, L) or (L, 12) in canonical lead order; never unpickles."""
+    _check_not_empty(path)
+    try:
+        arr = np.load(path, allow_pickle=False, mmap_mode=None)
+    except ValueError as err:
+        raise GemError(
+            f"{path.name} cannot be loaded without unpickling ({err}); save a plain numeric array with np.save"
+        ) from None
+    except (OSError, EOFError) as err:
+        raise GemError(f"{path.name} is not a valid .npy file ({err})") from None
+    if not isinstance(arr, np.ndarray):
+        raise GemError(f"{path.name} is not a .npy array file")
+    arr = _orient(_numeric_array(arr, path.name), path.name)
+    warnings = ["lead order not stated in the file; assumed " + " ".join(_default_names(arr.shape[0]))]
+    return RawRecord(arr, _default_names(arr.shape[0]), None, path.stem, "npy", warnings=warnings)
+
+
+def read_npz(path: Path) -> RawRecord:
+    """A ``.npz`` with the signal (key ``signal``/``ecg``/``data``/``x``, or its only array) and optional
+    ``fs``, ``leads`` and ``units`` entries; never unpickles."""
+    _check_not_empty(path)
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            entries = {key: npz[key] for key in npz.files}
+    except ValueError as err:
+        raise GemError(
+            f"{path.name} cannot be loaded without unpickling ({err}); store numeric arrays and "
+            "string arrays only (np.savez(path, signal=..., fs=500, leads=np.array([...])))"
+        ) from None
+    except (OSError, EOFError, zipfile.BadZipFile) as err:
+        raise GemError(f"{path.name} is not a valid .npz file ({err})") from None
+    key = next((k for k in _SIGNAL_KEYS if k in entries), None)
+    if key is None:
+        arrays = [k for k, v in entries.items() if k not in ("fs", "leads", "units") and v.ndim >= 2]
+        if len(arrays) != 1:
+            raise GemError(f"{path.name} has no 'signal' entry (entries: {', '.join(entries) or 'none'})")
+        key = arrays[0]
+    names = [str(n) for n in np.atleast_1d(entries["leads"])] if "leads" in entries else None
+    arr = _orient(
+        _numeric_array(entries[key], f"{path.name}[{key!r}]"), path.name, len(names) if names else None
+    )
+    warnings = []
+    if names is None:
+        names = _default_names(arr.shape[0])
+        warnings.append("lead order not stated in the file; assumed " + " ".join(names))
+    fs = None
+    if "fs" in entries:
+        fs_arr = np.asarray(entries["fs"])
+        if fs_arr.size != 1 or fs_arr.dtype.kind not in "iuf":
+            raise GemError(f"{path.name}: 'fs' must be one number (the sampling rate in Hz)")
+        fs = float(fs_arr.reshape(()))
+    units = None
+    if "units" in entries:
+        u = [str(x) for x in np.atleast_1d(entries["units"])]
+        units = u * arr.shape[0] if len(u) == 1 else u
+    return RawRecord(arr, names, fs, path.stem, "npz", units=units, warnings=warnings)
+
+
+# ------------------------------------------------------------------------------------------------- CSV
+
+
+def read_csv(path: Path) -> RawRecord:
+    """A CSV with a header row of lead names and an optional time column (s, or ms when named so)."""
+    import pandas as pd  # its C parser is much faster than np.loadtxt on long records
+
+    _check_not_empty(path)
+    try:
+        df = pd.read_csv(path, sep=None, engine="python") if _needs_sniff(path) else pd.read_csv(path)
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise GemError(f"{path.name} is not a readable CSV ({err})") from None
+    columns = [str(c).strip() for c in df.columns]
+    if all(_is_number(c) for c in columns):
+        raise GemError(f"{path.name} has no header row; its first row must name the leads (I, II, ..., V6)")
+    fs = None
+    time_col = next((c for c in columns if c.lower() in _TIME_COLUMNS), None)
+    if time_col is not None:
+        t = pd.to_numeric(df.iloc[:, columns.index(time_col)], errors="coerce").to_numpy(dtype=float)
+        fs = _fs_from_time(t, time_col, path.name)
+        df = df.drop(columns=df.columns[columns.index(time_col)])
+        columns.remove(time_col)
+    try:
+        arr = df.apply(pd.to_numeric, errors="raise").to_numpy(dtype=np.float64).T
+    except (ValueError, TypeError):
+        raise GemError(f"{path.name} has non-numeric values below its header row") from None
+    names, units = [], []
+    for col in columns:
+        name, unit = _split_unit(col)
+        names.append(name)
+        units.append(unit)
+    return RawRecord(arr, names, fs, path.stem, "csv", units=units if any(units) and all(units) else None)
+
+
+def _needs_sniff(path: Path) -> bool:
+    with path.open("r", encoding="utf-8", errors="replace") as fh:
+        first = fh.readline()
+    return "," not in first
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _split_unit(column: str) -> tuple[str, str]:
+    """``'V1 (uV)'`` or ``'V1_mV'`` -> (``'V1'``, ``'uV'``); no unit -> (name, '')."""
+    m = re.match(r"^(.*?)[\s_]*[\(\[]?\s*(mv|uv|µv|μv|v)\s*[\)\]]?$", column, flags=re.IGNORECASE)
+    if m and m.group(1) and (column.endswith((")", "]")) or "_" in column):
+        return m.group(1).strip(), m.group(2)
+    return column, ""
+
+
+def _fs_from_time(t: np.ndarray, name: str, file: str) -> float:
+    dt = np.diff(t[np.isfinite(t)])
+    if dt.size == 0 or not np.all(dt > 0):
+        raise GemError(f"{file}: the time column {name!r} is not strictly increasing")
+    step = float(np.median(dt))
+    in_ms = "ms" in name.lower() or (name.lower() in ("t", "time", "times", "timestamp") and step >= 0.5)
+    return round(1000.0 / step if in_ms else 1.0 / step, 6)
+
+
+# ------------------------------------------------------------------------------------------------- zip
+
+
+@contextlib.contextmanager
+def extracted_zip(path: Path, max_mb: float) -> Iterator[Path]:
+    """Extract a zip into a fresh temporary directory (removed afterwards) after checking its members.
+
+    Rejected before anything is written: member paths that are absolute or contain ``..``, and archives
+    whose members would expand past ``max_mb`` in total (sizes from the zip directory; reading stops at
+    the declared size, so a lying directory cannot write more).
+    """
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as err:
+        raise GemError(f"{path.name} is not a valid zip archive ({err})") from None
+    with zf, tempfile.TemporaryDirectory(prefix="gem_zip_") as tmp:
+        members = [m for m in zf.infolist() if not m.is_dir()]
+        for m in members:
+            p = PurePosixPath(m.filename.replace("\\", "/"))
+            if p.is_absolute() or ".." in p.parts or re.match(r"^[A-Za-z]:", m.filename):
+                raise GemError(
+                    f"{path.name} contains the unsafe member path {m.filename!r} (absolute or with '..'); "
+                    "nothing was extracted; re-create the archive with relative paths"
+                )
+        total = sum(m.file_size for m in members)
+        if total > max_mb * 1024 * 1024:
+            raise GemError(
+                f"{path.name} expands to {total / 1024 / 1024:.1f} MB, above the upload limit of {max_mb:g} MB "
+                "(GEM_MAX_UPLOAD_MB); nothing was extracted"
+            )
+        root = Path(tmp)
+        for m in members:
+            target = root.joinpath(*PurePosixPath(m.filename.replace("\\", "/")).parts)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                with zf.open(m) as src, target.open("wb") as dst:
+                    shutil.copyfileobj(src, dst)
+            except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError) as err:
+                raise GemError(f"cannot extract {m.filename!r} from {path.name} ({err})") from None
+        yield root
+
+
+def find_records(folder: Path) -> list[Path]:
+    """Files that start a record under ``folder`` (headers, .npy, .npz, .csv), sorted by relative path.
+
+    Hidden files and macOS ``__MACOSX`` resource forks are skipped.
+    """
+    found = []
+    for p in folder.rglob("*"):
+        rel = p.relative_to(folder)
+        if any(part.startswith(".") or part == "__MACOSX" for part in rel.parts):
+            continue
+        if p.is_file() and p.suffix.lower() in RECORD_SUFFIXES:
+            found.append(p)
+    return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
