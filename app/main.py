@@ -1,20 +1,75 @@
-"""Start the Gradio app on GEM_HOST:GEM_PORT with the offline defaults."""
+"""Build and start GEM Studio: ``build_demo(settings) -> gr.Blocks`` and ``main()`` (``python app.py``)."""
 
 from __future__ import annotations
 
+import logging
+
 import gradio as gr
 
+from app import auth, layout, screens
+from app.spaces import gpu_decorator, oauth_enabled
+from app.state import AppContext
 from gem_core.settings import Settings, get_settings
 
+log = logging.getLogger(__name__)
 
-def build_demo(settings: Settings | None = None) -> gr.Blocks:
+
+def make_context(settings: Settings) -> AppContext:
+    """The app's long-lived objects; a store that cannot be opened leaves Review working."""
+    ctx = AppContext(settings=settings)
+    try:
+        ctx.store = auth.open_store(settings)
+    except Exception as exc:  # any store failure: Review still works, rating screens say why
+        log.warning("ratings store unavailable: %s", exc)
+        ctx.store_error = str(exc)
+    return ctx
+
+
+def build_demo(settings: Settings | None = None, ctx: AppContext | None = None) -> gr.Blocks:
+    """The whole app as a ``gr.Blocks`` (not launched)."""
     settings = settings or get_settings()
-    with gr.Blocks(title="GEM Studio") as demo:
-        gr.Markdown("# GEM Studio\nGrounded 12-lead ECG interpretation: review, check and rate.")
+    ctx = ctx or make_context(settings)
+    gpu = gpu_decorator()
+    with gr.Blocks(title="GEM Studio", fill_width=True) as demo:
+        layout.header(ctx)
+        who = screens.identity_bar(ctx)
+        with gr.Tabs():
+            with gr.Tab("Review", id="review"):
+                review = layout.build_review(ctx, gpu)
+            with gr.Tab("Rate", id="rate") as rate_tab:
+                rate = screens.build_rate(ctx, review)
+            with gr.Tab("Compare", id="compare"):
+                screens.build_compare(ctx, review, gpu)
+            with gr.Tab("Campaign", id="campaign"):
+                screens.build_campaign(ctx)
+            with gr.Tab("Admin", id="admin"):
+                screens.build_admin(ctx)
+        rate_tab.select(rate["refresh"], rate["refresh_inputs"], rate["refresh_outputs"], api_visibility="private")
+        demo.load(review["fill_gallery"], None, review["gallery"], api_visibility="private")
+        demo.load(who["fn"], None, who["outputs"], api_visibility="private")
+    demo.gem_context = ctx  # for tests and the benchmark: the store and settings this app uses
     return demo
 
 
+def launch_kwargs(ctx: AppContext) -> dict:
+    """Arguments for ``demo.launch``: gradio login from GEM_AUTH_FILE (none under HF OAuth)."""
+    kwargs = {
+        "server_name": ctx.settings.host,
+        "server_port": ctx.settings.port,
+        "show_error": True,
+        "css": layout.CSS,
+        "theme": layout.theme(),
+        "ssr_mode": False,
+        "max_file_size": f"{ctx.settings.max_upload_mb:g}mb",
+    }
+    if ctx.settings.auth_file and not oauth_enabled():
+        kwargs["auth"] = auth.password_check(ctx)
+        kwargs["auth_message"] = "GEM Studio: sign in with the account your study coordinator gave you."
+    return kwargs
+
+
 def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     settings = get_settings()
     demo = build_demo(settings)
-    demo.queue().launch(server_name=settings.host, server_port=settings.port, show_error=True)
+    demo.queue(default_concurrency_limit=8).launch(**launch_kwargs(demo.gem_context))

@@ -1,0 +1,146 @@
+"""Review-screen event handlers: plain functions of (context, session, inputs) -> outputs.
+
+They hold no ECG, grounding or storage logic: they call ``gem_core``, ``viewer`` and ``annotations``
+and shape the results for the components. Tests call them directly, without a browser.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pandas as pd
+
+from app import present
+from app.parts import need
+from app.state import AppContext, Interpretation, Session, new_key
+from gem_core.errors import GemError
+
+LAYOUTS = ("12x1", "3x4+II", "6x2")
+GROUND_EVERY_S = 0.25  # re-ground a streaming text at most this often (and at each sentence end)
+
+
+# ---------------------------------------------------------------------------------------------- samples
+def sample_choices(ctx: AppContext) -> list[tuple[str, str]]:
+    """(label, sample id) pairs for the sample picker, default source first."""
+    return [(s["label"], s["id"]) for s in present.samples(ctx)]
+
+
+def load_sample(ctx: AppContext, sample_id: str) -> Session:
+    """A Session with the sample's ECG and its measurements."""
+    if not sample_id:
+        raise GemError("choose a sample from the gallery or upload a file")
+    ecg = present.load_sample_ecg(ctx, sample_id)
+    return _session_for(ctx, ecg, sample_id)
+
+
+def load_upload(ctx: AppContext, path: str | None) -> Session:
+    """A Session with an uploaded file's ECG; ``GemError`` for files that cannot be read."""
+    if not path:
+        raise GemError("no file received; upload a WFDB (.hea + .dat), .mat, .npy, .npz, .csv or .zip record")
+    load_ecg = need("gem_core.ecg", "load_ecg", "loading ECG files")
+    ecg = load_ecg(path)
+    return _session_for(ctx, ecg, f"upload:{ecg.record_id}")
+
+
+def _session_for(ctx: AppContext, ecg, sample_id: str) -> Session:
+    measure = need("gem_core.features", "measure", "ECG measurements")
+    session = Session(sample_id=sample_id, ecg=ecg, measurements=measure(ecg))
+    session.case_id = present.store_case(ctx, session)
+    return session
+
+
+def figure(session: Session, layout: str = "12x1", beats: bool = False, claim_id: str | None = None):
+    """The tracing of the loaded ECG, with the selected claim's evidence highlighted and zoomed to."""
+    if not session.loaded:
+        return None
+    claim = session.claim(claim_id)
+    return present.ecg_plot(session, layout, beats, [claim] if claim else [])
+
+
+# -------------------------------------------------------------------------------------------- interpret
+def generation_params(temperature: float, top_p: float, max_new_tokens: int, seed: int | None):
+    """``GenerationParams`` from the sampling controls (temperature 0 = greedy, GEM's evaluation setting)."""
+    from gem_core.backends import GenerationParams
+
+    if not 1 <= int(max_new_tokens) <= 4096:
+        raise GemError(f"max new tokens must be between 1 and 4096; got {max_new_tokens}")
+    if not 0.0 <= float(temperature) <= 2.0:
+        raise GemError(f"temperature must be between 0 and 2; got {temperature}")
+    if not 0.0 < float(top_p) <= 1.0:
+        raise GemError(f"top-p must be in (0, 1]; got {top_p}")
+    seed = None if seed in (None, "") or float(temperature) == 0.0 else int(seed)
+    return GenerationParams(
+        max_new_tokens=int(max_new_tokens), temperature=float(temperature), top_p=float(top_p), seed=seed
+    )
+
+
+def interpret(
+    ctx: AppContext,
+    session: Session,
+    backend_name: str,
+    question: str,
+    params,
+    session_hash: str | None = None,
+) -> Iterator[Session]:
+    """Stream an interpretation: yields the session after each chunk with text and claims so far.
+
+    The last yield carries the finished claims and, when a store is configured, the stored
+    interpretation id. The tab's Stop button ends the stream early (``AppContext.request_stop``).
+    """
+    if not session.loaded:
+        raise GemError("load an ECG first (pick a sample or upload a file)")
+    question = (question or "").strip()
+    if not question:
+        raise GemError("the question is empty; type one or restore GEM's default question")
+    backend = present.backend(ctx, backend_name)
+    stop = ctx.stop_event(session_hash)
+    interp = Interpretation(
+        backend=backend.name, label=backend.label, is_gem=backend.is_gem, question=question, params=params.to_dict()
+    )
+    session.interpretation, session.selected_claim, session.rating_key = interp, None, new_key()
+    grounded_at, grounded_len = 0.0, 0
+    for chunk in backend.stream(session.ecg, question, params, stop):
+        interp.text += chunk
+        now = time.monotonic()
+        if now - grounded_at > GROUND_EVERY_S or chunk.rstrip().endswith((".", ";", "!", "?")):
+            if len(interp.text) != grounded_len:
+                interp.claims = present.ground(interp.text, session.measurements)
+                grounded_at, grounded_len = now, len(interp.text)
+        yield session
+        if stop.is_set():
+            break
+    interp.stopped = stop.is_set()
+    interp.claims = present.ground(interp.text, session.measurements)
+    interp.interpretation_id = present.store_interpretation(ctx, session)
+    yield session
+
+
+def stop(ctx: AppContext, session_hash: str | None) -> str:
+    """Ask this tab's running generation to stop after its current chunk."""
+    return "Stopping…" if ctx.request_stop(session_hash) else "Nothing is running."
+
+
+# ------------------------------------------------------------------------------------------------ claims
+def claims_table(session: Session) -> pd.DataFrame:
+    return present.claims_frame(session.interpretation.claims if session.interpretation else [])
+
+
+def select_claim(session: Session, index: int) -> str | None:
+    """The id of the claim at row ``index`` of the claims table (None when out of range)."""
+    claims = session.interpretation.claims if session.interpretation else []
+    if not 0 <= int(index) < len(claims):
+        return None
+    session.selected_claim = str(claims[int(index)]["id"])
+    return session.selected_claim
+
+
+def select_token(session: Session, token_index: int) -> str | None:
+    """The id of the claim under the clicked token of the highlighted text (None for plain text)."""
+    text = session.interpretation.text if session.interpretation else ""
+    claims = session.interpretation.claims if session.interpretation else []
+    spans = present.text_spans(text, claims)
+    if not 0 <= int(token_index) < len(spans) or spans[int(token_index)][1] is None:
+        return None
+    session.selected_claim = spans[int(token_index)][1]
+    return session.selected_claim

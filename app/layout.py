@@ -1,0 +1,295 @@
+"""The Blocks layout: components, and events bound to the plain handlers in ``app.handlers`` & co.
+
+Only four events are API endpoints (``/load_ecg``, ``/interpret``, ``/submit_rating``,
+``/submit_preference``); every other event is ``api_visibility="private"``. Closures here are glue:
+they unpack component values, call a handler, and map ``GemError`` to ``gr.Error``.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import random
+
+import gradio as gr
+
+from app import handlers, present
+from app.parts import have
+from app.state import AppContext, Session
+from gem_core.errors import GemError
+from gem_core.prompts import DEFAULT_QUESTION
+
+PRIVATE = {"api_visibility": "private"}
+
+CSS = """
+.gradio-container {max-width: 100% !important; padding: 0 12px !important;}
+#gem-header {background: #0f2a3d; color: #e8f1f7; padding: 8px 16px; border-radius: 6px; margin-bottom: 6px;}
+#gem-header h1 {font-size: 1.15rem; margin: 0; color: #e8f1f7; letter-spacing: .02em;}
+#gem-header p {margin: 0; font-size: .8rem; color: #a9c1d3;}
+#record-info {font-size: .85rem; padding: 2px 4px;}
+#record-info p {margin: 0;}
+#ecg-plot {border: 1px solid #d9c9c9; border-radius: 4px; background: #fff;}
+#reading {font-size: .95rem; line-height: 1.55;}
+#status {font-size: .8rem; color: #43586a; min-height: 1.2em;}
+.compact-table table {font-size: .78rem;}
+.gem-panel {border-left: 3px solid #0f6e8c; padding-left: 8px;}
+"""
+
+
+def theme() -> gr.themes.Base:
+    """A quiet clinical theme: slate neutrals, a teal accent, compact spacing."""
+    return gr.themes.Soft(
+        primary_hue=gr.themes.colors.cyan,
+        secondary_hue=gr.themes.colors.slate,
+        neutral_hue=gr.themes.colors.slate,
+        spacing_size="sm",
+        radius_size="sm",
+        text_size="sm",
+    )
+
+
+def ui_errors(fn):
+    """Show ``GemError`` messages in the UI (``gr.Error``) for plain and generator handlers."""
+    if inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def gen_wrapper(*args, **kwargs):
+            try:
+                yield from fn(*args, **kwargs)
+            except GemError as exc:
+                raise gr.Error(str(exc)) from None
+
+        return gen_wrapper
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except GemError as exc:
+            raise gr.Error(str(exc)) from None
+
+    return wrapper
+
+
+def header(ctx: AppContext) -> None:
+    with gr.Row(elem_id="gem-header"):
+        gr.Markdown(
+            "# GEM Studio\nGrounded 12-lead ECG interpretation · review, check against measurements, rate",
+        )
+
+
+def build_review(ctx: AppContext, gpu) -> dict:
+    """The Review tab; returns its components for the other tabs to read."""
+    session = gr.State(Session())
+    with gr.Row(equal_height=False):
+        sample_choices = _safe(lambda: handlers.sample_choices(ctx), [])
+        sample = gr.Dropdown(
+            sample_choices,
+            value=None,
+            label="Sample",
+            info="synthetic and configured records",
+            scale=3,
+            filterable=True,
+        )
+        upload = gr.File(
+            label="or upload a record",
+            file_types=[".hea", ".dat", ".mat", ".npy", ".npz", ".csv", ".zip"],
+            file_count="multiple",
+            scale=2,
+            height=90,
+        )
+        layout = gr.Radio(list(handlers.LAYOUTS), value="12x1", label="Layout", scale=2)
+        beats = gr.Checkbox(value=False, label="Beat markers (P, QRS, T)", scale=1)
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3):
+            info = gr.Markdown("No record loaded. Pick a sample or upload a file.", elem_id="record-info")
+            plot = gr.Plot(label="12-lead ECG (25 mm/s, 10 mm/mV)", elem_id="ecg-plot", show_label=False)
+            with gr.Tabs():
+                with gr.Tab("Evidence of the selected claim"):
+                    evidence = gr.Dataframe(
+                        present.evidence_frame(None), interactive=False, elem_classes="compact-table", max_height=220
+                    )
+                with gr.Tab("Measurements"):
+                    with gr.Row():
+                        glob = gr.Dataframe(
+                            present.global_table(None), interactive=False, elem_classes="compact-table", scale=2
+                        )
+                        per_lead = gr.Dataframe(
+                            present.lead_table(None), interactive=False, elem_classes="compact-table", scale=5
+                        )
+                with gr.Tab("Samples"):
+                    gallery = gr.Gallery(
+                        label="Sample gallery", columns=4, height=360, allow_preview=False, object_fit="contain"
+                    )
+        with gr.Column(scale=2, elem_classes="gem-panel"):
+            backends = _safe(lambda: present.backend_choices(ctx), [("measure", "measure")])
+            backend = gr.Dropdown(backends, value=backends[0][1], label="Interpreter")
+            question = gr.Textbox(DEFAULT_QUESTION, label="Question", lines=3, max_lines=6)
+            with gr.Accordion("Sampling settings", open=False):
+                with gr.Row():
+                    temperature = gr.Slider(0.0, 1.5, value=0.0, step=0.05, label="Temperature (0 = greedy)")
+                    top_p = gr.Slider(0.05, 1.0, value=1.0, step=0.05, label="Top-p")
+                with gr.Row():
+                    max_tokens = gr.Number(ctx.settings.max_new_tokens, label="Max new tokens", precision=0)
+                    seed = gr.Number(0, label="Seed", precision=0)
+            with gr.Row():
+                go = gr.Button("Interpret", variant="primary", elem_id="interpret-btn")
+                stop_btn = gr.Button("Stop", variant="stop", elem_id="stop-btn")
+                regen = gr.Button("Regenerate (sampled)", elem_id="regen-btn")
+            status = gr.Markdown("", elem_id="status")
+            raw_text = gr.Textbox(visible=False, label="Interpretation text")
+            reading = gr.HighlightedText(
+                label="Interpretation — click a claim to see its evidence",
+                color_map=present.color_map(),
+                show_legend=True,
+                combine_adjacent=False,
+                elem_id="reading",
+            )
+            claims = gr.Dataframe(
+                present.claims_frame([]),
+                interactive=False,
+                label="Claims (select a row to highlight it on the tracing)",
+                elem_id="claims-table",
+                elem_classes="compact-table",
+                wrap=True,
+                max_height=320,
+            )
+
+    def views(s: Session, lay: str, bt: bool):
+        fig = handlers.figure(s, lay, bt, s.selected_claim)
+        return fig, present.evidence_frame(s.claim(s.selected_claim))
+
+    def reading_views(s: Session):
+        interp = s.interpretation
+        text = interp.text if interp else ""
+        claims_list = interp.claims if interp else []
+        return (
+            text,
+            present.highlighted_text(text, claims_list, s.selected_claim),
+            present.claims_frame(claims_list),
+        )
+
+    loaded_outputs = [session, plot, info, glob, per_lead, evidence, raw_text, reading, claims, status]
+
+    def after_load(s: Session, lay: str, bt: bool):
+        fig, ev = views(s, lay, bt)
+        text, tokens, table = reading_views(s)
+        glob_t, lead_t = present.global_table(s.measurements), present.lead_table(s.measurements)
+        return s, fig, present.record_info(s), glob_t, lead_t, ev, text, tokens, table, ""
+
+    @ui_errors
+    def load_ecg(sample_id: str, lay: str, bt: bool):
+        """Load a sample by id: returns the tracing, record summary and measurement tables."""
+        return after_load(handlers.load_sample(ctx, sample_id), lay, bt)
+
+    @ui_errors
+    def load_upload(files, lay: str, bt: bool):
+        paths = [f if isinstance(f, str) else f.name for f in (files or [])]
+        path = _main_file(paths)
+        return after_load(handlers.load_upload(ctx, path), lay, bt)
+
+    sample.change(load_ecg, [sample, layout, beats], loaded_outputs, api_name="load_ecg")
+    upload.upload(load_upload, [upload, layout, beats], loaded_outputs, **PRIVATE)
+
+    def redraw(s: Session, lay: str, bt: bool):
+        return views(s, lay, bt)
+
+    gr.on([layout.change, beats.change], ui_errors(redraw), [session, layout, beats], [plot, evidence], **PRIVATE)
+
+    @ui_errors
+    def run_interpret(s, backend_name, q, temp, tp, max_new, sd, request: gr.Request):
+        """Stream an interpretation of the loaded ECG (text so far, then claims with verdicts)."""
+        params = handlers.generation_params(temp, tp, max_new, sd)
+        for current in handlers.interpret(ctx, s, backend_name, q, params, request.session_hash if request else None):
+            interp = current.interpretation
+            text, tokens, table = reading_views(current)
+            state = "stopped" if interp.stopped else ("streaming…" if interp.interpretation_id is None else "done")
+            label = f"{interp.label} · {len(interp.claims)} claims · {state}"
+            yield current, text, tokens, table, label
+        yield current, text, tokens, table, _done_status(current)
+
+    interp_outputs = [session, raw_text, reading, claims, status]
+    interp_inputs = [session, backend, question, temperature, top_p, max_tokens, seed]
+    go.click(gpu(run_interpret), interp_inputs, interp_outputs, api_name="interpret", concurrency_limit=4)
+
+    def stop(request: gr.Request):
+        return handlers.stop(ctx, request.session_hash if request else None)
+
+    stop_btn.click(stop, None, status, queue=False, **PRIVATE)
+
+    def resample(temp):
+        return max(float(temp or 0.0), 0.7), random.randint(1, 2**31 - 1)
+
+    regen.click(resample, temperature, [temperature, seed], queue=False, **PRIVATE).then(
+        gpu(run_interpret), interp_inputs, interp_outputs, concurrency_limit=4, **PRIVATE
+    )
+
+    def pick_claim(s: Session, lay: str, bt: bool, evt: gr.SelectData):
+        index = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
+        if evt.target is reading:
+            handlers.select_token(s, index)
+        else:
+            handlers.select_claim(s, index)
+        fig, ev = views(s, lay, bt)
+        _, tokens, _ = reading_views(s)
+        return s, fig, ev, tokens
+
+    for source in (claims, reading):
+        source.select(ui_errors(pick_claim), [session, layout, beats], [session, plot, evidence, reading], **PRIVATE)
+
+    def fill_gallery():
+        return _safe(lambda: _gallery_items(ctx), [])
+
+    def pick_sample(evt: gr.SelectData):
+        items = present.samples(ctx)
+        return items[evt.index]["id"] if 0 <= evt.index < len(items) else gr.update()
+
+    gallery.select(pick_sample, None, sample, **PRIVATE)
+    return {
+        "session": session,
+        "gallery": gallery,
+        "fill_gallery": fill_gallery,
+        "sample": sample,
+        "backend": backend,
+        "question": question,
+        "status": status,
+    }
+
+
+def _done_status(s: Session) -> str:
+    interp = s.interpretation
+    counts = {}
+    for c in interp.claims:
+        counts[c.get("verdict")] = counts.get(c.get("verdict"), 0) + 1
+    parts = [f"{n} {present.VERDICT_LABELS.get(v, v)}" for v, n in counts.items()]
+    saved = "saved" if interp.interpretation_id is not None else "not saved (no ratings store)"
+    head = "Stopped" if interp.stopped else "Done"
+    return f"{head} · {interp.label} · {len(interp.claims)} claims ({', '.join(parts) or 'none'}) · {saved}"
+
+
+def _gallery_items(ctx: AppContext, limit: int = 24) -> list:
+    return [(present.thumbnail(ctx, s["id"]), s["caption"]) for s in present.samples(ctx)[:limit]]
+
+
+def _main_file(paths: list[str]) -> str | None:
+    """The file to open among an upload's files: the ``.hea`` header when a WFDB pair was uploaded."""
+    if not paths:
+        return None
+    headers = [p for p in paths if p.lower().endswith(".hea")]
+    return headers[0] if headers else paths[0]
+
+
+def _safe(fn, default):
+    try:
+        return fn()
+    except GemError:
+        return default
+
+
+def optional_parts() -> dict[str, bool]:
+    """Which optional pieces this install has (shown in the footer)."""
+    return {
+        "viewer": have("viewer", "ecg_figure"),
+        "grounding": have("gem_core.grounding", "ground"),
+        "store": have("annotations", "Store"),
+    }

@@ -1,0 +1,311 @@
+"""Calls into the other packages, shaped for the components (tables, highlighted-text tokens, figures).
+
+Every function here either delegates to ``gem_core`` / ``viewer`` / ``annotations`` or turns their
+results into what a Gradio component displays; none re-implements their logic.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import pandas as pd
+
+from app.parts import need
+from app.state import AppContext, Session
+from gem_core.errors import GemError
+
+log = logging.getLogger(__name__)
+
+VERDICT_COLORS = {"supported": "#2e7d32", "contradicted": "#c62828", "not_checkable": "#9e9e9e"}
+VERDICT_LABELS = {"supported": "supported", "contradicted": "contradicted", "not_checkable": "not checkable"}
+CLAIM_COLUMNS = ["#", "verdict", "claim", "leads", "measured"]
+EVIDENCE_COLUMNS = ["lead", "from (ms)", "to (ms)", "feature", "measured", "unit"]
+PER_LEAD_FEATURES = (
+    ("heart_rate", "HR"),
+    ("pr_interval", "PR"),
+    ("qrs_duration", "QRS"),
+    ("qt_interval", "QT"),
+    ("qtc_interval", "QTc"),
+    ("qrs_amplitude", "QRS mV"),
+    ("t_amplitude", "T mV"),
+)
+
+
+# ----------------------------------------------------------------------------------------------- samples
+def samples(ctx: AppContext) -> list[dict]:
+    """The gallery's samples: ``[{id, label, caption}]`` from ``gem_core.samples``' sample sources."""
+    if "samples" not in ctx.thumbnails:
+        list_samples = need("gem_core.samples", "list_samples", "the sample gallery")
+        ctx.thumbnails["samples"] = [_sample_dict(s) for s in list_samples(ctx.settings)]
+    return ctx.thumbnails["samples"]
+
+
+def _sample_dict(sample) -> dict:
+    get = sample.get if isinstance(sample, dict) else lambda k, d=None: getattr(sample, k, d)
+    label = get("label") or get("id")
+    report = get("report") or ""
+    return {"id": str(get("id")), "label": str(label), "caption": f"{label}" + (f" — {report}" if report else "")}
+
+
+def load_sample_ecg(ctx: AppContext, sample_id: str):
+    load = need("gem_core.samples", "load_sample", "the sample gallery")
+    return load(sample_id, ctx.settings)
+
+
+def thumbnail(ctx: AppContext, sample_id: str):
+    """A small rendered image of a sample for the gallery (cached per app)."""
+    key = ("thumb", sample_id)
+    if key not in ctx.thumbnails:
+        ecg_image = need("gem_core.render", "ecg_image", "ECG image rendering")
+        ctx.thumbnails[key] = ecg_image(load_sample_ecg(ctx, sample_id), layout="3x4", width=360, height=270)
+    return ctx.thumbnails[key]
+
+
+# ------------------------------------------------------------------------------------------ measurements
+def _fmt(value, digits: int = 0) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (int, float)):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def global_table(measurements) -> pd.DataFrame:
+    """Global measurements as (measurement, value) rows, in the order a reader scans them."""
+    if measurements is None:
+        return pd.DataFrame(columns=["measurement", "value"])
+    g = measurements.global_values
+    rows = [
+        ("Heart rate", _fmt(g.get("heart_rate_bpm")) + " bpm"),
+        ("RR mean (SD)", f"{_fmt(g.get('rr_ms'))} ({_fmt(g.get('rr_sd_ms'))}) ms"),
+        ("PR", _fmt(g.get("pr_ms")) + " ms"),
+        ("QRS", _fmt(g.get("qrs_ms")) + " ms"),
+        ("QT / QTc (Bazett)", f"{_fmt(g.get('qt_ms'))} / {_fmt(g.get('qtc_ms'))} ms"),
+        ("QTc (Fridericia)", _fmt(g.get("qtc_fridericia_ms")) + " ms"),
+        ("QRS axis", _fmt(g.get("qrs_axis_deg")) + "°"),
+        ("P-wave fraction", _fmt(g.get("p_wave_fraction"), 2)),
+        ("Beats", _fmt(g.get("n_beats"))),
+        ("Premature beats", str(len(measurements.premature_beats))),
+    ]
+    if not measurements.enough_beats and measurements.message:
+        rows.insert(0, ("Warning", measurements.message))
+    return pd.DataFrame(rows, columns=["measurement", "value"])
+
+
+def lead_table(measurements) -> pd.DataFrame:
+    """Per-lead medians over beats (ms, bpm, mV), with the lead's signal-quality verdict."""
+    columns = ["lead", "quality", *[label for _, label in PER_LEAD_FEATURES], "ST mV"]
+    if measurements is None:
+        return pd.DataFrame(columns=columns)
+    rows = []
+    for name, lm in measurements.leads.items():
+        beats = pd.DataFrame(lm.beats)
+        medians = [
+            _fmt(pd.to_numeric(beats[f], errors="coerce").median(), 2 if "amplitude" in f else 0)
+            if f in beats
+            else "—"
+            for f, _ in PER_LEAD_FEATURES
+        ]
+        rows.append([name, lm.quality, *medians, _fmt(lm.st_deviation_mv, 2)])
+    return pd.DataFrame(rows, columns=columns)
+
+
+def record_info(session: Session) -> str:
+    """A one-line Markdown header for the loaded record (escaped: metadata can come from any file)."""
+    if not session.loaded:
+        return "No record loaded."
+    ecg = session.ecg
+    meta = ecg.metadata or {}
+    bits = [f"**{escape_md(ecg.record_id)}**", f"{ecg.fs:g} Hz", f"{ecg.duration_ms / 1000:.1f} s"]
+    for key in ("age", "sex"):
+        if meta.get(key) not in (None, ""):
+            bits.append(f"{key} {escape_md(str(meta[key]))}")
+    labels = meta.get("labels") or meta.get("dx_names")
+    if labels:
+        bits.append("labels: " + escape_md(", ".join(map(str, labels)) if isinstance(labels, list) else str(labels)))
+    warnings = (ecg.report or {}).get("warnings") or []
+    text = " · ".join(bits)
+    if warnings:
+        text += "\n\n⚠ " + escape_md("; ".join(map(str, warnings)))
+    return text
+
+
+def escape_md(text: str) -> str:
+    """Escape Markdown and HTML special characters so file metadata renders as plain text.
+
+    >>> escape_md("<img src=x> *a*")
+    '&lt;img src=x&gt; \\\\*a\\\\*'
+    """
+    import html
+
+    out = html.escape(str(text), quote=True)
+    for ch in "\\`*_{}[]()#+-!|~":
+        out = out.replace(ch, "\\" + ch)
+    return out
+
+
+# ----------------------------------------------------------------------------------------------- viewer
+def ecg_plot(session: Session, layout: str, beats: bool, claims: list[dict]):
+    """The Plotly figure (``viewer.ecg_figure``), highlighting ``claims`` and zooming to their spans."""
+    ecg_figure = need("viewer", "ecg_figure", "the ECG viewer")
+    highlights = highlights_for(claims)
+    fig = ecg_figure(
+        session.ecg,
+        layout=layout,
+        highlights=highlights,
+        beats=session.measurements if beats else None,
+    )
+    if highlights:
+        zoom = need("viewer", "zoom_to", "zooming the viewer")
+        fig = zoom(fig, highlights)
+    return fig
+
+
+def highlights_for(claims: list[dict]) -> list:
+    if not claims:
+        return []
+    from_claims = need("viewer", "highlights_from_claims", "claim highlights")
+    return list(from_claims(claims))
+
+
+# --------------------------------------------------------------------------------------- backends/ground
+def backend_choices(ctx: AppContext) -> list[tuple[str, str]]:
+    """(label, name) for each backend this deployment offers; labels say plainly which are not GEM."""
+    from gem_core.backends import available_backends
+
+    labels = {
+        "measure": "measurement-based interpreter (rule-based, not GEM)",
+        "gem": "GEM (local model)",
+        "openai": f"OpenAI-compatible server ({ctx.settings.openai_model})",
+    }
+    return [(labels.get(n, n), n) for n in available_backends(ctx.settings)]
+
+
+def backend(ctx: AppContext, name: str):
+    """The named backend, built once per app (model weights load on first use, not at startup)."""
+    from gem_core.backends import get_backend
+
+    with ctx.lock:
+        if name not in ctx.backends:
+            ctx.backends[name] = get_backend(name, ctx.settings)
+        return ctx.backends[name]
+
+
+def ground(text: str, measurements) -> list[dict]:
+    """Claims of ``text`` checked against the measurements (``gem_core.grounding.ground``)."""
+    if not text.strip() or measurements is None:
+        return []
+    ground_fn = need("gem_core.grounding", "ground", "grounding")
+    result = ground_fn(text, measurements)
+    return list(result["claims"] if isinstance(result, dict) else result)
+
+
+def text_spans(text: str, claims: list[dict]) -> list[tuple[str, str | None]]:
+    """Split ``text`` into (segment, claim id or None) along the claims' character spans, in order.
+
+    >>> text_spans("Sinus rhythm. QRS 90 ms.", [{"id": "c1", "char_start": 14, "char_end": 24}])
+    [('Sinus rhythm. ', None), ('QRS 90 ms.', 'c1')]
+    """
+    out, pos = [], 0
+    for c in sorted(claims, key=lambda c: (c["char_start"], c["char_end"])):
+        start, end = int(c["char_start"]), int(c["char_end"])
+        if start < pos or end <= start or end > len(text):
+            continue  # overlapping or out of range: leave as plain text rather than duplicate it
+        if start > pos:
+            out.append((text[pos:start], None))
+        out.append((text[start:end], str(c["id"])))
+        pos = end
+    if pos < len(text):
+        out.append((text[pos:], None))
+    return out
+
+
+def highlighted_text(text: str, claims: list[dict], selected: str | None = None) -> list[tuple[str, str | None]]:
+    """Tokens for ``gr.HighlightedText``: each claim's text labelled with its verdict.
+
+    The component renders text as text (never as HTML), so model output cannot inject markup.
+    """
+    verdicts = {str(c["id"]): c.get("verdict", "not_checkable") for c in claims}
+    tokens = []
+    for segment, claim_id in text_spans(text, claims):
+        if claim_id is None:
+            tokens.append((segment, None))
+        else:
+            label = VERDICT_LABELS.get(verdicts[claim_id], verdicts[claim_id])
+            tokens.append((segment, f"▶ {label}" if claim_id == selected else label))
+    return tokens
+
+
+def color_map() -> dict[str, str]:
+    cmap = {VERDICT_LABELS[k]: v for k, v in VERDICT_COLORS.items()}
+    cmap.update({f"▶ {VERDICT_LABELS[k]}": "#1565c0" for k in VERDICT_COLORS})
+    return cmap
+
+
+def claims_frame(claims: list[dict]) -> pd.DataFrame:
+    rows = [
+        [
+            i + 1,
+            VERDICT_LABELS.get(c.get("verdict"), c.get("verdict")),
+            c.get("text", ""),
+            ", ".join(c.get("leads") or []),
+            _measured(c.get("measured")),
+        ]
+        for i, c in enumerate(claims)
+    ]
+    return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
+
+
+def _measured(measured) -> str:
+    if measured is None:
+        return ""
+    if isinstance(measured, dict):
+        return ", ".join(f"{k}: {_fmt(v, 2) if isinstance(v, float) else v}" for k, v in measured.items())
+    return str(measured)
+
+
+def evidence_frame(claim: dict | None) -> pd.DataFrame:
+    rows = [
+        [
+            e.get("lead"),
+            _fmt(e.get("t_start_ms")),
+            _fmt(e.get("t_end_ms")),
+            e.get("feature") or e.get("measurement_name") or "",
+            _fmt(e.get("value"), 2) if isinstance(e.get("value"), float) else _fmt(e.get("value")),
+            e.get("unit") or "",
+        ]
+        for e in (claim or {}).get("evidence", [])
+    ]
+    return pd.DataFrame(rows, columns=EVIDENCE_COLUMNS)
+
+
+# ------------------------------------------------------------------------------------------------- store
+def store_case(ctx: AppContext, session: Session):
+    """Record the loaded ECG as a case in the store (None when no store is configured)."""
+    if ctx.store is None:
+        return None
+    return ctx.store.add_case(session.ecg, source=session.sample_id)
+
+
+def store_interpretation(ctx: AppContext, session: Session):
+    """Save the finished interpretation with its grounding; None when no store is configured."""
+    interp = session.interpretation
+    if ctx.store is None or interp is None or not interp.text.strip():
+        return None
+    try:
+        return ctx.store.add_interpretation(
+            case_id=session.case_id,
+            model=interp.backend,
+            question=interp.question,
+            params=interp.params,
+            text=interp.text,
+            grounding={"claims": interp.claims},
+        )
+    except GemError:
+        raise
+    except Exception:  # the reading stays on screen; the rating step will say it was not saved
+        log.exception("could not store the interpretation")
+        return None

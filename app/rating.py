@@ -1,0 +1,112 @@
+"""Rate, Compare, Campaign and Admin handlers: plain functions over the ratings store.
+
+Each takes the ``Who`` that ``app.auth`` resolved on the server; the store itself enforces that a
+rater reads and changes only their own ratings.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+
+from app.auth import Who
+from app.parts import need
+from app.state import AppContext, Session, new_key
+from gem_core.errors import GemError
+
+CHOICES = {"A is better": "a", "B is better": "b", "Tie": "tie", "Both bad": "both_bad"}
+
+
+def metrics():
+    """The seven metrics with their anchored levels (``annotations.metrics.METRICS``)."""
+    return need("annotations.metrics", "METRICS", "the rating metrics")
+
+
+def anchors_markdown() -> str:
+    """The anchored description of every level of every metric, as a Markdown table (our own text)."""
+    lines = ["| metric | 1 | 2 | 3 | 4 | 5 |", "|---|---|---|---|---|---|"]
+    for m in metrics():
+        lines.append(f"| **{m.label}**<br>{m.question} | " + " | ".join(m.levels[i] for i in range(1, 6)) + " |")
+    return "\n".join(lines)
+
+
+def scores_from(values: list) -> dict[str, int]:
+    """Metric name -> score from the form's radios (in ``METRICS`` order); missing ones are a GemError."""
+    names = [m.name for m in metrics()]
+    missing = [m.label for m, v in zip(metrics(), values, strict=True) if v in (None, "")]
+    if missing:
+        raise GemError(f"rate every metric before submitting; missing: {', '.join(missing)}")
+    return {name: int(v) for name, v in zip(names, values, strict=True)}
+
+
+def interpretation_id_of(session: Session, explicit=None):
+    """The interpretation to rate: an explicit id (API callers), else the one on the Review screen."""
+    if explicit not in (None, "", 0):
+        return int(explicit)
+    interp = session.interpretation
+    if interp is None:
+        raise GemError("interpret an ECG first (Review tab), then rate the interpretation")
+    if interp.interpretation_id is None:
+        raise GemError("this interpretation was not saved (no ratings store or still streaming); wait for 'Done'")
+    return interp.interpretation_id
+
+
+def submit_rating(
+    ctx: AppContext, who: Who, interpretation_id: int, scores: dict, comment: str, seconds: float | None, key: str
+):
+    """Save (or edit) ``who``'s rating of an interpretation; the same ``key`` never writes twice."""
+    if not key:
+        raise GemError("missing idempotency key; reload the page and submit again")
+    return ctx.store.submit_rating(
+        rater_id=who.rater_id,
+        interpretation_id=int(interpretation_id),
+        scores=scores,
+        comment=comment or "",
+        seconds=seconds,
+        idempotency_key=key,
+    )
+
+
+def previous_rating(ctx: AppContext, who: Who | None, interpretation_id) -> dict | None:
+    """``who``'s current rating of the interpretation as ``{scores, comment}``, or None."""
+    if who is None or interpretation_id is None or ctx.store is None:
+        return None
+    rating = ctx.store.get_rating(rater_id=who.rater_id, interpretation_id=int(interpretation_id))
+    if rating is None:
+        return None
+    return {"scores": rating.scores(), "comment": rating.comment or "", "version": getattr(rating, "version", 1)}
+
+
+# ------------------------------------------------------------------------------------------------ compare
+def blind_pair(first, second, rng: random.Random | None = None) -> tuple:
+    """The two interpretations in a random order, so labels A and B do not reveal the backend.
+
+    >>> blind_pair("x", "y", random.Random(1))
+    ('y', 'x')
+    """
+    rng = rng or random.Random()
+    return (first, second) if rng.random() < 0.5 else (second, first)
+
+
+def submit_preference(
+    ctx: AppContext, who: Who, case_id, a_id, b_id, choice_label: str, rationale: str, seconds, key: str
+):
+    """Save ``who``'s choice between interpretations shown as A and B."""
+    if choice_label not in CHOICES:
+        raise GemError(f"choose one of {', '.join(CHOICES)}")
+    if a_id is None or b_id is None:
+        raise GemError("generate both interpretations before choosing")
+    return ctx.store.submit_preference(
+        rater_id=who.rater_id,
+        case_id=case_id,
+        interpretation_a_id=int(a_id),
+        interpretation_b_id=int(b_id),
+        choice=CHOICES[choice_label],
+        rationale=rationale or "",
+        seconds=seconds,
+        idempotency_key=key or new_key(),
+    )
+
+
+def elapsed(since: float | None) -> float | None:
+    return None if not since else round(time.time() - since, 1)
