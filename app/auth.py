@@ -81,7 +81,9 @@ def current_rater(ctx: AppContext, request=None, profile=None) -> Who | None:
 def require_rater(ctx: AppContext, request=None, profile=None) -> Who:
     """The signed-in rater, or a ``GemError`` that says how to sign in."""
     if ctx.store is None:
-        raise GemError(f"ratings are off: the ratings store is not available ({ctx.store_error or 'not configured'})")
+        raise GemError(
+            f"ratings are off: the ratings store is not available ({ctx.store_error or 'not configured'})"
+        )
     who = current_rater(ctx, request, profile)
     if who is None:
         raise GemError("sign in to rate: ratings need a rater account (Review works without one)")

@@ -96,17 +96,21 @@ def interpret(
     backend = present.backend(ctx, backend_name)
     stop = ctx.stop_event(session_hash)
     interp = Interpretation(
-        backend=backend.name, label=backend.label, is_gem=backend.is_gem, question=question, params=params.to_dict()
+        backend=backend.name,
+        label=backend.label,
+        is_gem=backend.is_gem,
+        question=question,
+        params=params.to_dict(),
     )
     session.interpretation, session.selected_claim, session.rating_key = interp, None, new_key()
     grounded_at, grounded_len = 0.0, 0
     for chunk in backend.stream(session.ecg, question, params, stop):
         interp.text += chunk
         now = time.monotonic()
-        if now - grounded_at > GROUND_EVERY_S or chunk.rstrip().endswith((".", ";", "!", "?")):
-            if len(interp.text) != grounded_len:
-                interp.claims = present.ground(interp.text, session.measurements)
-                grounded_at, grounded_len = now, len(interp.text)
+        due = now - grounded_at > GROUND_EVERY_S or chunk.rstrip().endswith((".", ";", "!", "?"))
+        if due and len(interp.text) != grounded_len:
+            interp.claims = present.ground(interp.text, session.measurements)
+            grounded_at, grounded_len = now, len(interp.text)
         yield session
         if stop.is_set():
             break

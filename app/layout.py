@@ -107,19 +107,25 @@ def build_review(ctx: AppContext, gpu) -> dict:
             with gr.Tabs():
                 with gr.Tab("Evidence of the selected claim"):
                     evidence = gr.Dataframe(
-                        present.evidence_frame(None), interactive=False, elem_classes="compact-table", max_height=220
+                        present.evidence_frame(None),
+                        interactive=False,
+                        elem_classes="compact-table",
+                        max_height=220,
                     )
-                with gr.Tab("Measurements"):
-                    with gr.Row():
-                        glob = gr.Dataframe(
-                            present.global_table(None), interactive=False, elem_classes="compact-table", scale=2
-                        )
-                        per_lead = gr.Dataframe(
-                            present.lead_table(None), interactive=False, elem_classes="compact-table", scale=5
-                        )
+                with gr.Tab("Measurements"), gr.Row():
+                    glob = gr.Dataframe(
+                        present.global_table(None), interactive=False, elem_classes="compact-table", scale=2
+                    )
+                    per_lead = gr.Dataframe(
+                        present.lead_table(None), interactive=False, elem_classes="compact-table", scale=5
+                    )
                 with gr.Tab("Samples"):
                     gallery = gr.Gallery(
-                        label="Sample gallery", columns=4, height=360, allow_preview=False, object_fit="contain"
+                        label="Sample gallery",
+                        columns=4,
+                        height=360,
+                        allow_preview=False,
+                        object_fit="contain",
                     )
         with gr.Column(scale=2, elem_classes="gem-panel"):
             backends = _safe(lambda: present.backend_choices(ctx), [("measure", "measure")])
@@ -194,16 +200,28 @@ def build_review(ctx: AppContext, gpu) -> dict:
     def redraw(s: Session, lay: str, bt: bool):
         return views(s, lay, bt)
 
-    gr.on([layout.change, beats.change], ui_errors(redraw), [session, layout, beats], [plot, evidence], **PRIVATE)
+    gr.on(
+        [layout.change, beats.change],
+        ui_errors(redraw),
+        [session, layout, beats],
+        [plot, evidence],
+        **PRIVATE,
+    )
 
     @ui_errors
     def run_interpret(s, backend_name, q, temp, tp, max_new, sd, request: gr.Request):
         """Stream an interpretation of the loaded ECG (text so far, then claims with verdicts)."""
         params = handlers.generation_params(temp, tp, max_new, sd)
-        for current in handlers.interpret(ctx, s, backend_name, q, params, request.session_hash if request else None):
+        for current in handlers.interpret(
+            ctx, s, backend_name, q, params, request.session_hash if request else None
+        ):
             interp = current.interpretation
             text, tokens, table = reading_views(current)
-            state = "stopped" if interp.stopped else ("streaming…" if interp.interpretation_id is None else "done")
+            state = (
+                "stopped"
+                if interp.stopped
+                else ("streaming…" if interp.interpretation_id is None else "done")
+            )
             label = f"{interp.label} · {len(interp.claims)} claims · {state}"
             yield current, text, tokens, table, label
         yield current, text, tokens, table, _done_status(current)
@@ -235,7 +253,9 @@ def build_review(ctx: AppContext, gpu) -> dict:
         return s, fig, ev, tokens
 
     for source in (claims, reading):
-        source.select(ui_errors(pick_claim), [session, layout, beats], [session, plot, evidence, reading], **PRIVATE)
+        source.select(
+            ui_errors(pick_claim), [session, layout, beats], [session, plot, evidence, reading], **PRIVATE
+        )
 
     def fill_gallery():
         return _safe(lambda: _gallery_items(ctx), [])

@@ -44,7 +44,9 @@ def build_demo(settings: Settings | None = None, ctx: AppContext | None = None) 
                 screens.build_campaign(ctx)
             with gr.Tab("Admin", id="admin"):
                 screens.build_admin(ctx)
-        rate_tab.select(rate["refresh"], rate["refresh_inputs"], rate["refresh_outputs"], api_visibility="private")
+        rate_tab.select(
+            rate["refresh"], rate["refresh_inputs"], rate["refresh_outputs"], api_visibility="private"
+        )
         demo.load(review["fill_gallery"], None, review["gallery"], api_visibility="private")
         demo.load(who["fn"], None, who["outputs"], api_visibility="private")
     demo.gem_context = ctx  # for tests and the benchmark: the store and settings this app uses

@@ -45,7 +45,11 @@ def _sample_dict(sample) -> dict:
     get = sample.get if isinstance(sample, dict) else lambda k, d=None: getattr(sample, k, d)
     label = get("label") or get("id")
     report = get("report") or ""
-    return {"id": str(get("id")), "label": str(label), "caption": f"{label}" + (f" — {report}" if report else "")}
+    return {
+        "id": str(get("id")),
+        "label": str(label),
+        "caption": f"{label}" + (f" — {report}" if report else ""),
+    }
 
 
 def load_sample_ecg(ctx: AppContext, sample_id: str):
@@ -125,7 +129,9 @@ def record_info(session: Session) -> str:
             bits.append(f"{key} {escape_md(str(meta[key]))}")
     labels = meta.get("labels") or meta.get("dx_names")
     if labels:
-        bits.append("labels: " + escape_md(", ".join(map(str, labels)) if isinstance(labels, list) else str(labels)))
+        bits.append(
+            "labels: " + escape_md(", ".join(map(str, labels)) if isinstance(labels, list) else str(labels))
+        )
     warnings = (ecg.report or {}).get("warnings") or []
     text = " · ".join(bits)
     if warnings:
@@ -223,7 +229,9 @@ def text_spans(text: str, claims: list[dict]) -> list[tuple[str, str | None]]:
     return out
 
 
-def highlighted_text(text: str, claims: list[dict], selected: str | None = None) -> list[tuple[str, str | None]]:
+def highlighted_text(
+    text: str, claims: list[dict], selected: str | None = None
+) -> list[tuple[str, str | None]]:
     """Tokens for ``gr.HighlightedText``: each claim's text labelled with its verdict.
 
     The component renders text as text (never as HTML), so model output cannot inject markup.

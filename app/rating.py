@@ -26,7 +26,9 @@ def anchors_markdown() -> str:
     """The anchored description of every level of every metric, as a Markdown table (our own text)."""
     lines = ["| metric | 1 | 2 | 3 | 4 | 5 |", "|---|---|---|---|---|---|"]
     for m in metrics():
-        lines.append(f"| **{m.label}**<br>{m.question} | " + " | ".join(m.levels[i] for i in range(1, 6)) + " |")
+        lines.append(
+            f"| **{m.label}**<br>{m.question} | " + " | ".join(m.levels[i] for i in range(1, 6)) + " |"
+        )
     return "\n".join(lines)
 
 
@@ -47,12 +49,20 @@ def interpretation_id_of(session: Session, explicit=None):
     if interp is None:
         raise GemError("interpret an ECG first (Review tab), then rate the interpretation")
     if interp.interpretation_id is None:
-        raise GemError("this interpretation was not saved (no ratings store or still streaming); wait for 'Done'")
+        raise GemError(
+            "this interpretation was not saved (no ratings store or still streaming); wait for 'Done'"
+        )
     return interp.interpretation_id
 
 
 def submit_rating(
-    ctx: AppContext, who: Who, interpretation_id: int, scores: dict, comment: str, seconds: float | None, key: str
+    ctx: AppContext,
+    who: Who,
+    interpretation_id: int,
+    scores: dict,
+    comment: str,
+    seconds: float | None,
+    key: str,
 ):
     """Save (or edit) ``who``'s rating of an interpretation; the same ``key`` never writes twice."""
     if not key:
@@ -74,7 +84,11 @@ def previous_rating(ctx: AppContext, who: Who | None, interpretation_id) -> dict
     rating = ctx.store.get_rating(rater_id=who.rater_id, interpretation_id=int(interpretation_id))
     if rating is None:
         return None
-    return {"scores": rating.scores(), "comment": rating.comment or "", "version": getattr(rating, "version", 1)}
+    return {
+        "scores": rating.scores(),
+        "comment": rating.comment or "",
+        "version": getattr(rating, "version", 1),
+    }
 
 
 # ------------------------------------------------------------------------------------------------ compare

@@ -73,12 +73,16 @@ def build_rate(ctx: AppContext, review: dict) -> dict:
     session = review["session"]
     with gr.Row():
         with gr.Column(scale=2):
-            which = gr.Markdown("Interpret an ECG on the Review tab, then rate it here.", elem_id="rate-which")
+            which = gr.Markdown(
+                "Interpret an ECG on the Review tab, then rate it here.", elem_id="rate-which"
+            )
             text = gr.HighlightedText(
                 label="Interpretation", color_map=present.color_map(), show_legend=True, elem_id="rate-text"
             )
         with gr.Column(scale=3):
-            interp_id = gr.Number(label="Interpretation id", precision=0, interactive=False, elem_id="rate-id")
+            interp_id = gr.Number(
+                label="Interpretation id", precision=0, interactive=False, elem_id="rate-id"
+            )
             key = gr.Textbox(visible=False)
             form = rating_form("rate")
     radios, comment = form["radios"], form["comment"]
@@ -86,9 +90,12 @@ def build_rate(ctx: AppContext, review: dict) -> dict:
     def refresh(s: Session, request: gr.Request, profile: gr.OAuthProfile | None = None):
         interp = s.interpretation
         if interp is None:
-            return ["Interpret an ECG on the Review tab, then rate it here.", [], None, new_key()] + fill_form(
-                None, len(radios)
-            )
+            return [
+                "Interpret an ECG on the Review tab, then rate it here.",
+                [],
+                None,
+                new_key(),
+            ] + fill_form(None, len(radios))
         s.rate_opened = time.time()
         who = auth.current_rater(ctx, request, profile)
         prev = rating.previous_rating(ctx, who, interp.interpretation_id)
@@ -145,7 +152,9 @@ def build_compare(ctx: AppContext, review: dict, gpu) -> None:
         a_text = gr.HighlightedText(label="A", color_map=present.color_map(), elem_id="compare-a")
         b_text = gr.HighlightedText(label="B", color_map=present.color_map(), elem_id="compare-b")
     with gr.Row():
-        choice = gr.Radio(list(rating.CHOICES), label="Which interpretation is better?", elem_id="compare-choice")
+        choice = gr.Radio(
+            list(rating.CHOICES), label="Which interpretation is better?", elem_id="compare-choice"
+        )
         rationale = gr.Textbox(label="Rationale", lines=2, elem_id="compare-rationale")
     with gr.Row():
         submit = gr.Button("Submit preference", variant="primary", elem_id="compare-submit")
@@ -192,7 +201,9 @@ def build_compare(ctx: AppContext, review: dict, gpu) -> None:
         )
         return f"Saved: {choice_label}.", new_key()
 
-    submit.click(submit_preference, [pair, choice, rationale, key], [status, key], api_name="submit_preference")
+    submit.click(
+        submit_preference, [pair, choice, rationale, key], [status, key], api_name="submit_preference"
+    )
 
 
 def review_question(s: Session) -> str:
