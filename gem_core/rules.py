@@ -1,0 +1,915 @@
+"""Clinical rules over beat-level measurements: structured findings, each with the values behind it.
+
+Input is only ``gem_core.features.measure(ecg)`` (a ``Measurements``). Every threshold is a named
+constant with its clinical source. ``assess(m)`` returns an ``Assessment``: the usable and excluded
+leads, the ordered findings (each with its sentence, label, feature, value, leads and evidence spans)
+and the diagnosis. ``gem_core.backends.measure`` turns it into GEM-style prose and grounded claims.
+
+Sources cited below:
+- AHA/ACCF/HRS 2009: Recommendations for the Standardization and Interpretation of the ECG, Part III
+  (intraventricular conduction disturbances, Surawicz et al., Circulation 2009;119:e235), Part IV
+  (ST segment, T and U waves, QT interval, Rautaharju et al., Circulation 2009;119:e241), Part V
+  (hypertrophy, Hancock et al., Circulation 2009;119:e251).
+- Fourth Universal Definition of Myocardial Infarction (Thygesen et al., ESC/ACC/AHA/WHF 2018).
+- Minnesota Code (Prineas, Crow, Blackburn, 2nd ed. 2010): codes 4-1/4-2 (ST depression), 5 (T waves).
+- ESC 2020 guidelines for atrial fibrillation (Hindricks et al.): irregularly irregular RR, no P waves.
+- Dash, Chon et al., Ann Biomed Eng 2009: normalised RMSSD of RR intervals > 0.1 flags AF.
+- Sokolow & Lyon, Am Heart J 1949; Casale et al. (Cornell voltage), Circulation 1985.
+
+>>> from gem_core.features import measure
+>>> from gem_core.samples import synthetic_ecg
+>>> assess(measure(synthetic_ecg(75))).diagnosis_labels  # doctest: +SKIP
+['Normal']
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import asdict, dataclass, field
+
+from gem_core.features import BEAT_FEATURES, EXTRA_BEAT_VALUES, Measurements
+
+# --- thresholds ---------------------------------------------------------------------------------
+# Sinus rate limits: the conventional 60-100 bpm (AHA/ACCF/HRS 2009 Part I; the labels of the
+# PhysioNet/CinC 2021 data use the same limits for sinus bradycardia/tachycardia).
+BRADYCARDIA_BPM = 60.0
+TACHYCARDIA_BPM = 100.0
+# Atrial fibrillation: no P waves (ESC 2020) -> fewer than half of the beats with a P wave, and
+# irregular RR: normalised RMSSD > 0.10 (Dash et al. 2009), computed without the intervals around
+# premature beats so that isolated ectopy in sinus rhythm does not count as irregularity.
+AF_MAX_P_WAVE_FRACTION = 0.5
+AF_MIN_NORMALISED_RMSSD = 0.10
+# Sinus rhythm needs P waves before the QRS with a constant PR interval; a PR that wanders by more
+# than this (SD, ms) means the detected "P waves" are not conducted sinus P waves (e.g. f waves).
+SINUS_MAX_PR_SD_MS = 40.0
+# First-degree AV block: PR > 200 ms (AHA/ACCF/HRS 2009 Part III / standard definition).
+FIRST_DEGREE_AVB_PR_MS = 200.0
+# QRS duration (AHA/ACCF/HRS 2009 Part III): complete BBB >= 120 ms; incomplete RBBB/LBBB 110-119 ms;
+# nonspecific intraventricular conduction delay > 110 ms without BBB morphology.
+COMPLETE_BBB_QRS_MS = 120.0
+INCOMPLETE_BBB_QRS_MS = 110.0
+# Frontal QRS axis (AHA/ACCF/HRS 2009 Part III): left axis deviation < -30 deg, right > +90 deg.
+LEFT_AXIS_DEG = -30.0
+RIGHT_AXIS_DEG = 90.0
+# QTc prolonged (AHA/ACCF/HRS 2009 Part IV): >= 450 ms in men, >= 460 ms in women; 460 ms when the sex
+# is unknown. Not judged when QRS >= 120 ms (Part IV: QT then reflects the conduction delay).
+QTC_LONG_MALE_MS = 450.0
+QTC_LONG_FEMALE_MS = 460.0
+# Low voltage (AHA/ACCF/HRS 2009 Part V): peak-to-peak QRS < 0.5 mV in every limb lead and/or
+# < 1.0 mV in every precordial lead.
+LOW_VOLTAGE_LIMB_MV = 0.5
+LOW_VOLTAGE_PRECORDIAL_MV = 1.0
+# LVH voltage: Sokolow-Lyon S(V1) + R(V5 or V6) >= 3.5 mV (1949); Cornell R(aVL) + S(V3) > 2.8 mV in
+# men, > 2.0 mV in women (Casale 1985). Not applied with a complete BBB (Part V).
+SOKOLOW_LYON_MV = 3.5
+CORNELL_MALE_MV = 2.8
+CORNELL_FEMALE_MV = 2.0
+# ST elevation at the J point (here J+60 ms) in >= 2 contiguous leads (Fourth Universal Definition of
+# MI, 2018): >= 0.1 mV in all leads except V2-V3, where >= 0.2 mV in men >= 40 y, >= 0.25 mV in men
+# < 40 y, >= 0.15 mV in women (0.2 mV when the sex is unknown).
+STE_MV = 0.1
+STE_V2V3_MALE_MV = 0.2
+STE_V2V3_YOUNG_MALE_MV = 0.25
+STE_V2V3_FEMALE_MV = 0.15
+# ST depression: horizontal or downsloping >= 0.1 mV (1 mm) in >= 2 contiguous leads (Minnesota Code
+# 4-1, the resting-ECG criterion when no earlier ECG exists to call it "new" as the UDMI's 0.05 mV does).
+STD_MV = 0.1
+# T-wave inversion: T amplitude <= -0.1 mV (1 mm, Minnesota Code 5-2) in >= 2 contiguous leads where T
+# is normally upright (AHA/ACCF/HRS 2009 Part IV: T may be negative in aVR, III and V1 in health).
+T_INVERSION_MV = -0.1
+T_UPRIGHT_LEADS = ("I", "II", "aVF", "V2", "V3", "V4", "V5", "V6")
+# Record quality: below this many usable leads (or without enough beats) no conclusion is drawn.
+MIN_USABLE_LEADS = 6
+
+LIMB_LEADS = ("I", "II", "III", "aVR", "aVL", "aVF")
+PRECORDIAL_LEADS = ("V1", "V2", "V3", "V4", "V5", "V6")
+# Anatomic groups of contiguous leads (Fourth UDMI 2018); aVR is read on its own.
+TERRITORIES: dict[str, tuple[str, ...]] = {
+    "inferior": ("II", "III", "aVF"),
+    "lateral": ("I", "aVL", "V5", "V6"),
+    "septal": ("V1", "V2"),
+    "anterior": ("V3", "V4"),
+}
+ST_WINDOW_MS = 80.0  # evidence span for the ST segment: from J to J+80 ms (covers the J+60 point)
+
+
+# --- findings -----------------------------------------------------------------------------------
+@dataclass
+class Finding:
+    """One statement about the ECG, with the measurements behind it.
+
+    ``feature``/``value``/``unit``/``comparator``/``negated`` use the grounding schema's vocabulary;
+    ``label`` is an abbreviation of ``gem_core.labels.LABELS`` (None for normal findings).
+    """
+
+    key: str
+    sentence: str
+    feature: str
+    value: float | str | None = None
+    unit: str | None = None
+    comparator: str = "="
+    leads: list[str] = field(default_factory=list)
+    negated: bool = False
+    label: str | None = None
+    abnormal: bool = False
+    source: str = ""
+    evidence: list[dict] = field(default_factory=list)
+    details: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Assessment:
+    """Everything the rules concluded about one ECG."""
+
+    readable: bool
+    usable_leads: list[str]
+    excluded_leads: dict[str, str]  # lead -> quality verdict
+    findings: list[Finding]
+    diagnosis: list[str]  # plain-language diagnosis phrases, in order
+    diagnosis_labels: list[str]  # abbreviations of gem_core.labels.LABELS
+    normal: bool
+    message: str = ""
+
+
+# --- measurement access -------------------------------------------------------------------------
+def _num(value) -> float | None:
+    if value is None or isinstance(value, (str, bool)):
+        return None
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _median(values) -> float | None:
+    vals = [v for v in (_num(x) for x in values) if v is not None]
+    return statistics.median(vals) if vals else None
+
+
+def _premature_indices(m: Measurements) -> set[int]:
+    return {int(p["beat_index"]) for p in m.premature_beats if p.get("beat_index") is not None}
+
+
+def _beats(m: Measurements, lead: str, dominant_only: bool = True) -> list[dict]:
+    """The beats of one lead; without premature beats (and the beat after them) when ``dominant_only``."""
+    lm = m.leads.get(lead)
+    if lm is None:
+        return []
+    if not dominant_only:
+        return list(lm.beats)
+    skip = _premature_indices(m)
+    return [b for b in lm.beats if b.get("index") not in skip]
+
+
+def lead_median(m: Measurements, lead: str, feature: str) -> float | None:
+    """Median of one per-beat feature over the dominant beats of a lead."""
+    return _median(b.get(feature) for b in _beats(m, lead))
+
+
+def _unit(feature: str) -> str | None:
+    return BEAT_FEATURES.get(feature) or EXTRA_BEAT_VALUES.get(feature)
+
+
+def _span_bounds(beat: dict, feature: str) -> tuple[float | None, float | None]:
+    g = beat.get
+    if feature in ("st_deviation", "st_form"):
+        j = _num(g("qrs_offset_ms"))
+        return j, (j + ST_WINDOW_MS if j is not None else None)
+    if feature in ("heart_rate", "rr_interval_1"):
+        r, rr = _num(g("r_peak_ms")), _num(g("rr_interval_1"))
+        return (r - rr if r is not None and rr is not None else None), r
+    pairs = {
+        "pr_interval": ("p_onset_ms", "qrs_onset_ms"),
+        "p_amplitude": ("p_onset_ms", "p_offset_ms"),
+        "p_duration": ("p_onset_ms", "p_offset_ms"),
+        "t_amplitude": ("t_onset_ms", "t_offset_ms"),
+        "t_duration": ("t_onset_ms", "t_offset_ms"),
+        "qt_interval": ("qrs_onset_ms", "t_offset_ms"),
+        "qtc_interval": ("qrs_onset_ms", "t_offset_ms"),
+        "st_duration": ("qrs_offset_ms", "t_onset_ms"),
+    }
+    start, end = pairs.get(feature, ("qrs_onset_ms", "qrs_offset_ms"))
+    return _num(g(start)), _num(g(end))
+
+
+def spans(
+    m: Measurements, leads, feature: str, per_lead: int = 3, beats: list[dict] | None = None
+) -> list[dict]:
+    """Evidence spans for ``feature`` in ``leads``: up to ``per_lead`` beats whose value is nearest the
+    lead's median (or exactly ``beats`` when given, matched by beat index)."""
+    out = []
+    wanted = {b.get("index") for b in beats} if beats is not None else None
+    for lead in leads:
+        candidates = [
+            b
+            for b in _beats(m, lead, dominant_only=wanted is None)
+            if _num(b.get(feature)) is not None and (wanted is None or b.get("index") in wanted)
+        ]
+        if wanted is None:
+            med = _median(b.get(feature) for b in candidates)
+            candidates.sort(key=lambda b: abs(_num(b.get(feature)) - med))
+            candidates = sorted(candidates[:per_lead], key=lambda b: _num(b.get("r_peak_ms")) or 0.0)
+        for b in candidates:
+            start, end = _span_bounds(b, feature)
+            if start is None or end is None or end <= start:
+                continue
+            out.append(
+                {
+                    "lead": lead,
+                    "t_start_ms": round(start, 1),
+                    "t_end_ms": round(end, 1),
+                    "feature": feature,
+                    "value": round(_num(b.get(feature)), 3),
+                    "unit": _unit(feature),
+                    "measurement_name": feature,
+                }
+            )
+    return out
+
+
+# --- formatting helpers -------------------------------------------------------------------------
+def lead_list(leads) -> str:
+    """'V1', 'V1 and V2', 'II, III and aVF' (the grounding parser reads explicit lead names)."""
+    leads = list(leads)
+    if len(leads) <= 1:
+        return "".join(leads)
+    return ", ".join(leads[:-1]) + " and " + leads[-1]
+
+
+def _leads_phrase(leads) -> str:
+    leads = list(leads)
+    return ("lead " if len(leads) == 1 else "leads ") + lead_list(leads)
+
+
+def _ms(v: float) -> str:
+    return f"{round(v):d} ms"
+
+
+def _mv(v: float) -> str:
+    return f"{abs(v):.2f} mV"
+
+
+def _sex(metadata: dict | None) -> str | None:
+    for key in ("sex", "Sex", "gender", "Gender"):
+        val = str((metadata or {}).get(key, "")).strip().lower()
+        if val.startswith(("m",)) and not val.startswith("missing"):
+            return "male"
+        if val.startswith(("f", "w")):
+            return "female"
+    return None
+
+
+def _age(metadata: dict | None) -> float | None:
+    for key in ("age", "Age"):
+        val = _num((metadata or {}).get(key))
+        if val is not None:
+            return val
+    return None
+
+
+# --- the rules ----------------------------------------------------------------------------------
+def lead_quality(m: Measurements) -> tuple[list[str], dict[str, str]]:
+    """(usable leads, {excluded lead: verdict}) from the per-lead quality verdicts."""
+    quality = {name: lm.quality for name, lm in m.leads.items()}
+    quality.update(m.global_values.get("quality") or {})
+    usable = [lead for lead in m.leads if quality.get(lead, "ok") == "ok"]
+    return usable, {lead: q for lead, q in quality.items() if q != "ok" and lead in m.leads}
+
+
+def _rr_intervals(m: Measurements) -> list[tuple[float, float, int]]:
+    """(rr ms, ending at R time ms, index of the beat it ends at)."""
+    r = [float(t) for t in m.r_peaks_ms]
+    return [(r[i] - r[i - 1], r[i], i) for i in range(1, len(r))]
+
+
+def normalised_rmssd(m: Measurements, skip_premature: bool = True) -> float | None:
+    """RMSSD / mean RR over consecutive RR intervals, leaving out those touching premature beats."""
+    skip = _premature_indices(m) if skip_premature else set()
+    rr = [(v, i) for v, _, i in _rr_intervals(m)]
+    diffs, used = [], []
+    for (a, ia), (b, _ib) in zip(rr, rr[1:], strict=False):
+        if {ia - 1, ia, ia + 1} & skip:
+            continue
+        diffs.append(b - a)
+        used.extend([a, b])
+    if len(diffs) < 3:
+        return None
+    rmssd = math.sqrt(sum(d * d for d in diffs) / len(diffs))
+    return rmssd / statistics.fmean(used)
+
+
+def _rhythm_lead(usable: list[str]) -> str:
+    for lead in ("II", "I", "V1", "aVF", "V2", "III"):
+        if lead in usable:
+            return lead
+    return usable[0]
+
+
+def rate_and_rhythm(m: Measurements, usable: list[str]) -> tuple[list[Finding], str]:
+    """Heart rate and rhythm findings, and the rhythm: 'sinus' | 'af' | 'regular_no_p' | 'irregular'."""
+    g = m.global_values
+    hr = _num(g.get("heart_rate_bpm"))
+    rr = _num(g.get("rr_ms"))
+    lead = _rhythm_lead(usable)
+    p_fraction = _num(g.get("p_wave_fraction"))
+    nrmssd = normalised_rmssd(m)
+    pr_sd = statistics.pstdev(prs) if len(prs := _pr_values(m, lead)) >= 3 else None
+    irregular = nrmssd is not None and nrmssd > AF_MIN_NORMALISED_RMSSD
+    p_present = p_fraction is not None and p_fraction >= AF_MAX_P_WAVE_FRACTION
+    consistent_pr = pr_sd is None or pr_sd <= SINUS_MAX_PR_SD_MS
+    findings = []
+    hr_ev = spans(m, [lead], "rr_interval_1", per_lead=len(m.r_peaks_ms))
+    rate_word = "regular" if not irregular else "irregular"
+    if hr is not None:
+        sentence = f"The heart rate is {round(hr)} bpm"
+        if rr is not None:
+            sentence += f" with {rate_word} RR intervals averaging {_ms(rr)} in lead {lead}"
+        findings.append(
+            Finding(
+                "heart_rate",
+                sentence + ".",
+                "heart_rate",
+                round(hr),
+                "bpm",
+                leads=[lead],
+                evidence=hr_ev,
+                details={"rr_ms": rr, "normalised_rmssd": nrmssd},
+            )
+        )
+    if irregular and (not p_present or not consistent_pr):
+        rhythm = "af"
+        why = "the P waves are absent" if not p_present else "no consistent P wave precedes the QRS"
+        sentence = (
+            f"The rhythm is irregularly irregular (normalised RMSSD {nrmssd:.2f}) and {why}, "
+            "consistent with atrial fibrillation."
+        )
+        findings.append(
+            Finding(
+                "rhythm",
+                sentence,
+                "rhythm",
+                "atrial fibrillation",
+                leads=[lead],
+                label="AF",
+                abnormal=True,
+                source="ESC 2020; Dash et al. 2009",
+                evidence=hr_ev,
+                details={"p_wave_fraction": p_fraction, "pr_sd_ms": pr_sd},
+            )
+        )
+        return findings, rhythm
+    if p_present and consistent_pr:
+        rhythm = "sinus"
+        label, name = None, "sinus rhythm"
+        if hr is not None and hr < BRADYCARDIA_BPM:
+            label, name = "SB", "sinus bradycardia"
+        elif hr is not None and hr > TACHYCARDIA_BPM:
+            label, name = "STach", "sinus tachycardia"
+        sentence = f"A P wave precedes the QRS complexes in lead {lead}, consistent with {name}"
+        if irregular:
+            sentence += " with beat-to-beat variation of the RR interval"
+        findings.append(
+            Finding(
+                "rhythm",
+                sentence + ".",
+                "rhythm",
+                name,
+                leads=[lead],
+                label=label,
+                abnormal=False,
+                source="AHA/ACCF/HRS 2009",
+                evidence=spans(m, [lead], "p_amplitude", per_lead=3),
+                details={"p_wave_fraction": p_fraction, "pr_sd_ms": pr_sd},
+            )
+        )
+        return findings, rhythm
+    rhythm = "irregular" if irregular else "regular_no_p"
+    sentence = (
+        f"Distinct P waves are not seen in most beats in lead {lead} with a {rate_word} rhythm; "
+        "the atrial rhythm cannot be determined from the measurements."
+    )
+    findings.append(
+        Finding(
+            "rhythm",
+            sentence,
+            "rhythm",
+            "undetermined",
+            leads=[lead],
+            abnormal=True,
+            evidence=hr_ev,
+            details={"p_wave_fraction": p_fraction},
+        )
+    )
+    return findings, rhythm
+
+
+def _pr_values(m: Measurements, lead: str) -> list[float]:
+    return [v for v in (_num(b.get("pr_interval")) for b in _beats(m, lead)) if v is not None]
+
+
+def premature_beats(m: Measurements, rhythm: str) -> list[Finding]:
+    """PACs (narrow, premature) and PVCs (wide, premature) with their coupling intervals and pauses."""
+    findings = []
+    for kind, label, name in (
+        ("PVC", "PVC", "premature ventricular contraction"),
+        ("PAC", "PAC", "premature atrial contraction"),
+    ):
+        if kind == "PAC" and rhythm == "af":
+            continue  # premature narrow beats are part of the irregularity of AF
+        beats = [p for p in m.premature_beats if p.get("kind") == kind]
+        if not beats:
+            continue
+        times = ", ".join(f"{_num(p.get('time_ms')) / 1000:.1f} s" for p in beats[:6])
+        first = beats[0]
+        n = len(beats)
+        qrs = _num(first.get("qrs_duration_ms"))
+        coupling, pause = _num(first.get("coupling_ms")), _num(first.get("pause_ms"))
+        what = f"{n} {name}{'s' if n > 1 else ''} ({kind}{'s' if n > 1 else ''})"
+        width = "wide" if kind == "PVC" else "narrow"
+        sentence = f"There {'are' if n > 1 else 'is'} {what} at {times}"
+        if qrs is not None:
+            sentence += f" with a {width} QRS of {_ms(qrs)}"
+        if coupling is not None:
+            sentence += f", a coupling RR interval of {_ms(coupling)}"
+            if pause is not None:
+                pause_word = (
+                    "a compensatory pause" if first.get("compensatory") else "a following RR interval"
+                )
+                sentence += f" and {pause_word} of {_ms(pause)}"
+        evidence = [
+            {
+                "lead": "II" if "II" in m.leads else next(iter(m.leads)),
+                "t_start_ms": round(_num(p.get("time_ms")) - (_num(p.get("coupling_ms")) or 0.0), 1),
+                "t_end_ms": round(_num(p.get("time_ms")) + (_num(p.get("pause_ms")) or 200.0), 1),
+                "feature": "premature_beat",
+                "value": kind,
+                "unit": None,
+                "measurement_name": "premature_beats",
+            }
+            for p in beats
+        ]
+        findings.append(
+            Finding(
+                kind.lower(),
+                sentence + ".",
+                "premature_beat",
+                kind,
+                leads=[evidence[0]["lead"]],
+                label=label,
+                abnormal=True,
+                evidence=evidence,
+                details={"count": n, "times_ms": [p.get("time_ms") for p in beats]},
+            )
+        )
+    return findings
+
+
+def pr_interval(m: Measurements, rhythm: str, usable: list[str]) -> list[Finding]:
+    """PR interval; first-degree AV block when > 200 ms in sinus rhythm."""
+    if rhythm != "sinus":
+        return []
+    lead = _rhythm_lead(usable)
+    pr = _num(m.global_values.get("pr_ms"))
+    if pr is None:
+        return []
+    ev = spans(m, [lead], "pr_interval")
+    if pr > FIRST_DEGREE_AVB_PR_MS:
+        sentence = (
+            f"The PR interval is prolonged at {_ms(pr)} (> {FIRST_DEGREE_AVB_PR_MS:.0f} ms), "
+            "indicating first-degree AV block."
+        )
+        return [
+            Finding(
+                "pr",
+                sentence,
+                "pr_interval",
+                round(pr),
+                "ms",
+                leads=[lead],
+                label="I-AVB",
+                abnormal=True,
+                source="AHA/ACCF/HRS 2009",
+                evidence=ev,
+            )
+        ]
+    sentence = f"The PR interval is {_ms(pr)}."
+    return [Finding("pr", sentence, "pr_interval", round(pr), "ms", leads=[lead], evidence=ev)]
+
+
+def _dominance(m: Measurements, lead: str) -> tuple[float | None, float | None]:
+    return lead_median(m, lead, "r_amplitude"), lead_median(m, lead, "s_amplitude")
+
+
+def qrs_conduction(m: Measurements, usable: list[str]) -> tuple[list[Finding], str | None]:
+    """QRS duration and bundle branch morphology (AHA/ACCF/HRS 2009 Part III).
+
+    RBBB: wide QRS with a dominant terminal R in V1 (R >= S) and an S wave in I or V6.
+    LBBB: wide QRS, V1 predominantly negative (S > R) and I/V6 predominantly positive with little S.
+    """
+    qrs = _num(m.global_values.get("qrs_ms"))
+    if qrs is None:
+        return [], None
+    v1 = next((lead for lead in ("V1", "V2") if lead in usable), None)
+    lat = [lead for lead in ("I", "V6", "V5", "aVL") if lead in usable][:2]
+    width_leads = [v1, *lat] if v1 else lat
+    ev = spans(m, width_leads or usable[:2], "qrs_duration", per_lead=2)
+    if qrs < INCOMPLETE_BBB_QRS_MS:
+        return [
+            Finding(
+                "qrs",
+                f"The QRS duration is normal at {_ms(qrs)}.",
+                "qrs_duration",
+                round(qrs),
+                "ms",
+                leads=width_leads,
+                evidence=ev,
+            )
+        ], None
+    r1, s1 = _dominance(m, v1) if v1 else (None, None)
+    lat_dom = [_dominance(m, lead) for lead in lat]
+    lat_s = [s for _, s in lat_dom if s is not None]
+    lat_r = [r for r, _ in lat_dom if r is not None]
+    rbbb_v1 = r1 is not None and s1 is not None and r1 >= s1 and r1 > 0.1
+    lbbb_v1 = r1 is not None and s1 is not None and s1 > 2 * r1
+    lbbb_lat = bool(lat_r) and all(r > 2 * (s or 0.0) for (r, s) in lat_dom if r is not None)
+    complete = qrs >= COMPLETE_BBB_QRS_MS
+    if rbbb_v1:
+        kind = "RBBB" if complete else "IRBBB"
+        morph = f"a dominant R wave in lead {v1} (R {_mv(r1)}, S {_mv(s1)})"
+        if lat_s:
+            morph += f" and an S wave in {_leads_phrase(lat)}"
+    elif lbbb_v1 and lbbb_lat:
+        kind = "LBBB" if complete else "ILBBB"
+        morph = (
+            f"a predominantly negative QRS in lead {v1} (S {_mv(s1)}) and broad upright R waves in "
+            f"{_leads_phrase(lat)}"
+        )
+    else:
+        kind, morph = "NSIVCB", "no typical bundle branch block pattern in leads V1, I and V6"
+    names = {
+        "RBBB": "right bundle branch block (RBBB)",
+        "IRBBB": "incomplete right bundle branch block",
+        "LBBB": "left bundle branch block (LBBB)",
+        "ILBBB": "incomplete left bundle branch block",
+        "NSIVCB": "nonspecific intraventricular conduction delay",
+    }
+    comp = ">=" if complete else ">="
+    limit = COMPLETE_BBB_QRS_MS if complete else INCOMPLETE_BBB_QRS_MS
+    sentence = (
+        f"The QRS duration is prolonged at {_ms(qrs)} ({comp} {limit:.0f} ms) with {morph}, "
+        f"indicating {names[kind]}."
+    )
+    morph_ev = spans(m, [v1, *lat] if v1 else lat, "r_amplitude", per_lead=1) if kind != "NSIVCB" else []
+    finding = Finding(
+        "qrs",
+        sentence,
+        "qrs_duration",
+        round(qrs),
+        "ms",
+        leads=width_leads,
+        label=kind,
+        abnormal=True,
+        source="AHA/ACCF/HRS 2009 Part III",
+        evidence=ev + morph_ev,
+        details={"v1_r_mv": r1, "v1_s_mv": s1, "lateral": dict(zip(lat, lat_dom, strict=False))},
+    )
+    return [finding], kind
+
+
+def axis(m: Measurements) -> list[Finding]:
+    """Frontal QRS axis: left deviation < -30 deg, right deviation > +90 deg."""
+    deg = _num(m.global_values.get("qrs_axis_deg"))
+    if deg is None:
+        return []
+    ev = spans(m, [lead for lead in ("I", "aVF") if lead in m.leads], "qrs_amplitude", per_lead=1)
+    if deg < LEFT_AXIS_DEG:
+        label, text = "LAD", f"The frontal QRS axis is {round(deg)} degrees, indicating left axis deviation."
+    elif deg > RIGHT_AXIS_DEG:
+        label, text = "RAD", f"The frontal QRS axis is {round(deg)} degrees, indicating right axis deviation."
+    else:
+        label, text = None, f"The frontal QRS axis is {round(deg)} degrees, which is normal."
+    return [
+        Finding(
+            "axis",
+            text,
+            "axis",
+            round(deg),
+            "deg",
+            leads=["I", "aVF"],
+            label=label,
+            abnormal=label is not None,
+            source="AHA/ACCF/HRS 2009 Part III",
+            evidence=ev,
+        )
+    ]
+
+
+def qt_interval(
+    m: Measurements, qrs_kind: str | None, usable: list[str], metadata: dict | None
+) -> list[Finding]:
+    """QT and QTc (Bazett); prolonged QTc by sex (AHA/ACCF/HRS 2009 Part IV)."""
+    qt, qtc = _num(m.global_values.get("qt_ms")), _num(m.global_values.get("qtc_ms"))
+    if qt is None or qtc is None:
+        return []
+    limit = QTC_LONG_MALE_MS if _sex(metadata) == "male" else QTC_LONG_FEMALE_MS
+    lead = _rhythm_lead(usable)
+    ev = spans(m, [lead], "qtc_interval")
+    wide = qrs_kind in ("RBBB", "LBBB", "NSIVCB")
+    if qtc >= limit and not wide:
+        sentence = f"The QT interval is {_ms(qt)} and the QTc is prolonged at {_ms(qtc)} (>= {limit:.0f} ms)."
+        return [
+            Finding(
+                "qt",
+                sentence,
+                "qtc_interval",
+                round(qtc),
+                "ms",
+                leads=[lead],
+                label="LQT",
+                abnormal=True,
+                source="AHA/ACCF/HRS 2009 Part IV",
+                evidence=ev,
+            )
+        ]
+    sentence = f"The QT interval is {_ms(qt)} with a QTc of {_ms(qtc)}."
+    return [Finding("qt", sentence, "qtc_interval", round(qtc), "ms", leads=[lead], evidence=ev)]
+
+
+def voltage(m: Measurements, qrs_kind: str | None, usable: list[str], metadata: dict | None) -> list[Finding]:
+    """Low QRS voltage (limb/precordial) and LVH voltage criteria (Sokolow-Lyon, Cornell)."""
+    amp = {lead: lead_median(m, lead, "qrs_amplitude") for lead in usable}
+    limb = [amp[lead] for lead in LIMB_LEADS if lead in amp and amp[lead] is not None]
+    prec = [amp[lead] for lead in PRECORDIAL_LEADS if lead in amp and amp[lead] is not None]
+    findings = []
+    low_limb = len(limb) >= 4 and max(limb) < LOW_VOLTAGE_LIMB_MV
+    low_prec = len(prec) >= 4 and max(prec) < LOW_VOLTAGE_PRECORDIAL_MV
+    if low_limb or low_prec:
+        parts, leads = [], []
+        if low_limb:
+            parts.append(f"below {LOW_VOLTAGE_LIMB_MV} mV in every limb lead (largest {max(limb):.2f} mV)")
+            leads += [lead for lead in LIMB_LEADS if lead in amp]
+        if low_prec:
+            parts.append(
+                f"below {LOW_VOLTAGE_PRECORDIAL_MV} mV in every precordial lead (largest {max(prec):.2f} mV)"
+            )
+            leads += [lead for lead in PRECORDIAL_LEADS if lead in amp]
+        sentence = f"The QRS amplitude is {' and '.join(parts)}, indicating low QRS voltage."
+        findings.append(
+            Finding(
+                "low_voltage",
+                sentence,
+                "qrs_amplitude",
+                round(max(limb if low_limb else prec), 2),
+                "mV",
+                comparator="<",
+                leads=leads,
+                label="LQRSV",
+                abnormal=True,
+                source="AHA/ACCF/HRS 2009 Part V",
+                evidence=spans(m, leads, "qrs_amplitude", per_lead=1),
+            )
+        )
+    if qrs_kind in ("RBBB", "LBBB"):
+        return findings
+    sex = _sex(metadata)
+    sv1, sv3 = lead_median(m, "V1", "s_amplitude"), lead_median(m, "V3", "s_amplitude")
+    rv5, rv6, ravl = (lead_median(m, lead, "r_amplitude") for lead in ("V5", "V6", "aVL"))
+    sokolow = (sv1 + max(rv5 or 0.0, rv6 or 0.0)) if sv1 is not None and (rv5 or rv6) else None
+    cornell = (ravl + sv3) if ravl is not None and sv3 is not None else None
+    cornell_limit = CORNELL_FEMALE_MV if sex == "female" else CORNELL_MALE_MV
+    met = []
+    if sokolow is not None and sokolow >= SOKOLOW_LYON_MV and {"V1", "V5", "V6"} <= set(usable):
+        met.append(
+            ("Sokolow-Lyon", sokolow, SOKOLOW_LYON_MV, ["V1", "V5", "V6"], "S in V1 plus R in V5 or V6")
+        )
+    if cornell is not None and cornell > cornell_limit and {"aVL", "V3"} <= set(usable):
+        met.append(("Cornell", cornell, cornell_limit, ["aVL", "V3"], "R in aVL plus S in V3"))
+    if met:
+        parts = [f"the {name} voltage ({what}) is {v:.2f} mV (> {lim} mV)" for name, v, lim, _, what in met]
+        leads = sorted({lead for *_, ls, _ in met for lead in ls}, key=list(m.leads).index)
+        sentence = f"In {_leads_phrase(leads)}, {' and '.join(parts)}, meeting voltage criteria for left ventricular hypertrophy."
+        sentence = sentence[0].upper() + sentence[1:]
+        findings.append(
+            Finding(
+                "lvh",
+                sentence,
+                "qrs_amplitude",
+                round(met[0][1], 2),
+                "mV",
+                comparator=">",
+                leads=leads,
+                label="LVH",
+                abnormal=True,
+                source="Sokolow & Lyon 1949; Casale 1985 (Cornell)",
+                evidence=spans(m, leads, "qrs_amplitude", per_lead=1),
+            )
+        )
+    return findings
+
+
+def _contiguous(leads: list[str]) -> list[str]:
+    """The leads that have a contiguous partner (same anatomic territory or adjacent precordial lead)."""
+    keep = set()
+    for group in TERRITORIES.values():
+        hit = [lead for lead in group if lead in leads]
+        if len(hit) >= 2:
+            keep.update(hit)
+    prec = [lead for lead in PRECORDIAL_LEADS if lead in leads]
+    for a, b in zip(PRECORDIAL_LEADS, PRECORDIAL_LEADS[1:], strict=False):
+        if a in prec and b in prec:
+            keep.update((a, b))
+    return [lead for lead in leads if lead in keep]
+
+
+def _territory_names(leads: list[str]) -> list[str]:
+    return [name for name, group in TERRITORIES.items() if sum(lead in leads for lead in group) >= 2]
+
+
+def _ste_limit(lead: str, metadata: dict | None) -> float:
+    if lead not in ("V2", "V3"):
+        return STE_MV
+    sex, age = _sex(metadata), _age(metadata)
+    if sex == "female":
+        return STE_V2V3_FEMALE_MV
+    if sex == "male" and age is not None and age < 40:
+        return STE_V2V3_YOUNG_MALE_MV
+    return STE_V2V3_MALE_MV
+
+
+def st_segments(
+    m: Measurements, qrs_kind: str | None, usable: list[str], metadata: dict | None
+) -> list[Finding]:
+    """ST deviation at J+60 ms in contiguous leads. With a wide QRS only deviations concordant with the
+    main QRS deflection count (Sgarbossa et al., NEJM 1996); discordant ones are secondary."""
+    wide = qrs_kind in ("RBBB", "LBBB", "NSIVCB")
+    dev = {lead: lead_median(m, lead, "st_deviation") for lead in usable if lead != "aVR"}
+    dev = {lead: v for lead, v in dev.items() if v is not None}
+
+    def concordant(lead: str, sign: float) -> bool:
+        if not wide:
+            return True
+        r, s = _dominance(m, lead)
+        return r is not None and s is not None and (r - s) * sign > 0
+
+    up = _contiguous(
+        [lead for lead, v in dev.items() if v >= _ste_limit(lead, metadata) and concordant(lead, 1)]
+    )
+    down = _contiguous([lead for lead, v in dev.items() if v <= -STD_MV and concordant(lead, -1)])
+    findings = []
+    for key, leads, label, word, limit in (
+        ("st_elevation", up, "STE", "elevation", STE_MV),
+        ("st_depression", down, "STD", "depression", STD_MV),
+    ):
+        if not leads:
+            continue
+        peak = max(leads, key=lambda lead: abs(dev[lead]))
+        terr = _territory_names(leads)
+        where = f" ({', '.join(terr)})" if terr else ""
+        sentence = (
+            f"ST-segment {word} at J+60 ms is seen in {_leads_phrase(leads)}{where}, up to "
+            f"{_mv(dev[peak])} in lead {peak}."
+        )
+        findings.append(
+            Finding(
+                key,
+                sentence,
+                "st_deviation",
+                round(dev[peak], 2),
+                "mV",
+                comparator=">=" if label == "STE" else "<=",
+                leads=leads,
+                label=label,
+                abnormal=True,
+                source="Fourth Universal Definition of MI 2018; Minnesota Code 4",
+                evidence=spans(m, leads, "st_deviation", per_lead=2),
+                details={"deviation_mv": {lead: round(dev[lead], 3) for lead in leads}, "limit_mv": limit},
+            )
+        )
+    if not findings:
+        if wide:
+            sentence = (
+                f"There is no concordant ST elevation or depression of {STD_MV} mV or more at J+60 ms; "
+                "ST-T changes opposite to the QRS are secondary to the conduction delay."
+            )
+        else:
+            sentence = f"There is no ST elevation or depression of {STD_MV} mV or more at J+60 ms in contiguous leads."
+        leads = list(dev)
+        findings.append(
+            Finding(
+                "st_normal",
+                sentence,
+                "st_deviation",
+                STD_MV,
+                "mV",
+                comparator=">=",
+                leads=leads,
+                negated=True,
+                evidence=spans(m, leads[:12], "st_deviation", per_lead=1),
+            )
+        )
+    return findings
+
+
+def t_waves(m: Measurements, qrs_kind: str | None, usable: list[str]) -> list[Finding]:
+    """T-wave inversion (<= -0.1 mV) in >= 2 contiguous leads where T is normally upright."""
+    if qrs_kind in ("RBBB", "LBBB"):
+        return []  # T opposite to the terminal QRS is expected (secondary)
+    amp = {lead: lead_median(m, lead, "t_amplitude") for lead in T_UPRIGHT_LEADS if lead in usable}
+    inverted = _contiguous([lead for lead, v in amp.items() if v is not None and v <= T_INVERSION_MV])
+    if not inverted:
+        return []
+    deepest = min(inverted, key=lambda lead: amp[lead])
+    sentence = (
+        f"T-wave inversion is present in {_leads_phrase(inverted)}, down to {amp[deepest]:.2f} mV in lead "
+        f"{deepest}."
+    )
+    return [
+        Finding(
+            "t_inversion",
+            sentence,
+            "t_amplitude",
+            round(amp[deepest], 2),
+            "mV",
+            comparator="<=",
+            leads=inverted,
+            label="TInv",
+            abnormal=True,
+            source="AHA/ACCF/HRS 2009 Part IV; Minnesota Code 5",
+            evidence=spans(m, inverted, "t_amplitude", per_lead=2),
+        )
+    ]
+
+
+# --- diagnosis ----------------------------------------------------------------------------------
+_DIAGNOSIS_NAMES = {
+    "AF": "atrial fibrillation",
+    "SB": "sinus bradycardia",
+    "STach": "sinus tachycardia",
+    "I-AVB": "first-degree AV block",
+    "RBBB": "right bundle branch block",
+    "IRBBB": "incomplete right bundle branch block",
+    "LBBB": "left bundle branch block",
+    "ILBBB": "incomplete left bundle branch block",
+    "NSIVCB": "nonspecific intraventricular conduction delay",
+    "PAC": "premature atrial contractions",
+    "PVC": "premature ventricular contractions",
+    "LAD": "left axis deviation",
+    "RAD": "right axis deviation",
+    "LQT": "prolonged QTc",
+    "LQRSV": "low QRS voltage",
+    "LVH": "left ventricular hypertrophy by voltage",
+    "STE": "ST elevation",
+    "STD": "ST depression",
+    "TInv": "T-wave inversion",
+}
+
+
+def assess(m: Measurements, metadata: dict | None = None) -> Assessment:
+    """Apply every rule to the measurements of one ECG."""
+    usable, excluded = lead_quality(m)
+    if not m.enough_beats or len(usable) < MIN_USABLE_LEADS or len(m.r_peaks_ms) < 3:
+        why = m.message or (
+            f"only {len(usable)} of 12 leads are of usable quality"
+            if len(usable) < MIN_USABLE_LEADS
+            else f"only {len(m.r_peaks_ms)} beats were found"
+        )
+        return Assessment(False, usable, excluded, [], [], [], False, message=why)
+    findings, rhythm = rate_and_rhythm(m, usable)
+    findings += premature_beats(m, rhythm)
+    findings += pr_interval(m, rhythm, usable)
+    qrs_findings, qrs_kind = qrs_conduction(m, usable)
+    findings += qrs_findings
+    findings += axis(m)
+    findings += qt_interval(m, qrs_kind, usable, metadata)
+    findings += voltage(m, qrs_kind, usable, metadata)
+    findings += st_segments(m, qrs_kind, usable, metadata)
+    findings += t_waves(m, qrs_kind, usable)
+    labels = [f.label for f in findings if f.label]
+    abnormal = [f for f in findings if f.abnormal]
+    normal = rhythm == "sinus" and not abnormal
+    if normal and not labels:
+        diagnosis, diag_labels = ["normal sinus rhythm", "normal ECG"], ["Normal"]
+    elif normal:  # sinus bradycardia or tachycardia and nothing else
+        diagnosis = [_DIAGNOSIS_NAMES[labels[0]], "otherwise normal ECG"]
+        diag_labels = [labels[0], "Normal"]
+    else:
+        rhythm_name = {
+            "sinus": "sinus rhythm",
+            "af": "atrial fibrillation",
+            "regular_no_p": "regular rhythm of undetermined origin",
+            "irregular": "irregular rhythm of undetermined origin",
+        }[rhythm]
+        diag_labels = list(dict.fromkeys(labels))
+        rhythm_labels = {"AF", "SB", "STach"}
+        rhythm_name = next(
+            (_DIAGNOSIS_NAMES[lab] for lab in diag_labels if lab in rhythm_labels), rhythm_name
+        )
+        rest = [_DIAGNOSIS_NAMES[lab] for lab in diag_labels if lab not in rhythm_labels]
+        diagnosis = [rhythm_name, *rest]
+        diagnosis.append("abnormal ECG")
+    return Assessment(True, usable, excluded, findings, diagnosis, diag_labels, normal)

@@ -1,0 +1,208 @@
+"""The clinical rules on hand-built measurements: each rule fires on its criterion and not next to it."""
+
+from __future__ import annotations
+
+import pytest
+
+from gem_core.backends.measure import compose
+from gem_core.features import LeadMeasurements, Measurements
+from gem_core.labels import labels_from_text
+from gem_core.rules import assess
+
+LEADS = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
+# Plausible normal per-lead QRS morphology: (R amplitude, S amplitude) in mV.
+NORMAL_RS = {
+    "I": (0.8, 0.1), "II": (1.1, 0.1), "III": (0.5, 0.2), "aVR": (0.1, 0.8), "aVL": (0.4, 0.2),
+    "aVF": (0.8, 0.1), "V1": (0.2, 0.9), "V2": (0.4, 1.2), "V3": (0.8, 0.8), "V4": (1.2, 0.4),
+    "V5": (1.3, 0.2), "V6": (1.0, 0.1),
+}  # fmt: skip
+
+
+def build(
+    rr_ms=(800.0,) * 10,
+    p=True,
+    pr=160.0,
+    qrs=90.0,
+    qt=380.0,
+    rs=None,
+    st=None,
+    t=None,
+    premature=(),
+    quality=None,
+    axis=45.0,
+):
+    """Measurements of a 12-lead ECG with the given intervals and per-lead values (all beats alike)."""
+    rs = {**NORMAL_RS, **(rs or {})}
+    r_times = [500.0]
+    for rr in rr_ms:
+        r_times.append(r_times[-1] + rr)
+    mean_rr = sum(rr_ms) / len(rr_ms)
+    leads = {}
+    for lead in LEADS:
+        beats = []
+        for i, r in enumerate(r_times):
+            on = r - qrs / 2
+            beat = {
+                "index": i,
+                "r_peak_ms": r,
+                "qrs_onset_ms": on,
+                "qrs_offset_ms": on + qrs,
+                "p_onset_ms": on - pr if p else None,
+                "p_offset_ms": on - pr + 100 if p else None,
+                "t_onset_ms": on + qt - 160,
+                "t_offset_ms": on + qt,
+                "rr_interval_1": r - r_times[i - 1] if i else None,
+                "heart_rate": 60000 / (r - r_times[i - 1]) if i else None,
+                "pr_interval": pr if p else None,
+                "p_amplitude": 0.1 if p else None,
+                "qrs_duration": qrs,
+                "qrs_amplitude": rs[lead][0] + rs[lead][1],
+                "r_amplitude": rs[lead][0],
+                "s_amplitude": rs[lead][1],
+                "st_deviation": (st or {}).get(lead, 0.0),
+                "t_amplitude": (t or {}).get(lead, -0.2 if lead == "aVR" else 0.3),
+                "qt_interval": qt,
+                "qtc_interval": qt / (mean_rr / 1000) ** 0.5,
+            }
+            beats.append(beat)
+        leads[lead] = LeadMeasurements(lead, (quality or {}).get(lead, "ok"), beats)
+    g = {
+        "heart_rate_bpm": 60000 / mean_rr,
+        "rr_ms": mean_rr,
+        "pr_ms": pr if p else None,
+        "qrs_ms": qrs,
+        "qt_ms": qt,
+        "qtc_ms": qt / (mean_rr / 1000) ** 0.5,
+        "qrs_axis_deg": axis,
+        "p_wave_fraction": 1.0 if p else 0.0,
+        "quality": {lead: lm.quality for lead, lm in leads.items()},
+    }
+    return Measurements("test", 500.0, r_times[-1] + 500, r_times, g, leads, list(premature))
+
+
+def read(m, metadata=None):
+    reading = compose(assess(m, metadata))
+    return reading, labels_from_text(reading.text)
+
+
+def test_normal():
+    reading, labels = read(build())
+    assert labels == ["Normal"]
+    assert reading.text.endswith("normal sinus rhythm; normal ECG.")
+    assert [lab["label"] for lab in reading.labels] == ["Normal"]
+    assert reading.labels[0]["snomed"] == "426783006"
+
+
+@pytest.mark.parametrize(
+    ("rr", "qt", "word"), [(1200.0, 420.0, "sinus bradycardia"), (500.0, 300.0, "sinus tachycardia")]
+)
+def test_sinus_rates(rr, qt, word):
+    reading, labels = read(build(rr_ms=(rr,) * 10, qt=qt))
+    assert word in reading.text
+    assert labels == ["Normal"]  # "... otherwise normal ECG"
+
+
+def test_atrial_fibrillation_needs_irregular_rr_and_no_p_waves():
+    irregular = (620.0, 910.0, 540.0, 780.0, 1010.0, 600.0, 850.0, 700.0, 950.0, 560.0)
+    _, labels = read(build(rr_ms=irregular, p=False))
+    assert labels == ["AF"]
+    _, labels = read(build(rr_ms=irregular, p=True))  # sinus arrhythmia: P waves with a constant PR
+    assert "AF" not in labels
+    _, labels = read(build(p=False))  # regular without P waves: not called AF
+    assert "AF" not in labels
+
+
+@pytest.mark.parametrize(("pr", "expected"), [(240.0, ["I-AVB"]), (200.0, ["Normal"])])
+def test_first_degree_av_block_is_pr_over_200(pr, expected):
+    assert read(build(pr=pr))[1] == expected
+
+
+def test_rbbb_and_incomplete_rbbb():
+    rs = {"V1": (0.9, 0.2), "I": (0.6, 0.4), "V6": (0.8, 0.4)}
+    reading, labels = read(build(qrs=140.0, rs=rs))
+    assert labels == ["RBBB"]
+    assert "140 ms" in reading.text
+    _, labels = read(build(qrs=114.0, rs=rs))
+    assert labels == []  # incomplete RBBB is not the CPSC class
+
+
+def test_lbbb():
+    rs = {"V1": (0.1, 1.5), "I": (1.0, 0.0), "V6": (1.4, 0.05), "aVL": (0.8, 0.0)}
+    reading, labels = read(build(qrs=150.0, rs=rs, st={"V1": 0.25, "V2": 0.3}))
+    assert labels == ["LBBB"]  # discordant ST elevation in V1-V2 is secondary, not STE
+    assert "secondary" in reading.text
+
+
+def test_nonspecific_ivcd():
+    rs = {"V1": (0.3, 0.5), "V6": (0.6, 0.5)}
+    reading, labels = read(build(qrs=130.0, rs=rs))
+    assert labels == []
+    assert "nonspecific intraventricular conduction delay" in reading.text
+
+
+def test_st_elevation_needs_two_contiguous_leads():
+    _, labels = read(build(st={"II": 0.2, "III": 0.25, "aVF": 0.2}))
+    assert labels == ["STE"]
+    _, labels = read(build(st={"II": 0.2, "V4": 0.2}))  # not contiguous
+    assert labels == ["Normal"]
+
+
+def test_st_elevation_v2_v3_limit_depends_on_sex():
+    st = {"V2": 0.17, "V3": 0.17}
+    assert read(build(st=st), {"sex": "female", "age": 50})[1] == ["STE"]
+    assert read(build(st=st), {"sex": "male", "age": 50})[1] == ["Normal"]
+
+
+def test_st_depression():
+    reading, labels = read(build(st={"V4": -0.15, "V5": -0.2, "V6": -0.12}))
+    assert labels == ["STD"]
+    assert "0.20 mV in lead V5" in reading.text
+
+
+def test_premature_beats():
+    premature = [
+        {"beat_index": 4, "time_ms": 3300.0, "kind": "PVC", "qrs": "wide", "qrs_duration_ms": 150.0,
+         "coupling_ms": 500.0, "pause_ms": 1100.0, "compensatory": True},
+        {"beat_index": 8, "time_ms": 6500.0, "kind": "PAC", "qrs": "narrow", "qrs_duration_ms": 90.0,
+         "coupling_ms": 560.0, "pause_ms": 900.0, "compensatory": False},
+    ]  # fmt: skip
+    reading, labels = read(build(premature=premature))
+    assert labels == ["PAC", "PVC"]
+    assert "compensatory pause of 1100 ms" in reading.text
+
+
+def test_lvh_and_axis():
+    reading, _ = read(build(rs={"V1": (0.2, 2.0), "V5": (2.2, 0.2)}, axis=-45.0))
+    assert "left ventricular hypertrophy" in reading.text
+    assert "left axis deviation" in reading.text
+    assert {lab["label"] for lab in reading.labels} >= {"LVH", "LAD"}
+
+
+def test_poor_quality_leads_are_named_and_left_out():
+    quality = {"V2": "noisy", "V3": "noisy", "aVL": "flat"}
+    reading, labels = read(build(st={"V2": 0.4, "V3": 0.4}, quality=quality))
+    assert (
+        reading.sentences[0]
+        == "Lead aVL is flat; leads V2 and V3 are noisy and were left out of the analysis."
+    )
+    assert labels == ["Normal"]  # the ST elevation is only in the noisy leads
+
+
+def test_too_noisy_record_says_so():
+    quality = {lead: "noisy" for lead in LEADS[:8]}
+    reading, labels = read(build(quality=quality))
+    assert "cannot be interpreted reliably" in reading.text
+    assert labels == []
+    assert all(c["verdict"] == "supported" for c in reading.claims)
+
+
+def test_claims_are_sentences_with_spans():
+    reading, _ = read(build(pr=230.0))
+    assert reading.claims
+    for claim in reading.claims:
+        assert reading.text[claim["char_start"] : claim["char_end"]] == claim["text"]
+        assert set(claim) >= {"id", "leads", "feature", "value", "unit", "comparator", "negated", "verdict",
+                              "measured", "evidence"}  # fmt: skip
+    pr_claim = next(c for c in reading.claims if c["feature"] == "pr_interval")
+    assert pr_claim["value"] == 230 and pr_claim["unit"] == "ms"
+    assert pr_claim["evidence"] and all(e["feature"] == "pr_interval" for e in pr_claim["evidence"])
