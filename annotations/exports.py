@@ -1,0 +1,383 @@
+"""Exports: DPO and KTO JSONL in TRL's conversational format, CSV of all ratings, a ``datasets`` dataset.
+
+DPO pairs come from two places:
+
+* explicit preferences: per case and pair of interpretations, the raters' votes (each rater's latest
+  choice); the side with more votes is ``chosen``, ``margin`` is the vote difference; ties and
+  "both bad" carry no vote, and an even split gives no pair;
+* rating gaps: per case and pair of interpretations, the mean difference of one metric over the raters
+  who rated both; pairs whose gap reaches ``min_margin`` are kept (unless a preference already covers
+  the pair).
+
+Raters appear only by pseudonym. Rows look like::
+
+    {"prompt": [{"role": "user", "content": QUESTION}],
+     "chosen": [{"role": "assistant", "content": TEXT}], "rejected": [...],
+     "images": ["/abs/path/to/export_images/<hash>.png"],
+     "case": "<content hash>", "raters": ["R-1a2b3c4d", ...], "margin": 1.5, "source": "rating", ...}
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from itertools import combinations
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from annotations.metrics import METRIC_NAMES, metric
+from annotations.models import Campaign, CampaignItem, Case, Interpretation, Preference, Rater, Rating
+from gem_core.errors import GemError
+
+FORMATS = ("dpo", "kto", "csv", "hf")
+PAIR_SOURCES = ("both", "preferences", "ratings")
+
+
+@dataclass(frozen=True)
+class Interp:
+    id: int
+    case_id: int
+    model: str
+    model_version: str
+    question: str
+    text: str
+
+
+@dataclass
+class Data:
+    """Everything an export or summary reads, as plain tuples (fast for 100,000s of ratings)."""
+
+    interps: dict[int, Interp]
+    cases: dict[int, str]  # case id -> content hash
+    ratings: list[
+        tuple
+    ]  # (rating_id, pseudonym, interpretation_id, *scores, comment, seconds, version, created, updated)
+    preferences: list[tuple]  # (pseudonym, case_id, a_id, b_id, choice, created_at, id)
+
+
+RATING_COLUMNS = (
+    "rating_id",
+    "rater",
+    "interpretation_id",
+    *METRIC_NAMES,
+    "comment",
+    "seconds",
+    "version",
+    "created_at",
+    "updated_at",
+)
+
+
+def campaign_interpretations(s: Session, campaign: str | int | None) -> set[int] | None:
+    if campaign is None:
+        return None
+    query = select(Campaign.id).where(
+        Campaign.id == campaign if isinstance(campaign, int) else Campaign.name == str(campaign)
+    )
+    camp_id = s.scalar(query)
+    if camp_id is None:
+        raise GemError(f"no campaign {campaign!r}")
+    ids: set[int] = set()
+    for row in s.scalars(select(CampaignItem.interpretation_ids).where(CampaignItem.campaign_id == camp_id)):
+        ids.update(row)
+    return ids
+
+
+def load_data(s: Session, campaign: str | int | None = None) -> Data:
+    """Ratings, preferences and interpretations (optionally those of one campaign)."""
+    only = campaign_interpretations(s, campaign)
+    interps = {
+        row.id: Interp(row.id, row.case_id, row.model, row.model_version, row.question, row.text)
+        for row in s.execute(
+            select(
+                Interpretation.id,
+                Interpretation.case_id,
+                Interpretation.model,
+                Interpretation.model_version,
+                Interpretation.question,
+                Interpretation.text,
+            )
+        )
+        if only is None or row.id in only
+    }
+    cases = dict(s.execute(select(Case.id, Case.content_hash)).tuples().all())
+    rating_cols = [getattr(Rating, m) for m in METRIC_NAMES]
+    ratings = [
+        tuple(r)
+        for r in s.execute(
+            select(
+                Rating.id,
+                Rater.pseudonym,
+                Rating.interpretation_id,
+                *rating_cols,
+                Rating.comment,
+                Rating.seconds,
+                Rating.version,
+                Rating.created_at,
+                Rating.updated_at,
+            )
+            .join(Rater, Rater.id == Rating.rater_id)
+            .order_by(Rating.id)
+        )
+        if r[2] in interps
+    ]
+    preferences = [
+        tuple(p)
+        for p in s.execute(
+            select(
+                Rater.pseudonym,
+                Preference.case_id,
+                Preference.interpretation_a_id,
+                Preference.interpretation_b_id,
+                Preference.choice,
+                Preference.created_at,
+                Preference.id,
+            )
+            .join(Rater, Rater.id == Preference.rater_id)
+            .order_by(Preference.id)
+        )
+        if p[2] in interps and p[3] in interps
+    ]
+    return Data(interps, cases, ratings, preferences)
+
+
+# -------------------------------------------------------------------------------------------------- pairs
+
+
+def preference_pairs(data: Data) -> list[dict]:
+    """Majority-vote pairs from explicit preferences (each rater's latest choice per pair counts)."""
+    latest: dict[tuple, tuple] = {}
+    for rater, _case, a, b, choice, _created, _id in data.preferences:
+        latest[(rater, frozenset((a, b)))] = (a, b, choice)  # rows are in id order: later wins
+    votes: dict[frozenset, dict[int, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for (rater, pair), (a, b, choice) in latest.items():
+        if choice in ("a", "b"):
+            votes[pair][a if choice == "a" else b].append(rater)
+        else:
+            votes[pair]  # ties and both-bad: the pair is known but gets no vote
+    pairs = []
+    for pair, by_side in votes.items():
+        x, y = sorted(pair)
+        nx, ny = len(by_side.get(x, [])), len(by_side.get(y, []))
+        if nx == ny:
+            continue
+        chosen, rejected = (x, y) if nx > ny else (y, x)
+        raters = sorted(set(by_side.get(x, [])) | set(by_side.get(y, [])))
+        pairs.append(
+            {
+                "chosen": chosen,
+                "rejected": rejected,
+                "margin": float(abs(nx - ny)),
+                "raters": raters,
+                "source": "preference",
+            }
+        )
+    return pairs
+
+
+def rating_pairs(
+    data: Data, metric_name: str = "overall_satisfaction", min_margin: float = 1.0
+) -> list[dict]:
+    """Pairs of interpretations of one case whose mean paired gap on ``metric_name`` is >= ``min_margin``."""
+    col = 3 + METRIC_NAMES.index(metric(metric_name).name)
+    by_case: dict[int, dict[int, dict[str, int]]] = defaultdict(lambda: defaultdict(dict))
+    for row in data.ratings:
+        interp = data.interps[row[2]]
+        by_case[interp.case_id][interp.id][row[1]] = row[col]
+    pairs = []
+    for per_interp in by_case.values():
+        for x, y in combinations(sorted(per_interp), 2):
+            common = sorted(per_interp[x].keys() & per_interp[y].keys())
+            if not common:
+                continue
+            gap = sum(per_interp[x][r] - per_interp[y][r] for r in common) / len(common)
+            if abs(gap) >= min_margin and gap != 0:
+                chosen, rejected = (x, y) if gap > 0 else (y, x)
+                pairs.append(
+                    {
+                        "chosen": chosen,
+                        "rejected": rejected,
+                        "margin": round(abs(gap), 4),
+                        "raters": common,
+                        "source": "rating",
+                    }
+                )
+    return pairs
+
+
+def dpo_pairs(
+    data: Data, metric_name: str = "overall_satisfaction", min_margin: float = 1.0, sources: str = "both"
+) -> list[dict]:
+    """Explicit-preference pairs, then rating-gap pairs for pairs no preference covers."""
+    if sources not in PAIR_SOURCES:
+        raise GemError(f"pair sources must be one of {', '.join(PAIR_SOURCES)}; got {sources!r}")
+    if min_margin <= 0:
+        raise GemError(f"min margin must be > 0 (a zero gap is a tie); got {min_margin}")
+    pairs = preference_pairs(data) if sources in ("both", "preferences") else []
+    covered = {frozenset((p["chosen"], p["rejected"])) for p in pairs}
+    if sources in ("both", "ratings"):
+        pairs += [
+            p
+            for p in rating_pairs(data, metric_name, min_margin)
+            if frozenset((p["chosen"], p["rejected"])) not in covered
+        ]
+    return pairs
+
+
+# ------------------------------------------------------------------------------------------------- images
+
+
+def render_images(s: Session, case_ids: set[int], folder: Path, notes: list[str]) -> dict[int, str]:
+    """One PNG per case (the model's view, ``gem_core.render.ecg_image``), written once per content hash."""
+    try:
+        from gem_core.render import ecg_image
+    except ImportError:
+        notes.append("gem_core.render.ecg_image is not available: rows have no images")
+        return {}
+    from annotations.store import ecg_from_bytes
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for case in s.scalars(select(Case).where(Case.id.in_(case_ids))):
+        path = folder / f"{case.content_hash[:32]}.png"
+        if not path.exists():
+            if case.signal_npz is None:
+                notes.append(f"case {case.id} has no stored samples: no image")
+                continue
+            ecg_image(ecg_from_bytes(case.signal_npz, case.record_id)).save(path)
+        paths[case.id] = str(path.resolve())
+    return paths
+
+
+# ------------------------------------------------------------------------------------------------- writers
+
+
+def _messages(role: str, content: str) -> list[dict]:
+    return [{"role": role, "content": content}]
+
+
+def dpo_rows(data: Data, pairs: list[dict], images: dict[int, str] | None, metric_name: str) -> list[dict]:
+    rows = []
+    for p in pairs:
+        chosen, rejected = data.interps[p["chosen"]], data.interps[p["rejected"]]
+        row = {
+            "prompt": _messages("user", chosen.question),
+            "chosen": _messages("assistant", chosen.text),
+            "rejected": _messages("assistant", rejected.text),
+        }
+        if images is not None:
+            row["images"] = [images[chosen.case_id]] if chosen.case_id in images else []
+        row |= {
+            "case": data.cases.get(chosen.case_id, ""),
+            "chosen_model": chosen.model,
+            "rejected_model": rejected.model,
+            "raters": p["raters"],
+            "margin": p["margin"],
+            "source": p["source"],
+            "metric": metric_name if p["source"] == "rating" else "preference",
+        }
+        rows.append(row)
+    return rows
+
+
+def kto_rows(
+    data: Data, metric_name: str = "overall_satisfaction", desirable: float = 4.0, undesirable: float = 2.0
+) -> list[dict]:
+    """``{prompt, completion, label}`` per interpretation: mean >= desirable is True, <= undesirable False."""
+    if undesirable >= desirable:
+        raise GemError("the undesirable threshold must be below the desirable one")
+    col = 3 + METRIC_NAMES.index(metric(metric_name).name)
+    scores: dict[int, list[int]] = defaultdict(list)
+    raters: dict[int, list[str]] = defaultdict(list)
+    for row in data.ratings:
+        scores[row[2]].append(row[col])
+        raters[row[2]].append(row[1])
+    rows = []
+    for interp_id in sorted(scores):
+        mean = sum(scores[interp_id]) / len(scores[interp_id])
+        if undesirable < mean < desirable:
+            continue
+        it = data.interps[interp_id]
+        rows.append(
+            {
+                "prompt": _messages("user", it.question),
+                "completion": _messages("assistant", it.text),
+                "label": mean >= desirable,
+                "case": data.cases.get(it.case_id, ""),
+                "model": it.model,
+                "mean_score": round(mean, 4),
+                "raters": sorted(raters[interp_id]),
+            }
+        )
+    return rows
+
+
+def write_jsonl(rows: list[dict], out: Path) -> None:
+    tmp = out.with_name(out.name + ".tmp")
+    with tmp.open("w", encoding="utf-8") as f:
+        f.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+    tmp.replace(out)  # readers never see half a file
+
+
+def write_csv(data: Data, out: Path) -> int:
+    tmp = out.with_name(out.name + ".tmp")
+    with tmp.open("w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(
+            ["rating_id", "rater", "case", "interpretation_id", "model", "model_version", *RATING_COLUMNS[3:]]
+        )
+        for r in data.ratings:
+            it = data.interps[r[2]]
+            w.writerow([r[0], r[1], data.cases.get(it.case_id, ""), r[2], it.model, it.model_version, *r[3:]])
+    tmp.replace(out)
+    return len(data.ratings)
+
+
+def export(
+    s: Session,
+    fmt: str,
+    out: Path,
+    *,
+    metric_name: str = "overall_satisfaction",
+    min_margin: float = 1.0,
+    sources: str = "both",
+    campaign: str | int | None = None,
+    images: bool = True,
+    desirable: float = 4.0,
+    undesirable: float = 2.0,
+):
+    """Write one export; returns ``ExportResult(path, rows, images, notes)``."""
+    from annotations.store import ExportResult
+
+    if fmt not in FORMATS:
+        raise GemError(f"export format must be one of {', '.join(FORMATS)}; got {fmt!r}")
+    out = Path(out)
+    if not out.parent.is_dir():
+        raise GemError(f"folder {out.parent} does not exist; create it or choose another --out")
+    data = load_data(s, campaign)
+    notes: list[str] = []
+    if fmt == "csv":
+        return ExportResult(out, write_csv(data, out), 0, notes)
+    if fmt == "kto":
+        rows = kto_rows(data, metric_name, desirable, undesirable)
+        write_jsonl(rows, out)
+        return ExportResult(out, len(rows), 0, notes)
+    pairs = dpo_pairs(data, metric_name, min_margin, sources)
+    image_paths = None
+    if images:
+        folder = out.parent / f"{out.stem}_images"
+        image_paths = render_images(s, {data.interps[p["chosen"]].case_id for p in pairs}, folder, notes)
+        if not image_paths and pairs:
+            image_paths = None  # no renderer: leave the column out rather than write empty lists
+    rows = dpo_rows(data, pairs, image_paths, metric_name)
+    if fmt == "dpo":
+        write_jsonl(rows, out)
+    else:
+        import datasets
+
+        datasets.Dataset.from_list(rows).save_to_disk(str(out))
+    return ExportResult(out, len(rows), len(image_paths or {}), notes)
