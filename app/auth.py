@@ -1,12 +1,13 @@
 """Who is using the app: gradio login (GEM_AUTH_FILE), HF OAuth on Spaces, or nobody.
 
-Every rating, preference and admin handler calls ``current_rater`` on the server; the UI hiding a
-button is never the check. Password hashing and the users file format belong to ``annotations``.
+Every rating, preference and admin handler resolves the rater here, on the server, and passes the
+``RaterView`` to the store, which checks the role in the database again; the UI hiding a button is
+never the check. Password hashing and account storage belong to ``annotations``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import secrets
 
 from app.parts import need
 from app.state import AppContext
@@ -14,71 +15,72 @@ from gem_core.errors import GemError
 from gem_core.settings import Settings
 
 
-@dataclass(frozen=True)
-class Who:
-    """The person behind a request, as the store knows them."""
-
-    rater_id: int
-    username: str
-    display_name: str
-    role: str  # "rater" | "admin"
-    anonymous: bool = False
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role == "admin" and not self.anonymous
-
-
 def open_store(settings: Settings):
-    """The ratings store for this deployment, with raters from GEM_AUTH_FILE synced into it."""
-    store_cls = need("annotations", "Store", "the ratings store")
-    store = store_cls.from_settings(settings)
+    """The ratings store for this deployment, with the accounts of GEM_AUTH_FILE loaded into it."""
+    store_cls = need("annotations.store", "Store", "the ratings store")
+    store = store_cls(settings=settings)
     if settings.auth_file:
-        store.sync_auth_file(settings.auth_file)
+        load_users = need("annotations.users", "load_auth_file", "GEM_AUTH_FILE accounts")
+        load_users(store, settings.auth_file)
     return store
 
 
 def password_check(ctx: AppContext):
-    """The ``auth=`` callable for ``demo.launch``: checks a username/password against the store."""
+    """The ``auth=`` callable for ``demo.launch``: the store checks username and password."""
 
     def check(username: str, password: str) -> bool:
         if ctx.store is None:
             return False
-        return ctx.store.verify_password(username, password)
+        try:
+            ctx.store.authenticate(username, password)
+        except GemError:
+            return False
+        return True
 
     return check
 
 
-def _who(rater, anonymous: bool = False) -> Who:
-    return Who(
-        rater_id=rater.id,
-        username=rater.username,
-        display_name=rater.display_name or rater.username,
-        role=rater.role,
-        anonymous=anonymous,
+def find_rater(ctx: AppContext, username: str):
+    """The store's ``RaterView`` for ``username``, or None."""
+    admin = ctx.store.local_admin()
+    return next((r for r in ctx.store.raters(admin) if r.username == username), None)
+
+
+def ensure_rater(ctx: AppContext, username: str, display_name: str):
+    """The rater for an external identity (HF account, anonymous tab), created on first sight.
+
+    Such accounts get an unusable random password: they sign in only through their identity provider.
+    """
+    found = find_rater(ctx, username)
+    if found is not None:
+        return found
+    return ctx.store.create_rater(
+        username,
+        secrets.token_urlsafe(24),
+        role="rater",
+        display_name=display_name,
+        actor=ctx.store.local_admin(),
+        idempotency_key=f"external-{username}"[:64],
     )
 
 
-def current_rater(ctx: AppContext, request=None, profile=None) -> Who | None:
-    """The signed-in rater: gradio login name, else the HF OAuth profile, else (if allowed) anonymous."""
+def current_rater(ctx: AppContext, request=None, profile=None):
+    """The signed-in rater: gradio login name, else HF OAuth profile, else (if allowed) anonymous."""
     if ctx.store is None:
         return None
     username = getattr(request, "username", None) if request is not None else None
     if username:
-        rater = ctx.store.get_rater(username)
-        return _who(rater) if rater is not None else None
-    if profile is not None and getattr(profile, "username", None):
-        rater = ctx.store.ensure_rater(
-            f"hf:{profile.username}", display_name=getattr(profile, "name", "") or profile.username
-        )
-        return _who(rater)
-    if ctx.settings.allow_anonymous_rating and request is not None and getattr(request, "session_hash", None):
-        rater = ctx.store.ensure_rater(f"anon:{request.session_hash[:16]}", display_name="anonymous")
-        return _who(rater, anonymous=True)
+        return find_rater(ctx, username)
+    hf_name = getattr(profile, "username", None) if profile is not None else None
+    if hf_name:
+        return ensure_rater(ctx, f"hf-{hf_name}"[:64], getattr(profile, "name", "") or hf_name)
+    session_hash = getattr(request, "session_hash", None) if request is not None else None
+    if ctx.settings.allow_anonymous_rating and session_hash:
+        return ensure_rater(ctx, f"anon-{session_hash[:16]}", "anonymous")
     return None
 
 
-def require_rater(ctx: AppContext, request=None, profile=None) -> Who:
+def require_rater(ctx: AppContext, request=None, profile=None):
     """The signed-in rater, or a ``GemError`` that says how to sign in."""
     if ctx.store is None:
         raise GemError(
@@ -90,7 +92,7 @@ def require_rater(ctx: AppContext, request=None, profile=None) -> Who:
     return who
 
 
-def require_admin(ctx: AppContext, request=None, profile=None) -> Who:
+def require_admin(ctx: AppContext, request=None, profile=None):
     """The signed-in admin, or a ``GemError``; checked on the server for every admin action."""
     who = require_rater(ctx, request, profile)
     if not who.is_admin:

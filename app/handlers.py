@@ -44,9 +44,20 @@ def load_upload(ctx: AppContext, path: str | None) -> Session:
 
 
 def _session_for(ctx: AppContext, ecg, sample_id: str) -> Session:
-    measure = need("gem_core.features", "measure", "ECG measurements")
-    session = Session(sample_id=sample_id, ecg=ecg, measurements=measure(ecg))
+    """A fresh Session for ``ecg``, registered as a case in the store (measured later, see ``measured``)."""
+    session = Session(sample_id=sample_id, ecg=ecg)
     session.case_id = present.store_case(ctx, session)
+    return session
+
+
+def measured(session: Session) -> Session:
+    """The session with its ECG's measurements (``gem_core.features.measure``), computed once.
+
+    Loading draws the tracing first and measures in a second step, so the tracing appears at once.
+    """
+    if session.loaded and session.measurements is None:
+        measure = need("gem_core.features", "measure", "ECG measurements")
+        session.measurements = measure(session.ecg)
     return session
 
 
@@ -94,6 +105,7 @@ def interpret(
     if not question:
         raise GemError("the question is empty; type one or restore GEM's default question")
     backend = present.backend(ctx, backend_name)
+    measured(session)
     stop = ctx.stop_event(session_hash)
     interp = Interpretation(
         backend=backend.name,

@@ -175,13 +175,21 @@ def build_review(ctx: AppContext, gpu) -> dict:
             present.claims_frame(claims_list),
         )
 
-    loaded_outputs = [session, plot, info, glob, per_lead, evidence, raw_text, reading, claims, status]
+    loaded_outputs = [session, plot, info, evidence, raw_text, reading, claims, status]
 
     def after_load(s: Session, lay: str, bt: bool):
         fig, ev = views(s, lay, bt)
         text, tokens, table = reading_views(s)
+        return s, fig, present.record_info(s), ev, text, tokens, table, "Measuring…"
+
+    @ui_errors
+    def measure_step(s: Session, lay: str, bt: bool):
+        handlers.measured(s)
+        fig = handlers.figure(s, lay, bt, s.selected_claim) if bt else gr.skip()
         glob_t, lead_t = present.global_table(s.measurements), present.lead_table(s.measurements)
-        return s, fig, present.record_info(s), glob_t, lead_t, ev, text, tokens, table, ""
+        return s, glob_t, lead_t, fig, present.measure_status(s.measurements)
+
+    measure_outputs = [session, glob, per_lead, plot, status]
 
     @ui_errors
     def load_ecg(sample_id: str, lay: str, bt: bool):
@@ -194,10 +202,17 @@ def build_review(ctx: AppContext, gpu) -> dict:
         path = _main_file(paths)
         return after_load(handlers.load_upload(ctx, path), lay, bt)
 
-    sample.change(load_ecg, [sample, layout, beats], loaded_outputs, api_name="load_ecg")
-    upload.upload(load_upload, [upload, layout, beats], loaded_outputs, **PRIVATE)
+    load_inputs = [layout, beats]
+    sample.change(load_ecg, [sample, *load_inputs], loaded_outputs, api_name="load_ecg").then(
+        measure_step, [session, *load_inputs], measure_outputs, **PRIVATE
+    )
+    upload.upload(load_upload, [upload, *load_inputs], loaded_outputs, **PRIVATE).then(
+        measure_step, [session, *load_inputs], measure_outputs, **PRIVATE
+    )
 
     def redraw(s: Session, lay: str, bt: bool):
+        if bt:
+            handlers.measured(s)
         return views(s, lay, bt)
 
     gr.on(

@@ -11,7 +11,7 @@ import math
 
 import pandas as pd
 
-from app.parts import need
+from app.parts import have, need
 from app.state import AppContext, Session
 from gem_core.errors import GemError
 
@@ -33,28 +33,36 @@ PER_LEAD_FEATURES = (
 
 
 # ----------------------------------------------------------------------------------------------- samples
+def sources(ctx: AppContext) -> list:
+    """The deployment's sample sources (``gem_core.samples.default_sources``), built once."""
+    if "sources" not in ctx.thumbnails:
+        default_sources = need("gem_core.samples", "default_sources", "the sample gallery")
+        ctx.thumbnails["sources"] = default_sources(ctx.settings)
+    return ctx.thumbnails["sources"]
+
+
 def samples(ctx: AppContext) -> list[dict]:
-    """The gallery's samples: ``[{id, label, caption}]`` from ``gem_core.samples``' sample sources."""
+    """The gallery's samples as ``[{id, label, caption}]``, default source first."""
     if "samples" not in ctx.thumbnails:
-        list_samples = need("gem_core.samples", "list_samples", "the sample gallery")
-        ctx.thumbnails["samples"] = [_sample_dict(s) for s in list_samples(ctx.settings)]
+        found = []
+        for source in sources(ctx):
+            try:
+                found += [_sample_dict(info) for info in source.list()]
+            except GemError as exc:  # one unreadable source must not empty the gallery
+                log.warning("sample source %s skipped: %s", getattr(source, "name", source), exc)
+        ctx.thumbnails["samples"] = found
     return ctx.thumbnails["samples"]
 
 
-def _sample_dict(sample) -> dict:
-    get = sample.get if isinstance(sample, dict) else lambda k, d=None: getattr(sample, k, d)
-    label = get("label") or get("id")
-    report = get("report") or ""
-    return {
-        "id": str(get("id")),
-        "label": str(label),
-        "caption": f"{label}" + (f" — {report}" if report else ""),
-    }
+def _sample_dict(info) -> dict:
+    labels = ", ".join(info.labels)
+    caption = " · ".join(bit for bit in (info.title, labels, info.description) if bit)
+    return {"id": info.id, "label": info.title + (f" — {labels}" if labels else ""), "caption": caption[:160]}
 
 
 def load_sample_ecg(ctx: AppContext, sample_id: str):
-    load = need("gem_core.samples", "load_sample", "the sample gallery")
-    return load(sample_id, ctx.settings)
+    load_sample = need("gem_core.samples", "load_sample", "the sample gallery")
+    return load_sample(sample_id, sources(ctx))
 
 
 def thumbnail(ctx: AppContext, sample_id: str):
@@ -117,6 +125,17 @@ def lead_table(measurements) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
+def measure_status(measurements) -> str:
+    """One status line after measuring: beats found, or why measuring fell short."""
+    if measurements is None:
+        return ""
+    if not measurements.enough_beats:
+        return f"⚠ {escape_md(measurements.message or 'not enough beats to measure')}"
+    noisy = [lead for lead, lm in measurements.leads.items() if lm.quality != "ok"]
+    note = f" · poor quality: {', '.join(noisy)}" if noisy else ""
+    return f"Measured {len(measurements.r_peaks_ms)} beats{note}."
+
+
 def record_info(session: Session) -> str:
     """A one-line Markdown header for the loaded record (escaped: metadata can come from any file)."""
     if not session.loaded:
@@ -155,19 +174,15 @@ def escape_md(text: str) -> str:
 
 # ----------------------------------------------------------------------------------------------- viewer
 def ecg_plot(session: Session, layout: str, beats: bool, claims: list[dict]):
-    """The Plotly figure (``viewer.ecg_figure``), highlighting ``claims`` and zooming to their spans."""
+    """The Plotly figure (``viewer.ecg_figure``), highlighting ``claims`` and zoomed to their spans."""
     ecg_figure = need("viewer", "ecg_figure", "the ECG viewer")
-    highlights = highlights_for(claims)
     fig = ecg_figure(
         session.ecg,
         layout=layout,
-        highlights=highlights,
+        highlights=highlights_for(claims),
         beats=session.measurements if beats else None,
     )
-    if highlights:
-        zoom = need("viewer", "zoom_to", "zooming the viewer")
-        fig = zoom(fig, highlights)
-    return fig
+    return zoom_to_highlights(fig) if claims else fig
 
 
 def highlights_for(claims: list[dict]) -> list:
@@ -175,6 +190,26 @@ def highlights_for(claims: list[dict]) -> list:
         return []
     from_claims = need("viewer", "highlights_from_claims", "claim highlights")
     return list(from_claims(claims))
+
+
+ZOOM_PAD_MS = 400.0  # context left and right of the highlighted spans when zooming
+ZOOM_PAD_MV = 0.3
+
+
+def zoom_to_highlights(fig):
+    """Set the figure's view to the box around its highlight shapes (paper coordinates), padded.
+
+    Plotly keeps the 25 mm/s : 10 mm/mV ratio (the y axis is anchored to x), so the view may be
+    wider or taller than the box.
+    """
+    prefix = need("viewer.figure", "HIGHLIGHT_PREFIX", "claim highlights")
+    boxes = [s for s in fig.layout.shapes if str(s.name or "").startswith(prefix)]
+    if not boxes:
+        return fig
+    x0, x1 = min(s.x0 for s in boxes) - ZOOM_PAD_MS, max(s.x1 for s in boxes) + ZOOM_PAD_MS
+    y0, y1 = min(s.y0 for s in boxes) - ZOOM_PAD_MV, max(s.y1 for s in boxes) + ZOOM_PAD_MV
+    fig.update_layout(xaxis_range=[x0, x1], yaxis_range=[y0, y1], uirevision=f"zoom:{x0:.0f}:{y0:.2f}")
+    return fig
 
 
 # --------------------------------------------------------------------------------------- backends/ground
@@ -203,6 +238,9 @@ def backend(ctx: AppContext, name: str):
 def ground(text: str, measurements) -> list[dict]:
     """Claims of ``text`` checked against the measurements (``gem_core.grounding.ground``)."""
     if not text.strip() or measurements is None:
+        return []
+    if not have("gem_core.grounding", "ground"):
+        log.warning("grounding is not available: the text is shown without claims")
         return []
     ground_fn = need("gem_core.grounding", "ground", "grounding")
     result = ground_fn(text, measurements)
@@ -305,11 +343,11 @@ def store_interpretation(ctx: AppContext, session: Session):
         return None
     try:
         return ctx.store.add_interpretation(
-            case_id=session.case_id,
-            model=interp.backend,
+            session.case_id,
+            interp.backend,
+            interp.text,
             question=interp.question,
             params=interp.params,
-            text=interp.text,
             grounding={"claims": interp.claims},
         )
     except GemError:

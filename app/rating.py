@@ -9,9 +9,8 @@ from __future__ import annotations
 import random
 import time
 
-from app.auth import Who
 from app.parts import need
-from app.state import AppContext, Session, new_key
+from app.state import AppContext, Session
 from gem_core.errors import GemError
 
 CHOICES = {"A is better": "a", "B is better": "b", "Tie": "tie", "Both bad": "both_bad"}
@@ -57,38 +56,36 @@ def interpretation_id_of(session: Session, explicit=None):
 
 def submit_rating(
     ctx: AppContext,
-    who: Who,
+    who,
     interpretation_id: int,
     scores: dict,
     comment: str,
     seconds: float | None,
     key: str,
+    assignment_id: int | None = None,
 ):
     """Save (or edit) ``who``'s rating of an interpretation; the same ``key`` never writes twice."""
     if not key:
         raise GemError("missing idempotency key; reload the page and submit again")
     return ctx.store.submit_rating(
-        rater_id=who.rater_id,
-        interpretation_id=int(interpretation_id),
-        scores=scores,
-        comment=comment or "",
-        seconds=seconds,
+        who,
+        int(interpretation_id),
+        scores,
+        comment or "",
+        seconds,
         idempotency_key=key,
+        assignment_id=assignment_id,
     )
 
 
-def previous_rating(ctx: AppContext, who: Who | None, interpretation_id) -> dict | None:
-    """``who``'s current rating of the interpretation as ``{scores, comment}``, or None."""
+def previous_rating(ctx: AppContext, who, interpretation_id) -> dict | None:
+    """``who``'s current rating of the interpretation as ``{scores, comment, version}``, or None."""
     if who is None or interpretation_id is None or ctx.store is None:
         return None
-    rating = ctx.store.get_rating(rater_id=who.rater_id, interpretation_id=int(interpretation_id))
+    rating = ctx.store.my_rating(who, int(interpretation_id))
     if rating is None:
         return None
-    return {
-        "scores": rating.scores(),
-        "comment": rating.comment or "",
-        "version": getattr(rating, "version", 1),
-    }
+    return {"scores": dict(rating.scores), "comment": rating.comment or "", "version": rating.version}
 
 
 # ------------------------------------------------------------------------------------------------ compare
@@ -103,22 +100,32 @@ def blind_pair(first, second, rng: random.Random | None = None) -> tuple:
 
 
 def submit_preference(
-    ctx: AppContext, who: Who, case_id, a_id, b_id, choice_label: str, rationale: str, seconds, key: str
+    ctx: AppContext,
+    who,
+    a_id,
+    b_id,
+    choice_label: str,
+    rationale: str,
+    seconds,
+    key: str,
+    assignment_id: int | None = None,
 ):
-    """Save ``who``'s choice between interpretations shown as A and B."""
+    """Save ``who``'s choice between the interpretations shown as A and B."""
     if choice_label not in CHOICES:
-        raise GemError(f"choose one of {', '.join(CHOICES)}")
+        raise GemError(f"choose one of: {', '.join(CHOICES)}")
     if a_id is None or b_id is None:
         raise GemError("generate both interpretations before choosing")
+    if not key:
+        raise GemError("missing idempotency key; reload the page and submit again")
     return ctx.store.submit_preference(
-        rater_id=who.rater_id,
-        case_id=case_id,
-        interpretation_a_id=int(a_id),
-        interpretation_b_id=int(b_id),
-        choice=CHOICES[choice_label],
-        rationale=rationale or "",
-        seconds=seconds,
-        idempotency_key=key or new_key(),
+        who,
+        int(a_id),
+        int(b_id),
+        CHOICES[choice_label],
+        rationale or "",
+        seconds,
+        idempotency_key=key,
+        assignment_id=assignment_id,
     )
 
 

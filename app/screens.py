@@ -29,7 +29,7 @@ def identity_bar(ctx: AppContext) -> dict:
         if who is None:
             return "Not signed in: Review only. Sign in to rate, compare and run campaigns."
         name = present.escape_md(who.display_name)
-        return f"Signed in as **{name}** ({who.role}{', anonymous' if who.anonymous else ''})"
+        return f"Signed in as **{name}** · {who.role} · rater id {who.pseudonym}"
 
     return {"fn": show, "outputs": who_md}
 
@@ -191,7 +191,6 @@ def build_compare(ctx: AppContext, review: dict, gpu) -> None:
         rating.submit_preference(
             ctx,
             who,
-            p.get("case"),
             p.get("a"),
             p.get("b"),
             choice_label,
