@@ -185,6 +185,14 @@ def ecg_plot(session: Session, layout: str, beats: bool, claims: list[dict]):
     return zoom_to_highlights(fig) if claims else fig
 
 
+def with_claim_highlights(fig, claims: list[dict]):
+    """``fig`` showing every claim's evidence (``viewer.update_highlights``), not zoomed."""
+    if not claims:
+        return fig
+    update = need("viewer", "update_highlights", "claim highlights")
+    return update(fig, highlights_for(claims))
+
+
 def highlights_for(claims: list[dict]) -> list:
     if not claims:
         return []

@@ -212,8 +212,215 @@ def review_question(s: Session) -> str:
 
 
 def build_campaign(ctx: AppContext) -> None:
-    gr.Markdown("Campaigns: sign in to see your assigned items.")
+    state = gr.State({})
+    with gr.Row():
+        campaign = gr.Dropdown(
+            _safe_list(lambda: rating.campaign_choices(ctx)), label="Campaign", scale=3, elem_id="camp-name"
+        )
+        start = gr.Button("Start / resume", variant="primary", scale=1, elem_id="camp-start")
+        progress = gr.Markdown("Sign in, choose a campaign and press Start.", elem_id="camp-progress")
+    with gr.Accordion("Guidelines", open=False):
+        guidelines = gr.Markdown("")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3):
+            plot = gr.Plot(show_label=False, elem_id="camp-plot")
+        with gr.Column(scale=2, elem_classes="gem-panel"):
+            label = gr.Radio([], label="Interpretation (blind name)", elem_id="camp-label")
+            text = gr.HighlightedText(
+                label="Interpretation", color_map=present.color_map(), elem_id="camp-text"
+            )
+            form = rating_form("camp")
+            key = gr.Textbox(visible=False)
+            with gr.Row():
+                prev_btn = gr.Button("◀ Previous", elem_id="camp-prev")
+                skip_btn = gr.Button("Skip", elem_id="camp-skip")
+                next_btn = gr.Button("Next ▶", elem_id="camp-next")
+    radios, comment = form["radios"], form["comment"]
+
+    def show(st: dict, who, chosen: str | None = None):
+        """Outputs for the item at st['pos'] (or a 'done' screen)."""
+        items = st.get("history", [])
+        item = items[st["pos"]] if items else None
+        done_msg = rating.campaign_progress(ctx, who, st["campaign"])
+        if item is None:
+            return [
+                st,
+                f"All items done · {done_msg}. Thank you.",
+                gr.skip(),
+                None,
+                gr.update(choices=[], value=None),
+                [],
+                new_key(),
+            ] + fill_form(None, len(radios))
+        labels = [i["label"] for i in item.interpretations]
+        chosen = chosen if chosen in labels else labels[0]
+        interp = rating.item_interpretation(ctx, item, chosen)
+        ecg_session = Session(ecg=ctx.store.case_ecg(item.case_id))
+        fig = present.ecg_plot(ecg_session, "12x1", False, [])
+        fig = present.with_claim_highlights(fig, interp["claims"])
+        prev = rating.previous_rating(ctx, who, interp["id"])
+        st["label"], st["opened"] = chosen, time.time()
+        head = f"Item **{item.index} of {item.total}** · {done_msg}"
+        return [
+            st,
+            head,
+            item.guidelines_md or "No guidelines for this campaign.",
+            fig,
+            gr.update(choices=labels, value=chosen),
+            present.highlighted_text(interp["text"], interp["claims"]),
+            new_key(),
+        ] + fill_form(prev, len(radios))
+
+    outputs = [state, progress, guidelines, plot, label, text, key, *radios, comment]
+
+    @ui_errors
+    def open_campaign(name: str, request: gr.Request):
+        who = auth.require_rater(ctx, request, None)
+        item = rating.campaign_next(ctx, who, name)
+        st = {"campaign": name, "history": [item] if item else [], "pos": 0}
+        return show(st, who)
+
+    @ui_errors
+    def pick(st: dict, chosen: str, request: gr.Request):
+        if not st.get("history"):
+            return [gr.skip()] * len(outputs)
+        return show(st, auth.require_rater(ctx, request, None), chosen)
+
+    @ui_errors
+    def go(st: dict, step: int, request: gr.Request):
+        who = auth.require_rater(ctx, request, None)
+        if not st.get("campaign"):
+            raise gr.Error("choose a campaign and press Start")
+        if step < 0:
+            st["pos"] = max(0, st["pos"] - 1)
+            return show(st, who)
+        if st["pos"] < len(st["history"]) - 1:
+            st["pos"] += 1
+            return show(st, who)
+        item = rating.campaign_next(ctx, who, st["campaign"])
+        current = st["history"][st["pos"]] if st["history"] else None
+        if item is not None and current is not None and item.assignment_id == current.assignment_id:
+            raise gr.Error("rate every interpretation of this item first, or press Skip")
+        st["history"].append(item)
+        st["pos"] = len(st["history"]) - 1
+        if item is None:
+            st["history"].pop()
+            st["pos"] = max(0, len(st["history"]) - 1)
+            return [
+                st,
+                f"All items done · {rating.campaign_progress(ctx, who, st['campaign'])}. Thank you.",
+            ] + [gr.skip()] * (len(outputs) - 2)
+        return show(st, who)
+
+    @ui_errors
+    def skip(st: dict, request: gr.Request):
+        who = auth.require_rater(ctx, request, None)
+        if st.get("history"):
+            ctx.store.skip_item(who, st["history"][st["pos"]].assignment_id)
+        return go(st, 1, request)
+
+    @ui_errors
+    def submit(st: dict, idem_key: str, *values, request: gr.Request):
+        *scores, comment_text = values
+        who = auth.require_rater(ctx, request, None)
+        if not st.get("history"):
+            raise gr.Error("press Start to get your first item")
+        item = st["history"][st["pos"]]
+        interp = rating.item_interpretation(ctx, item, st.get("label"))
+        rating.submit_rating(
+            ctx,
+            who,
+            interp["id"],
+            rating.scores_from(scores),
+            comment_text,
+            rating.elapsed(st.get("opened")),
+            idem_key,
+            assignment_id=item.assignment_id,
+        )
+        return f"Saved {interp['label']} · {rating.campaign_progress(ctx, who, st['campaign'])}", new_key()
+
+    start.click(open_campaign, campaign, outputs, **PRIVATE)
+    label.input(pick, [state, label], outputs, **PRIVATE)
+
+    def previous(st: dict, request: gr.Request):
+        return go(st, -1, request)
+
+    def following(st: dict, request: gr.Request):
+        return go(st, 1, request)
+
+    prev_btn.click(previous, state, outputs, **PRIVATE)
+    next_btn.click(following, state, outputs, **PRIVATE)
+    skip_btn.click(skip, state, outputs, **PRIVATE)
+    form["submit"].click(submit, [state, key, *radios, comment], [form["status"], key], **PRIVATE)
 
 
 def build_admin(ctx: AppContext) -> None:
-    gr.Markdown("Admin: import campaigns, summaries and exports (admins only).")
+    gr.Markdown("Administrators only: every action below is checked against your role on the server.")
+    with gr.Tabs():
+        with gr.Tab("Import campaign"):
+            with gr.Row():
+                file = gr.File(
+                    label="Campaign file (.jsonl)", file_types=[".jsonl", ".json"], elem_id="adm-file"
+                )
+                with gr.Column():
+                    name = gr.Textbox(label="Campaign name", elem_id="adm-name")
+                    kind = gr.Radio(["rate", "compare"], value="rate", label="Kind")
+                    k = gr.Number(2, label="Raters per item", precision=0)
+            guidelines = gr.Textbox(label="Guidelines (Markdown)", lines=4)
+            do_import = gr.Button("Import and assign", variant="primary", elem_id="adm-import")
+            import_status = gr.Markdown("", elem_id="adm-import-status")
+        with gr.Tab("Summary"):
+            with gr.Row():
+                camp = gr.Dropdown(
+                    [""] + _safe_list(lambda: rating.campaign_choices(ctx)),
+                    value="",
+                    label="Campaign (empty: all ratings)",
+                )
+                refresh = gr.Button("Refresh summary", elem_id="adm-refresh")
+            chart = gr.Plot(show_label=False)
+            table = gr.Dataframe(
+                interactive=False, label="Per model and metric: mean, SD, n, bootstrap 95% CI"
+            )
+            with gr.Row():
+                agree = gr.Dataframe(interactive=False, label="Inter-rater agreement")
+                raters = gr.Dataframe(interactive=False, label="Per rater")
+        with gr.Tab("Export"):
+            with gr.Row():
+                fmt = gr.Radio(["dpo", "kto", "csv", "hf"], value="dpo", label="Format")
+                exp_camp = gr.Dropdown(
+                    [""] + _safe_list(lambda: rating.campaign_choices(ctx)),
+                    value="",
+                    label="Campaign (empty: all)",
+                )
+                do_export = gr.Button("Export", variant="primary", elem_id="adm-export")
+            download = gr.File(label="Download", interactive=False)
+            export_status = gr.Markdown("")
+
+    @ui_errors
+    def run_import(path, campaign_name, campaign_kind, k_raters, guide, request: gr.Request):
+        admin = auth.require_admin(ctx, request, None)
+        msg = rating.import_campaign(ctx, admin, path, campaign_name, guide, campaign_kind, k_raters)
+        names = [""] + rating.campaign_choices(ctx)
+        return msg, gr.update(choices=names), gr.update(choices=names)
+
+    @ui_errors
+    def run_summary(campaign_name, request: gr.Request):
+        admin = auth.require_admin(ctx, request, None)
+        tbl, agr, per_rater, _ = rating.summary_tables(ctx, admin, campaign_name)
+        return rating.summary_chart(tbl), tbl, agr, per_rater
+
+    @ui_errors
+    def run_export(export_format, campaign_name, request: gr.Request):
+        admin = auth.require_admin(ctx, request, None)
+        return rating.export(ctx, admin, export_format, campaign_name)
+
+    do_import.click(run_import, [file, name, kind, k, guidelines], [import_status, camp, exp_camp], **PRIVATE)
+    refresh.click(run_summary, camp, [chart, table, agree, raters], **PRIVATE)
+    do_export.click(run_export, [fmt, exp_camp], [download, export_status], **PRIVATE)
+
+
+def _safe_list(fn) -> list:
+    try:
+        return fn()
+    except Exception:  # a missing or broken store: the tab says so when used
+        return []
