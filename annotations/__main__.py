@@ -58,6 +58,10 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("campaign")
 
     add("campaigns", "list campaigns")
+    sub.add_parser(
+        "hash-password",
+        help="print a password hash for a GEM_AUTH_FILE line (reads GEM_NEW_PASSWORD or a prompt)",
+    )
 
     c = add("export", "write ratings as DPO/KTO JSONL, CSV or a datasets dataset")
     c.add_argument("--format", required=True, choices=FORMATS)
@@ -84,7 +88,11 @@ def _password() -> str:
 
 
 def run(args: argparse.Namespace) -> None:
-    from annotations.store import Store
+    from annotations.store import Store, hash_password
+
+    if args.command == "hash-password":
+        print(hash_password(_password()))
+        return
 
     with Store(args.db) as store:
         me = store.local_admin()

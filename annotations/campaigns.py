@@ -7,14 +7,11 @@ for sample ids); this module only parses and checks the lines.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from gem_core.ecg import ECG
 from gem_core.errors import GemError
-
-SYNTHETIC_ID = re.compile(r"^synthetic-(\d+)bpm$")
 
 
 def resolve_case(ref: str, base_dir: Path | None = None) -> ECG:
@@ -33,17 +30,12 @@ def resolve_case(ref: str, base_dir: Path | None = None) -> ECG:
 
 
 def _sample(sample_id: str) -> ECG:
-    from gem_core import samples
+    from gem_core.samples import load_sample
 
-    # gem_core.samples exposes the gallery behind one lookup; older trees only had synthetic_ecg.
-    for name in ("load_sample", "get_sample", "sample_ecg"):
-        lookup = getattr(samples, name, None)
-        if callable(lookup):
-            return lookup(sample_id)
-    match = SYNTHETIC_ID.match(sample_id)
-    if match:
-        return samples.synthetic_ecg(heart_rate=int(match.group(1)))
-    raise GemError(f"case {sample_id!r} is neither an existing file nor a known sample id")
+    try:
+        return load_sample(sample_id)
+    except GemError as err:
+        raise GemError(f"case {sample_id!r} is not an existing file, and as a sample id: {err}") from None
 
 
 def _lines(source: str | Path | Iterable[str]) -> tuple[list[str], Path | None, str]:

@@ -443,6 +443,94 @@ class Store:
             raise GemError("unknown username or wrong password")
         return _rater_view(row)
 
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> Store:
+        """The deployment's store (``GEM_DB_URL`` or the SQLite file under ``GEM_DATA_DIR``)."""
+        return cls(settings=settings or get_settings())
+
+    def get_rater(self, username: str) -> RaterView | None:
+        with self.session() as s:
+            row = s.scalar(select(Rater).where(Rater.username == str(username)))
+            return None if row is None else _rater_view(row)
+
+    def verify_password(self, username: str, password: str) -> bool:
+        """True when the credentials are right (the ``auth=`` check of a login form)."""
+        try:
+            self.authenticate(username, password)
+        except GemError:
+            return False
+        return True
+
+    def ensure_rater(self, username: str, display_name: str = "") -> RaterView:
+        """The rater account for an externally signed-in user (e.g. ``hf:alice``), created on first use.
+
+        Such accounts have the rater role and no usable password (they sign in elsewhere).
+        """
+        if not isinstance(username, str) or not 1 <= len(username) <= 64:
+            raise GemError("username must be 1-64 characters")
+
+        def write(s: Session) -> RaterView:
+            row = s.scalar(select(Rater).where(Rater.username == username))
+            if row is None:
+                row = Rater(
+                    pseudonym="R-" + secrets.token_hex(4),
+                    username=username,
+                    display_name=display_name or username,
+                    role="rater",
+                    password_hash="!external",  # never matches: verify_password needs the scrypt format
+                )
+                s.add(row)
+                s.flush()
+            return _rater_view(row)
+
+        return self._write(write)
+
+    def sync_auth_file(self, path: str | Path) -> int:
+        """Create or update accounts from a users file; returns how many changed.
+
+        One account per line, ``username:role:scrypt$...`` (make the hash with
+        ``python -m annotations hash-password``); blank lines and ``#`` comments are ignored.
+        Plain-text passwords are refused.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise GemError(f"users file {path} (GEM_AUTH_FILE) does not exist")
+        entries = []
+        for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            parts = line.strip().split(":", 2)
+            if len(parts) != 3 or not USERNAME_RE.match(parts[0]) or parts[1] not in ROLES:
+                raise GemError(f"{path}:{lineno}: expected username:role:hash with role rater or admin")
+            if not parts[2].startswith("scrypt$") or parts[2].count("$") != 5:
+                raise GemError(
+                    f"{path}:{lineno}: the password must be a hash from `python -m annotations hash-password`"
+                )
+            entries.append(parts)
+
+        def write(s: Session) -> int:
+            changed = 0
+            for username, role, hashed in entries:
+                row = s.scalar(select(Rater).where(Rater.username == username))
+                if row is None:
+                    s.add(
+                        Rater(
+                            pseudonym="R-" + secrets.token_hex(4),
+                            username=username,
+                            display_name=username,
+                            role=role,
+                            password_hash=hashed,
+                        )
+                    )
+                elif (row.role, row.password_hash) != (role, hashed):
+                    row.role, row.password_hash = role, hashed
+                else:
+                    continue
+                changed += 1
+            return changed
+
+        return self._write(write)
+
     def raters(self, actor: RaterView) -> list[RaterView]:
         with self.session() as s:
             self._admin(s, actor, "list accounts")
