@@ -1,13 +1,50 @@
 """Beat-level measurements: the evidence GEM's interpretations are grounded on.
 
-(CONTRACT PART — the types below are the interface other modules rely on; ``measure`` is being
-implemented in issue 3.)
+``measure(ecg)`` turns a 12-lead ``ECG`` into ``Measurements``: shared R peaks, per-lead and per-beat
+fiducial points (ms from the record start) and the 14 per-beat features of GEM's grounding data, plus
+global values (rate, rhythm, intervals, axes, ST deviation, voltage criteria, premature beats) and a
+quality verdict per lead that every global value respects.
+
+How it works (neurokit2 + scipy, vectorised where it matters):
+
+1. Every lead is cleaned with ``nk.ecg_clean``; a lead whose amplitude range is tiny is ``flat``.
+2. R peaks are found ONCE per record: ``nk.ecg_peaks`` runs on each non-flat lead and only QRS
+   complexes that enough leads agree on are kept (a noisy lead's false peaks and a flat lead's missing
+   ones are out-voted). The same R peaks are shared by every lead.
+3. Each lead gets a verdict (``ok`` / ``noisy`` / ``flat``) from how well its beats match the lead's own
+   median beat; global medians use only ``ok`` leads.
+4. ``nk.ecg_delineate(method="dwt")`` runs on a few representative ``ok`` leads (one limb lead, one
+   right and one left precordial lead); the per-beat median of their fiducials gives the record's
+   onsets and offsets. Every lead is then measured around those shared fiducials (its own P/T peak,
+   amplitudes, ST level) with array operations, so 12 leads cost little more than 3.
+5. A P wave is kept only where the pre-QRS segment matches the record's median P segment and the PR
+   interval is plausible; in atrial fibrillation the P fields are ``None``, never a guess.
+
+Per-lead beats carry global onsets/offsets (so durations and intervals are the same in every lead of a
+beat) and lead-specific peak times and amplitudes. Amplitudes are against the PR baseline of the beat.
+
+>>> from gem_core.samples import synthetic_ecg
+>>> m = measure(synthetic_ecg(heart_rate=60))
+>>> round(m.global_values["heart_rate_bpm"])
+60
+>>> m.leads["II"].quality, sorted(m.to_dict())[:3]
+('ok', ['duration_ms', 'enough_beats', 'fs'])
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
+import sys
+import warnings
+from collections import OrderedDict
 from dataclasses import dataclass, field
+
+import numpy as np
+
+from gem_core.ecg import ECG, LEADS
+from gem_core.errors import GemError
 
 # The 14 per-lead, per-beat features of GEM's grounding data, with their units (None: categorical).
 BEAT_FEATURES: dict[str, str | None] = {
@@ -32,6 +69,7 @@ EXTRA_BEAT_VALUES: dict[str, str] = {
     "r_amplitude": "mV",  # height of the largest positive QRS deflection above the PR baseline
     "s_amplitude": "mV",  # depth of the largest negative deflection after R (positive number)
     "st_deviation": "mV",  # at J+60 ms against the PR baseline
+    "st_slope": "mV/s",  # (added) slope of the ST segment between J+20 and J+80 ms
 }
 # Fiducial points per beat, ms from the record start; None where absent (e.g. no P wave in AF).
 FIDUCIALS = (
@@ -45,8 +83,34 @@ FIDUCIALS = (
     "t_peak_ms",
     "t_offset_ms",
 )
+# ST form of a beat in a lead: level first (|deviation at J+60| beyond ST_LEVEL_MV), else the slope
+# between J+20 and J+80 ms (beyond ST_SLOPE_MV_PER_S).
 ST_FORMS = ("upsloping", "horizontal", "downsloping", "elevated", "depressed")
 QUALITY = ("ok", "noisy", "flat")
+
+ST_ELEVATION_MV = 0.1
+ST_DEPRESSION_MV = -0.05
+ST_SLOPE_MV_PER_S = 1.0
+WIDE_QRS_MS = 120.0
+PREMATURE_RATIO = 0.88  # coupling interval below this share of the local median RR is premature
+LIMB_LEADS = ("I", "II", "III", "aVR", "aVL", "aVF")
+PRECORDIAL_LEADS = ("V1", "V2", "V3", "V4", "V5", "V6")
+# Frontal-plane direction (degrees) and gain of each limb lead's projection (augmented leads: sqrt(3)/2).
+_LIMB_ANGLE = {"I": 0.0, "II": 60.0, "III": 120.0, "aVR": -150.0, "aVL": -30.0, "aVF": 90.0}
+_LIMB_GAIN = {"I": 1.0, "II": 1.0, "III": 1.0, "aVR": 0.866, "aVL": 0.866, "aVF": 0.866}
+# Delineation runs on the first ok lead of each group (limb, right precordial, left precordial).
+_REPRESENTATIVE_GROUPS = (("II", "I", "aVF", "III", "aVL"), ("V1", "V2", "V3"), ("V5", "V6", "V4"))
+_NK_KEYS = {
+    "p_on": "ECG_P_Onsets",
+    "p_peak": "ECG_P_Peaks",
+    "p_off": "ECG_P_Offsets",
+    "qrs_on": "ECG_R_Onsets",
+    "qrs_off": "ECG_R_Offsets",
+    "t_on": "ECG_T_Onsets",
+    "t_peak": "ECG_T_Peaks",
+    "t_off": "ECG_T_Offsets",
+}
+_CACHE_MAX_BEATS = 200_000  # total beats kept in the measurement cache (about 100 long records)
 
 
 def _clean(value):
@@ -66,7 +130,9 @@ def _clean(value):
 class LeadMeasurements:
     lead: str
     quality: str  # one of QUALITY
-    beats: list[dict] = field(default_factory=list)  # one dict per shared R peak: "index", FIDUCIALS, features
+    beats: list[dict] = field(
+        default_factory=list
+    )  # one dict per shared R peak: "index", FIDUCIALS, features
     st_deviation_mv: float | None = None  # median over beats at J+60 ms
 
 
@@ -79,9 +145,15 @@ class Measurements:
     p_wave_fraction (share of beats with a P wave), st_deviation_mv ({lead: mV}), voltage
     (limb_max_qrs_mv, precordial_max_qrs_mv, low_voltage_limb, low_voltage_precordial, sokolow_lyon_mv,
     cornell_mv), quality ({lead: verdict}). Values are None where they cannot be measured.
+    Added keys: rr_irregularity is RMSSD / mean RR (sinus rhythm < 0.05, AF usually > 0.1);
+    delineation_leads (the leads the fiducials came from); ok_leads (leads used by global medians).
 
     ``premature_beats`` items: beat_index, time_ms, kind ("PAC" | "PVC"), qrs ("narrow" | "wide"),
     qrs_duration_ms, coupling_ms (RR before), pause_ms (RR after), compensatory (bool).
+    Added item key: morphology_corr (QRS similarity to the dominant beat, -1..1).
+
+    Each beat dict has "index" (0-based beat number), the FIDUCIALS, the BEAT_FEATURES and the
+    EXTRA_BEAT_VALUES; None where not measurable.
     """
 
     record_id: str
@@ -112,3 +184,771 @@ class Measurements:
                 "premature_beats": self.premature_beats,
             }
         )
+
+
+# ----------------------------------------------------------------------------------------------------
+# Cache
+# ----------------------------------------------------------------------------------------------------
+
+
+class _MeasurementCache:
+    """LRU of Measurements keyed by ECG content hash, bounded by the total number of beats held."""
+
+    def __init__(self, max_beats: int = _CACHE_MAX_BEATS, max_items: int = 256):
+        self.max_beats, self.max_items = max_beats, max_items
+        self._items: OrderedDict[str, Measurements] = OrderedDict()
+
+    def get(self, key: str) -> Measurements | None:
+        m = self._items.get(key)
+        if m is not None:
+            self._items.move_to_end(key)
+        return m
+
+    def put(self, key: str, m: Measurements) -> None:
+        self._items[key] = m
+        self._items.move_to_end(key)
+        while len(self._items) > 1 and (
+            len(self._items) > self.max_items
+            or sum(len(v.r_peaks_ms) for v in self._items.values()) > self.max_beats
+        ):
+            self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        self._items.clear()
+
+
+_CACHE = _MeasurementCache()
+
+
+def measure(ecg: ECG) -> Measurements:
+    """Measure an ECG (cached by ``ecg.content_hash``; treat the result as read-only).
+
+    Raises ``GemError`` when ``ecg`` is not an ``ECG``. A record with fewer than 2 beats (or only
+    flat leads) gives ``enough_beats=False`` and a message, not an exception.
+    """
+    if not isinstance(ecg, ECG):
+        raise GemError(f"measure() needs a gem_core.ecg.ECG, got {type(ecg).__name__}; load it with load_ecg")
+    key = ecg.content_hash
+    m = _CACHE.get(key)
+    if m is None:
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            m = _measure_uncached(ecg)
+        _CACHE.put(key, m)
+    if m.record_id != ecg.record_id:
+        m = dataclasses.replace(m, record_id=ecg.record_id)
+    return m
+
+
+def clear_cache() -> None:
+    """Forget cached measurements (tests and benchmarks use this to time a fresh run)."""
+    _CACHE.clear()
+
+
+# ----------------------------------------------------------------------------------------------------
+# Signal preparation, R peaks, quality
+# ----------------------------------------------------------------------------------------------------
+
+
+def _clean_leads(signal: np.ndarray, fs: float) -> np.ndarray:
+    """``nk.ecg_clean`` on every lead (NaN/inf set to 0 first); float32 (12, N)."""
+    import neurokit2 as nk
+
+    raw = np.nan_to_num(signal.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    out = np.empty(raw.shape, dtype=np.float32)
+    for i in range(raw.shape[0]):
+        if raw.shape[1] < 3 * fs or np.ptp(raw[i]) == 0:
+            out[i] = raw[i] - np.median(raw[i])  # too short to filter, or constant: nothing to clean
+        else:
+            out[i] = nk.ecg_clean(raw[i], sampling_rate=int(round(fs)))
+    return out
+
+
+def _flat_leads(clean: np.ndarray) -> np.ndarray:
+    """True for leads whose 1st-99th percentile range is under 0.04 mV (disconnected or flat)."""
+    lo, hi = np.percentile(clean, [1, 99], axis=1)
+    return (hi - lo) < 0.04
+
+
+def _lead_peaks(sig: np.ndarray, fs: float) -> np.ndarray:
+    import neurokit2 as nk
+
+    try:
+        _, info = nk.ecg_peaks(sig, sampling_rate=int(round(fs)))
+    except Exception:  # neurokit raises on signals it cannot segment; such a lead just gets no vote
+        return np.zeros(0, dtype=np.int64)
+    return np.asarray(info["ECG_R_Peaks"], dtype=np.int64)
+
+
+def _consensus_r_peaks(clean: np.ndarray, fs: float, usable: np.ndarray) -> tuple[np.ndarray, dict]:
+    """R peaks that enough usable leads agree on, plus each lead's own peak per kept beat.
+
+    Returns (shared R peak samples, {lead index: per-beat own peak sample or -1}).
+    """
+    leads = np.flatnonzero(usable)
+    per_lead = {int(i): _lead_peaks(clean[i], fs) for i in leads}
+    times = np.concatenate([p for p in per_lead.values()] + [np.zeros(0, np.int64)])
+    owner = np.concatenate([np.full(len(p), i) for i, p in per_lead.items()] + [np.zeros(0, np.int64)])
+    if len(times) == 0:
+        return np.zeros(0, dtype=np.int64), {}
+    order = np.argsort(times, kind="stable")
+    times, owner = times[order], owner[order]
+    cluster = np.concatenate([[0], np.cumsum(np.diff(times) > int(0.1 * fs))])
+    n_clusters = int(cluster[-1]) + 1
+    pairs = np.unique(cluster * 16 + owner)
+    support = np.bincount(pairs // 16, minlength=n_clusters)
+    need = 1 if len(leads) < 3 else max(2, math.ceil(0.4 * len(leads)))
+    kept = np.flatnonzero(support >= need)
+    # the reference lead: the one present in most kept clusters (its peaks become the shared R peaks)
+    in_kept = np.isin(cluster, kept)
+    ref = int(np.bincount(owner[in_kept], minlength=16).argmax()) if in_kept.any() else int(leads[0])
+    shared, supports = [], []
+    own: dict[int, list[int]] = {int(i): [] for i in leads}
+    for c in kept:
+        sel = cluster == c
+        t_c, o_c = times[sel], owner[sel]
+        ref_hits = t_c[o_c == ref]
+        t = int(ref_hits[0]) if len(ref_hits) else int(np.median(t_c))
+        if shared and t - shared[-1] < 0.25 * fs:  # one wide QRS split in two clusters: keep the stronger
+            if support[c] <= supports[-1]:
+                continue
+            shared.pop(), supports.pop()
+            for lst in own.values():
+                lst.pop()
+        shared.append(t)
+        supports.append(support[c])
+        for i in own:
+            hits = t_c[o_c == i]
+            own[i].append(int(hits[0]) if len(hits) else -1)
+    return np.asarray(shared, dtype=np.int64), {i: np.asarray(v, dtype=np.int64) for i, v in own.items()}
+
+
+def _beat_matrix(sig: np.ndarray, centres: np.ndarray, before: int, after: int) -> np.ndarray:
+    """(n_beats, before+after) samples around each centre (edges clamped), each row mean-removed."""
+    idx = np.clip(centres[:, None] + np.arange(-before, after)[None, :], 0, len(sig) - 1)
+    rows = sig[idx].astype(np.float64)
+    return rows - rows.mean(axis=1, keepdims=True)
+
+
+def _row_corr(rows: np.ndarray, template: np.ndarray) -> np.ndarray:
+    t = template - template.mean()
+    r = rows - rows.mean(axis=1, keepdims=True)
+    denom = np.linalg.norm(r, axis=1) * np.linalg.norm(t)
+    return np.where(denom > 0, r @ t / np.where(denom > 0, denom, 1.0), 0.0)
+
+
+def _lead_quality(clean: np.ndarray, r: np.ndarray, fs: float, flat: np.ndarray) -> list[str]:
+    """ok / noisy / flat per lead: a lead is noisy when its beats do not resemble its own median beat."""
+    before, after = int(0.25 * fs), int(0.45 * fs)
+    verdicts = []
+    for i in range(clean.shape[0]):
+        if flat[i]:
+            verdicts.append("flat")
+            continue
+        rows = _beat_matrix(clean[i], r, before, after)
+        template = np.median(rows, axis=0)
+        corr = np.median(_row_corr(rows, template))
+        spread = np.median(np.std(rows - template, axis=1)) / max(np.ptp(template), 1e-6)
+        verdicts.append("noisy" if corr < 0.6 or spread > 0.35 else "ok")
+    return verdicts
+
+
+# ----------------------------------------------------------------------------------------------------
+# Delineation (shared fiducials)
+# ----------------------------------------------------------------------------------------------------
+
+
+def _representative_leads(quality: list[str]) -> list[int]:
+    reps = []
+    for group in _REPRESENTATIVE_GROUPS:
+        for name in group:
+            i = LEADS.index(name)
+            if quality[i] == "ok":
+                reps.append(i)
+                break
+    if not reps:  # no ok lead: fall back to the noisy ones rather than measuring nothing
+        reps = [i for i, q in enumerate(quality) if q != "flat"][:3]
+    return reps
+
+
+def _delineate_lead(sig: np.ndarray, peaks: np.ndarray, fs: float) -> dict[str, np.ndarray]:
+    import neurokit2 as nk
+
+    n = len(peaks)
+    try:
+        _, waves = nk.ecg_delineate(sig, peaks, sampling_rate=int(round(fs)), method="dwt")
+        out = {k: np.asarray(waves[v], dtype=np.float64) for k, v in _NK_KEYS.items()}
+    except Exception:  # the dwt delineator fails on some short or odd signals: that lead gives no vote
+        return {k: np.full(n, np.nan) for k in _NK_KEYS}
+    return {k: (v if len(v) == n else np.full(n, np.nan)) for k, v in out.items()}
+
+
+def _shared_fiducials(
+    clean: np.ndarray, r: np.ndarray, own: dict, fs: float, reps: list[int]
+) -> dict[str, np.ndarray]:
+    """Per-beat fiducials (float sample indices, NaN = absent): median over the representative leads."""
+    per_lead = []
+    for i in reps:
+        peaks = own.get(i, np.full(len(r), -1))
+        peaks = np.where(peaks >= 0, peaks, r)
+        per_lead.append(_validate_fiducials(_delineate_lead(clean[i], peaks, fs), peaks, fs, fill=False))
+    fid = {k: np.nanmedian(np.stack([d[k] for d in per_lead]), axis=0) for k in _NK_KEYS}
+    return _validate_fiducials(fid, r, fs, fill=True)
+
+
+def _validate_fiducials(fid: dict, r: np.ndarray, fs: float, fill: bool) -> dict[str, np.ndarray]:
+    """Drop fiducials that break the order P < QRS < T or physiological limits.
+
+    With ``fill``, a beat whose QRS bounds are missing gets the record's typical offsets from R.
+    """
+    ms = fs / 1000.0
+    rf = r.astype(np.float64)
+    prev_r = np.concatenate([[-np.inf], rf[:-1]])
+    next_r = np.concatenate([rf[1:], [np.inf]])
+    on, off = fid["qrs_on"], fid["qrs_off"]
+    on[~((on >= rf - 160 * ms) & (on <= rf - 4 * ms))] = np.nan
+    off[~((off >= rf + 10 * ms) & (off <= rf + 200 * ms))] = np.nan
+    for arr in (on, off) if fill else ():
+        rel = arr - rf
+        if np.isfinite(rel).any():
+            arr[~np.isfinite(arr)] = (rf + np.nanmedian(rel))[~np.isfinite(arr)]
+    p_on, p_peak, p_off = fid["p_on"], fid["p_peak"], fid["p_off"]
+    p_bad = ~(
+        (p_on < p_peak)
+        & (p_peak < p_off)
+        & (p_off <= on)
+        & (on - p_on >= 60 * ms)
+        & (on - p_on <= 400 * ms)
+        & (p_on > prev_r + 100 * ms)
+    )
+    for k in ("p_on", "p_peak", "p_off"):
+        fid[k][p_bad] = np.nan
+    t_on, t_peak, t_off = fid["t_on"], fid["t_peak"], fid["t_off"]
+    t_bad = ~((off <= t_on) & (t_on < t_peak) & (t_peak < t_off) & (t_off < next_r - 40 * ms))
+    t_bad |= (t_off - on) > 700 * ms
+    for k in ("t_on", "t_peak", "t_off"):
+        fid[k][t_bad] = np.nan
+    return fid
+
+
+def _p_consistency(clean: np.ndarray, r: np.ndarray, fs: float, leads: list[int]) -> np.ndarray:
+    """Per beat, the best correlation (over ``leads``) of its pre-QRS segment with the median one.
+
+    Sinus P waves are time-locked to the QRS, so each beat's pre-QRS segment looks like the median;
+    fibrillation waves are not, and the median of random waves is close to flat.
+    """
+    before, after = int(0.32 * fs), -int(0.06 * fs)
+    best = np.full(len(r), -1.0)
+    for i in leads:
+        rows = _beat_matrix(clean[i], r, before, after)
+        template = np.median(rows, axis=0)
+        if np.ptp(template) < 0.03:  # no consistent atrial wave at all in this lead
+            continue
+        best = np.maximum(best, _row_corr(rows, template))
+    return best
+
+
+# ----------------------------------------------------------------------------------------------------
+# Per-lead measurement around the shared fiducials (vectorised over beats)
+# ----------------------------------------------------------------------------------------------------
+
+
+def _window(sig: np.ndarray, start: np.ndarray, stop: np.ndarray):
+    """Samples of ``sig`` in [start, stop] per beat: (values, valid mask, indices), (n_beats, width)."""
+    ok = np.isfinite(start) & np.isfinite(stop) & (stop >= start)
+    s = np.where(ok, start, 0).astype(np.int64)
+    e = np.where(ok, stop, 0).astype(np.int64)
+    width = int(max(1, (e - s).max(initial=0) + 1))
+    idx = s[:, None] + np.arange(width)[None, :]
+    valid = (idx <= e[:, None]) & ok[:, None]
+    idx = np.clip(idx, 0, len(sig) - 1)
+    return sig[idx].astype(np.float64), valid, idx
+
+
+def _window_mean(sig, start, stop) -> np.ndarray:
+    vals, valid, _ = _window(sig, start, stop)
+    count = valid.sum(axis=1)
+    return np.where(count > 0, (vals * valid).sum(axis=1) / np.maximum(count, 1), np.nan)
+
+
+def _extreme(vals, valid, idx, mode: str):
+    """(value, sample index) of the max / min / largest-|.| per row; NaN where the row is empty."""
+    if mode == "max":
+        score = np.where(valid, vals, -np.inf)
+    elif mode == "min":
+        score = np.where(valid, -vals, -np.inf)
+    else:
+        score = np.where(valid, np.abs(vals), -np.inf)
+    j = score.argmax(axis=1)
+    rows = np.arange(len(vals))
+    has = valid.any(axis=1)
+    return np.where(has, vals[rows, j], np.nan), np.where(has, idx[rows, j], np.nan)
+
+
+def _at(sig: np.ndarray, pos: np.ndarray, half: int = 2) -> np.ndarray:
+    """Mean of sig over pos +- half samples; NaN where pos is NaN."""
+    return _window_mean(sig, pos - half, pos + half)
+
+
+def _st_form(dev: np.ndarray, slope: np.ndarray) -> list:
+    forms = np.full(len(dev), None, dtype=object)
+    fin = np.isfinite(dev) & np.isfinite(slope)
+    forms[fin & (slope > ST_SLOPE_MV_PER_S)] = "upsloping"
+    forms[fin & (slope < -ST_SLOPE_MV_PER_S)] = "downsloping"
+    forms[fin & (np.abs(slope) <= ST_SLOPE_MV_PER_S)] = "horizontal"
+    forms[fin & (dev >= ST_ELEVATION_MV)] = "elevated"
+    forms[fin & (dev <= ST_DEPRESSION_MV)] = "depressed"
+    return forms.tolist()
+
+
+def _measure_lead(sig: np.ndarray, fid: dict, r: np.ndarray, fs: float) -> dict[str, np.ndarray]:
+    """Lead-specific peaks and amplitudes for every beat (arrays over beats, NaN = absent)."""
+    ms = fs / 1000.0
+    on, off = fid["qrs_on"], fid["qrs_off"]
+    base = _window_mean(sig, on - 20 * ms, on - 4 * ms)  # PR baseline just before the QRS
+    p_base = _at(sig, fid["p_on"])
+    # P peak: largest deviation from the level at P onset (vals shifted per beat)
+    vals, valid, idx = _window(sig, fid["p_on"], fid["p_off"])
+    p_val, p_pos = _extreme(vals - p_base[:, None], valid, idx, "abs")
+    q_vals, q_valid, q_idx = _window(sig, on, off)
+    hi, hi_pos = _extreme(q_vals, q_valid, q_idx, "max")
+    lo, _ = _extreme(q_vals, q_valid, q_idx, "min")
+    after_r = q_valid & (q_idx >= hi_pos[:, None])
+    s_lo, _ = _extreme(q_vals, after_r, q_idx, "min")
+    vals, valid, idx = _window(sig, fid["t_on"], fid["t_off"])
+    t_val, t_pos = _extreme(vals - base[:, None], valid, idx, "abs")
+    j60 = _at(sig, off + 60 * ms) - base
+    slope = (_at(sig, off + 80 * ms) - _at(sig, off + 20 * ms)) / 0.06
+    area_win = _window(sig, on, off)
+    qrs_area = ((area_win[0] - base[:, None]) * area_win[1]).sum(axis=1) / fs
+    p_area_win = _window(sig, fid["p_on"], fid["p_off"])
+    p_area = ((p_area_win[0] - p_base[:, None]) * p_area_win[1]).sum(axis=1) / fs
+    t_area_win = _window(sig, fid["t_on"], fid["t_off"])
+    t_area = ((t_area_win[0] - base[:, None]) * t_area_win[1]).sum(axis=1) / fs
+    return {
+        "p_peak": p_pos,
+        "t_peak": t_pos,
+        "p_amplitude": p_val,
+        "qrs_amplitude": hi - lo,
+        "r_amplitude": np.maximum(hi - base, 0.0),
+        "s_amplitude": np.maximum(base - s_lo, 0.0),
+        "t_amplitude": t_val,
+        "st_deviation": j60,
+        "st_slope": slope,
+        "qrs_area": np.where(np.isfinite(base), qrs_area, np.nan),
+        "p_area": np.where(np.isfinite(fid["p_on"]), p_area, np.nan),
+        "t_area": np.where(np.isfinite(fid["t_on"]), t_area, np.nan),
+    }
+
+
+def _timing(fid: dict, r: np.ndarray, fs: float) -> dict[str, np.ndarray]:
+    """Intervals shared by all leads, per beat (ms)."""
+    to_ms = 1000.0 / fs
+    rr = np.diff(r) * to_ms
+    rr1 = np.concatenate([[np.nan], rr])
+    rr2 = np.concatenate([rr, [np.nan]])
+    rr_for_hr = np.where(np.isfinite(rr1), rr1, rr2)
+    qt = (fid["t_off"] - fid["qrs_on"]) * to_ms
+    rr_s = rr_for_hr / 1000.0
+    return {
+        "heart_rate": 60000.0 / rr_for_hr,
+        "rr_interval_1": rr1,
+        "rr_interval_2": rr2,
+        "p_duration": (fid["p_off"] - fid["p_on"]) * to_ms,
+        "pr_interval": (fid["qrs_on"] - fid["p_on"]) * to_ms,
+        "qrs_duration": (fid["qrs_off"] - fid["qrs_on"]) * to_ms,
+        "t_duration": (fid["t_off"] - fid["t_on"]) * to_ms,
+        "st_duration": (fid["t_on"] - fid["qrs_off"]) * to_ms,
+        "qt_interval": qt,
+        "qtc_interval": qt / np.sqrt(rr_s),
+        "qtc_fridericia": qt / np.cbrt(rr_s),
+    }
+
+
+def _beat_dicts(fid, own_peaks, timing, lead_vals, r, fs) -> list[dict]:
+    """Columns -> one dict per beat (rounded; NaN -> None)."""
+    to_ms = 1000.0 / fs
+    cols: dict[str, list] = {"index": list(range(len(r)))}
+
+    def put(name, arr, digits):
+        arr = np.round(np.asarray(arr, dtype=np.float64), digits)
+        cols[name] = [None if not math.isfinite(v) else v for v in arr.tolist()]
+
+    times = {
+        "p_onset_ms": fid["p_on"],
+        "p_peak_ms": own_peaks["p_peak"],
+        "p_offset_ms": fid["p_off"],
+        "qrs_onset_ms": fid["qrs_on"],
+        "r_peak_ms": r.astype(np.float64),
+        "qrs_offset_ms": fid["qrs_off"],
+        "t_onset_ms": fid["t_on"],
+        "t_peak_ms": own_peaks["t_peak"],
+        "t_offset_ms": fid["t_off"],
+    }
+    for name in FIDUCIALS:
+        put(name, times[name] * to_ms, 1)
+    for name in BEAT_FEATURES:
+        if name == "st_form":
+            cols[name] = _st_form(lead_vals["st_deviation"], lead_vals["st_slope"])
+        elif BEAT_FEATURES[name] == "mV":
+            put(name, lead_vals[name], 3)
+        else:
+            put(name, timing[name], 1)
+    for name, unit in EXTRA_BEAT_VALUES.items():
+        src = timing if name in timing else lead_vals
+        put(name, src[name], 1 if unit == "ms" else 3)
+    keys = list(cols)
+    return [dict(zip(keys, row, strict=True)) for row in zip(*(cols[k] for k in keys), strict=True)]
+
+
+# ----------------------------------------------------------------------------------------------------
+# Global values
+# ----------------------------------------------------------------------------------------------------
+
+
+def _nanmedian(values) -> float:
+    arr = np.asarray(values, dtype=np.float64)
+    arr = arr[np.isfinite(arr)]
+    return float(np.median(arr)) if len(arr) else float("nan")
+
+
+def _frontal_axis(areas: dict[str, float]) -> float | None:
+    """Frontal axis (degrees, -180..180) from net areas in the usable limb leads (least squares).
+
+    Each limb lead sees the projection of the heart vector on its direction; with two or more leads
+    the vector is solved for, so a bad lead I or aVF does not prevent an axis.
+    """
+    names = [n for n, a in areas.items() if n in _LIMB_ANGLE and math.isfinite(a)]
+    if len(names) < 2:
+        return None
+    ang = np.radians([_LIMB_ANGLE[n] for n in names])
+    gain = np.array([_LIMB_GAIN[n] for n in names])
+    a = np.column_stack([gain * np.cos(ang), gain * np.sin(ang)])
+    b = np.array([areas[n] for n in names])
+    (x, y), *_ = np.linalg.lstsq(a, b, rcond=None)
+    if math.hypot(x, y) < 1e-6:
+        return None
+    return round(math.degrees(math.atan2(y, x)), 1)
+
+
+def _voltage(lead_med: dict[str, dict[str, float]], ok: set[str]) -> dict:
+    def get(name, key):
+        return lead_med[name][key] if name in ok else float("nan")
+
+    limb = [get(n, "qrs_amplitude") for n in LIMB_LEADS]
+    prec = [get(n, "qrs_amplitude") for n in PRECORDIAL_LEADS]
+    limb_max = np.nanmax(limb) if np.isfinite(limb).any() else float("nan")
+    prec_max = np.nanmax(prec) if np.isfinite(prec).any() else float("nan")
+    r56 = np.nanmax([get("V5", "r_amplitude"), get("V6", "r_amplitude")])
+    return {
+        "limb_max_qrs_mv": round(float(limb_max), 3),
+        "precordial_max_qrs_mv": round(float(prec_max), 3),
+        "low_voltage_limb": bool(limb_max < 0.5) if math.isfinite(limb_max) else None,
+        "low_voltage_precordial": bool(prec_max < 1.0) if math.isfinite(prec_max) else None,
+        "sokolow_lyon_mv": round(float(get("V1", "s_amplitude") + r56), 3),
+        "cornell_mv": round(float(get("aVL", "r_amplitude") + get("V3", "s_amplitude")), 3),
+    }
+
+
+def _premature_beats(r, fs, timing, qrs_corr, p_present, af_like) -> list[dict]:
+    """Beats whose coupling interval is short against the local median RR and that a pause follows."""
+    rr1, rr2, qrs = timing["rr_interval_1"], timing["rr_interval_2"], timing["qrs_duration"]
+    n = len(r)
+    out = []
+    dominant_qrs = _nanmedian(qrs)
+    for k in range(1, n - 1):
+        lo, hi = max(1, k - 5), min(n, k + 6)
+        local = np.delete(rr1[lo:hi], k - lo)
+        local = local[np.isfinite(local)]
+        ref = float(np.median(local)) if len(local) else float("nan")
+        if not (rr1[k] < PREMATURE_RATIO * ref and rr2[k] > rr1[k] + 0.1 * ref):
+            continue
+        width = qrs[k]
+        wide = bool(math.isfinite(width) and width >= WIDE_QRS_MS)
+        aberrant = qrs_corr[k] < 0.8 or (math.isfinite(width) and width > dominant_qrs + 25)
+        kind = "PVC" if (aberrant and (wide or qrs_corr[k] < 0.5)) else "PAC"
+        if af_like and kind == "PAC":  # irregular rhythm without P waves: short RRs are not PACs
+            continue
+        pause = rr2[k]
+        out.append(
+            {
+                "beat_index": k,
+                "time_ms": round(r[k] * 1000.0 / fs, 1),
+                "kind": kind,
+                "qrs": "wide" if wide else "narrow",
+                "qrs_duration_ms": round(float(width), 1) if math.isfinite(width) else None,
+                "coupling_ms": round(float(rr1[k]), 1),
+                "pause_ms": round(float(pause), 1),
+                "compensatory": bool(abs(rr1[k] + pause - 2 * ref) <= 0.1 * ref),
+                "morphology_corr": round(float(qrs_corr[k]), 3),
+            }
+        )
+    return out
+
+
+def _qrs_morphology_corr(clean, r, fs, ok_idx) -> np.ndarray:
+    """Per beat: correlation of its QRS (all ok leads joined) with the median beat's."""
+    before, after = int(0.08 * fs), int(0.12 * fs)
+    rows = np.concatenate([_beat_matrix(clean[i], r, before, after) for i in ok_idx], axis=1)
+    return _row_corr(rows, np.median(rows, axis=0))
+
+
+def _empty_globals(quality: dict, n_beats: int) -> dict:
+    keys = [
+        "heart_rate_bpm",
+        "rr_ms",
+        "rr_sd_ms",
+        "rr_irregularity",
+        "pr_ms",
+        "qrs_ms",
+        "qt_ms",
+        "qtc_ms",
+        "qtc_fridericia_ms",
+        "qrs_axis_deg",
+        "p_axis_deg",
+        "t_axis_deg",
+        "p_wave_fraction",
+    ]
+    g: dict = dict.fromkeys(keys)
+    g.update(n_beats=n_beats, st_deviation_mv={}, voltage={}, quality=quality)
+    g.update(delineation_leads=[], ok_leads=[k for k, v in quality.items() if v == "ok"])
+    return g
+
+
+def _not_enough(ecg: ECG, r: np.ndarray, quality: list[str], why: str) -> Measurements:
+    qd = dict(zip(LEADS, quality, strict=True))
+    return Measurements(
+        record_id=ecg.record_id,
+        fs=ecg.fs,
+        duration_ms=ecg.duration_ms,
+        r_peaks_ms=[round(float(x) * 1000.0 / ecg.fs, 1) for x in r],
+        global_values=_empty_globals(qd, len(r)),
+        leads={n: LeadMeasurements(lead=n, quality=q) for n, q in qd.items()},
+        enough_beats=False,
+        message=f"not enough beats: {why}",
+        content_hash=ecg.content_hash,
+    )
+
+
+def _measure_uncached(ecg: ECG) -> Measurements:
+    fs = ecg.fs
+    clean = _clean_leads(ecg.signal, fs)
+    flat = _flat_leads(clean)
+    if flat.all():
+        return _not_enough(ecg, np.zeros(0, np.int64), ["flat"] * 12, "every lead is flat (no signal)")
+    r, own = _consensus_r_peaks(clean, fs, ~flat)
+    if len(r) < 2:
+        seconds = ecg.duration_ms / 1000.0
+        quality = ["flat" if f else "ok" for f in flat]
+        return _not_enough(ecg, r, quality, f"found {len(r)} R peak(s) in {seconds:.1f} s; need at least 2")
+    quality = _lead_quality(clean, r, fs, flat)
+    ok_idx = [i for i, q in enumerate(quality) if q == "ok"] or [
+        i for i, q in enumerate(quality) if q != "flat"
+    ]
+    reps = _representative_leads(quality)
+    fid = _shared_fiducials(clean, r, own, fs, reps)
+
+    # P waves: delineated, plausibly placed AND time-locked to the QRS (pre-QRS segment matches median)
+    p_lock = _p_consistency(clean, r, fs, reps[:2] if len(reps) > 1 else reps)
+    p_present = np.isfinite(fid["p_on"]) & (p_lock >= 0.5)
+    for k in ("p_on", "p_peak", "p_off"):
+        fid[k] = np.where(p_present, fid[k], np.nan)
+
+    timing = _timing(fid, r, fs)
+    leads: dict[str, LeadMeasurements] = {}
+    lead_med: dict[str, dict[str, float]] = {}
+    for i, name in enumerate(LEADS):
+        if quality[i] == "flat":
+            leads[name] = LeadMeasurements(lead=name, quality="flat")
+            lead_med[name] = {}
+            continue
+        vals = _measure_lead(clean[i], fid, r, fs)
+        beats = _beat_dicts(fid, vals, timing, vals, r, fs)
+        med = {k: _nanmedian(v) for k, v in vals.items() if k not in ("p_peak", "t_peak")}
+        lead_med[name] = med
+        st = med["st_deviation"]
+        leads[name] = LeadMeasurements(
+            lead=name,
+            quality=quality[i],
+            beats=beats,
+            st_deviation_mv=round(st, 3) if math.isfinite(st) else None,
+        )
+
+    ok_names = {LEADS[i] for i in ok_idx}
+    g = _global_values(r, fs, timing, p_present, lead_med, ok_names, quality, reps)
+    af_like = (g["p_wave_fraction"] or 0) < 0.5 and (g["rr_irregularity"] or 0) > 0.08
+    qrs_corr = _qrs_morphology_corr(clean, r, fs, ok_idx)
+    premature = _premature_beats(r, fs, timing, qrs_corr, p_present, af_like)
+    return Measurements(
+        record_id=ecg.record_id,
+        fs=fs,
+        duration_ms=ecg.duration_ms,
+        r_peaks_ms=[round(float(x) * 1000.0 / fs, 1) for x in r],
+        global_values=g,
+        leads=leads,
+        premature_beats=premature,
+        enough_beats=True,
+        message="",
+        content_hash=ecg.content_hash,
+    )
+
+
+def _global_values(r, fs, timing, p_present, lead_med, ok_names, quality, reps) -> dict:
+    qd = dict(zip(LEADS, quality, strict=True))
+    g = _empty_globals(qd, len(r))
+    rr = np.diff(r) * 1000.0 / fs
+    mean_rr = float(rr.mean())
+    rmssd = float(np.sqrt(np.mean(np.diff(rr) ** 2))) if len(rr) > 1 else float("nan")
+
+    def rnd(x, d=1):
+        return round(float(x), d) if math.isfinite(x) else None
+
+    g.update(
+        heart_rate_bpm=rnd(60000.0 / mean_rr),
+        rr_ms=rnd(mean_rr),
+        rr_sd_ms=rnd(float(rr.std())) if len(rr) > 1 else None,
+        rr_irregularity=rnd(rmssd / mean_rr, 3),
+        pr_ms=rnd(_nanmedian(timing["pr_interval"])),
+        qrs_ms=rnd(_nanmedian(timing["qrs_duration"])),
+        qt_ms=rnd(_nanmedian(timing["qt_interval"])),
+        qtc_ms=rnd(_nanmedian(timing["qtc_interval"])),
+        qtc_fridericia_ms=rnd(_nanmedian(timing["qtc_fridericia"])),
+        p_wave_fraction=rnd(float(np.mean(p_present)), 3),
+        delineation_leads=[LEADS[i] for i in reps],
+        ok_leads=sorted(ok_names, key=LEADS.index),
+    )
+    for key, area in (("qrs_axis_deg", "qrs_area"), ("p_axis_deg", "p_area"), ("t_axis_deg", "t_area")):
+        g[key] = _frontal_axis({n: lead_med[n].get(area, float("nan")) for n in LIMB_LEADS if n in ok_names})
+    g["st_deviation_mv"] = {
+        n: round(lead_med[n]["st_deviation"], 3)
+        for n in LEADS
+        if n in ok_names and math.isfinite(lead_med[n].get("st_deviation", float("nan")))
+    }
+    g["voltage"] = _voltage(lead_med, ok_names)
+    return _clean(g)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Text for prompts
+# ----------------------------------------------------------------------------------------------------
+
+
+def _fmt(value, unit: str | None) -> str:
+    if value is None:
+        return "NA"
+    if isinstance(value, str):
+        return value
+    if unit == "mV":
+        return f"{value:.2f}"
+    return f"{value:.0f}"
+
+
+def machine_measurements_text(m: Measurements, max_beats: int | None = None) -> str:
+    """The measurements as text, the way grounding prompts present them.
+
+    A summary line of global values, then for each lead (in standard order) its quality and, for each of
+    the 14 features, the time-ordered list of per-beat values ("NA" where not measurable). Flat leads are
+    listed as such. ``max_beats`` keeps only the first beats (prompts for long records).
+
+    >>> from gem_core.samples import synthetic_ecg
+    >>> text = machine_measurements_text(measure(synthetic_ecg(heart_rate=75)))
+    >>> text.splitlines()[0].startswith("Global: heart rate")
+    True
+    """
+    g = m.global_values
+    if not m.enough_beats:
+        return f"Global: {m.message}."
+
+    def val(key, unit):
+        v = g.get(key)
+        return "NA" if v is None else f"{v:.0f} {unit}"
+
+    lines = [
+        "Global: "
+        + "; ".join(
+            [
+                f"heart rate {val('heart_rate_bpm', 'bpm')}",
+                f"RR {val('rr_ms', 'ms')} (SD {val('rr_sd_ms', 'ms')})",
+                f"PR {val('pr_ms', 'ms')}",
+                f"QRS {val('qrs_ms', 'ms')}",
+                f"QT {val('qt_ms', 'ms')}",
+                f"QTc {val('qtc_ms', 'ms')}",
+                f"QRS axis {val('qrs_axis_deg', 'deg')}",
+                f"P waves in {100 * (g.get('p_wave_fraction') or 0):.0f}% of beats",
+            ]
+        )
+    ]
+    for pb in m.premature_beats:
+        lines.append(
+            f"Premature beat: {pb['kind']} ({pb['qrs']} QRS) at {pb['time_ms']:.0f} ms, "
+            f"coupling {pb['coupling_ms']:.0f} ms, pause {pb['pause_ms']:.0f} ms"
+        )
+    for name, lm in m.leads.items():
+        if lm.quality == "flat" or not lm.beats:
+            lines.append(f"Lead {name}: flat (no signal)")
+            continue
+        beats = lm.beats[:max_beats] if max_beats else lm.beats
+        lines.append(f"Lead {name}" + (" (noisy)" if lm.quality == "noisy" else "") + ":")
+        for feat, unit in BEAT_FEATURES.items():
+            values = ", ".join(_fmt(b.get(feat), unit) for b in beats)
+            label = feat if unit is None else f"{feat} ({unit})"
+            lines.append(f"  {label}: [{values}]")
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------------------------------
+# CLI
+# ----------------------------------------------------------------------------------------------------
+
+
+def _load(path: str) -> ECG:
+    try:
+        from gem_core.ecg import load_ecg  # issue 2's loader, when present
+    except ImportError:
+        load_ecg = None
+    if load_ecg is not None:
+        return load_ecg(path)
+    from pathlib import Path
+
+    import wfdb
+
+    p = Path(path)
+    if not p.exists() and not p.with_suffix(".hea").exists():
+        raise GemError(f"no such file: {path}")
+    try:
+        rec = wfdb.rdrecord(str(p.with_suffix("")))
+    except Exception as exc:
+        raise GemError(f"cannot read {path} as a WFDB record: {exc}") from exc
+    from gem_core.ecg import canonical_lead
+
+    names = [canonical_lead(n) for n in rec.sig_name]
+    keep = [names.index(lead) for lead in LEADS if lead in names]
+    if len(keep) != 12:
+        raise GemError(f"{path} does not have the 12 standard leads (has {rec.sig_name})")
+    return ECG.from_array(
+        rec.p_signal[:, keep].T, rec.fs, leads=[rec.sig_name[i] for i in keep], record_id=p.stem
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m gem_core.features PATH [--text]``: print the measurements as JSON (or as prompt text)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m gem_core.features", description=main.__doc__)
+    parser.add_argument("path", help="an ECG record (e.g. a WFDB .hea)")
+    parser.add_argument("--text", action="store_true", help="print machine_measurements_text instead of JSON")
+    args = parser.parse_args(argv)
+    try:
+        m = measure(_load(args.path))
+    except GemError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.text:
+        print(machine_measurements_text(m))
+    else:
+        print(json.dumps(m.to_dict(), indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
