@@ -371,7 +371,7 @@ def campaign_lines(tmp_path, n_cases: int, models=("gem", "baseline")) -> list[s
 
 def test_campaign_assignment_order_and_resume(store, people, tmp_path):
     admin, alice, bob = people
-    carol = store.create_rater("carol", "carol-password", actor=admin)
+    store.create_rater("carol", "carol-password", actor=admin)
     camp = store.import_campaign(
         admin, campaign_lines(tmp_path, 6), "pilot", guidelines_md="# Rate carefully", k_raters=2
     )
