@@ -1,0 +1,324 @@
+"""The interactive ECG: a Plotly figure on ECG paper with claim highlights and beat markers.
+
+Design: one figure, ONE x-axis (record time, ms) and ONE y-axis (mV, each row shifted down by its
+baseline), using the panel layout of ``gem_core.render`` so a span lands where it does in the model's
+image. Why not one subplot per lead:
+- true paper aspect is a single constraint (``yaxis.scaleanchor="x"``, ``scaleratio=400``: 1 mV and
+  400 ms are both 10 mm), kept by Plotly at any figure size and zoom;
+- zoom and pan are linked by construction (one pair of axes), and zooming works like a magnifier over
+  the sheet instead of clipping each lead inside its own box;
+- the pink/red grid is the axes' own major/minor gridlines, continuous over the sheet like real paper;
+- the JSON stays small: one axis pair, traces sampled evenly (``x0``/``dx``, no x arrays), y in float32.
+The price is that y holds the offset, so hover reads the true amplitude from ``customdata`` (int16 µV:
+half the bytes of float32 mV, same precision as the signal's 3 decimals).
+
+>>> from gem_core.samples import synthetic_ecg
+>>> fig = ecg_figure(synthetic_ecg(), "3x4+II",
+...                  highlights=[{"lead": "V1", "t_start_ms": 6000, "t_end_ms": 6400,
+...                               "verdict": "supported", "text": "rS in V1", "claim_id": "c1"}])
+>>> [s.name for s in fig.layout.shapes]
+['highlight:c1']
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import numpy as np
+import plotly.graph_objects as go
+
+from gem_core.ecg import ECG, LEADS
+from gem_core.errors import GemError
+from gem_core.features import Measurements
+from gem_core.render import (
+    CAL_MARGIN_MS,
+    CAL_PULSE,
+    MAJOR_MS,
+    MAJOR_MV,
+    MINOR_MS,
+    MINOR_MV,
+    MS_PER_MV,
+    STANDARD_WINDOW_MS,
+    Panel,
+    layout_panels,
+    paper_extent,
+    span_panels,
+)
+from viewer.highlights import VERDICT_STYLE, check_highlight
+
+VIEWER_LAYOUTS = ("12x1", "3x4+II", "3x4", "6x2")
+MINOR_GRID = "#f6caca"
+MAJOR_GRID = "#e58a8a"
+TRACE_COLOR = "#111111"
+HIGHLIGHT_OPACITY = 0.28
+HIGHLIGHT_PREFIX = "highlight:"
+# Beat markers: fiducial -> (label, colour, symbol).
+BEAT_MARKS = {
+    "p_onset_ms": ("P onset", "#0072B2", "triangle-right"),
+    "p_offset_ms": ("P offset", "#0072B2", "triangle-left"),
+    "qrs_onset_ms": ("QRS onset", "#CC79A7", "triangle-right"),
+    "qrs_offset_ms": ("QRS offset", "#CC79A7", "triangle-left"),
+    "t_onset_ms": ("T onset", "#009E73", "triangle-right"),
+    "t_offset_ms": ("T offset", "#009E73", "triangle-left"),
+}
+
+
+def _panels(ecg_duration_ms: float, layout: str, start_ms: float, window_ms: float | None):
+    if layout not in VIEWER_LAYOUTS:
+        raise GemError(f"unknown viewer layout {layout!r}; choose one of {', '.join(VIEWER_LAYOUTS)}")
+    if start_ms >= ecg_duration_ms:
+        raise GemError(
+            f"start_ms={start_ms:g} is past the end of the record ({ecg_duration_ms:g} ms); page within it"
+        )
+    return layout_panels(layout, float(start_ms), window_ms, float(ecg_duration_ms))
+
+
+def _lead_trace(ecg: ECG, panel: Panel) -> go.Scattergl | None:
+    """One panel's samples: evenly spaced, so x is x0 + i*dx and never stored."""
+    fs = ecg.fs
+    i0 = max(math.ceil(panel.t_start_ms * fs / 1000.0 - 1e-9), 0)
+    i1 = min(math.ceil(panel.t_end_ms * fs / 1000.0 - 1e-9), ecg.n_samples)
+    if i1 - i0 < 1:
+        return None
+    mv = np.nan_to_num(ecg.signal[LEADS.index(panel.lead)][i0:i1])
+    return go.Scattergl(
+        x0=i0 * 1000.0 / fs,
+        dx=1000.0 / fs,
+        y=(mv + np.float32(panel.baseline_mv)).astype(np.float32),
+        customdata=np.clip(np.round(mv * 1000.0), -32767, 32767).astype(np.int16),
+        mode="lines",
+        line={"color": TRACE_COLOR, "width": 1.2},
+        name=panel.lead,
+        hovertemplate=f"<b>{panel.lead}</b>  %{{x:.0f}} ms  %{{customdata}} µV<extra></extra>",
+        meta={"role": "ecg", "lead": panel.lead, "rhythm": panel.rhythm},
+    )
+
+
+def _paper_marks(panels: tuple[Panel, ...]) -> go.Scatter:
+    """Calibration pulses (1 mV, 200 ms) at each row start and bars between 3x4 columns."""
+    x0 = min(p.t_start_ms for p in panels) - CAL_MARGIN_MS + 60.0
+    xs: list = []
+    ys: list = []
+    for baseline in sorted({p.baseline_mv for p in panels}, reverse=True):
+        xs += [x0 + t for t, _ in CAL_PULSE] + [None]
+        ys += [baseline + v for _, v in CAL_PULSE] + [None]
+    for p in panels:
+        if p.column > 0:
+            xs += [p.t_start_ms, p.t_start_ms, None]
+            ys += [p.baseline_mv - 0.3, p.baseline_mv + 0.3, None]
+    return go.Scatter(
+        x=xs,
+        y=ys,
+        mode="lines",
+        line={"color": TRACE_COLOR, "width": 1.5},
+        hoverinfo="skip",
+        name="calibration",
+        meta={"role": "paper"},
+    )
+
+
+def _labels(panels: tuple[Panel, ...], start_ms: float) -> list[dict]:
+    notes = [
+        {
+            "x": p.t_start_ms + 2 * MINOR_MS,
+            "y": p.baseline_mv + 0.8 * p.half_height_mv,
+            "text": f"<b>{p.lead}</b>",
+            "showarrow": False,
+            "xanchor": "left",
+            "yanchor": "bottom",
+            "font": {"size": 13, "color": TRACE_COLOR},
+            "name": f"lead:{p.lead}",
+        }
+        for p in panels
+    ]
+    return notes
+
+
+def _axis(dtick: float, minor: float, **extra) -> dict:
+    return {
+        "tick0": 0,
+        "dtick": dtick,
+        "showgrid": True,
+        "gridcolor": MAJOR_GRID,
+        "gridwidth": 1,
+        "minor": {"tick0": 0, "dtick": minor, "showgrid": True, "gridcolor": MINOR_GRID, "gridwidth": 0.5},
+        "zeroline": False,
+        "showticklabels": False,
+        "ticks": "",
+        "showline": False,
+        **extra,
+    }
+
+
+def ecg_figure(
+    ecg: ECG,
+    layout: str = "3x4+II",
+    highlights: Iterable[dict] = (),
+    beats: Measurements | None = None,
+    *,
+    start_ms: float = 0.0,
+    window_ms: float | None = STANDARD_WINDOW_MS,
+    width: int | None = None,
+    height: int | None = None,
+    title: str | None = None,
+) -> go.Figure:
+    """The ECG on paper as an interactive Plotly figure.
+
+    ``layout``: "12x1", "3x4+II" (2.5 s per column and a full lead II strip), "3x4" or "6x2".
+    ``start_ms``/``window_ms`` choose the page of a long record (``window_ms=None``: the whole record
+    on one page, first 10 s in view, pan for the rest). ``highlights``: dicts as made by
+    ``highlights_from_claims``. ``beats``: ``Measurements`` whose P/QRS/T onsets and offsets are marked.
+    Without ``height`` the figure is as tall as the paper needs at ``width`` (default 1100 px).
+    """
+    if not isinstance(ecg, ECG):
+        raise GemError(f"ecg_figure needs an ECG; got {type(ecg).__name__}")
+    panels = _panels(ecg.duration_ms, layout, start_ms, window_ms)
+    x0, y0, x1, y1 = paper_extent(panels)
+    x1_view = min(x1, float(start_ms) + STANDARD_WINDOW_MS + (x1 - panels[-1].t_end_ms))
+    width = width or 1100
+    margin = {"l": 8, "r": 8, "t": 36 if title else 8, "b": 8}
+    if height is None:
+        plot_w = width - margin["l"] - margin["r"]
+        height = round(plot_w * (y1 - y0) * MS_PER_MV / (x1_view - x0)) + margin["t"] + margin["b"]
+    traces = [t for t in (_lead_trace(ecg, p) for p in panels) if t is not None]
+    traces.append(_paper_marks(panels))
+    if beats is not None:
+        traces += _beat_traces(ecg, panels, beats)
+    fig = go.Figure(
+        data=traces,
+        layout={
+            "template": "none",
+            "width": width if width else None,
+            "height": height,
+            "margin": margin,
+            "title": {"text": title} if title else None,
+            "plot_bgcolor": "white",
+            "paper_bgcolor": "white",
+            "showlegend": False,
+            "hovermode": "closest",
+            "dragmode": "zoom",
+            "xaxis": _axis(MAJOR_MS, MINOR_MS, range=[x0, x1_view], hoverformat=".0f"),
+            "yaxis": _axis(MAJOR_MV, MINOR_MV, range=[y0, y1], scaleanchor="x", scaleratio=MS_PER_MV),
+            "annotations": _labels(panels, start_ms),
+            "uirevision": f"{ecg.content_hash[:16]}:{layout}:{start_ms}",
+            "meta": {
+                "gem_viewer": {
+                    "layout": layout,
+                    "start_ms": float(start_ms),
+                    "window_ms": None if window_ms is None else float(window_ms),
+                    "duration_ms": float(ecg.duration_ms),
+                    "record_id": ecg.record_id,
+                }
+            },
+        },
+    )
+    return update_highlights(fig, highlights)
+
+
+def _viewer_panels(fig: go.Figure) -> tuple[Panel, ...]:
+    meta = (fig.layout.meta or {}).get("gem_viewer") if isinstance(fig.layout.meta, dict) else None
+    if not meta:
+        raise GemError("this figure was not made by viewer.ecg_figure; build it with ecg_figure first")
+    return layout_panels(meta["layout"], meta["start_ms"], meta["window_ms"], meta["duration_ms"])
+
+
+def highlight_parts(
+    panels: tuple[Panel, ...], highlights: Iterable[dict]
+) -> tuple[list[dict], list[go.Scatter]]:
+    """Shapes (translucent rectangles over each panel the span reaches) and hover areas (invisible
+    filled polygons carrying the claim text) for a set of highlights."""
+    shapes, hovers = [], []
+    for raw in highlights:
+        h = check_highlight(raw)
+        style = VERDICT_STYLE[h["verdict"]]
+        hover = f"<b>{style['label']}</b>: {h['text']}" + (f"<br>{h['detail']}" if h["detail"] else "")
+        for panel, a, b in span_panels(panels, h["lead"], h["t_start_ms"], h["t_end_ms"]):
+            if b <= a:  # an instant: give it 1 mm so it can be seen
+                a, b = a - MINOR_MS / 2, a + MINOR_MS / 2
+            _, bottom, _, top = panel.box
+            shapes.append(
+                {
+                    "type": "rect",
+                    "xref": "x",
+                    "yref": "y",
+                    "x0": a,
+                    "x1": b,
+                    "y0": bottom,
+                    "y1": top,
+                    "fillcolor": style["color"],
+                    "opacity": HIGHLIGHT_OPACITY,
+                    "line": {"color": style["color"], "width": 2, "dash": style["dash"]},
+                    "layer": "between",
+                    "name": f"{HIGHLIGHT_PREFIX}{h['claim_id']}",
+                }
+            )
+            hovers.append(
+                go.Scatter(
+                    x=[a, b, b, a, a],
+                    y=[bottom, bottom, top, top, bottom],
+                    fill="toself",
+                    fillcolor="rgba(0,0,0,0)",
+                    mode="lines",
+                    line={"width": 0},
+                    hoveron="fills",
+                    hoverinfo="text",
+                    text=hover,
+                    name=f"{HIGHLIGHT_PREFIX}{h['claim_id']}",
+                    meta={"role": "highlight", "claim_id": h["claim_id"], "verdict": h["verdict"]},
+                )
+            )
+    return shapes, hovers
+
+
+def update_highlights(fig: go.Figure, highlights: Iterable[dict]) -> go.Figure:
+    """Replace the figure's highlights IN PLACE (ECG traces untouched) and return it."""
+    shapes, hovers = highlight_parts(_viewer_panels(fig), highlights)
+    keep = [s for s in fig.layout.shapes if not str(s.name or "").startswith(HIGHLIGHT_PREFIX)]
+    with fig.batch_update():
+        fig.data = [t for t in fig.data if (t.meta or {}).get("role") != "highlight"]
+        fig.layout.shapes = keep + shapes
+    if hovers:
+        fig.add_traces(hovers)
+    return fig
+
+
+def with_highlights(fig: go.Figure, highlights: Iterable[dict]) -> go.Figure:
+    """A copy of ``fig`` showing ``highlights`` instead of its current ones; ``fig`` is unchanged."""
+    return update_highlights(go.Figure(fig), highlights)
+
+
+def _beat_traces(ecg: ECG, panels: tuple[Panel, ...], beats: Measurements) -> list[go.Scattergl]:
+    if not isinstance(beats, Measurements):
+        raise GemError(f"beats must be gem_core.features.Measurements; got {type(beats).__name__}")
+    points: dict[str, tuple[list, list]] = {k: ([], []) for k in BEAT_MARKS}
+    for p in panels:
+        lm = beats.leads.get(p.lead)
+        if lm is None:
+            continue
+        signal = ecg.signal[LEADS.index(p.lead)]
+        for beat in lm.beats:
+            for key, (xs, ys) in points.items():
+                t = beat.get(key)
+                if t is None or not (p.t_start_ms <= t < p.t_end_ms):
+                    continue
+                i = min(max(round(t * ecg.fs / 1000.0), 0), ecg.n_samples - 1)
+                xs.append(float(t))
+                ys.append(float(signal[i]) + p.baseline_mv)
+    traces = []
+    for key, (xs, ys) in points.items():
+        if not xs:
+            continue
+        label, color, symbol = BEAT_MARKS[key]
+        traces.append(
+            go.Scattergl(
+                x=xs,
+                y=ys,
+                mode="markers",
+                marker={"color": color, "size": 7, "symbol": symbol},
+                name=label,
+                hovertemplate=f"{label} %{{x:.0f}} ms<extra></extra>",
+                meta={"role": "beats", "fiducial": key},
+            )
+        )
+    return traces
