@@ -7,34 +7,63 @@ never the check. Password hashing and account storage belong to ``annotations``.
 
 from __future__ import annotations
 
+import argparse
+import csv
+import getpass
+import os
 import secrets
+from pathlib import Path
 
 from app.parts import need
 from app.state import AppContext
 from gem_core.errors import GemError
 from gem_core.settings import Settings
 
+AUTH_FIELDS = ("username", "password_hash", "role", "display_name")
+
+
+def read_auth_file(path: str) -> dict[str, dict]:
+    """Accounts of a GEM_AUTH_FILE: CSV with header ``username,password_hash,role,display_name``.
+
+    Hashes are ``annotations.store.hash_password`` strings (scrypt); make lines with
+    ``python -m app.auth add-user FILE NAME [--role admin]``. A malformed file is a ``GemError``.
+    """
+    file = Path(path)
+    if not file.is_file():
+        raise GemError(f"GEM_AUTH_FILE {path} does not exist; create it with `python -m app.auth add-user`")
+    users = {}
+    with file.open(newline="", encoding="utf-8") as fh:
+        for n, row in enumerate(csv.DictReader(fh), start=2):
+            name, hashed = (row.get("username") or "").strip(), (row.get("password_hash") or "").strip()
+            role = (row.get("role") or "rater").strip()
+            if not name or not hashed.startswith("scrypt$") or role not in ("rater", "admin"):
+                raise GemError(
+                    f"{path} line {n}: needs username, a scrypt password_hash and role rater|admin"
+                )
+            users[name] = {
+                "password_hash": hashed,
+                "role": role,
+                "display_name": (row.get("display_name") or name),
+            }
+    return users
+
 
 def open_store(settings: Settings):
-    """The ratings store for this deployment, with the accounts of GEM_AUTH_FILE loaded into it."""
+    """The ratings store for this deployment (``annotations.store.Store``)."""
     store_cls = need("annotations.store", "Store", "the ratings store")
-    store = store_cls(settings=settings)
-    if settings.auth_file:
-        load_users = need("annotations.users", "load_auth_file", "GEM_AUTH_FILE accounts")
-        load_users(store, settings.auth_file)
-    return store
+    return store_cls(settings=settings)
 
 
 def password_check(ctx: AppContext):
-    """The ``auth=`` callable for ``demo.launch``: the store checks username and password."""
+    """The ``auth=`` callable for ``demo.launch``: checks GEM_AUTH_FILE and maps the user to a rater."""
+    users = read_auth_file(ctx.settings.auth_file)
+    verify = need("annotations.store", "verify_password", "password checks")
 
     def check(username: str, password: str) -> bool:
-        if ctx.store is None:
+        user = users.get(str(username))
+        if user is None or ctx.store is None or not verify(str(password), user["password_hash"]):
             return False
-        try:
-            ctx.store.authenticate(username, password)
-        except GemError:
-            return False
+        ensure_rater(ctx, username, user["display_name"], user["role"])
         return True
 
     return check
@@ -46,7 +75,7 @@ def find_rater(ctx: AppContext, username: str):
     return next((r for r in ctx.store.raters(admin) if r.username == username), None)
 
 
-def ensure_rater(ctx: AppContext, username: str, display_name: str):
+def ensure_rater(ctx: AppContext, username: str, display_name: str, role: str = "rater"):
     """The rater for an external identity (HF account, anonymous tab), created on first sight.
 
     Such accounts get an unusable random password: they sign in only through their identity provider.
@@ -57,7 +86,7 @@ def ensure_rater(ctx: AppContext, username: str, display_name: str):
     return ctx.store.create_rater(
         username,
         secrets.token_urlsafe(24),
-        role="rater",
+        role=role,
         display_name=display_name,
         actor=ctx.store.local_admin(),
         idempotency_key=f"external-{username}"[:64],
@@ -98,3 +127,37 @@ def require_admin(ctx: AppContext, request=None, profile=None):
     if not who.is_admin:
         raise GemError(f"{who.username} is not an admin; ask an admin to change your role")
     return who
+
+
+def add_user(path: str, username: str, password: str, role: str = "rater", display_name: str = "") -> None:
+    """Append (or replace) one account in a GEM_AUTH_FILE, storing only the scrypt hash."""
+    hash_password = need("annotations.store", "hash_password", "password hashing")
+    file = Path(path)
+    users = read_auth_file(path) if file.is_file() and file.stat().st_size else {}
+    users[username] = {
+        "password_hash": hash_password(password),
+        "role": role,
+        "display_name": display_name or username,
+    }
+    with file.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(AUTH_FIELDS)
+        for name, u in users.items():
+            writer.writerow([name, u["password_hash"], u["role"], u["display_name"]])
+
+
+def _cli(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m app.auth", description="manage a GEM_AUTH_FILE")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add = sub.add_parser("add-user", help="add an account (password from GEM_NEW_PASSWORD or a prompt)")
+    add.add_argument("file")
+    add.add_argument("username")
+    add.add_argument("--role", choices=("rater", "admin"), default="rater")
+    add.add_argument("--display-name", default="")
+    args = parser.parse_args(argv)
+    password = os.environ.get("GEM_NEW_PASSWORD") or getpass.getpass(f"password for {args.username}: ")
+    add_user(args.file, args.username, password, args.role, args.display_name)
+
+
+if __name__ == "__main__":
+    _cli()

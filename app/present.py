@@ -349,6 +349,8 @@ def store_interpretation(ctx: AppContext, session: Session):
     interp = session.interpretation
     if ctx.store is None or interp is None or not interp.text.strip():
         return None
+    if session.case_id is None:
+        session.case_id = store_case(ctx, session)
     try:
         return ctx.store.add_interpretation(
             session.case_id,

@@ -220,8 +220,8 @@ def summary_chart(table):
             error_y={
                 "type": "data",
                 "symmetric": False,
-                "array": (part["CI high"] - part["mean"]).fillna(0),
-                "arrayminus": (part["mean"] - part["CI low"]).fillna(0),
+                "array": (part["CI high"] - part["mean"]).astype(float).fillna(0),
+                "arrayminus": (part["mean"] - part["CI low"]).astype(float).fillna(0),
             },
         )
     fig.update_layout(

@@ -1,0 +1,290 @@
+"""App handlers without a browser: Review, Rate, Compare, Campaign and Admin on a real store."""
+
+from __future__ import annotations
+
+import json
+import threading
+from types import SimpleNamespace
+
+import pytest
+
+from app import auth, handlers, present, rating
+from app.main import build_demo, make_context
+from app.state import Session, new_key
+from gem_core.errors import GemError
+from gem_core.settings import get_settings
+
+SCORES = [4, 4, 3, 5, 3, 4, 4]
+
+
+@pytest.fixture(scope="module")
+def ctx(tmp_path_factory):
+    data = tmp_path_factory.mktemp("app-data")
+    return make_context(get_settings(data_dir=data, allow_anonymous_rating=True, auth_file=""))
+
+
+@pytest.fixture(scope="module")
+def sample_id(ctx):
+    return handlers.sample_choices(ctx)[2][1]  # the 75 bpm synthetic record
+
+
+@pytest.fixture(scope="module")
+def done(ctx, sample_id):
+    """A Review session after a finished interpretation with the measure backend."""
+    session = handlers.load_sample(ctx, sample_id)
+    params = handlers.generation_params(0, 1, 1024, 0)
+    lengths = [
+        len(s.interpretation.text) for s in handlers.interpret(ctx, session, "measure", "Q?", params, "s1")
+    ]
+    return session, lengths
+
+
+def req(session_hash="tab-1", username=None):
+    return SimpleNamespace(session_hash=session_hash, username=username)
+
+
+# ------------------------------------------------------------------------------------------- pure parts
+def test_text_spans_cover_the_text_and_skip_overlaps():
+    text = "Sinus rhythm. QRS 90 ms. T waves upright."
+    claims = [
+        {"id": "a", "char_start": 14, "char_end": 24},
+        {"id": "b", "char_start": 20, "char_end": 30},  # overlaps a: left as plain text
+        {"id": "c", "char_start": 0, "char_end": 12},
+    ]
+    spans = present.text_spans(text, claims)
+    assert "".join(seg for seg, _ in spans) == text
+    assert [cid for _, cid in spans if cid] == ["c", "a"]
+
+
+def test_highlighted_text_labels_claims_by_verdict_and_marks_the_selected_one():
+    text = "HR 75 bpm. QRS 200 ms."
+    claims = [
+        {"id": "1", "char_start": 0, "char_end": 10, "verdict": "supported"},
+        {"id": "2", "char_start": 11, "char_end": 22, "verdict": "contradicted"},
+    ]
+    tokens = present.highlighted_text(text, claims, selected="2")
+    assert tokens == [("HR 75 bpm.", "supported"), (" ", None), ("QRS 200 ms.", "▶ contradicted")]
+    assert set(present.color_map()) >= {"supported", "contradicted", "not checkable"}
+
+
+def test_escape_md_neutralises_markup():
+    out = present.escape_md("<img src=x onerror=alert(1)> **bold**")
+    assert "<" not in out and "**" not in out
+
+
+@pytest.mark.parametrize(
+    ("temperature", "top_p", "max_new", "message"),
+    [(3.0, 1.0, 100, "temperature"), (0.5, 0.0, 100, "top-p"), (0.0, 1.0, 0, "max new tokens")],
+)
+def test_generation_params_reject_out_of_range(temperature, top_p, max_new, message):
+    with pytest.raises(GemError, match=message):
+        handlers.generation_params(temperature, top_p, max_new, 1)
+
+
+def test_generation_params_greedy_ignores_seed():
+    assert handlers.generation_params(0.0, 1.0, 64, 7).seed is None
+    assert handlers.generation_params(0.7, 0.9, 64, 7).seed == 7
+
+
+# ------------------------------------------------------------------------------------------------ review
+def test_loading_needs_a_sample_or_a_readable_file(ctx, tmp_path):
+    with pytest.raises(GemError, match="choose a sample"):
+        handlers.load_sample(ctx, "")
+    with pytest.raises(GemError, match="unknown sample"):
+        handlers.load_sample(ctx, "nowhere:42")
+    with pytest.raises(GemError, match="no file"):
+        handlers.load_upload(ctx, None)
+    bad = tmp_path / "bad.npy"
+    bad.write_bytes(b"not numpy")
+    with pytest.raises(GemError):
+        handlers.load_upload(ctx, str(bad))
+
+
+def test_interpret_needs_an_ecg_and_a_question(ctx, sample_id):
+    params = handlers.generation_params(0, 1, 64, 0)
+    with pytest.raises(GemError, match="load an ECG"):
+        next(handlers.interpret(ctx, Session(), "measure", "q", params))
+    session = handlers.load_sample(ctx, sample_id)
+    with pytest.raises(GemError, match="question is empty"):
+        next(handlers.interpret(ctx, session, "measure", "  ", params))
+    with pytest.raises(GemError, match="unknown backend"):
+        next(handlers.interpret(ctx, session, "nope", "q", params))
+
+
+def test_load_draws_the_tracing_and_measures_in_a_second_step(ctx, sample_id):
+    session = handlers.load_sample(ctx, sample_id)
+    assert session.case_id is not None and session.measurements is None
+    fig = handlers.figure(session, "3x4+II")
+    assert len([t for t in fig.data if t.type == "scattergl"]) >= 12
+    handlers.measured(session)
+    table = present.lead_table(session.measurements)
+    assert list(table["lead"])[:3] == ["I", "II", "III"] and "quality" in table
+    assert "Heart rate" in set(present.global_table(session.measurements)["measurement"])
+
+
+def test_interpret_streams_grounds_and_stores(ctx, done):
+    session, lengths = done
+    assert len(lengths) >= 3 and lengths == sorted(lengths) and lengths[0] < lengths[-1]
+    interp = session.interpretation
+    assert interp.interpretation_id is not None and not interp.stopped
+    stored = ctx.store.interpretation(interp.interpretation_id)
+    assert stored["text"] == interp.text and stored["model"] == "measure"
+    assert stored["grounding"]["claims"] == json.loads(json.dumps(interp.claims))
+
+
+def test_selecting_a_claim_highlights_and_zooms(done):
+    pytest.importorskip("gem_core.grounding", reason="grounding not installed")
+    session, _ = done
+    claims = session.interpretation.claims
+    assert claims, "the measure backend's text should yield grounded claims"
+    index = next(i for i, c in enumerate(claims) if c.get("evidence"))
+    claim_id = handlers.select_claim(session, index)
+    fig = handlers.figure(session, "12x1", False, claim_id)
+    shapes = [s for s in fig.layout.shapes if str(s.name or "").startswith("highlight:")]
+    assert shapes and fig.layout.xaxis.range[1] - fig.layout.xaxis.range[0] < 12_000
+    evidence = present.evidence_frame(session.claim(claim_id))
+    assert len(evidence) == len(claims[index]["evidence"])
+    assert handlers.select_claim(session, 10_000) is None
+
+
+def test_stop_ends_the_stream_early(ctx, sample_id):
+    session = handlers.load_sample(ctx, sample_id)
+    params = handlers.generation_params(0, 1, 1024, 0)
+    stream = handlers.interpret(ctx, session, "measure", "q", params, "tab-stop")
+    first = len(next(stream).interpretation.text)
+    assert handlers.stop(ctx, "tab-stop") == "Stopping…"
+    rest = list(stream)
+    full = list(handlers.interpret(ctx, Session(ecg=session.ecg), "measure", "q", params, "tab-full"))
+    assert rest[-1].interpretation.stopped and len(rest[-1].interpretation.text) == first
+    assert first < len(full[-1].interpretation.text)
+    assert handlers.stop(ctx, "never-started") == "Nothing is running."
+
+
+# ------------------------------------------------------------------------------------------------ rating
+def test_rating_is_saved_idempotent_and_editable(ctx, done):
+    session, _ = done
+    who = auth.require_rater(ctx, req("tab-rate"))
+    target = rating.interpretation_id_of(session)
+    key = new_key()
+    scores = rating.scores_from(SCORES)
+    first = rating.submit_rating(ctx, who, target, scores, "<script>x</script>", 12.0, key)
+    again = rating.submit_rating(ctx, who, target, scores, "<script>x</script>", 12.0, key)  # a retried click
+    assert again.id == first.id and again.version == 1
+    edited = rating.submit_rating(
+        ctx, who, target, {**scores, "clinical_value": 2}, "changed", 3.0, new_key()
+    )
+    assert edited.version == 2
+    prev = rating.previous_rating(ctx, who, target)
+    assert prev["scores"]["clinical_value"] == 2 and prev["comment"] == "changed"
+    other = auth.require_rater(ctx, req("another-tab"))
+    assert rating.previous_rating(ctx, other, target) is None
+
+
+def test_rating_form_must_be_complete(ctx):
+    with pytest.raises(GemError, match="Clinical Value"):
+        rating.scores_from([4, 4, 4, 4, 4, None, 4])
+    assert "Analytical Accuracy" in rating.anchors_markdown()
+
+
+def test_without_login_only_review_works(tmp_path):
+    ctx = make_context(get_settings(data_dir=tmp_path, allow_anonymous_rating=False, auth_file=""))
+    with pytest.raises(GemError, match="sign in"):
+        auth.require_rater(ctx, req())
+    with pytest.raises(GemError, match="sign in"):
+        auth.require_admin(ctx, req())
+
+
+def test_admin_actions_are_refused_to_raters(ctx):
+    who = auth.require_rater(ctx, req("tab-not-admin"))
+    with pytest.raises(GemError, match="not an admin"):
+        auth.require_admin(ctx, req("tab-not-admin"))
+    with pytest.raises(GemError, match="administrators"):  # and the store checks again on its own
+        rating.export(ctx, who, "csv", None)
+
+
+def test_preference_between_two_interpretations(ctx, sample_id):
+    session = handlers.load_sample(ctx, sample_id)
+    ids = []
+    for seed in (1, 2):
+        params = handlers.generation_params(0, 1, 1024, seed)
+        *_, last = handlers.interpret(ctx, session, "measure", f"question {seed}", params)
+        ids.append(last.interpretation.interpretation_id)
+    who = auth.require_rater(ctx, req("tab-pref"))
+    with pytest.raises(GemError, match="choose one of"):
+        rating.submit_preference(ctx, who, *ids, "maybe", "", None, new_key())
+    pref = rating.submit_preference(
+        ctx, who, *ids, "Both bad", "<img src=x onerror=alert(1)>", 5.0, new_key()
+    )
+    assert pref.choice == "both_bad" and pref.interpretation_a_id == ids[0]
+
+
+# ------------------------------------------------------------------------------------------- auth file
+def test_auth_file_accounts(ctx, tmp_path):
+    path = tmp_path / "users.csv"
+    auth.add_user(str(path), "dr.ada", "correct horse 1", role="admin")
+    auth.add_user(str(path), "dr.bob", "battery staple", role="rater")
+    users = auth.read_auth_file(str(path))
+    assert users["dr.ada"]["role"] == "admin" and "correct horse" not in path.read_text()
+    file_ctx = make_context(get_settings(data_dir=tmp_path, auth_file=str(path)))
+    check = auth.password_check(file_ctx)
+    assert check("dr.ada", "correct horse 1") and not check("dr.ada", "wrong") and not check("eve", "x")
+    assert auth.require_admin(file_ctx, req(username="dr.ada")).username == "dr.ada"
+    with pytest.raises(GemError):
+        auth.read_auth_file(str(tmp_path / "missing.csv"))
+    (tmp_path / "bad.csv").write_text("username,password_hash,role\nx,plain,rater\n")
+    with pytest.raises(GemError, match="line 2"):
+        auth.read_auth_file(str(tmp_path / "bad.csv"))
+
+
+# --------------------------------------------------------------------------------------- campaign/admin
+def test_campaign_round_and_admin_summary(tmp_path, sample_id):
+    users = tmp_path / "users.csv"
+    auth.add_user(str(users), "admin1", "admin password", role="admin")
+    auth.add_user(str(users), "rater1", "rater password")
+    ctx = make_context(get_settings(data_dir=tmp_path, auth_file=str(users)))
+    check = auth.password_check(ctx)
+    assert check("admin1", "admin password") and check("rater1", "rater password")
+    admin, rater = (
+        auth.require_admin(ctx, req(username="admin1")),
+        auth.require_rater(ctx, req(username="rater1")),
+    )
+    lines = [
+        {"case": sample_id, "interpretations": [{"model": "m1", "text": "Sinus rhythm at 75 bpm."}]},
+        {"case": sample_id.replace("75", "60"), "interpretations": [{"model": "m1", "text": "Rate 60 bpm."}]},
+    ]
+    camp_file = tmp_path / "camp.jsonl"
+    camp_file.write_text("\n".join(json.dumps(line) for line in lines))
+    status = rating.import_campaign(ctx, admin, str(camp_file), "pilot", "Rate **carefully**.", "rate", 1)
+    assert "2 items" in status and rating.campaign_choices(ctx) == ["pilot"]
+    first = rating.campaign_next(ctx, rater, "pilot")
+    assert first.index == 1 and first.total == 2 and first.interpretations[0]["label"].startswith("Model")
+    shown = rating.item_interpretation(ctx, first, first.interpretations[0]["label"])
+    rating.submit_rating(
+        ctx,
+        rater,
+        shown["id"],
+        rating.scores_from(SCORES),
+        "",
+        1.0,
+        new_key(),
+        assignment_id=first.assignment_id,
+    )
+    assert rating.campaign_progress(ctx, rater, "pilot").startswith("1 of 2")
+    assert rating.campaign_next(ctx, rater, "pilot").item_id != first.item_id  # resumes at the next item
+    table, agree, raters, _ = rating.summary_tables(ctx, admin, "pilot")
+    assert set(table["model"]) == {"m1"} and len(table) == 7 and len(agree) == 7
+    assert len(rating.summary_chart(table).data) == 1
+    path, message = rating.export(ctx, admin, "csv", "pilot")
+    assert path.endswith(".csv") and "1 rows" in message
+
+
+def test_build_demo_exposes_only_the_four_api_endpoints(ctx):
+    demo = build_demo(ctx.settings, ctx)
+    public = {fn.api_name for fn in demo.fns.values() if fn.api_visibility != "private"}
+    assert public == {"load_ecg", "interpret", "submit_rating", "submit_preference"}
+
+
+def test_app_context_stop_flags_are_per_tab(ctx):
+    one, two = ctx.stop_event("a"), ctx.stop_event("b")
+    ctx.request_stop("a")
+    assert one.is_set() and not two.is_set() and isinstance(one, type(threading.Event()))
