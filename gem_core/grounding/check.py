@@ -1,0 +1,966 @@
+"""Evidence and verdicts: bind each claim to spans of the waveform and check it against measurements.
+
+Each claim gets ``evidence`` items ``{lead, t_start_ms, t_end_ms, feature, value, unit,
+measurement_name}`` (``measurement_name``: the GEM+ beat-feature name, e.g. ``qrs_duration``), a
+``verdict`` (``supported`` / ``contradicted`` / ``not_checkable``) and ``measured``, a line like
+``"text: 121 bpm; measured: 118 bpm"``.
+
+Rules: a measured value agrees with the text when it satisfies the text's comparator with the
+feature's tolerance counted in the text's favour (``TOLERANCES``); qualitative words compare with the
+named thresholds below ("prolonged QRS" means QRS >= ``QRS_WIDE_MS``); a negated claim is supported
+when the finding is clearly absent. Claims over several leads are supported when at least half of
+the checkable leads agree (when no lead is named, ST/T findings need one lead, their absence all).
+Leads whose quality is not ``ok`` are never used to contradict: a claim that only they could check
+is ``not_checkable``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from statistics import median
+
+from gem_core.features import Measurements
+from gem_core.grounding.extract import Draft
+from gem_core.leads_vocab import LIMB_LEADS
+
+SUPPORTED, CONTRADICTED, NOT_CHECKABLE = "supported", "contradicted", "not_checkable"
+
+# --- tolerances (measurement uncertainty, counted in the text's favour) ---------------------------
+HEART_RATE_TOL_BPM = 5.0
+RR_TOL_MS = 40.0
+RR_TOL_FRACTION = 0.10  # RR tolerance is the larger of RR_TOL_MS and this share of the value
+PR_TOL_MS = 20.0
+QRS_TOL_MS = 10.0
+QT_TOL_MS = 25.0
+P_DURATION_TOL_MS = 20.0
+T_DURATION_TOL_MS = 30.0
+AMPLITUDE_TOL_MV = 0.1
+ST_TOL_MV = 0.02
+T_TOL_MV = 0.03
+AXIS_TOL_DEG = 15.0
+TOLERANCES: dict[str, float] = {
+    "heart_rate": HEART_RATE_TOL_BPM,
+    "rr_interval": RR_TOL_MS,
+    "pause": RR_TOL_MS,
+    "pr_interval": PR_TOL_MS,
+    "qrs_duration": QRS_TOL_MS,
+    "qt_interval": QT_TOL_MS,
+    "qtc_interval": QT_TOL_MS,
+    "p_duration": P_DURATION_TOL_MS,
+    "t_duration": T_DURATION_TOL_MS,
+    "p_amplitude": AMPLITUDE_TOL_MV / 2,
+    "qrs_amplitude": AMPLITUDE_TOL_MV,
+    "t_amplitude": AMPLITUDE_TOL_MV,
+    "low_voltage": AMPLITUDE_TOL_MV,
+    "st_segment": ST_TOL_MV,
+    "st_elevation": ST_TOL_MV,
+    "st_depression": ST_TOL_MV,
+    "axis": AXIS_TOL_DEG,
+}
+
+# --- thresholds of qualitative and categorical findings -------------------------------------------
+BRADYCARDIA_BPM = 60.0
+TACHYCARDIA_BPM = 100.0
+PR_SHORT_MS, PR_LONG_MS = 120.0, 200.0  # first-degree AV block: PR > PR_LONG_MS
+QRS_WIDE_MS = 120.0  # bundle branch block, "prolonged"/"wide" QRS
+QRS_INCOMPLETE_BBB_MS = 100.0  # incomplete RBBB: 100 <= QRS < 120
+QT_LONG_MS = 450.0
+QTC_SHORT_MS, QTC_LONG_MS = 350.0, 460.0
+P_LONG_MS = 120.0
+RR_SHORT_MS, RR_LONG_MS = 600.0, 1000.0
+AXIS_LEFT_DEG, AXIS_RIGHT_DEG = -30.0, 90.0
+AXIS_LAFB_DEG = -45.0
+LOW_VOLTAGE_LIMB_MV, LOW_VOLTAGE_PRECORDIAL_MV = 0.5, 1.0
+SOKOLOW_LYON_MV, CORNELL_MV = 3.5, 2.8  # LVH voltage criteria
+ST_ELEVATION_MV, ST_DEPRESSION_MV = 0.1, -0.05
+ST_T_CHANGE_MV = 0.05  # |ST deviation| that counts as an ST-T change
+T_INVERTED_MV, T_FLAT_MV, T_PEAKED_MV = -0.05, 0.1, 1.0
+T_UPRIGHT_LEADS = ("I", "II", "V3", "V4", "V5", "V6")  # T is normally upright here
+SINUS_P_FRACTION = 0.7  # share of beats with a P wave for sinus rhythm
+AF_P_FRACTION = 0.5  # atrial fibrillation: P waves in fewer beats than this ...
+AF_RR_IRREGULARITY = 0.08  # ... and RMSSD / mean RR above this
+IRREGULAR_RR = 0.08
+PAUSE_RATIO = 1.5  # an RR this many times the median RR is a pause
+RHYTHM_LEAD = "II"
+
+# (beat key, global key, span start, span end, GEM+ measurement name, unit, normal range)
+_NUMERIC = {
+    "pr_interval": (
+        "pr_interval",
+        "pr_ms",
+        "p_onset_ms",
+        "qrs_onset_ms",
+        "pr_interval",
+        "ms",
+        (PR_SHORT_MS, PR_LONG_MS),
+    ),
+    "qrs_duration": (
+        "qrs_duration",
+        "qrs_ms",
+        "qrs_onset_ms",
+        "qrs_offset_ms",
+        "qrs_duration",
+        "ms",
+        (None, QRS_WIDE_MS),
+    ),
+    "qt_interval": (
+        "qt_interval",
+        "qt_ms",
+        "qrs_onset_ms",
+        "t_offset_ms",
+        "qt_interval",
+        "ms",
+        (None, QT_LONG_MS),
+    ),
+    "qtc_interval": (
+        "qtc_interval",
+        "qtc_ms",
+        "qrs_onset_ms",
+        "t_offset_ms",
+        "qtc_interval",
+        "ms",
+        (QTC_SHORT_MS, QTC_LONG_MS),
+    ),
+    "p_duration": ("p_duration", None, "p_onset_ms", "p_offset_ms", "p_duration", "ms", (None, P_LONG_MS)),
+    "p_amplitude": ("p_amplitude", None, "p_onset_ms", "p_offset_ms", "p_amplitude", "mV", (None, 0.25)),
+    "qrs_amplitude": ("qrs_amplitude", None, "qrs_onset_ms", "qrs_offset_ms", "qrs_amplitude", "mV", None),
+    "t_amplitude": ("t_amplitude", None, "t_onset_ms", "t_offset_ms", "t_amplitude", "mV", None),
+    "t_duration": ("t_duration", None, "t_onset_ms", "t_offset_ms", "t_duration", "ms", None),
+    "st_segment": (
+        "st_deviation",
+        None,
+        "qrs_offset_ms",
+        "t_onset_ms",
+        "st_form",
+        "mV",
+        (ST_DEPRESSION_MV, ST_ELEVATION_MV),
+    ),
+}
+# Spans that illustrate findings the measurements cannot check (morphology, diagnoses).
+_SPAN_OF = {
+    "qrs": ("qrs_onset_ms", "qrs_offset_ms", "qrs_duration", "qrs_duration", "ms"),
+    "st": ("qrs_offset_ms", "t_onset_ms", "st_deviation", "st_form", "mV"),
+    "st_t": ("qrs_offset_ms", "t_offset_ms", "st_deviation", "st_form", "mV"),
+    "t": ("t_onset_ms", "t_offset_ms", "t_amplitude", "t_amplitude", "mV"),
+    "p": ("p_onset_ms", "p_offset_ms", "p_amplitude", "p_amplitude", "mV"),
+    "pr": ("p_onset_ms", "qrs_onset_ms", "pr_interval", "pr_interval", "ms"),
+}
+_UNCHECKED_SPANS = {
+    "qrs_complex": "qrs",
+    "q_waves": "qrs",
+    "rsr_pattern": "qrs",
+    "s_waves": "qrs",
+    "r_waves": "qrs",
+    "poor_r_progression": "qrs",
+    "rvh": "qrs",
+    "ischemia": "st_t",
+    "t_wave": "t",
+    "atrial_enlargement": "p",
+}
+_DEFAULT_LEADS = {
+    "rbbb": ("V1", "V6"),
+    "lbbb": ("V1", "V6"),
+    "incomplete_rbbb": ("V1", "V6"),
+    "bundle_branch_block": ("V1", "V6"),
+    "axis": ("I", "aVF"),
+    "left_axis_deviation": ("I", "aVF"),
+    "right_axis_deviation": ("I", "aVF"),
+    "lafb": ("I", "aVF"),
+    "lpfb": ("I", "aVF"),
+    "lvh": ("aVL", "V1", "V5", "V6"),
+    "rvh": ("V1", "V2"),
+    "poor_r_progression": ("V1", "V2", "V3", "V4"),
+}
+_RHYTHM_FEATURES = {
+    "heart_rate",
+    "rhythm",
+    "sinus_rhythm",
+    "sinus_tachycardia",
+    "sinus_bradycardia",
+    "sinus_arrhythmia",
+    "atrial_fibrillation",
+    "atrial_flutter",
+    "tachycardia",
+    "bradycardia",
+    "higher_degree_av_block",
+}
+_UNIT_LABEL = {"bpm": "bpm", "ms": "ms", "mV": "mV", "deg": "°"}
+_LABEL = {
+    "first_degree_av_block": "first-degree AV block",
+    "lafb": "left anterior fascicular block",
+    "lpfb": "left posterior fascicular block",
+    "lvh": "LVH",
+    "rbbb": "RBBB",
+    "lbbb": "LBBB",
+    "incomplete_rbbb": "incomplete RBBB",
+    "pvc": "PVCs",
+    "pac": "PACs",
+    "qrs_polarity": "QRS polarity",
+    "st_t_changes": "ST-T changes",
+    "p_wave": "P waves",
+    "t_wave": "T waves",
+}
+
+
+@dataclass(frozen=True)
+class Result:
+    verdict: str
+    measured: str | None
+    evidence: tuple[dict, ...]
+
+
+# ----------------------------------------------------------------------------------------------------
+# small helpers
+# ----------------------------------------------------------------------------------------------------
+
+
+def fmt(value, unit: str | None) -> str:
+    """A value the way the ``measured`` line shows it: ``fmt(118.4, "bpm") -> '118 bpm'``."""
+    if value is None:
+        return "n/a"
+    if isinstance(value, (tuple, list)):
+        return f"{fmt(value[0], None)}-{fmt(value[1], unit)}"
+    if unit == "mV" or (unit is None and abs(value) < 10 and value != int(value)):
+        text = f"{value:.2f}"
+    else:
+        text = f"{value:.0f}"
+    if text.lstrip("-").strip("0.") == "":
+        text = text.lstrip("-")  # no "-0.00"
+    label = _UNIT_LABEL.get(unit or "", unit or "")
+    return text + ("" if not label else ("°" if label == "°" else f" {label}"))
+
+
+_ABBREV = {
+    "rr": "RR",
+    "pr": "PR",
+    "qrs": "QRS",
+    "qt": "QT",
+    "qtc": "QTc",
+    "st": "ST",
+    "t": "T",
+    "p": "P",
+    "av": "AV",
+}
+
+
+def label(feature: str) -> str:
+    """Human name of a feature: ``label("st_t_changes") -> 'ST T changes'``."""
+    return _LABEL.get(feature) or " ".join(_ABBREV.get(w, w) for w in feature.split("_"))
+
+
+def _text_side(d: Draft) -> str:
+    label_ = label(d.feature)
+    neg = "no " if d.negated else ""
+    if d.value is not None:
+        cmp = (
+            "" if d.comparator in ("=", None) else ("between " if d.comparator == "between" else d.comparator)
+        )
+        return f"{neg}{label_} {cmp}{fmt(d.value, d.unit)}".strip()
+    if d.comparator:
+        return f"{neg}{d.comparator} {label_}"
+    return f"{neg}{label_}"
+
+
+def compare(measured: float, comparator: str, value, tol: float) -> bool:
+    """Does ``measured`` satisfy ``comparator value`` with ``tol`` in its favour (negative: against)?
+
+    >>> compare(118, "=", 121, 5), compare(112, ">", 120, 10), compare(112, ">", 120, -10)
+    (True, True, False)
+    """
+    if comparator == "between":
+        lo, hi = value
+        return lo - tol <= measured <= hi + tol
+    if comparator in (">", ">="):
+        return measured >= value - tol
+    if comparator in ("<", "<="):
+        return measured <= value + tol
+    return abs(measured - value) <= max(tol, 0.0)
+
+
+def _limits(comparator: str, normal) -> tuple[str, object] | None:
+    """A qualitative comparator as a numeric one: "prolonged" with normal (120, 200) -> (">", 200)."""
+    if normal is None:
+        return None
+    lo, hi = normal
+    table = {
+        "prolonged": (">", hi),
+        "high": (">", hi),
+        "elevated": (">", hi),
+        "short": ("<", lo),
+        "low": ("<", lo),
+        "narrow": ("<", hi),
+        "normal": ("between", (lo if lo is not None else -1e9, hi if hi is not None else 1e9)),
+    }
+    cmp_value = table.get(comparator)
+    if cmp_value is None or cmp_value[1] is None:
+        return None
+    return cmp_value
+
+
+def _ok_leads(m: Measurements, leads) -> list[str]:
+    return [
+        name for name in leads if name in m.leads and m.leads[name].quality == "ok" and m.leads[name].beats
+    ]
+
+
+def _lead_median(m: Measurements, lead: str, key: str) -> float | None:
+    if lead not in m.leads:
+        return None
+    vals = [b.get(key) for b in m.leads[lead].beats]
+    vals = [float(v) for v in vals if isinstance(v, (int, float)) and math.isfinite(v)]
+    return median(vals) if vals else None
+
+
+def _clip(m: Measurements, start, end) -> tuple[float, float] | None:
+    if start is None or end is None:
+        return None
+    s, e = max(0.0, float(start)), min(float(m.duration_ms), float(end))
+    return (round(s, 1), round(e, 1)) if e > s else None
+
+
+def _item(m, lead, span, feature, value, unit, name) -> dict | None:
+    span = _clip(m, *span)
+    if span is None:
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        value = None
+    return {
+        "lead": lead,
+        "t_start_ms": span[0],
+        "t_end_ms": span[1],
+        "feature": feature,
+        "value": value,
+        "unit": unit,
+        "measurement_name": name,
+    }
+
+
+def beat_spans(
+    m: Measurements, leads, start_key, end_key, value_key, name, unit, feature, beats=None
+) -> list[dict]:
+    """One evidence item per beat and lead: ``start_key..end_key`` with the beat's ``value_key``."""
+    out = []
+    for lead in leads:
+        if lead not in m.leads:
+            continue
+        for b in m.leads[lead].beats:
+            if beats is not None and b.get("index") not in beats:
+                continue
+            item = _item(m, lead, (b.get(start_key), b.get(end_key)), feature, b.get(value_key), unit, name)
+            if item:
+                out.append(item)
+    return out
+
+
+def _record_item(m: Measurements, feature, value, unit, name) -> list[dict]:
+    item = _item(m, RHYTHM_LEAD, (0.0, m.duration_ms), feature, value, unit, name)
+    return [item] if item else []
+
+
+def _rr_list(m: Measurements) -> list[tuple[float, float, float]]:
+    """(start R, end R, RR ms) for every pair of consecutive beats."""
+    r = [float(x) for x in m.r_peaks_ms]
+    return [(a, b, b - a) for a, b in zip(r, r[1:], strict=False)]
+
+
+def _verdict(ok: bool | None, negated: bool) -> str:
+    if ok is None:
+        return NOT_CHECKABLE
+    return SUPPORTED if ok != negated else CONTRADICTED
+
+
+def _tol(d: Draft, tol: float) -> float:
+    return -tol if d.negated else tol
+
+
+# ----------------------------------------------------------------------------------------------------
+# the checks
+# ----------------------------------------------------------------------------------------------------
+
+
+def check(d: Draft, m: Measurements | None) -> Result:
+    """Verdict, measured line and evidence for one claim."""
+    text = _text_side(d)
+    if m is None:
+        return Result(NOT_CHECKABLE, None, ())
+    if not m.enough_beats:
+        return Result(NOT_CHECKABLE, f"text: {text}; measured: not measurable ({m.message})", ())
+    handler = _HANDLERS.get(d.feature)
+    if handler is None:
+        return _unchecked(d, m, text)
+    verdict, measured, evidence = handler(d, m)
+    line = f"text: {text}; measured: {measured}" if measured else None
+    return Result(verdict, line, tuple(e for e in evidence if e))
+
+
+def _unchecked(d: Draft, m: Measurements, text: str) -> Result:
+    kind = _UNCHECKED_SPANS.get(d.feature)
+    evidence: list[dict] = []
+    leads = d.leads or _DEFAULT_LEADS.get(d.feature, ())
+    if kind:
+        start, end, value_key, name, unit = _SPAN_OF[kind]
+        evidence = beat_spans(m, leads or (RHYTHM_LEAD,), start, end, value_key, name, unit, d.feature)
+    elif d.feature in _RHYTHM_FEATURES:
+        evidence = _record_item(m, d.feature, m.global_values.get("heart_rate_bpm"), "bpm", "heart_rate")
+    return Result(
+        NOT_CHECKABLE,
+        f"text: {text}; measured: not measured from the signal (shown for review)",
+        tuple(evidence),
+    )
+
+
+def _per_lead(d: Draft, m: Measurements, key: str, test, unit: str | None, any_lead: bool = False):
+    """Apply ``test(value, lead) -> bool|None`` to each named (or every) ok lead's median ``key``."""
+    leads = d.leads or tuple(m.leads)
+    checkable = _ok_leads(m, leads)
+    results, shown = [], []
+    for lead in checkable:
+        value = _lead_median(m, lead, key)
+        if value is None:
+            continue
+        ok = test(value, lead)
+        if ok is None:
+            continue
+        results.append(ok)
+        shown.append(f"{lead} {fmt(value, unit)}")
+    skipped = [lead for lead in leads if lead not in checkable]
+    measured = ", ".join(shown) if shown else "no measurable beats in the named leads"
+    if skipped:
+        measured += f" ({', '.join(skipped)} not checkable: poor signal)"
+    if not results:
+        return None, measured
+    if not d.leads:  # nothing named: the finding anywhere; its absence everywhere
+        return (any(results) if not d.negated else all(results)), measured
+    share = sum(results) / len(results)
+    if any_lead:
+        return (share > 0) if not d.negated else (share == 1.0), measured
+    return share >= 0.5, measured
+
+
+def _numeric(d: Draft, m: Measurements):
+    beat_key, global_key, start, end, name, unit, normal = _NUMERIC[d.feature]
+    tol = TOLERANCES.get(d.feature, 0.0)
+    if d.value is not None:
+        cmp_value = (d.comparator or "=", d.value)
+    else:
+        cmp_value = _limits(d.comparator or "", normal) if d.comparator else None
+    evidence_leads = d.leads or (RHYTHM_LEAD,)
+    evidence = beat_spans(m, evidence_leads, start, end, beat_key, name, unit, d.feature)
+    if d.feature == "qrs_amplitude" and d.value is None and d.comparator in ("low", "high"):
+        return _low_voltage(d, m)
+    if cmp_value is None:
+        return NOT_CHECKABLE, _describe(d, m, beat_key, global_key, unit), evidence
+    comparator, value = cmp_value
+    if not d.leads and global_key and m.global_values.get(global_key) is not None:
+        measured_value = float(m.global_values[global_key])
+        ok = compare(measured_value, comparator, value, _tol(d, tol))
+        return _verdict(ok, d.negated), fmt(measured_value, unit), evidence
+    ok, measured = _per_lead(
+        d, m, beat_key, lambda v, _lead: compare(v, comparator, value, _tol(d, tol)), unit
+    )
+    if ok is None and d.leads and global_key and m.global_values.get(global_key) is not None:
+        measured_value = float(m.global_values[global_key])  # intervals are shared by all leads of a beat
+        ok = compare(measured_value, comparator, value, _tol(d, tol))
+        measured = f"{fmt(measured_value, unit)} (whole record)"
+    return _verdict(ok, d.negated), measured, evidence
+
+
+def _describe(d, m, beat_key, global_key, unit) -> str:
+    if not d.leads and global_key and m.global_values.get(global_key) is not None:
+        return fmt(m.global_values[global_key], unit)
+    shown = [
+        f"{lead} {fmt(v, unit)}"
+        for lead in (d.leads or (RHYTHM_LEAD,))
+        if (v := _lead_median(m, lead, beat_key)) is not None
+    ]
+    return ", ".join(shown) or "n/a"
+
+
+def _heart_rate(d: Draft, m: Measurements):
+    hr = m.global_values.get("heart_rate_bpm")
+    evidence = _record_item(m, "heart_rate", hr, "bpm", "heart_rate")
+    if hr is None:
+        return NOT_CHECKABLE, "n/a", evidence
+    if d.value is not None:
+        ok = compare(hr, d.comparator or "=", d.value, _tol(d, HEART_RATE_TOL_BPM))
+    else:
+        limits = _limits(d.comparator or "", (BRADYCARDIA_BPM, TACHYCARDIA_BPM)) if d.comparator else None
+        if limits is None:
+            return NOT_CHECKABLE, fmt(hr, "bpm"), evidence
+        ok = compare(hr, limits[0], limits[1], _tol(d, HEART_RATE_TOL_BPM))
+    return _verdict(ok, d.negated), fmt(hr, "bpm"), evidence
+
+
+def _rate_category(threshold_cmp: str, threshold: float, sinus: bool):
+    def handler(d: Draft, m: Measurements):
+        hr = m.global_values.get("heart_rate_bpm")
+        evidence = _record_item(m, d.feature, hr, "bpm", "heart_rate")
+        if hr is None:
+            return NOT_CHECKABLE, "n/a", evidence
+        ok = compare(hr, threshold_cmp, threshold, _tol(d, HEART_RATE_TOL_BPM))
+        measured = fmt(hr, "bpm")
+        if sinus:
+            is_sinus, rhythm = _sinus(m)
+            measured += f"; {rhythm}"
+            ok = ok and bool(is_sinus) if is_sinus is not None else None
+        return _verdict(ok, d.negated), measured, evidence
+
+    return handler
+
+
+def _rhythm_numbers(m: Measurements) -> tuple[float | None, float | None, str]:
+    g = m.global_values
+    irr, pfrac = g.get("rr_irregularity"), g.get("p_wave_fraction")
+    parts = []
+    if irr is not None:
+        parts.append(f"RR irregularity {irr:.2f}")
+    if pfrac is not None:
+        parts.append(f"P waves in {100 * pfrac:.0f}% of beats")
+    return irr, pfrac, ", ".join(parts) or "n/a"
+
+
+def _is_af(m: Measurements) -> bool | None:
+    irr, pfrac, _ = _rhythm_numbers(m)
+    if irr is None or pfrac is None:
+        return None
+    return irr > AF_RR_IRREGULARITY and pfrac < AF_P_FRACTION
+
+
+def _sinus(m: Measurements) -> tuple[bool | None, str]:
+    irr, pfrac, text = _rhythm_numbers(m)
+    if pfrac is None:
+        return None, text
+    af = _is_af(m)
+    return (pfrac >= SINUS_P_FRACTION and not af), text
+
+
+def _rhythm_evidence(m: Measurements, feature: str) -> list[dict]:
+    return _record_item(m, feature, m.global_values.get("rr_irregularity"), None, "rr_interval_1")
+
+
+def _atrial_fibrillation(d: Draft, m: Measurements):
+    _, _, text = _rhythm_numbers(m)
+    return _verdict(_is_af(m), d.negated), text, _rhythm_evidence(m, d.feature)
+
+
+def _sinus_rhythm(d: Draft, m: Measurements):
+    ok, text = _sinus(m)
+    return _verdict(ok, d.negated), text, _rhythm_evidence(m, d.feature)
+
+
+def _irregular(m: Measurements) -> bool | None:
+    irr = m.global_values.get("rr_irregularity")
+    if irr is None:
+        return None
+    return irr > IRREGULAR_RR or bool(m.premature_beats)
+
+
+def _rhythm(d: Draft, m: Measurements):
+    irr, _, text = _rhythm_numbers(m)
+    if m.premature_beats:
+        text += f", {len(m.premature_beats)} premature beat(s)"
+    irregular = _irregular(m)
+    if d.comparator == "irregular":
+        ok = irregular
+    elif d.comparator == "regular":
+        ok = None if irregular is None else not irregular
+    else:
+        return NOT_CHECKABLE, text, _rhythm_evidence(m, d.feature)
+    return _verdict(ok, d.negated), text, _rhythm_evidence(m, d.feature)
+
+
+def _rr_interval(d: Draft, m: Measurements):
+    """Numeric RR claims point at the RR intervals closest to the value; qualitative ones at rhythm."""
+    if d.value is None:
+        if d.comparator in ("irregular", "regular"):
+            return _rhythm(d, m)
+        rr = m.global_values.get("rr_ms")
+        limits = _limits(d.comparator or "", (RR_SHORT_MS, RR_LONG_MS)) if d.comparator else None
+        evidence = _rr_items(m, d, _rr_list(m))
+        if rr is None or limits is None:
+            return NOT_CHECKABLE, f"mean RR {fmt(rr, 'ms')}", evidence
+        return (
+            _verdict(compare(rr, *limits, _tol(d, RR_TOL_MS)), d.negated),
+            f"mean RR {fmt(rr, 'ms')}",
+            evidence,
+        )
+    rrs = _rr_list(m)
+    if not rrs:
+        return NOT_CHECKABLE, "no RR intervals", []
+    comparator = d.comparator or "="
+    if comparator in ("=", "~"):
+        tol = max(RR_TOL_MS, RR_TOL_FRACTION * float(d.value))
+        closest = sorted(rrs, key=lambda x: abs(x[2] - d.value))
+        within = [x for x in closest if abs(x[2] - d.value) <= tol]
+        shown = within or closest[:1]
+        measured = f"closest RR {fmt(closest[0][2], 'ms')} at {closest[0][0]:.0f} ms"
+        if len(within) > 1:
+            measured += f" ({len(within)} RR intervals within {tol:.0f} ms)"
+        return _verdict(bool(within), d.negated), measured, _rr_items(m, d, shown)
+    tol = RR_TOL_MS
+    matching = [x for x in rrs if compare(x[2], comparator, d.value, _tol(d, tol))]
+    ok = len(matching) / len(rrs) >= 0.5
+    measured = (
+        f"{len(matching)} of {len(rrs)} RR intervals; mean {fmt(sum(x[2] for x in rrs) / len(rrs), 'ms')}"
+    )
+    return _verdict(ok, d.negated), measured, _rr_items(m, d, matching or rrs)
+
+
+def _rr_items(m: Measurements, d: Draft, rrs) -> list[dict]:
+    leads = d.leads or (RHYTHM_LEAD,)
+    return [
+        _item(m, lead, (a, b), "rr_interval", round(rr, 1), "ms", "rr_interval_1")
+        for lead in leads
+        for a, b, rr in rrs
+    ]
+
+
+def _pause(d: Draft, m: Measurements):
+    if d.value is not None:
+        return _rr_interval(d, m)
+    rrs = _rr_list(m)
+    if not rrs:
+        return NOT_CHECKABLE, "no RR intervals", []
+    med = median(x[2] for x in rrs)
+    long_rr = [x for x in rrs if x[2] >= PAUSE_RATIO * med]
+    after_premature = []
+    for pb in m.premature_beats:
+        t = float(pb["time_ms"])
+        after_premature += [x for x in rrs if abs(x[0] - t) < 1.0]
+    found = sorted(set(long_rr + after_premature))
+    measured = f"{len(found)} pause(s); median RR {fmt(med, 'ms')}"
+    if found:
+        measured += f", longest {fmt(max(x[2] for x in found), 'ms')}"
+    return _verdict(bool(found), d.negated), measured, _rr_items(m, d, found)
+
+
+def _premature(kinds: tuple[str, ...]):
+    def handler(d: Draft, m: Measurements):
+        beats = [pb for pb in m.premature_beats if pb.get("kind") in kinds]
+        indices = {pb["beat_index"] for pb in beats}
+        leads = d.leads or (RHYTHM_LEAD,)
+        evidence = beat_spans(
+            m,
+            leads,
+            "qrs_onset_ms",
+            "qrs_offset_ms",
+            "qrs_duration",
+            "qrs_duration",
+            "ms",
+            d.feature,
+            indices,
+        )
+        covered = {(e["lead"], round(e["t_start_ms"])) for e in evidence}
+        for pb in beats:  # beats whose fiducials were not delineated still get a span around R
+            t = float(pb["time_ms"])
+            for lead in leads:
+                if not any(lead == cl and abs(cs - t) < 200 for cl, cs in covered):
+                    evidence.append(
+                        _item(
+                            m,
+                            lead,
+                            (t - 60, t + 60),
+                            d.feature,
+                            pb.get("qrs_duration_ms"),
+                            "ms",
+                            "qrs_duration",
+                        )
+                    )
+        if beats:
+            times = ", ".join(f"{float(pb['time_ms']):.0f}" for pb in beats[:6])
+            measured = f"{len(beats)} {'/'.join(kinds)} at {times} ms"
+        else:
+            measured = f"no {'/'.join(kinds)} detected"
+        return _verdict(bool(beats), d.negated), measured, evidence
+
+    return handler
+
+
+def _qrs_width(low: float | None, high: float | None):
+    """Bundle branch blocks: only the QRS width is checked (morphology is not measured)."""
+
+    def handler(d: Draft, m: Measurements):
+        qrs = m.global_values.get("qrs_ms")
+        leads = d.leads or _DEFAULT_LEADS.get(d.feature, ("V1", "V6"))
+        evidence = beat_spans(
+            m, leads, "qrs_onset_ms", "qrs_offset_ms", "qrs_duration", "qrs_duration", "ms", d.feature
+        )
+        if qrs is None:
+            return NOT_CHECKABLE, "QRS n/a", evidence
+        tol = _tol(d, QRS_TOL_MS)
+        ok = (low is None or qrs >= low - tol) and (high is None or qrs < high + tol)
+        return _verdict(ok, d.negated), f"QRS {fmt(qrs, 'ms')} (width only; morphology not checked)", evidence
+
+    return handler
+
+
+def _axis_rule(comparator: str, threshold):
+    def handler(d: Draft, m: Measurements):
+        axis = m.global_values.get("qrs_axis_deg")
+        leads = d.leads or _DEFAULT_LEADS["axis"]
+        evidence = beat_spans(
+            m, leads, "qrs_onset_ms", "qrs_offset_ms", "qrs_amplitude", "qrs_amplitude", "mV", d.feature
+        )
+        for e in evidence:
+            e.update(value=axis, unit="deg", measurement_name="qrs_axis")
+        if axis is None:
+            return NOT_CHECKABLE, "axis n/a", evidence
+        if d.value is not None:
+            ok = compare(axis, d.comparator or "=", d.value, _tol(d, AXIS_TOL_DEG))
+        elif comparator:
+            ok = compare(axis, comparator, threshold, _tol(d, AXIS_TOL_DEG))
+        elif d.comparator == "normal":
+            ok = compare(axis, "between", (AXIS_LEFT_DEG, AXIS_RIGHT_DEG), _tol(d, AXIS_TOL_DEG))
+        else:
+            return NOT_CHECKABLE, fmt(axis, "deg"), evidence
+        return _verdict(ok, d.negated), f"QRS axis {fmt(axis, 'deg')}", evidence
+
+    return handler
+
+
+def _first_degree_av_block(d: Draft, m: Measurements):
+    pr = m.global_values.get("pr_ms")
+    evidence = beat_spans(
+        m,
+        d.leads or (RHYTHM_LEAD,),
+        "p_onset_ms",
+        "qrs_onset_ms",
+        "pr_interval",
+        "pr_interval",
+        "ms",
+        d.feature,
+    )
+    if pr is None:
+        return NOT_CHECKABLE, "PR n/a (no P waves measured)", evidence
+    ok = compare(pr, ">", PR_LONG_MS, _tol(d, PR_TOL_MS))
+    return _verdict(ok, d.negated), f"PR {fmt(pr, 'ms')}", evidence
+
+
+def _low_voltage(d: Draft, m: Measurements):
+    leads = d.leads
+    evidence = beat_spans(
+        m,
+        leads or tuple(m.leads),
+        "qrs_onset_ms",
+        "qrs_offset_ms",
+        "qrs_amplitude",
+        "qrs_amplitude",
+        "mV",
+        d.feature,
+    )
+    tol = _tol(d, AMPLITUDE_TOL_MV)
+    high = d.comparator == "high"
+
+    def limit(lead):
+        return LOW_VOLTAGE_LIMB_MV if lead in LIMB_LEADS else LOW_VOLTAGE_PRECORDIAL_MV
+
+    if leads:
+        if high:
+            ok, measured = _per_lead(d, m, "qrs_amplitude", lambda v, lead: v >= limit(lead) - tol, "mV")
+        else:
+            ok, measured = _per_lead(d, m, "qrs_amplitude", lambda v, lead: v < limit(lead) + tol, "mV")
+        return _verdict(ok, d.negated), measured, evidence
+    v = m.global_values.get("voltage") or {}
+    limb, prec = v.get("limb_max_qrs_mv"), v.get("precordial_max_qrs_mv")
+    if limb is None and prec is None:
+        return NOT_CHECKABLE, "QRS voltage n/a", evidence
+    ok = (limb is not None and limb < LOW_VOLTAGE_LIMB_MV + tol) or (
+        prec is not None and prec < LOW_VOLTAGE_PRECORDIAL_MV + tol
+    )
+    if high:
+        ok = not ok
+    return _verdict(ok, d.negated), f"max QRS limb {fmt(limb, 'mV')}, precordial {fmt(prec, 'mV')}", evidence
+
+
+def _lvh(d: Draft, m: Measurements):
+    v = m.global_values.get("voltage") or {}
+    sok, corn = v.get("sokolow_lyon_mv"), v.get("cornell_mv")
+    evidence = beat_spans(
+        m,
+        d.leads or _DEFAULT_LEADS["lvh"],
+        "qrs_onset_ms",
+        "qrs_offset_ms",
+        "qrs_amplitude",
+        "qrs_amplitude",
+        "mV",
+        d.feature,
+    )
+    if sok is None and corn is None:
+        return NOT_CHECKABLE, "voltage criteria n/a", evidence
+    tol = _tol(d, AMPLITUDE_TOL_MV)
+    ok = (sok is not None and sok >= SOKOLOW_LYON_MV - tol) or (corn is not None and corn >= CORNELL_MV - tol)
+    return (
+        _verdict(ok, d.negated),
+        f"Sokolow-Lyon {fmt(sok, 'mV')}, Cornell {fmt(corn, 'mV')} (voltage criteria only)",
+        evidence,
+    )
+
+
+def _st(kind: str):
+    """ST elevation / depression / changes per lead, from the median ST deviation at J+60 ms."""
+
+    def handler(d: Draft, m: Measurements):
+        span = "st_t" if kind == "st_t" else "st"
+        start, end, value_key, name, unit = _SPAN_OF[span]
+        leads = d.leads or tuple(m.leads)
+        evidence = beat_spans(m, leads, start, end, value_key, name, unit, d.feature)
+        tol = _tol(d, ST_TOL_MV)
+        if kind == "elevation":
+            if d.value is not None:
+
+                def test(v, _lead):
+                    return compare(v, d.comparator or "=", d.value, tol)
+            else:
+
+                def test(v, _lead):
+                    return v >= ST_ELEVATION_MV - tol
+        elif kind == "depression":
+            if d.value is not None:  # "ST depression of 0.1 mV": the text gives a depth
+
+                def test(v, _lead):
+                    return compare(-v, d.comparator or "=", d.value, tol)
+            else:
+
+                def test(v, _lead):
+                    return v <= ST_DEPRESSION_MV + tol
+        elif kind == "normal":
+
+            def test(v, _lead):
+                return abs(v) < ST_ELEVATION_MV + tol
+        else:
+            return _st_t_changes(d, m, evidence)
+        ok, measured = _per_lead(d, m, "st_deviation", test, "mV")
+        return _verdict(ok, d.negated), "ST " + measured, evidence
+
+    return handler
+
+
+def _st_t_changes(d: Draft, m: Measurements, evidence):
+    def abnormal(lead):
+        st, t = _lead_median(m, lead, "st_deviation"), _lead_median(m, lead, "t_amplitude")
+        if st is None and t is None:
+            return None
+        bad = st is not None and abs(st) >= ST_T_CHANGE_MV
+        if t is not None and lead in T_UPRIGHT_LEADS:
+            bad = bad or t <= T_INVERTED_MV or abs(t) < T_FLAT_MV / 2
+        return bad
+
+    leads = d.leads or tuple(m.leads)
+    checkable = _ok_leads(m, leads)
+    flags = {lead: abnormal(lead) for lead in checkable}
+    flags = {k: v for k, v in flags.items() if v is not None}
+    if not flags:
+        return NOT_CHECKABLE, "no measurable ST-T in the named leads", evidence
+    shown = ", ".join(
+        f"{lead} ST {fmt(_lead_median(m, lead, 'st_deviation'), 'mV')} T {fmt(_lead_median(m, lead, 't_amplitude'), 'mV')}"
+        for lead in flags
+    )
+    ok = any(flags.values())
+    return _verdict(ok, d.negated), shown, evidence
+
+
+def _st_segment(d: Draft, m: Measurements):
+    if d.comparator == "normal":
+        return _st("normal")(d, m)
+    if d.value is not None:
+        return _numeric(d, m)
+    return _st("st_t")(d, m)
+
+
+def _t_rule(kind: str):
+    def handler(d: Draft, m: Measurements):
+        leads = d.leads or tuple(m.leads)
+        evidence = beat_spans(
+            m, leads, "t_onset_ms", "t_offset_ms", "t_amplitude", "t_amplitude", "mV", d.feature
+        )
+        if kind == "inverted":
+
+            def test(v, lead):
+                return v <= T_INVERTED_MV + _tol(d, T_TOL_MV)
+        elif kind == "flat":
+
+            def test(v, lead):
+                return abs(v) < T_FLAT_MV + _tol(d, T_TOL_MV)
+        else:
+
+            def test(v, lead):
+                return v >= T_PEAKED_MV - _tol(d, AMPLITUDE_TOL_MV)
+
+        ok, measured = _per_lead(d, m, "t_amplitude", test, "mV")
+        return _verdict(ok, d.negated), "T " + measured, evidence
+
+    return handler
+
+
+def _p_wave(d: Draft, m: Measurements):
+    pfrac = m.global_values.get("p_wave_fraction")
+    leads = d.leads or (RHYTHM_LEAD,)
+    evidence = beat_spans(
+        m, leads, "p_onset_ms", "p_offset_ms", "p_amplitude", "p_amplitude", "mV", d.feature
+    )
+    if not evidence:
+        evidence = _record_item(m, "p_wave", pfrac, None, "p_amplitude")
+    if pfrac is None:
+        return NOT_CHECKABLE, "P waves n/a", evidence
+    measured = f"P waves in {100 * pfrac:.0f}% of beats"
+    if d.comparator in (None, "normal", "positive", "present", "regular"):
+        return _verdict(pfrac >= AF_P_FRACTION, d.negated), measured, evidence
+    return NOT_CHECKABLE, measured, evidence
+
+
+def _qrs_polarity(d: Draft, m: Measurements):
+    leads = d.leads or tuple(m.leads)
+    evidence = beat_spans(
+        m, leads, "qrs_onset_ms", "qrs_offset_ms", "qrs_amplitude", "qrs_amplitude", "mV", d.feature
+    )
+    want_negative = d.comparator == "negative"
+
+    def net(lead):
+        r, s = _lead_median(m, lead, "r_amplitude"), _lead_median(m, lead, "s_amplitude")
+        return None if r is None or s is None else r - s
+
+    checkable = [lead for lead in _ok_leads(m, leads) if net(lead) is not None]
+    if not checkable:
+        return NOT_CHECKABLE, "QRS polarity n/a", evidence
+    results = [(net(lead) < 0) == want_negative for lead in checkable]
+    measured = ", ".join(f"{lead} R-S {fmt(net(lead), 'mV')}" for lead in checkable)
+    return _verdict(sum(results) / len(results) >= 0.5, d.negated), measured, evidence
+
+
+_HANDLERS = {
+    "heart_rate": _heart_rate,
+    "tachycardia": _rate_category(">", TACHYCARDIA_BPM, sinus=False),
+    "bradycardia": _rate_category("<", BRADYCARDIA_BPM, sinus=False),
+    "sinus_tachycardia": _rate_category(">", TACHYCARDIA_BPM, sinus=True),
+    "sinus_bradycardia": _rate_category("<", BRADYCARDIA_BPM, sinus=True),
+    "sinus_rhythm": _sinus_rhythm,
+    "atrial_fibrillation": _atrial_fibrillation,
+    "rhythm": _rhythm,
+    "rr_interval": _rr_interval,
+    "pause": _pause,
+    "pvc": _premature(("PVC",)),
+    "pac": _premature(("PAC",)),
+    "premature_beat": _premature(("PVC", "PAC")),
+    "rbbb": _qrs_width(QRS_WIDE_MS, None),
+    "lbbb": _qrs_width(QRS_WIDE_MS, None),
+    "bundle_branch_block": _qrs_width(QRS_WIDE_MS, None),
+    "incomplete_rbbb": _qrs_width(QRS_INCOMPLETE_BBB_MS, QRS_WIDE_MS),
+    "axis": _axis_rule("", None),
+    "left_axis_deviation": _axis_rule("<", AXIS_LEFT_DEG),
+    "right_axis_deviation": _axis_rule(">", AXIS_RIGHT_DEG),
+    "lafb": _axis_rule("<", AXIS_LAFB_DEG),
+    "first_degree_av_block": _first_degree_av_block,
+    "low_voltage": _low_voltage,
+    "lvh": _lvh,
+    "st_elevation": _st("elevation"),
+    "st_depression": _st("depression"),
+    "st_t_changes": _st("st_t"),
+    "st_segment": _st_segment,
+    "t_inversion": _t_rule("inverted"),
+    "t_flattening": _t_rule("flat"),
+    "t_peaked": _t_rule("peaked"),
+    "p_wave": _p_wave,
+    "qrs_polarity": _qrs_polarity,
+    **{name: _numeric for name in _NUMERIC if name != "st_segment"},
+}

@@ -1,0 +1,645 @@
+"""Claims from ECG prose: sentences, clauses, features, leads, values, comparators and negation.
+
+This is the text half of grounding; it needs no measurements. A *claim* is one feature mention
+("QRS duration", "atrial fibrillation", "PVCs") with the leads, value, comparator and negation that
+the surrounding clause gives it. Offsets are characters in the text.
+
+>>> [(d.feature, d.leads, d.value, d.unit, d.comparator) for d in extract_sentence(
+...     "Prolonged QRS duration (>120 ms, particularly in leads I, aVL, and V6).")]
+[('qrs_duration', ('I', 'aVL', 'V6'), 120.0, 'ms', '>')]
+>>> [(d.feature, d.negated) for d in extract_sentence("There is no ST elevation or depression.")]
+[('st_elevation', True), ('st_depression', True)]
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from gem_core.leads_vocab import LeadMention, find_leads, order_leads
+
+# --- features -----------------------------------------------------------------------------------
+_W = r"[\s-]+"
+_BEATS = r"(?:contractions?|complex(?:es)?|beats?|depolari[sz]ations?|systoles?)"
+# (feature, pattern). Overlaps: the longest match wins ("ST-T changes" over "ST", "QRS duration" over
+# "QRS"); abbreviations are case-sensitive via (?-i:...).
+FEATURE_PATTERNS: tuple[tuple[str, str], ...] = (
+    ("sinus_tachycardia", r"sinus\s+tachycardi\w*"),
+    ("sinus_bradycardia", r"sinus\s+bradycardi\w*"),
+    ("sinus_arrhythmia", r"sinus\s+arrhythmi\w*"),
+    ("sinus_rhythm", r"(?:normal\s+)?sinus\s+rhythm|(?-i:NSR)|sinus\s+mechanism"),
+    ("atrial_fibrillation", r"atrial\s+fibrillation|(?-i:AF|AFib|A-fib|AFIB)"),
+    ("atrial_flutter", r"atrial\s+flutter|(?-i:AFL)"),
+    ("tachycardia", r"tachycardi\w*|rapid\s+ventricular\s+(?:response|rate)|(?-i:RVR)"),
+    ("bradycardia", r"bradycardi\w*"),
+    (
+        "pvc",
+        rf"premature\s+ventricular\s+{_BEATS}|ventricular\s+(?:premature|ectopic|extra)\s*{_BEATS}"
+        r"|ventricular\s+ectopy|(?-i:PVCs?|VPCs?|VEBs?)",
+    ),
+    (
+        "pac",
+        rf"premature\s+atrial\s+{_BEATS}|(?:atrial|supraventricular)\s+(?:premature|ectopic|extra)\s*{_BEATS}"
+        r"|atrial\s+ectopy|(?-i:PACs?|APCs?|SVEs?)",
+    ),
+    ("premature_beat", rf"premature\s+{_BEATS}|ectopic\s+{_BEATS}|ectopy|extrasystol\w*"),
+    ("pause", r"(?:compensatory\s+)?pauses?"),
+    ("incomplete_rbbb", r"incomplete\s+right\s+bundle\s+branch\s+block|incomplete\s+(?-i:RBBB)|(?-i:IRBBB)"),
+    ("rbbb", r"(?:complete\s+)?right\s+bundle\s+branch\s+block|(?-i:RBBB)"),
+    ("lbbb", r"(?:complete\s+)?left\s+bundle\s+branch\s+block|(?-i:LBBB)"),
+    (
+        "bundle_branch_block",
+        r"bundle\s+branch\s+blocks?|(?-i:BBB)|intraventricular\s+conduction\s+(?:delay|defect)|(?-i:IVCD)",
+    ),
+    ("lafb", r"left\s+anterior\s+(?:fascicular\s+block|hemiblock)|(?-i:LAFB|LAHB)"),
+    ("lpfb", r"left\s+posterior\s+(?:fascicular\s+block|hemiblock)|(?-i:LPFB|LPHB)"),
+    (
+        "first_degree_av_block",
+        r"(?:first|1st)[\s-]+degree\s+(?:AV\s+|A-V\s+|atrioventricular\s+|heart\s+)?block|(?-i:I-AVB|1AVB)",
+    ),
+    (
+        "higher_degree_av_block",
+        r"(?:second|third|2nd|3rd)[\s-]+degree\s+(?:AV\s+|A-V\s+|atrioventricular\s+|heart\s+)?block"
+        r"|complete\s+heart\s+block|Mobitz(?:\s+type)?\s+(?:I{1,2}|[12])|Wenckebach",
+    ),
+    ("left_axis_deviation", r"left(?:ward)?\s+(?:QRS\s+)?axis(?:\s+deviation)?|left[\s-]+deviated\s+axis"),
+    ("right_axis_deviation", r"right(?:ward)?\s+(?:QRS\s+)?axis(?:\s+deviation)?|right[\s-]+deviated\s+axis"),
+    ("axis", r"(?:(?:mean\s+)?(?:QRS|electrical|frontal(?:\s+plane)?|cardiac)\s+)?axis"),
+    ("low_voltage", r"low(?:\s+QRS)?\s+voltages?(?:\s+QRS)?|low[\s-]+amplitude\s+QRS(?:\s+complex(?:es)?)?"),
+    ("lvh", r"left\s+ventricular\s+hypertrophy|(?-i:LVH)"),
+    ("rvh", r"right\s+ventricular\s+hypertrophy|(?-i:RVH)"),
+    (
+        "atrial_enlargement",
+        r"(?:left|right|bi)[\s-]*atrial\s+(?:enlargement|abnormality|hypertrophy|overload)"
+        r"|(?-i:LAE|RAE)|P\s+mitrale|P\s+pulmonale",
+    ),
+    (
+        "st_t_changes",
+        r"(?-i:ST)[\s-]*(?-i:T)(?:[\s-]+wave)?(?:\s+(?:segment\s+)?(?:changes?|abnormalit(?:y|ies)|alterations?))?"
+        r"|repolari[sz]ation\s+(?:changes?|abnormalit(?:y|ies))",
+    ),
+    (
+        "st_elevation",
+        r"(?-i:ST)[\s-]*(?:segments?\s+)?elevations?|(?<=\bor\s)elevations?|(?<=\band\s)elevations?",
+    ),
+    (
+        "st_depression",
+        r"(?-i:ST)[\s-]*(?:segments?\s+)?depressions?|(?<=\bor\s)depressions?|(?<=\band\s)depressions?",
+    ),
+    ("st_segment", r"(?-i:ST)(?:[\s-]+segments?)?"),
+    (
+        "t_inversion",
+        r"(?-i:T)[\s-]*wave\s+inversions?|inverted\s+(?-i:T)[\s-]*waves?|inversions?\s+of\s+(?:the\s+)?(?-i:T)[\s-]*waves?",
+    ),
+    ("t_wave", r"(?-i:T)[\s-]*waves?"),
+    ("p_wave", r"(?-i:P)[\s-]*waves?"),
+    ("qtc_interval", r"(?-i:QTc|QTC|QT_c)(?:\s+intervals?)?|corrected\s+(?-i:QT)(?:\s+intervals?)?"),
+    ("qt_interval", r"(?-i:QT)(?:\s+intervals?)?"),
+    ("pr_interval", r"(?-i:PR|P-R)(?:\s+intervals?)?"),
+    ("rr_interval", r"(?-i:RR|R-R|R–R)(?:\s+intervals?)?|cycle\s+lengths?"),
+    ("qrs_duration", r"QRS\s+(?:complex\s+)?(?:duration|width|interval)s?"),
+    ("qrs_amplitude", r"QRS\s+(?:voltage|amplitude)s?|voltages?|(?-i:R)[\s-]*wave\s+amplitudes?"),
+    ("qrs", r"QRS(?:\s+complex(?:es)?)?"),
+    ("heart_rate", r"(?:heart|ventricular)\s+rates?|(?-i:HR)|rate"),
+    ("rhythm", r"rhythm"),
+    ("interval", r"intervals?"),
+    ("q_waves", r"(?:pathologic(?:al)?\s+|significant\s+)?(?-i:Q)[\s-]*waves?"),
+    ("rsr_pattern", r"(?-i:r?sR['’′]|RSR['’′]|rSr['’′])|M[\s-]shaped"),
+    ("poor_r_progression", r"poor\s+(?-i:R)[\s-]*wave\s+progression"),
+    ("s_waves", r"(?-i:S)[\s-]*waves?"),
+    ("r_waves", r"(?-i:R)[\s-]*waves?"),
+    (
+        "ischemia",
+        r"isch(?:a)?emi\w*|myocardial\s+injury|(?:myocardial\s+)?infarct\w*|(?-i:STEMI|NSTEMI|MI)",
+    ),
+)
+_FEATURE_RES = tuple(
+    (name, re.compile(r"(?<![A-Za-z0-9])(?:" + pat + r")(?![A-Za-z0-9])", re.IGNORECASE))
+    for name, pat in FEATURE_PATTERNS
+)
+# Features measured once for the whole record: no lead inheritance from the clause.
+GLOBAL_FEATURES = frozenset(
+    {
+        "heart_rate",
+        "rhythm",
+        "sinus_rhythm",
+        "sinus_tachycardia",
+        "sinus_bradycardia",
+        "sinus_arrhythmia",
+        "atrial_fibrillation",
+        "atrial_flutter",
+        "tachycardia",
+        "bradycardia",
+        "axis",
+        "left_axis_deviation",
+        "right_axis_deviation",
+        "lafb",
+        "lpfb",
+        "first_degree_av_block",
+        "higher_degree_av_block",
+        "rr_interval",
+        "pause",
+    }
+)
+_INTERVALS = ("rr_interval", "pr_interval", "qt_interval", "qtc_interval", "qrs_duration")
+
+# --- qualifiers (what the text says about a feature without a number) -----------------------------
+QUALIFIER_PATTERNS: tuple[tuple[str, str], ...] = (
+    ("normal", r"normal|within\s+normal\s+limits|unremarkable|preserved|isoelectric"),
+    ("prolonged", r"prolong\w*|long|lengthened|wide(?:ned|ning)?|broad(?:ened)?"),
+    ("short", r"short(?:ened)?"),
+    ("narrow", r"narrow"),
+    ("irregular", r"irregular(?:ly)?(?:\s+irregular)?"),
+    ("regular", r"regular"),
+    ("inverted", r"invert\w*|inversions?"),
+    ("negative", r"negative"),
+    ("positive", r"positive|upright"),
+    ("flat", r"flat\w*"),
+    ("peaked", r"peaked|hyperacute|tall"),
+    ("elevated", r"elevat\w*|raised"),
+    ("depressed", r"depress\w*"),
+    ("high", r"increased|high|rapid|fast|accelerated|prominent"),
+    ("low", r"low|reduced|decreased|diminished|slow|small|attenuated"),
+)
+_QUALIFIER_RES = tuple(
+    (name, re.compile(r"(?<![A-Za-z])(?:" + pat + r")(?![A-Za-z])", re.IGNORECASE))
+    for name, pat in QUALIFIER_PATTERNS
+)
+
+# --- values ---------------------------------------------------------------------------------------
+_CMP_WORDS = {
+    ">": r">|greater\s+than|more\s+than|longer\s+than|higher\s+than|wider\s+than|above|over|exceed(?:ing|s)?|in\s+excess\s+of",
+    ">=": r">=|≥|at\s+least|no\s+less\s+than",
+    "<": r"<|less\s+than|shorter\s+than|lower\s+than|below|under",
+    "<=": r"<=|≤|at\s+most|up\s+to|no\s+more\s+than",
+    "~": r"~|≈|approximately|approx\.?|about|around|roughly|nearly|almost|close\s+to|some",
+    "between": r"between|ranging\s+from|from",
+}
+_CMP_RE = "|".join(f"(?P<c{i}>{pat})" for i, pat in enumerate(_CMP_WORDS.values()))
+_UNITS = {
+    "bpm": r"bpm|beats?\s*(?:per|/)\s*min(?:ute)?|/\s*min",
+    "ms": r"ms|msec|milliseconds?",
+    "s": r"s|sec|seconds?",
+    "mV": r"mV|millivolts?",
+    "mm": r"mm",
+    "deg": r"°|degrees?|deg",
+}
+_UNIT_RE = "|".join(f"(?P<u_{name}>{pat})" for name, pat in _UNITS.items())
+_NUM = r"\d+(?:\.\d+)?"
+_VALUE_RE = re.compile(
+    rf"(?:(?:{_CMP_RE})\s*(?:of\s+)?)?(?<![A-Za-z0-9.])(?P<sign>[-−+])?(?P<a>{_NUM})"
+    rf"(?:\s*(?:-|–|to|and)\s*(?P<sign2>[-−+])?(?P<b>{_NUM}))?\s*(?:{_UNIT_RE})(?![A-Za-z])",
+    re.IGNORECASE,
+)
+_UNIT_SCALE = {"s": ("ms", 1000.0), "mm": ("mV", 0.1)}  # 1 mm = 0.1 mV at standard gain
+# Which value units each feature takes (values go to the nearest feature that takes their unit).
+FEATURE_UNITS: dict[str, tuple[str, ...]] = {
+    "heart_rate": ("bpm",),
+    "rr_interval": ("ms",),
+    "pause": ("ms",),
+    "interval": ("ms",),
+    "pr_interval": ("ms",),
+    "qrs_duration": ("ms",),
+    "qrs": ("ms", "mV"),
+    "qrs_amplitude": ("mV",),
+    "low_voltage": ("mV",),
+    "qt_interval": ("ms",),
+    "qtc_interval": ("ms",),
+    "p_wave": ("ms", "mV"),
+    "t_wave": ("ms", "mV"),
+    "t_inversion": ("mV",),
+    "st_segment": ("mV",),
+    "st_elevation": ("mV",),
+    "st_depression": ("mV",),
+    "st_t_changes": ("mV",),
+    "r_waves": ("mV",),
+    "s_waves": ("mV",),
+    "axis": ("deg",),
+    "left_axis_deviation": ("deg",),
+    "right_axis_deviation": ("deg",),
+    "lafb": ("deg",),
+}
+_IMPLICIT_FEATURE = {"bpm": "heart_rate", "deg": "axis"}  # a bare "121 bpm" is a heart-rate claim
+
+# --- negation -------------------------------------------------------------------------------------
+_NEG_BEFORE = re.compile(
+    r"\b(?:no|not|without|absence\s+of|absent|lack\s+of|lacks|lacking|free\s+of|negative\s+for"
+    r"|rules?\s+out|ruled\s+out|no\s+evidence\s+of|neither|nor|nor\s+any)\b",
+    re.IGNORECASE,
+)
+_NEG_BREAK = re.compile(
+    r"\b(?:but|however|although|though|yet|presence\s+of|present|while|whereas|instead|rather)\b|[;:]",
+    re.IGNORECASE,
+)
+_NEG_AFTER = re.compile(
+    r"^[^.;,]{0,25}?\b(?:not|absent|no\s+longer|never|cannot\s+be\s+(?:seen|identified))\b", re.IGNORECASE
+)
+_NARROWING = re.compile(
+    r"\b(?:particularly|especially|notably|most\s+(?:prominent|marked|evident|pronounced)(?:ly)?|predominantly"
+    r"|mainly|primarily|chiefly|specifically)\b[^.;]{0,20}$",
+    re.IGNORECASE,
+)
+
+# --- sentences and clauses ------------------------------------------------------------------------
+_ABBREVIATIONS = {"e.g", "i.e", "approx", "vs", "etc", "dr", "ca", "cf", "fig", "no"}
+_SENT_END = re.compile(r"[.!?](?=\s|$)|\n")
+_CLAUSE_BREAK = re.compile(
+    r";|:\s|,\s*(?=(?:and|but|while|whereas|although|though|which|indicating|suggesting|suggestive"
+    r"|consistent|compatible|as\s+evidenced|as\s+seen|as\s+shown|with|without|likely|possibly|representing"
+    r"|reflecting|raising|in\s+keeping)\b)"
+    r"|\s(?=(?:while|whereas|but|although)\s)|\s(?=and\s+(?:the|there|a|an)\s)",
+    re.IGNORECASE,
+)
+_LEAD_AFTER_AND = re.compile(r",\s*(?:and|or)\s+(?:leads?\s+)?(?:aV[RLF]|V[1-6]|I{1,3})\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Draft:
+    """One claim found in a sentence, offsets relative to that sentence; checked later."""
+
+    start: int
+    end: int
+    feature: str
+    leads: tuple[str, ...]
+    value: float | tuple[float, float] | None
+    unit: str | None
+    comparator: str | None
+    negated: bool
+
+
+@dataclass(frozen=True)
+class _Mention:
+    start: int
+    end: int
+    feature: str
+
+
+@dataclass(frozen=True)
+class _Value:
+    start: int
+    end: int
+    value: float | tuple[float, float]
+    unit: str
+    comparator: str
+
+
+def split_sentences(text: str, final: bool = True) -> list[tuple[int, int]]:
+    """(start, end) of each finished sentence; with ``final`` the unterminated tail counts too.
+
+    A sentence ends at ``.``/``!``/``?`` followed by white space or the end of the text, or at a line
+    break; "e.g." and friends do not end one, nor does a "." right after a digit at the very end of
+    a streaming text (it may be "0.2" arriving).
+
+    >>> split_sentences("Rate 75 bpm. QRS 0.", final=False)
+    [(0, 12)]
+    >>> split_sentences("Rate 75 bpm. QRS 0.", final=True)
+    [(0, 12), (13, 19)]
+    """
+    spans = []
+    start = 0
+    for m in _SENT_END.finditer(text):
+        if m.group() == ".":
+            word = re.search(r"([A-Za-z.]+)$", text[start : m.start()])
+            if word and word.group(1).lower().rstrip(".") in _ABBREVIATIONS:
+                continue
+            if not final and m.end() == len(text) and m.start() > 0 and text[m.start() - 1].isdigit():
+                continue
+        _append_span(text, start, m.end(), spans)
+        start = m.end()
+    if final:
+        _append_span(text, start, len(text), spans)
+    return spans
+
+
+def _append_span(text: str, start: int, end: int, spans: list) -> None:
+    piece = text[start:end]
+    stripped = piece.lstrip()
+    if stripped.strip():
+        s = start + len(piece) - len(stripped)
+        e = s + len(stripped.rstrip())
+        spans.append((s, e))
+
+
+def split_clauses(sentence: str) -> list[tuple[int, int]]:
+    """(start, end) of the clauses of one sentence; commas inside parentheses and lead lists stay."""
+    depth_at = _paren_depths(sentence)
+    cuts = []
+    for m in _CLAUSE_BREAK.finditer(sentence):
+        if depth_at[m.start()] > 0 or _LEAD_AFTER_AND.match(sentence, m.start()):
+            continue
+        cuts.append((m.start(), m.end()))
+    spans, start = [], 0
+    for s, e in cuts:
+        if s > start:
+            spans.append((start, s))
+        start = e
+    spans.append((start, len(sentence)))
+    return [(s, e) for s, e in spans if sentence[s:e].strip()]
+
+
+def _paren_depths(text: str) -> list[int]:
+    depth, out = 0, []
+    for ch in text:
+        if ch in "([":
+            depth += 1
+        out.append(depth)
+        if ch in ")]" and depth:
+            depth -= 1
+    out.append(depth)
+    return out
+
+
+def _find_features(clause: str) -> list[_Mention]:
+    found = [_Mention(m.start(), m.end(), name) for name, rx in _FEATURE_RES for m in rx.finditer(clause)]
+    found.sort(key=lambda m: (m.start, -(m.end - m.start)))
+    kept: list[_Mention] = []
+    for m in found:
+        if kept and m.start < kept[-1].end:
+            continue  # overlaps a longer or earlier mention
+        kept.append(m)
+    return kept
+
+
+def _find_values(clause: str) -> list[_Value]:
+    values = []
+    for m in _VALUE_RE.finditer(clause):
+        unit = next(name[2:] for name, v in m.groupdict().items() if name.startswith("u_") and v)
+        comparator = "="
+        for i, name in enumerate(_CMP_WORDS):
+            if m.group(f"c{i}"):
+                comparator = name
+        a = float(m.group("a"))
+        if m.group("sign") in ("-", "−") and unit == "deg":
+            a = -a
+        scale_unit, scale = _UNIT_SCALE.get(unit, (unit, 1.0))
+        value: float | tuple[float, float] = round(a * scale, 6)
+        if m.group("b") is not None:
+            b = float(m.group("b")) * (-1 if m.group("sign2") in ("-", "−") and unit == "deg" else 1)
+            value = (min(value, round(b * scale, 6)), max(value, round(b * scale, 6)))
+            comparator = "between"
+        elif comparator == "between":
+            comparator = "="
+        values.append(_Value(m.start(), m.end(), value, scale_unit, comparator))
+    return values
+
+
+_BEFORE_BREAK = re.compile(r"\b(?:and|or|but|with|without|of)\b|[,;()]", re.IGNORECASE)
+_COPULA_GAP = re.compile(
+    r"^(?:\s*\([^)]*\))?[^,;.]{0,40}?\b(?:is|are|was|were|appears?|appearing|seems?|remains?|looks?|being|becomes?)\b"
+    r"(?:\s+\w+){0,2}?\s+$",
+    re.IGNORECASE,
+)
+
+
+def _qualifier(
+    clause: str, mention: _Mention, seg_end: int, others: list[_Mention]
+) -> tuple[str | None, int, int]:
+    """The nearest qualifier word: up to 3 words before the feature ("prolonged QRS duration"), or
+    after it behind a copula ("the QTc intervals are prolonged"); never inside another feature."""
+    floor = max([m.end for m in others if m.end <= mention.start], default=0)
+    # A qualifier before the feature does not reach across a conjunction or a bracket.
+    floor = max([floor] + [b.end() for b in _BEFORE_BREAK.finditer(clause, floor, mention.start)])
+    words = list(re.finditer(r"\S+", clause[floor : mention.start]))
+    before_start = floor + words[max(0, len(words) - 3)].start() if words else mention.start
+    taken = [(m.start, m.end) for m in others if m is not mention]
+    best, best_dist = (None, 0, 0), 10**9
+    for name, rx in _QUALIFIER_RES:
+        for m in rx.finditer(clause, before_start, mention.start):
+            if mention.start - m.end() < best_dist and not _inside(m, taken):
+                best, best_dist = (name, m.start(), m.end()), mention.start - m.end()
+        for m in rx.finditer(clause, mention.end, min(seg_end, mention.end + 60)):
+            gap = clause[mention.end : m.start()]
+            if len(gap) < best_dist and _COPULA_GAP.match(gap) and not _inside(m, taken):
+                best, best_dist = (name, m.start(), m.end()), len(gap)
+    return best
+
+
+def _inside(match, spans) -> bool:
+    return any(s <= match.start() < e for s, e in spans)
+
+
+def _negated(clause: str, mention: _Mention, seg_end: int) -> bool:
+    before = clause[: mention.start]
+    cues = list(_NEG_BEFORE.finditer(before))
+    if cues:
+        last = cues[-1]
+        if not _NEG_BREAK.search(before, last.end()):
+            return True
+    return bool(_NEG_AFTER.search(clause[mention.end : seg_end]))
+
+
+def _resolve(
+    feature: str, qualifier: str | None, unit: str | None, previous_interval: str | None
+) -> str | None:
+    """Turn generic mentions ("QRS", "T waves", "ST segment", "interval") into checkable features."""
+    if feature == "interval":
+        return previous_interval
+    if feature == "qrs":
+        if unit == "ms" or qualifier in ("prolonged", "short", "narrow"):
+            return "qrs_duration"
+        if unit == "mV" or qualifier in ("low", "high"):
+            return "qrs_amplitude"
+        if qualifier in ("negative", "positive"):
+            return "qrs_polarity"
+        return "qrs_complex"
+    if feature == "p_wave":
+        return {"ms": "p_duration", "mV": "p_amplitude"}.get(unit or "", "p_wave")
+    if feature == "t_wave":
+        if unit == "ms":
+            return "t_duration"
+        if qualifier in ("inverted", "negative"):
+            return "t_inversion"
+        if qualifier == "flat":
+            return "t_flattening"
+        if qualifier == "peaked":
+            return "t_peaked"
+        return "t_amplitude" if unit == "mV" else "t_wave"
+    if feature == "st_segment":
+        if qualifier in ("elevated", "high"):
+            return "st_elevation"
+        if qualifier in ("depressed", "low"):
+            return "st_depression"
+        return "st_segment"
+    if feature == "t_inversion" and unit == "mV":
+        return "t_amplitude"
+    return feature
+
+
+_QUALITATIVE_COMPARATOR = {
+    "elevated": "high",
+    "inverted": "negative",
+}
+# Qualifiers that the resolved feature name already says (no comparator left to carry).
+_ABSORBED = {
+    "st_elevation": {"elevated", "high"},
+    "st_depression": {"depressed", "low"},
+    "t_inversion": {"inverted", "negative"},
+    "t_flattening": {"flat"},
+    "t_peaked": {"peaked"},
+    "qrs_polarity": set(),
+    "low_voltage": {"low"},
+}
+
+
+@lru_cache(maxsize=8192)
+def extract_sentence(sentence: str) -> tuple[Draft, ...]:
+    """Every claim in one sentence (offsets relative to it). Pure and cached: streaming re-asks often."""
+    drafts: list[Draft] = []
+    previous_interval: str | None = None
+    for c_start, c_end in split_clauses(sentence):
+        clause = sentence[c_start:c_end]
+        for d in _clause_drafts(clause, previous_interval):
+            drafts.append(
+                Draft(
+                    d.start + c_start,
+                    d.end + c_start,
+                    d.feature,
+                    d.leads,
+                    d.value,
+                    d.unit,
+                    d.comparator,
+                    d.negated,
+                )
+            )
+            if d.feature in _INTERVALS:
+                previous_interval = d.feature
+        for m in _find_features(clause):
+            if m.feature in _INTERVALS:
+                previous_interval = m.feature
+    return tuple(_dedupe(drafts))
+
+
+def _dedupe(drafts: list[Draft]) -> list[Draft]:
+    """Drop repeats in one sentence ("premature ventricular contractions (PVCs)")."""
+    out: list[Draft] = []
+    for d in drafts:
+        key = (d.feature, d.leads, d.value, d.comparator, d.negated)
+        twin = next(
+            (i for i, o in enumerate(out) if (o.feature, o.leads, o.value, o.comparator, o.negated) == key),
+            None,
+        )
+        if twin is None:
+            out.append(d)
+        else:
+            o = out[twin]
+            out[twin] = Draft(
+                min(o.start, d.start),
+                max(o.end, d.end),
+                o.feature,
+                o.leads,
+                o.value,
+                o.unit,
+                o.comparator,
+                o.negated,
+            )
+    return out
+
+
+def _clause_drafts(clause: str, previous_interval: str | None) -> list[Draft]:
+    mentions = _find_features(clause)
+    values = _find_values(clause)
+    # A value's digits must not be read as a feature ("255 ms" has none, but "0.1 mV" could hold "mV").
+    mentions = [m for m in mentions if not any(v.start <= m.start < v.end for v in values)]
+    lead_mentions = find_leads(clause)
+    lead_mentions = [lm for lm in lead_mentions if not any(m.start <= lm.start < m.end for m in mentions)]
+    bounds = _segments(mentions, len(clause))
+    owner = _assign_values(mentions, values)
+    drafts: list[Draft] = []
+    seen_interval = previous_interval
+    for i, mention in enumerate(mentions):
+        seg_start, seg_end = bounds[i]
+        qualifier, q_start, q_end = _qualifier(clause, mention, seg_end, mentions)
+        negated = _negated(clause, mention, seg_end)
+        own_leads = [lm for lm in lead_mentions if seg_start <= lm.start < seg_end]
+        mine = [v for v, o in zip(values, owner, strict=True) if o == i]
+        for value in mine or [None]:
+            unit = value.unit if value else None
+            # "QT is not prolonged at 410 ms": the negation is about the qualifier, the number stands.
+            value_negated = negated and not (value and value.comparator in ("=", "~"))
+            feature = _resolve(mention.feature, qualifier, unit, seen_interval)
+            if feature is None:
+                continue
+            leads_used = _leads_for(feature, own_leads, lead_mentions, value, mine, clause)
+            comparator = value.comparator if value else _qualitative(feature, qualifier)
+            parts = [(mention.start, mention.end)] + [
+                (lm.start, lm.end) for lm in leads_used if lm in own_leads
+            ]
+            if value:
+                parts.append((value.start, value.end))
+            if qualifier and not value:
+                parts.append((q_start, q_end))
+            drafts.append(
+                Draft(
+                    start=min(p[0] for p in parts),
+                    end=max(p[1] for p in parts),
+                    feature=feature,
+                    leads=order_leads(lead for lm in leads_used for lead in lm.leads),
+                    value=value.value if value else None,
+                    unit=unit,
+                    comparator=comparator,
+                    negated=value_negated,
+                )
+            )
+        if mention.feature in _INTERVALS:
+            seen_interval = mention.feature
+    for j, value in enumerate(values):
+        if owner[j] is None and value.unit in _IMPLICIT_FEATURE:
+            drafts.append(
+                Draft(
+                    value.start,
+                    value.end,
+                    _IMPLICIT_FEATURE[value.unit],
+                    (),
+                    value.value,
+                    value.unit,
+                    value.comparator,
+                    False,
+                )
+            )
+    return sorted(drafts, key=lambda d: (d.start, d.end, d.feature))
+
+
+def _qualitative(feature: str, qualifier: str | None) -> str | None:
+    if qualifier is None or qualifier in _ABSORBED.get(feature, ()):
+        return None
+    return _QUALITATIVE_COMPARATOR.get(qualifier, qualifier)
+
+
+def _segments(mentions: list[_Mention], length: int) -> list[tuple[int, int]]:
+    """Each feature owns the text from its start to the next feature; the first also owns the prefix."""
+    bounds = []
+    for i, m in enumerate(mentions):
+        start = 0 if i == 0 else m.start
+        end = mentions[i + 1].start if i + 1 < len(mentions) else length
+        bounds.append((start, end))
+    return bounds
+
+
+def _assign_values(mentions: list[_Mention], values: list[_Value]) -> list[int | None]:
+    """Index of the feature each value belongs to: nearest preceding feature taking its unit, else next."""
+    owners: list[int | None] = []
+    for v in values:
+        takers = [i for i, m in enumerate(mentions) if v.unit in FEATURE_UNITS.get(m.feature, ())]
+        before = [i for i in takers if mentions[i].end <= v.start]
+        after = [i for i in takers if mentions[i].start >= v.end]
+        owners.append(before[-1] if before else (after[0] if after else None))
+    return owners
+
+
+def _leads_for(feature, own_leads, clause_leads, value, values, clause) -> list[LeadMention]:
+    leads = list(own_leads)
+    if not leads and feature not in GLOBAL_FEATURES:
+        leads = list(clause_leads)
+    narrowed = [
+        k for k, lm in enumerate(leads) if _NARROWING.search(clause[max(0, lm.start - 60) : lm.start])
+    ]
+    if narrowed and narrowed[0] > 0:
+        leads = leads[narrowed[0] :]
+    if value is not None and len(values) > 1 and leads:
+        # "150 ms in V1 and 140 ms in V6": each lead mention goes to its nearest value.
+        def nearest(lm):
+            return min(values, key=lambda v: min(abs(lm.start - v.end), abs(v.start - lm.end)))
+
+        leads = [lm for lm in leads if nearest(lm) is value]
+    return leads
