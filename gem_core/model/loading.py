@@ -41,6 +41,7 @@ PREFIXES = {
     "vision_tower": "model.vision_tower.vision_tower.",
     "ecg_tower": "model.ecg_tower.ecg_tower.",
 }
+CLIP_INNER = "vision_model."  # LLaVA checkpoints: model.vision_tower.vision_tower.vision_model.*
 CHECKPOINT_FILES = (
     "model.safetensors.index.json",
     "model.safetensors",
@@ -165,13 +166,13 @@ def load_module_weights(
     missing = [k for k in missing if k not in tied]
     if missing:
         raise GemError(
-            f"the checkpoint lacks {len(missing)} {what} weight(s), e.g. {prefix}{missing[0]!r}; "
+            f"the checkpoint lacks {len(missing)} {what} weight(s), e.g. {prefix + missing[0]!r}; "
             "is the checkpoint complete and made for this architecture?"
         )
     unexpected = sorted(set(weights) - expected)
     if unexpected:
         raise GemError(
-            f"the checkpoint has {what} weight(s) this model does not use, e.g. {prefix}{unexpected[0]!r}"
+            f"the checkpoint has {what} weight(s) this model does not use, e.g. {prefix + unexpected[0]!r}"
         )
     try:
         module.load_state_dict(weights, strict=False, assign=True)
@@ -253,7 +254,10 @@ def build_vision_tower(
 
     with init_empty_weights():
         tower = CLIPVisionModel(vision_config)
-    load_module_weights(tower, stored, "vision tower", prefix=PREFIXES["vision_tower"])
+    if not any(k.startswith(CLIP_INNER) for k in tower.state_dict()):
+        # LLaVA stores ``vision_model.*`` (CLIPVisionModel's layout before transformers 5 flattened it).
+        stored = {k.removeprefix(CLIP_INNER): v for k, v in stored.items()}
+    load_module_weights(tower, stored, "vision tower", prefix=PREFIXES["vision_tower"] + CLIP_INNER)
     return tower.to(dtype)
 
 
@@ -392,6 +396,8 @@ def gem_state_dict(model: GemForCausalLM, include_vision: bool = True, include_e
     )
     for part in parts:
         for key, value in getattr(model, part).state_dict().items():
+            if part == "vision_tower" and not key.startswith(CLIP_INNER):
+                key = CLIP_INNER + key  # keep LLaVA's on-disk names whatever the transformers version
             state[PREFIXES[part] + key] = value
     return {k: v.contiguous() for k, v in state.items() if not IGNORED_KEYS.search(k)}
 
