@@ -104,6 +104,11 @@ def _check_header(hea: Path, lines: list[str]) -> list[tuple[str, str, int]]:
     problem = None
     if len(rec) < 2 or not rec[1].isdigit():
         problem = "the second field (number of signals) must be an integer"
+    elif len(rec) > 2 and rec[2].startswith("-") and _FS_FIELD.match(rec[2]):
+        raise GemError(
+            f"sampling rate {rec[2].split('/')[0]} Hz (stated in the file) for {hea.name} is not plausible "
+            "for an ECG; fix the header or pass the right rate with fs=..."
+        )
     elif len(rec) > 2 and not _FS_FIELD.match(rec[2]):
         problem = f"the sampling rate field {rec[2]!r} is not a number"
     elif len(rec) > 3 and not rec[3].isdigit():
