@@ -15,6 +15,7 @@ instead of writing twice.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import io
@@ -22,15 +23,15 @@ import json
 import random
 import re
 import secrets
+import threading
 import time
 from collections.abc import Callable, Iterable
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -301,6 +302,26 @@ def _is_busy(err: OperationalError) -> bool:
     return "locked" in text or "busy" in text or "deadlock" in text or "could not serialize" in text
 
 
+# Statements of the rating hot path, built once (SQLAlchemy then reuses their compiled form).
+_VERSION_BY_KEY = (
+    select(RatingVersion.__table__, Rating.rater_id, Rating.interpretation_id)
+    .join(Rating, Rating.id == RatingVersion.rating_id)
+    .where(RatingVersion.idempotency_key == bindparam("key"))
+)
+_CURRENT_RATING = select(Rating.id, Rating.version, Rating.created_at).where(
+    Rating.rater_id == bindparam("rater"), Rating.interpretation_id == bindparam("interp")
+)
+_RATER_BY_ID = select(Rater.id, Rater.pseudonym, Rater.username, Rater.display_name, Rater.role).where(
+    Rater.id == bindparam("rid")
+)
+_INTERPRETATION_EXISTS = select(Interpretation.id).where(Interpretation.id == bindparam("interp"))
+_UPDATE_RATING = (
+    update(Rating.__table__)
+    .where(Rating.__table__.c.id == bindparam("rid"))
+    .values({c: bindparam(c) for c in ("version", "updated_at", "comment", "seconds", *METRIC_NAMES)})
+)
+
+
 # ----------------------------------------------------------------------------------------------------------
 
 
@@ -321,6 +342,9 @@ class Store:
                 raise GemError(f"cannot open the ratings database {self.url!r}: {err.orig}") from None
         self._read = sessionmaker(bind=self.engine, expire_on_commit=False)
         self._write_factory = sessionmaker(bind=db.writer(self.engine), expire_on_commit=False)
+        # SQLite has one writer at a time: this process's threads queue here (prompt wake-ups)
+        # instead of polling the file lock through the busy handler's sleeps.
+        self._write_lock = threading.Lock() if db.is_sqlite(self.engine) else contextlib.nullcontext()
 
     def close(self) -> None:
         self.engine.dispose()
@@ -333,7 +357,7 @@ class Store:
 
     # -- sessions ------------------------------------------------------------------------------------------
 
-    @contextmanager
+    @contextlib.contextmanager
     def session(self, write: bool = False) -> Iterable[Session]:
         """A session in one transaction, committed on success and rolled back on any error.
 
@@ -351,7 +375,7 @@ class Store:
         """
         for attempt in range(WRITE_ATTEMPTS):
             try:
-                with self.session(write=True) as s:
+                with self._write_lock, self.session(write=True) as s:
                     return fn(s)
             except IntegrityError:
                 if attempt == WRITE_ATTEMPTS - 1:
@@ -372,10 +396,10 @@ class Store:
             raise AccessDenied("sign in first: this needs a rater account")
         if actor == LOCAL_ADMIN:
             return actor
-        row = s.get(Rater, actor.id)
+        row = s.execute(_RATER_BY_ID, {"rid": actor.id}).first()
         if row is None or row.pseudonym != actor.pseudonym:
             raise AccessDenied("unknown rater; sign in again")
-        return _rater_view(row)
+        return RaterView(*row)
 
     def _admin(self, s: Session, actor: RaterView | None, what: str) -> RaterView:
         who = self._actor(s, actor)
@@ -683,69 +707,68 @@ class Store:
             raise GemError(f"seconds spent must be a non-negative number; got {seconds!r}")
 
         def write(s: Session) -> RatingView:
+            # Core statements rather than ORM objects: this is the hot path (see bench/store.py).
             who = self._actor(s, actor)
-            done = s.scalar(select(RatingVersion).where(RatingVersion.idempotency_key == key))
+            conn = s.connection()
+            done = conn.execute(_VERSION_BY_KEY, {"key": key}).first()
             if done is not None:
-                return self._replay(s, who, done, interpretation_id, scores, comment)
+                return self._replay(who, done._mapping, interpretation_id, scores, comment)
             if who == LOCAL_ADMIN:
                 raise AccessDenied("the local operator cannot rate; sign in as a rater")
-            if s.get(Interpretation, interpretation_id) is None:
-                raise GemError(f"interpretation {interpretation_id} does not exist")
             now = utcnow()
-            rating = s.scalar(
-                select(Rating).where(Rating.rater_id == who.id, Rating.interpretation_id == interpretation_id)
-            )
-            if rating is None:
-                rating = Rating(
-                    rater_id=who.id,
-                    interpretation_id=interpretation_id,
-                    comment=comment,
-                    seconds=seconds,
-                    created_at=now,
-                    updated_at=now,
-                    idempotency_key=key,
-                    version=1,
-                    **scores,
-                )
-                s.add(rating)
-                s.flush()
+            current = conn.execute(_CURRENT_RATING, {"rater": who.id, "interp": interpretation_id}).first()
+            values = {"comment": comment, "seconds": seconds, **scores}
+            if current is None:
+                if conn.execute(_INTERPRETATION_EXISTS, {"interp": interpretation_id}).first() is None:
+                    raise GemError(f"interpretation {interpretation_id} does not exist")
+                version, created = 1, now
+                row = {"rater_id": who.id, "interpretation_id": interpretation_id, "created_at": now}
+                row |= {"updated_at": now, "idempotency_key": key, "version": 1, **values}
+                rating_id = conn.execute(insert(Rating.__table__), row).inserted_primary_key[0]
             else:
-                rating.version += 1
-                rating.comment, rating.seconds, rating.updated_at = comment, seconds, now
-                for name, value in scores.items():
-                    setattr(rating, name, value)
-            s.add(
-                RatingVersion(
-                    rating_id=rating.id,
-                    version=rating.version,
-                    comment=comment,
-                    seconds=seconds,
-                    created_at=now,
-                    idempotency_key=key,
-                    **scores,
+                rating_id, version, created = current.id, current.version + 1, current.created_at
+                conn.execute(
+                    _UPDATE_RATING, {"rid": rating_id, "version": version, "updated_at": now, **values}
                 )
+            conn.execute(
+                insert(RatingVersion.__table__),
+                {
+                    "rating_id": rating_id,
+                    "version": version,
+                    "created_at": now,
+                    "idempotency_key": key,
+                    **values,
+                },
             )
             if assignment_id is not None:
                 self._complete_if_rated(s, who, assignment_id, interpretation_id)
-            s.flush()
-            return _rating_view(rating, who.id, interpretation_id)
+            return RatingView(
+                rating_id, who.id, interpretation_id, scores, comment, seconds, version, created, now
+            )
 
         return self._write(write)
 
     @staticmethod
-    def _replay(
-        s: Session, who: RaterView, done: RatingVersion, interpretation_id, scores, comment
-    ) -> RatingView:
-        rating = s.get(Rating, done.rating_id)
+    def _replay(who: RaterView, done, interpretation_id, scores, comment) -> RatingView:
         same = (
-            rating.rater_id == who.id
-            and rating.interpretation_id == interpretation_id
-            and done.scores() == scores
-            and done.comment == comment
+            done["rater_id"] == who.id
+            and done["interpretation_id"] == interpretation_id
+            and {m: done[m] for m in METRIC_NAMES} == scores
+            and done["comment"] == comment
         )
         if not same:
             raise GemError("this idempotency key was already used for a different submission; use a new key")
-        return _rating_view(done, rating.rater_id, rating.interpretation_id, updated_at=done.created_at)
+        return RatingView(
+            id=done["rating_id"],
+            rater_id=done["rater_id"],
+            interpretation_id=done["interpretation_id"],
+            scores={m: done[m] for m in METRIC_NAMES},
+            comment=done["comment"],
+            seconds=done["seconds"],
+            version=done["version"],
+            created_at=done["created_at"],
+            updated_at=done["created_at"],
+        )
 
     def get_rating(self, actor: RaterView, rating_id: int) -> RatingView:
         """A rating by id: its own rater and admins only."""
