@@ -224,12 +224,13 @@ def build_review(ctx: AppContext, gpu) -> dict:
     )
 
     @ui_errors
-    def run_interpret(s, backend_name, q, temp, tp, max_new, sd, request: gr.Request):
+    def run_interpret(
+        s, backend_name, question, temperature, top_p, max_new_tokens, seed, request: gr.Request
+    ):
         """Stream an interpretation of the loaded ECG (text so far, then claims with verdicts)."""
-        params = handlers.generation_params(temp, tp, max_new, sd)
-        for current in handlers.interpret(
-            ctx, s, backend_name, q, params, request.session_hash if request else None
-        ):
+        params = handlers.generation_params(temperature, top_p, max_new_tokens, seed)
+        tab = request.session_hash if request else None
+        for current in handlers.interpret(ctx, s, backend_name, question, params, tab):
             interp = current.interpretation
             text, tokens, table = reading_views(current)
             state = (

@@ -105,22 +105,37 @@ def build_rate(ctx: AppContext, review: dict) -> dict:
         return [head, tokens, interp.interpretation_id, new_key()] + fill_form(prev, len(radios))
 
     @ui_errors
-    def submit_rating(s: Session, interpretation_id, idem_key, *values, request: gr.Request):
-        """Submit the seven 1-5 scores and a comment for an interpretation (yours; editable)."""
-        *scores, comment_text = values
+    def submit_rating(
+        s: Session,
+        interpretation_id: int | None,
+        idempotency_key: str,
+        analytical_relevance: int,
+        analytical_accuracy: int,
+        analytical_completeness: int,
+        reasoning_quality: int,
+        findings_novelty: int,
+        clinical_value: int,
+        overall_satisfaction: int,
+        comment: str,
+        request: gr.Request,
+    ):
+        """Submit your seven 1-5 scores and a comment for an interpretation (0: the one on screen)."""
+        scores = [
+            analytical_relevance,
+            analytical_accuracy,
+            analytical_completeness,
+            reasoning_quality,
+            findings_novelty,
+            clinical_value,
+            overall_satisfaction,
+        ]
         who = auth.require_rater(ctx, request, None)
         target = rating.interpretation_id_of(s, interpretation_id)
+        seconds = rating.elapsed(s.rate_opened)
         saved = rating.submit_rating(
-            ctx,
-            who,
-            target,
-            rating.scores_from(scores),
-            comment_text,
-            rating.elapsed(getattr(s, "rate_opened", None)),
-            idem_key,
+            ctx, who, target, rating.scores_from(scores), comment, seconds, idempotency_key
         )
-        version = getattr(saved, "version", 1)
-        return f"Saved rating of interpretation {target} (version {version}).", new_key()
+        return f"Saved rating of interpretation {target} (version {saved.version}).", new_key()
 
     form["submit"].click(
         submit_rating,
@@ -320,8 +335,7 @@ def build_campaign(ctx: AppContext) -> None:
         return go(st, 1, request)
 
     @ui_errors
-    def submit(st: dict, idem_key: str, *values, request: gr.Request):
-        *scores, comment_text = values
+    def submit(st: dict, idem_key: str, r1, r2, r3, r4, r5, r6, r7, comment_text: str, request: gr.Request):
         who = auth.require_rater(ctx, request, None)
         if not st.get("history"):
             raise gr.Error("press Start to get your first item")
@@ -331,7 +345,7 @@ def build_campaign(ctx: AppContext) -> None:
             ctx,
             who,
             interp["id"],
-            rating.scores_from(scores),
+            rating.scores_from([r1, r2, r3, r4, r5, r6, r7]),
             comment_text,
             rating.elapsed(st.get("opened")),
             idem_key,
