@@ -11,7 +11,7 @@ Plotly viewer and ``ecg_image`` both draw from it.
 >>> [p.lead for p in layout_panels("3x4+II") if p.t_start_ms <= 6000 < p.t_end_ms]
 ['V1', 'V2', 'V3', 'II']
 >>> [(p.lead, a, b) for p, a, b in span_panels(layout_panels("3x4+II"), "V1", 6000, 6400)]
-[('V1', 6000, 6400)]
+[('V1', 6000.0, 6400.0)]
 """
 
 from __future__ import annotations

@@ -263,6 +263,7 @@ def highlight_parts(
                     line={"width": 0},
                     hoveron="fills",
                     hoverinfo="text",
+                    hoverlabel={"bgcolor": style["color"]},
                     text=hover,
                     name=f"{HIGHLIGHT_PREFIX}{h['claim_id']}",
                     meta={"role": "highlight", "claim_id": h["claim_id"], "verdict": h["verdict"]},
