@@ -9,7 +9,8 @@ Rules: a measured value agrees with the text when it satisfies the text's compar
 feature's tolerance counted in the text's favour (``TOLERANCES``); qualitative words compare with the
 named thresholds below ("prolonged QRS" means QRS >= ``QRS_WIDE_MS``); a negated claim is supported
 when the finding is clearly absent. Claims over several leads are supported when at least half of
-the checkable leads agree (when no lead is named, ST/T findings need one lead, their absence all).
+the checkable leads agree; when no lead is named a finding needs one lead, and a negated finding
+("no ST elevation") is contradicted by any lead that shows it.
 Leads whose quality is not ``ok`` are never used to contradict: a claim that only they could check
 is ``not_checkable``.
 """
@@ -75,7 +76,7 @@ LOW_VOLTAGE_LIMB_MV, LOW_VOLTAGE_PRECORDIAL_MV = 0.5, 1.0
 SOKOLOW_LYON_MV, CORNELL_MV = 3.5, 2.8  # LVH voltage criteria
 ST_ELEVATION_MV, ST_DEPRESSION_MV = 0.1, -0.05
 ST_T_CHANGE_MV = 0.05  # |ST deviation| that counts as an ST-T change
-T_INVERTED_MV, T_FLAT_MV, T_PEAKED_MV = -0.05, 0.1, 1.0
+T_INVERTED_MV, T_FLAT_MV, T_PEAKED_MV, T_UPRIGHT_MV = -0.05, 0.1, 1.0, 0.05
 T_UPRIGHT_LEADS = ("I", "II", "V3", "V4", "V5", "V6")  # T is normally upright here
 SINUS_P_FRACTION = 0.7  # share of beats with a P wave for sinus rhythm
 AF_P_FRACTION = 0.5  # atrial fibrillation: P waves in fewer beats than this ...
@@ -410,7 +411,7 @@ def _unchecked(d: Draft, m: Measurements, text: str) -> Result:
     )
 
 
-def _per_lead(d: Draft, m: Measurements, key: str, test, unit: str | None, any_lead: bool = False):
+def _per_lead(d: Draft, m: Measurements, key: str, test, unit: str | None):
     """Apply ``test(value, lead) -> bool|None`` to each named (or every) ok lead's median ``key``."""
     leads = d.leads or tuple(m.leads)
     checkable = _ok_leads(m, leads)
@@ -430,12 +431,9 @@ def _per_lead(d: Draft, m: Measurements, key: str, test, unit: str | None, any_l
         measured += f" ({', '.join(skipped)} not checkable: poor signal)"
     if not results:
         return None, measured
-    if not d.leads:  # nothing named: the finding anywhere; its absence everywhere
-        return (any(results) if not d.negated else all(results)), measured
-    share = sum(results) / len(results)
-    if any_lead:
-        return (share > 0) if not d.negated else (share == 1.0), measured
-    return share >= 0.5, measured
+    if not d.leads or d.negated:  # unnamed leads: the finding anywhere; "no X": X in no lead
+        return any(results), measured
+    return sum(results) / len(results) >= 0.5, measured
 
 
 def _numeric(d: Draft, m: Measurements):
@@ -459,10 +457,6 @@ def _numeric(d: Draft, m: Measurements):
     ok, measured = _per_lead(
         d, m, beat_key, lambda v, _lead: compare(v, comparator, value, _tol(d, tol)), unit
     )
-    if ok is None and d.leads and global_key and m.global_values.get(global_key) is not None:
-        measured_value = float(m.global_values[global_key])  # intervals are shared by all leads of a beat
-        ok = compare(measured_value, comparator, value, _tol(d, tol))
-        measured = f"{fmt(measured_value, unit)} (whole record)"
     return _verdict(ok, d.negated), measured, evidence
 
 
@@ -797,6 +791,30 @@ def _lvh(d: Draft, m: Measurements):
     )
 
 
+def _voltage_index(key: str, threshold: float, leads: tuple[str, ...]):
+    """Sokolow-Lyon / Cornell sums: a value in the text, or "met" (>= threshold) without one."""
+
+    def handler(d: Draft, m: Measurements):
+        v = (m.global_values.get("voltage") or {}).get(key)
+        evidence = beat_spans(
+            m,
+            d.leads or leads,
+            "qrs_onset_ms",
+            "qrs_offset_ms",
+            "qrs_amplitude",
+            "qrs_amplitude",
+            "mV",
+            d.feature,
+        )
+        if v is None:
+            return NOT_CHECKABLE, "n/a", evidence
+        cmp_value = (d.comparator or "=", d.value) if d.value is not None else (">=", threshold)
+        ok = compare(v, cmp_value[0], cmp_value[1], _tol(d, AMPLITUDE_TOL_MV))
+        return _verdict(ok, d.negated), fmt(v, "mV"), evidence
+
+    return handler
+
+
 def _st(kind: str):
     """ST elevation / depression / changes per lead, from the median ST deviation at J+60 ms."""
 
@@ -953,6 +971,8 @@ _HANDLERS = {
     "first_degree_av_block": _first_degree_av_block,
     "low_voltage": _low_voltage,
     "lvh": _lvh,
+    "sokolow_lyon": _voltage_index("sokolow_lyon_mv", SOKOLOW_LYON_MV, ("V1", "V5", "V6")),
+    "cornell": _voltage_index("cornell_mv", CORNELL_MV, ("aVL", "V3")),
     "st_elevation": _st("elevation"),
     "st_depression": _st("depression"),
     "st_t_changes": _st("st_t"),
@@ -960,6 +980,7 @@ _HANDLERS = {
     "t_inversion": _t_rule("inverted"),
     "t_flattening": _t_rule("flat"),
     "t_peaked": _t_rule("peaked"),
+    "t_upright": _t_rule("upright"),
     "p_wave": _p_wave,
     "qrs_polarity": _qrs_polarity,
     **{name: _numeric for name in _NUMERIC if name != "st_segment"},

@@ -67,7 +67,9 @@ FEATURE_PATTERNS: tuple[tuple[str, str], ...] = (
     ("right_axis_deviation", r"right(?:ward)?\s+(?:QRS\s+)?axis(?:\s+deviation)?|right[\s-]+deviated\s+axis"),
     ("axis", r"(?:(?:mean\s+)?(?:QRS|electrical|frontal(?:\s+plane)?|cardiac)\s+)?axis"),
     ("low_voltage", r"low(?:\s+QRS)?\s+voltages?(?:\s+QRS)?|low[\s-]+amplitude\s+QRS(?:\s+complex(?:es)?)?"),
-    ("lvh", r"left\s+ventricular\s+hypertrophy|(?-i:LVH)"),
+    ("lvh", r"left\s+ventricular\s+hypertrophy|(?-i:LVH)|voltage\s+criteria"),
+    ("sokolow_lyon", r"Sokolow[\s-]+Lyon(?:\s+(?:index|criteri(?:on|a)|voltage|sum))?"),
+    ("cornell", r"Cornell(?:\s+(?:index|criteri(?:on|a)|voltage|sum))?"),
     ("rvh", r"right\s+ventricular\s+hypertrophy|(?-i:RVH)"),
     (
         "atrial_enlargement",
@@ -105,7 +107,7 @@ FEATURE_PATTERNS: tuple[tuple[str, str], ...] = (
     ("rhythm", r"rhythm"),
     ("interval", r"intervals?"),
     ("q_waves", r"(?:pathologic(?:al)?\s+|significant\s+)?(?-i:Q)[\s-]*waves?"),
-    ("rsr_pattern", r"(?-i:r?sR['’′]|RSR['’′]|rSr['’′])|M[\s-]shaped"),
+    ("rsr_pattern", r"(?-i:[rR]?[sS][rR]['’′])|M[\s-]shaped"),
     ("poor_r_progression", r"poor\s+(?-i:R)[\s-]*wave\s+progression"),
     ("s_waves", r"(?-i:S)[\s-]*waves?"),
     ("r_waves", r"(?-i:R)[\s-]*waves?"),
@@ -214,6 +216,8 @@ FEATURE_UNITS: dict[str, tuple[str, ...]] = {
     "st_depression": ("mV",),
     "st_t_changes": ("mV",),
     "r_waves": ("mV",),
+    "sokolow_lyon": ("mV",),
+    "cornell": ("mV",),
     "s_waves": ("mV",),
     "axis": ("deg",),
     "left_axis_deviation": ("deg",),
@@ -229,7 +233,8 @@ _NEG_BEFORE = re.compile(
     re.IGNORECASE,
 )
 _NEG_BREAK = re.compile(
-    r"\b(?:but|however|although|though|yet|presence\s+of|present|while|whereas|instead|rather)\b|[;:]",
+    r"\b(?:but|however|although|though|yet|presence\s+of|present|while|whereas|instead|rather)\b|[;:]"
+    r"|,\s*(?=(?:the|a|an|there|this|these|which|and\s+the)\b)",
     re.IGNORECASE,
 )
 _NEG_AFTER = re.compile(
@@ -454,6 +459,8 @@ def _resolve(
             return "t_flattening"
         if qualifier == "peaked":
             return "t_peaked"
+        if qualifier == "positive":
+            return "t_upright"
         return "t_amplitude" if unit == "mV" else "t_wave"
     if feature == "st_segment":
         if qualifier in ("elevated", "high"):
@@ -477,6 +484,7 @@ _ABSORBED = {
     "t_inversion": {"inverted", "negative"},
     "t_flattening": {"flat"},
     "t_peaked": {"peaked"},
+    "t_upright": {"positive"},
     "qrs_polarity": set(),
     "low_voltage": {"low"},
 }

@@ -1,0 +1,427 @@
+"""Evidence binding and verdict rules, on hand-built Measurements whose true values we know exactly."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gem_core.ecg import LEADS
+from gem_core.features import LeadMeasurements, Measurements
+from gem_core.grounding import EVIDENCE_KEYS, ground
+from gem_core.grounding.check import HEART_RATE_TOL_BPM, QRS_TOL_MS, QRS_WIDE_MS
+
+
+def make_measurements(
+    rr=(800.0,) * 9,
+    qrs=90.0,
+    pr=160.0,
+    qt=380.0,
+    p_fraction=1.0,
+    st_mv=None,
+    t_mv=None,
+    qrs_mv=None,
+    r_s=None,
+    quality=None,
+    premature=(),
+    axis=45.0,
+    voltage=None,
+    enough=True,
+) -> Measurements:
+    """Measurements of an imaginary record: R peaks from ``rr`` (ms), the same fiducials in all leads."""
+    r_peaks = [300.0]
+    for x in rr:
+        r_peaks.append(r_peaks[-1] + x)
+    duration = r_peaks[-1] + 600.0
+    st_mv, t_mv, qrs_mv, r_s, quality = st_mv or {}, t_mv or {}, qrs_mv or {}, r_s or {}, quality or {}
+    has_p = p_fraction >= 0.5
+    leads = {}
+    for lead in LEADS:
+        beats = []
+        for i, r in enumerate(r_peaks):
+            q_on = r - 40.0
+            r_amp, s_amp = r_s.get(lead, (1.0, 0.2))
+            beats.append(
+                {
+                    "index": i,
+                    "p_onset_ms": q_on - pr if has_p else None,
+                    "p_peak_ms": q_on - pr + 50 if has_p else None,
+                    "p_offset_ms": q_on - pr + 100 if has_p else None,
+                    "qrs_onset_ms": q_on,
+                    "r_peak_ms": r,
+                    "qrs_offset_ms": q_on + qrs,
+                    "t_onset_ms": q_on + qrs + 80,
+                    "t_peak_ms": q_on + qt - 80,
+                    "t_offset_ms": q_on + qt,
+                    "heart_rate": 60000.0 / rr[min(i, len(rr) - 1)],
+                    "rr_interval_1": rr[i - 1] if i else None,
+                    "rr_interval_2": rr[i] if i < len(rr) else None,
+                    "p_amplitude": 0.1 if has_p else None,
+                    "p_duration": 100.0 if has_p else None,
+                    "pr_interval": pr if has_p else None,
+                    "qrs_amplitude": qrs_mv.get(lead, 1.2),
+                    "qrs_duration": qrs,
+                    "t_amplitude": t_mv.get(lead, 0.3),
+                    "t_duration": qt - qrs - 80,
+                    "st_duration": 80.0,
+                    "st_form": "horizontal",
+                    "qt_interval": qt,
+                    "qtc_interval": qt,
+                    "r_amplitude": r_amp,
+                    "s_amplitude": s_amp,
+                    "st_deviation": st_mv.get(lead, 0.0),
+                }
+            )
+        leads[lead] = LeadMeasurements(
+            lead=lead, quality=quality.get(lead, "ok"), beats=beats, st_deviation_mv=st_mv.get(lead, 0.0)
+        )
+    mean_rr = sum(rr) / len(rr)
+    diffs = [b - a for a, b in zip(rr, rr[1:], strict=False)]
+    rmssd = (sum(d * d for d in diffs) / len(diffs)) ** 0.5 if diffs else 0.0
+    g = {
+        "heart_rate_bpm": round(60000.0 / mean_rr, 1),
+        "rr_ms": mean_rr,
+        "rr_sd_ms": 0.0,
+        "rr_irregularity": round(rmssd / mean_rr, 3),
+        "n_beats": len(r_peaks),
+        "pr_ms": pr if has_p else None,
+        "qrs_ms": qrs,
+        "qt_ms": qt,
+        "qtc_ms": qt,
+        "qrs_axis_deg": axis,
+        "p_wave_fraction": p_fraction,
+        "st_deviation_mv": dict(st_mv),
+        "voltage": voltage
+        or {
+            "limb_max_qrs_mv": 1.2,
+            "precordial_max_qrs_mv": 1.2,
+            "low_voltage_limb": False,
+            "low_voltage_precordial": False,
+            "sokolow_lyon_mv": 2.0,
+            "cornell_mv": 1.0,
+        },
+        "quality": {lead: quality.get(lead, "ok") for lead in LEADS},
+    }
+    return Measurements(
+        record_id="handmade",
+        fs=500.0,
+        duration_ms=duration,
+        r_peaks_ms=r_peaks,
+        global_values=g,
+        leads=leads,
+        premature_beats=list(premature),
+        enough_beats=enough,
+        message="" if enough else "not enough beats: found 1 R peak(s) in 10.0 s; need at least 2",
+    )
+
+
+def grounded(text, m):
+    claims = ground(text, m, final=True)
+    for c in claims:
+        for e in c["evidence"]:
+            assert tuple(e) == EVIDENCE_KEYS
+            assert 0 <= e["t_start_ms"] < e["t_end_ms"] <= m.duration_ms
+    return claims
+
+
+def only(text, m):
+    claims = grounded(text, m)
+    assert len(claims) == 1, claims
+    return claims[0]
+
+
+# --- heart rate and rhythm ----------------------------------------------------------------------
+
+
+def test_heart_rate_supported_within_tolerance_with_measured_line():
+    m = make_measurements(rr=(508.5,) * 9)  # 118 bpm
+    c = only("The heart rate is elevated at 121 bpm.", m)
+    assert c["verdict"] == "supported"
+    assert c["measured"] == "text: heart rate 121 bpm; measured: 118 bpm"
+    (e,) = c["evidence"]
+    assert (e["lead"], e["t_start_ms"], e["t_end_ms"], e["measurement_name"]) == (
+        "II",
+        0.0,
+        m.duration_ms,
+        "heart_rate",
+    )
+    assert e["value"] == pytest.approx(118, abs=0.5)
+
+
+def test_heart_rate_outside_tolerance_is_contradicted():
+    m = make_measurements(rr=(508.5,) * 9)
+    assert 121 - 118 <= HEART_RATE_TOL_BPM < 140 - 118
+    assert only("The heart rate is 140 bpm.", m)["verdict"] == "contradicted"
+    assert only("The heart rate is greater than 100 bpm.", m)["verdict"] == "supported"
+    assert only("The heart rate is below 100 bpm.", m)["verdict"] == "contradicted"
+
+
+@pytest.mark.parametrize(
+    "rr, text, verdict",
+    [
+        ((1200.0,) * 8, "Sinus bradycardia.", "supported"),
+        ((800.0,) * 8, "Sinus bradycardia.", "contradicted"),
+        ((500.0,) * 8, "Sinus tachycardia.", "supported"),
+        ((500.0,) * 8, "The rate is slow.", "contradicted"),
+        ((800.0,) * 8, "The rhythm is regular.", "supported"),
+        ((800.0,) * 8, "The rhythm is irregular.", "contradicted"),
+        ((800.0,) * 8, "Normal sinus rhythm.", "supported"),
+        ((800.0,) * 8, "Atrial fibrillation.", "contradicted"),
+        ((800.0,) * 8, "There is no atrial fibrillation.", "supported"),
+    ],
+)
+def test_rate_and_rhythm_categories(rr, text, verdict):
+    assert only(text, make_measurements(rr=rr))["verdict"] == verdict
+
+
+def test_atrial_fibrillation_needs_irregular_rr_and_absent_p_waves():
+    af_rr = (610.0, 820.0, 450.0, 900.0, 530.0, 700.0, 480.0, 860.0, 620.0)
+    af = make_measurements(rr=af_rr, p_fraction=0.1)
+    irregular_sinus = make_measurements(rr=af_rr, p_fraction=1.0)
+    assert only("Atrial fibrillation is present.", af)["verdict"] == "supported"
+    assert only("Atrial fibrillation is present.", irregular_sinus)["verdict"] == "contradicted"
+    claims = grounded("The rhythm is irregular, with an absence of P waves.", af)
+    assert [(c["feature"], c["negated"], c["verdict"]) for c in claims] == [
+        ("rhythm", False, "supported"),
+        ("p_wave", True, "supported"),
+    ]
+    assert "P waves in 10% of beats" in claims[1]["measured"]
+
+
+# --- intervals and the spans they point at ------------------------------------------------------
+
+
+def test_qrs_duration_in_v1_points_at_v1_qrs_complexes():
+    m = make_measurements(qrs=132.0)
+    c = only("The QRS duration is prolonged (>120 ms) in V1.", m)
+    assert (c["feature"], c["leads"], c["verdict"]) == ("qrs_duration", ["V1"], "supported")
+    assert len(c["evidence"]) == len(m.r_peaks_ms)
+    for e, beat in zip(c["evidence"], m.leads["V1"].beats, strict=True):
+        assert (e["lead"], e["t_start_ms"], e["t_end_ms"]) == (
+            "V1",
+            beat["qrs_onset_ms"],
+            beat["qrs_offset_ms"],
+        )
+        assert (e["measurement_name"], e["value"], e["unit"]) == ("qrs_duration", 132.0, "ms")
+
+
+def test_qrs_comparators_and_qualifiers_use_named_tolerances():
+    narrow = make_measurements(qrs=QRS_WIDE_MS - QRS_TOL_MS - 15)
+    assert only("The QRS is wide in V1.", narrow)["verdict"] == "contradicted"
+    assert only("The QRS complexes are narrow.", narrow)["verdict"] == "supported"
+    assert only("The QRS duration is 95 ms.", narrow)["verdict"] == "supported"
+    assert only("The QRS duration is not prolonged.", narrow)["verdict"] == "supported"
+    assert only("A complete right bundle branch block is present.", narrow)["verdict"] == "contradicted"
+    wide = make_measurements(qrs=150.0)
+    c = only("Left bundle branch block.", wide)
+    assert c["verdict"] == "supported" and "morphology not checked" in c["measured"]
+    assert {e["lead"] for e in c["evidence"]} == {"V1", "V6"}
+
+
+def test_rr_interval_value_points_at_closest_rr():
+    rr = (800.0, 800.0, 255.0, 517.0 + 800 - 255, 800.0, 800.0)
+    m = make_measurements(rr=rr)
+    c = only("The shortest RR interval is 255 ms.", m)
+    assert c["verdict"] == "supported"
+    (e,) = c["evidence"]
+    r = m.r_peaks_ms
+    assert (e["lead"], e["t_start_ms"], e["t_end_ms"], e["value"]) == ("II", r[2], r[3], 255.0)
+    assert e["measurement_name"] == "rr_interval_1"
+    wrong = only("An RR interval of 400 ms is seen.", m)
+    assert wrong["verdict"] == "contradicted" and "closest RR 517 ms" not in wrong["measured"]
+
+
+def test_pr_interval_and_first_degree_block():
+    long_pr = make_measurements(pr=240.0)
+    assert only("First-degree AV block.", long_pr)["verdict"] == "supported"
+    assert only("First-degree AV block.", make_measurements(pr=160.0))["verdict"] == "contradicted"
+    c = only("The PR interval is 240 ms in lead II.", long_pr)
+    assert c["verdict"] == "supported"
+    beat = long_pr.leads["II"].beats[0]
+    assert (c["evidence"][0]["t_start_ms"], c["evidence"][0]["t_end_ms"]) == (
+        beat["p_onset_ms"],
+        beat["qrs_onset_ms"],
+    )
+    no_p = make_measurements(p_fraction=0.0)
+    assert only("First-degree AV block.", no_p)["verdict"] == "not_checkable"
+
+
+def test_qtc_prolonged():
+    assert only("The QTc is prolonged.", make_measurements(qt=500.0))["verdict"] == "supported"
+    assert only("The QTc is prolonged.", make_measurements(qt=400.0))["verdict"] == "contradicted"
+
+
+# --- beat events --------------------------------------------------------------------------------
+
+
+def _pvc_measurements():
+    rr = (800.0, 800.0, 450.0, 1150.0, 800.0, 800.0)
+    pvc = {
+        "beat_index": 3,
+        "time_ms": 300.0 + 800 + 800 + 450,
+        "kind": "PVC",
+        "qrs": "wide",
+        "qrs_duration_ms": 150.0,
+        "coupling_ms": 450.0,
+        "pause_ms": 1150.0,
+        "compensatory": True,
+    }
+    return make_measurements(rr=rr, premature=[pvc])
+
+
+def test_pvc_points_at_the_premature_beat_and_pause_at_the_rr_after_it():
+    m = _pvc_measurements()
+    c = only("A premature ventricular contraction is seen.", m)
+    assert c["verdict"] == "supported" and "1 PVC at 2350 ms" in c["measured"]
+    (e,) = c["evidence"]
+    beat = m.leads["II"].beats[3]
+    assert (e["lead"], e["t_start_ms"], e["t_end_ms"]) == ("II", beat["qrs_onset_ms"], beat["qrs_offset_ms"])
+    pause = only("A compensatory pause follows.", m)
+    assert pause["verdict"] == "supported"
+    assert (pause["evidence"][0]["t_start_ms"], pause["evidence"][0]["t_end_ms"]) == (
+        m.r_peaks_ms[3],
+        m.r_peaks_ms[4],
+    )
+    assert only("There are no PVCs.", m)["verdict"] == "contradicted"
+    assert only("Premature atrial contractions are present.", m)["verdict"] == "contradicted"
+    assert only("There are no PVCs.", make_measurements())["verdict"] == "supported"
+
+
+# --- ST, T, axis, voltage -----------------------------------------------------------------------
+
+
+def test_st_t_changes_in_v5_point_at_v5_st_t_segments():
+    m = make_measurements(st_mv={"V5": -0.12}, t_mv={"V5": -0.2})
+    c = only("ST-T changes are present in V5.", m)
+    assert c["verdict"] == "supported"
+    beat = m.leads["V5"].beats[0]
+    assert (c["evidence"][0]["lead"], c["evidence"][0]["t_start_ms"], c["evidence"][0]["t_end_ms"]) == (
+        "V5",
+        beat["qrs_offset_ms"],
+        beat["t_offset_ms"],
+    )
+    assert only("ST-T changes are present in V2.", m)["verdict"] == "contradicted"
+
+
+def test_st_elevation_depression_and_their_absence():
+    m = make_measurements(st_mv={"V1": 0.25, "V2": 0.3, "V3": 0.2, "V5": -0.15, "V6": -0.12})
+    assert only("ST elevation in V1-V3.", m)["verdict"] == "supported"
+    assert only("ST elevation in the inferior leads.", m)["verdict"] == "contradicted"
+    assert only("ST depression in the lateral precordial leads.", m)["verdict"] == "supported"
+    assert only("There is no ST elevation.", m)["verdict"] == "contradicted"
+    assert only("There is no ST elevation.", make_measurements())["verdict"] == "supported"
+    assert only("ST depression of 0.15 mV in V5.", m)["verdict"] == "supported"
+
+
+def test_t_wave_inversion_and_flattening():
+    m = make_measurements(t_mv={"III": -0.3, "aVF": -0.2, "V3": 0.04})
+    assert only("T wave inversion in III and aVF.", m)["verdict"] == "supported"
+    assert only("T wave inversion in V5 and V6.", m)["verdict"] == "contradicted"
+    assert only("Flattened T waves in V3.", m)["verdict"] == "supported"
+
+
+@pytest.mark.parametrize(
+    "axis, text, verdict",
+    [
+        (-60.0, "Left axis deviation.", "supported"),
+        (30.0, "Left axis deviation.", "contradicted"),
+        (120.0, "Right axis deviation.", "supported"),
+        (30.0, "Right axis deviation.", "contradicted"),
+        (30.0, "The QRS axis is normal.", "supported"),
+        (-60.0, "The QRS axis is -60 degrees.", "supported"),
+        (-60.0, "The QRS axis is +60 degrees.", "contradicted"),
+        (-60.0, "Left anterior fascicular block.", "supported"),
+    ],
+)
+def test_axis(axis, text, verdict):
+    c = only(text, make_measurements(axis=axis))
+    assert c["verdict"] == verdict
+    assert {e["lead"] for e in c["evidence"]} == {"I", "aVF"}
+
+
+def test_low_voltage_and_lvh():
+    low = {lead: 0.3 for lead in LEADS[:6]} | {lead: 0.7 for lead in LEADS[6:]}
+    volts = {
+        "limb_max_qrs_mv": 0.3,
+        "precordial_max_qrs_mv": 0.7,
+        "low_voltage_limb": True,
+        "low_voltage_precordial": True,
+    }
+    m = make_measurements(qrs_mv=low, voltage=volts | {"sokolow_lyon_mv": 1.0, "cornell_mv": 0.5})
+    assert only("Low voltage QRS.", m)["verdict"] == "supported"
+    assert only("Low QRS voltages in V1 through V4.", m)["verdict"] == "supported"
+    assert only("Low QRS voltages in V1 through V4.", make_measurements())["verdict"] == "contradicted"
+    assert only("Left ventricular hypertrophy.", m)["verdict"] == "contradicted"
+    big = make_measurements(voltage={"sokolow_lyon_mv": 4.2, "cornell_mv": 1.5})
+    assert only("Left ventricular hypertrophy.", big)["verdict"] == "supported"
+
+
+def test_qrs_polarity():
+    m = make_measurements(r_s={"II": (0.2, 0.9), "III": (0.1, 1.0), "aVF": (0.2, 0.8)})
+    assert (
+        only("A predominantly negative QRS complex in leads II, III, and aVF.", m)["verdict"] == "supported"
+    )
+    assert only("A predominantly negative QRS complex in leads I and V6.", m)["verdict"] == "contradicted"
+
+
+# --- what cannot be checked ---------------------------------------------------------------------
+
+
+def test_poor_quality_leads_are_not_checkable_rather_than_contradicted():
+    m = make_measurements(qrs=90.0, quality={"V1": "noisy", "V2": "flat"})
+    c = only("The QRS duration is 150 ms in V1.", m)
+    assert c["verdict"] != "contradicted"
+    st_claim = only("ST elevation in V1 and V2.", m)
+    assert st_claim["verdict"] == "not_checkable" and "poor signal" in st_claim["measured"]
+    mixed = only("ST elevation in V1, V2 and V3.", m)  # V3 is ok and shows no elevation
+    assert mixed["verdict"] == "contradicted"
+
+
+def test_morphology_claims_are_not_checkable_but_highlighted():
+    m = make_measurements()
+    c = only("An rsR' pattern is seen in V1.", m)
+    assert c["verdict"] == "not_checkable"
+    assert {e["lead"] for e in c["evidence"]} == {"V1"} and len(c["evidence"]) == len(m.r_peaks_ms)
+
+
+def test_not_enough_beats_makes_everything_not_checkable():
+    m = make_measurements(enough=False)
+    claims = grounded("The heart rate is 75 bpm. Atrial fibrillation.", m)
+    assert {c["verdict"] for c in claims} == {"not_checkable"}
+    assert all("not enough beats" in c["measured"] for c in claims)
+
+
+# --- properties ---------------------------------------------------------------------------------
+
+_PHRASES = st.sampled_from(
+    [
+        "The heart rate is 75 bpm.",
+        "QRS duration >120 ms in V1 through V4.",
+        "No ST elevation in the inferior leads.",
+        "PVCs with a compensatory pause at 1150 ms.",
+        "RR interval of 450 ms.",
+        "Atrial fibrillation",
+        "T wave inversion in I-III",
+        "Left axis deviation at -45°.",
+        "Low voltage in the limb leads.",
+        "ST-T changes in V5-V6",
+        "rsR' in V1",
+        ",",
+        " ",
+        "(",
+    ]
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_PHRASES, max_size=12).map(" ".join), st.booleans())
+def test_evidence_always_inside_the_record_and_deterministic(text, final):
+    m = _pvc_measurements()
+    claims = ground(text, m, final=final)
+    assert claims == ground(text, m, final=final)
+    for c in claims:
+        assert 0 <= c["char_start"] < c["char_end"] <= len(text)
+        assert c["verdict"] in ("supported", "contradicted", "not_checkable")
+        for e in c["evidence"]:
+            assert 0 <= e["t_start_ms"] < e["t_end_ms"] <= m.duration_ms
+            assert e["lead"] in LEADS

@@ -1,0 +1,319 @@
+"""Claim extraction from prose: sentences, leads, groups, features, values, comparators, negation,
+streaming stability, bad input, and property tests on arbitrary text."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gem_core.errors import GemError
+from gem_core.grounding import CLAIM_KEYS, extract_claims, ground, split_sentences
+from gem_core.leads_vocab import LEAD_GROUPS, find_leads, lead_range
+
+
+def claims_of(text: str) -> list[tuple]:
+    return [
+        (c["feature"], tuple(c["leads"]), c["value"], c["unit"], c["comparator"], c["negated"])
+        for c in extract_claims(text)
+    ]
+
+
+def one(text: str) -> dict:
+    found = extract_claims(text)
+    assert len(found) == 1, found
+    return found[0]
+
+
+# --- leads ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, leads",
+    [
+        ("V1 through V4", ("V1", "V2", "V3", "V4")),
+        ("V2 to V6", ("V2", "V3", "V4", "V5", "V6")),
+        ("V5-V6", ("V5", "V6")),
+        ("V1–V3", ("V1", "V2", "V3")),
+        ("I-III", ("I", "II", "III")),
+        ("leads II, III, and aVF", ("II", "III", "aVF")),
+        ("leads I, aVL, V5 and V6", ("I", "aVL", "V5", "V6")),
+        ("lead I", ("I",)),
+        ("AVL", ("aVL",)),
+        ("I/aVL", ("I", "aVL")),
+    ],
+)
+def test_lead_lists_and_ranges(text, leads):
+    mentions = find_leads(text)
+    assert len(mentions) == 1
+    assert mentions[0].leads == leads
+    assert text[mentions[0].start : mentions[0].end].strip()
+
+
+@pytest.mark.parametrize(
+    "text, leads",
+    [
+        ("the inferior leads", ("II", "III", "aVF")),
+        ("the lateral leads", ("I", "aVL", "V5", "V6")),
+        ("the high lateral leads", ("I", "aVL")),
+        ("the anterior leads", ("V3", "V4")),
+        ("the septal leads", ("V1", "V2")),
+        ("the anteroseptal leads", ("V1", "V2", "V3", "V4")),
+        ("anterolateral ST changes", ("V3", "V4", "V5", "V6")),
+        ("the lateral precordial leads", ("V5", "V6")),
+        ("the precordial leads", ("V1", "V2", "V3", "V4", "V5", "V6")),
+        ("the limb leads", ("I", "II", "III", "aVR", "aVL", "aVF")),
+        ("the inferior and lateral leads", ("I", "II", "III", "aVL", "aVF", "V5", "V6")),
+    ],
+)
+def test_lead_groups(text, leads):
+    mentions = find_leads(text)
+    assert [m.leads for m in mentions] == [leads]
+    assert mentions[0].group
+
+
+def test_group_followed_by_explicit_list_keeps_the_list():
+    mentions = find_leads("the lateral precordial leads (V5, V6, I, aVL)")
+    assert [m.leads for m in mentions] == [("I", "aVL", "V5", "V6")]
+    assert mentions[0].group is None
+
+
+@pytest.mark.parametrize(
+    "text", ["I believe this is fine", "Mobitz type II block", "a type III pattern", "the limb is cold"]
+)
+def test_words_that_are_not_leads(text):
+    assert find_leads(text) == []
+
+
+def test_lead_range_and_groups_are_canonical():
+    assert lead_range("V4", "V2") == ("V2", "V3", "V4")
+    assert set(LEAD_GROUPS["anterior"]) == {"V3", "V4"}
+
+
+# --- features, values, comparators ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("The heart rate is elevated at 121 bpm.", ("heart_rate", (), 121.0, "bpm", "=", False)),
+        ("The ventricular rate is 88 beats per minute.", ("heart_rate", (), 88.0, "bpm", "=", False)),
+        ("The PR interval is 0.16 s.", ("pr_interval", (), 160.0, "ms", "=", False)),
+        ("The QTc is approximately 470 ms.", ("qtc_interval", (), 470.0, "ms", "~", False)),
+        ("The QRS duration exceeds 120 ms in V1.", ("qrs_duration", ("V1",), 120.0, "ms", ">", False)),
+        (
+            "The QRS duration is greater than 120 ms in V1.",
+            ("qrs_duration", ("V1",), 120.0, "ms", ">", False),
+        ),
+        ("The QRS is wide (>120 ms) in V6.", ("qrs_duration", ("V6",), 120.0, "ms", ">", False)),
+        ("The QRS axis is -45 degrees.", ("axis", (), -45.0, "deg", "=", False)),
+        ("The axis is normal at +60°.", ("axis", (), 60.0, "deg", "=", False)),
+        ("ST depression of 1 mm in V5.", ("st_depression", ("V5",), 0.1, "mV", "=", False)),
+        (
+            "RR intervals range from 640 to 720 ms.",
+            ("rr_interval", (), [640.0, 720.0], "ms", "between", False),
+        ),
+        ("The PR interval is less than 120 ms.", ("pr_interval", (), 120.0, "ms", "<", False)),
+        (
+            "The QTc intervals are prolonged in several leads.",
+            ("qtc_interval", (), None, None, "prolonged", False),
+        ),
+        ("QRS complexes are narrow.", ("qrs_duration", (), None, None, "narrow", False)),
+        (
+            "Low QRS voltages are seen in V1 through V4.",
+            ("low_voltage", ("V1", "V2", "V3", "V4"), None, None, None, False),
+        ),
+        ("T wave inversion in V1-V3.", ("t_inversion", ("V1", "V2", "V3"), None, None, None, False)),
+        (
+            "The T waves are inverted in III and aVF.",
+            ("t_inversion", ("III", "aVF"), None, None, None, False),
+        ),
+        ("Peaked T waves in lead II.", ("t_peaked", ("II",), None, None, None, False)),
+        ("Atrial fibrillation is present.", ("atrial_fibrillation", (), None, None, None, False)),
+        ("Sinus bradycardia.", ("sinus_bradycardia", (), None, None, None, False)),
+        ("A first-degree AV block is seen.", ("first_degree_av_block", (), None, None, None, False)),
+        ("Left axis deviation.", ("left_axis_deviation", (), None, None, None, False)),
+        ("A Sokolow-Lyon index exceeding 3.5 mV.", ("sokolow_lyon", (), 3.5, "mV", ">", False)),
+    ],
+)
+def test_single_claims(text, expected):
+    c = one(text)
+    got = (c["feature"], tuple(c["leads"]), c["value"], c["unit"], c["comparator"], c["negated"])
+    assert got == expected
+    assert text[c["char_start"] : c["char_end"]] == c["text"]
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("There is no ST elevation or depression.", [("st_elevation", True), ("st_depression", True)]),
+        ("P waves are absent.", [("p_wave", True)]),
+        (
+            "There is an absence of distinct P waves and the presence of irregular RR intervals.",
+            [("p_wave", True), ("rr_interval", False)],
+        ),
+        ("No pauses or premature beats are seen.", [("pause", True), ("premature_beat", True)]),
+        ("The QT interval is not prolonged.", [("qt_interval", True)]),
+        ("Without ST depression, the T waves are upright.", [("st_depression", True), ("t_upright", False)]),
+        ("The QT interval is not prolonged at 410 ms.", [("qt_interval", False)]),  # the number stands
+        ("There are PVCs but no PACs.", [("pvc", False), ("pac", True)]),
+    ],
+)
+def test_negation_scope(text, expected):
+    assert [(c["feature"], c["negated"]) for c in extract_claims(text)] == expected
+
+
+def test_values_go_to_their_own_feature_and_leads_to_the_nearest_value():
+    got = claims_of("The PR interval is 160 ms and the QRS duration is 150 ms in V1 and 140 ms in V6.")
+    assert got == [
+        ("pr_interval", (), 160.0, "ms", "=", False),
+        ("qrs_duration", ("V1",), 150.0, "ms", "=", False),
+        ("qrs_duration", ("V6",), 140.0, "ms", "=", False),
+    ]
+
+
+def test_gem_target_style_sentence():
+    text = (
+        "The ECG demonstrates sinus rhythm with occasional premature ventricular contractions (PVCs), as "
+        "evidenced by irregular RR intervals, particularly the shorter interval at 280 ms and the compensatory "
+        "pause following it at 540 ms."
+    )
+    assert claims_of(text) == [
+        ("sinus_rhythm", (), None, None, None, False),
+        ("pvc", (), None, None, None, False),  # "(PVCs)" repeats it: one claim
+        ("rr_interval", (), None, None, "irregular", False),
+        ("rr_interval", (), 280.0, "ms", "=", False),  # a bare "interval" inherits the sentence's RR
+        ("pause", (), 540.0, "ms", "=", False),
+    ]
+
+
+def test_particularly_narrows_a_group_to_the_named_leads():
+    c = one("ST-T changes are seen in the anterolateral leads, particularly V2 to V6.")
+    assert (c["feature"], c["leads"]) == ("st_t_changes", ["V2", "V3", "V4", "V5", "V6"])
+    c = one("In the precordial leads, particularly V1 through V4, there are low QRS voltages.")
+    assert c["leads"] == ["V1", "V2", "V3", "V4"]
+
+
+def test_global_features_do_not_take_leads_from_the_clause():
+    got = claims_of("The heart rate is 75 bpm with T wave inversion in V1.")
+    assert got == [
+        ("heart_rate", (), 75.0, "bpm", "=", False),
+        ("t_inversion", ("V1",), None, None, None, False),
+    ]
+
+
+def test_bare_rate_value_is_a_heart_rate_claim():
+    assert claims_of("Sinus rhythm at 75 bpm.") == [
+        ("sinus_rhythm", (), None, None, None, False),
+        ("heart_rate", (), 75.0, "bpm", "=", False),
+    ]
+
+
+def test_prose_without_findings_gives_no_claims():
+    assert extract_claims("Upon analyzing the provided image, several key features are evident.") == []
+    assert extract_claims("") == []
+
+
+# --- sentences and streaming ----------------------------------------------------------------------
+
+
+def test_sentence_split_respects_decimals_and_abbreviations():
+    text = "ST depression of 0.1 mV, e.g. in V5. Rate 75 bpm."
+    assert [text[s:e] for s, e in split_sentences(text)] == [
+        "ST depression of 0.1 mV, e.g. in V5.",
+        "Rate 75 bpm.",
+    ]
+
+
+def test_streaming_only_finished_sentences_and_stable_ids():
+    text = "The heart rate is 75 bpm. The QRS duration is 0.1 s in V1. PR 160 ms and the QT is 400 ms."
+    previous: dict[str, dict] = {}
+    for n in range(1, len(text) + 1):
+        prefix = text[:n]
+        claims = ground(prefix)
+        for c in claims:
+            assert c["char_end"] <= len(prefix)
+            if c["id"] in previous:  # never moves or changes once shown
+                assert {k: c[k] for k in ("char_start", "char_end", "feature", "value")} == {
+                    k: previous[c["id"]][k] for k in ("char_start", "char_end", "feature", "value")
+                }
+        # a claim never appears before its sentence is finished ("0." may still become "0.1")
+        assert all(prefix[c["char_end"] :].lstrip() != "" or prefix.rstrip()[-1] in ".!?" for c in claims)
+        assert set(previous) <= {c["id"] for c in claims}  # nothing shown ever disappears
+        previous.update({c["id"]: c for c in claims})
+    assert ground("The QRS duration is 0.")[:1] == []
+    assert [c["value"] for c in ground(text)] == [75.0, 100.0, 160.0, 400.0]
+    assert [c["feature"] for c in ground("Rate 75 bpm. QRS 9")] == ["heart_rate"]
+
+
+def test_final_grounds_the_unterminated_tail():
+    assert ground("The heart rate is 75 bpm") == []
+    assert [c["feature"] for c in ground("The heart rate is 75 bpm", final=True)] == ["heart_rate"]
+
+
+def test_schema_keys_and_text_only_verdicts():
+    (c,) = extract_claims("Atrial fibrillation.")
+    assert tuple(c) == CLAIM_KEYS
+    assert c["verdict"] == "not_checkable" and c["evidence"] == [] and c["measured"] is None
+
+
+@pytest.mark.parametrize("bad", [None, 42, b"bytes", ["list"]])
+def test_bad_text_is_a_gem_error(bad):
+    with pytest.raises(GemError, match="text"):
+        ground(bad)
+
+
+def test_bad_measurements_is_a_gem_error():
+    with pytest.raises(GemError, match="Measurements"):
+        ground("Rate 75 bpm.", {"heart_rate_bpm": 75})
+
+
+# --- properties -----------------------------------------------------------------------------------
+
+_VOCAB = st.sampled_from(
+    [
+        "QRS",
+        "duration",
+        "V1",
+        "through",
+        "V4",
+        "I-III",
+        "leads",
+        "inferior",
+        "no",
+        "not",
+        "ST",
+        "elevation",
+        "121 bpm",
+        ">120 ms",
+        "0.2 mV",
+        "-30°",
+        "PVCs",
+        "(",
+        ")",
+        ",",
+        ".",
+        ";",
+        " and ",
+        "between 80 and 100 ms",
+        "atrial fibrillation",
+        "T waves",
+        "absence of",
+        "interval",
+        "e.g.",
+    ]
+)
+_TEXTS = st.one_of(st.text(max_size=300), st.lists(_VOCAB, max_size=40).map(" ".join))
+
+
+@settings(max_examples=150, deadline=None)
+@given(_TEXTS, st.booleans())
+def test_arbitrary_text_never_raises_and_spans_are_inside(text, final):
+    claims = ground(text, final=final)
+    again = ground(text, final=final)
+    assert claims == again
+    for c in claims:
+        assert 0 <= c["char_start"] < c["char_end"] <= len(text)
+        assert text[c["char_start"] : c["char_end"]] == c["text"]
+        assert c["verdict"] == "not_checkable"
+    assert len({c["id"] for c in claims}) == len(claims)
