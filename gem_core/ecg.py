@@ -197,11 +197,11 @@ def _resolve(path: Path) -> Path:
 def _load_file(path: Path, fs: float | None, settings: Settings, check_size: bool = True) -> ECG:
     path = _resolve(path)
     suffix = path.suffix.lower()
+    files = fmt.wfdb_files(path) if suffix == ".hea" else [path]
     if check_size:
-        files = fmt.wfdb_files(path) if suffix == ".hea" else [path]
         fmt.check_size(files, settings.max_upload_mb, path.name)
     if suffix == ".hea":
-        raw = fmt.read_wfdb(path, keep_patient_fields=settings.store_patient_fields)
+        raw = fmt.read_wfdb(path, keep_patient_fields=settings.store_patient_fields, files=files)
     elif suffix == ".npy":
         raw = fmt.read_npy(path)
     elif suffix == ".npz":
@@ -239,9 +239,10 @@ def build_ecg(raw: fmt.RawRecord, fs: float | None = None, source_file: str = ""
     _derive_limb_leads(out, derived)
     if derived:
         warnings.append(f"derived {', '.join(derived)} from I and II (Einthoven/Goldberger)")
-    bad = ~np.isfinite(out)
-    nan_count = int(bad.sum())
+    finite = np.isfinite(out)
+    nan_count = 0 if finite.all() else int(out.size - np.count_nonzero(finite))
     if nan_count:
+        bad = ~finite
         out[bad] = np.nan
         empty = [LEADS[i] for i in np.flatnonzero(bad.all(axis=1))]
         if empty:
@@ -356,6 +357,8 @@ def resample_factors(fs: float, target: float = MODEL_FS) -> tuple[int, int]:
     >>> resample_factors(1000), resample_factors(100), resample_factors(360), resample_factors(500)
     ((1, 2), (5, 1), (25, 18), (1, 1))
     """
+    if float(fs) == float(target):
+        return 1, 1
     ratio = Fraction(str(target)) / Fraction(str(float(fs)))
     return ratio.numerator, ratio.denominator
 
