@@ -73,7 +73,8 @@ def labels_and_claims(text: str, ecg, warn) -> tuple[list, list]:
     return labels, claims
 
 
-def run(args: argparse.Namespace, out=sys.stdout, err=sys.stderr) -> int:
+def run(args: argparse.Namespace, out=None, err=None) -> int:
+    out, err = out or sys.stdout, err or sys.stderr
     from gem_core.backends import GenerationParams, get_backend
     from gem_core.ecg import load_ecg
     from gem_core.settings import get_settings

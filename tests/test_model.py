@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file, save_file
 
-from gem_core.ecg import LEADS
+from gem_core.ecg import ECG, LEADS
 from gem_core.errors import GemError
 from gem_core.model import GEM_LEAD_ORDER, IMAGE_TOKEN_INDEX, GemConfig, load_gem, save_gem
 from gem_core.model.__main__ import main as model_cli
@@ -37,9 +37,13 @@ def tiny(tiny_dir):
 
 @pytest.fixture(scope="module")
 def ecg():
-    from gem_core.samples import synthetic_ecg
-
-    return synthetic_ecg(heart_rate=70)
+    """A cheap 12-lead signal (numpy only: the model tests need no physiology, and no neurokit2 import)."""
+    rng = np.random.default_rng(0)
+    t = np.arange(5000) / 500.0
+    signal = 0.8 * np.sin(2 * np.pi * 1.2 * t) * rng.uniform(0.2, 1.0, (12, 1)) + rng.normal(
+        0, 0.05, (12, 5000)
+    )
+    return ECG.from_array(signal, fs=500, record_id="sines")
 
 
 @pytest.fixture(scope="module")
@@ -326,7 +330,6 @@ def test_lead_order_follows_the_config(tiny, tiny_dir, tmp_path, ecg, image):
 
 
 def test_signal_is_raw_millivolts_with_nan_zeroed(tiny, ecg, image):
-    from gem_core.ecg import ECG
 
     sig = ecg.signal.copy()
     sig[0, :100] = np.nan

@@ -1,0 +1,100 @@
+"""``python -m gem_core.interpret``: streaming text, ``--json`` output, backends, errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from gem_core.interpret import main
+from gem_core.model.tiny import ECG_FILE, make_tiny
+from tests.conftest import REPO
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch):
+    for key in ("GEM_MODEL", "GEM_ECG_TOWER", "GEM_OPENAI_BASE_URL", "GEM_DEVICE", "GEM_MAX_NEW_TOKENS"):
+        monkeypatch.delenv(key, raising=False)
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory):
+    return make_tiny(tmp_path_factory.mktemp("tiny-gem"))
+
+
+@pytest.fixture(scope="module")
+def npy_file(tmp_path_factory):
+    from gem_core.samples import synthetic_ecg
+
+    path = tmp_path_factory.mktemp("ecg") / "sinus.npy"
+    np.save(path, synthetic_ecg(heart_rate=75).signal)  # .npy at 500 Hz (the assumed rate)
+    return path
+
+
+def test_measure_backend_streams_text(npy_file, capsys):
+    assert main([str(npy_file), "--backend", "measure"]) == 0
+    out = capsys.readouterr().out
+    assert len(out.strip()) > 40 and "rhythm" in out.lower()
+
+
+def test_json_has_text_backend_labels_claims(npy_file, capsys):
+    assert main([str(npy_file), "--backend", "measure", "--json"]) == 0
+    captured = capsys.readouterr()
+    result = json.loads(captured.out)  # stdout is exactly one JSON object
+    assert set(result) == {"text", "backend", "labels", "claims"}
+    assert result["backend"] == "measure" and result["text"]
+    assert isinstance(result["labels"], list) and isinstance(result["claims"], list)
+
+
+def test_gem_backend_with_tiny_model(npy_file, tiny_dir, capsys):
+    args = [
+        str(npy_file),
+        "--backend",
+        "gem",
+        "--model",
+        str(tiny_dir),
+        "--ecg-tower",
+        str(tiny_dir / ECG_FILE),
+    ]
+    assert main([*args, "--max-new-tokens", "8", "--question", "Rhythm?"]) == 0
+    assert capsys.readouterr().out.strip()
+    assert main([*args, "--max-new-tokens", "8", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["backend"] == "gem" and result["text"].strip()
+
+
+def test_model_setting_makes_gem_the_default(npy_file, tiny_dir, capsys, monkeypatch):
+    monkeypatch.setenv("GEM_MODEL", str(tiny_dir))
+    assert main([str(npy_file), "--max-new-tokens", "4", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["backend"] == "gem"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["{missing}"], "error:"),
+        (["{npy}", "--backend", "gem"], "GEM_MODEL"),
+        (["{npy}", "--backend", "openai"], "GEM_OPENAI_BASE_URL"),
+        (["{npy}", "--backend", "gem", "--model", "{tiny}", "--ecg-tower", "{tiny}/none.pt"], "ecg_tower"),
+    ],
+)
+def test_errors_exit_2_with_a_message(npy_file, tiny_dir, tmp_path, capsys, args, message):
+    fill = {"missing": tmp_path / "nope.npy", "npy": npy_file, "tiny": tiny_dir}
+    assert main([a.format(**fill) for a in args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err
+
+
+def test_runs_as_a_module(npy_file):
+    proc = subprocess.run(
+        [sys.executable, "-m", "gem_core.interpret", str(npy_file), "--backend", "measure", "--json"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["backend"] == "measure"
