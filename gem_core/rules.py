@@ -35,20 +35,22 @@ from gem_core.features import BEAT_FEATURES, EXTRA_BEAT_VALUES, Measurements
 # PhysioNet/CinC 2021 data use the same limits for sinus bradycardia/tachycardia).
 BRADYCARDIA_BPM = 60.0
 TACHYCARDIA_BPM = 100.0
-# Atrial fibrillation: no P waves (ESC 2020) -> fewer than half of the beats with a P wave, and
+# Atrial fibrillation: no P waves (ESC 2020) -> fewer than half of the beats with a P wave (measure
+# counts a P wave only where the pre-QRS wave is time-locked to the QRS, as sinus P waves are), and
 # irregular RR: normalised RMSSD > 0.10 (Dash et al. 2009), computed without the intervals around
 # premature beats so that isolated ectopy in sinus rhythm does not count as irregularity.
 AF_MAX_P_WAVE_FRACTION = 0.5
 AF_MIN_NORMALISED_RMSSD = 0.10
-# Sinus rhythm needs P waves before the QRS with a constant PR interval; a PR that wanders by more
-# than this (SD, ms) means the detected "P waves" are not conducted sinus P waves (e.g. f waves).
-SINUS_MAX_PR_SD_MS = 40.0
 # First-degree AV block: PR > 200 ms (AHA/ACCF/HRS 2009 Part III / standard definition).
 FIRST_DEGREE_AVB_PR_MS = 200.0
 # QRS duration (AHA/ACCF/HRS 2009 Part III): complete BBB >= 120 ms; incomplete RBBB/LBBB 110-119 ms;
 # nonspecific intraventricular conduction delay > 110 ms without BBB morphology.
 COMPLETE_BBB_QRS_MS = 120.0
 INCOMPLETE_BBB_QRS_MS = 110.0
+# Morphology amplitudes for the BBB patterns above: a V1 R' worth calling dominant, and a lateral S wave
+# (I, V6) worth naming; 0.1 mV = 1 mm, the smallest deflection read on standard paper.
+RBBB_V1_R_MV = 0.1
+RBBB_LATERAL_S_MV = 0.1
 # Frontal QRS axis (AHA/ACCF/HRS 2009 Part III): left axis deviation < -30 deg, right > +90 deg.
 LEFT_AXIS_DEG = -30.0
 RIGHT_AXIS_DEG = 90.0
@@ -321,7 +323,6 @@ def rate_and_rhythm(m: Measurements, usable: list[str]) -> tuple[list[Finding], 
     pr_sd = statistics.pstdev(prs) if len(prs := _pr_values(m, lead)) >= 3 else None
     irregular = nrmssd is not None and nrmssd > AF_MIN_NORMALISED_RMSSD
     p_present = p_fraction is not None and p_fraction >= AF_MAX_P_WAVE_FRACTION
-    consistent_pr = pr_sd is None or pr_sd <= SINUS_MAX_PR_SD_MS
     findings = []
     hr_ev = spans(m, [lead], "rr_interval_1", per_lead=len(m.r_peaks_ms))
     rate_word = "regular" if not irregular else "irregular"
@@ -341,9 +342,9 @@ def rate_and_rhythm(m: Measurements, usable: list[str]) -> tuple[list[Finding], 
                 details={"rr_ms": rr, "normalised_rmssd": nrmssd},
             )
         )
-    if irregular and (not p_present or not consistent_pr):
+    if irregular and not p_present:
         rhythm = "af"
-        why = "the P waves are absent" if not p_present else "no consistent P wave precedes the QRS"
+        why = "no consistent P wave precedes the QRS complexes"
         sentence = (
             f"The rhythm is irregularly irregular (normalised RMSSD {nrmssd:.2f}) and {why}, "
             "consistent with atrial fibrillation."
@@ -363,7 +364,7 @@ def rate_and_rhythm(m: Measurements, usable: list[str]) -> tuple[list[Finding], 
             )
         )
         return findings, rhythm
-    if p_present and consistent_pr:
+    if p_present:
         rhythm = "sinus"
         label, name = None, "sinus rhythm"
         if hr is not None and hr < BRADYCARDIA_BPM:
@@ -502,7 +503,16 @@ def pr_interval(m: Measurements, rhythm: str, usable: list[str]) -> list[Finding
 
 
 def _dominance(m: Measurements, lead: str) -> tuple[float | None, float | None]:
-    return lead_median(m, lead, "r_amplitude"), lead_median(m, lead, "s_amplitude")
+    """(R height, depth of the deepest negative QRS deflection) in mV for a lead's dominant beats.
+
+    ``s_amplitude`` only counts a negative wave after R; a QS complex or a deep Q shows in
+    ``qrs_amplitude`` (peak to peak) minus R instead, so the deeper of the two is used.
+    """
+    r, s, pp = (lead_median(m, lead, f) for f in ("r_amplitude", "s_amplitude", "qrs_amplitude"))
+    if r is None:
+        return None, s
+    neg = max(v for v in (s, (pp - r) if pp is not None else None, 0.0) if v is not None)
+    return r, neg
 
 
 def qrs_conduction(m: Measurements, usable: list[str]) -> tuple[list[Finding], str | None]:
@@ -531,26 +541,30 @@ def qrs_conduction(m: Measurements, usable: list[str]) -> tuple[list[Finding], s
             )
         ], None
     r1, s1 = _dominance(m, v1) if v1 else (None, None)
-    lat_dom = [_dominance(m, lead) for lead in lat]
-    lat_s = [s for _, s in lat_dom if s is not None]
-    lat_r = [r for r, _ in lat_dom if r is not None]
-    rbbb_v1 = r1 is not None and s1 is not None and r1 >= s1 and r1 > 0.1
+    lateral = {lead: _dominance(m, lead) for lead in ("I", "aVL", "V5", "V6") if lead in usable}
+    upright = [lead for lead, (r, neg) in lateral.items() if r is not None and neg is not None and r > neg]
+    with_s = [lead for lead, (r, neg) in lateral.items() if neg is not None and neg >= RBBB_LATERAL_S_MV]
+    # RBBB: terminal R dominant in V1 (rsR', qR or broad R); LBBB: V1 QS/rS and upright lateral leads.
+    rbbb_v1 = r1 is not None and s1 is not None and r1 >= s1 and r1 >= RBBB_V1_R_MV
     lbbb_v1 = r1 is not None and s1 is not None and s1 > 2 * r1
-    lbbb_lat = bool(lat_r) and all(r > 2 * (s or 0.0) for (r, s) in lat_dom if r is not None)
+    lbbb_lat = len(upright) >= 2 and len(upright) * 2 > len(lateral)
     complete = qrs >= COMPLETE_BBB_QRS_MS
     if rbbb_v1:
         kind = "RBBB" if complete else "IRBBB"
         morph = f"a dominant R wave in lead {v1} (R {_mv(r1)}, S {_mv(s1)})"
-        if lat_s:
-            morph += f" and an S wave in {_leads_phrase(lat)}"
+        s_leads = [lead for lead in ("I", "V6", "V5", "aVL") if lead in with_s][:2]
+        if s_leads:
+            morph += f" and an S wave in {_leads_phrase(s_leads)}"
+        lat = s_leads
     elif lbbb_v1 and lbbb_lat:
         kind = "LBBB" if complete else "ILBBB"
+        lat = upright
         morph = (
-            f"a predominantly negative QRS in lead {v1} (S {_mv(s1)}) and broad upright R waves in "
+            f"a predominantly negative QRS in lead {v1} (S {_mv(s1)}) and upright R waves in "
             f"{_leads_phrase(lat)}"
         )
     else:
-        kind, morph = "NSIVCB", "no typical bundle branch block pattern in leads V1, I and V6"
+        kind, lat, morph = "NSIVCB", [], "no typical bundle branch block pattern in leads V1, I and V6"
     names = {
         "RBBB": "right bundle branch block (RBBB)",
         "IRBBB": "incomplete right bundle branch block",
@@ -576,7 +590,7 @@ def qrs_conduction(m: Measurements, usable: list[str]) -> tuple[list[Finding], s
         abnormal=True,
         source="AHA/ACCF/HRS 2009 Part III",
         evidence=ev + morph_ev,
-        details={"v1_r_mv": r1, "v1_s_mv": s1, "lateral": dict(zip(lat, lat_dom, strict=False))},
+        details={"v1_r_mv": r1, "v1_s_mv": s1, "lateral": lateral},
     )
     return [finding], kind
 
