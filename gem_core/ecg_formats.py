@@ -145,6 +145,11 @@ def _check_signal_files(hea: Path, specs, sig_len: int | None) -> list:
     for name, chans in by_file.items():
         if name == "~":
             continue
+        if "/" in name or "\\" in name or name in (".", ".."):
+            raise GemError(
+                f"{hea.name} names the signal file {name!r} outside its own folder; WFDB signal files must sit "
+                "beside their header (give a plain file name)"
+            )
         path = hea.parent / name
         if not path.is_file():
             raise GemError(
@@ -169,14 +174,15 @@ def wfdb_files(hea: Path) -> list[Path]:
     return [hea, *_check_header(hea, _header_lines(hea))]
 
 
-def read_wfdb(hea: Path, *, keep_patient_fields: bool = False) -> RawRecord:
+def read_wfdb(hea: Path, *, keep_patient_fields: bool = False, files: list[Path] | None = None) -> RawRecord:
     """Read a WFDB record (``.hea`` with ``.dat`` in any WFDB format, or with a Challenge ``.mat``).
 
     Physical values are exactly ``wfdb.rdrecord``'s; header comments become de-identified metadata.
+    ``files`` is ``wfdb_files(hea)`` when the caller already checked them.
     """
     import wfdb
 
-    signal_files = wfdb_files(hea)
+    signal_files = (files or wfdb_files(hea))[1:]
     record_path = str(hea.with_suffix(""))
     try:
         rec = wfdb.rdrecord(record_path)

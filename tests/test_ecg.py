@@ -305,9 +305,16 @@ def test_model_input_500_hz_is_the_signal_itself(ecg75):
     }  # fmt: skip
 
 
+def noise_ecg(fs: float, duration_s: float, seed: int = 0) -> ECG:
+    """A cheap deterministic test signal at any rate (resampling equivalence needs no ECG morphology)."""
+    rng = np.random.default_rng(seed)
+    n = int(duration_s * fs)
+    return ECG(np.cumsum(rng.standard_normal((12, n)), axis=1) * 0.01, fs=fs, record_id=f"noise-{fs:g}")
+
+
 @pytest.mark.parametrize(("fs", "up", "down"), [(1000, 1, 2), (250, 2, 1), (360, 25, 18), (257, 500, 257)])
 def test_resampling_matches_resample_poly_of_the_whole_record(fs, up, down):
-    ecg = synthetic_ecg(heart_rate=80, duration_s=25, fs=fs, seed=1)
+    ecg = noise_ecg(fs, 25)
     assert resample_factors(fs) == (up, down)
     x, rep = to_model_input(ecg)
     whole = resample_poly(ecg.signal.astype(np.float64), up, down, axis=1)
@@ -316,17 +323,16 @@ def test_resampling_matches_resample_poly_of_the_whole_record(fs, up, down):
     assert rep["resample_method"] == f"scipy.signal.resample_poly(up={up}, down={down})"
 
 
-def test_short_record_is_zero_padded():
-    ecg = synthetic_ecg(duration_s=4, fs=500)
+def test_short_record_is_zero_padded(ecg75):
+    ecg = ECG(ecg75.signal[:, :2000], fs=500)
     x, rep = to_model_input(ecg)
     assert rep["padded"] and rep["padded_samples"] == 3000 and not rep["cropped"]
     np.testing.assert_array_equal(x[:, :2000], ecg.signal)
     assert not x[:, 2000:].any()
 
 
-def test_best_window_avoids_artifacts():
-    ecg = synthetic_ecg(duration_s=30, fs=500)
-    sig = ecg.signal.copy()
+def test_best_window_avoids_artifacts(ecg75):
+    sig = np.tile(ecg75.signal, (1, 3))  # 30 s
     sig[4, : 12 * 500] = 0.0  # aVL flat (electrode off) for the first 12 s
     sig[7, 25 * 500 :] += 20.0 * np.sign(np.sin(np.arange(5 * 500)))  # huge artifact in the last 5 s
     noisy = ECG(sig, fs=500, record_id="artifact")
@@ -337,8 +343,8 @@ def test_best_window_avoids_artifacts():
     assert to_model_input(noisy)[1]["window_ms"] == [0.0, 10000.0]
 
 
-def test_best_window_on_a_clean_record_resampled_exactly():
-    ecg = synthetic_ecg(duration_s=20, fs=1000, seed=3)
+def test_best_window_on_a_clean_record_resampled_exactly(ecg75):
+    ecg = ECG(np.repeat(np.tile(ecg75.signal, (1, 2)), 2, axis=1), fs=1000)  # 20 s at 1000 Hz
     x, rep = to_model_input(ecg, window="best")
     start = int(rep["window_ms"][0] / 2)
     whole = resample_poly(ecg.signal.astype(np.float64), 1, 2, axis=1)

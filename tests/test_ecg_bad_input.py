@@ -81,6 +81,13 @@ def test_header_syntax_errors(record, old, new, message):
     assert message in str(err.value)
 
 
+@pytest.mark.parametrize("name", ["../rec.dat", "/etc/hostname", "sub\\rec.dat"])
+def test_header_pointing_outside_its_folder(record, name):
+    edit_header(record, "rec.dat 16 ", f"{name} 16 ")
+    with pytest.raises(GemError, match="outside its own folder"):
+        load_ecg(record)
+
+
 def test_header_without_record_line(tmp_path):
     (tmp_path / "c.hea").write_text("# only a comment\n")
     with pytest.raises(GemError, match="has no record line"):
@@ -170,9 +177,9 @@ def test_implausible_rate_in_npz(tmp_path, ecg75, fs):
         load_ecg(tmp_path / "r.npz")
 
 
-def test_one_hour_record_loads_and_a_window_is_chosen(tmp_path):
+def test_one_hour_record_loads_and_a_window_is_chosen(tmp_path, ecg75):
     fs, n = 250, 3600 * 250
-    ten_s = synthetic_ecg(duration_s=10, fs=fs).signal
+    ten_s = ecg75.signal[:, ::2]  # 10 s at 250 Hz
     sig = np.tile(ten_s, (1, n // ten_s.shape[1]))
     sig[:, : 20 * fs] = 0.0  # leads off for the first 20 s
     digital = np.round(sig.T * 1000).astype(np.int16)

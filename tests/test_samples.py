@@ -89,7 +89,7 @@ def test_synthetic_unknown_id():
 @pytest.fixture
 def folder(tmp_path):
     root = tmp_path / "samples"
-    wrsamp(root / "wfdb", "af1", synthetic_ecg(heart_rate=100), ["Age: 60", "Sex: Male", "Dx: AF"])
+    wrsamp(root / "wfdb", "af1", synthetic_ecg(heart_rate=120), ["Age: 60", "Sex: Male", "Dx: AF"])
     np.save(root / "arr.npy", synthetic_ecg(heart_rate=60).signal)
     with zipfile.ZipFile(root / "pack.zip", "w") as zf:
         zf.writestr("x.csv", ",".join(LEADS) + "\n" + "\n".join(",".join(["0.1"] * 12) for _ in range(600)))
@@ -141,8 +141,8 @@ def ptbxl(tmp_path):
     root = tmp_path / "ptbxl"
     rows = []
     for ecg_id, hr, report, codes in [
-        (1, 70, "sinusrhythmus normales ekg", "{'NORM': 100.0, 'SR': 0.0}"),
-        (2, 110, "sinus tachycardia. lvh.", "{'SR': 0.0, 'LVH': 50.0, 'STACH': 100.0}"),
+        (1, 60, "sinusrhythmus normales ekg", "{'NORM': 100.0, 'SR': 0.0}"),
+        (2, 120, "sinus tachycardia. lvh.", "{'SR': 0.0, 'LVH': 50.0, 'STACH': 100.0}"),
         (3, 60, "no files for this one", "{'NORM': 100.0}"),
     ]:
         name = f"{ecg_id:05d}"
