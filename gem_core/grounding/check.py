@@ -9,7 +9,8 @@ Rules: a measured value agrees with the text when it satisfies the text's compar
 feature's tolerance counted in the text's favour (``TOLERANCES``); qualitative words compare with the
 named thresholds below ("prolonged QRS" means QRS >= ``QRS_WIDE_MS``); a negated claim is supported
 when the finding is clearly absent. Claims over several leads are supported when at least half of
-the checkable leads agree; when no lead is named a finding needs one lead, and a negated finding
+the checkable leads agree; qualitative and categorical claims ("prolonged", "first-degree AV
+block") get ``CATEGORY_MARGIN`` of the tolerance at their thresholds; when no lead is named a finding needs one lead, and a negated finding
 ("no ST elevation") is contradicted by any lead that shows it.
 Leads whose quality is not ``ok`` are never used to contradict: a claim that only they could check
 is ``not_checkable``.
@@ -40,6 +41,7 @@ AMPLITUDE_TOL_MV = 0.1
 ST_TOL_MV = 0.02
 T_TOL_MV = 0.03
 AXIS_TOL_DEG = 15.0
+CATEGORY_MARGIN = 0.5  # qualitative and categorical claims get this share of the tolerance at thresholds
 TOLERANCES: dict[str, float] = {
     "heart_rate": HEART_RATE_TOL_BPM,
     "rr_interval": RR_TOL_MS,
@@ -372,7 +374,13 @@ def _verdict(ok: bool | None, negated: bool) -> str:
 
 
 def _tol(d: Draft, tol: float) -> float:
+    """A number in the text: the measurement tolerance, in the text's favour."""
     return -tol if d.negated else tol
+
+
+def _margin(d: Draft, tol: float) -> float:
+    """A category in the text ("first-degree AV block", "prolonged"): a smaller margin at its threshold."""
+    return _tol(d, tol * CATEGORY_MARGIN)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -443,6 +451,7 @@ def _numeric(d: Draft, m: Measurements):
         cmp_value = (d.comparator or "=", d.value)
     else:
         cmp_value = _limits(d.comparator or "", normal) if d.comparator else None
+        tol *= CATEGORY_MARGIN
     evidence_leads = d.leads or (RHYTHM_LEAD,)
     evidence = beat_spans(m, evidence_leads, start, end, beat_key, name, unit, d.feature)
     if d.feature == "qrs_amplitude" and d.value is None and d.comparator in ("low", "high"):
@@ -482,7 +491,7 @@ def _heart_rate(d: Draft, m: Measurements):
         limits = _limits(d.comparator or "", (BRADYCARDIA_BPM, TACHYCARDIA_BPM)) if d.comparator else None
         if limits is None:
             return NOT_CHECKABLE, fmt(hr, "bpm"), evidence
-        ok = compare(hr, limits[0], limits[1], _tol(d, HEART_RATE_TOL_BPM))
+        ok = compare(hr, limits[0], limits[1], _margin(d, HEART_RATE_TOL_BPM))
     return _verdict(ok, d.negated), fmt(hr, "bpm"), evidence
 
 
@@ -492,7 +501,7 @@ def _rate_category(threshold_cmp: str, threshold: float, sinus: bool):
         evidence = _record_item(m, d.feature, hr, "bpm", "heart_rate")
         if hr is None:
             return NOT_CHECKABLE, "n/a", evidence
-        ok = compare(hr, threshold_cmp, threshold, _tol(d, HEART_RATE_TOL_BPM))
+        ok = compare(hr, threshold_cmp, threshold, _margin(d, HEART_RATE_TOL_BPM))
         measured = fmt(hr, "bpm")
         if sinus:
             is_sinus, rhythm = _sinus(m)
@@ -575,7 +584,7 @@ def _rr_interval(d: Draft, m: Measurements):
         if rr is None or limits is None:
             return NOT_CHECKABLE, f"mean RR {fmt(rr, 'ms')}", evidence
         return (
-            _verdict(compare(rr, *limits, _tol(d, RR_TOL_MS)), d.negated),
+            _verdict(compare(rr, *limits, _margin(d, RR_TOL_MS)), d.negated),
             f"mean RR {fmt(rr, 'ms')}",
             evidence,
         )
@@ -626,7 +635,10 @@ def _pause(d: Draft, m: Measurements):
     measured = f"{len(found)} pause(s); median RR {fmt(med, 'ms')}"
     if found:
         measured += f", longest {fmt(max(x[2] for x in found), 'ms')}"
-    return _verdict(bool(found), d.negated), measured, _rr_items(m, d, found)
+        evidence = _rr_items(m, d, found)
+    else:  # nothing found: the evidence is the whole rhythm strip that was searched
+        evidence = _record_item(m, d.feature, 0, None, "rr_interval_1")
+    return _verdict(bool(found), d.negated), measured, evidence
 
 
 def _premature(kinds: tuple[str, ...]):
@@ -664,8 +676,9 @@ def _premature(kinds: tuple[str, ...]):
         if beats:
             times = ", ".join(f"{float(pb['time_ms']):.0f}" for pb in beats[:6])
             measured = f"{len(beats)} {'/'.join(kinds)} at {times} ms"
-        else:
+        else:  # nothing found: the evidence is the whole rhythm strip that was searched
             measured = f"no {'/'.join(kinds)} detected"
+            evidence = _record_item(m, d.feature, 0, None, "rr_interval_1")
         return _verdict(bool(beats), d.negated), measured, evidence
 
     return handler
@@ -682,7 +695,7 @@ def _qrs_width(low: float | None, high: float | None):
         )
         if qrs is None:
             return NOT_CHECKABLE, "QRS n/a", evidence
-        tol = _tol(d, QRS_TOL_MS)
+        tol = _margin(d, QRS_TOL_MS)
         ok = (low is None or qrs >= low - tol) and (high is None or qrs < high + tol)
         return _verdict(ok, d.negated), f"QRS {fmt(qrs, 'ms')} (width only; morphology not checked)", evidence
 
@@ -703,9 +716,9 @@ def _axis_rule(comparator: str, threshold):
         if d.value is not None:
             ok = compare(axis, d.comparator or "=", d.value, _tol(d, AXIS_TOL_DEG))
         elif comparator:
-            ok = compare(axis, comparator, threshold, _tol(d, AXIS_TOL_DEG))
+            ok = compare(axis, comparator, threshold, _margin(d, AXIS_TOL_DEG))
         elif d.comparator == "normal":
-            ok = compare(axis, "between", (AXIS_LEFT_DEG, AXIS_RIGHT_DEG), _tol(d, AXIS_TOL_DEG))
+            ok = compare(axis, "between", (AXIS_LEFT_DEG, AXIS_RIGHT_DEG), _margin(d, AXIS_TOL_DEG))
         else:
             return NOT_CHECKABLE, fmt(axis, "deg"), evidence
         return _verdict(ok, d.negated), f"QRS axis {fmt(axis, 'deg')}", evidence
@@ -727,7 +740,7 @@ def _first_degree_av_block(d: Draft, m: Measurements):
     )
     if pr is None:
         return NOT_CHECKABLE, "PR n/a (no P waves measured)", evidence
-    ok = compare(pr, ">", PR_LONG_MS, _tol(d, PR_TOL_MS))
+    ok = compare(pr, ">", PR_LONG_MS, _margin(d, PR_TOL_MS))
     return _verdict(ok, d.negated), f"PR {fmt(pr, 'ms')}", evidence
 
 

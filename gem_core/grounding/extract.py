@@ -144,6 +144,22 @@ GLOBAL_FEATURES = frozenset(
         "pause",
     }
 )
+# Words that claim nothing without a value or a qualifier ("the rhythm is sinus bradycardia").
+_NEEDS_CONTENT = frozenset(
+    {
+        "rhythm",
+        "heart_rate",
+        "rr_interval",
+        "pr_interval",
+        "qt_interval",
+        "qtc_interval",
+        "qrs_duration",
+        "qrs_amplitude",
+        "axis",
+        "p_duration",
+        "t_duration",
+    }
+)
 _INTERVALS = ("rr_interval", "pr_interval", "qt_interval", "qtc_interval", "qrs_duration")
 
 # --- qualifiers (what the text says about a feature without a number) -----------------------------
@@ -415,7 +431,7 @@ def _qualifier(
                 best, best_dist = (name, m.start(), m.end()), mention.start - m.end()
         for m in rx.finditer(clause, mention.end, min(seg_end, mention.end + 60)):
             gap = clause[mention.end : m.start()]
-            if len(gap) < best_dist and _COPULA_GAP.match(gap) and not _inside(m, taken):
+            if len(gap) < best_dist and (_COPULA_GAP.match(gap) or not gap.strip()) and not _inside(m, taken):
                 best, best_dist = (name, m.start(), m.end()), len(gap)
     return best
 
@@ -566,8 +582,8 @@ def _clause_drafts(clause: str, previous_interval: str | None) -> list[Draft]:
             # "QT is not prolonged at 410 ms": the negation is about the qualifier, the number stands.
             value_negated = negated and not (value and value.comparator in ("=", "~"))
             feature = _resolve(mention.feature, qualifier, unit, seen_interval)
-            if feature is None:
-                continue
+            if feature is None or (feature in _NEEDS_CONTENT and value is None and qualifier is None):
+                continue  # "the rhythm", "the PR interval" alone claim nothing
             leads_used = _leads_for(feature, own_leads, lead_mentions, value, mine, clause)
             comparator = value.comparator if value else _qualitative(feature, qualifier)
             parts = [(mention.start, mention.end)] + [
@@ -642,7 +658,9 @@ def _leads_for(feature, own_leads, clause_leads, value, values, clause) -> list[
     narrowed = [
         k for k, lm in enumerate(leads) if _NARROWING.search(clause[max(0, lm.start - 60) : lm.start])
     ]
-    if narrowed and narrowed[0] > 0:
+    if narrowed and narrowed[0] > 0 and all(lm.group for lm in leads[: narrowed[0]]):
+        # "in the precordial leads, particularly V1 through V4": the named leads, not the whole group
+        # (but "in V1 through V4, most marked in V3" keeps V1-V4).
         leads = leads[narrowed[0] :]
     if value is not None and len(values) > 1 and leads:
         # "150 ms in V1 and 140 ms in V6": each lead mention goes to its nearest value.
