@@ -255,7 +255,8 @@ def build_ecg(raw: fmt.RawRecord, fs: float | None = None, source_file: str = ""
         "source_format": raw.source_format,
         "source_file": source_file,
         "original_leads": list(raw.names),
-        "fs_original": raw.fs if raw.fs is not None else rate,
+        "fs_original": rate,
+        "fs_stated": raw.fs,  # what the file says (None: not stated); differs from fs_original when fs= overrides
         "len_original": n,
         "derived_leads": derived,
         "dropped_channels": dropped,

@@ -118,8 +118,10 @@ def _check_header(hea: Path, lines: list[str]) -> list[tuple[str, str, int]]:
     n_sig = int(rec[1])
     if n_sig == 0:
         raise GemError(f"{hea.name} declares 0 signals; there is nothing to load")
-    if "/" in rec[0]:
-        return []  # multi-segment record: segment headers are checked by wfdb
+    if "/" in rec[0]:  # multi-segment record: the segment headers must sit beside this one
+        for line in lines[1 : 1 + n_sig]:
+            _check_plain_name(hea, line.split()[0])
+        return []
     if len(lines) < 1 + n_sig:
         raise GemError(
             f"header syntax error in {hea.name}: it declares {n_sig} signals but has {len(lines) - 1} signal lines"
@@ -145,11 +147,7 @@ def _check_signal_files(hea: Path, specs, sig_len: int | None) -> list:
     for name, chans in by_file.items():
         if name == "~":
             continue
-        if "/" in name or "\\" in name or name in (".", ".."):
-            raise GemError(
-                f"{hea.name} names the signal file {name!r} outside its own folder; WFDB signal files must sit "
-                "beside their header (give a plain file name)"
-            )
+        _check_plain_name(hea, name)
         path = hea.parent / name
         if not path.is_file():
             raise GemError(
@@ -167,6 +165,15 @@ def _check_signal_files(hea: Path, specs, sig_len: int | None) -> list:
                     f"{len(chans)} signal(s) in format {fmt} ({need} bytes); upload the complete file"
                 )
     return [hea.parent / n for n in by_file if n != "~"]
+
+
+def _check_plain_name(hea: Path, name: str) -> None:
+    """A file a header refers to must sit beside it: no reading of other files through a crafted header."""
+    if "/" in name or "\\" in name or name in (".", ".."):
+        raise GemError(
+            f"{hea.name} names the file {name!r} outside its own folder; WFDB signal files and segments must "
+            "sit beside their header (give a plain file name)"
+        )
 
 
 def wfdb_files(hea: Path) -> list[Path]:

@@ -88,6 +88,18 @@ def test_header_pointing_outside_its_folder(record, name):
         load_ecg(record)
 
 
+def test_multisegment_header_pointing_outside_its_folder(tmp_path):
+    (tmp_path / "multi.hea").write_text("multi/2 12 500 10000\n../seg1 5000\nseg2 5000\n")
+    with pytest.raises(GemError, match=r"names the file '\.\./seg1' outside its own folder"):
+        load_ecg(tmp_path / "multi.hea")
+
+
+def test_given_rate_overrides_the_header_with_a_warning(record):
+    ecg = load_ecg(record, fs=250)
+    assert ecg.fs == 250 and ecg.report["fs_original"] == 250 and ecg.report["fs_stated"] == 500
+    assert "file states 500 Hz; using the given fs=250 Hz" in ecg.report["warnings"]
+
+
 def test_header_without_record_line(tmp_path):
     (tmp_path / "c.hea").write_text("# only a comment\n")
     with pytest.raises(GemError, match="has no record line"):
