@@ -157,7 +157,7 @@ def paper_extent(panels: tuple[Panel, ...]) -> tuple[float, float, float, float]
     x1 = max(p.t_end_ms for p in panels) + RIGHT_MARGIN_MS
     bottom = min(p.baseline_mv - p.half_height_mv for p in panels)
     top = max(p.baseline_mv + p.half_height_mv for p in panels)
-    y0 = math.floor(bottom / MAJOR_MV) * MAJOR_MV
+    y0 = math.floor(bottom / MAJOR_MV) * MAJOR_MV - MAJOR_MV  # room for the scale note
     y1 = math.ceil(top / MAJOR_MV) * MAJOR_MV + MAJOR_MV
     return x0, y0, x1, y1
 
@@ -345,7 +345,7 @@ def ecg_image(
     height: int | None = None,
     *,
     start_ms: float = 0.0,
-    window_ms: float = STANDARD_WINDOW_MS,
+    window_ms: float | None = STANDARD_WINDOW_MS,
     px_per_mm: float = 4.0,
     labels: bool = True,
 ) -> Image.Image:
@@ -362,7 +362,11 @@ def ecg_image(
     if (width is None) != (height is None):
         raise GemError("give both width and height of the ECG image, or neither")
     size = None if width is None else (int(width), int(height))
-    geom = layout_geometry(layout, size, start_ms=start_ms, window_ms=window_ms, px_per_mm=px_per_mm)
+    if start_ms >= ecg.duration_ms:
+        raise GemError(f"start_ms={start_ms:g} is past the end of the record ({ecg.duration_ms:g} ms)")
+    geom = layout_geometry(
+        layout, size, start_ms=start_ms, window_ms=window_ms, duration_ms=ecg.duration_ms, px_per_mm=px_per_mm
+    )
     img = Image.fromarray(_paper(geom), "RGB")
     draw = ImageDraw.Draw(img)
     line_w = max(1, round(geom.px_per_mm / 4))

@@ -193,5 +193,9 @@ def test_image_of_a_short_record_and_of_a_later_page():
     first = np.asarray(ecg_image(ecg, "12x1", 800, 900, labels=False))
     page3 = np.asarray(ecg_image(ecg, "12x1", 800, 900, start_ms=20000, labels=False))
     assert not np.array_equal(first, page3)
+    with pytest.raises(GemError, match="past the end"):
+        ecg_image(ecg, "12x1", start_ms=30000)
+    whole = ecg_image(ecg, "12x1", window_ms=None, px_per_mm=1.0)  # all 30 s on one sheet
+    assert whole.size[0] > 3 * ecg_image(ecg, "12x1", px_per_mm=1.0).size[0] - 40
     short = ECG.from_array(np.zeros((12, 2000), np.float32), fs=500)  # 4 s: the rest stays blank paper
     assert ecg_image(short, "3x4+II", 800, 600).size == (800, 600)

@@ -276,6 +276,14 @@ def test_bad_arguments_raise_gem_error(ecg):
         ecg_figure(np.zeros((12, 5000)), "12x1")
 
 
+def test_figure_passes_plotly_validation(ecg):
+    """ecg_figure skips plotly's slow per-property checks; the full validator must accept its output."""
+    for layout in ("12x1", "3x4+II", "6x2"):
+        fig = ecg_figure(ecg, layout, [V1_SPAN, II_SPAN, RHYTHM_SPAN], beats=_hand_measurements(ecg))
+        checked = go.Figure(fig.to_dict())  # raises ValueError on any invalid property
+        assert len(checked.data) == len(fig.data)
+
+
 def test_figure_json_round_trips(ecg):
     fig = ecg_figure(ecg, "6x2", highlights=[V1_SPAN])
     data = json.loads(fig.to_json())
