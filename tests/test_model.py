@@ -361,3 +361,17 @@ def test_greedy_generation_is_deterministic(tiny, ecg, image):
     a = tiny.generate(**inputs, max_new_tokens=12, do_sample=False)
     b = tiny.generate(**inputs, max_new_tokens=12, do_sample=False)
     assert a.shape == (1, 12) and torch.equal(a, b)
+
+
+def test_ecg_tower_stored_in_the_checkpoint_needs_no_pt(tiny, tiny_dir, tmp_path, ecg, image):
+    from gem_core.model.loading import gem_state_dict
+
+    folder = copy_dir(tiny_dir, tmp_path / "with-ecg")
+    (folder / ECG_FILE).unlink()
+    save_file(gem_state_dict(tiny, include_ecg=True), folder / "model.safetensors")
+    messages = []
+    again = load_gem(folder, progress=messages.append)
+    inputs = batch(tiny, ecg, image)
+    with torch.no_grad():
+        assert torch.equal(again(**inputs).logits, tiny(**inputs).logits)
+    assert messages and messages[-1].startswith("GEM ready on cpu")

@@ -311,7 +311,7 @@ def load_processor(folder: Path, config: GemConfig, vision_source: str) -> GemPr
     from transformers import AutoTokenizer
 
     try:
-        tokenizer = AutoTokenizer.from_pretrained(folder)
+        tokenizer = AutoTokenizer.from_pretrained(folder, config=config.lm_config)
     except (OSError, ValueError) as err:
         raise GemError(f"could not load the tokenizer from {folder} ({err})") from None
     image_source = folder if (folder / "preprocessor_config.json").is_file() else vision_source
