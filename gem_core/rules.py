@@ -41,12 +41,22 @@ TACHYCARDIA_BPM = 100.0
 # premature beats so that isolated ectopy in sinus rhythm does not count as irregularity.
 AF_MAX_P_WAVE_FRACTION = 0.5
 AF_MIN_NORMALISED_RMSSD = 0.10
+# Premature beats (AHA/ACCF/HRS 2009 Part III, Surawicz et al.): a ventricular premature complex is wide
+# (>= 120 ms), differs from the conducted QRS and has no premature P wave before it; a narrow one is
+# supraventricular. "Differs": QRS correlation with the dominant beat below 0.9, or 20 ms wider.
+PVC_MAX_MORPHOLOGY_CORR = 0.9
+PVC_MIN_EXTRA_QRS_MS = 20.0
 # First-degree AV block: PR > 200 ms (AHA/ACCF/HRS 2009 Part III / standard definition).
 FIRST_DEGREE_AVB_PR_MS = 200.0
-# QRS duration (AHA/ACCF/HRS 2009 Part III): complete BBB >= 120 ms; incomplete RBBB/LBBB 110-119 ms;
-# nonspecific intraventricular conduction delay > 110 ms without BBB morphology.
+# QRS duration (AHA/ACCF/HRS 2009 Part III): complete RBBB >= 120 ms, incomplete RBBB 110-119 ms.
+# A wide QRS (>= 120 ms) without a bundle branch pattern is a nonspecific intraventricular conduction
+# delay (Part III says > 110 ms; 120 ms is used so that a +-10 ms measurement error on a normal QRS is
+# not called a conduction defect). Complete LBBB by the strict criteria of Strauss, Selvester & Wagner
+# (Am J Cardiol 2011): QRS >= 140 ms in men, >= 130 ms in women (140 ms when the sex is unknown).
 COMPLETE_BBB_QRS_MS = 120.0
 INCOMPLETE_BBB_QRS_MS = 110.0
+LBBB_QRS_MALE_MS = 140.0
+LBBB_QRS_FEMALE_MS = 130.0
 # Morphology amplitudes for the BBB patterns above: a V1 R' worth calling dominant, and a lateral S wave
 # (I, V6) worth naming; 0.1 mV = 1 mm, the smallest deflection read on standard paper.
 RBBB_V1_R_MV = 0.1
@@ -67,16 +77,16 @@ LOW_VOLTAGE_PRECORDIAL_MV = 1.0
 SOKOLOW_LYON_MV = 3.5
 CORNELL_MALE_MV = 2.8
 CORNELL_FEMALE_MV = 2.0
-# ST elevation at the J point (here J+60 ms) in >= 2 contiguous leads (Fourth Universal Definition of
-# MI, 2018): >= 0.1 mV in all leads except V2-V3, where >= 0.2 mV in men >= 40 y, >= 0.25 mV in men
-# < 40 y, >= 0.15 mV in women (0.2 mV when the sex is unknown).
+# ST elevation in >= 2 contiguous leads (Minnesota Code 9-2): >= 0.1 mV in the limb leads and V5-V6,
+# >= 0.2 mV in V1-V4. Minnesota and the Fourth Universal Definition of MI (2018) read ST at the J point;
+# the measurements give J+60 ms, where a normal upsloping ST already sits higher, so the precordial
+# 0.2 mV limit is used for V1-V4 whatever the sex (the UDMI's 0.15 mV for women in V2-V3 is for J).
 STE_MV = 0.1
-STE_V2V3_MALE_MV = 0.2
-STE_V2V3_YOUNG_MALE_MV = 0.25
-STE_V2V3_FEMALE_MV = 0.15
-# ST depression: horizontal or downsloping >= 0.1 mV (1 mm) in >= 2 contiguous leads (Minnesota Code
-# 4-1, the resting-ECG criterion when no earlier ECG exists to call it "new" as the UDMI's 0.05 mV does).
-STD_MV = 0.1
+STE_V1_V4_MV = 0.2
+# ST depression: horizontal or downsloping >= 0.05 mV in >= 2 contiguous leads (Fourth UDMI 2018;
+# Minnesota Code 4-2 reads 0.05-0.1 mV the same way). Upsloping means a slope above 1 mV/s here.
+STD_MV = 0.05
+ST_UPSLOPE_MV_PER_S = 1.0
 # T-wave inversion: T amplitude <= -0.1 mV (1 mm, Minnesota Code 5-2) in >= 2 contiguous leads where T
 # is normally upright (AHA/ACCF/HRS 2009 Part IV: T may be negative in aVR, III and V1 in health).
 T_INVERSION_MV = -0.1
@@ -413,6 +423,29 @@ def _pr_values(m: Measurements, lead: str) -> list[float]:
     return [v for v in (_num(b.get("pr_interval")) for b in _beats(m, lead)) if v is not None]
 
 
+def _p_wave_before(m: Measurements, beat_index: int) -> bool:
+    for lead in ("II", "I", "V1"):
+        beat = next((b for b in _beats(m, lead, dominant_only=False) if b.get("index") == beat_index), None)
+        if beat is not None:
+            return beat.get("p_onset_ms") is not None
+    return False
+
+
+def premature_kind(m: Measurements, beat: dict) -> str:
+    """'PVC' for a wide premature QRS (>= 120 ms) unlike the dominant one and without a P wave before
+    it; otherwise 'PAC' (a narrow beat, or one conducted like the dominant beats: aberrancy aside)."""
+    qrs = _num(beat.get("qrs_duration_ms"))
+    dominant = _num(m.global_values.get("qrs_ms"))
+    corr = _num(beat.get("morphology_corr"))
+    wide = qrs is not None and qrs >= COMPLETE_BBB_QRS_MS
+    unlike = (corr is not None and corr < PVC_MAX_MORPHOLOGY_CORR) or (
+        qrs is not None and dominant is not None and qrs >= dominant + PVC_MIN_EXTRA_QRS_MS
+    )
+    if wide and unlike and not _p_wave_before(m, int(beat.get("beat_index", -1))):
+        return "PVC"
+    return "PAC"
+
+
 def premature_beats(m: Measurements, rhythm: str) -> list[Finding]:
     """PACs (narrow, premature) and PVCs (wide, premature) with their coupling intervals and pauses."""
     findings = []
@@ -422,7 +455,7 @@ def premature_beats(m: Measurements, rhythm: str) -> list[Finding]:
     ):
         if kind == "PAC" and rhythm == "af":
             continue  # premature narrow beats are part of the irregularity of AF
-        beats = [p for p in m.premature_beats if p.get("kind") == kind]
+        beats = [p for p in m.premature_beats if premature_kind(m, p) == kind]
         if not beats:
             continue
         times = ", ".join(f"{_num(p.get('time_ms')) / 1000:.1f} s" for p in beats[:6])
@@ -515,70 +548,79 @@ def _dominance(m: Measurements, lead: str) -> tuple[float | None, float | None]:
     return r, neg
 
 
-def qrs_conduction(m: Measurements, usable: list[str]) -> tuple[list[Finding], str | None]:
-    """QRS duration and bundle branch morphology (AHA/ACCF/HRS 2009 Part III).
+def _bbb_pattern(m: Measurements, usable: list[str]) -> dict:
+    """V1 and lateral QRS morphology: which bundle branch pattern the amplitudes show, if any."""
+    v1 = next((lead for lead in ("V1", "V2") if lead in usable), None)
+    r1, s1 = _dominance(m, v1) if v1 else (None, None)
+    lateral = {lead: _dominance(m, lead) for lead in ("I", "aVL", "V5", "V6") if lead in usable}
+    upright = [lead for lead, (r, neg) in lateral.items() if r is not None and neg is not None and r > neg]
+    with_s = [
+        lead for lead in ("I", "V6", "V5", "aVL") if (lateral.get(lead) or (0, 0))[1] >= RBBB_LATERAL_S_MV
+    ]
+    pattern = None
+    if r1 is not None and s1 is not None and r1 >= s1 and r1 >= RBBB_V1_R_MV:
+        pattern = "right"  # terminal R dominant in V1 (rsR', qR or broad R)
+    elif r1 is not None and s1 is not None and s1 > 2 * r1 and len(upright) >= 2:
+        pattern = "left"  # QS or rS in V1 with upright R waves in the lateral leads
+    return {"v1": v1, "r1": r1, "s1": s1, "upright": upright, "with_s": with_s[:2], "pattern": pattern}
 
-    RBBB: wide QRS with a dominant terminal R in V1 (R >= S) and an S wave in I or V6.
-    LBBB: wide QRS, V1 predominantly negative (S > R) and I/V6 predominantly positive with little S.
+
+def _lbbb_limit(metadata: dict | None) -> float:
+    return LBBB_QRS_FEMALE_MS if _sex(metadata) == "female" else LBBB_QRS_MALE_MS
+
+
+def qrs_conduction(
+    m: Measurements, usable: list[str], metadata: dict | None = None
+) -> tuple[list[Finding], str | None]:
+    """QRS duration and bundle branch morphology (AHA/ACCF/HRS 2009 Part III; Strauss 2011 for LBBB).
+
+    RBBB: QRS >= 120 ms with a dominant terminal R in V1 (110-119 ms: incomplete RBBB).
+    LBBB: QRS >= 140 ms (men) / 130 ms (women), QS or rS in V1, upright R in >= 2 of I, aVL, V5, V6.
+    Nonspecific intraventricular conduction delay: QRS >= 120 ms without either pattern.
     """
     qrs = _num(m.global_values.get("qrs_ms"))
     if qrs is None:
         return [], None
-    v1 = next((lead for lead in ("V1", "V2") if lead in usable), None)
-    lat = [lead for lead in ("I", "V6", "V5", "aVL") if lead in usable][:2]
-    width_leads = [v1, *lat] if v1 else lat
-    ev = spans(m, width_leads or usable[:2], "qrs_duration", per_lead=2)
-    if qrs < INCOMPLETE_BBB_QRS_MS:
-        return [
-            Finding(
-                "qrs",
-                f"The QRS duration is normal at {_ms(qrs)}.",
-                "qrs_duration",
-                round(qrs),
-                "ms",
-                leads=width_leads,
-                evidence=ev,
-            )
-        ], None
-    r1, s1 = _dominance(m, v1) if v1 else (None, None)
-    lateral = {lead: _dominance(m, lead) for lead in ("I", "aVL", "V5", "V6") if lead in usable}
-    upright = [lead for lead, (r, neg) in lateral.items() if r is not None and neg is not None and r > neg]
-    with_s = [lead for lead, (r, neg) in lateral.items() if neg is not None and neg >= RBBB_LATERAL_S_MV]
-    # RBBB: terminal R dominant in V1 (rsR', qR or broad R); LBBB: V1 QS/rS and upright lateral leads.
-    rbbb_v1 = r1 is not None and s1 is not None and r1 >= s1 and r1 >= RBBB_V1_R_MV
-    lbbb_v1 = r1 is not None and s1 is not None and s1 > 2 * r1
-    lbbb_lat = len(upright) >= 2 and len(upright) * 2 > len(lateral)
-    complete = qrs >= COMPLETE_BBB_QRS_MS
-    if rbbb_v1:
-        kind = "RBBB" if complete else "IRBBB"
-        morph = f"a dominant R wave in lead {v1} (R {_mv(r1)}, S {_mv(s1)})"
-        s_leads = [lead for lead in ("I", "V6", "V5", "aVL") if lead in with_s][:2]
-        if s_leads:
-            morph += f" and an S wave in {_leads_phrase(s_leads)}"
-        lat = s_leads
-    elif lbbb_v1 and lbbb_lat:
-        kind = "LBBB" if complete else "ILBBB"
-        lat = upright
+    bbb = _bbb_pattern(m, usable)
+    v1 = bbb["v1"]
+    kind = None
+    if bbb["pattern"] == "right" and qrs >= INCOMPLETE_BBB_QRS_MS:
+        kind = "RBBB" if qrs >= COMPLETE_BBB_QRS_MS else "IRBBB"
+    elif bbb["pattern"] == "left" and qrs >= _lbbb_limit(metadata):
+        kind = "LBBB"
+    elif qrs >= COMPLETE_BBB_QRS_MS:
+        kind = "NSIVCB"
+    lat = {"RBBB": bbb["with_s"], "IRBBB": bbb["with_s"], "LBBB": bbb["upright"]}.get(kind, [])
+    width_leads = [lead for lead in (v1, *lat) if lead] or usable[:2]
+    ev = spans(m, width_leads, "qrs_duration", per_lead=2)
+    if kind is None:
+        text = f"The QRS duration is {_ms(qrs)}" + (
+            "." if qrs < INCOMPLETE_BBB_QRS_MS else ", without a bundle branch block pattern."
+        )
+        return [Finding("qrs", text, "qrs_duration", round(qrs), "ms", leads=width_leads, evidence=ev)], None
+    if kind in ("RBBB", "IRBBB"):
+        morph = f"a dominant R wave in lead {v1} (R {_mv(bbb['r1'])}, S {_mv(bbb['s1'])})"
+        if lat:
+            morph += f" and an S wave in {_leads_phrase(lat)}"
+    elif kind == "LBBB":
         morph = (
-            f"a predominantly negative QRS in lead {v1} (S {_mv(s1)}) and upright R waves in "
+            f"a predominantly negative QRS in lead {v1} (S {_mv(bbb['s1'])}) and upright R waves in "
             f"{_leads_phrase(lat)}"
         )
     else:
-        kind, lat, morph = "NSIVCB", [], "no typical bundle branch block pattern in leads V1, I and V6"
+        morph = "no typical bundle branch block pattern in leads V1, I and V6"
     names = {
         "RBBB": "right bundle branch block (RBBB)",
         "IRBBB": "incomplete right bundle branch block",
         "LBBB": "left bundle branch block (LBBB)",
-        "ILBBB": "incomplete left bundle branch block",
         "NSIVCB": "nonspecific intraventricular conduction delay",
     }
-    comp = ">=" if complete else ">="
-    limit = COMPLETE_BBB_QRS_MS if complete else INCOMPLETE_BBB_QRS_MS
+    limit = {"IRBBB": INCOMPLETE_BBB_QRS_MS, "LBBB": _lbbb_limit(metadata)}.get(kind, COMPLETE_BBB_QRS_MS)
     sentence = (
-        f"The QRS duration is prolonged at {_ms(qrs)} ({comp} {limit:.0f} ms) with {morph}, "
+        f"The QRS duration is prolonged at {_ms(qrs)} (>= {limit:.0f} ms) with {morph}, "
         f"indicating {names[kind]}."
     )
-    morph_ev = spans(m, [v1, *lat] if v1 else lat, "r_amplitude", per_lead=1) if kind != "NSIVCB" else []
+    morph_ev = spans(m, width_leads, "r_amplitude", per_lead=1) if kind != "NSIVCB" else []
     finding = Finding(
         "qrs",
         sentence,
@@ -588,9 +630,9 @@ def qrs_conduction(m: Measurements, usable: list[str]) -> tuple[list[Finding], s
         leads=width_leads,
         label=kind,
         abnormal=True,
-        source="AHA/ACCF/HRS 2009 Part III",
+        source="AHA/ACCF/HRS 2009 Part III; Strauss et al. 2011 (LBBB)",
         evidence=ev + morph_ev,
-        details={"v1_r_mv": r1, "v1_s_mv": s1, "lateral": lateral},
+        details=bbb,
     )
     return [finding], kind
 
@@ -744,15 +786,13 @@ def _territory_names(leads: list[str]) -> list[str]:
     return [name for name, group in TERRITORIES.items() if sum(lead in leads for lead in group) >= 2]
 
 
-def _ste_limit(lead: str, metadata: dict | None) -> float:
-    if lead not in ("V2", "V3"):
-        return STE_MV
-    sex, age = _sex(metadata), _age(metadata)
-    if sex == "female":
-        return STE_V2V3_FEMALE_MV
-    if sex == "male" and age is not None and age < 40:
-        return STE_V2V3_YOUNG_MALE_MV
-    return STE_V2V3_MALE_MV
+def _ste_limit(lead: str) -> float:
+    return STE_V1_V4_MV if lead in ("V1", "V2", "V3", "V4") else STE_MV
+
+
+def _not_upsloping(m: Measurements, lead: str) -> bool:
+    slope = lead_median(m, lead, "st_slope")
+    return slope is None or slope <= ST_UPSLOPE_MV_PER_S
 
 
 def st_segments(
@@ -770,10 +810,10 @@ def st_segments(
         r, s = _dominance(m, lead)
         return r is not None and s is not None and (r - s) * sign > 0
 
-    up = _contiguous(
-        [lead for lead, v in dev.items() if v >= _ste_limit(lead, metadata) and concordant(lead, 1)]
+    up = _contiguous([lead for lead, v in dev.items() if v >= _ste_limit(lead) and concordant(lead, 1)])
+    down = _contiguous(
+        [lead for lead, v in dev.items() if v <= -STD_MV and concordant(lead, -1) and _not_upsloping(m, lead)]
     )
-    down = _contiguous([lead for lead, v in dev.items() if v <= -STD_MV and concordant(lead, -1)])
     findings = []
     for key, leads, label, word, limit in (
         ("st_elevation", up, "STE", "elevation", STE_MV),
@@ -788,6 +828,12 @@ def st_segments(
             f"ST-segment {word} at J+60 ms is seen in {_leads_phrase(leads)}{where}, up to "
             f"{_mv(dev[peak])} in lead {peak}."
         )
+        if label == "STD" and up:  # depression opposite an injury current is its mirror image
+            key, label = "st_reciprocal", None
+            sentence = (
+                f"Reciprocal ST deviation at J+60 ms of {dev[peak]:.2f} mV is seen in lead {peak}, "
+                f"with {_leads_phrase(leads)} below baseline."
+            )
         findings.append(
             Finding(
                 key,
@@ -799,7 +845,7 @@ def st_segments(
                 leads=leads,
                 label=label,
                 abnormal=True,
-                source="Fourth Universal Definition of MI 2018; Minnesota Code 4",
+                source="Minnesota Code 9-2 (elevation), 4-2 and Fourth UDMI 2018 (depression)",
                 evidence=spans(m, leads, "st_deviation", per_lead=2),
                 details={"deviation_mv": {lead: round(dev[lead], 3) for lead in leads}, "limit_mv": limit},
             )
@@ -807,11 +853,11 @@ def st_segments(
     if not findings:
         if wide:
             sentence = (
-                f"There is no concordant ST elevation or depression of {STD_MV} mV or more at J+60 ms; "
+                "There is no concordant ST elevation or depression at J+60 ms; "
                 "ST-T changes opposite to the QRS are secondary to the conduction delay."
             )
         else:
-            sentence = f"There is no ST elevation or depression of {STD_MV} mV or more at J+60 ms in contiguous leads."
+            sentence = "There is no ST elevation or depression at J+60 ms in contiguous leads."
         leads = list(dev)
         findings.append(
             Finding(
@@ -896,7 +942,7 @@ def assess(m: Measurements, metadata: dict | None = None) -> Assessment:
     findings, rhythm = rate_and_rhythm(m, usable)
     findings += premature_beats(m, rhythm)
     findings += pr_interval(m, rhythm, usable)
-    qrs_findings, qrs_kind = qrs_conduction(m, usable)
+    qrs_findings, qrs_kind = qrs_conduction(m, usable, metadata)
     findings += qrs_findings
     findings += axis(m)
     findings += qt_interval(m, qrs_kind, usable, metadata)

@@ -42,13 +42,14 @@ def build(
         beats = []
         for i, r in enumerate(r_times):
             on = r - qrs / 2
+            no_p = not p or any(pb["beat_index"] == i and pb["kind"] == "PVC" for pb in premature)
             beat = {
                 "index": i,
                 "r_peak_ms": r,
                 "qrs_onset_ms": on,
                 "qrs_offset_ms": on + qrs,
-                "p_onset_ms": on - pr if p else None,
-                "p_offset_ms": on - pr + 100 if p else None,
+                "p_onset_ms": None if no_p else on - pr,
+                "p_offset_ms": None if no_p else on - pr + 100,
                 "t_onset_ms": on + qt - 160,
                 "t_offset_ms": on + qt,
                 "rr_interval_1": r - r_times[i - 1] if i else None,
@@ -127,10 +128,15 @@ def test_rbbb_and_incomplete_rbbb():
 
 
 def test_lbbb():
-    rs = {"V1": (0.1, 1.5), "I": (1.0, 0.0), "V6": (1.4, 0.05), "aVL": (0.8, 0.0)}
+    rs = {"V1": (0.1, 1.5), "V2": (0.2, 2.0), "I": (1.0, 0.0), "V6": (1.4, 0.05), "aVL": (0.8, 0.0)}
     reading, labels = read(build(qrs=150.0, rs=rs, st={"V1": 0.25, "V2": 0.3}))
     assert labels == ["LBBB"]  # discordant ST elevation in V1-V2 is secondary, not STE
     assert "secondary" in reading.text
+    # Strauss criteria: 130 ms is LBBB in a woman, a nonspecific conduction delay in a man
+    assert read(build(qrs=134.0, rs=rs), {"sex": "female"})[1] == ["LBBB"]
+    reading, labels = read(build(qrs=134.0, rs=rs), {"sex": "male"})
+    assert labels == []
+    assert "nonspecific intraventricular conduction delay" in reading.text
 
 
 def test_nonspecific_ivcd():
@@ -147,10 +153,16 @@ def test_st_elevation_needs_two_contiguous_leads():
     assert labels == ["Normal"]
 
 
-def test_st_elevation_v2_v3_limit_depends_on_sex():
-    st = {"V2": 0.17, "V3": 0.17}
-    assert read(build(st=st), {"sex": "female", "age": 50})[1] == ["STE"]
-    assert read(build(st=st), {"sex": "male", "age": 50})[1] == ["Normal"]
+def test_st_elevation_limit_is_higher_in_v1_to_v4():
+    assert read(build(st={"V2": 0.17, "V3": 0.17}))[1] == ["Normal"]
+    assert read(build(st={"V2": 0.25, "V3": 0.22}))[1] == ["STE"]
+    assert read(build(st={"V5": 0.12, "V6": 0.12}))[1] == ["STE"]
+
+
+def test_reciprocal_depression_is_not_called_st_depression():
+    reading, labels = read(build(st={"II": 0.3, "III": 0.35, "aVF": 0.3, "I": -0.15, "aVL": -0.2}))
+    assert labels == ["STE"]
+    assert "Reciprocal ST deviation" in reading.text
 
 
 def test_st_depression():
@@ -162,9 +174,9 @@ def test_st_depression():
 def test_premature_beats():
     premature = [
         {"beat_index": 4, "time_ms": 3300.0, "kind": "PVC", "qrs": "wide", "qrs_duration_ms": 150.0,
-         "coupling_ms": 500.0, "pause_ms": 1100.0, "compensatory": True},
+         "coupling_ms": 500.0, "pause_ms": 1100.0, "compensatory": True, "morphology_corr": 0.3},
         {"beat_index": 8, "time_ms": 6500.0, "kind": "PAC", "qrs": "narrow", "qrs_duration_ms": 90.0,
-         "coupling_ms": 560.0, "pause_ms": 900.0, "compensatory": False},
+         "coupling_ms": 560.0, "pause_ms": 900.0, "compensatory": False, "morphology_corr": 0.98},
     ]  # fmt: skip
     reading, labels = read(build(premature=premature))
     assert labels == ["PAC", "PVC"]
