@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import logging
 import sys
 import threading
 
@@ -105,6 +106,9 @@ def run(args: argparse.Namespace, out=None, err=None) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # Progress of long steps (model download and load) goes to stderr; stdout stays the answer.
+    logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
+    logging.getLogger("gem_core").setLevel(logging.INFO)
     try:
         return run(args)
     except GemError as error:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import torch
 
@@ -94,7 +93,7 @@ class GemInterpreter:
         return cls(
             model,
             max_new_tokens=settings.max_new_tokens,
-            model_name=Path(settings.model).name or settings.model,
+            model_name=settings.model,
         )
 
     def inputs(self, ecg: ECG, question: str, image=None) -> dict:
