@@ -68,7 +68,7 @@ def labels_and_claims(text: str, ecg, warn) -> tuple[list, list]:
         from gem_core.features import measure
         from gem_core.grounding import ground
 
-        claims = jsonable(ground(text, measure(ecg)))
+        claims = jsonable(ground(text, measure(ecg), final=True))  # the whole answer: the tail counts too
     except ImportError as err:
         warn(f"claims unavailable ({err})")
     return labels, claims

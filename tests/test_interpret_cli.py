@@ -47,6 +47,8 @@ def test_json_has_text_backend_labels_claims(npy_file, capsys):
     assert set(result) == {"text", "backend", "labels", "claims"}
     assert result["backend"] == "measure" and result["text"]
     assert isinstance(result["labels"], list) and isinstance(result["claims"], list)
+    assert result["claims"], "the measure text states values, so grounding finds claims"
+    assert "warning" not in captured.err  # labels and grounding are both available
 
 
 def test_gem_backend_with_tiny_model(npy_file, tiny_dir, capsys):
