@@ -349,3 +349,11 @@ def test_best_window_on_a_clean_record_resampled_exactly(ecg75):
     start = int(rep["window_ms"][0] / 2)
     whole = resample_poly(ecg.signal.astype(np.float64), 1, 2, axis=1)
     np.testing.assert_allclose(x, whole[:, start : start + MODEL_SAMPLES], atol=1e-5)
+
+
+def test_best_window_avoids_missing_samples(ecg75):
+    sig = np.tile(ecg75.signal, (1, 3))
+    sig[7, : 11 * 500] = np.nan  # V2 missing for the first 11 s
+    x, rep = to_model_input(ECG(sig, fs=500), window="best")
+    assert rep["window_ms"][0] >= 11000 and np.isfinite(x).all()
+    np.testing.assert_array_equal(x[7], sig[7, int(rep["window_ms"][0] / 2) :][:MODEL_SAMPLES])
