@@ -28,7 +28,7 @@ from gem_core.render import (
     paper_extent,
 )
 from gem_core.samples import synthetic_ecg
-from viewer import ecg_figure
+from viewer import ecg_figure, update_highlights, with_highlights
 
 HIGHLIGHTS = [
     {
@@ -98,6 +98,13 @@ def main() -> None:
             f"   {layout:7s} build {build * 1000:6.1f} ms   JSON {len(text) / 1024:6.1f} KB"
             f"   to_json {to_json * 1000:5.1f} ms   traces {len(fig.data)}, shapes {len(fig.layout.shapes)}"
         )
+
+    fig = ecg_figure(ecg, "3x4+II")
+    swap, _ = timed(lambda: update_highlights(fig, HIGHLIGHTS), 15)
+    copy, _ = timed(lambda: with_highlights(fig, HIGHLIGHTS), 5)
+    print(
+        f"   new highlight set: update_highlights {swap * 1000:.1f} ms, with_highlights (copy) {copy * 1000:.1f} ms"
+    )
 
     print("\n2. Model image, 3x4+II, 1600x1200 px, saved to PNG")
     render, img = timed(lambda: ecg_image(ecg, "3x4+II", 1600, 1200), 15)

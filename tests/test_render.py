@@ -151,8 +151,11 @@ def test_images_are_deterministic(ecg, layout):
     assert ecg_image(other, layout, 800, 600).tobytes() != a
 
 
-def test_image_has_white_paper_red_grid_and_black_trace(ecg):
-    img = np.asarray(ecg_image(ecg, "12x1", 1000, 1200))
+def test_image_has_white_paper_red_grid_and_black_trace(ecg, artifacts_dir):
+    image = ecg_image(ecg, "12x1", 1000, 1200)
+    image.save(artifacts_dir / "render_12x1.png")  # for a human look
+    ecg_image(ecg, "3x4+II", 1600, 1200).save(artifacts_dir / "render_3x4II.png")
+    img = np.asarray(image)
     colours = {tuple(c) for c in img.reshape(-1, 3)[::7]}
     assert {(255, 255, 255), MINOR_RGB, MAJOR_RGB, (0, 0, 0)} <= colours
 
@@ -170,6 +173,12 @@ def test_grid_spacing_is_1_mm_and_5_mm():
     # a major line falls on t = 0 ms (the record start), as in the viewer
     x0, _ = g.to_px(0.0, 0.0)
     assert np.min(np.abs(majors - float(x0))) <= 1
+
+
+def test_thumbnails_keep_only_the_5_mm_grid(ecg):
+    thumb = np.asarray(ecg_image(ecg, "3x4", 360, 270))
+    colours = {tuple(c) for c in thumb.reshape(-1, 3)}
+    assert MAJOR_RGB in colours and MINOR_RGB not in colours
 
 
 def test_image_size_options_and_errors(ecg):

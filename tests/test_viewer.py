@@ -94,7 +94,7 @@ def test_trace_values_hover_and_offsets(ecg):
 
 
 def test_paper_grid_and_true_aspect(ecg):
-    lay = ecg_figure(ecg, "12x1").layout
+    lay = ecg_figure(ecg, "12x1", width=1100).layout
     assert (lay.xaxis.dtick, lay.xaxis.minor.dtick) == (200, 40)  # 5 mm and 1 mm at 25 mm/s
     assert (lay.yaxis.dtick, lay.yaxis.minor.dtick) == (0.5, 0.1)  # 5 mm and 1 mm at 10 mm/mV
     assert lay.xaxis.tick0 == 0 and lay.yaxis.tick0 == 0
@@ -296,7 +296,9 @@ def test_figure_json_round_trips(ecg):
 
 @pytest.mark.browser
 def test_figure_renders_in_chromium(ecg, browser, artifacts_dir, tmp_path):
-    fig = ecg_figure(ecg, "3x4+II", highlights=[V1_SPAN, II_SPAN, RHYTHM_SPAN], title="synthetic 75 bpm")
+    fig = ecg_figure(
+        ecg, "3x4+II", highlights=[V1_SPAN, II_SPAN, RHYTHM_SPAN], title="synthetic 75 bpm", width=1100
+    )
     page_file = tmp_path / "viewer.html"
     page_file.write_text(fig.to_html(include_plotlyjs="inline", full_html=True), encoding="utf-8")
     page = browser.new_page(viewport={"width": 1160, "height": 760})

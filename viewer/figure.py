@@ -171,17 +171,17 @@ def ecg_figure(
     ``start_ms``/``window_ms`` choose the page of a long record (``window_ms=None``: the whole record
     on one page, first 10 s in view, pan for the rest). ``highlights``: dicts as made by
     ``highlights_from_claims``. ``beats``: ``Measurements`` whose P/QRS/T onsets and offsets are marked.
-    Without ``height`` the figure is as tall as the paper needs at ``width`` (default 1100 px).
+    Without ``width`` the figure fills its container (Plotly keeps the paper aspect by showing more
+    paper); without ``height`` it is as tall as the paper needs at ``width`` (or at 1100 px).
     """
     if not isinstance(ecg, ECG):
         raise GemError(f"ecg_figure needs an ECG; got {type(ecg).__name__}")
     panels = _panels(ecg.duration_ms, layout, start_ms, window_ms)
     x0, y0, x1, y1 = paper_extent(panels)
     x1_view = min(x1, float(start_ms) + STANDARD_WINDOW_MS + (x1 - panels[-1].t_end_ms))
-    width = width or 1100
     margin = {"l": 8, "r": 8, "t": 36 if title else 8, "b": 8}
     if height is None:
-        plot_w = width - margin["l"] - margin["r"]
+        plot_w = (width or 1100) - margin["l"] - margin["r"]
         height = round(plot_w * (y1 - y0) * MS_PER_MV / (x1_view - x0)) + margin["t"] + margin["b"]
     traces = [t for t in (_lead_trace(ecg, p) for p in panels) if t is not None]
     traces.append(_paper_marks(panels))
@@ -192,7 +192,8 @@ def ecg_figure(
         traces + hovers,
         {
             "template": {"data": {"scatter": [{"type": "scatter"}]}},  # plotly's "none": no theme
-            "width": width if width else None,
+            "width": width,
+            "autosize": width is None,
             "height": height,
             "margin": margin,
             "title": {"text": title} if title else None,
