@@ -42,6 +42,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.ndimage import uniform_filter1d
 
 from gem_core.ecg import ECG, LEADS
 from gem_core.errors import GemError
@@ -92,6 +93,11 @@ ST_ELEVATION_MV = 0.1
 ST_DEPRESSION_MV = -0.05
 ST_SLOPE_MV_PER_S = 1.0
 WIDE_QRS_MS = 120.0
+# P waves count only where the pre-QRS segment correlates with the median one at least this much (per
+# beat) and the median beat-to-template correlation of the record reaches P_LOCK_RECORD (sinus rhythm
+# on the CPSC records: >= 0.90; atrial fibrillation: mostly 0.55-0.84).
+P_LOCK_BEAT = 0.75
+P_LOCK_RECORD = 0.85
 PREMATURE_RATIO = 0.88  # coupling interval below this share of the local median RR is premature
 LIMB_LEADS = ("I", "II", "III", "aVR", "aVL", "aVF")
 PRECORDIAL_LEADS = ("V1", "V2", "V3", "V4", "V5", "V6")
@@ -271,18 +277,25 @@ def _flat_leads(clean: np.ndarray) -> np.ndarray:
 
 
 def _lead_peaks(sig: np.ndarray, fs: float) -> np.ndarray:
+    """``nk.ecg_peaks`` on one lead, mirrored by 1 s at both ends (it misses beats at the very edges)."""
     import neurokit2 as nk
 
+    pad = min(int(fs), len(sig) - 1)
+    padded = np.concatenate([sig[pad:0:-1], sig, sig[-2 : -pad - 2 : -1]])
     try:
-        _, info = nk.ecg_peaks(sig, sampling_rate=int(round(fs)))
+        _, info = nk.ecg_peaks(padded, sampling_rate=int(round(fs)))
     except Exception:  # neurokit raises on signals it cannot segment; such a lead just gets no vote
         return np.zeros(0, dtype=np.int64)
-    return np.asarray(info["ECG_R_Peaks"], dtype=np.int64)
+    peaks = np.asarray(info["ECG_R_Peaks"], dtype=np.int64) - pad
+    edge = int(0.04 * fs)  # a peak on the very first/last samples is the mirror's, not a beat
+    return peaks[(peaks >= edge) & (peaks < len(sig) - edge)]
 
 
 def _consensus_r_peaks(clean: np.ndarray, fs: float, usable: np.ndarray) -> tuple[np.ndarray, dict]:
     """R peaks that enough usable leads agree on, plus each lead's own peak per kept beat.
 
+    Peaks of all leads within 100 ms form a candidate QRS; it is kept when at least 40% of the usable
+    leads saw it, or, in a gap longer than 1.6 median RR (a missed beat), when at least 2 leads did.
     Returns (shared R peak samples, {lead index: per-beat own peak sample or -1}).
     """
     leads = np.flatnonzero(usable)
@@ -295,32 +308,61 @@ def _consensus_r_peaks(clean: np.ndarray, fs: float, usable: np.ndarray) -> tupl
     times, owner = times[order], owner[order]
     cluster = np.concatenate([[0], np.cumsum(np.diff(times) > int(0.1 * fs))])
     n_clusters = int(cluster[-1]) + 1
-    pairs = np.unique(cluster * 16 + owner)
-    support = np.bincount(pairs // 16, minlength=n_clusters)
+    bounds = np.searchsorted(cluster, np.arange(n_clusters + 1))
+    support = np.bincount(np.unique(cluster * 16 + owner) // 16, minlength=n_clusters)
     need = 1 if len(leads) < 3 else max(2, math.ceil(0.4 * len(leads)))
-    kept = np.flatnonzero(support >= need)
-    # the reference lead: the one present in most kept clusters (its peaks become the shared R peaks)
-    in_kept = np.isin(cluster, kept)
-    ref = int(np.bincount(owner[in_kept], minlength=16).argmax()) if in_kept.any() else int(leads[0])
-    shared, supports = [], []
-    own: dict[int, list[int]] = {int(i): [] for i in leads}
-    for c in kept:
-        sel = cluster == c
-        t_c, o_c = times[sel], owner[sel]
-        ref_hits = t_c[o_c == ref]
-        t = int(ref_hits[0]) if len(ref_hits) else int(np.median(t_c))
-        if shared and t - shared[-1] < 0.25 * fs:  # one wide QRS split in two clusters: keep the stronger
-            if support[c] <= supports[-1]:
+    kept = support >= need
+    # the shared R peak: the median of the leads' peak times (one lead's detector may sit on a Q or S)
+    centre = np.array([int(np.median(times[bounds[c] : bounds[c + 1]])) for c in range(n_clusters)])
+    # a QRS has steep slopes in many leads: drop candidates whose spatial velocity is under 30% of the
+    # typical beat's (P or T waves several leads' detectors picked up during a long pause)
+    sv = _spatial_velocity(clean, leads)
+    half = int(0.1 * fs)
+    strength = np.array([sv[max(0, t - half) : t + half + 1].max() for t in centre])
+    strong = strength >= 0.3 * np.median(strength[kept]) if kept.any() else np.ones(n_clusters, bool)
+    kept &= strong
+    _search_back(kept, centre, np.where(strong, support, 0), fs, min_support=min(need, 2))
+    shared: list[int] = []
+    chosen: list[int] = []
+    for c in np.flatnonzero(kept):
+        if shared and centre[c] - shared[-1] < 0.25 * fs:  # one wide QRS split in two: keep the stronger
+            if support[c] <= support[chosen[-1]]:
                 continue
-            shared.pop(), supports.pop()
-            for lst in own.values():
-                lst.pop()
-        shared.append(t)
-        supports.append(support[c])
-        for i in own:
-            hits = t_c[o_c == i]
-            own[i].append(int(hits[0]) if len(hits) else -1)
-    return np.asarray(shared, dtype=np.int64), {i: np.asarray(v, dtype=np.int64) for i, v in own.items()}
+            shared.pop(), chosen.pop()
+        shared.append(int(centre[c]))
+        chosen.append(int(c))
+    own = {i: np.full(len(chosen), -1, dtype=np.int64) for i in per_lead}
+    for k, c in enumerate(chosen):
+        for t, o in zip(times[bounds[c] : bounds[c + 1]], owner[bounds[c] : bounds[c + 1]], strict=True):
+            if own[int(o)][k] < 0:
+                own[int(o)][k] = t
+    return np.asarray(shared, dtype=np.int64), own
+
+
+def _spatial_velocity(clean: np.ndarray, leads) -> np.ndarray:
+    """Root sum of squared sample-to-sample slopes over ``leads`` (float32, length N)."""
+    acc = np.zeros(clean.shape[1], dtype=np.float32)
+    for i in leads:
+        acc += np.gradient(clean[i]) ** 2
+    return np.sqrt(acc)
+
+
+def _search_back(kept: np.ndarray, centre: np.ndarray, support: np.ndarray, fs: float, min_support: int):
+    """In each gap over 1.6 median RR, also keep the best-supported candidate (a missed beat)."""
+    idx = np.flatnonzero(kept)
+    if len(idx) < 3:
+        return
+    rr = np.diff(centre[idx])
+    median_rr = float(np.median(rr))
+    for a, b in zip(idx[:-1][rr > 1.6 * median_rr], idx[1:][rr > 1.6 * median_rr], strict=True):
+        inside = np.arange(a + 1, b)
+        inside = inside[
+            (support[inside] >= min_support)
+            & (centre[inside] - centre[a] >= 0.25 * fs)
+            & (centre[b] - centre[inside] >= 0.25 * fs)
+        ]
+        if len(inside):
+            kept[inside[np.argmax(support[inside])]] = True
 
 
 def _beat_matrix(sig: np.ndarray, centres: np.ndarray, before: int, after: int) -> np.ndarray:
@@ -371,28 +413,123 @@ def _representative_leads(quality: list[str]) -> list[int]:
     return reps
 
 
-def _delineate_lead(sig: np.ndarray, peaks: np.ndarray, fs: float) -> dict[str, np.ndarray]:
+def _dwt_p_t(sig: np.ndarray, peaks: np.ndarray, fs: float) -> dict[str, np.ndarray]:
+    """P and T points of one lead by neurokit's dwt delineator, without its Q/S search.
+
+    ``nk.ecg_delineate(method="dwt")`` spends most of its time finding Q and S peaks (per-beat pandas
+    epochs) that only feed its QRS bounds, which we replace (see ``_qrs_bounds``); so its P/T steps are
+    called directly (neurokit2 is pinned). Falls back to the public function if those names move.
+    """
+    try:
+        from neurokit2.ecg.ecg_delineate import (
+            _dwt_compute_multiscales,
+            _dwt_delineate_tp_onsets_offsets,
+            _dwt_delineate_tp_peaks,
+            _dwt_resample_points,
+        )
+        from neurokit2.signal import signal_resample
+    except ImportError:
+        return _delineate_public(sig, peaks, fs)
+    rate = 2000  # neurokit's analysis rate for the dwt delineator
+    ecg = signal_resample(sig, sampling_rate=int(round(fs)), desired_sampling_rate=rate)
+    dwt = _dwt_compute_multiscales(ecg, 9)
+    rp = _dwt_resample_points(peaks.astype(np.float64), fs, rate)
+    tpeaks, ppeaks = _dwt_delineate_tp_peaks(ecg, rp, dwt, sampling_rate=rate)
+    pon, poff = _dwt_delineate_tp_onsets_offsets(ppeaks, rp, dwt, sampling_rate=rate)
+    ton, toff = _dwt_delineate_tp_onsets_offsets(
+        tpeaks, rp, dwt, sampling_rate=rate, onset_weight=0.6, duration_onset=0.6
+    )
+    points = {"p_on": pon, "p_peak": ppeaks, "p_off": poff, "t_on": ton, "t_peak": tpeaks, "t_off": toff}
+    return {
+        k: np.asarray(_dwt_resample_points(np.asarray(v, float), rate, fs), float) for k, v in points.items()
+    }
+
+
+def _delineate_public(sig: np.ndarray, peaks: np.ndarray, fs: float) -> dict[str, np.ndarray]:
     import neurokit2 as nk
 
+    _, waves = nk.ecg_delineate(sig, peaks, sampling_rate=int(round(fs)), method="dwt")
+    return {k: np.asarray(waves[v], dtype=np.float64) for k, v in _NK_KEYS.items() if not k.startswith("qrs")}
+
+
+def _delineate_lead(sig: np.ndarray, peaks: np.ndarray, fs: float) -> dict[str, np.ndarray]:
+    """P/T onsets, peaks and offsets per beat (NaN = not found), in chunks of about 30 s.
+
+    Chunking keeps memory flat on long records (the dwt works on a 2 kHz copy of the signal).
+    """
     n = len(peaks)
-    try:
-        _, waves = nk.ecg_delineate(sig, peaks, sampling_rate=int(round(fs)), method="dwt")
-        out = {k: np.asarray(waves[v], dtype=np.float64) for k, v in _NK_KEYS.items()}
-    except Exception:  # the dwt delineator fails on some short or odd signals: that lead gives no vote
-        return {k: np.full(n, np.nan) for k in _NK_KEYS}
-    return {k: (v if len(v) == n else np.full(n, np.nan)) for k, v in out.items()}
+    out = {k: np.full(n, np.nan) for k in _NK_KEYS if not k.startswith("qrs")}
+    margin, span = int(1.5 * fs), int(30 * fs)
+    start = 0
+    while start < n:
+        stop = int(np.searchsorted(peaks, peaks[start] + span))
+        stop = max(stop, start + 1)
+        if n - stop < 3:  # do not leave a stub of one or two beats
+            stop = n
+        lo = max(0, int(peaks[start]) - margin)
+        hi = min(len(sig), int(peaks[stop - 1]) + margin)
+        try:
+            part = _dwt_p_t(sig[lo:hi].astype(np.float64), peaks[start:stop] - lo, fs)
+        except Exception:  # the dwt delineator fails on some short or odd signals: no vote from here
+            part = {}
+        for k, v in part.items():
+            if len(v) == stop - start:
+                out[k][start:stop] = v + lo
+        start = stop
+    return out
+
+
+def _qrs_bounds(
+    clean: np.ndarray, r: np.ndarray, fs: float, leads: list[int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Global QRS onset/offset per beat from the spatial velocity of the given leads.
+
+    Hand-written on purpose: neurokit's per-lead QRS bounds were 40-90 ms too wide on the CPSC Normal
+    records (they latch onto P or T slopes). The spatial velocity (root sum of squared slopes over the
+    leads) is the usual multi-lead way: the QRS spans where it stays above 4% of its peak height over
+    its 10th-percentile floor; onset/offset are where it drops below for at least 16 ms.
+    """
+    ms = fs / 1000.0
+    before, after = int(160 * ms), int(220 * ms)
+    offs = np.arange(-before, after)
+    idx = np.clip(r[:, None] + offs[None, :], 0, clean.shape[1] - 1)
+    acc = np.zeros(idx.shape)
+    for i in leads:
+        acc += np.gradient(clean[i].astype(np.float64))[idx] ** 2
+    sv = uniform_filter1d(np.sqrt(acc), max(1, int(8 * ms)), axis=1)
+    centre = (offs >= -60 * ms) & (offs <= 60 * ms)
+    pk_i = np.where(centre[None, :], sv, -1.0).argmax(axis=1)
+    pk = sv[np.arange(len(r)), pk_i]
+    floor = np.percentile(sv, 10, axis=1)
+    below = sv < (floor + 0.04 * (pk - floor))[:, None]
+    k = max(1, int(16 * ms))
+    quiet = uniform_filter1d(below.astype(np.float64), k, axis=1) > 0.999  # below for k samples around
+    cols = np.arange(len(offs))[None, :]
+    on_c = np.where(quiet & (cols < pk_i[:, None]), cols, -1).max(axis=1)
+    off_c = np.where(quiet & (cols > pk_i[:, None]), cols, len(offs)).min(axis=1)
+    on = np.where(on_c >= 0, r - before + on_c + k // 2, np.nan)
+    off = np.where(off_c < len(offs), r - before + off_c - k // 2, np.nan)
+    return on.astype(np.float64), off.astype(np.float64)
 
 
 def _shared_fiducials(
-    clean: np.ndarray, r: np.ndarray, own: dict, fs: float, reps: list[int]
+    clean: np.ndarray, r: np.ndarray, own: dict, fs: float, reps: list[int], ok_idx: list[int]
 ) -> dict[str, np.ndarray]:
-    """Per-beat fiducials (float sample indices, NaN = absent): median over the representative leads."""
+    """Per-beat fiducials (float sample indices, NaN = absent).
+
+    QRS bounds from the spatial velocity of the ok leads; P and T points from neurokit's dwt on the
+    representative leads (each checked against those QRS bounds), median over the leads.
+    """
+    on, off = _qrs_bounds(clean, r, fs, ok_idx)
     per_lead = []
     for i in reps:
         peaks = own.get(i, np.full(len(r), -1))
         peaks = np.where(peaks >= 0, peaks, r)
-        per_lead.append(_validate_fiducials(_delineate_lead(clean[i], peaks, fs), peaks, fs, fill=False))
+        d = _delineate_lead(clean[i], peaks, fs)
+        d["qrs_on"], d["qrs_off"] = on.copy(), off.copy()
+        per_lead.append(_validate_fiducials(d, r, fs, fill=False))
     fid = {k: np.nanmedian(np.stack([d[k] for d in per_lead]), axis=0) for k in _NK_KEYS}
+    fid["qrs_on"], fid["qrs_off"] = on, off
     return _validate_fiducials(fid, r, fs, fill=True)
 
 
@@ -403,20 +540,22 @@ def _validate_fiducials(fid: dict, r: np.ndarray, fs: float, fill: bool) -> dict
     """
     ms = fs / 1000.0
     rf = r.astype(np.float64)
+    for v in fid.values():  # the dwt helpers give 0 or huge negatives for points they could not place
+        v[(v <= 0) | (v > rf[-1] + 2 * fs)] = np.nan
     prev_r = np.concatenate([[-np.inf], rf[:-1]])
     next_r = np.concatenate([rf[1:], [np.inf]])
     on, off = fid["qrs_on"], fid["qrs_off"]
-    on[~((on >= rf - 160 * ms) & (on <= rf - 4 * ms))] = np.nan
-    off[~((off >= rf + 10 * ms) & (off <= rf + 200 * ms))] = np.nan
+    on[~((on >= rf - 160 * ms) & (on <= rf))] = np.nan
+    off[~((off >= rf) & (off <= rf + 220 * ms))] = np.nan
     for arr in (on, off) if fill else ():
         rel = arr - rf
         if np.isfinite(rel).any():
             arr[~np.isfinite(arr)] = (rf + np.nanmedian(rel))[~np.isfinite(arr)]
     p_on, p_peak, p_off = fid["p_on"], fid["p_peak"], fid["p_off"]
+    p_off[:] = np.fmin(p_off, on)  # P and QRS may touch, not overlap
     p_bad = ~(
         (p_on < p_peak)
         & (p_peak < p_off)
-        & (p_off <= on)
         & (on - p_on >= 60 * ms)
         & (on - p_on <= 400 * ms)
         & (p_on > prev_r + 100 * ms)
@@ -424,8 +563,10 @@ def _validate_fiducials(fid: dict, r: np.ndarray, fs: float, fill: bool) -> dict
     for k in ("p_on", "p_peak", "p_off"):
         fid[k][p_bad] = np.nan
     t_on, t_peak, t_off = fid["t_on"], fid["t_peak"], fid["t_off"]
-    t_bad = ~((off <= t_on) & (t_on < t_peak) & (t_peak < t_off) & (t_off < next_r - 40 * ms))
-    t_bad |= (t_off - on) > 700 * ms
+    t_on[t_on < off - 40 * ms] = np.nan
+    t_on[:] = np.fmax(t_on, off)
+    t_bad = ~((off + 50 * ms <= t_peak) & (t_on < t_peak) & (t_peak < t_off) & (t_off < next_r - 40 * ms))
+    t_bad |= ((t_off - on) > 700 * ms) | ((t_off - on) < 200 * ms)
     for k in ("t_on", "t_peak", "t_off"):
         fid[k][t_bad] = np.nan
     return fid
@@ -746,11 +887,12 @@ def _measure_uncached(ecg: ECG) -> Measurements:
         i for i, q in enumerate(quality) if q != "flat"
     ]
     reps = _representative_leads(quality)
-    fid = _shared_fiducials(clean, r, own, fs, reps)
+    fid = _shared_fiducials(clean, r, own, fs, reps, ok_idx)
 
     # P waves: delineated, plausibly placed AND time-locked to the QRS (pre-QRS segment matches median)
     p_lock = _p_consistency(clean, r, fs, reps[:2] if len(reps) > 1 else reps)
-    p_present = np.isfinite(fid["p_on"]) & (p_lock >= 0.5)
+    locked = np.median(p_lock) >= P_LOCK_RECORD  # the record has atrial waves time-locked to the QRS
+    p_present = np.isfinite(fid["p_on"]) & (p_lock >= P_LOCK_BEAT) & locked
     for k in ("p_on", "p_peak", "p_off"):
         fid[k] = np.where(p_present, fid[k], np.nan)
 
@@ -902,32 +1044,9 @@ def machine_measurements_text(m: Measurements, max_beats: int | None = None) -> 
 
 
 def _load(path: str) -> ECG:
-    try:
-        from gem_core.ecg import load_ecg  # issue 2's loader, when present
-    except ImportError:
-        load_ecg = None
-    if load_ecg is not None:
-        return load_ecg(path)
-    from pathlib import Path
+    from gem_core.ecg import load_ecg
 
-    import wfdb
-
-    p = Path(path)
-    if not p.exists() and not p.with_suffix(".hea").exists():
-        raise GemError(f"no such file: {path}")
-    try:
-        rec = wfdb.rdrecord(str(p.with_suffix("")))
-    except Exception as exc:
-        raise GemError(f"cannot read {path} as a WFDB record: {exc}") from exc
-    from gem_core.ecg import canonical_lead
-
-    names = [canonical_lead(n) for n in rec.sig_name]
-    keep = [names.index(lead) for lead in LEADS if lead in names]
-    if len(keep) != 12:
-        raise GemError(f"{path} does not have the 12 standard leads (has {rec.sig_name})")
-    return ECG.from_array(
-        rec.p_signal[:, keep].T, rec.fs, leads=[rec.sig_name[i] for i in keep], record_id=p.stem
-    )
+    return load_ecg(path)
 
 
 def main(argv: list[str] | None = None) -> int:
