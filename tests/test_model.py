@@ -375,3 +375,11 @@ def test_ecg_tower_stored_in_the_checkpoint_needs_no_pt(tiny, tiny_dir, tmp_path
     with torch.no_grad():
         assert torch.equal(again(**inputs).logits, tiny(**inputs).logits)
     assert messages and messages[-1].startswith("GEM ready on cpu")
+
+
+def test_read_checkpoint_can_skip_tensors(tiny_dir):
+    from gem_core.model.loading import read_checkpoint
+
+    state = read_checkpoint(tiny_dir, torch.bfloat16, keep=lambda key: "projector" in key)
+    assert state["model.mm_projector.0.weight"].dtype == torch.bfloat16
+    assert state["model.embed_tokens.weight"].device.type == "meta"  # listed, not read (4-bit loading)

@@ -127,20 +127,36 @@ def checkpoint_paths(folder: Path) -> list[Path]:
     raise GemError(f"no weights in {folder}: expected one of {', '.join(CHECKPOINT_FILES)}")
 
 
-def read_checkpoint(folder: Path, dtype: torch.dtype) -> dict[str, torch.Tensor]:
-    """Every tensor of the checkpoint, floating-point ones cast to ``dtype``."""
-    from safetensors.torch import load_file
+def read_checkpoint(
+    folder: Path,
+    dtype: torch.dtype,
+    device: torch.device | str = "cpu",
+    keep: Callable[[str], bool] | None = None,
+) -> dict[str, torch.Tensor]:
+    """Every tensor of the checkpoint on ``device``, floating-point ones cast to ``dtype``.
+
+    Keys for which ``keep`` says False are listed with an empty meta tensor instead (not read).
+    """
+    from safetensors import safe_open
 
     state: dict[str, torch.Tensor] = {}
+    skipped = torch.empty(0, device="meta")
     for path in checkpoint_paths(folder):
-        part = (
-            load_file(path)
-            if path.suffix == ".safetensors"
-            else torch.load(path, map_location="cpu", weights_only=True)
-        )
+        if path.suffix == ".safetensors":
+            with safe_open(path, framework="pt", device=str(device)) as f:
+                part = {k: (f.get_tensor(k) if keep is None or keep(k) else skipped) for k in f.keys()}  # noqa: SIM118
+        else:
+            part = torch.load(path, map_location=str(device), weights_only=True, mmap=True)
+            part = {k: (v if keep is None or keep(k) else skipped) for k, v in part.items()}
         for key, value in part.items():
-            state[key] = value.to(dtype) if value.is_floating_point() else value
+            state[key] = (
+                value.to(dtype) if value.is_floating_point() and value.device.type != "meta" else value
+            )
     return state
+
+
+def _part_of(key: str) -> str:
+    return next((name for name, prefix in PREFIXES.items() if key.startswith(prefix)), "language_model")
 
 
 def split_checkpoint(state: dict[str, torch.Tensor]) -> tuple[dict[str, dict[str, torch.Tensor]], list[str]]:
@@ -151,7 +167,7 @@ def split_checkpoint(state: dict[str, torch.Tensor]) -> tuple[dict[str, dict[str
         if IGNORED_KEYS.search(key):
             ignored.append(key)
             continue
-        part = next((name for name, prefix in PREFIXES.items() if key.startswith(prefix)), "language_model")
+        part = _part_of(key)
         parts[part][key.removeprefix(PREFIXES.get(part, ""))] = value
     return parts, ignored
 
@@ -273,14 +289,21 @@ def build_language_model(
     return lm.eval()
 
 
-def build_language_model_4bit(folder: Path, config: GemConfig, weights, device: torch.device) -> nn.Module:
-    """The LM quantized to 4-bit NF4 by bitsandbytes (CUDA only) while transformers loads it."""
+def check_4bit(device: torch.device) -> None:
     if device.type != "cuda":
         raise GemError("load_in_4bit needs a CUDA GPU (bitsandbytes); on CPU load in float32 or bfloat16")
     try:
         import bitsandbytes  # noqa: F401
     except ImportError:
         raise GemError("load_in_4bit needs the bitsandbytes package: pip install bitsandbytes") from None
+
+
+def build_language_model_4bit(folder: Path, config: GemConfig, weights, device: torch.device) -> nn.Module:
+    """The LM quantized to 4-bit NF4 by bitsandbytes (CUDA only) while transformers loads it.
+
+    ``weights`` only names the checkpoint's LM keys (transformers reads the tensors itself).
+    """
+    check_4bit(device)
     from transformers import AutoModelForCausalLM, BitsAndBytesConfig
 
     with torch.device("meta"):
@@ -352,10 +375,14 @@ def load_gem(
     progress = progress or log.info
     dev = resolve_device(device)
     dt = resolve_dtype(dtype, dev)
+    if load_in_4bit:
+        check_4bit(dev)
     folder = model_folder(path_or_hub_id, progress)
     config = GemConfig.from_file(folder / "config.json")
     progress(f"reading the checkpoint in {folder}")
-    parts, ignored = split_checkpoint(read_checkpoint(folder, dt))
+    # In 4-bit, transformers reads the LM's tensors itself while quantizing: skip them here.
+    keep = (lambda key: _part_of(key) != "language_model") if load_in_4bit else None
+    parts, ignored = split_checkpoint(read_checkpoint(folder, dt, "cpu" if load_in_4bit else dev, keep))
     if ignored:
         log.info("ignored %d checkpoint key(s) on purpose, e.g. %s", len(ignored), ignored[0])
 
