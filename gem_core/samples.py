@@ -23,7 +23,7 @@ from __future__ import annotations
 import ast
 import csv
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
@@ -255,7 +255,9 @@ class PtbxlSource:
                 f"{self.root} is not a PTB-XL tree: {self.DATABASE} is missing (set GEM_PTBXL_DIR)"
             )
 
+    @cached_property
     def _rows(self) -> dict[str, dict]:
+        """ecg_id -> database row (read once per source; the full database has ~22k rows)."""
         with (self.root / self.DATABASE).open(newline="", encoding="utf-8") as fh:
             return {str(int(float(row["ecg_id"]))): row for row in csv.DictReader(fh) if row.get("ecg_id")}
 
@@ -269,7 +271,7 @@ class PtbxlSource:
 
     def list(self) -> list[SampleInfo]:
         infos = []
-        for ecg_id, row in self._rows().items():
+        for ecg_id, row in self._rows.items():
             hea = self._record(row)
             if hea is None:
                 continue
@@ -290,7 +292,7 @@ class PtbxlSource:
 
     def load(self, sample_id: str) -> ECG:
         key = _key(sample_id, self.name)
-        row = self._rows().get(key)
+        row = self._rows.get(key)
         hea = self._record(row) if row else None
         if hea is None:
             raise GemError(f"no PTB-XL record {sample_id!r} under {self.root}")
