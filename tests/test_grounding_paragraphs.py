@@ -204,13 +204,13 @@ PARAGRAPHS = [
         ],
     ),
     (
-        "cpsc2018/A0045",
-        "Premature ventricular contractions are present, making the rhythm irregular, and the heart rate is "
-        "approximately 66 bpm. No premature beats are seen. The heart rate is 95 bpm.",
+        "cpsc2018/A0024",
+        "Frequent premature ventricular contractions are present, making the rhythm irregular, and the heart "
+        "rate is approximately 60 bpm. No premature beats are seen. The heart rate is 95 bpm.",
         [
             ("pvc", "", None, S),
             ("rhythm", "", None, S),
-            ("heart_rate", "", 66.0, S),
+            ("heart_rate", "", 60.0, S),
             ("premature_beat", "", None, C),
             ("heart_rate", "", 95.0, C),
         ],

@@ -18,7 +18,7 @@ Claim schema (``CLAIM_KEYS``)::
   qualitative word without one (``prolonged``, ``short``, ``narrow``, ``normal``, ``high``, ``low``,
   ``irregular``, ``regular``, ``negative``, ``positive``, ``flat``, ``peaked``), or None;
 - ``verdict``: ``supported`` / ``contradicted`` / ``not_checkable``; ``measured``: e.g.
-  ``"text: 121 bpm; measured: 118 bpm"`` (None without measurements).
+  ``"text: heart rate 121 bpm; measured: 118 bpm"`` (None without measurements).
 
 >>> from gem_core.features import measure
 >>> from gem_core.samples import synthetic_ecg
@@ -73,6 +73,7 @@ __all__ = [
     "ground",
     "extract_claims",
     "split_sentences",
+    "clear_cache",
 ]
 
 
@@ -146,6 +147,13 @@ def ground(text: str, measurements: Measurements | None = None, final: bool = Fa
     Without measurements every verdict is ``not_checkable`` and evidence is empty.
     """
     return _claims(text, measurements, final)
+
+
+def clear_cache() -> None:
+    """Forget cached sentence extractions and checks (benchmarks; after mutating a Measurements)."""
+    extract_sentence.cache_clear()
+    _checked.cache_clear()
+    _sentence_key.cache_clear()
 
 
 def extract_claims(text: str, final: bool = True) -> list[dict]:

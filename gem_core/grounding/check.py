@@ -3,15 +3,15 @@
 Each claim gets ``evidence`` items ``{lead, t_start_ms, t_end_ms, feature, value, unit,
 measurement_name}`` (``measurement_name``: the GEM+ beat-feature name, e.g. ``qrs_duration``), a
 ``verdict`` (``supported`` / ``contradicted`` / ``not_checkable``) and ``measured``, a line like
-``"text: 121 bpm; measured: 118 bpm"``.
+``"text: heart rate 121 bpm; measured: 118 bpm"``.
 
 Rules: a measured value agrees with the text when it satisfies the text's comparator with the
 feature's tolerance counted in the text's favour (``TOLERANCES``); qualitative words compare with the
-named thresholds below ("prolonged QRS" means QRS >= ``QRS_WIDE_MS``); a negated claim is supported
-when the finding is clearly absent. Claims over several leads are supported when at least half of
-the checkable leads agree; qualitative and categorical claims ("prolonged", "first-degree AV
-block") get ``CATEGORY_MARGIN`` of the tolerance at their thresholds; when no lead is named a finding needs one lead, and a negated finding
-("no ST elevation") is contradicted by any lead that shows it.
+named thresholds below ("prolonged QRS" means QRS >= ``QRS_WIDE_MS``), and qualitative or categorical
+claims ("prolonged", "first-degree AV block") get only ``CATEGORY_MARGIN`` of the tolerance at those
+thresholds. A negated claim is supported when the finding is clearly absent. Claims over several
+leads are supported when at least half of the checkable leads agree; when no lead is named a finding
+needs one lead, and a negated finding ("no ST elevation") is contradicted by any lead that shows it.
 Leads whose quality is not ``ok`` are never used to contradict: a claim that only they could check
 is ``not_checkable``.
 """

@@ -22,8 +22,7 @@ from gem_core.leads_vocab import LeadMention, find_leads, order_leads
 # --- features -----------------------------------------------------------------------------------
 _W = r"[\s-]+"
 _BEATS = r"(?:contractions?|complex(?:es)?|beats?|depolari[sz]ations?|systoles?)"
-# (feature, pattern). Overlaps: the longest match wins ("ST-T changes" over "ST", "QRS duration" over
-# "QRS"); abbreviations are case-sensitive via (?-i:...).
+# (feature, pattern), most specific first (see _FEATURE_RE); abbreviations are case-sensitive via (?-i:...).
 FEATURE_PATTERNS: tuple[tuple[str, str], ...] = (
     ("sinus_tachycardia", r"sinus\s+tachycardi\w*"),
     ("sinus_bradycardia", r"sinus\s+bradycardi\w*"),
@@ -116,10 +115,15 @@ FEATURE_PATTERNS: tuple[tuple[str, str], ...] = (
         r"isch(?:a)?emi\w*|myocardial\s+injury|(?:myocardial\s+)?infarct\w*|(?-i:STEMI|NSTEMI|MI)",
     ),
 )
-_FEATURE_RES = tuple(
-    (name, re.compile(r"(?<![A-Za-z0-9])(?:" + pat + r")(?![A-Za-z0-9])", re.IGNORECASE))
-    for name, pat in FEATURE_PATTERNS
+# One alternation, tried left to right at each position: the list above is ordered specific-first,
+# so "ST-T changes" wins over "ST" and "QRS duration" over "QRS" (and one scan is ~50x faster than 60).
+_FEATURE_RE = re.compile(
+    r"(?<![A-Za-z0-9])(?:"
+    + "|".join(rf"(?P<f{i}>(?:{pat})(?![A-Za-z0-9]))" for i, (_, pat) in enumerate(FEATURE_PATTERNS))
+    + ")",
+    re.IGNORECASE,
 )
+_FEATURE_OF_GROUP = {f"f{i}": name for i, (name, _) in enumerate(FEATURE_PATTERNS)}
 # Features measured once for the whole record: no lead inheritance from the clause.
 GLOBAL_FEATURES = frozenset(
     {
@@ -180,9 +184,11 @@ QUALIFIER_PATTERNS: tuple[tuple[str, str], ...] = (
     ("high", r"increased|high|rapid|fast|accelerated|prominent"),
     ("low", r"low|reduced|decreased|diminished|slow|small|attenuated"),
 )
-_QUALIFIER_RES = tuple(
-    (name, re.compile(r"(?<![A-Za-z])(?:" + pat + r")(?![A-Za-z])", re.IGNORECASE))
-    for name, pat in QUALIFIER_PATTERNS
+_QUALIFIER_RE = re.compile(
+    r"(?<![A-Za-z])(?:"
+    + "|".join(rf"(?P<{name}>(?:{pat})(?![A-Za-z]))" for name, pat in QUALIFIER_PATTERNS)
+    + ")",
+    re.IGNORECASE,
 )
 
 # --- values ---------------------------------------------------------------------------------------
@@ -205,11 +211,14 @@ _UNITS = {
 }
 _UNIT_RE = "|".join(f"(?P<u_{name}>{pat})" for name, pat in _UNITS.items())
 _NUM = r"\d+(?:\.\d+)?"
+# A number with a unit; the comparator words before it are read separately (numbers are rare, so
+# anchoring the scan on digits keeps it fast).
 _VALUE_RE = re.compile(
-    rf"(?:(?:{_CMP_RE})\s*(?:of\s+)?)?(?<![A-Za-z0-9.])(?P<sign>[-−+])?(?P<a>{_NUM})"
+    rf"(?<![A-Za-z0-9.])(?P<sign>[-−+])?(?P<a>{_NUM})"
     rf"(?:\s*(?:-|–|to|and)\s*(?P<sign2>[-−+])?(?P<b>{_NUM}))?\s*(?:{_UNIT_RE})(?![A-Za-z])",
     re.IGNORECASE,
 )
+_CMP_BEFORE = re.compile(rf"(?<![A-Za-z])(?:{_CMP_RE})\s*(?:of\s+)?$", re.IGNORECASE)
 _UNIT_SCALE = {"s": ("ms", 1000.0), "mm": ("mV", 0.1)}  # 1 mm = 0.1 mV at standard gain
 # Which value units each feature takes (values go to the nearest feature that takes their unit).
 FEATURE_UNITS: dict[str, tuple[str, ...]] = {
@@ -372,24 +381,20 @@ def _paren_depths(text: str) -> list[int]:
 
 
 def _find_features(clause: str) -> list[_Mention]:
-    found = [_Mention(m.start(), m.end(), name) for name, rx in _FEATURE_RES for m in rx.finditer(clause)]
-    found.sort(key=lambda m: (m.start, -(m.end - m.start)))
-    kept: list[_Mention] = []
-    for m in found:
-        if kept and m.start < kept[-1].end:
-            continue  # overlaps a longer or earlier mention
-        kept.append(m)
-    return kept
+    return [
+        _Mention(m.start(), m.end(), _FEATURE_OF_GROUP[m.lastgroup]) for m in _FEATURE_RE.finditer(clause)
+    ]
 
 
 def _find_values(clause: str) -> list[_Value]:
     values = []
     for m in _VALUE_RE.finditer(clause):
         unit = next(name[2:] for name, v in m.groupdict().items() if name.startswith("u_") and v)
-        comparator = "="
-        for i, name in enumerate(_CMP_WORDS):
-            if m.group(f"c{i}"):
-                comparator = name
+        comparator, start = "=", m.start()
+        before = _CMP_BEFORE.search(clause, max(0, m.start() - 40), m.start())
+        if before:
+            start = before.start()
+            comparator = next(name for i, name in enumerate(_CMP_WORDS) if before.group(f"c{i}"))
         a = float(m.group("a"))
         if m.group("sign") in ("-", "−") and unit == "deg":
             a = -a
@@ -401,7 +406,7 @@ def _find_values(clause: str) -> list[_Value]:
             comparator = "between"
         elif comparator == "between":
             comparator = "="
-        values.append(_Value(m.start(), m.end(), value, scale_unit, comparator))
+        values.append(_Value(start, m.end(), value, scale_unit, comparator))
     return values
 
 
@@ -425,14 +430,14 @@ def _qualifier(
     before_start = floor + words[max(0, len(words) - 3)].start() if words else mention.start
     taken = [(m.start, m.end) for m in others if m is not mention]
     best, best_dist = (None, 0, 0), 10**9
-    for name, rx in _QUALIFIER_RES:
-        for m in rx.finditer(clause, before_start, mention.start):
-            if mention.start - m.end() < best_dist and not _inside(m, taken):
-                best, best_dist = (name, m.start(), m.end()), mention.start - m.end()
-        for m in rx.finditer(clause, mention.end, min(seg_end, mention.end + 60)):
-            gap = clause[mention.end : m.start()]
-            if len(gap) < best_dist and (_COPULA_GAP.match(gap) or not gap.strip()) and not _inside(m, taken):
-                best, best_dist = (name, m.start(), m.end()), len(gap)
+    for m in _QUALIFIER_RE.finditer(clause, before_start, mention.start):
+        if mention.start - m.end() < best_dist and not _inside(m, taken):
+            best, best_dist = (m.lastgroup, m.start(), m.end()), mention.start - m.end()
+    for m in _QUALIFIER_RE.finditer(clause, mention.end, min(seg_end, mention.end + 60)):
+        gap = clause[mention.end : m.start()]
+        if len(gap) < best_dist and (_COPULA_GAP.match(gap) or not gap.strip()) and not _inside(m, taken):
+            best, best_dist = (m.lastgroup, m.start(), m.end()), len(gap)
+            break  # the first one after the feature is the nearest
     return best
 
 
