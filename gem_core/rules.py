@@ -35,6 +35,9 @@ from gem_core.features import BEAT_FEATURES, EXTRA_BEAT_VALUES, Measurements
 # PhysioNet/CinC 2021 data use the same limits for sinus bradycardia/tachycardia).
 BRADYCARDIA_BPM = 60.0
 TACHYCARDIA_BPM = 100.0
+# Sinus rhythm: a P wave before (nearly) every conducted QRS: at least 70% of the dominant beats, allowing
+# for beats where the P wave is not measurable (the grounding checker uses the same share).
+SINUS_MIN_P_WAVE_FRACTION = 0.7
 # Atrial fibrillation: no P waves (ESC 2020) -> fewer than half of the beats with a P wave (measure
 # counts a P wave only where the pre-QRS wave is time-locked to the QRS, as sinus P waves are), and
 # irregular RR: normalised RMSSD > 0.10 (Dash et al. 2009), computed without the intervals around
@@ -322,42 +325,52 @@ def _rhythm_lead(usable: list[str]) -> str:
     return usable[0]
 
 
+def dominant_p_fraction(m: Measurements, lead: str) -> float | None:
+    """Share of the dominant (non-premature) beats of ``lead`` that have a P wave."""
+    beats = _beats(m, lead)
+    if not beats:
+        return _num(m.global_values.get("p_wave_fraction"))
+    return sum(b.get("p_onset_ms") is not None for b in beats) / len(beats)
+
+
 def rate_and_rhythm(m: Measurements, usable: list[str]) -> tuple[list[Finding], str]:
     """Heart rate and rhythm findings, and the rhythm: 'sinus' | 'af' | 'regular_no_p' | 'irregular'."""
     g = m.global_values
     hr = _num(g.get("heart_rate_bpm"))
     rr = _num(g.get("rr_ms"))
     lead = _rhythm_lead(usable)
-    p_fraction = _num(g.get("p_wave_fraction"))
+    p_fraction = dominant_p_fraction(m, lead)
     nrmssd = normalised_rmssd(m)
-    pr_sd = statistics.pstdev(prs) if len(prs := _pr_values(m, lead)) >= 3 else None
     irregular = nrmssd is not None and nrmssd > AF_MIN_NORMALISED_RMSSD
-    p_present = p_fraction is not None and p_fraction >= AF_MAX_P_WAVE_FRACTION
     findings = []
     hr_ev = spans(m, [lead], "rr_interval_1", per_lead=len(m.r_peaks_ms))
-    rate_word = "regular" if not irregular else "irregular"
+    details = {"rr_ms": rr, "normalised_rmssd": nrmssd, "p_wave_fraction": p_fraction}
     if hr is not None:
-        sentence = f"The heart rate is {round(hr)} bpm"
-        if rr is not None:
-            sentence += f" with {rate_word} RR intervals averaging {_ms(rr)} in lead {lead}"
+        dominant_rr = _median(v for v, _, i in _rr_intervals(m) if not {i - 1, i} & _premature_indices(m))
+        if irregular or dominant_rr is None:
+            rr_text = "irregular RR intervals"
+        elif m.premature_beats:
+            rr_text = f"RR intervals of about {_ms(dominant_rr)} between the dominant beats"
+        else:
+            rr_text = f"regular RR intervals of about {_ms(dominant_rr)}"
+        sentence = f"The heart rate is {round(hr)} bpm with {rr_text}."
         findings.append(
             Finding(
                 "heart_rate",
-                sentence + ".",
+                sentence,
                 "heart_rate",
                 round(hr),
                 "bpm",
                 leads=[lead],
                 evidence=hr_ev,
-                details={"rr_ms": rr, "normalised_rmssd": nrmssd},
+                details=details,
             )
         )
-    if irregular and not p_present:
-        rhythm = "af"
-        why = "no consistent P wave precedes the QRS complexes"
+    p_text = f"P waves precede {round(100 * (p_fraction or 0.0))}% of the dominant beats in lead {lead}"
+    if irregular and (p_fraction is None or p_fraction < AF_MAX_P_WAVE_FRACTION):
         sentence = (
-            f"The rhythm is irregularly irregular (normalised RMSSD {nrmssd:.2f}) and {why}, "
-            "consistent with atrial fibrillation."
+            f"The rhythm is irregularly irregular (normalised RMSSD {nrmssd:.2f}) and no consistent P wave "
+            "precedes the QRS complexes, consistent with atrial fibrillation."
         )
         findings.append(
             Finding(
@@ -370,40 +383,32 @@ def rate_and_rhythm(m: Measurements, usable: list[str]) -> tuple[list[Finding], 
                 abnormal=True,
                 source="ESC 2020; Dash et al. 2009",
                 evidence=hr_ev,
-                details={"p_wave_fraction": p_fraction, "pr_sd_ms": pr_sd},
+                details=details,
             )
         )
-        return findings, rhythm
-    if p_present:
-        rhythm = "sinus"
+        return findings, "af"
+    if p_fraction is not None and p_fraction >= SINUS_MIN_P_WAVE_FRACTION:
         label, name = None, "sinus rhythm"
         if hr is not None and hr < BRADYCARDIA_BPM:
             label, name = "SB", "sinus bradycardia"
         elif hr is not None and hr > TACHYCARDIA_BPM:
             label, name = "STach", "sinus tachycardia"
-        sentence = f"A P wave precedes the QRS complexes in lead {lead}, consistent with {name}"
-        if irregular:
-            sentence += " with beat-to-beat variation of the RR interval"
         findings.append(
             Finding(
                 "rhythm",
-                sentence + ".",
+                f"{p_text}, consistent with {name}.",
                 "rhythm",
                 name,
                 leads=[lead],
                 label=label,
-                abnormal=False,
                 source="AHA/ACCF/HRS 2009",
                 evidence=spans(m, [lead], "p_amplitude", per_lead=3),
-                details={"p_wave_fraction": p_fraction, "pr_sd_ms": pr_sd},
+                details=details,
             )
         )
-        return findings, rhythm
+        return findings, "sinus"
     rhythm = "irregular" if irregular else "regular_no_p"
-    sentence = (
-        f"Distinct P waves are not seen in most beats in lead {lead} with a {rate_word} rhythm; "
-        "the atrial rhythm cannot be determined from the measurements."
-    )
+    sentence = f"{p_text}, too few to call sinus rhythm; the atrial rhythm cannot be determined from the measurements."
     findings.append(
         Finding(
             "rhythm",
@@ -413,7 +418,7 @@ def rate_and_rhythm(m: Measurements, usable: list[str]) -> tuple[list[Finding], 
             leads=[lead],
             abnormal=True,
             evidence=hr_ev,
-            details={"p_wave_fraction": p_fraction},
+            details=details,
         )
     )
     return findings, rhythm
@@ -446,6 +451,9 @@ def premature_kind(m: Measurements, beat: dict) -> str:
     return "PAC"
 
 
+_NUMBER_WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}
+
+
 def premature_beats(m: Measurements, rhythm: str) -> list[Finding]:
     """PACs (narrow, premature) and PVCs (wide, premature) with their coupling intervals and pauses."""
     findings = []
@@ -461,20 +469,18 @@ def premature_beats(m: Measurements, rhythm: str) -> list[Finding]:
         times = ", ".join(f"{_num(p.get('time_ms')) / 1000:.1f} s" for p in beats[:6])
         first = beats[0]
         n = len(beats)
-        qrs = _num(first.get("qrs_duration_ms"))
         coupling, pause = _num(first.get("coupling_ms")), _num(first.get("pause_ms"))
-        what = f"{n} {name}{'s' if n > 1 else ''} ({kind}{'s' if n > 1 else ''})"
-        width = "wide" if kind == "PVC" else "narrow"
-        sentence = f"There {'are' if n > 1 else 'is'} {what} at {times}"
-        if qrs is not None:
-            sentence += f" with a {width} QRS of {_ms(qrs)}"
+        count = _NUMBER_WORDS.get(n, str(n))
+        what = f"{count} {name}{'s' if n > 1 else ''} ({kind}{'s' if n > 1 else ''})"
+        shape = "wide and unlike the dominant beats" if kind == "PVC" else "narrow"
+        sentence = (
+            f"There {'are' if n > 1 else 'is'} {what} at {times}{'' if n <= 6 else ' and later'}, {shape}"
+        )
         if coupling is not None:
-            sentence += f", a coupling RR interval of {_ms(coupling)}"
+            sentence += f"; the {'first ' if n > 1 else ''}coupling RR interval is {_ms(coupling)}"
             if pause is not None:
-                pause_word = (
-                    "a compensatory pause" if first.get("compensatory") else "a following RR interval"
-                )
-                sentence += f" and {pause_word} of {_ms(pause)}"
+                pause_word = "a compensatory pause" if first.get("compensatory") else "a pause"
+                sentence += f", followed by {pause_word} of {_ms(pause)}"
         evidence = [
             {
                 "lead": "II" if "II" in m.leads else next(iter(m.leads)),
@@ -599,14 +605,11 @@ def qrs_conduction(
         )
         return [Finding("qrs", text, "qrs_duration", round(qrs), "ms", leads=width_leads, evidence=ev)], None
     if kind in ("RBBB", "IRBBB"):
-        morph = f"a dominant R wave in lead {v1} (R {_mv(bbb['r1'])}, S {_mv(bbb['s1'])})"
+        morph = f"a dominant terminal R wave in lead {v1}"
         if lat:
             morph += f" and an S wave in {_leads_phrase(lat)}"
     elif kind == "LBBB":
-        morph = (
-            f"a predominantly negative QRS in lead {v1} (S {_mv(bbb['s1'])}) and upright R waves in "
-            f"{_leads_phrase(lat)}"
-        )
+        morph = f"a QS or rS complex in lead {v1} and upright R waves in {_leads_phrase(lat)}"
     else:
         morph = "no typical bundle branch block pattern in leads V1, I and V6"
     names = {
@@ -737,6 +740,11 @@ def voltage(m: Measurements, qrs_kind: str | None, usable: list[str], metadata: 
     rv5, rv6, ravl = (lead_median(m, lead, "r_amplitude") for lead in ("V5", "V6", "aVL"))
     sokolow = (sv1 + max(rv5 or 0.0, rv6 or 0.0)) if sv1 is not None and (rv5 or rv6) else None
     cornell = (ravl + sv3) if ravl is not None and sv3 is not None else None
+    volts = m.global_values.get("voltage") or {}  # the indices as measured, when measure gives them
+    sokolow = (
+        _num(volts.get("sokolow_lyon_mv")) if _num(volts.get("sokolow_lyon_mv")) is not None else sokolow
+    )
+    cornell = _num(volts.get("cornell_mv")) if _num(volts.get("cornell_mv")) is not None else cornell
     cornell_limit = CORNELL_FEMALE_MV if sex == "female" else CORNELL_MALE_MV
     met = []
     if sokolow is not None and sokolow >= SOKOLOW_LYON_MV and {"V1", "V5", "V6"} <= set(usable):
@@ -795,13 +803,20 @@ def _not_upsloping(m: Measurements, lead: str) -> bool:
     return slope is None or slope <= ST_UPSLOPE_MV_PER_S
 
 
+def _lead_st(m: Measurements, lead: str) -> float | None:
+    """The lead's ST deviation at J+60 ms as measured (median over its beats)."""
+    lm = m.leads.get(lead)
+    value = _num(lm.st_deviation_mv) if lm is not None else None
+    return value if value is not None else lead_median(m, lead, "st_deviation")
+
+
 def st_segments(
     m: Measurements, qrs_kind: str | None, usable: list[str], metadata: dict | None
 ) -> list[Finding]:
     """ST deviation at J+60 ms in contiguous leads. With a wide QRS only deviations concordant with the
     main QRS deflection count (Sgarbossa et al., NEJM 1996); discordant ones are secondary."""
     wide = qrs_kind in ("RBBB", "LBBB", "NSIVCB")
-    dev = {lead: lead_median(m, lead, "st_deviation") for lead in usable if lead != "aVR"}
+    dev = {lead: _lead_st(m, lead) for lead in usable if lead != "aVR"}
     dev = {lead: v for lead, v in dev.items() if v is not None}
 
     def concordant(lead: str, sign: float) -> bool:
@@ -830,10 +845,7 @@ def st_segments(
         )
         if label == "STD" and up:  # depression opposite an injury current is its mirror image
             key, label = "st_reciprocal", None
-            sentence = (
-                f"Reciprocal ST deviation at J+60 ms of {dev[peak]:.2f} mV is seen in lead {peak}, "
-                f"with {_leads_phrase(leads)} below baseline."
-            )
+            sentence = f"Reciprocal ST changes are seen in {_leads_phrase(leads)}, deepest in lead {peak}."
         findings.append(
             Finding(
                 key,
@@ -853,23 +865,26 @@ def st_segments(
     if not findings:
         if wide:
             sentence = (
-                "There is no concordant ST elevation or depression at J+60 ms; "
-                "ST-T changes opposite to the QRS are secondary to the conduction delay."
+                "The ST-T changes are discordant to the QRS complexes, secondary to the conduction delay."
             )
+            feature, value, leads = "st_t_changes", "discordant", list(dev)
+        elif dev:
+            big = max(dev, key=lambda lead: abs(dev[lead]))
+            if dev[big] < 0:
+                return findings  # a depth below the depression limit: nothing to say that reads unambiguously
+            sentence = f"The largest ST deviation at J+60 ms is {dev[big]:.2f} mV in lead {big}."
+            feature, value, leads = "st_deviation", round(dev[big], 2), [big]
         else:
-            sentence = "There is no ST elevation or depression at J+60 ms in contiguous leads."
-        leads = list(dev)
+            return findings
         findings.append(
             Finding(
                 "st_normal",
                 sentence,
-                "st_deviation",
-                STD_MV,
-                "mV",
-                comparator=">=",
+                feature,
+                value,
+                "mV" if feature == "st_deviation" else None,
                 leads=leads,
-                negated=True,
-                evidence=spans(m, leads[:12], "st_deviation", per_lead=1),
+                evidence=spans(m, leads, "st_deviation", per_lead=1),
             )
         )
     return findings
@@ -884,10 +899,7 @@ def t_waves(m: Measurements, qrs_kind: str | None, usable: list[str]) -> list[Fi
     if not inverted:
         return []
     deepest = min(inverted, key=lambda lead: amp[lead])
-    sentence = (
-        f"T-wave inversion is present in {_leads_phrase(inverted)}, down to {amp[deepest]:.2f} mV in lead "
-        f"{deepest}."
-    )
+    sentence = f"T waves are inverted in {_leads_phrase(inverted)} (deepest in lead {deepest})."
     return [
         Finding(
             "t_inversion",
@@ -961,8 +973,8 @@ def assess(m: Measurements, metadata: dict | None = None) -> Assessment:
         rhythm_name = {
             "sinus": "sinus rhythm",
             "af": "atrial fibrillation",
-            "regular_no_p": "regular rhythm of undetermined origin",
-            "irregular": "irregular rhythm of undetermined origin",
+            "regular_no_p": "a rhythm of undetermined origin",
+            "irregular": "an irregular rhythm of undetermined origin",
         }[rhythm]
         diag_labels = list(dict.fromkeys(labels))
         rhythm_labels = {"AF", "SB", "STach"}

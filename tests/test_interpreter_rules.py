@@ -162,7 +162,7 @@ def test_st_elevation_limit_is_higher_in_v1_to_v4():
 def test_reciprocal_depression_is_not_called_st_depression():
     reading, labels = read(build(st={"II": 0.3, "III": 0.35, "aVF": 0.3, "I": -0.15, "aVL": -0.2}))
     assert labels == ["STE"]
-    assert "Reciprocal ST deviation" in reading.text
+    assert "Reciprocal ST changes" in reading.text
 
 
 def test_st_depression():
