@@ -200,6 +200,28 @@ def test_highlights_from_claims():
         highlights_from_claims(bad)
 
 
+def test_grounded_claims_end_to_end(ecg):
+    """Real claims from gem_core.grounding land on the figure, one rectangle per visible span."""
+    from gem_core.features import measure
+    from gem_core.grounding import ground
+
+    claims = ground("The heart rate is 75 bpm. The QRS duration in V1 is 90 ms.", measure(ecg), final=True)
+    hl = highlights_from_claims(claims)
+    assert {h["claim_id"] for h in hl} == {c["id"] for c in claims if c["evidence"]}
+    fig = ecg_figure(ecg, "3x4+II", highlights=hl)
+    rate = next(c for c in claims if c["feature"] == "heart_rate")
+    shapes = [s for s in _shapes(fig) if s.name == f"highlight:{rate['id']}"]
+    assert len(shapes) == 2  # lead II 0-10 s: the II panel (0-2.5 s) and the rhythm strip
+    hover = next(t.text for t in fig.data if (t.meta or {}).get("claim_id") == rate["id"])
+    assert "measured" in hover and "heart_rate" in hover
+
+
+def test_hover_text_is_escaped(ecg):
+    fig = ecg_figure(ecg, "12x1", highlights=[{**V1_SPAN, "text": "QT <b>long</b> & QRS < 120 ms"}])
+    hover = next(t.text for t in fig.data if (t.meta or {}).get("role") == "highlight")
+    assert "QT &lt;b&gt;long&lt;/b&gt; &amp; QRS &lt; 120 ms" in hover
+
+
 @pytest.mark.parametrize(
     ("highlight", "message"),
     [

@@ -22,6 +22,7 @@ half the bytes of float32 mV, same precision as the signal's 3 decimals).
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Iterable
 
@@ -244,7 +245,9 @@ def highlight_parts(panels: tuple[Panel, ...], highlights: Iterable[dict]) -> tu
     for raw in highlights:
         h = check_highlight(raw)
         style = VERDICT_STYLE[h["verdict"]]
-        hover = f"<b>{style['label']}</b>: {h['text']}" + (f"<br>{h['detail']}" if h["detail"] else "")
+        hover = f"<b>{style['label']}</b>: {_escape(h['text'])}" + (
+            f"<br>{_escape(h['detail'])}" if h["detail"] else ""
+        )
         for panel, a, b in span_panels(panels, h["lead"], h["t_start_ms"], h["t_end_ms"]):
             if b <= a:  # an instant: give it 1 mm so it can be seen
                 a, b = a - MINOR_MS / 2, a + MINOR_MS / 2
@@ -283,6 +286,11 @@ def highlight_parts(panels: tuple[Panel, ...], highlights: Iterable[dict]) -> tu
                 }
             )
     return shapes, hovers
+
+
+def _escape(text: str) -> str:
+    """Model text is shown as Plotly's small HTML subset: escape it, keep our own line breaks."""
+    return html.escape(text, quote=False).replace("&lt;br&gt;", "<br>")
 
 
 def update_highlights(fig: go.Figure, highlights: Iterable[dict]) -> go.Figure:

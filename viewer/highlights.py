@@ -60,8 +60,9 @@ def _detail(span) -> str:
 def highlights_from_claims(claims: Iterable, claim_id=None) -> list[dict]:
     """One highlight per evidence span of each claim (only claim ``claim_id`` when given).
 
-    Claims are dicts or objects with ``id``, ``text``, ``verdict`` and ``evidence`` (spans with
-    ``lead``, ``t_start_ms``, ``t_end_ms`` and optionally ``feature``, ``value``, ``unit``).
+    Claims are dicts or objects with ``id``, ``text``, ``verdict``, ``evidence`` (spans with ``lead``,
+    ``t_start_ms``, ``t_end_ms`` and optionally ``feature``, ``value``, ``unit``) and optionally
+    ``measured`` (shown with the span's own value in the hover text), as ``gem_core.grounding`` makes.
     """
     out = []
     for claim in claims:
@@ -78,7 +79,7 @@ def highlights_from_claims(claims: Iterable, claim_id=None) -> list[dict]:
                         "verdict": _get(span, "verdict", None) or _get(claim, "verdict"),
                         "text": str(_get(claim, "text", "") or ""),
                         "claim_id": cid,
-                        "detail": _detail(span),
+                        "detail": "<br>".join(d for d in (_get(claim, "measured"), _detail(span)) if d),
                     }
                 )
             )
