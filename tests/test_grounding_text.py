@@ -209,9 +209,25 @@ def test_bare_rate_value_is_a_heart_rate_claim():
     ]
 
 
+def test_slash_pairs_and_elliptical_clauses():
+    assert claims_of("The QT/QTc intervals are 380/420 ms.") == [
+        ("qt_interval", (), 380.0, "ms", "=", False),
+        ("qtc_interval", (), 420.0, "ms", "=", False),
+    ]
+    assert claims_of("The T waves are upright in leads I and II, and inverted in aVR.") == [
+        ("t_upright", ("I", "II"), None, None, None, False),
+        ("t_inversion", ("aVR",), None, None, None, False),
+    ]
+    assert claims_of("The R wave amplitude in V5 is 1.8 mV.") == [
+        ("r_amplitude", ("V5",), 1.8, "mV", "=", False)
+    ]
+
+
 def test_prose_without_findings_gives_no_claims():
     assert extract_claims("Upon analyzing the provided image, several key features are evident.") == []
     assert extract_claims("") == []
+    assert extract_claims("Consistent P waves precede each QRS complex.")[0]["feature"] == "p_wave"
+    assert len(extract_claims("Consistent P waves precede each QRS complex.")) == 1
 
 
 # --- sentences and streaming ----------------------------------------------------------------------

@@ -95,7 +95,7 @@ class _Ref:
         return isinstance(other, _Ref) and other.obj is self.obj
 
 
-@lru_cache(maxsize=16384)
+@lru_cache(maxsize=1024)  # a result can hold hundreds of evidence spans: keep the cache modest
 def _checked(draft: Draft, ref: _Ref) -> Result:
     return check(draft, ref.obj)
 

@@ -54,6 +54,8 @@ TOLERANCES: dict[str, float] = {
     "t_duration": T_DURATION_TOL_MS,
     "p_amplitude": AMPLITUDE_TOL_MV / 2,
     "qrs_amplitude": AMPLITUDE_TOL_MV,
+    "r_amplitude": AMPLITUDE_TOL_MV,
+    "s_amplitude": AMPLITUDE_TOL_MV,
     "t_amplitude": AMPLITUDE_TOL_MV,
     "low_voltage": AMPLITUDE_TOL_MV,
     "st_segment": ST_TOL_MV,
@@ -129,6 +131,8 @@ _NUMERIC = {
     "p_amplitude": ("p_amplitude", None, "p_onset_ms", "p_offset_ms", "p_amplitude", "mV", (None, 0.25)),
     "qrs_amplitude": ("qrs_amplitude", None, "qrs_onset_ms", "qrs_offset_ms", "qrs_amplitude", "mV", None),
     "t_amplitude": ("t_amplitude", None, "t_onset_ms", "t_offset_ms", "t_amplitude", "mV", None),
+    "r_amplitude": ("r_amplitude", None, "qrs_onset_ms", "qrs_offset_ms", "qrs_amplitude", "mV", None),
+    "s_amplitude": ("s_amplitude", None, "qrs_onset_ms", "qrs_offset_ms", "qrs_amplitude", "mV", None),
     "t_duration": ("t_duration", None, "t_onset_ms", "t_offset_ms", "t_duration", "ms", None),
     "st_segment": (
         "st_deviation",

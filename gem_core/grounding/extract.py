@@ -95,12 +95,21 @@ FEATURE_PATTERNS: tuple[tuple[str, str], ...] = (
     ),
     ("t_wave", r"(?-i:T)[\s-]*waves?"),
     ("p_wave", r"(?-i:P)[\s-]*waves?"),
+    ("qt_qtc", r"(?-i:QT)\s*/\s*(?-i:QTc|QTC)(?:\s+intervals?)?"),
     ("qtc_interval", r"(?-i:QTc|QTC|QT_c)(?:\s+intervals?)?|corrected\s+(?-i:QT)(?:\s+intervals?)?"),
     ("qt_interval", r"(?-i:QT)(?:\s+intervals?)?"),
     ("pr_interval", r"(?-i:PR|P-R)(?:\s+intervals?)?"),
     ("rr_interval", r"(?-i:RR|R-R|R–R)(?:\s+intervals?)?|cycle\s+lengths?"),
     ("qrs_duration", r"QRS\s+(?:complex\s+)?(?:duration|width|interval)s?"),
-    ("qrs_amplitude", r"QRS\s+(?:voltage|amplitude)s?|voltages?|(?-i:R)[\s-]*wave\s+amplitudes?"),
+    (
+        "r_amplitude",
+        r"(?-i:R)[\s-]*wave\s+(?:amplitude|height|voltage)s?|(?:amplitude|height)\s+of\s+the\s+(?-i:R)[\s-]*waves?",
+    ),
+    (
+        "s_amplitude",
+        r"(?-i:S)[\s-]*wave\s+(?:amplitude|depth)s?|(?:amplitude|depth)\s+of\s+the\s+(?-i:S)[\s-]*waves?",
+    ),
+    ("qrs_amplitude", r"QRS\s+(?:voltage|amplitude)s?|voltages?"),
     ("qrs", r"QRS(?:\s+complex(?:es)?)?"),
     ("heart_rate", r"(?:heart|ventricular)\s+rates?|(?-i:HR)|rate"),
     ("rhythm", r"rhythm"),
@@ -164,6 +173,8 @@ _NEEDS_CONTENT = frozenset(
         "t_duration",
     }
 )
+# Morphology words that claim nothing without leads, a value or a qualifier ("each QRS complex").
+_NEEDS_LEADS = frozenset({"qrs_complex", "t_wave"})
 _INTERVALS = ("rr_interval", "pr_interval", "qt_interval", "qtc_interval", "qrs_duration")
 
 # --- qualifiers (what the text says about a feature without a number) -----------------------------
@@ -214,7 +225,7 @@ _NUM = r"\d+(?:\.\d+)?"
 # A number with a unit; the comparator words before it are read separately (numbers are rare, so
 # anchoring the scan on digits keeps it fast).
 _VALUE_RE = re.compile(
-    rf"(?<![A-Za-z0-9.])(?P<sign>[-−+])?(?P<a>{_NUM})"
+    rf"(?<![A-Za-z0-9.])(?P<sign>[-−+])?(?P<a>{_NUM})(?:\s*/\s*(?P<second>{_NUM}))?"
     rf"(?:\s*(?:-|–|to|and)\s*(?P<sign2>[-−+])?(?P<b>{_NUM}))?\s*(?:{_UNIT_RE})(?![A-Za-z])",
     re.IGNORECASE,
 )
@@ -241,6 +252,9 @@ FEATURE_UNITS: dict[str, tuple[str, ...]] = {
     "st_depression": ("mV",),
     "st_t_changes": ("mV",),
     "r_waves": ("mV",),
+    "r_amplitude": ("mV",),
+    "s_amplitude": ("mV",),
+    "qt_qtc": ("ms",),
     "sokolow_lyon": ("mV",),
     "cornell": ("mV",),
     "s_waves": ("mV",),
@@ -249,6 +263,10 @@ FEATURE_UNITS: dict[str, tuple[str, ...]] = {
     "right_axis_deviation": ("deg",),
     "lafb": ("deg",),
 }
+# Features a following clause without its own feature may continue ("..., and inverted in aVR").
+_INHERITABLE = frozenset(
+    {"t_wave", "t_inversion", "st_segment", "st_elevation", "st_depression", "qrs", "p_wave", "q_waves"}
+)
 _IMPLICIT_FEATURE = {"bpm": "heart_rate", "deg": "axis"}  # a bare "121 bpm" is a heart-rate claim
 
 # --- negation -------------------------------------------------------------------------------------
@@ -406,6 +424,11 @@ def _find_values(clause: str) -> list[_Value]:
             comparator = "between"
         elif comparator == "between":
             comparator = "="
+        if m.group("second") is not None:  # "380/420 ms" (QT/QTc): two values, one unit
+            values.append(_Value(start, m.end("a"), value, scale_unit, comparator))
+            second = round(float(m.group("second")) * scale, 6)
+            values.append(_Value(m.start("second"), m.end(), second, scale_unit, comparator))
+            continue
         values.append(_Value(start, m.end(), value, scale_unit, comparator))
     return values
 
@@ -461,6 +484,10 @@ def _resolve(
     """Turn generic mentions ("QRS", "T waves", "ST segment", "interval") into checkable features."""
     if feature == "interval":
         return previous_interval
+    if feature == "r_waves" and unit == "mV":
+        return "r_amplitude"
+    if feature == "s_waves" and unit == "mV":
+        return "s_amplitude"
     if feature == "qrs":
         if unit == "ms" or qualifier in ("prolonged", "short", "narrow"):
             return "qrs_duration"
@@ -516,9 +543,10 @@ def extract_sentence(sentence: str) -> tuple[Draft, ...]:
     """Every claim in one sentence (offsets relative to it). Pure and cached: streaming re-asks often."""
     drafts: list[Draft] = []
     previous_interval: str | None = None
+    inherit: str | None = None
     for c_start, c_end in split_clauses(sentence):
         clause = sentence[c_start:c_end]
-        for d in _clause_drafts(clause, previous_interval):
+        for d in _clause_drafts(clause, previous_interval, inherit):
             drafts.append(
                 Draft(
                     d.start + c_start,
@@ -536,6 +564,8 @@ def extract_sentence(sentence: str) -> tuple[Draft, ...]:
         for m in _find_features(clause):
             if m.feature in _INTERVALS:
                 previous_interval = m.feature
+            if m.feature in _INHERITABLE:
+                inherit = m.feature
     return tuple(_dedupe(drafts))
 
 
@@ -565,12 +595,17 @@ def _dedupe(drafts: list[Draft]) -> list[Draft]:
     return out
 
 
-def _clause_drafts(clause: str, previous_interval: str | None) -> list[Draft]:
+def _clause_drafts(clause: str, previous_interval: str | None, inherit: str | None = None) -> list[Draft]:
     mentions = _find_features(clause)
     values = _find_values(clause)
     # A value's digits must not be read as a feature ("255 ms" has none, but "0.1 mV" could hold "mV").
     mentions = [m for m in mentions if not any(v.start <= m.start < v.end for v in values)]
     lead_mentions = find_leads(clause)
+    if not mentions and inherit and lead_mentions:
+        # "T waves are upright in I and II, and inverted in aVR": the second clause's feature is implied.
+        q = _QUALIFIER_RE.search(clause)
+        if q and q.start() < lead_mentions[0].start:
+            mentions = [_Mention(q.start(), q.start(), inherit)]
     lead_mentions = [lm for lm in lead_mentions if not any(m.start <= lm.start < m.end for m in mentions)]
     bounds = _segments(mentions, len(clause))
     owner = _assign_values(mentions, values)
@@ -582,13 +617,18 @@ def _clause_drafts(clause: str, previous_interval: str | None) -> list[Draft]:
         negated = _negated(clause, mention, seg_end)
         own_leads = [lm for lm in lead_mentions if seg_start <= lm.start < seg_end]
         mine = [v for v, o in zip(values, owner, strict=True) if o == i]
-        for value in mine or [None]:
+        for k, value in enumerate(mine or [None]):
             unit = value.unit if value else None
             # "QT is not prolonged at 410 ms": the negation is about the qualifier, the number stands.
             value_negated = negated and not (value and value.comparator in ("=", "~"))
-            feature = _resolve(mention.feature, qualifier, unit, seen_interval)
+            base = mention.feature
+            if base == "qt_qtc":  # "QT/QTc 380/420 ms": first value QT, second QTc
+                base = "qt_interval" if value is not None and k == 0 and len(mine) > 1 else "qtc_interval"
+            feature = _resolve(base, qualifier, unit, seen_interval)
             if feature is None or (feature in _NEEDS_CONTENT and value is None and qualifier is None):
                 continue  # "the rhythm", "the PR interval" alone claim nothing
+            if feature in _NEEDS_LEADS and value is None and qualifier is None and not own_leads:
+                continue
             leads_used = _leads_for(feature, own_leads, lead_mentions, value, mine, clause)
             comparator = value.comparator if value else _qualitative(feature, qualifier)
             parts = [(mention.start, mention.end)] + [
