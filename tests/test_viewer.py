@@ -345,3 +345,22 @@ def test_figure_renders_in_chromium(ecg, browser, artifacts_dir, tmp_path):
         page.screenshot(path=str(artifacts_dir / "viewer_3x4II.png"), full_page=True)
     finally:
         page.close()
+
+
+def test_other_sampling_rates_keep_time_in_ms():
+    ecg = ECG.from_array(np.zeros((12, 2500), np.float32), fs=250)
+    v1 = next(t for t in _ecg_traces(ecg_figure(ecg, "3x4+II")) if t.name == "V1")
+    assert (v1.x0, v1.dx, len(v1.y)) == (5000.0, 4.0, 625)
+
+
+def test_a_real_15_s_record_pages(shared_ecg_dir):
+    from gem_core.ecg import load_ecg
+    from gem_core.render import ecg_image
+
+    ecg = load_ecg(shared_ecg_dir / "cpsc2018" / "A0001.hea")
+    assert ecg.duration_ms == 15000
+    second = ecg_figure(ecg, "3x4+II", start_ms=10000)  # a short last page: 10-15 s
+    strip = next(t for t in _ecg_traces(second) if t.meta["rhythm"])
+    assert strip.x0 == 10000.0 and len(strip.y) == 2500
+    assert [t.name for t in _ecg_traces(second)].count("V1") == 0  # V1's column (15-17.5 s) is empty
+    assert ecg_image(ecg, "3x4+II", 800, 600, start_ms=5000).size == (800, 600)
