@@ -8,6 +8,8 @@ busy timeout instead of failing when a read lock is upgraded.
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
@@ -128,3 +130,11 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         if MigrationContext.configure(conn).get_current_revision() != target:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, revision)
+
+
+def write_lock(engine: Engine) -> threading.Lock | contextlib.nullcontext:
+    """What a process's writer threads queue on: a lock for SQLite (one writer at a time; a lock
+    wakes the next thread at once, where SQLite's busy handler would poll with sleeps), nothing for
+    server databases. Between processes SQLite's own locking and busy timeout do the queueing.
+    """
+    return threading.Lock() if is_sqlite(engine) else contextlib.nullcontext()

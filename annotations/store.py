@@ -23,7 +23,6 @@ import json
 import random
 import re
 import secrets
-import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -342,9 +341,7 @@ class Store:
                 raise GemError(f"cannot open the ratings database {self.url!r}: {err.orig}") from None
         self._read = sessionmaker(bind=self.engine, expire_on_commit=False)
         self._write_factory = sessionmaker(bind=db.writer(self.engine), expire_on_commit=False)
-        # SQLite has one writer at a time: this process's threads queue here (prompt wake-ups)
-        # instead of polling the file lock through the busy handler's sleeps.
-        self._write_lock = threading.Lock() if db.is_sqlite(self.engine) else contextlib.nullcontext()
+        self._write_lock = db.write_lock(self.engine)
 
     def close(self) -> None:
         self.engine.dispose()
