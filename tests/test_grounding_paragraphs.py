@@ -14,6 +14,8 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from gem_core.ecg import load_ecg
 from gem_core.features import measure
@@ -306,6 +308,22 @@ def test_streaming_prefixes_end_with_the_one_shot_result(measured):
     final = ground(text, m, final=True)
     assert all(seen.get(c["id"], c) == c for c in final)
     assert {c["id"] for c in final} >= set(seen)
+
+
+_SENTENCES = st.sampled_from([text for _, text, _ in PARAGRAPHS] + ["(", ",", "no", "V1-V6", "0.", "e.g."])
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(_SENTENCES, max_size=4).map(" ".join), st.integers(min_value=0, max_value=2000))
+def test_real_measurements_any_prefix_spans_inside(measured, text, cut):
+    m = measured("synthetic:75")
+    prefix = text[:cut]
+    claims = ground(prefix, m)
+    assert claims == ground(prefix, m)
+    for c in claims:
+        assert 0 <= c["char_start"] < c["char_end"] <= len(prefix)
+        for e in c["evidence"]:
+            assert 0 <= e["t_start_ms"] < e["t_end_ms"] <= m.duration_ms
 
 
 def test_evidence_of_a_pvc_claim_is_on_the_premature_beat(measured):

@@ -566,7 +566,35 @@ def extract_sentence(sentence: str) -> tuple[Draft, ...]:
                 previous_interval = m.feature
             if m.feature in _INHERITABLE:
                 inherit = m.feature
-    return tuple(_dedupe(drafts))
+    return tuple(_without_overlaps(sentence, _dedupe(drafts)))
+
+
+def _without_overlaps(sentence: str, drafts: list[Draft]) -> list[Draft]:
+    """Make claim spans disjoint, so a text highlighter can show them all: trim the later claim's start
+    past the earlier one's end, else (a claim nested inside another) end the earlier one where the later
+    begins; a claim that fits neither way (same start, nested) is dropped."""
+    out: list[Draft] = []
+    for d in sorted(drafts, key=lambda d: (d.start, -d.end)):
+        if out and d.start < out[-1].end:
+            prev = out[-1]
+            start = prev.end
+            while start < d.end and not sentence[start].isalnum():
+                start += 1
+            end = d.start
+            while end > prev.start and not sentence[end - 1].isalnum():
+                end -= 1
+            if start < d.end:
+                d = _respan(d, start, d.end)
+            elif end > prev.start:
+                out[-1] = _respan(prev, prev.start, end)
+            else:
+                continue
+        out.append(d)
+    return out
+
+
+def _respan(d: Draft, start: int, end: int) -> Draft:
+    return Draft(start, end, d.feature, d.leads, d.value, d.unit, d.comparator, d.negated)
 
 
 def _dedupe(drafts: list[Draft]) -> list[Draft]:
@@ -631,9 +659,9 @@ def _clause_drafts(clause: str, previous_interval: str | None, inherit: str | No
                 continue
             leads_used = _leads_for(feature, own_leads, lead_mentions, value, mine, clause)
             comparator = value.comparator if value else _qualitative(feature, qualifier)
-            parts = [(mention.start, mention.end)] + [
-                (lm.start, lm.end) for lm in leads_used if lm in own_leads
-            ]
+            # A second value of the same feature ("and 140 ms in V6") is its own span: spans never overlap.
+            parts = [] if k > 0 else [(mention.start, mention.end)]
+            parts += [(lm.start, lm.end) for lm in leads_used if lm in own_leads]
             if value:
                 parts.append((value.start, value.end))
             if qualifier and not value:
