@@ -88,10 +88,13 @@ def _password() -> str:
 
 
 def run(args: argparse.Namespace) -> None:
-    from annotations.store import Store, hash_password
+    from annotations.store import MIN_PASSWORD, Store, hash_password
 
     if args.command == "hash-password":
-        print(hash_password(_password()))
+        password = _password()
+        if len(password) < MIN_PASSWORD:
+            raise GemError(f"password must be at least {MIN_PASSWORD} characters")
+        print(hash_password(password))
         return
 
     with Store(args.db) as store:

@@ -53,7 +53,13 @@ def make_engine(url: str | None = None, settings: Settings | None = None, echo: 
         return create_engine(parsed, pool_pre_ping=True, echo=echo)
     db = parsed.database
     if db and db != ":memory:" and not db.startswith("file:"):
-        Path(db).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(db).expanduser().resolve().parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise GemError(
+                f"cannot create the folder {folder} for the ratings database ({err.strerror}); set GEM_DATA_DIR or GEM_DB_URL"
+            ) from None
     engine = create_engine(
         parsed, echo=echo, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
     )

@@ -61,6 +61,7 @@ WRITE_ATTEMPTS = 8  # a write that loses a race (unique key taken, database busy
 SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}  # ~16 MiB, ~50 ms per hash
 USERNAME_RE = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")
 MIN_PASSWORD = 8
+MAX_KEPT_MS = 120_000  # samples of longer records (Holter) are not copied into the store; the source is kept
 # Metadata keys that describe the recording, not the patient; anything else needs store_patient_fields.
 SAFE_METADATA_KEYS = frozenset(
     {
@@ -215,6 +216,14 @@ def _check_key(key) -> str:
     if len(key) > KEY_LENGTH:
         raise GemError(f"idempotency key is longer than {KEY_LENGTH} characters; use a UUID")
     return key
+
+
+def _check_seconds(seconds) -> float | None:
+    if seconds is None:
+        return None
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 <= seconds < 7 * 86_400:
+        raise GemError(f"seconds spent must be a number between 0 and a week; got {seconds!r}")
+    return float(seconds)
 
 
 def _auto_key(kind: str, *parts) -> str:
@@ -563,7 +572,8 @@ class Store:
         """Store a recording (once per content hash) and return its case id.
 
         Only de-identified metadata is kept (see ``SAFE_METADATA_KEYS``) unless the deployment sets
-        ``GEM_STORE_PATIENT_FIELDS``; the samples are kept (compressed) so exports can re-render them.
+        ``GEM_STORE_PATIENT_FIELDS``; the samples of records up to 2 minutes are kept (compressed) so
+        exports can re-render them.
         """
         if not isinstance(ecg, ECG):
             raise GemError("add_case needs an ECG (load it with gem_core.ecg.load_ecg)")
@@ -578,7 +588,7 @@ class Store:
             "fs": ecg.fs,
             "n_samples": ecg.n_samples,
             "meta": case_metadata(ecg, self.settings),
-            "signal_npz": signal_bytes(ecg) if keep_signal else None,
+            "signal_npz": signal_bytes(ecg) if keep_signal and ecg.duration_ms <= MAX_KEPT_MS else None,
         }
 
     @staticmethod
@@ -700,8 +710,7 @@ class Store:
         key = _check_key(idempotency_key)
         scores = validate_scores(scores)
         comment = "" if comment is None else str(comment)
-        if seconds is not None and (not isinstance(seconds, int | float) or not 0 <= seconds < 86_400 * 7):
-            raise GemError(f"seconds spent must be a non-negative number; got {seconds!r}")
+        seconds = _check_seconds(seconds)
 
         def write(s: Session) -> RatingView:
             # Core statements rather than ORM objects: this is the hot path (see bench/store.py).
@@ -828,6 +837,7 @@ class Store:
         if interpretation_a_id == interpretation_b_id:
             raise GemError("a preference compares two different interpretations")
         rationale = "" if rationale is None else str(rationale)
+        seconds = _check_seconds(seconds)
 
         def write(s: Session) -> PreferenceView:
             who = self._actor(s, actor)

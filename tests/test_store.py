@@ -497,3 +497,51 @@ def test_campaign_from_a_file_with_sample_ids_and_relative_paths(tmp_path):
                 "x",
                 kind="compare",
             )
+
+
+@pytest.mark.parametrize(
+    "url,message",
+    [
+        ("not a url", "not valid"),
+        ("sqlite:////proc/gem-no-such-dir/x.sqlite3", "cannot create the folder"),
+        ("postgresql+psycopg://nobody:x@127.0.0.1:1/none", "cannot open the ratings database"),
+    ],
+)
+def test_unusable_database_urls(url, message):
+    with pytest.raises(GemError, match=message):
+        Store(url)
+
+
+def test_seconds_spent_is_checked(store, people, interp):
+    for bad in (-1, "10", 10**9, True):
+        with pytest.raises(GemError, match="seconds spent"):
+            store.submit_rating(people[1], interp, scores(4), seconds=bad, idempotency_key=key())
+    assert (
+        store.submit_rating(people[1], interp, scores(4), seconds=12, idempotency_key=key()).seconds == 12.0
+    )
+
+
+def test_long_records_keep_their_source_not_their_samples(tmp_path):
+    with Store(f"sqlite:///{tmp_path / 'l.sqlite3'}") as st:
+        case = st.add_case(random_ecg(7, n=500 * 180), source="holter.hea")  # 3 minutes
+        with pytest.raises(GemError, match="holter.hea"):
+            st.case_ecg(case)
+
+
+def test_exports_and_summaries_filter_by_campaign(store, people, tmp_path):
+    admin, alice, bob = people
+    store.import_campaign(admin, campaign_lines(tmp_path, 2), "only-this", k_raters=1)
+    outside = store.add_interpretation(store.add_case(random_ecg(9)), "gem", "Outside the campaign.")
+    store.submit_rating(alice, outside, scores(5), idempotency_key=key())
+    store.assign(admin, "only-this", [alice])
+    item = store.next_item(alice, "only-this")
+    for i in item.interpretations:
+        store.submit_rating(
+            alice, i["id"], scores(4), idempotency_key=key(), assignment_id=item.assignment_id
+        )
+    assert store.summary(admin)["n_ratings"] == 3
+    assert store.summary(admin, campaign="only-this")["n_ratings"] == 2
+    res = store.export(admin, "csv", tmp_path / "c.csv", campaign="only-this")
+    assert res.rows == 2
+    with pytest.raises(GemError, match="no campaign"):
+        store.export(admin, "csv", tmp_path / "c.csv", campaign="other")
