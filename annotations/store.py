@@ -24,7 +24,7 @@ import random
 import re
 import secrets
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -364,7 +364,7 @@ class Store:
     # -- sessions ------------------------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def session(self, write: bool = False) -> Iterable[Session]:
+    def session(self, write: bool = False) -> Iterator[Session]:
         """A session in one transaction, committed on success and rolled back on any error.
 
         Write sessions take the database's write lock at ``BEGIN`` on SQLite.
