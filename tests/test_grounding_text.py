@@ -335,3 +335,15 @@ def test_arbitrary_text_never_raises_and_spans_are_inside(text, final):
     assert len({c["id"] for c in claims}) == len(claims)
     spans = sorted((c["char_start"], c["char_end"]) for c in claims)
     assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False)), spans  # no overlaps
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["gem_core.leads_vocab", "gem_core.grounding.extract", "gem_core.grounding.check", "gem_core.grounding"],
+)
+def test_docstring_examples_run(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.failed == 0 and result.attempted > 0

@@ -11,7 +11,10 @@ from gem_core.errors import GemError
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m gem_core.grounding", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m gem_core.grounding",
+        description='Ground an interpretation on an ECG: print {"claims": [...]} as JSON.',
+    )
     parser.add_argument(
         "--ecg", help="an ECG record (WFDB .hea, .npy, .csv, ...); omit to only extract claims"
     )

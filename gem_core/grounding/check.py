@@ -543,7 +543,8 @@ def _sinus(m: Measurements) -> tuple[bool | None, str]:
 
 
 def _rhythm_evidence(m: Measurements, feature: str) -> list[dict]:
-    return _record_item(m, feature, m.global_values.get("rr_irregularity"), None, "rr_interval_1")
+    """Rhythm claims point at lead II over the whole record, valued by RR irregularity (RMSSD / mean RR)."""
+    return _record_item(m, "rr_irregularity", m.global_values.get("rr_irregularity"), None, "rr_interval_1")
 
 
 def _atrial_fibrillation(d: Draft, m: Measurements):

@@ -20,7 +20,6 @@ from functools import lru_cache
 from gem_core.leads_vocab import LeadMention, find_leads, order_leads
 
 # --- features -----------------------------------------------------------------------------------
-_W = r"[\s-]+"
 _BEATS = r"(?:contractions?|complex(?:es)?|beats?|depolari[sz]ations?|systoles?)"
 # (feature, pattern), most specific first (see _FEATURE_RE); abbreviations are case-sensitive via (?-i:...).
 FEATURE_PATTERNS: tuple[tuple[str, str], ...] = (
@@ -290,7 +289,7 @@ _NARROWING = re.compile(
 )
 
 # --- sentences and clauses ------------------------------------------------------------------------
-_ABBREVIATIONS = {"e.g", "i.e", "approx", "vs", "etc", "dr", "ca", "cf", "fig", "no"}
+_ABBREVIATIONS = {"e.g", "i.e", "approx", "vs", "etc", "dr", "ca", "cf", "fig"}
 _SENT_END = re.compile(r"[.!?](?=\s|$)|\n")
 _CLAUSE_BREAK = re.compile(
     r";|:\s|,\s*(?=(?:and|but|while|whereas|although|though|which|indicating|suggesting|suggestive"
