@@ -22,14 +22,19 @@ from annotations.models import Rating, RatingVersion
 from annotations.store import RaterView, Store, utcnow
 
 N_WRITERS, PER_WRITER = 16, 125
-SPAWN = mp.get_context("spawn")  # a clean interpreter per writer process (no forked locks or pools)
+# Writer processes start from a fork server: a clean single-threaded process that imported the store
+# once (no inherited locks, pools or connections), so eight writers do not each pay the imports.
+SPAWN = mp.get_context("forkserver")
+SPAWN.set_forkserver_preload(["annotations.store", "tests.test_store_concurrency"])
 
 
 def scores_for(rater_index: int, interp_index: int) -> dict[str, int]:
     return {m: 1 + (rater_index + interp_index + k) % 5 for k, m in enumerate(METRIC_NAMES)}
 
 
-def write_ratings(url: str, rater: RaterView, rater_index: int, interp_ids: list[int], store: Store | None = None) -> dict:
+def write_ratings(
+    url: str, rater: RaterView, rater_index: int, interp_ids: list[int], store: Store | None = None
+) -> dict:
     """One writer: rate every interpretation once; retry ~1 in 5 with the same key; edit ~1 in 12."""
     own = store is None
     store = store or Store(url)
@@ -41,12 +46,18 @@ def write_ratings(url: str, rater: RaterView, rater_index: int, interp_ids: list
         first = store.submit_rating(rater, interp, scores_for(rater_index, j), "", 5.0, idempotency_key=key)
         calls += 1
         while rng.random() < 0.2:  # the response was "lost": the client sends the same submit again
-            again = store.submit_rating(rater, interp, scores_for(rater_index, j), "", 5.0, idempotency_key=key)
+            again = store.submit_rating(
+                rater, interp, scores_for(rater_index, j), "", 5.0, idempotency_key=key
+            )
             assert again.id == first.id and again.version == 1
             calls += 1
         if rng.random() < 1 / 12:
-            store.submit_rating(rater, interp, scores_for(rater_index, j + 1), "edit", 9.0, idempotency_key=key + "-edit")
-            store.submit_rating(rater, interp, scores_for(rater_index, j + 1), "edit", 9.0, idempotency_key=key + "-edit")
+            store.submit_rating(
+                rater, interp, scores_for(rater_index, j + 1), "edit", 9.0, idempotency_key=key + "-edit"
+            )
+            store.submit_rating(
+                rater, interp, scores_for(rater_index, j + 1), "edit", 9.0, idempotency_key=key + "-edit"
+            )
             edits += 1
             calls += 2
         ids.add(first.id)
@@ -81,7 +92,8 @@ def test_sixteen_writers_threads_and_processes(populated):
     results: dict[int, dict] = {}
     queue = SPAWN.Queue()
     procs = [
-        SPAWN.Process(target=_process_writer, args=(url, raters[i], i, interps, queue)) for i in range(N_WRITERS // 2)
+        SPAWN.Process(target=_process_writer, args=(url, raters[i], i, interps, queue))
+        for i in range(N_WRITERS // 2)
     ]
     for p in procs:
         p.start()
@@ -109,7 +121,9 @@ def test_sixteen_writers_threads_and_processes(populated):
     assert counts["ratings"] == N_WRITERS * PER_WRITER == 2000
     assert counts["rating_versions"] == 2000 + edits
     with store.session() as s:
-        pairs = s.execute(sa.select(sa.func.count(sa.distinct(Rating.rater_id * 100_000 + Rating.interpretation_id)))).scalar()
+        pairs = s.execute(
+            sa.select(sa.func.count(sa.distinct(Rating.rater_id * 100_000 + Rating.interpretation_id)))
+        ).scalar()
         keys = s.execute(sa.select(sa.func.count(sa.distinct(RatingVersion.idempotency_key)))).scalar()
         assert pairs == 2000 and keys == counts["rating_versions"]
         assert s.execute(sa.text("PRAGMA integrity_check")).scalar() == "ok"
@@ -154,8 +168,13 @@ def test_writer_killed_mid_transaction_leaves_nothing(populated):
     assert proc.exitcode == -signal.SIGKILL
     assert store.counts() == before
     with store.session() as s:
-        assert s.execute(sa.text("SELECT count(*) FROM ratings WHERE idempotency_key LIKE 'doomed-%'")).scalar() == 0
+        assert (
+            s.execute(sa.text("SELECT count(*) FROM ratings WHERE idempotency_key LIKE 'doomed-%'")).scalar()
+            == 0
+        )
         assert s.execute(sa.text("PRAGMA integrity_check")).scalar() == "ok"
     # the lock died with the process: the next write goes through at once
-    done = store.submit_rating(admin, interps[0], dict.fromkeys(METRIC_NAMES, 2), idempotency_key="after-kill")
+    done = store.submit_rating(
+        admin, interps[0], dict.fromkeys(METRIC_NAMES, 2), idempotency_key="after-kill"
+    )
     assert done.version == 1 and store.counts()["ratings"] == before["ratings"] + 1

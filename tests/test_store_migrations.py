@@ -122,17 +122,23 @@ def test_upgrading_a_0001_database_with_data(tmp_path):
     store.close()
 
 
+def _open_store(url: str) -> None:
+    Store(url).close()
+
+
 def test_concurrent_openers_migrate_once(tmp_path):
     """Several processes opening a fresh database at once: one migrates, the others wait and find head."""
+    from tests.test_store_concurrency import SPAWN
+
     url = f"sqlite:///{tmp_path / 'race.sqlite3'}"
-    code = "import sys; from annotations.store import Store; Store(sys.argv[1]).close()"
-    procs = [
-        subprocess.Popen([sys.executable, "-c", code, url], cwd=REPO, stderr=subprocess.PIPE)
-        for _ in range(3)
-    ]
-    errors = [p.communicate(timeout=120)[1].decode() for p in procs]
-    assert [p.returncode for p in procs] == [0, 0, 0], errors
+    procs = [SPAWN.Process(target=_open_store, args=(url,)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+    assert [p.exitcode for p in procs] == [0, 0, 0, 0]
     assert db.current_revision(db.make_engine(url)) == "0002"
+    assert schema_diff(db.make_engine(url)) == []
 
 
 @pytest.mark.parametrize("revision", ["0001"])
