@@ -172,6 +172,14 @@ def test_dpo_export_passes_trl_dataset_preparation_and_trains_a_step(study, tmp_
     result = trainer.train()
     assert np.isfinite(result.training_loss)
 
+    # the KTO export is TRL's unpaired preference format too
+    store.export(admin, "kto", tmp_path / "kto.jsonl")
+    kto = datasets.load_dataset("json", data_files=str(tmp_path / "kto.jsonl"), split="train")
+    kto_row = {k: kto[0][k] for k in ("prompt", "completion", "label")}
+    assert is_conversational(kto_row)
+    templated = maybe_apply_chat_template(kto_row, tok)
+    assert templated["prompt"].endswith("ASSISTANT:") and templated["completion"].endswith("</s>")
+
 
 def test_kto_csv_and_hf_exports(study, tmp_path):
     import datasets
