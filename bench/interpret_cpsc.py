@@ -77,6 +77,16 @@ def print_table(title: str, result: dict, baseline: dict) -> None:
     )
 
 
+def _grounded(text: str, ecg) -> list[dict]:
+    """The grounding checker's claims on the interpreter's own text (empty if grounding is absent)."""
+    try:
+        from gem_core.features import measure
+        from gem_core.grounding import ground
+    except ImportError:
+        return []
+    return [c if isinstance(c, dict) else c.to_dict() for c in ground(text, measure(ecg))]
+
+
 def run(root: Path) -> list[dict]:
     interpreter = MeasureInterpreter()
     rows = []
@@ -86,6 +96,7 @@ def run(root: Path) -> list[dict]:
             t0 = time.perf_counter()
             reading = interpreter.interpret(ecg)
             seconds = time.perf_counter() - t0
+            verdicts = [c["verdict"] for c in _grounded(reading.text, ecg)]
             rows.append(
                 {
                     "dataset": dataset,
@@ -95,6 +106,7 @@ def run(root: Path) -> list[dict]:
                     "baseline": ["Normal"],
                     "seconds": seconds,
                     "text": reading.text,
+                    "grounding": {v: verdicts.count(v) for v in set(verdicts)},
                 }
             )
     return rows
@@ -130,6 +142,11 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"\ninterpretation time per record (measure + rules + prose): median {1000 * secs[len(secs) // 2]:.0f} ms"
     )
+    totals: dict[str, int] = {}
+    for r in rows:
+        for verdict, n in r["grounding"].items():
+            totals[verdict] = totals.get(verdict, 0) + n
+    print(f"grounding checker on the interpreter's own text: {totals}")
     print("For scale, published ECG-Bench CPSC macro-F1: PULSE-7B 0.576, GEM-7B 0.611 (other records).")
     if args.json:
         args.json.write_text(json.dumps({"summary": summary, "records": rows}, indent=1))

@@ -249,7 +249,11 @@ def spans(
 
 # --- formatting helpers -------------------------------------------------------------------------
 def lead_list(leads) -> str:
-    """'V1', 'V1 and V2', 'II, III and aVF' (the grounding parser reads explicit lead names)."""
+    """'V1', 'V1 and V2', 'II, III and aVF' (the grounding parser reads explicit lead names).
+
+    >>> lead_list(["II", "III", "aVF"])
+    'II, III and aVF'
+    """
     leads = list(leads)
     if len(leads) <= 1:
         return "".join(leads)
@@ -408,7 +412,7 @@ def rate_and_rhythm(m: Measurements, usable: list[str]) -> tuple[list[Finding], 
         )
         return findings, "sinus"
     rhythm = "irregular" if irregular else "regular_no_p"
-    sentence = f"{p_text}, too few to call sinus rhythm; the atrial rhythm cannot be determined from the measurements."
+    sentence = f"{p_text}; the atrial rhythm cannot be determined from the measurements."
     findings.append(
         Finding(
             "rhythm",
@@ -466,7 +470,7 @@ def premature_beats(m: Measurements, rhythm: str) -> list[Finding]:
         beats = [p for p in m.premature_beats if premature_kind(m, p) == kind]
         if not beats:
             continue
-        times = ", ".join(f"{_num(p.get('time_ms')) / 1000:.1f} s" for p in beats[:6])
+        times = lead_list([f"{_num(p.get('time_ms')) / 1000:.1f} s" for p in beats[:6]])
         first = beats[0]
         n = len(beats)
         coupling, pause = _num(first.get("coupling_ms")), _num(first.get("pause_ms"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 
 import numpy as np
@@ -127,6 +128,16 @@ def test_claims_cover_sentences_and_evidence_is_inside_the_record(readings):
         for span in claim["evidence"]:
             assert 0 <= span["t_start_ms"] < span["t_end_ms"] <= duration_ms + 1
             assert span["lead"] in ECG.from_array(np.zeros((12, 10)), 500).leads
+
+
+def test_reading_is_json_safe(readings):
+    data = json.loads(json.dumps(readings[75].to_dict()))
+    assert set(data) == {"text", "labels", "claims", "findings"}
+    assert data["labels"] == [
+        {"label": "Normal", "statement": "normal ECG (sinus rhythm)", "snomed": "426783006",
+         "snomed_codes": ["426783006"], "cpsc": True}
+    ]  # fmt: skip
+    assert [f["key"] for f in data["findings"]][:2] == ["heart_rate", "rhythm"]
 
 
 def test_stream_yields_the_paragraph_sentence_by_sentence(interpreter, readings):
