@@ -311,6 +311,9 @@ def test_st_elevation_depression_and_their_absence():
     assert only("There is no ST elevation.", m)["verdict"] == "contradicted"
     assert only("There is no ST elevation.", make_measurements())["verdict"] == "supported"
     assert only("ST depression of 0.15 mV in V5.", m)["verdict"] == "supported"
+    assert only("ST elevation of up to 3 mm in V1-V3.", m)["verdict"] == "supported"
+    assert only("ST elevation of up to 2 mm in V5.", m)["verdict"] == "contradicted"  # V5 is depressed
+    assert only("ST elevation of 0.6 mV in V2.", m)["verdict"] == "contradicted"  # 0.3 measured
 
 
 def test_t_wave_inversion_and_flattening():

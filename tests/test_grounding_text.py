@@ -218,6 +218,10 @@ def test_slash_pairs_and_elliptical_clauses():
         ("t_upright", ("I", "II"), None, None, None, False),
         ("t_inversion", ("aVR",), None, None, None, False),
     ]
+    assert claims_of("The QRS complex is predominantly positive in lead I and negative in aVF.") == [
+        ("qrs_polarity", ("I",), None, None, "positive", False),
+        ("qrs_polarity", ("aVF",), None, None, "negative", False),
+    ]
     assert claims_of("The R wave amplitude in V5 is 1.8 mV.") == [
         ("r_amplitude", ("V5",), 1.8, "mV", "=", False)
     ]

@@ -38,7 +38,8 @@ QT_TOL_MS = 25.0
 P_DURATION_TOL_MS = 20.0
 T_DURATION_TOL_MS = 30.0
 AMPLITUDE_TOL_MV = 0.1
-ST_TOL_MV = 0.02
+ST_TOL_MV = 0.02  # at the elevation / depression thresholds
+ST_VALUE_TOL_MV = 0.05  # against a stated amount ("ST depression of 1 mm")
 T_TOL_MV = 0.03
 AXIS_TOL_DEG = 15.0
 CATEGORY_MARGIN = 0.5  # qualitative and categorical claims get this share of the tolerance at thresholds
@@ -842,24 +843,18 @@ def _st(kind: str):
         leads = d.leads or tuple(m.leads)
         evidence = beat_spans(m, leads, start, end, value_key, name, unit, d.feature)
         tol = _tol(d, ST_TOL_MV)
+        value_tol = _tol(d, ST_VALUE_TOL_MV)
         if kind == "elevation":
-            if d.value is not None:
 
-                def test(v, _lead):
-                    return compare(v, d.comparator or "=", d.value, tol)
-            else:
-
-                def test(v, _lead):
-                    return v >= ST_ELEVATION_MV - tol
+            def test(v, _lead):
+                present = v >= ST_ELEVATION_MV - tol
+                # "elevation of 2 mm" / "up to 2 mm": elevation present, and as high as the text says
+                return present and (d.value is None or compare(v, d.comparator or "=", d.value, value_tol))
         elif kind == "depression":
-            if d.value is not None:  # "ST depression of 0.1 mV": the text gives a depth
 
-                def test(v, _lead):
-                    return compare(-v, d.comparator or "=", d.value, tol)
-            else:
-
-                def test(v, _lead):
-                    return v <= ST_DEPRESSION_MV + tol
+            def test(v, _lead):
+                present = v <= ST_DEPRESSION_MV + tol
+                return present and (d.value is None or compare(-v, d.comparator or "=", d.value, value_tol))
         elif kind == "normal":
 
             def test(v, _lead):
