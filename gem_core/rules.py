@@ -16,10 +16,10 @@ Sources cited below:
 - Dash, Chon et al., Ann Biomed Eng 2009: normalised RMSSD of RR intervals > 0.1 flags AF.
 - Sokolow & Lyon, Am Heart J 1949; Casale et al. (Cornell voltage), Circulation 1985.
 
->>> from gem_core.features import measure
->>> from gem_core.samples import synthetic_ecg
->>> assess(measure(synthetic_ecg(75))).diagnosis_labels  # doctest: +SKIP
-['Normal']
+>>> from gem_core.ecg import load_ecg  # doctest: +SKIP
+>>> from gem_core.features import measure  # doctest: +SKIP
+>>> assess(measure(load_ecg("../shared/data/ecg/cpsc2018/A0001.hea"))).diagnosis_labels  # doctest: +SKIP
+['RBBB']
 """
 
 from __future__ import annotations
@@ -426,10 +426,6 @@ def rate_and_rhythm(m: Measurements, usable: list[str]) -> tuple[list[Finding], 
         )
     )
     return findings, rhythm
-
-
-def _pr_values(m: Measurements, lead: str) -> list[float]:
-    return [v for v in (_num(b.get("pr_interval")) for b in _beats(m, lead)) if v is not None]
 
 
 def _p_wave_before(m: Measurements, beat_index: int) -> bool:
