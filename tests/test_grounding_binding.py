@@ -416,8 +416,8 @@ _PHRASES = st.sampled_from(
 )
 
 
-@settings(max_examples=60, deadline=None)
-@given(st.lists(_PHRASES, max_size=12).map(" ".join), st.booleans())
+@settings(max_examples=120, deadline=None)
+@given(st.one_of(st.lists(_PHRASES, max_size=12).map(" ".join), st.text(max_size=200)), st.booleans())
 def test_evidence_always_inside_the_record_and_deterministic(text, final):
     m = _pvc_measurements()
     claims = ground(text, m, final=final)
