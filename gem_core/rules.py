@@ -44,6 +44,10 @@ SINUS_MIN_P_WAVE_FRACTION = 0.7
 # premature beats so that isolated ectopy in sinus rhythm does not count as irregularity.
 AF_MAX_P_WAVE_FRACTION = 0.5
 AF_MIN_NORMALISED_RMSSD = 0.10
+# Atrial flutter is not visible to these measurements (flutter waves are not delineated); a regular
+# ventricular rate of 140-160 bpm without time-locked P waves is the classic 2:1 flutter presentation
+# (atrial rate about 300/min; ESC 2019 SVT guidelines), so it is named as a possibility, never a label.
+FLUTTER_2TO1_BPM = (140.0, 160.0)
 # Premature beats (AHA/ACCF/HRS 2009 Part III, Surawicz et al.): a ventricular premature complex is wide
 # (>= 120 ms), differs from the conducted QRS and has no premature P wave before it; a narrow one is
 # supraventricular. "Differs": QRS correlation with the dominant beat below 0.9, or 20 ms wider.
@@ -413,6 +417,11 @@ def rate_and_rhythm(m: Measurements, usable: list[str]) -> tuple[list[Finding], 
         return findings, "sinus"
     rhythm = "irregular" if irregular else "regular_no_p"
     sentence = f"{p_text}; the atrial rhythm cannot be determined from the measurements."
+    if not irregular and hr is not None and FLUTTER_2TO1_BPM[0] <= hr <= FLUTTER_2TO1_BPM[1]:
+        sentence = (
+            f"{p_text}; with a regular rate of {round(hr)} bpm, atrial flutter with 2:1 conduction should be "
+            "considered."
+        )
     findings.append(
         Finding(
             "rhythm",

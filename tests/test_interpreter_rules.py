@@ -113,6 +113,13 @@ def test_atrial_fibrillation_needs_irregular_rr_and_no_p_waves():
     assert "AF" not in labels
 
 
+def test_regular_150_bpm_without_p_waves_suggests_flutter():
+    reading, labels = read(build(rr_ms=(400.0,) * 20, p=False, qt=300.0))
+    assert "atrial flutter with 2:1 conduction should be considered" in reading.text
+    assert labels == []
+    assert "AF" not in {lab["label"] for lab in reading.labels}
+
+
 @pytest.mark.parametrize(("pr", "expected"), [(240.0, ["I-AVB"]), (200.0, ["Normal"])])
 def test_first_degree_av_block_is_pr_over_200(pr, expected):
     assert read(build(pr=pr))[1] == expected
