@@ -290,6 +290,16 @@ def test_pvc_points_at_the_premature_beat_and_pause_at_the_rr_after_it():
 # --- ST, T, axis, voltage -----------------------------------------------------------------------
 
 
+def test_st_spans_fall_back_to_the_j_point_when_t_is_not_delineated():
+    m = make_measurements(st_mv={"V5": -0.12})
+    for b in m.leads["V5"].beats:
+        b["t_onset_ms"] = b["t_offset_ms"] = None
+    c = only("ST depression in V5.", m)
+    assert c["verdict"] == "supported" and len(c["evidence"]) == len(m.r_peaks_ms)
+    e, beat = c["evidence"][0], m.leads["V5"].beats[0]
+    assert (e["t_start_ms"], e["t_end_ms"]) == (beat["qrs_offset_ms"], beat["qrs_offset_ms"] + 80.0)
+
+
 def test_st_t_changes_in_v5_point_at_v5_st_t_segments():
     m = make_measurements(st_mv={"V5": -0.12}, t_mv={"V5": -0.2})
     c = only("ST-T changes are present in V5.", m)
@@ -334,6 +344,8 @@ def test_t_wave_inversion_and_flattening():
         (-60.0, "The QRS axis is -60 degrees.", "supported"),
         (-60.0, "The QRS axis is +60 degrees.", "contradicted"),
         (-60.0, "Left anterior fascicular block.", "supported"),
+        (30.0, "There is no left or right axis deviation.", "supported"),
+        (-60.0, "There is no left or right axis deviation.", "contradicted"),
     ],
 )
 def test_axis(axis, text, verdict):

@@ -145,6 +145,8 @@ _NUMERIC = {
         (ST_DEPRESSION_MV, ST_ELEVATION_MV),
     ),
 }
+# Length of an ST (to T onset) or ST-T (to T offset) span from the J point when the T wave was not delineated.
+SPAN_AFTER_J_MS = {"t_onset_ms": 80.0, "t_offset_ms": 250.0}
 # Spans that illustrate findings the measurements cannot check (morphology, diagnoses).
 _SPAN_OF = {
     "qrs": ("qrs_onset_ms", "qrs_offset_ms", "qrs_duration", "qrs_duration", "ms"),
@@ -173,6 +175,7 @@ _DEFAULT_LEADS = {
     "bundle_branch_block": ("V1", "V6"),
     "axis": ("I", "aVF"),
     "left_axis_deviation": ("I", "aVF"),
+    "axis_deviation": ("I", "aVF"),
     "right_axis_deviation": ("I", "aVF"),
     "lafb": ("I", "aVF"),
     "lpfb": ("I", "aVF"),
@@ -347,15 +350,23 @@ def _item(m, lead, span, feature, value, unit, name) -> dict | None:
 def beat_spans(
     m: Measurements, leads, start_key, end_key, value_key, name, unit, feature, beats=None
 ) -> list[dict]:
-    """One evidence item per beat and lead: ``start_key..end_key`` with the beat's ``value_key``."""
+    """One evidence item per beat and lead: ``start_key..end_key`` with the beat's ``value_key``.
+
+    Where the end was not delineated but the start was (a T wave missed at a fast rate), spans that
+    start at the J point (ST, ST-T) use ``SPAN_AFTER_J_MS`` instead.
+    """
     out = []
+    fallback = SPAN_AFTER_J_MS.get(end_key) if start_key == "qrs_offset_ms" else None
     for lead in leads:
         if lead not in m.leads:
             continue
         for b in m.leads[lead].beats:
             if beats is not None and b.get("index") not in beats:
                 continue
-            item = _item(m, lead, (b.get(start_key), b.get(end_key)), feature, b.get(value_key), unit, name)
+            start, end = b.get(start_key), b.get(end_key)
+            if end is None and start is not None and fallback:
+                end = start + fallback
+            item = _item(m, lead, (start, end), feature, b.get(value_key), unit, name)
             if item:
                 out.append(item)
     return out
@@ -721,6 +732,8 @@ def _axis_rule(comparator: str, threshold):
             return NOT_CHECKABLE, "axis n/a", evidence
         if d.value is not None:
             ok = compare(axis, d.comparator or "=", d.value, _tol(d, AXIS_TOL_DEG))
+        elif comparator == "outside":  # "axis deviation", either way
+            ok = not compare(axis, "between", threshold, -_margin(d, AXIS_TOL_DEG))
         elif comparator:
             ok = compare(axis, comparator, threshold, _margin(d, AXIS_TOL_DEG))
         elif d.comparator == "normal":
@@ -978,6 +991,7 @@ _HANDLERS = {
     "bundle_branch_block": _qrs_width(QRS_WIDE_MS, None),
     "incomplete_rbbb": _qrs_width(QRS_INCOMPLETE_BBB_MS, QRS_WIDE_MS),
     "axis": _axis_rule("", None),
+    "axis_deviation": _axis_rule("outside", (AXIS_LEFT_DEG, AXIS_RIGHT_DEG)),
     "left_axis_deviation": _axis_rule("<", AXIS_LEFT_DEG),
     "right_axis_deviation": _axis_rule(">", AXIS_RIGHT_DEG),
     "lafb": _axis_rule("<", AXIS_LAFB_DEG),

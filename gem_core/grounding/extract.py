@@ -61,6 +61,10 @@ FEATURE_PATTERNS: tuple[tuple[str, str], ...] = (
         r"(?:second|third|2nd|3rd)[\s-]+degree\s+(?:AV\s+|A-V\s+|atrioventricular\s+|heart\s+)?block"
         r"|complete\s+heart\s+block|Mobitz(?:\s+type)?\s+(?:I{1,2}|[12])|Wenckebach",
     ),
+    (
+        "axis_deviation",
+        r"(?:left\s+(?:or|and|/)\s+right|right\s+(?:or|and|/)\s+left)\s+axis\s+deviation|axis\s+deviation",
+    ),
     ("left_axis_deviation", r"left(?:ward)?\s+(?:QRS\s+)?axis(?:\s+deviation)?|left[\s-]+deviated\s+axis"),
     ("right_axis_deviation", r"right(?:ward)?\s+(?:QRS\s+)?axis(?:\s+deviation)?|right[\s-]+deviated\s+axis"),
     ("axis", r"(?:(?:mean\s+)?(?:QRS|electrical|frontal(?:\s+plane)?|cardiac)\s+)?axis"),
@@ -146,6 +150,7 @@ GLOBAL_FEATURES = frozenset(
         "tachycardia",
         "bradycardia",
         "axis",
+        "axis_deviation",
         "left_axis_deviation",
         "right_axis_deviation",
         "lafb",
@@ -174,6 +179,8 @@ _NEEDS_CONTENT = frozenset(
 )
 # Morphology words that claim nothing without leads, a value or a qualifier ("each QRS complex").
 _NEEDS_LEADS = frozenset({"qrs_complex", "t_wave"})
+# Intervals are usually stated for the whole record: leads only when their own phrase names some.
+_STATED_GLOBALLY = frozenset({"pr_interval", "qt_interval", "qtc_interval"})
 _INTERVALS = ("rr_interval", "pr_interval", "qt_interval", "qtc_interval", "qrs_duration")
 
 # --- qualifiers (what the text says about a feature without a number) -----------------------------
@@ -726,7 +733,7 @@ def _assign_values(mentions: list[_Mention], values: list[_Value]) -> list[int |
 
 def _leads_for(feature, own_leads, clause_leads, value, values, clause) -> list[LeadMention]:
     leads = list(own_leads)
-    if not leads and feature not in GLOBAL_FEATURES:
+    if not leads and feature not in GLOBAL_FEATURES and feature not in _STATED_GLOBALLY:
         leads = list(clause_leads)
     narrowed = [
         k for k, lm in enumerate(leads) if _NARROWING.search(clause[max(0, lm.start - 60) : lm.start])
