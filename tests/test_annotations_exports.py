@@ -341,3 +341,31 @@ def test_command_line(tmp_path, capsys, monkeypatch):
     )
     assert bad.returncode == 2 and bad.stderr.startswith("error:") and "does not exist" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_rating_pairs_properties():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    triples = st.lists(
+        st.tuples(st.sampled_from(["r1", "r2", "r3"]), st.sampled_from([1, 2, 3]), st.integers(1, 5)),
+        max_size=12,
+    )
+
+    @settings(max_examples=150, deadline=None)
+    @given(triples, st.sampled_from([0.5, 1.0, 2.0]))
+    def check(ratings, min_margin):
+        latest = {(r, i): v for r, i, v in ratings}  # one rating per rater and interpretation
+        data = data_of([(r, i, v) for (r, i), v in latest.items()])
+        for p in rating_pairs(data, "overall_satisfaction", min_margin):
+            assert data.interps[p["chosen"]].case_id == data.interps[p["rejected"]].case_id
+            gaps = [latest[(r, p["chosen"])] - latest[(r, p["rejected"])] for r in p["raters"]]
+            assert sum(gaps) / len(gaps) == pytest.approx(p["margin"], abs=1e-4) and p["margin"] >= min_margin
+        # and nothing is missed: interpretations 1 and 2 share case 1; 3 is alone in case 2
+        common = [r for r in ("r1", "r2", "r3") if (r, 1) in latest and (r, 2) in latest]
+        gap = sum(latest[(r, 1)] - latest[(r, 2)] for r in common) / len(common) if common else 0
+        expected = [] if abs(gap) < min_margin else [(1, 2) if gap > 0 else (2, 1)]
+        got = [(p["chosen"], p["rejected"]) for p in rating_pairs(data, "overall_satisfaction", min_margin)]
+        assert got == expected
+
+    check()

@@ -545,3 +545,18 @@ def test_exports_and_summaries_filter_by_campaign(store, people, tmp_path):
     assert res.rows == 2
     with pytest.raises(GemError, match="no campaign"):
         store.export(admin, "csv", tmp_path / "c.csv", campaign="other")
+
+
+def test_a_role_change_takes_effect_at_once(store, tmp_path):
+    from annotations.store import hash_password
+
+    users = tmp_path / "users.txt"
+    hashed = hash_password("boss-password")
+    users.write_text(f"boss:admin:{hashed}\n")
+    store.sync_auth_file(users)
+    boss = store.authenticate("boss", "boss-password")
+    assert store.summary(boss)["n_ratings"] == 0
+    users.write_text(f"boss:rater:{hashed}\n")
+    store.sync_auth_file(users)
+    with pytest.raises(AccessDenied):  # the view still says admin; the database no longer does
+        store.summary(boss)
