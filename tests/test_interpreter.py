@@ -171,6 +171,16 @@ def test_flat_record_says_it_cannot_be_read(interpreter):
     assert labels_from_text(reading.text) == []
 
 
+def test_noisy_leads_are_named_and_left_out(interpreter):
+    ecg = simulated_sinus(75)
+    signal = ecg.signal.copy()
+    signal[7:10] += np.random.default_rng(1).normal(0, 0.5, (3, signal.shape[1])).astype(np.float32)
+    reading = interpreter.interpret(ECG.from_array(signal, ecg.fs))
+    assert reading.sentences[0] == "Leads V2, V3 and V4 are noisy and were left out of the analysis."
+    assert labels_from_text(reading.text) == ["Normal"]
+    assert not any({"V2", "V3", "V4"} & set(c["leads"]) for c in reading.claims[1:])
+
+
 def test_noise_only_record_does_not_guess(interpreter):
     rng = np.random.default_rng(0)
     reading = interpreter.interpret(ECG.from_array(rng.normal(0, 1.0, (12, 5000)).astype(np.float32), 500))

@@ -63,7 +63,7 @@ def _quality_finding(assessment: Assessment) -> Finding | None:
 
 def _unreadable_finding(assessment: Assessment) -> Finding:
     sentence = (
-        f"The recording cannot be interpreted reliably: {assessment.message}, so no diagnosis is offered; "
+        f"The recording cannot be interpreted reliably ({assessment.message}), so no diagnosis is offered; "
         "please record the ECG again or check the electrodes."
     )
     return Finding("unreadable", sentence, "quality", "unreadable", leads=list(assessment.excluded_leads))
