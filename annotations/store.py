@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 from sqlalchemy import bindparam, func, insert, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from annotations import db
@@ -346,7 +346,7 @@ class Store:
         if migrate:
             try:
                 db.upgrade(self.engine)
-            except OperationalError as err:
+            except DBAPIError as err:  # unreachable server, wrong password, a file that is not a database
                 raise GemError(f"cannot open the ratings database {self.url!r}: {err.orig}") from None
         self._read = sessionmaker(bind=self.engine, expire_on_commit=False)
         self._write_factory = sessionmaker(bind=db.writer(self.engine), expire_on_commit=False)

@@ -512,6 +512,12 @@ def test_unusable_database_urls(url, message):
         Store(url)
 
 
+def test_a_file_that_is_not_a_database(tmp_path):
+    (tmp_path / "notes.sqlite3").write_text("these are not the ratings you are looking for\n" * 100)
+    with pytest.raises(GemError, match="cannot open the ratings database"):
+        Store(f"sqlite:///{tmp_path / 'notes.sqlite3'}")
+
+
 def test_seconds_spent_is_checked(store, people, interp):
     for bad in (-1, "10", 10**9, True):
         with pytest.raises(GemError, match="seconds spent"):
