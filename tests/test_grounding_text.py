@@ -222,6 +222,10 @@ def test_slash_pairs_and_elliptical_clauses():
         ("qrs_polarity", ("I",), None, None, "positive", False),
         ("qrs_polarity", ("aVF",), None, None, "negative", False),
     ]
+    assert claims_of("ST elevation in V1 through V3 but not in the inferior leads.") == [
+        ("st_elevation", ("V1", "V2", "V3"), None, None, None, False),
+        ("st_elevation", ("II", "III", "aVF"), None, None, None, True),
+    ]
     assert claims_of("The R wave amplitude in V5 is 1.8 mV.") == [
         ("r_amplitude", ("V5",), 1.8, "mV", "=", False)
     ]
@@ -335,6 +339,7 @@ def test_arbitrary_text_never_raises_and_spans_are_inside(text, final):
     for c in claims:
         assert 0 <= c["char_start"] < c["char_end"] <= len(text)
         assert text[c["char_start"] : c["char_end"]] == c["text"]
+        assert c["text"] == c["text"].strip() or not c["text"].strip()
         assert c["verdict"] == "not_checkable"
     assert len({c["id"] for c in claims}) == len(claims)
     spans = sorted((c["char_start"], c["char_end"]) for c in claims)

@@ -573,7 +573,7 @@ def extract_sentence(sentence: str) -> tuple[Draft, ...]:
                 previous_interval = m.feature
             if m.feature in _INHERITABLE:
                 inherit = m.feature
-    return tuple(_without_overlaps(sentence, _dedupe(drafts)))
+    return tuple(_without_overlaps(sentence, [_trimmed(sentence, d) for d in _dedupe(drafts)]))
 
 
 def _without_overlaps(sentence: str, drafts: list[Draft]) -> list[Draft]:
@@ -598,6 +598,16 @@ def _without_overlaps(sentence: str, drafts: list[Draft]) -> list[Draft]:
                 continue
         out.append(d)
     return out
+
+
+def _trimmed(sentence: str, d: Draft) -> Draft:
+    """No white space at either end of a claim's span."""
+    start, end = d.start, d.end
+    while start < end and sentence[start].isspace():
+        start += 1
+    while end > start and sentence[end - 1].isspace():
+        end -= 1
+    return d if (start, end) == (d.start, d.end) or start == end else _respan(d, start, end)
 
 
 def _respan(d: Draft, start: int, end: int) -> Draft:
@@ -638,9 +648,13 @@ def _clause_drafts(clause: str, previous_interval: str | None, inherit: str | No
     lead_mentions = find_leads(clause)
     if not mentions and inherit and lead_mentions:
         # "T waves are upright in I and II, and inverted in aVR": the second clause's feature is implied.
+        # "ST elevation in V1-V4 but not in the inferior leads": so is a negated one.
         q = _QUALIFIER_RE.search(clause)
+        neg = _NEG_BEFORE.search(clause)
         if q and q.start() < lead_mentions[0].start:
             mentions = [_Mention(q.start(), q.start(), inherit)]
+        elif neg and neg.end() <= lead_mentions[0].start:
+            mentions = [_Mention(neg.end(), neg.end(), inherit)]
     lead_mentions = [lm for lm in lead_mentions if not any(m.start <= lm.start < m.end for m in mentions)]
     bounds = _segments(mentions, len(clause))
     owner = _assign_values(mentions, values)
