@@ -121,7 +121,8 @@ def test_simulated_sinus(readings, rate, rhythm):
 def test_claims_cover_sentences_and_evidence_is_inside_the_record(readings):
     reading = readings[75]
     duration_ms = 10_000
-    assert len(reading.claims) == len(reading.sentences) - 1  # every sentence but the diagnosis
+    assert len(reading.claims) == len(reading.sentences)  # one claim per sentence, diagnosis included
+    assert reading.claims[-1]["feature"] == "diagnosis" and reading.claims[-1]["evidence"]
     for claim in reading.claims:
         assert reading.text[claim["char_start"] : claim["char_end"]] == claim["text"]
         assert claim["verdict"] == "supported"

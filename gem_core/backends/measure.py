@@ -78,6 +78,17 @@ def _diagnosis_sentence(assessment: Assessment) -> str:
     return f"Overall, the findings indicate {joined}; {names[-1]}."
 
 
+def _diagnosis_finding(assessment: Assessment) -> Finding:
+    """The closing diagnosis as a finding whose evidence is that of the findings it rests on."""
+    basis = [f for f in assessment.findings if f.label or f.abnormal] or assessment.findings[:2]
+    leads = list(dict.fromkeys(lead for f in basis for lead in f.leads))
+    evidence = [span for f in basis for span in f.evidence[:2]]
+    value = "; ".join(assessment.diagnosis)
+    return Finding(
+        "diagnosis", _diagnosis_sentence(assessment), "diagnosis", value, leads=leads, evidence=evidence
+    )
+
+
 def _claim(i: int, finding: Finding, start: int, end: int) -> dict:
     return {
         "id": f"c{i}",
@@ -130,7 +141,10 @@ def compose(assessment: Assessment) -> Reading:
         sentences.append(finding.sentence)
         offset += len(finding.sentence)
     if assessment.readable:
-        sentences.append(_diagnosis_sentence(assessment))
+        diagnosis = _diagnosis_finding(assessment)
+        offset += 1
+        claims.append(_claim(len(claims) + 1, diagnosis, offset, offset + len(diagnosis.sentence)))
+        sentences.append(diagnosis.sentence)
     text = " ".join(sentences)
     for claim in claims:
         assert text[claim["char_start"] : claim["char_end"]] == claim["text"]
