@@ -231,7 +231,9 @@ def dpo_pairs(
 # ------------------------------------------------------------------------------------------------- images
 
 
-def render_images(s: Session, case_ids: set[int], folder: Path, notes: list[str]) -> dict[int, str]:
+def render_images(
+    s: Session, case_ids: set[int], folder: Path, notes: list[str], layout: str = "12x1"
+) -> dict[int, str]:
     """One PNG per case (the model's view, ``gem_core.render.ecg_image``), written once per content hash."""
     try:
         from gem_core.render import ecg_image
@@ -243,12 +245,12 @@ def render_images(s: Session, case_ids: set[int], folder: Path, notes: list[str]
     folder.mkdir(parents=True, exist_ok=True)
     paths = {}
     for case in s.scalars(select(Case).where(Case.id.in_(case_ids))):
-        path = folder / f"{case.content_hash[:32]}.png"
+        path = folder / f"{case.content_hash[:32]}-{layout}.png"
         if not path.exists():
             if case.signal_npz is None:
                 notes.append(f"case {case.id} has no stored samples: no image")
                 continue
-            ecg_image(ecg_from_bytes(case.signal_npz, case.record_id)).save(path)
+            ecg_image(ecg_from_bytes(case.signal_npz, case.record_id), layout=layout).save(path)
         paths[case.id] = str(path.resolve())
     return paths
 
@@ -347,6 +349,7 @@ def export(
     sources: str = "both",
     campaign: str | int | None = None,
     images: bool = True,
+    image_layout: str = "12x1",
     desirable: float = 4.0,
     undesirable: float = 2.0,
 ):
@@ -370,7 +373,8 @@ def export(
     image_paths = None
     if images:
         folder = out.parent / f"{out.stem}_images"
-        image_paths = render_images(s, {data.interps[p["chosen"]].case_id for p in pairs}, folder, notes)
+        case_ids = {data.interps[p["chosen"]].case_id for p in pairs}
+        image_paths = render_images(s, case_ids, folder, notes, image_layout)
         if not image_paths and pairs:
             image_paths = None  # no renderer: leave the column out rather than write empty lists
     rows = dpo_rows(data, pairs, image_paths, metric_name)

@@ -1157,6 +1157,7 @@ class Store:
         """Write ratings as ``dpo``/``kto``/``csv``/``hf`` to ``out`` (see ``annotations.exports.export``)."""
         from annotations import exports
 
+        options.setdefault("image_layout", self.settings.image_layout)  # as the model sees ECGs here
         with self.session() as s:
             self._admin(s, actor, "export ratings")
             return exports.export(s, fmt, Path(out), **options)

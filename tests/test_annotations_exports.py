@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 import uuid
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -88,13 +89,14 @@ def test_dpo_export_loads_with_datasets_and_carries_metadata(study):
     for r in rows:
         assert set(r["raters"]) <= pseudonyms and r["raters"]
         assert "doc0" not in json.dumps(r) and "admin" not in json.dumps(r)  # pseudonyms only
-    for r in rows:  # the ECG image the model sees, rendered next to the export
-        if res.images:
-            from PIL import Image
+    from PIL import Image
 
-            assert len(r["images"]) == 1 and r["images"][0].endswith(".png")
-            with Image.open(r["images"][0]) as im:
-                assert im.format == "PNG" and im.size[0] > 100
+    assert res.images == 3 and res.notes == []  # the ECG image the model sees, rendered next to the export
+    for r in rows:
+        assert len(r["images"]) == 1 and r["images"][0].endswith(".png")
+        assert Path(r["images"][0]).parent == folder / "pairs_images"
+        with Image.open(r["images"][0]) as im:
+            assert im.format == "PNG" and im.size[0] > 100
 
 
 def tiny_tokenizer(texts: list[str]):
