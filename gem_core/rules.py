@@ -472,7 +472,11 @@ def premature_beats(m: Measurements, rhythm: str) -> list[Finding]:
     ):
         if kind == "PAC" and rhythm == "af":
             continue  # premature narrow beats are part of the irregularity of AF
-        beats = [p for p in m.premature_beats if premature_kind(m, p) == kind]
+        beats = [
+            p
+            for p in m.premature_beats
+            if premature_kind(m, p) == kind and _num(p.get("time_ms")) is not None
+        ]
         if not beats:
             continue
         times = lead_list([f"{_num(p.get('time_ms')) / 1000:.1f} s" for p in beats[:6]])

@@ -225,3 +225,32 @@ def test_claims_are_sentences_with_spans():
     pr_claim = next(c for c in reading.claims if c["feature"] == "pr_interval")
     assert pr_claim["value"] == 230 and pr_claim["unit"] == "ms"
     assert pr_claim["evidence"] and all(e["feature"] == "pr_interval" for e in pr_claim["evidence"])
+
+
+def test_missing_values_do_not_break_the_reading():
+    m = build(premature=[{"beat_index": 3, "time_ms": None, "kind": "PVC"}])
+    for key in (
+        "heart_rate_bpm",
+        "rr_ms",
+        "pr_ms",
+        "qrs_ms",
+        "qt_ms",
+        "qtc_ms",
+        "qrs_axis_deg",
+        "p_wave_fraction",
+    ):
+        m.global_values[key] = None
+    for lead in m.leads.values():
+        for beat in lead.beats:
+            for key in (
+                "st_deviation",
+                "t_amplitude",
+                "r_amplitude",
+                "s_amplitude",
+                "qrs_amplitude",
+                "p_onset_ms",
+            ):
+                beat[key] = None
+    reading, labels = read(m)
+    assert reading.text.startswith("P waves precede 0% of the dominant beats in lead II")
+    assert labels == []
