@@ -36,8 +36,8 @@ class LabelCode:
 
 
 # The nine CPSC 2018 classes in the challenge's order. Codes from the 2021 challenge mapping tables;
-# CPSC "Normal" was mapped there to sinus rhythm (426783006), CPSC "PVC" to ventricular ectopics
-# (164884008), which the 2021 challenge scores together with 427172004 and 17338001.
+# CPSC "Normal" was mapped there to sinus rhythm (426783006) and CPSC "PVC" to ventricular ectopics
+# (164884008, unscored); the scored PVC code 427172004 (scored as one with 17338001) comes first.
 CPSC_LABELS: tuple[LabelCode, ...] = (
     LabelCode("Normal", "normal ECG (sinus rhythm)", ("426783006",)),
     LabelCode("AF", "atrial fibrillation", ("164889003",)),
@@ -45,7 +45,7 @@ CPSC_LABELS: tuple[LabelCode, ...] = (
     LabelCode("LBBB", "left bundle branch block", ("164909002", "733534002")),
     LabelCode("RBBB", "right bundle branch block", ("59118001", "713427006")),
     LabelCode("PAC", "premature atrial contraction", ("284470004", "63593006")),
-    LabelCode("PVC", "premature ventricular contraction", ("164884008", "427172004", "17338001")),
+    LabelCode("PVC", "premature ventricular contraction", ("427172004", "17338001", "164884008")),
     LabelCode("STD", "ST depression", ("429622005", "704997005")),
     LabelCode("STE", "ST elevation", ("164931005",)),
 )
