@@ -85,6 +85,26 @@ def agreement(data: Data) -> dict:
     return out
 
 
+def preference_counts(data: Data) -> list[dict]:
+    """Per pair of models: how often each won, ties and "both bad" (each rater's latest choice per pair)."""
+    latest = {}
+    for rater, _case, a, b, choice, _created, _id in data.preferences:
+        latest[(rater, frozenset((a, b)))] = (a, b, choice)
+    table: dict[tuple[str, str], dict[str, int]] = {}
+    for a, b, choice in latest.values():
+        ma, mb = data.interps[a].model, data.interps[b].model
+        first, second = sorted((ma, mb))
+        row = table.setdefault(
+            (first, second), {f"{first} wins": 0, f"{second} wins": 0, "tie": 0, "both_bad": 0}
+        )
+        if choice in ("tie", "both_bad"):
+            row[choice] += 1
+        else:
+            winner = ma if choice == "a" else mb
+            row[f"{winner} wins"] += 1
+    return [{"models": list(pair), **counts} for pair, counts in sorted(table.items())]
+
+
 def summarize(s: Session, campaign: str | int | None = None, with_agreement: bool = True) -> dict:
     data = load_data(s, campaign)
     by_model: dict[str, list[tuple]] = defaultdict(list)
@@ -105,6 +125,7 @@ def summarize(s: Session, campaign: str | int | None = None, with_agreement: boo
         "n_preferences": len(data.preferences),
         "models": models,
         "raters": dict(sorted(per_rater.items())),
+        "preferences": preference_counts(data),
         "agreement": agreement(data) if with_agreement else {},
     }
 
@@ -130,8 +151,13 @@ def format_table(summary: dict) -> str:
         rows.append(cells)
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    lines += [fmt.format(*header), fmt.format(*["-" * w for w in widths])]
-    lines += [fmt.format(*r) for r in rows]
+    lines += [fmt.format(*header).rstrip(), fmt.format(*["-" * w for w in widths])]
+    lines += [fmt.format(*r).rstrip() for r in rows]
+    if summary.get("preferences"):
+        lines.append("")
+    for row in summary.get("preferences", []):
+        counts = ", ".join(f"{k} {v}" for k, v in row.items() if k != "models")
+        lines.append(f"preferences {row['models'][0]} vs {row['models'][1]}: {counts}")
     lines += [
         "",
         "per rater: "

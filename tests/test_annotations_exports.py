@@ -266,7 +266,12 @@ def test_summary_table_ci_and_agreement(study):
     }
     alpha = summary["agreement"]["overall_satisfaction"]
     assert alpha["units"] == 6 and alpha["raters"] == 3 and 0 < alpha["alpha"] <= 1
+    # latest choice per rater and pair: doc0 and doc1 chose the baseline on case 0, doc2 tie; case 1 both bad
+    assert summary["preferences"] == [
+        {"models": ["baseline", "gem"], "baseline wins": 2, "gem wins": 0, "tie": 1, "both_bad": 1}
+    ]
     text = format_table(summary)
+    assert "preferences baseline vs gem: baseline wins 2" in text
     assert "Overall Satisfaction" in text and "gem" in text and "baseline" in text
 
 
