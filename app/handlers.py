@@ -6,8 +6,11 @@ and shape the results for the components. Tests call them directly, without a br
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pandas as pd
 
@@ -34,12 +37,20 @@ def load_sample(ctx: AppContext, sample_id: str) -> Session:
     return _session_for(ctx, ecg, sample_id)
 
 
-def load_upload(ctx: AppContext, path: str | None) -> Session:
-    """A Session with an uploaded file's ECG; ``GemError`` for files that cannot be read."""
-    if not path:
+def load_upload(ctx: AppContext, paths: str | list[str] | None) -> Session:
+    """A Session with an uploaded record's ECG; ``GemError`` for files that cannot be read.
+
+    Gradio keeps each uploaded file in its own folder, so the files are put side by side first:
+    a WFDB header finds its ``.dat``/``.mat`` by name.
+    """
+    paths = [paths] if isinstance(paths, str) else [p for p in (paths or []) if p]
+    if not paths:
         raise GemError("no file received; upload a WFDB (.hea + .dat), .mat, .npy, .npz, .csv or .zip record")
     load_ecg = need("gem_core.ecg", "load_ecg", "loading ECG files")
-    ecg = load_ecg(path)
+    with tempfile.TemporaryDirectory(prefix="gem-upload-") as folder:
+        local = [Path(shutil.copy(p, Path(folder) / Path(p).name)) for p in paths]
+        headers = [p for p in local if p.suffix.lower() == ".hea"]
+        ecg = load_ecg(headers[0] if headers else local[0])
     return _session_for(ctx, ecg, f"upload:{ecg.record_id}")
 
 

@@ -90,16 +90,19 @@ def build_review(ctx: AppContext, gpu) -> dict:
             info="synthetic and configured records",
             scale=3,
             filterable=True,
+            elem_id="sample-picker",
         )
-        upload = gr.File(
-            label="or upload a record",
+        upload = gr.UploadButton(
+            "Upload record (.hea+.dat/.mat, .npy, .npz, .csv, .zip)",
             file_types=[".hea", ".dat", ".mat", ".npy", ".npz", ".csv", ".zip"],
             file_count="multiple",
             scale=2,
-            height=90,
+            elem_id="upload-btn",
         )
-        layout = gr.Radio(list(handlers.LAYOUTS), value="12x1", label="Layout", scale=2)
-        beats = gr.Checkbox(value=False, label="Beat markers (P, QRS, T)", scale=1)
+        layout = gr.Radio(
+            list(handlers.LAYOUTS), value="12x1", label="Layout", scale=2, elem_id="layout-radio"
+        )
+        beats = gr.Checkbox(value=False, label="Beat markers (P, QRS, T)", scale=1, elem_id="beats-box")
     with gr.Row(equal_height=False):
         with gr.Column(scale=3):
             info = gr.Markdown("No record loaded. Pick a sample or upload a file.", elem_id="record-info")
@@ -111,6 +114,7 @@ def build_review(ctx: AppContext, gpu) -> dict:
                         interactive=False,
                         elem_classes="compact-table",
                         max_height=220,
+                        elem_id="evidence-table",
                     )
                 with gr.Tab("Measurements"), gr.Row():
                     glob = gr.Dataframe(
@@ -119,7 +123,7 @@ def build_review(ctx: AppContext, gpu) -> dict:
                     per_lead = gr.Dataframe(
                         present.lead_table(None), interactive=False, elem_classes="compact-table", scale=5
                     )
-                with gr.Tab("Samples"):
+                with gr.Tab("Samples") as samples_tab:
                     gallery = gr.Gallery(
                         label="Sample gallery",
                         columns=4,
@@ -199,8 +203,7 @@ def build_review(ctx: AppContext, gpu) -> dict:
     @ui_errors
     def load_upload(files, lay: str, bt: bool):
         paths = [f if isinstance(f, str) else f.name for f in (files or [])]
-        path = _main_file(paths)
-        return after_load(handlers.load_upload(ctx, path), lay, bt)
+        return after_load(handlers.load_upload(ctx, paths), lay, bt)
 
     load_inputs = [layout, beats]
     sample.change(load_ecg, [sample, *load_inputs], loaded_outputs, api_name="load_ecg").then(
@@ -285,6 +288,7 @@ def build_review(ctx: AppContext, gpu) -> dict:
         "session": session,
         "gallery": gallery,
         "fill_gallery": fill_gallery,
+        "samples_tab": samples_tab,
         "sample": sample,
         "backend": backend,
         "question": question,
@@ -305,14 +309,6 @@ def _done_status(s: Session) -> str:
 
 def _gallery_items(ctx: AppContext, limit: int = 24) -> list:
     return [(present.thumbnail(ctx, s["id"]), s["caption"]) for s in present.samples(ctx)[:limit]]
-
-
-def _main_file(paths: list[str]) -> str | None:
-    """The file to open among an upload's files: the ``.hea`` header when a WFDB pair was uploaded."""
-    if not paths:
-        return None
-    headers = [p for p in paths if p.lower().endswith(".hea")]
-    return headers[0] if headers else paths[0]
 
 
 def _safe(fn, default):

@@ -40,15 +40,16 @@ def build_demo(settings: Settings | None = None, ctx: AppContext | None = None) 
                 rate = screens.build_rate(ctx, review)
             with gr.Tab("Compare", id="compare"):
                 screens.build_compare(ctx, review, gpu)
-            with gr.Tab("Campaign", id="campaign"):
-                screens.build_campaign(ctx)
-            with gr.Tab("Admin", id="admin"):
-                screens.build_admin(ctx)
-        rate_tab.select(
-            rate["refresh"], rate["refresh_inputs"], rate["refresh_outputs"], api_visibility="private"
-        )
-        demo.load(review["fill_gallery"], None, review["gallery"], api_visibility="private")
-        demo.load(who["fn"], None, who["outputs"], api_visibility="private")
+            with gr.Tab("Campaign", id="campaign") as campaign_tab:
+                campaign = screens.build_campaign(ctx)
+            with gr.Tab("Admin", id="admin") as admin_tab:
+                admin = screens.build_admin(ctx)
+        private = {"api_visibility": "private"}
+        rate_tab.select(rate["refresh"], rate["refresh_inputs"], rate["refresh_outputs"], **private)
+        campaign_tab.select(campaign["refresh"], None, campaign["outputs"], **private)
+        admin_tab.select(admin["refresh"], None, admin["outputs"], **private)
+        review["samples_tab"].select(review["fill_gallery"], None, review["gallery"], **private)
+        demo.load(who["fn"], None, who["outputs"], **private)
     demo.gem_context = ctx  # for tests and the benchmark: the store and settings this app uses
     return demo
 

@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 VERDICT_COLORS = {"supported": "#2e7d32", "contradicted": "#c62828", "not_checkable": "#9e9e9e"}
 VERDICT_LABELS = {"supported": "supported", "contradicted": "contradicted", "not_checkable": "not checkable"}
+SELECTED = "selected claim"
 CLAIM_COLUMNS = ["#", "verdict", "claim", "leads", "measured"]
 EVIDENCE_COLUMNS = ["lead", "from (ms)", "to (ms)", "feature", "measured", "unit"]
 PER_LEAD_FEATURES = (
@@ -205,19 +206,33 @@ ZOOM_PAD_MV = 0.3
 
 
 def zoom_to_highlights(fig):
-    """Set the figure's view to the box around its highlight shapes (paper coordinates), padded.
+    """Set the view to the box around the figure's highlight shapes, padded and kept on the paper.
 
-    Plotly keeps the 25 mm/s : 10 mm/mV ratio (the y axis is anchored to x), so the view may be
-    wider or taller than the box.
+    The y axis is anchored to x (25 mm/s : 10 mm/mV), so the box is first widened or heightened
+    to the aspect of the full view; otherwise Plotly would widen it past the edge of the paper.
     """
     prefix = need("viewer.figure", "HIGHLIGHT_PREFIX", "claim highlights")
     boxes = [s for s in fig.layout.shapes if str(s.name or "").startswith(prefix)]
-    if not boxes:
+    if not boxes or fig.layout.xaxis.range is None or fig.layout.yaxis.range is None:
         return fig
+    (fx0, fx1), (fy0, fy1) = fig.layout.xaxis.range, fig.layout.yaxis.range
+    aspect = (fx1 - fx0) / (fy1 - fy0)  # ms per mV of the full view
     x0, x1 = min(s.x0 for s in boxes) - ZOOM_PAD_MS, max(s.x1 for s in boxes) + ZOOM_PAD_MS
     y0, y1 = min(s.y0 for s in boxes) - ZOOM_PAD_MV, max(s.y1 for s in boxes) + ZOOM_PAD_MV
-    fig.update_layout(xaxis_range=[x0, x1], yaxis_range=[y0, y1], uirevision=f"zoom:{x0:.0f}:{y0:.2f}")
+    width, height = max(x1 - x0, (y1 - y0) * aspect), max(y1 - y0, (x1 - x0) / aspect)
+    x0, y0 = _fit(x0, x1, width, fx0, fx1), _fit(y0, y1, height, fy0, fy1)
+    fig.update_layout(
+        xaxis_range=[x0, x0 + width], yaxis_range=[y0, y0 + height], uirevision=f"zoom:{x0:.0f}:{y0:.2f}"
+    )
     return fig
+
+
+def _fit(lo: float, hi: float, size: float, limit_lo: float, limit_hi: float) -> float:
+    """Start of a window of ``size`` centred on [lo, hi], moved inside [limit_lo, limit_hi] when it fits."""
+    start = (lo + hi) / 2 - size / 2
+    if size >= limit_hi - limit_lo:
+        return limit_lo
+    return min(max(start, limit_lo), limit_hi - size)
 
 
 # --------------------------------------------------------------------------------------- backends/ground
@@ -289,14 +304,12 @@ def highlighted_text(
             tokens.append((segment, None))
         else:
             label = VERDICT_LABELS.get(verdicts[claim_id], verdicts[claim_id])
-            tokens.append((segment, f"▶ {label}" if claim_id == selected else label))
+            tokens.append((segment, SELECTED if claim_id == selected else label))
     return tokens
 
 
 def color_map() -> dict[str, str]:
-    cmap = {VERDICT_LABELS[k]: v for k, v in VERDICT_COLORS.items()}
-    cmap.update({f"▶ {VERDICT_LABELS[k]}": "#1565c0" for k in VERDICT_COLORS})
-    return cmap
+    return {**{VERDICT_LABELS[k]: v for k, v in VERDICT_COLORS.items()}, SELECTED: "#1565c0"}
 
 
 def claims_frame(claims: list[dict]) -> pd.DataFrame:

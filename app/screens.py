@@ -50,13 +50,14 @@ def rating_form(prefix: str) -> dict:
                                 label=m.label,
                                 info=m.question,
                                 elem_id=f"{prefix}-{m.name}",
+                                interactive=True,
                             )
                         )
         with gr.Accordion("What each level means (anchored descriptions)", open=False):
             gr.Markdown(rating.anchors_markdown())
     except Exception as exc:  # metrics module missing: say so instead of failing the whole app
         gr.Markdown(f"Rating form unavailable: {present.escape_md(str(exc))}")
-    comment = gr.Textbox(label="Comment (optional)", lines=2, elem_id=f"{prefix}-comment")
+    comment = gr.Textbox(label="Comment (optional)", lines=2, elem_id=f"{prefix}-comment", interactive=True)
     submit = gr.Button("Submit rating", variant="primary", elem_id=f"{prefix}-submit")
     status = gr.Markdown("", elem_id=f"{prefix}-status")
     return {"radios": radios, "comment": comment, "submit": submit, "status": status}
@@ -226,7 +227,7 @@ def review_question(s: Session) -> str:
     return s.interpretation.question if s.interpretation else DEFAULT_QUESTION
 
 
-def build_campaign(ctx: AppContext) -> None:
+def build_campaign(ctx: AppContext) -> dict:
     state = gr.State({})
     with gr.Row():
         campaign = gr.Dropdown(
@@ -240,7 +241,7 @@ def build_campaign(ctx: AppContext) -> None:
         with gr.Column(scale=3):
             plot = gr.Plot(show_label=False, elem_id="camp-plot")
         with gr.Column(scale=2, elem_classes="gem-panel"):
-            label = gr.Radio([], label="Interpretation (blind name)", elem_id="camp-label")
+            label = gr.Radio([], label="Interpretation (blind name)", elem_id="camp-label", interactive=True)
             text = gr.HighlightedText(
                 label="Interpretation", color_map=present.color_map(), elem_id="camp-text"
             )
@@ -365,10 +366,15 @@ def build_campaign(ctx: AppContext) -> None:
     prev_btn.click(previous, state, outputs, **PRIVATE)
     next_btn.click(following, state, outputs, **PRIVATE)
     skip_btn.click(skip, state, outputs, **PRIVATE)
+
+    def names():
+        return gr.update(choices=_safe_list(lambda: rating.campaign_choices(ctx)))
+
     form["submit"].click(submit, [state, key, *radios, comment], [form["status"], key], **PRIVATE)
+    return {"refresh": names, "outputs": campaign}
 
 
-def build_admin(ctx: AppContext) -> None:
+def build_admin(ctx: AppContext) -> dict:
     gr.Markdown("Administrators only: every action below is checked against your role on the server.")
     with gr.Tabs():
         with gr.Tab("Import campaign"):
@@ -431,6 +437,12 @@ def build_admin(ctx: AppContext) -> None:
     do_import.click(run_import, [file, name, kind, k, guidelines], [import_status, camp, exp_camp], **PRIVATE)
     refresh.click(run_summary, camp, [chart, table, agree, raters], **PRIVATE)
     do_export.click(run_export, [fmt, exp_camp], [download, export_status], **PRIVATE)
+
+    def names():
+        choices = [""] + _safe_list(lambda: rating.campaign_choices(ctx))
+        return gr.update(choices=choices), gr.update(choices=choices)
+
+    return {"refresh": names, "outputs": [camp, exp_camp]}
 
 
 def _safe_list(fn) -> list:

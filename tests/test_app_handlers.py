@@ -63,7 +63,7 @@ def test_highlighted_text_labels_claims_by_verdict_and_marks_the_selected_one():
         {"id": "2", "char_start": 11, "char_end": 22, "verdict": "contradicted"},
     ]
     tokens = present.highlighted_text(text, claims, selected="2")
-    assert tokens == [("HR 75 bpm.", "supported"), (" ", None), ("QRS 200 ms.", "▶ contradicted")]
+    assert tokens == [("HR 75 bpm.", "supported"), (" ", None), ("QRS 200 ms.", "selected claim")]
     assert set(present.color_map()) >= {"supported", "contradicted", "not checkable"}
 
 
@@ -288,3 +288,26 @@ def test_app_context_stop_flags_are_per_tab(ctx):
     one, two = ctx.stop_event("a"), ctx.stop_event("b")
     ctx.request_stop("a")
     assert one.is_set() and not two.is_set() and isinstance(one, type(threading.Event()))
+
+
+def test_upload_of_a_wfdb_pair_from_separate_folders(ctx, tmp_path):
+    wfdb = pytest.importorskip("wfdb")
+    from gem_core.samples import synthetic_ecg
+
+    ecg = synthetic_ecg(60)
+    wfdb.wrsamp(
+        "rec",
+        fs=500,
+        units=["mV"] * 12,
+        sig_name=list(ecg.leads),
+        p_signal=ecg.signal.T.astype("float64"),
+        fmt=["16"] * 12,
+        write_dir=str(tmp_path),
+    )
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    hea, dat = (
+        (tmp_path / "rec.hea").rename(tmp_path / "a" / "rec.hea"),
+        (tmp_path / "rec.dat").rename(tmp_path / "b" / "rec.dat"),
+    )
+    session = handlers.load_upload(ctx, [str(dat), str(hea)])
+    assert session.ecg.n_samples == ecg.n_samples and session.sample_id == "upload:rec"

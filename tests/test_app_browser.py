@@ -1,0 +1,211 @@
+"""The app in Chromium (Playwright): Review with claim highlights, Rate, Compare, a campaign round, escaping.
+
+The app is launched once for the module (measure backend, SQLite store, two accounts). Screenshots go
+to tests/artifacts/. With ../shared present, Review uses a real CPSC 2018 record; otherwise a synthetic one.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from app import auth, rating
+from app.main import build_demo, launch_kwargs, make_context
+from gem_core.settings import get_settings
+from tests.conftest import SHARED_ECG, free_port
+
+ADMIN = ("dr.admin", "admin password 1")
+RATER = ("dr.rater", "rater password 1")
+XSS = '<img src=x onerror=alert(1)> <script>alert("x")</script>'
+TIMEOUT = 60_000
+REAL_FOLDER = SHARED_ECG / "cpsc2018"
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    data = tmp_path_factory.mktemp("browser-data")
+    users = data / "users.csv"
+    auth.add_user(str(users), *ADMIN, role="admin")
+    auth.add_user(str(users), *RATER)
+    samples_dir = str(REAL_FOLDER) if REAL_FOLDER.is_dir() else ""
+    settings = get_settings(data_dir=data, auth_file=str(users), port=free_port(), samples_dir=samples_dir)
+    ctx = make_context(settings)
+    demo = build_demo(settings, ctx)
+    demo.queue().launch(prevent_thread_lock=True, quiet=True, **launch_kwargs(ctx))
+    yield demo.local_url, ctx
+    demo.close()
+
+
+def open_app(browser, url: str, who=RATER):
+    """A fresh page signed in as ``who``; alert dialogs are recorded (and dismissed) in ``page.dialogs``."""
+    context = browser.new_context(viewport={"width": 1600, "height": 1000})
+    page = context.new_page()
+    page.dialogs = []
+    page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
+    page.goto(url)
+    page.get_by_label("username").fill(who[0])
+    page.get_by_label("password").fill(who[1])
+    page.get_by_role("button", name="Login").click()
+    page.wait_for_selector("#sample-picker input", timeout=TIMEOUT)
+    return page
+
+
+def pick_sample(page, text: str) -> None:
+    box = page.locator("#sample-picker input")
+    box.click()
+    box.fill(text)
+    page.locator("ul[role=listbox] li", has_text=text).first.click()
+    page.wait_for_selector("#ecg-plot .main-svg", timeout=TIMEOUT)
+
+
+def interpret(page) -> None:
+    page.click("#interpret-btn")
+    wait_text(page, "#status", "Done")
+
+
+def wait_text(page, selector: str, text: str) -> None:
+    """Wait until ``selector``'s text contains ``text``; on timeout keep a screenshot of the page."""
+    from tests.conftest import ARTIFACTS
+
+    script = f"document.querySelector({json.dumps(selector)})?.innerText.includes({json.dumps(text)})"
+    try:
+        page.wait_for_function(script, timeout=TIMEOUT, polling=100)
+    except Exception:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "failure.png"), full_page=True)
+        raise
+
+
+def choose(page, elem_id: str, label: str) -> None:
+    page.locator(f"#{elem_id} label", has_text=label).first.click()
+
+
+def highlight_count(page) -> int:
+    return page.locator("#ecg-plot .shapelayer path").count()
+
+
+@pytest.fixture(scope="module")
+def review_page(browser, served):
+    """A page with a record loaded and interpreted (shared by the Review and Rate tests)."""
+    url, _ = served
+    page = open_app(browser, url)
+    pick_sample(page, "A0003" if REAL_FOLDER.is_dir() else "Synthetic")
+    interpret(page)
+    yield page
+    page.context.close()
+
+
+def test_review_selecting_a_claim_draws_its_highlight(review_page, artifacts_dir):
+    page = review_page
+    assert highlight_count(page) == 0
+    cells = page.locator("#claims-table [role=gridcell][data-col='2']")
+    assert cells.count() >= 3
+    cells.filter(has_text="ST").first.click() if cells.filter(has_text="ST").count() else cells.nth(1).click()
+    page.wait_for_function(
+        "document.querySelectorAll('#ecg-plot .shapelayer path').length > 0", timeout=TIMEOUT, polling=100
+    )
+    assert page.locator("#reading").inner_text().count("selected claim") == 1  # legend entry
+    evidence_rows = page.locator("#evidence-table [role=gridcell][data-col='0']")
+    assert evidence_rows.count() >= 1
+    page.screenshot(path=str(artifacts_dir / "review.png"), full_page=True)
+
+    choose(page, "layout-radio", "3x4+II")  # the highlight survives a layout switch
+    page.wait_for_timeout(800)
+    page.wait_for_function(
+        "document.querySelectorAll('#ecg-plot .shapelayer path').length > 0", timeout=TIMEOUT, polling=100
+    )
+    page.screenshot(path=str(artifacts_dir / "review-3x4.png"), full_page=True)
+    choose(page, "layout-radio", "12x1")
+    assert page.dialogs == []
+
+
+def test_rate_submits_and_reopens_the_previous_rating(review_page, served, artifacts_dir):
+    page, (_, ctx) = review_page, served
+    page.get_by_role("tab", name="Rate").click()
+    wait_text(page, "#rate-which", "on ")
+    for name, score in zip(rating.metrics(), ["5", "4", "4", "3", "2", "4", "4"], strict=True):
+        choose(page, f"rate-{name.name}", score)
+    page.locator("#rate-comment textarea").fill(XSS)
+    page.click("#rate-submit")
+    wait_text(page, "#rate-status", "Saved")
+    mine = ctx.store.my_ratings(auth.find_rater(ctx, RATER[0]))
+    assert mine[-1].comment == XSS and mine[-1].scores["findings_novelty"] == 2
+
+    page.get_by_role("tab", name="Review").click()
+    page.get_by_role("tab", name="Rate").click()
+    wait_text(page, "#rate-which", "version 1")
+    assert page.locator("#rate-findings_novelty input[type=radio]:checked").get_attribute("value") == "2"
+    assert page.locator("#rate-comment textarea").input_value() == XSS  # shown as text, not markup
+    page.screenshot(path=str(artifacts_dir / "rate.png"), full_page=True)
+    assert page.dialogs == [] and page.locator("img[src=x]").count() == 0
+
+
+def test_compare_blind_pair_and_preference(browser, served, artifacts_dir):
+    url, ctx = served
+    page = open_app(browser, url)
+    pick_sample(page, "Synthetic")
+    page.get_by_role("tab", name="Compare").click()
+    page.click("#compare-generate")
+    wait_text(page, "#compare-status", "Choose")
+    assert "measure" not in page.locator("#compare-a").inner_text().lower()  # labels are blind
+    before = ctx.store.counts()["preferences"]
+    choose(page, "compare-choice", "Tie")
+    page.locator("#compare-rationale textarea").fill("Same reading " + XSS)
+    page.click("#compare-submit")
+    wait_text(page, "#compare-status", "Saved")
+    assert ctx.store.counts()["preferences"] == before + 1
+    page.screenshot(path=str(artifacts_dir / "compare.png"), full_page=True)
+    assert page.dialogs == []
+    page.context.close()
+
+
+def test_campaign_round_with_escaped_model_text(browser, served, tmp_path, artifacts_dir):
+    url, ctx = served
+    admin = auth.ensure_rater(ctx, ADMIN[0], ADMIN[0], "admin")
+    auth.ensure_rater(ctx, RATER[0], RATER[0])
+    lines = [
+        {"case": "synthetic:60bpm", "interpretations": [{"model": "gem", "text": "Sinus rhythm. " + XSS}]},
+        {
+            "case": "synthetic:100bpm",
+            "interpretations": [{"model": "gem", "text": "Sinus tachycardia at 100 bpm."}],
+        },
+    ]
+    path = tmp_path / "round.jsonl"
+    path.write_text("\n".join(json.dumps(line) for line in lines))
+    rating.import_campaign(ctx, admin, str(path), "browser-round", "Rate each reading **blind**.", "rate", 1)
+
+    page = open_app(browser, url)
+    page.get_by_role("tab", name="Campaign").click()
+    page.wait_for_timeout(1500)  # the tab's select event refreshes the campaign list
+    box = page.locator("#camp-name input")
+    box.click()
+    page.locator("ul[role=listbox] li", has_text="browser-round").first.click()
+    page.click("#camp-start")
+    wait_text(page, "#camp-progress", "of 2")
+    first = page.locator("#camp-progress").inner_text()
+    assert "0 of 2 done" in first
+    assert "gem" not in page.locator("#camp-label").inner_text()  # blind model name
+    for m in rating.metrics():
+        choose(page, f"camp-{m.name}", "3")
+    page.click("#camp-submit")
+    wait_text(page, "#camp-status", "1 of 2")
+    page.click("#camp-next")
+    wait_text(page, "#camp-progress", "1 of 2 done")
+    page.screenshot(path=str(artifacts_dir / "campaign.png"), full_page=True)
+    page.click("#camp-prev")  # back to the first item, whose text carries the payload
+    wait_text(page, "#camp-text", "onerror")
+    page.wait_for_timeout(500)
+    assert page.dialogs == [] and page.locator("img[src=x]").count() == 0
+    assert page.locator("#camp-text script").count() == 0
+    page.context.close()
+
+
+def test_admin_tab_refuses_a_rater(browser, served):
+    url, _ = served
+    page = open_app(browser, url)
+    page.get_by_role("tab", name="Admin").click()
+    page.get_by_role("tab", name="Export").click()
+    page.click("#adm-export")
+    page.wait_for_selector("text=not an admin", timeout=TIMEOUT)
+    page.context.close()
