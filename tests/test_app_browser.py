@@ -168,7 +168,7 @@ def test_campaign_round_with_escaped_model_text(browser, served, tmp_path, artif
         {"case": "synthetic:60bpm", "interpretations": [{"model": "gem", "text": "Sinus rhythm. " + XSS}]},
         {
             "case": "synthetic:100bpm",
-            "interpretations": [{"model": "gem", "text": "Sinus tachycardia at 100 bpm."}],
+            "interpretations": [{"model": "gem", "text": "Sinus tachycardia at 100 bpm. " + XSS}],
         },
     ]
     path = tmp_path / "round.jsonl"
@@ -193,7 +193,7 @@ def test_campaign_round_with_escaped_model_text(browser, served, tmp_path, artif
     page.click("#camp-next")
     wait_text(page, "#camp-progress", "1 of 2 done")
     page.screenshot(path=str(artifacts_dir / "campaign.png"), full_page=True)
-    page.click("#camp-prev")  # back to the first item, whose text carries the payload
+    page.click("#camp-prev")  # back to the first item (both items' texts carry the payload)
     wait_text(page, "#camp-text", "onerror")
     page.wait_for_timeout(500)
     assert page.dialogs == [] and page.locator("img[src=x]").count() == 0
