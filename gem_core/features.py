@@ -159,7 +159,8 @@ class Measurements:
 
     ``premature_beats`` items: beat_index, time_ms, kind ("PAC" | "PVC"), qrs ("narrow" | "wide"),
     qrs_duration_ms, coupling_ms (RR before), pause_ms (RR after), compensatory (bool).
-    Added item key: morphology_corr (QRS similarity to the dominant beat, -1..1).
+    Added item keys: morphology_corr (QRS similarity to the dominant beat, -1..1) and interpolated
+    (a PVC between two sinus beats with no pause).
 
     Each beat dict has "index" (0-based beat number), the FIDUCIALS, the BEAT_FEATURES and the
     EXTRA_BEAT_VALUES; None where not measurable.
@@ -862,36 +863,47 @@ def _voltage(lead_med: dict[str, dict[str, float]], ok: set[str]) -> dict:
     }
 
 
-def _premature_beats(r, fs, timing, qrs_corr, p_present, af_like) -> list[dict]:
-    """Beats whose coupling interval is short against the local median RR and that a pause follows."""
+def _premature_beats(r, fs, timing, qrs_corr, af_like) -> list[dict]:
+    """Beats whose coupling interval is short against the local median RR.
+
+    A narrow beat counts only when a pause follows (a PAC); a beat with a different, wide QRS counts
+    with or without one (a PVC; ``interpolated`` when the two RRs around it add up to one normal RR,
+    and the sinus beat after such a PVC is not itself premature). In an irregular rhythm without P
+    waves only PVCs are reported.
+    """
     rr1, rr2, qrs = timing["rr_interval_1"], timing["rr_interval_2"], timing["qrs_duration"]
     n = len(r)
-    out = []
+    out: list[dict] = []
     dominant_qrs = _nanmedian(qrs)
     for k in range(1, n - 1):
         lo, hi = max(1, k - 5), min(n, k + 6)
         local = np.delete(rr1[lo:hi], k - lo)
         local = local[np.isfinite(local)]
         ref = float(np.median(local)) if len(local) else float("nan")
-        if not (rr1[k] < PREMATURE_RATIO * ref and rr2[k] > rr1[k] + 0.1 * ref):
+        if not rr1[k] < PREMATURE_RATIO * ref:
+            continue
+        after_pvc = out and out[-1]["beat_index"] == k - 1 and out[-1]["kind"] == "PVC"
+        if after_pvc and abs(rr1[k - 1] + rr1[k] - ref) <= 0.15 * ref:
+            out[-1]["interpolated"] = True
             continue
         width = qrs[k]
         wide = bool(math.isfinite(width) and width >= WIDE_QRS_MS)
         aberrant = qrs_corr[k] < 0.8 or (math.isfinite(width) and width > dominant_qrs + 25)
         kind = "PVC" if (aberrant and (wide or qrs_corr[k] < 0.5)) else "PAC"
-        if af_like and kind == "PAC":  # irregular rhythm without P waves: short RRs are not PACs
+        paused = rr2[k] > rr1[k] + 0.1 * ref
+        if kind == "PAC" and (af_like or not paused):
             continue
-        pause = rr2[k]
         out.append(
             {
                 "beat_index": k,
-                "time_ms": round(r[k] * 1000.0 / fs, 1),
+                "time_ms": round(float(r[k]) * 1000.0 / fs, 1),
                 "kind": kind,
                 "qrs": "wide" if wide else "narrow",
                 "qrs_duration_ms": round(float(width), 1) if math.isfinite(width) else None,
                 "coupling_ms": round(float(rr1[k]), 1),
-                "pause_ms": round(float(pause), 1),
-                "compensatory": bool(abs(rr1[k] + pause - 2 * ref) <= 0.1 * ref),
+                "pause_ms": round(float(rr2[k]), 1),
+                "compensatory": bool(abs(rr1[k] + rr2[k] - 2 * ref) <= 0.1 * ref),
+                "interpolated": False,
                 "morphology_corr": round(float(qrs_corr[k]), 3),
             }
         )
@@ -991,7 +1003,7 @@ def _measure_uncached(ecg: ECG) -> Measurements:
     g = _global_values(r, fs, timing, p_present, lead_med, ok_names, quality, reps)
     af_like = (g["p_wave_fraction"] or 0) < 0.5 and (g["rr_irregularity"] or 0) > 0.08
     qrs_corr = _qrs_morphology_corr(clean, r, fs, ok_idx)
-    premature = _premature_beats(r, fs, timing, qrs_corr, p_present, af_like)
+    premature = _premature_beats(r, fs, timing, qrs_corr, af_like)
     return Measurements(
         record_id=ecg.record_id,
         fs=fs,

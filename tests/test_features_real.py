@@ -139,9 +139,20 @@ def test_cpsc_premature_beats(cpsc):
     pac = [k for d, k in kinds.values() if "PAC" in d]
     normal = [k for d, k in kinds.values() if d == ["Normal"]]
     print(f"\npremature beats found: PVC records {pvc}; PAC records {pac}; Normal records {normal}")
-    assert sum("PVC" in k for k in pvc) >= 0.5 * len(pvc)
-    assert all("PAC" in k for k in pac)
+    assert sum("PVC" in k for k in pvc) >= 0.7 * len(pvc)
+    assert all("PAC" in k and "PVC" not in k for k in pac)
     assert all(k == [] for k in normal)
+
+
+def test_snomed_labelled_premature_beats_and_sinus_rhythm(rows):
+    """CinC 2021 records: PAC/SVPB-labelled ones show premature beats, plain sinus rhythm ones do not."""
+    pac_codes, sinus_only = {"284470004", "63593006"}, ["426783006"]
+    pac = [bool(r["m"].premature_beats) for r in rows if pac_codes & set(r["dx"])]
+    sinus = [bool(r["m"].premature_beats) for r in rows if r["dx"] == sinus_only]
+    print(f"\nwith premature beats: PAC-labelled {sum(pac)}/{len(pac)}; sinus-only {sum(sinus)}/{len(sinus)}")
+    assert len(pac) >= 10 and len(sinus) >= 5
+    assert sum(pac) >= 0.7 * len(pac)
+    assert sum(sinus) <= 0.2 * len(sinus)
 
 
 def test_real_record_survives_a_flat_and_a_noisy_lead(rows):
