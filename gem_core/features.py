@@ -87,12 +87,14 @@ FIDUCIALS = (
     "t_peak_ms",
     "t_offset_ms",
 )
-# ST form of a beat in a lead: level first (|deviation at J+60| beyond ST_LEVEL_MV), else the slope
-# between J+20 and J+80 ms (beyond ST_SLOPE_MV_PER_S).
+# ST form of a beat in a lead: level first (deviation at J+60 ms of at least ST_ELEVATION_MV, 0.2 mV in
+# V2-V3 where a normal ST sits higher, or at most ST_DEPRESSION_MV), else the slope between J+20 and
+# J+80 ms against ST_SLOPE_MV_PER_S.
 ST_FORMS = ("upsloping", "horizontal", "downsloping", "elevated", "depressed")
 QUALITY = ("ok", "noisy", "flat")
 
 ST_ELEVATION_MV = 0.1
+ST_ELEVATION_V2_V3_MV = 0.2
 ST_DEPRESSION_MV = -0.05
 ST_SLOPE_MV_PER_S = 1.0
 WIDE_QRS_MS = 120.0
@@ -703,13 +705,14 @@ def _at(sig: np.ndarray, pos: np.ndarray, half: int = 2) -> np.ndarray:
     return _window_mean(sig, pos - half, pos + half)
 
 
-def _st_form(dev: np.ndarray, slope: np.ndarray) -> list:
+def _st_form(dev: np.ndarray, slope: np.ndarray, lead: str = "II") -> list:
     forms = np.full(len(dev), None, dtype=object)
     fin = np.isfinite(dev) & np.isfinite(slope)
     forms[fin & (slope > ST_SLOPE_MV_PER_S)] = "upsloping"
     forms[fin & (slope < -ST_SLOPE_MV_PER_S)] = "downsloping"
     forms[fin & (np.abs(slope) <= ST_SLOPE_MV_PER_S)] = "horizontal"
-    forms[fin & (dev >= ST_ELEVATION_MV)] = "elevated"
+    elevation = ST_ELEVATION_V2_V3_MV if lead in ("V2", "V3") else ST_ELEVATION_MV
+    forms[fin & (dev >= elevation)] = "elevated"
     forms[fin & (dev <= ST_DEPRESSION_MV)] = "depressed"
     return forms.tolist()
 
@@ -778,7 +781,7 @@ def _timing(fid: dict, r: np.ndarray, fs: float) -> dict[str, np.ndarray]:
     }
 
 
-def _beat_dicts(fid, own_peaks, timing, lead_vals, r, fs) -> list[dict]:
+def _beat_dicts(fid, timing, lead_vals, r, fs, lead: str) -> list[dict]:
     """Columns -> one dict per beat (rounded; NaN -> None)."""
     to_ms = 1000.0 / fs
     cols: dict[str, list] = {"index": list(range(len(r)))}
@@ -789,20 +792,20 @@ def _beat_dicts(fid, own_peaks, timing, lead_vals, r, fs) -> list[dict]:
 
     times = {
         "p_onset_ms": fid["p_on"],
-        "p_peak_ms": own_peaks["p_peak"],
+        "p_peak_ms": lead_vals["p_peak"],
         "p_offset_ms": fid["p_off"],
         "qrs_onset_ms": fid["qrs_on"],
         "r_peak_ms": r.astype(np.float64),
         "qrs_offset_ms": fid["qrs_off"],
         "t_onset_ms": fid["t_on"],
-        "t_peak_ms": own_peaks["t_peak"],
+        "t_peak_ms": lead_vals["t_peak"],
         "t_offset_ms": fid["t_off"],
     }
     for name in FIDUCIALS:
         put(name, times[name] * to_ms, 1)
     for name in BEAT_FEATURES:
         if name == "st_form":
-            cols[name] = _st_form(lead_vals["st_deviation"], lead_vals["st_slope"])
+            cols[name] = _st_form(lead_vals["st_deviation"], lead_vals["st_slope"], lead)
         elif BEAT_FEATURES[name] == "mV":
             put(name, lead_vals[name], 3)
         else:
@@ -988,7 +991,7 @@ def _measure_uncached(ecg: ECG) -> Measurements:
             lead_med[name] = {}
             continue
         vals = _measure_lead(clean[i], fid, r, fs)
-        beats = _beat_dicts(fid, vals, timing, vals, r, fs)
+        beats = _beat_dicts(fid, timing, vals, r, fs, name)
         med = {k: _nanmedian(v) for k, v in vals.items() if k not in ("p_peak", "t_peak")}
         lead_med[name] = med
         st = med["st_deviation"]

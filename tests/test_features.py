@@ -222,6 +222,9 @@ def test_st_form_vocabulary():
     dev = np.array([0.2, -0.1, 0.0, 0.0, 0.0, np.nan])
     slope = np.array([0.0, 0.0, 3.0, -3.0, 0.2, 0.0])
     assert _st_form(dev, slope) == ["elevated", "depressed", "upsloping", "downsloping", "horizontal", None]
+    # V2-V3: 0.15 mV is within normal limits there, elevation from 0.2 mV
+    assert _st_form(np.array([0.15, 0.25]), np.zeros(2), "V2") == ["horizontal", "elevated"]
+    assert _st_form(np.array([0.15]), np.zeros(1), "V5") == ["elevated"]
 
 
 def test_one_beat_gives_not_enough_beats_not_a_crash(normal):

@@ -168,3 +168,17 @@ def test_real_record_survives_a_flat_and_a_noisy_lead(rows):
     assert np.max(np.abs(before - after)) <= 20
     assert abs(m.global_values["heart_rate_bpm"] - r["m"].global_values["heart_rate_bpm"]) <= 1
     assert abs(m.global_values["qrs_ms"] - r["m"].global_values["qrs_ms"]) <= 10
+
+
+def test_cpsc_st_elevation_records_have_the_highest_st_levels(cpsc):
+    """J+60 ms ST level: STE records reach 0.2 mV somewhere; Normal records stay within normal limits."""
+
+    def elevated_leads(m):
+        st = m.global_values["st_deviation_mv"]
+        return [n for n, v in st.items() if v >= (0.2 if n in ("V2", "V3") else 0.1) + 0.05]
+
+    ste = {r["name"]: elevated_leads(r["m"]) for r in cpsc if "STE" in r["dx"]}
+    normal = {r["name"]: elevated_leads(r["m"]) for r in cpsc if r["dx"] == ["Normal"]}
+    print(f"\nleads with ST elevation: STE records {ste}; Normal records {normal}")
+    assert sum(bool(v) for v in ste.values()) >= 0.8 * len(ste)
+    assert sum(bool(v) for v in normal.values()) <= 0.2 * len(normal)
