@@ -156,6 +156,7 @@ class Measurements:
     p_wave_fraction (share of beats with a P wave), st_deviation_mv ({lead: mV}), voltage
     (limb_max_qrs_mv, precordial_max_qrs_mv, low_voltage_limb, low_voltage_precordial, sokolow_lyon_mv,
     cornell_mv), quality ({lead: verdict}). Values are None where they cannot be measured.
+    RR values leave out gaps over 2.5 s and 3 median RRs (signal dropouts).
     Added keys: rr_irregularity is RMSSD / mean RR (sinus rhythm < 0.05, AF usually > 0.1);
     delineation_leads (the leads the fiducials came from); ok_leads (leads used by global medians).
 
@@ -343,6 +344,28 @@ def _consensus_r_peaks(clean: np.ndarray, fs: float, usable: np.ndarray) -> tupl
             if own[int(o)][k] < 0:
                 own[int(o)][k] = t
     return np.asarray(shared, dtype=np.int64), own
+
+
+def _dropout_mask(signal: np.ndarray, fs: float) -> np.ndarray:
+    """True where every lead holds a constant value (zero padding, leads off) for at least 0.5 s."""
+    still = np.all(np.diff(signal, axis=1) == 0, axis=0)
+    still = np.concatenate([still, [still[-1]]]) if len(still) else np.zeros(signal.shape[1], bool)
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], still.astype(np.int8), [0]])))
+    mask = np.zeros(signal.shape[1], dtype=bool)
+    for a, b in zip(edges[::2], edges[1::2], strict=True):
+        if b - a >= 0.5 * fs:
+            mask[a:b] = True
+    return mask
+
+
+def _drop_dropout_edges(signal: np.ndarray, r: np.ndarray, own: dict, fs: float):
+    """Drop R peaks in or within 150 ms of a dropout: the step there is not a heartbeat."""
+    mask = _dropout_mask(signal, fs)
+    if not mask.any() or len(r) == 0:
+        return r, own
+    near = uniform_filter1d(mask.astype(np.float64), int(0.3 * fs) + 1) > 0
+    keep = ~near[r]
+    return r[keep], {i: v[keep] for i, v in own.items()}
 
 
 def _spatial_velocity(clean: np.ndarray, leads) -> np.ndarray:
@@ -964,6 +987,7 @@ def _measure_uncached(ecg: ECG) -> Measurements:
     if flat.all():
         return _not_enough(ecg, np.zeros(0, np.int64), ["flat"] * 12, "every lead is flat (no signal)")
     r, own = _consensus_r_peaks(clean, fs, ~flat)
+    r, own = _drop_dropout_edges(ecg.signal, r, own, fs)
     if len(r) < 2:
         seconds = ecg.duration_ms / 1000.0
         quality = ["flat" if f else "ok" for f in flat]
@@ -1025,6 +1049,8 @@ def _global_values(r, fs, timing, p_present, lead_med, ok_names, quality, reps) 
     qd = dict(zip(LEADS, quality, strict=True))
     g = _empty_globals(qd, len(r))
     rr = np.diff(r) * 1000.0 / fs
+    gap = (rr > 3 * np.median(rr)) & (rr > 2500)  # a signal dropout, not a beat interval
+    rr = rr[~gap] if (~gap).any() else rr
     mean_rr = float(rr.mean())
     rmssd = float(np.sqrt(np.mean(np.diff(rr) ** 2))) if len(rr) > 1 else float("nan")
 

@@ -251,6 +251,22 @@ def test_nan_samples_do_not_break_measurement(normal):
     json.dumps(m.to_dict(), allow_nan=False)
 
 
+def test_signal_dropout_does_not_drag_the_rate_down(normal):
+    sig = normal.signal.copy()
+    sig[:, 1000:3000] = 0.0  # 4 s with no signal in any lead
+    m = measure(_copy(normal, sig, "dropout"))
+    assert abs(m.global_values["heart_rate_bpm"] - 75) <= 2
+    assert not any(1000 < t < 6000 for t in m.r_peaks_ms[1:-1] if 2200 < t < 5800)
+
+
+def test_zero_padded_record_keeps_its_rate(normal):
+    sig = normal.signal.copy()
+    sig[:, 3500:] = 0.0  # 7 s of signal padded to 10 s, as model inputs are
+    m = measure(_copy(normal, sig, "padded"))
+    assert abs(m.global_values["heart_rate_bpm"] - 75) <= 2
+    assert max(m.r_peaks_ms) < 7000
+
+
 def test_measure_rejects_non_ecg():
     with pytest.raises(GemError, match="needs a gem_core.ecg.ECG"):
         measure(np.zeros((12, 5000)))
