@@ -49,8 +49,9 @@ AF_MIN_NORMALISED_RMSSD = 0.10
 # (atrial rate about 300/min; ESC 2019 SVT guidelines), so it is named as a possibility, never a label.
 FLUTTER_2TO1_BPM = (140.0, 160.0)
 # Premature beats (AHA/ACCF/HRS 2009 Part III, Surawicz et al.): a ventricular premature complex is wide
-# (>= 120 ms), differs from the conducted QRS and has no premature P wave before it; a narrow one is
-# supraventricular. "Differs": QRS correlation with the dominant beat below 0.9, or 20 ms wider.
+# (>= 120 ms) and differs from the conducted QRS; a narrow one is supraventricular. Used when the
+# measurements do not classify a premature beat themselves. "Differs": QRS correlation with the
+# dominant beat below 0.9, or 20 ms wider.
 PVC_MAX_MORPHOLOGY_CORR = 0.9
 PVC_MIN_EXTRA_QRS_MS = 20.0
 # First-degree AV block: PR > 200 ms (AHA/ACCF/HRS 2009 Part III / standard definition).
@@ -437,17 +438,15 @@ def rate_and_rhythm(m: Measurements, usable: list[str]) -> tuple[list[Finding], 
     return findings, rhythm
 
 
-def _p_wave_before(m: Measurements, beat_index: int) -> bool:
-    for lead in ("II", "I", "V1"):
-        beat = next((b for b in _beats(m, lead, dominant_only=False) if b.get("index") == beat_index), None)
-        if beat is not None:
-            return beat.get("p_onset_ms") is not None
-    return False
-
-
 def premature_kind(m: Measurements, beat: dict) -> str:
-    """'PVC' for a wide premature QRS (>= 120 ms) unlike the dominant one and without a P wave before
-    it; otherwise 'PAC' (a narrow beat, or one conducted like the dominant beats: aberrancy aside)."""
+    """'PVC' or 'PAC' for one premature beat.
+
+    The measurements classify premature beats already (width and QRS morphology against the dominant
+    beat); their verdict is kept so that the text and the grounding checker agree. Without it: 'PVC'
+    for a wide QRS (>= 120 ms) unlike the dominant one, 'PAC' otherwise.
+    """
+    if beat.get("kind") in ("PVC", "PAC"):
+        return beat["kind"]
     qrs = _num(beat.get("qrs_duration_ms"))
     dominant = _num(m.global_values.get("qrs_ms"))
     corr = _num(beat.get("morphology_corr"))
@@ -455,9 +454,14 @@ def premature_kind(m: Measurements, beat: dict) -> str:
     unlike = (corr is not None and corr < PVC_MAX_MORPHOLOGY_CORR) or (
         qrs is not None and dominant is not None and qrs >= dominant + PVC_MIN_EXTRA_QRS_MS
     )
-    if wide and unlike and not _p_wave_before(m, int(beat.get("beat_index", -1))):
-        return "PVC"
-    return "PAC"
+    return "PVC" if wide and unlike else "PAC"
+
+
+def _premature_shape(kind: str, qrs: float | None) -> str:
+    wide = qrs is not None and qrs >= COMPLETE_BBB_QRS_MS
+    if kind == "PVC":
+        return "wide and unlike the dominant beats" if wide else "unlike the dominant beats"
+    return "conducted like the dominant beats" if wide else "narrow"
 
 
 _NUMBER_WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}
@@ -485,7 +489,7 @@ def premature_beats(m: Measurements, rhythm: str) -> list[Finding]:
         coupling, pause = _num(first.get("coupling_ms")), _num(first.get("pause_ms"))
         count = _NUMBER_WORDS.get(n, str(n))
         what = f"{count} {name}{'s' if n > 1 else ''} ({kind}{'s' if n > 1 else ''})"
-        shape = "wide and unlike the dominant beats" if kind == "PVC" else "narrow"
+        shape = _premature_shape(kind, _num(first.get("qrs_duration_ms")))
         sentence = (
             f"There {'are' if n > 1 else 'is'} {what} at {times}{'' if n <= 6 else ' and later'}, {shape}"
         )
@@ -613,9 +617,7 @@ def qrs_conduction(
     width_leads = [lead for lead in (v1, *lat) if lead] or usable[:2]
     ev = spans(m, width_leads, "qrs_duration", per_lead=2)
     if kind is None:
-        text = f"The QRS duration is {_ms(qrs)}" + (
-            "." if qrs < INCOMPLETE_BBB_QRS_MS else ", without a bundle branch block pattern."
-        )
+        text = f"The QRS duration is {_ms(qrs)}."
         return [Finding("qrs", text, "qrs_duration", round(qrs), "ms", leads=width_leads, evidence=ev)], None
     if kind in ("RBBB", "IRBBB"):
         morph = f"a dominant terminal R wave in lead {v1}"
@@ -624,7 +626,7 @@ def qrs_conduction(
     elif kind == "LBBB":
         morph = f"a QS or rS complex in lead {v1} and upright R waves in {_leads_phrase(lat)}"
     else:
-        morph = "no typical bundle branch block pattern in leads V1, I and V6"
+        morph = "a QRS morphology in leads V1, I and V6 that is typical of neither bundle branch"
     names = {
         "RBBB": "right bundle branch block (RBBB)",
         "IRBBB": "incomplete right bundle branch block",

@@ -42,7 +42,7 @@ def build(
         beats = []
         for i, r in enumerate(r_times):
             on = r - qrs / 2
-            no_p = not p or any(pb["beat_index"] == i and pb["kind"] == "PVC" for pb in premature)
+            no_p = not p or any(pb["beat_index"] == i and pb.get("kind") == "PVC" for pb in premature)
             beat = {
                 "index": i,
                 "r_peak_ms": r,
@@ -254,3 +254,19 @@ def test_missing_values_do_not_break_the_reading():
     reading, labels = read(m)
     assert reading.text.startswith("P waves precede 0% of the dominant beats in lead II")
     assert labels == []
+
+
+def test_premature_beats_without_a_kind_are_classified_by_width():
+    premature = [
+        {"beat_index": 4, "time_ms": 3300.0, "qrs_duration_ms": 150.0, "morphology_corr": 0.3,
+         "coupling_ms": 500.0, "pause_ms": 1100.0, "compensatory": True},
+        {"beat_index": 8, "time_ms": 6500.0, "qrs_duration_ms": 88.0, "morphology_corr": 0.97,
+         "coupling_ms": 560.0, "pause_ms": 900.0, "compensatory": False},
+    ]  # fmt: skip
+    reading, labels = read(build(premature=premature))
+    assert labels == ["PAC", "PVC"]
+    assert (
+        "one premature ventricular contraction (PVC) at 3.3 s, wide and unlike the dominant beats"
+        in reading.text
+    )
+    assert "one premature atrial contraction (PAC) at 6.5 s, narrow" in reading.text
