@@ -160,6 +160,7 @@ def build_review(ctx: AppContext, gpu) -> dict:
                 interactive=False,
                 label="Claims (select a row to highlight it on the tracing)",
                 elem_id="claims-table",
+                column_widths=["7%", "17%", "46%", "15%", "15%"],
                 elem_classes="compact-table",
                 wrap=True,
                 max_height=320,

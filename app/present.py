@@ -220,6 +220,8 @@ def zoom_to_highlights(fig):
     x0, x1 = min(s.x0 for s in boxes) - ZOOM_PAD_MS, max(s.x1 for s in boxes) + ZOOM_PAD_MS
     y0, y1 = min(s.y0 for s in boxes) - ZOOM_PAD_MV, max(s.y1 for s in boxes) + ZOOM_PAD_MV
     width, height = max(x1 - x0, (y1 - y0) * aspect), max(y1 - y0, (x1 - x0) / aspect)
+    if width >= fx1 - fx0 or height >= fy1 - fy0:
+        return fig  # the evidence spans the whole view already: zooming would only add blank paper
     x0, y0 = _fit(x0, x1, width, fx0, fx1), _fit(y0, y1, height, fy0, fy1)
     fig.update_layout(
         xaxis_range=[x0, x0 + width], yaxis_range=[y0, y0 + height], uirevision=f"zoom:{x0:.0f}:{y0:.2f}"
