@@ -12,9 +12,11 @@ import csv
 import getpass
 import os
 import secrets
+import time
 from pathlib import Path
 
 from app.parts import need
+from app.spaces import oauth_enabled
 from app.state import AppContext
 from gem_core.errors import GemError
 from gem_core.settings import Settings
@@ -93,10 +95,29 @@ def ensure_rater(ctx: AppContext, username: str, display_name: str, role: str = 
     )
 
 
+def oauth_profile(request):
+    """The HF OAuth profile of the request's session on Spaces (``hf_oauth: true``), else None.
+
+    Read the way ``gr.OAuthProfile`` injection reads it, so every handler gets it from the request.
+    """
+    if request is None or not oauth_enabled():
+        return None
+    try:
+        info = request.session.get("oauth_info")
+    except (AssertionError, AttributeError):  # no session middleware: OAuth is not set up
+        return None
+    if not info or (info.get("expires_at") or float("inf")) < time.time() or "userinfo" not in info:
+        return None
+    import gradio as gr
+
+    return gr.OAuthProfile(info["userinfo"])
+
+
 def current_rater(ctx: AppContext, request=None, profile=None):
     """The signed-in rater: gradio login name, else HF OAuth profile, else (if allowed) anonymous."""
     if ctx.store is None:
         return None
+    profile = profile if profile is not None else oauth_profile(request)
     username = getattr(request, "username", None) if request is not None else None
     if username:
         return find_rater(ctx, username)

@@ -234,6 +234,14 @@ def build_review(ctx: AppContext, gpu) -> dict:
         """Stream an interpretation of the loaded ECG (text so far, then claims with verdicts)."""
         params = handlers.generation_params(temperature, top_p, max_new_tokens, seed)
         tab = request.session_hash if request else None
+        # first use of a model backend loads its weights: say so before anything else happens
+        yield (
+            gr.skip(),
+            gr.skip(),
+            gr.skip(),
+            gr.skip(),
+            f"Starting {backend_name}… (the first use loads the model)",
+        )
         for current in handlers.interpret(ctx, s, backend_name, question, params, tab):
             interp = current.interpretation
             text, tokens, table = reading_views(current)

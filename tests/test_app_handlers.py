@@ -325,3 +325,15 @@ def test_upload_of_a_wfdb_pair_from_separate_folders(ctx, tmp_path):
     )
     session = handlers.load_upload(ctx, [str(dat), str(hea)])
     assert session.ecg.n_samples == ecg.n_samples and session.sample_id == "upload:rec"
+
+
+def test_hf_oauth_profile_maps_to_a_rater(ctx, monkeypatch):
+    monkeypatch.setenv("SPACE_ID", "lab/gem-studio")
+    monkeypatch.setenv("OAUTH_CLIENT_ID", "client")
+    userinfo = {"name": "Dr Ada", "preferred_username": "ada-hf", "profile": "", "picture": ""}
+    request = SimpleNamespace(session={"oauth_info": {"userinfo": userinfo}}, username=None, session_hash="t")
+    who = auth.require_rater(ctx, request)
+    assert who.username == "hf-ada-hf" and who.role == "rater"
+    assert auth.require_rater(ctx, request).id == who.id  # the same account next time
+    expired = SimpleNamespace(session={"oauth_info": {"userinfo": userinfo, "expires_at": 1}}, username=None)
+    assert auth.oauth_profile(expired) is None
