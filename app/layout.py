@@ -207,7 +207,7 @@ def build_review(ctx: AppContext, gpu) -> dict:
         return after_load(handlers.load_upload(ctx, paths), lay, bt)
 
     load_inputs = [layout, beats]
-    sample.change(load_ecg, [sample, *load_inputs], loaded_outputs, api_name="load_ecg").then(
+    sample.change(load_ecg, [sample, *load_inputs], loaded_outputs, api_name="load_ecg", queue=False).then(
         measure_step, [session, *load_inputs], measure_outputs, **PRIVATE
     )
     upload.upload(load_upload, [upload, *load_inputs], loaded_outputs, **PRIVATE).then(
@@ -235,23 +235,15 @@ def build_review(ctx: AppContext, gpu) -> dict:
         params = handlers.generation_params(temperature, top_p, max_new_tokens, seed)
         tab = request.session_hash if request else None
         # first use of a model backend loads its weights: say so before anything else happens
-        yield (
-            gr.skip(),
-            gr.skip(),
-            gr.skip(),
-            gr.skip(),
-            f"Starting {backend_name}… (the first use loads the model)",
-        )
+        starting = f"Starting {backend_name}… (the first use loads the model)"
+        yield gr.skip(), "", [], present.claims_frame([]), starting
         for current in handlers.interpret(ctx, s, backend_name, question, params, tab):
             interp = current.interpretation
-            text, tokens, table = reading_views(current)
-            state = (
-                "stopped"
-                if interp.stopped
-                else ("streaming…" if interp.interpretation_id is None else "done")
-            )
-            label = f"{interp.label} · {len(interp.claims)} claims · {state}"
-            yield current, text, tokens, table, label
+            text, tokens, _ = reading_views(current)
+            state = "stopped" if interp.stopped else "streaming…"
+            # the claims table is sent once at the end: re-rendering it per chunk slows the page
+            yield current, text, tokens, gr.skip(), f"{interp.label} · {len(interp.claims)} claims · {state}"
+        text, tokens, table = reading_views(current)
         yield current, text, tokens, table, _done_status(current)
 
     interp_outputs = [session, raw_text, reading, claims, status]
