@@ -17,6 +17,7 @@ from gem_core.errors import GemError
 
 log = logging.getLogger(__name__)
 
+PLOT_WIDTH_PX = 900  # about the tracing column on a 1600-1920 px screen; sets the paper height
 VERDICT_COLORS = {"supported": "#2e7d32", "contradicted": "#c62828", "not_checkable": "#9e9e9e"}
 VERDICT_LABELS = {"supported": "supported", "contradicted": "contradicted", "not_checkable": "not checkable"}
 SELECTED = "selected claim"
@@ -182,7 +183,11 @@ def ecg_plot(session: Session, layout: str, beats: bool, claims: list[dict]):
         layout=layout,
         highlights=highlights_for(claims),
         beats=session.measurements if beats else None,
+        width=PLOT_WIDTH_PX,
     )
+    # keep 25 mm/s : 10 mm/mV by shrinking the plot area, not by widening the ranges past the paper
+    fig.update_xaxes(constrain="domain")
+    fig.update_yaxes(constrain="domain")
     return zoom_to_highlights(fig) if claims else fig
 
 
@@ -328,12 +333,17 @@ def claims_frame(claims: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
 
 
+MEASURED_CHARS = 60  # the claims table shows a summary; the evidence table has every value
+
+
 def _measured(measured) -> str:
     if measured is None:
         return ""
     if isinstance(measured, dict):
-        return ", ".join(f"{k}: {_fmt(v, 2) if isinstance(v, float) else v}" for k, v in measured.items())
-    return str(measured)
+        text = ", ".join(f"{k}: {_fmt(v, 2) if isinstance(v, float) else v}" for k, v in measured.items())
+    else:
+        text = str(measured)
+    return text if len(text) <= MEASURED_CHARS else text[: MEASURED_CHARS - 1] + "…"
 
 
 def evidence_frame(claim: dict | None) -> pd.DataFrame:

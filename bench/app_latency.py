@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> None:
             f"{label:40s} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms  "
             f"(x{p50 / base_p50:.1f} / x{p95 / base_p95:.1f} baseline)" + target
         )
-    print(f"(mean tracing {statistics.mean(figures['tracing']):.1f} ms)")
+    print(f"(mean tracing {statistics.mean(figures['tracing']):.1f} ms; per run: {[round(v) for v in figures['tracing']]})")
 
 
 if __name__ == "__main__":

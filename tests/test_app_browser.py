@@ -105,6 +105,12 @@ def test_review_selecting_a_claim_draws_its_highlight(review_page, artifacts_dir
     page.wait_for_function(
         "document.querySelectorAll('#ecg-plot .shapelayer path').length > 0", timeout=TIMEOUT, polling=100
     )
+    if REAL_FOLDER.is_dir():  # the same claim picked from the highlighted text itself
+        page.locator("#reading span", has_text="ST-segment").first.click()
+        page.wait_for_timeout(500)
+        page.wait_for_function(
+            "document.querySelectorAll('#ecg-plot .shapelayer path').length > 0", timeout=TIMEOUT, polling=100
+        )
     assert page.locator("#reading").inner_text().count("selected claim") == 1  # legend entry
     evidence_rows = page.locator("#evidence-table [role=gridcell][data-col='0']")
     assert evidence_rows.count() >= 1
