@@ -303,7 +303,11 @@ def _done_status(s: Session) -> str:
     for c in interp.claims:
         counts[c.get("verdict")] = counts.get(c.get("verdict"), 0) + 1
     parts = [f"{n} {present.VERDICT_LABELS.get(v, v)}" for v, n in counts.items()]
-    saved = "saved" if interp.interpretation_id is not None else "not saved (no ratings store)"
+    saved = (
+        f"saved as interpretation {interp.interpretation_id}"
+        if interp.interpretation_id is not None
+        else "not saved (no ratings store)"
+    )
     head = "Stopped" if interp.stopped else "Done"
     return f"{head} · {interp.label} · {len(interp.claims)} claims ({', '.join(parts) or 'none'}) · {saved}"
 

@@ -175,6 +175,8 @@ def build_compare(ctx: AppContext, review: dict, gpu) -> None:
     with gr.Row():
         submit = gr.Button("Submit preference", variant="primary", elem_id="compare-submit")
         key = gr.Textbox(visible=False)
+        a_id = gr.Number(visible=False, precision=0)  # ids only: they do not reveal the backend
+        b_id = gr.Number(visible=False, precision=0)
         status = gr.Markdown("", elem_id="compare-status")
 
     @ui_errors
@@ -189,35 +191,56 @@ def build_compare(ctx: AppContext, review: dict, gpu) -> None:
             *_, done = handlers.interpret(ctx, sub, name, review_question(s), params, request.session_hash)
             results.append(done.interpretation)
         a, b = rating.blind_pair(*results)
-        state = {"a": a.interpretation_id, "b": b.interpretation_id, "case": s.case_id, "opened": time.time()}
+        state = {"case": s.case_id, "opened": time.time()}
         return (
             state,
+            a.interpretation_id,
+            b.interpretation_id,
             present.highlighted_text(a.text, a.claims),
             present.highlighted_text(b.text, b.claims),
             new_key(),
             "Choose A, B, tie or both bad, and say why.",
         )
 
-    gen.click(gpu(generate), [session, first, second, temp], [pair, a_text, b_text, key, status], **PRIVATE)
+    gen.click(
+        gpu(generate),
+        [session, first, second, temp],
+        [pair, a_id, b_id, a_text, b_text, key, status],
+        **PRIVATE,
+    )
 
     @ui_errors
-    def submit_preference(p: dict, choice_label: str, why: str, idem_key: str, request: gr.Request):
-        """Record which of the two blind interpretations (A/B/tie/both bad) is better, with a rationale."""
+    def submit_preference(
+        p: dict,
+        interpretation_a_id: int | None,
+        interpretation_b_id: int | None,
+        choice: str,
+        rationale: str,
+        idempotency_key: str,
+        request: gr.Request,
+    ):
+        """Record which of two interpretations of one ECG, shown as A and B, is better, and why.
+
+        ``choice``: "A is better", "B is better", "Tie" or "Both bad".
+        """
         who = auth.require_rater(ctx, request, None)
         rating.submit_preference(
             ctx,
             who,
-            p.get("a"),
-            p.get("b"),
-            choice_label,
-            why,
+            interpretation_a_id,
+            interpretation_b_id,
+            choice,
+            rationale,
             rating.elapsed(p.get("opened")),
-            idem_key,
+            idempotency_key,
         )
-        return f"Saved: {choice_label}.", new_key()
+        return f"Saved: {choice}.", new_key()
 
     submit.click(
-        submit_preference, [pair, choice, rationale, key], [status, key], api_name="submit_preference"
+        submit_preference,
+        [pair, a_id, b_id, choice, rationale, key],
+        [status, key],
+        api_name="submit_preference",
     )
 
 

@@ -96,3 +96,19 @@ def test_rating_bad_input_is_a_clear_error(client):
 
     with pytest.raises(AppError, match="does not exist"):
         client.predict(999999, "api-key-000000000002", 5, 4, 4, 4, 3, 4, 5, "", api_name="/submit_rating")
+
+
+def test_preference_over_the_api(client, served):
+    import re
+
+    _, ctx = served
+    client.predict("synthetic:60bpm", "12x1", False, api_name="/load_ecg")
+    ids = []
+    for question in ("Interpret this ECG.", "Describe the rhythm."):
+        *_, last = list(client.submit(backend_name="measure", question=question, api_name="/interpret"))
+        ids.append(int(re.search(r"interpretation (\d+)", last[-1]).group(1)))
+    before = ctx.store.counts()["preferences"]
+    status, _ = client.predict(
+        *ids, "B is better", "clearer", "api-pref-0000000001", api_name="/submit_preference"
+    )
+    assert status == "Saved: B is better." and ctx.store.counts()["preferences"] == before + 1
