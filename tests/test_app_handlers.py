@@ -337,3 +337,13 @@ def test_hf_oauth_profile_maps_to_a_rater(ctx, monkeypatch):
     assert auth.require_rater(ctx, request).id == who.id  # the same account next time
     expired = SimpleNamespace(session={"oauth_info": {"userinfo": userinfo, "expires_at": 1}}, username=None)
     assert auth.oauth_profile(expired) is None
+
+
+@pytest.mark.parametrize("layout", handlers.LAYOUTS)
+def test_each_layout_draws_with_and_without_beat_markers(done, layout):
+    session, _ = done
+    plain = handlers.figure(session, layout, beats=False)
+    marked = handlers.figure(session, layout, beats=True)
+    assert plain.layout.meta["gem_viewer"]["layout"] == layout
+    assert len(marked.data) > len(plain.data)  # P/QRS/T markers are extra traces
+    assert handlers.figure(Session(), layout) is None
