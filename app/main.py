@@ -9,6 +9,7 @@ import gradio as gr
 from app import auth, layout, screens
 from app.spaces import gpu_decorator, oauth_enabled
 from app.state import AppContext
+from gem_core.errors import GemError
 from gem_core.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,10 @@ def launch_kwargs(ctx: AppContext) -> dict:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    settings = get_settings()
-    demo = build_demo(settings)
-    demo.queue(default_concurrency_limit=8).launch(**launch_kwargs(demo.gem_context))
+    try:
+        settings = get_settings()
+        demo = build_demo(settings)
+        kwargs = launch_kwargs(demo.gem_context)
+    except GemError as exc:  # bad configuration: one line that says what to fix, no traceback
+        raise SystemExit(f"error: {exc}") from None
+    demo.queue(default_concurrency_limit=8).launch(**kwargs)
