@@ -234,15 +234,23 @@ def build_review(ctx: AppContext, gpu) -> dict:
         """Stream an interpretation of the loaded ECG (text so far, then claims with verdicts)."""
         params = handlers.generation_params(temperature, top_p, max_new_tokens, seed)
         tab = request.session_hash if request else None
-        # first use of a model backend loads its weights: say so before anything else happens
-        starting = f"Starting {backend_name}… (the first use loads the model)"
-        yield gr.skip(), "", [], present.claims_frame([]), starting
+        clear_claims = present.claims_frame([])
+        if backend_name not in ctx.backends:  # its first use loads the model: say so before it starts
+            yield gr.skip(), "", [], clear_claims, f"Starting {backend_name}… (the first use loads the model)"
+            clear_claims = gr.skip()
         for current in handlers.interpret(ctx, s, backend_name, question, params, tab):
             interp = current.interpretation
             text, tokens, _ = reading_views(current)
             state = "stopped" if interp.stopped else "streaming…"
-            # the claims table is sent once at the end: re-rendering it per chunk slows the page
-            yield current, text, tokens, gr.skip(), f"{interp.label} · {len(interp.claims)} claims · {state}"
+            # the claims table is cleared once, filled once at the end: re-rendering it per chunk is slow
+            yield (
+                current,
+                text,
+                tokens,
+                clear_claims,
+                f"{interp.label} · {len(interp.claims)} claims · {state}",
+            )
+            clear_claims = gr.skip()
         text, tokens, table = reading_views(current)
         yield current, text, tokens, table, _done_status(current)
 

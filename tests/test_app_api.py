@@ -69,7 +69,7 @@ def test_load_stream_rate_and_find_it_in_the_database(client, served):
 
     job = client.submit(backend_name="measure", question="Interpret this ECG.", api_name="/interpret")
     outputs = list(job)  # every streamed update
-    assert "Starting measure" in outputs[0][-1]  # the status says what is happening before any text
+    assert "Starting measure" in outputs[0][-1]  # first use: the status says a backend is starting
     texts = [out[0] for out in outputs[1:]]
     assert len(texts) >= 3 and len(texts[0]) < len(texts[-1])
     assert texts[-1].startswith("The heart rate") and "Done" in outputs[-1][-1]
