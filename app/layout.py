@@ -14,7 +14,6 @@ import random
 import gradio as gr
 
 from app import handlers, present
-from app.parts import have
 from app.state import AppContext, Session
 from gem_core.errors import GemError
 from gem_core.prompts import DEFAULT_QUESTION
@@ -329,12 +328,3 @@ def _safe(fn, default):
         return fn()
     except GemError:
         return default
-
-
-def optional_parts() -> dict[str, bool]:
-    """Which optional pieces this install has (shown in the footer)."""
-    return {
-        "viewer": have("viewer", "ecg_figure"),
-        "grounding": have("gem_core.grounding", "ground"),
-        "store": have("annotations", "Store"),
-    }

@@ -37,23 +37,23 @@ PER_LEAD_FEATURES = (
 # ----------------------------------------------------------------------------------------------- samples
 def sources(ctx: AppContext) -> list:
     """The deployment's sample sources (``gem_core.samples.default_sources``), built once."""
-    if "sources" not in ctx.thumbnails:
+    if "sources" not in ctx.cache:
         default_sources = need("gem_core.samples", "default_sources", "the sample gallery")
-        ctx.thumbnails["sources"] = default_sources(ctx.settings)
-    return ctx.thumbnails["sources"]
+        ctx.cache["sources"] = default_sources(ctx.settings)
+    return ctx.cache["sources"]
 
 
 def samples(ctx: AppContext) -> list[dict]:
     """The gallery's samples as ``[{id, label, caption}]``, default source first."""
-    if "samples" not in ctx.thumbnails:
+    if "samples" not in ctx.cache:
         found = []
         for source in sources(ctx):
             try:
                 found += [_sample_dict(info) for info in source.list()]
             except GemError as exc:  # one unreadable source must not empty the gallery
                 log.warning("sample source %s skipped: %s", getattr(source, "name", source), exc)
-        ctx.thumbnails["samples"] = found
-    return ctx.thumbnails["samples"]
+        ctx.cache["samples"] = found
+    return ctx.cache["samples"]
 
 
 def _sample_dict(info) -> dict:
@@ -70,10 +70,10 @@ def load_sample_ecg(ctx: AppContext, sample_id: str):
 def thumbnail(ctx: AppContext, sample_id: str):
     """A small rendered image of a sample for the gallery (cached per app)."""
     key = ("thumb", sample_id)
-    if key not in ctx.thumbnails:
+    if key not in ctx.cache:
         ecg_image = need("gem_core.render", "ecg_image", "ECG image rendering")
-        ctx.thumbnails[key] = ecg_image(load_sample_ecg(ctx, sample_id), layout="3x4", width=360, height=270)
-    return ctx.thumbnails[key]
+        ctx.cache[key] = ecg_image(load_sample_ecg(ctx, sample_id), layout="3x4", width=360, height=270)
+    return ctx.cache[key]
 
 
 # ------------------------------------------------------------------------------------------ measurements

@@ -47,7 +47,6 @@ class Session:
     interpretation: Interpretation | None = None
     selected_claim: str | None = None
     rating_key: str = field(default_factory=new_key)
-    preference_key: str = field(default_factory=new_key)
     rate_opened: float | None = None  # when the Rate tab showed this interpretation (time spent)
 
     @property
@@ -70,7 +69,7 @@ class AppContext:
     backends: dict = field(default_factory=dict)
     stops: dict[str, threading.Event] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
-    thumbnails: dict = field(default_factory=dict)
+    cache: dict = field(default_factory=dict)  # sample sources, the gallery list, thumbnails
 
     def stop_event(self, session_hash: str | None) -> threading.Event:
         """A fresh stop flag for this tab's generation (replacing the previous one)."""
