@@ -126,6 +126,7 @@ def interpret(
         params=params.to_dict(),
     )
     session.interpretation, session.selected_claim, session.rating_key = interp, None, new_key()
+    session.rate_target = None
     grounded_at, grounded_len = 0.0, 0
     for chunk in backend.stream(session.ecg, question, params, stop):
         interp.text += chunk

@@ -44,7 +44,7 @@ def interpretation_id_of(session: Session, explicit=None):
     """The interpretation to rate: an explicit id (API callers), else the one on the Review screen."""
     if explicit not in (None, "", 0):
         return int(explicit)
-    interp = session.interpretation
+    interp = session.to_rate
     if interp is None:
         raise GemError("interpret an ECG first (Review tab), then rate the interpretation")
     if interp.interpretation_id is None:
@@ -97,6 +97,13 @@ def blind_pair(first, second, rng: random.Random | None = None) -> tuple:
     """
     rng = rng or random.Random()
     return (first, second) if rng.random() < 0.5 else (second, first)
+
+
+def blinded(interp, label: str):
+    """A copy of ``interp`` shown only as "Interpretation A/B": for rating a Compare side blind."""
+    from dataclasses import replace
+
+    return replace(interp, backend="hidden", label=f"Interpretation {label} (blind)", is_gem=False)
 
 
 def submit_preference(

@@ -89,7 +89,7 @@ def build_rate(ctx: AppContext, review: dict) -> dict:
     radios, comment = form["radios"], form["comment"]
 
     def refresh(s: Session, request: gr.Request, profile: gr.OAuthProfile | None = None):
-        interp = s.interpretation
+        interp = s.to_rate
         if interp is None:
             return [
                 "Interpret an ECG on the Review tab, then rate it here.",
@@ -173,6 +173,9 @@ def build_compare(ctx: AppContext, review: dict, gpu) -> None:
         )
         rationale = gr.Textbox(label="Rationale", lines=2, elem_id="compare-rationale")
     with gr.Row():
+        rate_a = gr.Button("Rate A in full (Rate tab)", size="sm", elem_id="compare-rate-a")
+        rate_b = gr.Button("Rate B in full (Rate tab)", size="sm", elem_id="compare-rate-b")
+    with gr.Row():
         submit = gr.Button("Submit preference", variant="primary", elem_id="compare-submit")
         key = gr.Textbox(visible=False)
         a_id = gr.Number(visible=False, precision=0)  # ids only: they do not reveal the backend
@@ -191,7 +194,12 @@ def build_compare(ctx: AppContext, review: dict, gpu) -> None:
             *_, done = handlers.interpret(ctx, sub, name, review_question(s), params, request.session_hash)
             results.append(done.interpretation)
         a, b = rating.blind_pair(*results)
-        state = {"case": s.case_id, "opened": time.time()}
+        state = {
+            "case": s.case_id,
+            "opened": time.time(),
+            "A": rating.blinded(a, "A"),
+            "B": rating.blinded(b, "B"),
+        }
         return (
             state,
             a.interpretation_id,
@@ -208,6 +216,18 @@ def build_compare(ctx: AppContext, review: dict, gpu) -> None:
         [pair, a_id, b_id, a_text, b_text, key, status],
         **PRIVATE,
     )
+
+    def rate_side(side: str):
+        def pick(s: Session, p: dict):
+            if side not in p:
+                raise gr.Error("generate a pair first")
+            s.rate_target = p[side]
+            return s, f"Interpretation {side} is ready on the Rate tab (its backend stays hidden)."
+
+        return pick
+
+    rate_a.click(ui_errors(rate_side("A")), [session, pair], [session, status], **PRIVATE)
+    rate_b.click(ui_errors(rate_side("B")), [session, pair], [session, status], **PRIVATE)
 
     @ui_errors
     def submit_preference(

@@ -47,7 +47,13 @@ class Session:
     interpretation: Interpretation | None = None
     selected_claim: str | None = None
     rating_key: str = field(default_factory=new_key)
+    rate_target: Interpretation | None = None  # set by Compare's "Rate A/B"; else the Review reading
     rate_opened: float | None = None  # when the Rate tab showed this interpretation (time spent)
+
+    @property
+    def to_rate(self) -> Interpretation | None:
+        """What the Rate tab shows: a Compare side picked for rating, else the Review interpretation."""
+        return self.rate_target or self.interpretation
 
     @property
     def loaded(self) -> bool:

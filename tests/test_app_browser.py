@@ -162,6 +162,12 @@ def test_compare_blind_pair_and_preference(browser, served, artifacts_dir):
     wait_text(page, "#compare-status", "Saved")
     assert ctx.store.counts()["preferences"] == before + 1
     page.screenshot(path=str(artifacts_dir / "compare.png"), full_page=True)
+
+    page.click("#compare-rate-b")  # optionally rate one side in full, still blind
+    wait_text(page, "#compare-status", "ready on the Rate tab")
+    page.get_by_role("tab", name="Rate").click()
+    wait_text(page, "#rate-which", "Interpretation B (blind)")
+    assert "measure" not in page.locator("#rate-which").inner_text()
     assert page.dialogs == []
     page.context.close()
 

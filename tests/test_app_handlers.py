@@ -347,3 +347,13 @@ def test_each_layout_draws_with_and_without_beat_markers(done, layout):
     assert plain.layout.meta["gem_viewer"]["layout"] == layout
     assert len(marked.data) > len(plain.data)  # P/QRS/T markers are extra traces
     assert handlers.figure(Session(), layout) is None
+
+
+def test_a_compare_side_is_rated_blind(done):
+    session, _ = done
+    side = rating.blinded(session.interpretation, "B")
+    assert side.label == "Interpretation B (blind)" and side.backend == "hidden"
+    assert side.interpretation_id == session.interpretation.interpretation_id
+    session.rate_target = side
+    assert rating.interpretation_id_of(session) == side.interpretation_id and session.to_rate is side
+    session.rate_target = None
