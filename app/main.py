@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+import os
 
 import gradio as gr
 
 from app import auth, layout, screens
-from app.spaces import gpu_decorator, oauth_enabled
+from app.spaces import gpu_decorator, oauth_enabled, on_spaces
 from app.state import AppContext
 from gem_core.errors import GemError
 from gem_core.settings import Settings, get_settings
@@ -58,7 +59,8 @@ def build_demo(settings: Settings | None = None, ctx: AppContext | None = None) 
 def launch_kwargs(ctx: AppContext) -> dict:
     """Arguments for ``demo.launch``: gradio login from GEM_AUTH_FILE (none under HF OAuth)."""
     kwargs = {
-        "server_name": ctx.settings.host,
+        # Spaces routes traffic to 0.0.0.0:7860; elsewhere bind GEM_HOST (default 127.0.0.1)
+        "server_name": "0.0.0.0" if on_spaces() and "GEM_HOST" not in os.environ else ctx.settings.host,
         "server_port": ctx.settings.port,
         "show_error": True,
         "css": layout.CSS,

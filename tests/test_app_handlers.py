@@ -357,3 +357,14 @@ def test_a_compare_side_is_rated_blind(done):
     session.rate_target = side
     assert rating.interpretation_id_of(session) == side.interpretation_id and session.to_rate is side
     session.rate_target = None
+
+
+def test_launch_settings_for_spaces_and_for_local_use(ctx, monkeypatch):
+    from app.main import launch_kwargs
+
+    monkeypatch.delenv("SPACE_ID", raising=False)
+    local = launch_kwargs(ctx)
+    assert local["server_name"] == ctx.settings.host and "auth" not in local and local["ssr_mode"] is False
+    monkeypatch.setenv("SPACE_ID", "lab/gem-studio")
+    monkeypatch.delenv("GEM_HOST", raising=False)
+    assert launch_kwargs(ctx)["server_name"] == "0.0.0.0"
