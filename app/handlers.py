@@ -139,7 +139,7 @@ def interpret(
         if stop.is_set():
             break
     interp.stopped = stop.is_set()
-    interp.claims = present.ground(interp.text, session.measurements)
+    interp.claims = present.ground(interp.text, session.measurements, final=True)
     interp.interpretation_id = present.store_interpretation(ctx, session)
     yield session
 

@@ -265,15 +265,19 @@ def backend(ctx: AppContext, name: str):
         return ctx.backends[name]
 
 
-def ground(text: str, measurements) -> list[dict]:
-    """Claims of ``text`` checked against the measurements (``gem_core.grounding.ground``)."""
+def ground(text: str, measurements, final: bool = False) -> list[dict]:
+    """Claims of ``text`` checked against the measurements (``gem_core.grounding.ground``).
+
+    ``final=False`` while text streams in (finished sentences only); ``final=True`` once the answer
+    is complete, so an unterminated last sentence is checked too.
+    """
     if not text.strip() or measurements is None:
         return []
     if not have("gem_core.grounding", "ground"):
         log.warning("grounding is not available: the text is shown without claims")
         return []
     ground_fn = need("gem_core.grounding", "ground", "grounding")
-    result = ground_fn(text, measurements)
+    result = ground_fn(text, measurements, final=final)
     return list(result["claims"] if isinstance(result, dict) else result)
 
 
