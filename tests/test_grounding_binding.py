@@ -326,6 +326,70 @@ def test_st_elevation_depression_and_their_absence():
     assert only("ST elevation of 0.6 mV in V2.", m)["verdict"] == "contradicted"  # 0.3 measured
 
 
+def test_signed_st_and_t_values_compare_with_the_signed_measurement():
+    m = make_measurements(st_mv={"V5": -0.6, "V1": 0.2}, t_mv={"III": -0.3})
+    # a depression given as a signed deviation or as a depth is the same claim
+    assert only("ST depression of -0.61 mV in V5.", m)["verdict"] == "supported"
+    assert only("ST depression of 0.61 mV in V5.", m)["verdict"] == "supported"
+    assert only("ST depression of -0.2 mV in V5.", m)["verdict"] == "contradicted"
+    # a plain ST level is a signed deviation
+    assert only("The ST segment is at -0.6 mV in V5.", m)["verdict"] == "supported"
+    assert only("The ST segment is at 0.6 mV in V5.", m)["verdict"] == "contradicted"
+    assert only("The ST segment is at +0.2 mV in V1.", m)["verdict"] == "supported"
+    # an inversion depth, with or without its sign
+    assert only("T wave inversion of 0.3 mV in III.", m)["verdict"] == "supported"
+    assert only("T wave inversion of -0.3 mV in III.", m)["verdict"] == "supported"
+    assert only("T wave inversion of 1.0 mV in III.", m)["verdict"] == "contradicted"
+
+
+def test_sinus_rhythm_with_ventricular_bigeminy_counts_p_waves_of_the_sinus_beats():
+    rr = (500.0, 1100.0) * 5  # sinus beat, PVC, sinus beat, PVC, ...
+    base = make_measurements(rr=rr)
+    pvc_indices = set(range(1, len(base.r_peaks_ms), 2))
+    leads = {}
+    for name, lm in base.leads.items():
+        beats = [
+            {**b, "p_onset_ms": None, "p_peak_ms": None, "p_offset_ms": None, "pr_interval": None}
+            if b["index"] in pvc_indices
+            else b
+            for b in lm.beats
+        ]
+        leads[name] = LeadMeasurements(
+            lead=name, quality=lm.quality, beats=beats, st_deviation_mv=lm.st_deviation_mv
+        )
+    premature = [
+        {
+            "beat_index": i,
+            "time_ms": base.r_peaks_ms[i],
+            "kind": "PVC",
+            "qrs": "wide",
+            "qrs_duration_ms": 150.0,
+            "coupling_ms": 500.0,
+            "pause_ms": 1100.0,
+            "compensatory": True,
+        }
+        for i in sorted(pvc_indices)
+    ]
+    g = {**base.global_values, "p_wave_fraction": round(1 - len(pvc_indices) / len(base.r_peaks_ms), 3)}
+    m = Measurements(
+        record_id="bigeminy",
+        fs=base.fs,
+        duration_ms=base.duration_ms,
+        r_peaks_ms=base.r_peaks_ms,
+        global_values=g,
+        leads=leads,
+        premature_beats=premature,
+        enough_beats=True,
+        message="",
+    )
+    assert g["p_wave_fraction"] < 0.6  # over all beats, half lack a P wave
+    c = only("Sinus rhythm.", m)
+    assert c["verdict"] == "supported", c["measured"]
+    assert "P waves in 100% of non-premature beats" in c["measured"]
+    assert only("Atrial fibrillation.", m)["verdict"] == "contradicted"
+    assert only("P waves are present.", m)["verdict"] == "supported"
+
+
 def test_t_wave_inversion_and_flattening():
     m = make_measurements(t_mv={"III": -0.3, "aVF": -0.2, "V3": 0.04})
     assert only("T wave inversion in III and aVF.", m)["verdict"] == "supported"

@@ -163,6 +163,25 @@ def test_negation_scope(text, expected):
     assert [(c["feature"], c["negated"]) for c in extract_claims(text)] == expected
 
 
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("ST depression of -0.61 mV in V5.", ("st_depression", ("V5",), -0.61, "mV", "=", False)),
+        ("ST depression of 0.61 mV in V5.", ("st_depression", ("V5",), 0.61, "mV", "=", False)),
+        ("The ST segment is at -1 mm in V6.", ("st_segment", ("V6",), -0.1, "mV", "=", False)),
+        ("The ST segment is at +1 mm in V2.", ("st_segment", ("V2",), 0.1, "mV", "=", False)),
+        (
+            "ST depression of -0.1 to -0.2 mV in V5.",
+            ("st_depression", ("V5",), [-0.2, -0.1], "mV", "between", False),
+        ),
+        ("The PR interval is 160 ms.", ("pr_interval", (), 160.0, "ms", "=", False)),
+    ],
+)
+def test_signed_values_keep_their_sign(text, expected):
+    c = one(text)
+    assert (c["feature"], tuple(c["leads"]), c["value"], c["unit"], c["comparator"], c["negated"]) == expected
+
+
 def test_values_go_to_their_own_feature_and_leads_to_the_nearest_value():
     got = claims_of("The PR interval is 160 ms and the QRS duration is 150 ms in V1 and 140 ms in V6.")
     assert got == [

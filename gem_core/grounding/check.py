@@ -383,6 +383,14 @@ def _rr_list(m: Measurements) -> list[tuple[float, float, float]]:
     return [(a, b, b - a) for a, b in zip(r, r[1:], strict=False)]
 
 
+def _depth(value):
+    """A depression or inversion as a depth: the text may say "0.61 mV" or "-0.61 mV" for the same thing."""
+    if isinstance(value, (tuple, list)):
+        lo, hi = sorted(abs(v) for v in value)
+        return (lo, hi)
+    return abs(value)
+
+
 def _verdict(ok: bool | None, negated: bool) -> str:
     if ok is None:
         return NOT_CHECKABLE
@@ -528,14 +536,30 @@ def _rate_category(threshold_cmp: str, threshold: float, sinus: bool):
     return handler
 
 
+def _p_fraction(m: Measurements) -> tuple[float | None, str]:
+    """Share of beats with a P wave, counting only the non-premature beats when there are premature ones
+    (a PVC has no P wave of its own: sinus rhythm with ventricular bigeminy is still sinus)."""
+    pfrac = m.global_values.get("p_wave_fraction")
+    premature = {pb.get("beat_index") for pb in m.premature_beats} - {None}
+    if not premature:
+        return pfrac, "beats"
+    # P onsets are shared by every lead; the rhythm lead first, else any lead with beats
+    leads = [RHYTHM_LEAD] + [name for name in m.leads if name != RHYTHM_LEAD]
+    beats = next((m.leads[name].beats for name in leads if name in m.leads and m.leads[name].beats), [])
+    dominant = [b for b in beats if b.get("index") not in premature]
+    if not dominant:
+        return pfrac, "beats"
+    return sum(b.get("p_onset_ms") is not None for b in dominant) / len(dominant), "non-premature beats"
+
+
 def _rhythm_numbers(m: Measurements) -> tuple[float | None, float | None, str]:
-    g = m.global_values
-    irr, pfrac = g.get("rr_irregularity"), g.get("p_wave_fraction")
+    irr = m.global_values.get("rr_irregularity")
+    pfrac, counted = _p_fraction(m)
     parts = []
     if irr is not None:
         parts.append(f"RR irregularity {irr:.2f}")
     if pfrac is not None:
-        parts.append(f"P waves in {100 * pfrac:.0f}% of beats")
+        parts.append(f"P waves in {100 * pfrac:.0f}% of {counted}")
     return irr, pfrac, ", ".join(parts) or "n/a"
 
 
@@ -867,7 +891,9 @@ def _st(kind: str):
 
             def test(v, _lead):
                 present = v <= ST_DEPRESSION_MV + tol
-                return present and (d.value is None or compare(-v, d.comparator or "=", d.value, value_tol))
+                return present and (
+                    d.value is None or compare(-v, d.comparator or "=", _depth(d.value), value_tol)
+                )
         elif kind == "normal":
 
             def test(v, _lead):
@@ -921,7 +947,12 @@ def _t_rule(kind: str):
         if kind == "inverted":
 
             def test(v, lead):
-                return v <= T_INVERTED_MV + _tol(d, T_TOL_MV)
+                present = v <= T_INVERTED_MV + _tol(d, T_TOL_MV)
+                # "T wave inversion of 0.3 mV" (or "of -0.3 mV"): inverted, and as deep as the text says
+                return present and (
+                    d.value is None
+                    or compare(-v, d.comparator or "=", _depth(d.value), _tol(d, TOLERANCES["t_amplitude"]))
+                )
         elif kind == "flat":
 
             def test(v, lead):
@@ -938,7 +969,7 @@ def _t_rule(kind: str):
 
 
 def _p_wave(d: Draft, m: Measurements):
-    pfrac = m.global_values.get("p_wave_fraction")
+    pfrac, counted = _p_fraction(m)
     leads = d.leads or (RHYTHM_LEAD,)
     evidence = beat_spans(
         m, leads, "p_onset_ms", "p_offset_ms", "p_amplitude", "p_amplitude", "mV", d.feature
@@ -947,7 +978,7 @@ def _p_wave(d: Draft, m: Measurements):
         evidence = _record_item(m, "p_wave", pfrac, None, "p_amplitude")
     if pfrac is None:
         return NOT_CHECKABLE, "P waves n/a", evidence
-    measured = f"P waves in {100 * pfrac:.0f}% of beats"
+    measured = f"P waves in {100 * pfrac:.0f}% of {counted}"
     if d.comparator in (None, "normal", "positive", "present", "regular"):
         return _verdict(pfrac >= AF_P_FRACTION, d.negated), measured, evidence
     return NOT_CHECKABLE, measured, evidence

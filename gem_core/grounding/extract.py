@@ -237,6 +237,7 @@ _VALUE_RE = re.compile(
 )
 _CMP_BEFORE = re.compile(rf"(?<![A-Za-z])(?:{_CMP_RE})\s*(?:of\s+)?$", re.IGNORECASE)
 _UNIT_SCALE = {"s": ("ms", 1000.0), "mm": ("mV", 0.1)}  # 1 mm = 0.1 mV at standard gain
+_SIGNED_UNITS = frozenset({"mV", "mm", "deg"})  # amplitudes and angles: a leading "-" is a minus sign
 # Which value units each feature takes (values go to the nearest feature that takes their unit).
 FEATURE_UNITS: dict[str, tuple[str, ...]] = {
     "heart_rate": ("bpm",),
@@ -420,13 +421,11 @@ def _find_values(clause: str) -> list[_Value]:
         if before:
             start = before.start()
             comparator = next(name for i, name in enumerate(_CMP_WORDS) if before.group(f"c{i}"))
-        a = float(m.group("a"))
-        if m.group("sign") in ("-", "−") and unit == "deg":
-            a = -a
+        a = _signed(m.group("a"), m.group("sign"), unit)
         scale_unit, scale = _UNIT_SCALE.get(unit, (unit, 1.0))
         value: float | tuple[float, float] = round(a * scale, 6)
         if m.group("b") is not None:
-            b = float(m.group("b")) * (-1 if m.group("sign2") in ("-", "−") and unit == "deg" else 1)
+            b = _signed(m.group("b"), m.group("sign2"), unit)
             value = (min(value, round(b * scale, 6)), max(value, round(b * scale, 6)))
             comparator = "between"
         elif comparator == "between":
@@ -438,6 +437,13 @@ def _find_values(clause: str) -> list[_Value]:
             continue
         values.append(_Value(start, m.end(), value, scale_unit, comparator))
     return values
+
+
+def _signed(digits: str, sign: str | None, unit: str) -> float:
+    """The number with the sign the text gives it, for quantities that have one ("-0.61 mV", "-45°");
+    durations and rates have none (a "-" there is punctuation)."""
+    x = float(digits)
+    return -x if sign in ("-", "−") and unit in _SIGNED_UNITS else x
 
 
 _BEFORE_BREAK = re.compile(r"\b(?:and|or|but|with|without|of)\b|[,;()]", re.IGNORECASE)
@@ -523,8 +529,6 @@ def _resolve(
         if qualifier in ("depressed", "low"):
             return "st_depression"
         return "st_segment"
-    if feature == "t_inversion" and unit == "mV":
-        return "t_amplitude"
     return feature
 
 
