@@ -76,6 +76,8 @@ def launch_kwargs(ctx: AppContext) -> dict:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    for chatty in ("alembic.runtime.plugins", "httpx"):  # per-request and plugin lines say nothing useful
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     try:
         settings = get_settings()
         demo = build_demo(settings)
