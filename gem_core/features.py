@@ -8,6 +8,8 @@ quality verdict per lead that every global value respects.
 How it works (neurokit2 + scipy, vectorised over beats where it matters):
 
 1. Every lead is cleaned with ``nk.ecg_clean``; a lead whose amplitude range is tiny is ``flat``.
+   QRS/R/S amplitudes are measured on the lead high-passed only (``ecg_clean``'s powerline moving
+   average flattens QRS peaks), so voltage criteria see the peak amplitudes.
 2. R peaks are found ONCE per record: ``nk.ecg_peaks`` runs on each non-flat lead and only QRS
    complexes that enough leads agree on are kept (a noisy lead's false peaks and a flat lead's missing
    ones are out-voted; a long gap is searched again for a beat fewer leads saw). The same R peaks are
@@ -40,7 +42,6 @@ import dataclasses
 import json
 import math
 import sys
-import warnings
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
@@ -58,7 +59,7 @@ BEAT_FEATURES: dict[str, str | None] = {
     "p_amplitude": "mV",
     "p_duration": "ms",
     "pr_interval": "ms",
-    "qrs_amplitude": "mV",
+    "qrs_amplitude": "mV",  # peak-to-peak (highest minus lowest point) between QRS onset and offset
     "qrs_duration": "ms",
     "t_amplitude": "mV",
     "t_duration": "ms",
@@ -244,9 +245,7 @@ def measure(ecg: ECG) -> Measurements:
     key = ecg.content_hash
     m = _CACHE.get(key)
     if m is None:
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
-            warnings.simplefilter("ignore")
-            m = _measure_uncached(ecg)
+        m = _measure_uncached(ecg)
         _CACHE.put(key, m)
     if m.record_id != ecg.record_id:
         m = dataclasses.replace(m, record_id=ecg.record_id)
@@ -275,6 +274,21 @@ def _clean_leads(signal: np.ndarray, fs: float) -> np.ndarray:
         else:
             out[i] = nk.ecg_clean(raw, sampling_rate=int(round(fs)))
     return out
+
+
+def _amplitude_lead(raw: np.ndarray, fs: float) -> np.ndarray:
+    """One lead for QRS amplitudes: ``ecg_clean``'s 0.5 Hz high-pass only, float64.
+
+    ``ecg_clean`` also applies neurokit's powerline filter, a 20 ms moving average that takes about a
+    quarter off the QRS peaks (median measured/raw peak-to-peak 0.75 on CPSC records); voltage criteria
+    (low voltage, Sokolow-Lyon, Cornell) are defined on the full peak amplitudes.
+    """
+    from neurokit2 import signal_filter
+
+    raw = np.nan_to_num(raw.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    if len(raw) < 3 * fs or np.ptp(raw) == 0:
+        return raw - np.median(raw)
+    return signal_filter(raw, sampling_rate=int(round(fs)), lowcut=0.5, method="butterworth", order=5)
 
 
 def _flat_leads(clean: np.ndarray) -> np.ndarray:
@@ -479,9 +493,8 @@ def _dwt_p_waves(sig: np.ndarray, peaks: np.ndarray, fs: float) -> dict[str, np.
     _, ppeaks = _dwt_delineate_tp_peaks(ecg, rp, dwt, sampling_rate=rate)
     pon, poff = _dwt_delineate_tp_onsets_offsets(ppeaks, rp, dwt, sampling_rate=rate)
     points = {"p_on": pon, "p_peak": ppeaks, "p_off": poff}
-    return {
-        k: np.asarray(_dwt_resample_points(np.asarray(v, float), rate, fs), float) for k, v in points.items()
-    }
+    # a list, not an array: neurokit casts arrays to int64 (NaN -> garbage); lists keep NaN for "not found"
+    return {k: np.asarray(_dwt_resample_points(list(v), rate, fs), float) for k, v in points.items()}
 
 
 def _delineate_public(sig: np.ndarray, peaks: np.ndarray, fs: float) -> dict[str, np.ndarray]:
@@ -571,7 +584,7 @@ def _shared_fiducials(
         d = _delineate_lead(clean[i], peaks, fs)
         d["qrs_on"], d["qrs_off"] = on.copy(), off.copy()
         per_lead.append(_validate_fiducials(d, r, fs, fill=False))
-    fid = {k: np.nanmedian(np.stack([d[k] for d in per_lead]), axis=0) for k in _NK_KEYS}
+    fid = {k: _nanmedian_columns(np.stack([d[k] for d in per_lead])) for k in _NK_KEYS}
     fid["qrs_on"], fid["qrs_off"] = on, off
     fid = _validate_fiducials(fid, r, fs, fill=True)
     fid.update(_t_waves(clean, fid, r, fs, ok_idx))
@@ -744,8 +757,13 @@ def _st_form(dev: np.ndarray, slope: np.ndarray, lead: str = "II") -> list:
     return forms.tolist()
 
 
-def _measure_lead(sig: np.ndarray, fid: dict, r: np.ndarray, fs: float) -> dict[str, np.ndarray]:
-    """Lead-specific peaks and amplitudes for every beat (arrays over beats, NaN = absent)."""
+def _measure_lead(
+    sig: np.ndarray, amp: np.ndarray, fid: dict, r: np.ndarray, fs: float
+) -> dict[str, np.ndarray]:
+    """Lead-specific peaks and amplitudes for every beat (arrays over beats, NaN = absent).
+
+    ``sig`` is the cleaned lead; QRS, R and S amplitudes come from ``amp`` (``_amplitude_lead``).
+    """
     ms = fs / 1000.0
     on, off = fid["qrs_on"], fid["qrs_off"]
     base = _window_mean(sig, on - 20 * ms, on - 4 * ms)  # PR baseline just before the QRS
@@ -753,7 +771,8 @@ def _measure_lead(sig: np.ndarray, fid: dict, r: np.ndarray, fs: float) -> dict[
     # P peak: largest deviation from the level at P onset (vals shifted per beat)
     vals, valid, idx = _window(sig, fid["p_on"], fid["p_off"])
     p_val, p_pos = _extreme(vals - p_base[:, None], valid, idx, "abs")
-    q_vals, q_valid, q_idx = _window(sig, on, off)
+    amp_base = _window_mean(amp, on - 20 * ms, on - 4 * ms)
+    q_vals, q_valid, q_idx = _window(amp, on, off)
     hi, hi_pos = _extreme(q_vals, q_valid, q_idx, "max")
     lo, _ = _extreme(q_vals, q_valid, q_idx, "min")
     after_r = q_valid & (q_idx >= hi_pos[:, None])
@@ -773,8 +792,8 @@ def _measure_lead(sig: np.ndarray, fid: dict, r: np.ndarray, fs: float) -> dict[
         "t_peak": t_pos,
         "p_amplitude": p_val,
         "qrs_amplitude": hi - lo,
-        "r_amplitude": np.maximum(hi - base, 0.0),
-        "s_amplitude": np.maximum(base - s_lo, 0.0),
+        "r_amplitude": np.maximum(hi - amp_base, 0.0),
+        "s_amplitude": np.maximum(amp_base - s_lo, 0.0),
         "t_amplitude": t_val,
         "st_deviation": j60,
         "st_slope": slope,
@@ -853,6 +872,15 @@ def _nanmedian(values) -> float:
     arr = np.asarray(values, dtype=np.float64)
     arr = arr[np.isfinite(arr)]
     return float(np.median(arr)) if len(arr) else float("nan")
+
+
+def _nanmedian_columns(stack: np.ndarray) -> np.ndarray:
+    """Median of each column over its non-NaN rows; NaN where a column has none (no warning)."""
+    out = np.full(stack.shape[1:], np.nan)
+    has = ~np.isnan(stack).all(axis=0)
+    if has.any():
+        out[has] = np.nanmedian(stack[:, has], axis=0)
+    return out
 
 
 def _frontal_axis(areas: dict[str, float]) -> float | None:
@@ -1018,7 +1046,7 @@ def _measure_uncached(ecg: ECG) -> Measurements:
             leads[name] = LeadMeasurements(lead=name, quality="flat")
             lead_med[name] = {}
             continue
-        vals = _measure_lead(clean[i], fid, r, fs)
+        vals = _measure_lead(clean[i], _amplitude_lead(ecg.signal[i], fs), fid, r, fs)
         beats = _beat_dicts(fid, timing, vals, r, fs, name)
         med = {k: _nanmedian(v) for k, v in vals.items() if k not in ("p_peak", "t_peak")}
         lead_med[name] = med

@@ -6,6 +6,7 @@ import json
 import math
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -20,11 +21,12 @@ from gem_core.features import (
     ST_FORMS,
     _frontal_axis,
     _st_form,
+    clear_cache,
     machine_measurements_text,
     measure,
 )
 from gem_core.samples import SYNTHETIC_RATES, synthetic_ecg
-from tests.conftest import REPO
+from tests.conftest import REPO, SHARED_ECG
 
 GLOBAL_KEYS = [
     "heart_rate_bpm",
@@ -194,6 +196,68 @@ def test_low_voltage_flags_follow_amplitude(normal):
         / measure(normal).global_values["voltage"]["sokolow_lyon_mv"]
     )
     assert ratio == pytest.approx(3.0, rel=0.05)
+
+
+@pytest.mark.parametrize("lead", ["I", "II", "aVL", "V1", "V2", "V5"])
+def test_qrs_amplitude_is_the_peak_to_peak_of_the_qrs(normal, lead):
+    """Voltage criteria (low voltage, Sokolow-Lyon, Cornell) are defined on peak amplitudes: the
+    measured QRS amplitude must be the signal's own peak-to-peak over the QRS, not a smoothed one."""
+    raw = normal.signal[LEADS.index(lead)].astype(np.float64)
+    ratios = []
+    for b in measure(normal).leads[lead].beats:
+        if b["qrs_onset_ms"] is None or b["qrs_offset_ms"] is None:
+            continue
+        on, off = (int(round(b[k] * normal.fs / 1000)) for k in ("qrs_onset_ms", "qrs_offset_ms"))
+        ratios.append(b["qrs_amplitude"] / np.ptp(raw[on : off + 1]))
+        r_height = b["r_amplitude"] + b["s_amplitude"]
+        assert r_height <= b["qrs_amplitude"] + 0.02
+    assert len(ratios) >= 8
+    assert np.median(ratios) == pytest.approx(1.0, abs=0.03)
+
+
+def _edge_cases(normal: ECG) -> list[ECG]:
+    nan = normal.signal.copy()
+    nan[:, 1000:1010] = np.nan
+    dropout = normal.signal.copy()
+    dropout[:, 1000:3000] = 0.0
+    noisy = normal.signal.copy()
+    noisy[LEADS.index("V3")] += np.random.default_rng(0).normal(0, 0.5, noisy.shape[1]).astype(np.float32)
+    return [
+        normal,
+        _copy(normal, nan, "warn-nan"),
+        _copy(normal, dropout, "warn-dropout"),
+        _copy(normal, noisy, "warn-noisy"),
+        _copy(normal, normal.signal[:, : int(1.2 * normal.fs)], "warn-short"),
+        _copy(normal, np.zeros_like(normal.signal), "warn-zeros"),
+        _copy(normal, normal.signal * 0.02, "warn-tiny"),
+    ]
+
+
+def test_measure_raises_no_runtime_warnings(normal):
+    ecgs = _edge_cases(normal) + [synthetic_ecg(heart_rate=rate) for rate in SYNTHETIC_RATES]
+    shared = sorted((SHARED_ECG / "cpsc2018").glob("A000*.hea"))[:3]
+    if shared:
+        from gem_core.ecg import load_ecg
+
+        ecgs += [load_ecg(p) for p in shared]
+    clear_cache()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        for ecg in ecgs:
+            measure(ecg)
+
+
+def test_measure_does_not_silence_warnings(normal, monkeypatch):
+    """Warnings are prevented at their source, not swallowed (catch_warnings is process-wide state)."""
+    import gem_core.features as features
+
+    def warns(ecg):
+        warnings.warn("from inside measure", RuntimeWarning, stacklevel=1)
+        return features._not_enough(ecg, np.zeros(0, np.int64), ["flat"] * 12, "test")
+
+    monkeypatch.setattr(features, "_measure_uncached", warns)
+    with pytest.warns(RuntimeWarning, match="from inside measure"):
+        measure(_copy(normal, normal.signal * 1.5, "warns"))
 
 
 def test_axis_turns_180_degrees_when_limb_leads_are_inverted(normal):
