@@ -490,7 +490,14 @@ def _dwt_p_waves(sig: np.ndarray, peaks: np.ndarray, fs: float) -> dict[str, np.
     ecg = signal_resample(sig, sampling_rate=int(round(fs)), desired_sampling_rate=rate)
     dwt = _dwt_compute_multiscales(ecg, 9)
     rp = _dwt_resample_points(peaks.astype(np.float64), fs, rate)
-    _, ppeaks = _dwt_delineate_tp_peaks(ecg, rp, dwt, sampling_rate=rate)
+    # neurokit stretches its expected P-to-R distance (200 ms) by 60/heart rate and scores P candidates
+    # by closeness to it, so below 60 bpm it picked baseline wiggles ~250-300 ms before R (PR 258 ms
+    # measured on a simulated PR of 130 ms at 50 bpm; 4 false PR > 200 ms on the shared records under
+    # 55 bpm). The PR interval does not lengthen as the rate slows: keep 200 ms there.
+    bpm = 60.0 * fs / float(np.median(np.diff(peaks))) if len(peaks) > 1 else 60.0
+    _, ppeaks = _dwt_delineate_tp_peaks(
+        ecg, rp, dwt, sampling_rate=rate, p2r_duration=0.2 * min(bpm / 60, 1.0)
+    )
     pon, poff = _dwt_delineate_tp_onsets_offsets(ppeaks, rp, dwt, sampling_rate=rate)
     points = {"p_on": pon, "p_peak": ppeaks, "p_off": poff}
     # a list, not an array: neurokit casts arrays to int64 (NaN -> garbage); lists keep NaN for "not found"
