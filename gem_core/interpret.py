@@ -5,8 +5,10 @@
 
 Settings come from ``GEM_*`` variables; the flags override them. Without ``--json`` the text streams to
 stdout. With ``--json`` stdout holds only one JSON object, printed at the end:
-``{"text", "backend", "labels", "claims"}`` (labels: CPSC classes named in the text; claims: the
-grounded claims, checked against the measurements). Errors print ``error: ...`` and exit with 2.
+``{"text", "backend", "labels", "claims"}``. ``labels``: one entry per statement, ``{"label": CPSC 2018
+or challenge abbreviation, "statement", "snomed": SNOMED CT code or null, "snomed_codes", "cpsc": bool}``
+(the measure backend's own labels; for other backends the CPSC classes the text names). ``claims``:
+the grounded claims, checked against the measurements. Errors print ``error: ...`` and exit with 2.
 """
 
 from __future__ import annotations
@@ -55,27 +57,27 @@ def jsonable(value):
     return value
 
 
-def labels_and_claims(text: str, ecg, warn) -> tuple[list, list]:
-    """CPSC labels named in ``text`` and its grounded claims; each part degrades to [] with a warning."""
-    labels, claims = [], []
-    try:
-        from gem_core.labels import labels_from_text
+def labels_and_claims(text: str, ecg, backend=None) -> tuple[list, list]:
+    """Labels of ``text`` with their codes (``gem_core.labels.label_entries``) and its grounded claims.
 
-        labels = labels_from_text(text)
-    except ImportError as err:
-        warn(f"labels unavailable ({err})")
-    try:
-        from gem_core.features import measure
-        from gem_core.grounding import ground
+    The measure backend states its labels itself (SB, LAD, ... besides the CPSC classes); for any other
+    backend they are the CPSC classes the text names.
+    """
+    from gem_core.backends.measure import MeasureInterpreter
+    from gem_core.features import measure
+    from gem_core.grounding import ground
+    from gem_core.labels import label_entries, labels_from_text
 
-        claims = jsonable(ground(text, measure(ecg), final=True))  # the whole answer: the tail counts too
-    except ImportError as err:
-        warn(f"claims unavailable ({err})")
+    if isinstance(backend, MeasureInterpreter):
+        labels = backend.interpret(ecg).labels  # the same reading the stream wrote (measurements cached)
+    else:
+        labels = label_entries(labels_from_text(text))
+    claims = jsonable(ground(text, measure(ecg), final=True))  # the whole answer: the tail counts too
     return labels, claims
 
 
-def run(args: argparse.Namespace, out=None, err=None) -> int:
-    out, err = out or sys.stdout, err or sys.stderr
+def run(args: argparse.Namespace, out=None) -> int:
+    out = out or sys.stdout
     from gem_core.backends import GenerationParams, get_backend
     from gem_core.ecg import load_ecg
     from gem_core.settings import get_settings
@@ -98,7 +100,7 @@ def run(args: argparse.Namespace, out=None, err=None) -> int:
     if not args.json:
         out.write("\n")
         return 0
-    labels, claims = labels_and_claims(text, ecg, lambda msg: print(f"warning: {msg}", file=err))
+    labels, claims = labels_and_claims(text, ecg, backend)
     json.dump({"text": text, "backend": backend.name, "labels": labels, "claims": claims}, out)
     out.write("\n")
     return 0

@@ -70,6 +70,25 @@ LABELS: dict[str, LabelCode] = {lab.abbr: lab for lab in CPSC_LABELS + OTHER_LAB
 SNOMED_TO_CPSC: dict[str, str] = {code: lab.abbr for lab in CPSC_LABELS for code in lab.snomed}
 
 
+def label_entries(abbrs: Iterable[str]) -> list[dict]:
+    """Labels as JSON: each with its abbreviation, statement, SNOMED CT code(s) and whether it is a CPSC
+    class (the schema of ``labels`` in readings and in ``python -m gem_core.interpret --json``).
+
+    >>> label_entries(["I-AVB"])[0]["snomed"], label_entries(["SB"])[0]["cpsc"]
+    ('270492004', False)
+    """
+    return [
+        {
+            "label": abbr,
+            "statement": LABELS[abbr].name,
+            "snomed": LABELS[abbr].code,
+            "snomed_codes": list(LABELS[abbr].snomed),
+            "cpsc": abbr in CPSC_CLASSES,
+        }
+        for abbr in dict.fromkeys(abbrs)
+    ]
+
+
 def cpsc_from_snomed(codes: Iterable[str | int]) -> set[str]:
     """The CPSC classes among SNOMED CT codes (codes of other diagnoses are ignored)."""
     return {SNOMED_TO_CPSC[str(c).strip()] for c in codes if str(c).strip() in SNOMED_TO_CPSC}

@@ -51,6 +51,39 @@ def test_json_has_text_backend_labels_claims(npy_file, capsys):
     assert "warning" not in captured.err  # labels and grounding are both available
 
 
+LABEL_KEYS = {"label", "statement", "snomed", "snomed_codes", "cpsc"}
+
+
+def test_json_labels_carry_their_abbreviation_and_snomed_code(tmp_path, capsys):
+    from gem_core.labels import CPSC_CLASSES, LABELS, labels_from_text
+    from gem_core.samples import synthetic_ecg
+
+    path = tmp_path / "slow.npy"
+    np.save(path, synthetic_ecg(heart_rate=50).signal)
+    assert main([str(path), "--backend", "measure", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    labels = {lab["label"]: lab for lab in result["labels"]}
+    assert labels and all(set(lab) == LABEL_KEYS for lab in result["labels"])
+    for abbr, lab in labels.items():
+        assert lab["snomed"] == LABELS[abbr].code and lab["snomed_codes"] == list(LABELS[abbr].snomed)
+        assert lab["cpsc"] == (abbr in CPSC_CLASSES)
+    # 50 bpm: sinus bradycardia is the reading's own label (not a CPSC class), with its code
+    assert labels["SB"]["snomed"] == "426177001" and labels["SB"]["cpsc"] is False
+    assert set(labels_from_text(result["text"])) <= set(labels)  # every CPSC class the text names
+
+
+def test_json_labels_of_a_model_text_are_the_cpsc_classes_it_names(npy_file):
+    from gem_core.ecg import load_ecg
+    from gem_core.interpret import labels_and_claims
+
+    text = "Atrial fibrillation with a right bundle branch block; no ST elevation."
+    labels, _ = labels_and_claims(text, load_ecg(npy_file), backend=None)
+    assert [(lab["label"], lab["snomed"], lab["cpsc"]) for lab in labels] == [
+        ("AF", "164889003", True),
+        ("RBBB", "59118001", True),
+    ]
+
+
 def test_gem_backend_with_tiny_model(npy_file, tiny_dir, capsys):
     args = [
         str(npy_file),
@@ -66,6 +99,7 @@ def test_gem_backend_with_tiny_model(npy_file, tiny_dir, capsys):
     assert main([*args, "--max-new-tokens", "8", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["backend"] == "gem" and result["text"].strip()
+    assert all(set(lab) == LABEL_KEYS for lab in result["labels"])
 
 
 def test_model_setting_makes_gem_the_default(npy_file, tiny_dir, capsys, monkeypatch):

@@ -22,7 +22,7 @@ from gem_core.backends import GenerationParams
 from gem_core.ecg import ECG
 from gem_core.errors import GemError
 from gem_core.features import Measurements, measure
-from gem_core.labels import CPSC_CLASSES, LABELS, labels_from_text
+from gem_core.labels import CPSC_CLASSES, label_entries, labels_from_text
 from gem_core.rules import Assessment, Finding, assess, lead_list
 
 LABEL = "measurement-based interpreter (rule-based, not GEM)"
@@ -110,19 +110,7 @@ def _claim(i: int, finding: Finding, start: int, end: int) -> dict:
 def _label_entries(abbrs: list[str], text: str) -> list[dict]:
     """Labels of the reading: the statements made, each with its SNOMED CT code; CPSC classes marked."""
     named = set(labels_from_text(text))
-    out = []
-    for abbr in dict.fromkeys([*abbrs, *[c for c in CPSC_CLASSES if c in named]]):
-        lab = LABELS[abbr]
-        out.append(
-            {
-                "label": abbr,
-                "statement": lab.name,
-                "snomed": lab.code,
-                "snomed_codes": list(lab.snomed),
-                "cpsc": abbr in CPSC_CLASSES,
-            }
-        )
-    return out
+    return label_entries([*abbrs, *[c for c in CPSC_CLASSES if c in named]])
 
 
 def compose(assessment: Assessment) -> Reading:
