@@ -1,4 +1,4 @@
-"""Shared fixtures: the real records beside the checkout, Chromium, free ports, synthetic ECGs."""
+"""Shared fixtures: the real records beside the checkout, Chromium, free ports, synthetic ECGs, a tiny GEM."""
 
 from __future__ import annotations
 
@@ -76,3 +76,12 @@ def synthetic():
     from gem_core.samples import synthetic_ecg
 
     return synthetic_ecg
+
+
+@pytest.fixture(scope="session")
+def tiny_gem_dir(tmp_path_factory) -> Path:
+    """A complete tiny GEM on disk (``make_tiny``: config, weights, tokenizer, ECG-CoCa ``.pt``), written
+    once per session. Shared: a test that changes files copies the folder first."""
+    from gem_core.model.tiny import make_tiny
+
+    return make_tiny(tmp_path_factory.mktemp("tiny-gem"))

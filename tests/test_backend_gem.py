@@ -13,19 +13,14 @@ from gem_core.backends import GenerationParams, Interpreter, available_backends,
 from gem_core.backends.gem import GemInterpreter
 from gem_core.ecg import ECG
 from gem_core.errors import GemError
-from gem_core.model.tiny import ECG_FILE, make_tiny
+from gem_core.model.tiny import ECG_FILE
 from gem_core.settings import Settings
 
 
 @pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory):
-    return make_tiny(tmp_path_factory.mktemp("tiny-gem"))
-
-
-@pytest.fixture(scope="module")
-def interpreter(tiny_dir):
+def interpreter(tiny_gem_dir):
     settings = Settings(
-        model=str(tiny_dir), ecg_tower=str(tiny_dir / ECG_FILE), device="cpu", max_new_tokens=40
+        model=str(tiny_gem_dir), ecg_tower=str(tiny_gem_dir / ECG_FILE), device="cpu", max_new_tokens=40
     )
     return get_backend("gem", settings)
 
@@ -48,11 +43,11 @@ def gem_threads() -> int:
     return sum(t.name == "gem-generate" for t in threading.enumerate())
 
 
-def test_backend_from_settings(interpreter, tiny_dir):
+def test_backend_from_settings(interpreter, tiny_gem_dir):
     assert isinstance(interpreter, GemInterpreter) and isinstance(interpreter, Interpreter)
     assert interpreter.name == "gem" and interpreter.is_gem and interpreter.device == "cpu"
     assert interpreter.max_new_tokens == 40
-    assert "gem" in available_backends(Settings(model=str(tiny_dir), ecg_tower="x.pt"))
+    assert "gem" in available_backends(Settings(model=str(tiny_gem_dir), ecg_tower="x.pt"))
     with pytest.raises(GemError, match="GEM_MODEL"):
         get_backend("gem", Settings())
 

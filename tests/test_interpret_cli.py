@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from gem_core.interpret import main
-from gem_core.model.tiny import ECG_FILE, make_tiny
+from gem_core.model.tiny import ECG_FILE
 from tests.conftest import REPO
 
 
@@ -18,11 +18,6 @@ from tests.conftest import REPO
 def clean_env(monkeypatch):
     for key in ("GEM_MODEL", "GEM_ECG_TOWER", "GEM_OPENAI_BASE_URL", "GEM_DEVICE", "GEM_MAX_NEW_TOKENS"):
         monkeypatch.delenv(key, raising=False)
-
-
-@pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory):
-    return make_tiny(tmp_path_factory.mktemp("tiny-gem"))
 
 
 @pytest.fixture(scope="module")
@@ -84,15 +79,15 @@ def test_json_labels_of_a_model_text_are_the_cpsc_classes_it_names(npy_file):
     ]
 
 
-def test_gem_backend_with_tiny_model(npy_file, tiny_dir, capsys):
+def test_gem_backend_with_tiny_model(npy_file, tiny_gem_dir, capsys):
     args = [
         str(npy_file),
         "--backend",
         "gem",
         "--model",
-        str(tiny_dir),
+        str(tiny_gem_dir),
         "--ecg-tower",
-        str(tiny_dir / ECG_FILE),
+        str(tiny_gem_dir / ECG_FILE),
     ]
     assert main([*args, "--max-new-tokens", "8", "--question", "Rhythm?"]) == 0
     assert capsys.readouterr().out.strip()
@@ -102,8 +97,8 @@ def test_gem_backend_with_tiny_model(npy_file, tiny_dir, capsys):
     assert all(set(lab) == LABEL_KEYS for lab in result["labels"])
 
 
-def test_model_setting_makes_gem_the_default(npy_file, tiny_dir, capsys, monkeypatch):
-    monkeypatch.setenv("GEM_MODEL", str(tiny_dir))
+def test_model_setting_makes_gem_the_default(npy_file, tiny_gem_dir, capsys, monkeypatch):
+    monkeypatch.setenv("GEM_MODEL", str(tiny_gem_dir))
     assert main([str(npy_file), "--max-new-tokens", "4", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["backend"] == "gem"
 
@@ -117,8 +112,8 @@ def test_model_setting_makes_gem_the_default(npy_file, tiny_dir, capsys, monkeyp
         (["{npy}", "--backend", "gem", "--model", "{tiny}", "--ecg-tower", "{tiny}/none.pt"], "ecg_tower"),
     ],
 )
-def test_errors_exit_2_with_a_message(npy_file, tiny_dir, tmp_path, capsys, args, message):
-    fill = {"missing": tmp_path / "nope.npy", "npy": npy_file, "tiny": tiny_dir}
+def test_errors_exit_2_with_a_message(npy_file, tiny_gem_dir, tmp_path, capsys, args, message):
+    fill = {"missing": tmp_path / "nope.npy", "npy": npy_file, "tiny": tiny_gem_dir}
     assert main([a.format(**fill) for a in args]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err

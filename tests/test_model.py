@@ -24,15 +24,8 @@ N_ECG_TOKENS, N_IMAGE_TOKENS = 101, 4  # tiny: ECG kernel 50 over 5000 samples (
 
 
 @pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("tiny-gem")
-    assert model_cli(["make-tiny", str(folder)]) == 0
-    return folder
-
-
-@pytest.fixture(scope="module")
-def tiny(tiny_dir):
-    return load_gem(tiny_dir)
+def tiny(tiny_gem_dir):
+    return load_gem(tiny_gem_dir)
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +58,9 @@ def copy_dir(src, dst):
 # --- on-disk format -------------------------------------------------------------------------------
 
 
-def test_make_tiny_writes_llava_format(tiny_dir):
+def test_make_tiny_writes_llava_format(tmp_path):
+    tiny_dir = tmp_path / "tiny-gem"
+    assert model_cli(["make-tiny", str(tiny_dir)]) == 0
     names = {p.name for p in tiny_dir.iterdir()}
     assert {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", ECG_FILE} <= names
     cfg = json.loads((tiny_dir / "config.json").read_text())
@@ -102,7 +97,7 @@ def test_other_seed_gives_other_logits(tiny, ecg, image):
 
 
 @pytest.mark.parametrize("variant", ["sharded", "bin"])
-def test_sharded_and_bin_checkpoints_load_identically(tiny, tiny_dir, tmp_path, ecg, image, variant):
+def test_sharded_and_bin_checkpoints_load_identically(tiny, tiny_gem_dir, tmp_path, ecg, image, variant):
     folder = tmp_path / variant
     if variant == "sharded":
         save_gem(tiny, folder, max_shard_size="200KB")
@@ -111,15 +106,15 @@ def test_sharded_and_bin_checkpoints_load_identically(tiny, tiny_dir, tmp_path, 
     else:
         save_gem(tiny, folder, safe_serialization=False)
         assert (folder / "pytorch_model.bin").is_file() and not (folder / "model.safetensors").exists()
-    shutil.copy(tiny_dir / ECG_FILE, folder / ECG_FILE)
+    shutil.copy(tiny_gem_dir / ECG_FILE, folder / ECG_FILE)
     again = load_gem(folder)
     inputs = batch(tiny, ecg, image)
     with torch.no_grad():
         assert torch.equal(again(**inputs).logits, tiny(**inputs).logits)
 
 
-def test_missing_checkpoint_key_is_named(tiny_dir, tmp_path):
-    folder = copy_dir(tiny_dir, tmp_path / "m")
+def test_missing_checkpoint_key_is_named(tiny_gem_dir, tmp_path):
+    folder = copy_dir(tiny_gem_dir, tmp_path / "m")
     weights = load_file(folder / "model.safetensors")
     del weights["model.mm_projector.2.weight"]
     save_file(weights, folder / "model.safetensors")
@@ -127,8 +122,8 @@ def test_missing_checkpoint_key_is_named(tiny_dir, tmp_path):
         load_gem(folder)
 
 
-def test_missing_language_model_key_is_named(tiny_dir, tmp_path):
-    folder = copy_dir(tiny_dir, tmp_path / "m")
+def test_missing_language_model_key_is_named(tiny_gem_dir, tmp_path):
+    folder = copy_dir(tiny_gem_dir, tmp_path / "m")
     weights = load_file(folder / "model.safetensors")
     del weights["model.layers.1.mlp.down_proj.weight"]
     save_file(weights, folder / "model.safetensors")
@@ -136,8 +131,8 @@ def test_missing_language_model_key_is_named(tiny_dir, tmp_path):
         load_gem(folder)
 
 
-def test_unexpected_checkpoint_key_is_named(tiny_dir, tmp_path):
-    folder = copy_dir(tiny_dir, tmp_path / "m")
+def test_unexpected_checkpoint_key_is_named(tiny_gem_dir, tmp_path):
+    folder = copy_dir(tiny_gem_dir, tmp_path / "m")
     weights = load_file(folder / "model.safetensors")
     weights["model.extra_head.weight"] = torch.zeros(2)
     save_file(weights, folder / "model.safetensors")
@@ -145,27 +140,27 @@ def test_unexpected_checkpoint_key_is_named(tiny_dir, tmp_path):
         load_gem(folder)
 
 
-def test_old_buffers_in_checkpoint_are_ignored(tiny_dir, tmp_path):
-    folder = copy_dir(tiny_dir, tmp_path / "m")
+def test_old_buffers_in_checkpoint_are_ignored(tiny_gem_dir, tmp_path):
+    folder = copy_dir(tiny_gem_dir, tmp_path / "m")
     weights = load_file(folder / "model.safetensors")
     weights["model.layers.0.self_attn.rotary_emb.inv_freq"] = torch.ones(8)
     save_file(weights, folder / "model.safetensors")
     assert load_gem(folder) is not None
 
 
-def test_missing_ecg_tower_names_config_key_and_argument(tiny_dir, tmp_path):
-    folder = copy_dir(tiny_dir, tmp_path / "m")
+def test_missing_ecg_tower_names_config_key_and_argument(tiny_gem_dir, tmp_path):
+    folder = copy_dir(tiny_gem_dir, tmp_path / "m")
     (folder / ECG_FILE).unlink()
     with pytest.raises(GemError, match="mm_ecg_tower") as err:
         load_gem(folder)
     assert "ecg_tower=" in str(err.value) and "GEM_ECG_TOWER" in str(err.value)
     with pytest.raises(GemError, match="ecg_tower= argument"):
         load_gem(folder, ecg_tower=tmp_path / "nowhere.pt")
-    assert load_gem(folder, ecg_tower=tiny_dir / ECG_FILE) is not None  # the argument fixes it
+    assert load_gem(folder, ecg_tower=tiny_gem_dir / ECG_FILE) is not None  # the argument fixes it
 
 
-def test_ecg_coca_keys_outside_the_tower_are_ignored_but_unknown_tower_keys_fail(tiny_dir, tmp_path):
-    ckpt = torch.load(tiny_dir / ECG_FILE, weights_only=True)
+def test_ecg_coca_keys_outside_the_tower_are_ignored_but_unknown_tower_keys_fail(tiny_gem_dir, tmp_path):
+    ckpt = torch.load(tiny_gem_dir / ECG_FILE, weights_only=True)
     tower, ignored = split_coca_state_dict(ckpt["state_dict"])
     assert "conv1.weight" in tower and "proj" not in tower and "ln_post.weight" not in tower
     assert {"module.ecg.proj", "module.ecg.ln_post.weight", "module.logit_scale"} <= set(ignored)
@@ -173,7 +168,7 @@ def test_ecg_coca_keys_outside_the_tower_are_ignored_but_unknown_tower_keys_fail
     bad = tmp_path / "bad.pt"
     torch.save(ckpt, bad)
     with pytest.raises(GemError, match="surprise"):
-        load_gem(tiny_dir, ecg_tower=bad)
+        load_gem(tiny_gem_dir, ecg_tower=bad)
 
 
 def test_not_a_checkpoint(tmp_path):
@@ -186,11 +181,11 @@ def test_not_a_checkpoint(tmp_path):
         load_gem(tmp_path / "missing" / "deeper")
 
 
-def test_four_bit_needs_cuda(tiny_dir):
+def test_four_bit_needs_cuda(tiny_gem_dir):
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
     with pytest.raises(GemError, match="CUDA"):
-        load_gem(tiny_dir, load_in_4bit=True, device="cpu")
+        load_gem(tiny_gem_dir, load_in_4bit=True, device="cpu")
 
 
 def test_bad_dtype_and_device():
@@ -310,7 +305,7 @@ def feed_to_tower(model, ecg, image):
     return seen[0][0].numpy()
 
 
-def test_lead_order_follows_the_config(tiny, tiny_dir, tmp_path, ecg, image):
+def test_lead_order_follows_the_config(tiny, tiny_gem_dir, tmp_path, ecg, image):
     from gem_core.ecg import to_model_input
 
     canonical, _ = to_model_input(ecg)
@@ -321,7 +316,7 @@ def test_lead_order_follows_the_config(tiny, tiny_dir, tmp_path, ecg, image):
     )
     assert fed.shape == (12, 5000)
 
-    folder = copy_dir(tiny_dir, tmp_path / "canonical")
+    folder = copy_dir(tiny_gem_dir, tmp_path / "canonical")
     cfg = json.loads((folder / "config.json").read_text())
     cfg["ecg_lead_order"] = list(LEADS)
     (folder / "config.json").write_text(json.dumps(cfg))
@@ -363,10 +358,10 @@ def test_greedy_generation_is_deterministic(tiny, ecg, image):
     assert a.shape == (1, 12) and torch.equal(a, b)
 
 
-def test_ecg_tower_stored_in_the_checkpoint_needs_no_pt(tiny, tiny_dir, tmp_path, ecg, image):
+def test_ecg_tower_stored_in_the_checkpoint_needs_no_pt(tiny, tiny_gem_dir, tmp_path, ecg, image):
     from gem_core.model.loading import gem_state_dict
 
-    folder = copy_dir(tiny_dir, tmp_path / "with-ecg")
+    folder = copy_dir(tiny_gem_dir, tmp_path / "with-ecg")
     (folder / ECG_FILE).unlink()
     save_file(gem_state_dict(tiny, include_ecg=True), folder / "model.safetensors")
     messages = []
@@ -377,9 +372,9 @@ def test_ecg_tower_stored_in_the_checkpoint_needs_no_pt(tiny, tiny_dir, tmp_path
     assert messages and messages[-1].startswith("GEM ready on cpu")
 
 
-def test_read_checkpoint_can_skip_tensors(tiny_dir):
+def test_read_checkpoint_can_skip_tensors(tiny_gem_dir):
     from gem_core.model.loading import read_checkpoint
 
-    state = read_checkpoint(tiny_dir, torch.bfloat16, keep=lambda key: "projector" in key)
+    state = read_checkpoint(tiny_gem_dir, torch.bfloat16, keep=lambda key: "projector" in key)
     assert state["model.mm_projector.0.weight"].dtype == torch.bfloat16
     assert state["model.embed_tokens.weight"].device.type == "meta"  # listed, not read (4-bit loading)
