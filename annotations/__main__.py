@@ -3,12 +3,14 @@
 Examples::
 
     python -m annotations create-rater alice --role admin          # password from GEM_NEW_PASSWORD or a prompt
+    python -m annotations add-user users.csv alice --role admin     # a GEM_AUTH_FILE line (CSV, scrypt hash)
     python -m annotations import-campaign study.jsonl --name pilot --k 2 --guidelines guide.md --assign
     python -m annotations progress pilot
     python -m annotations export --format dpo --out data/pairs.jsonl --metric overall_satisfaction --min-margin 1
     python -m annotations summary --json
 
-Every command takes ``--db URL`` (default: ``GEM_DB_URL`` or the SQLite file under ``GEM_DATA_DIR``).
+Every command but ``add-user`` and ``hash-password`` takes ``--db URL`` (default: ``GEM_DB_URL`` or the
+SQLite file under ``GEM_DATA_DIR``).
 The CLI acts as the database's administrator: whoever can open the file holds the data anyway.
 Errors print one ``error:`` line and exit with status 2.
 """
@@ -58,9 +60,19 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("campaign")
 
     add("campaigns", "list campaigns")
+    c = sub.add_parser(
+        "add-user",
+        help="add or replace an account in a GEM_AUTH_FILE (CSV username,password_hash,role,display_name; "
+        "password from GEM_NEW_PASSWORD or a prompt)",
+    )
+    c.add_argument("file")
+    c.add_argument("username")
+    c.add_argument("--role", default="rater", choices=["rater", "admin"])
+    c.add_argument("--display-name", default="")
     sub.add_parser(
         "hash-password",
-        help="print a password hash for a GEM_AUTH_FILE line (reads GEM_NEW_PASSWORD or a prompt)",
+        help="print a scrypt hash for the password_hash column of a GEM_AUTH_FILE "
+        "(reads GEM_NEW_PASSWORD or a prompt)",
     )
 
     c = add("export", "write ratings as DPO/KTO JSONL, CSV or a datasets dataset")
@@ -88,8 +100,12 @@ def _password() -> str:
 
 
 def run(args: argparse.Namespace) -> None:
-    from annotations.store import MIN_PASSWORD, Store, hash_password
+    from annotations.store import MIN_PASSWORD, Store, add_auth_user, hash_password
 
+    if args.command == "add-user":
+        add_auth_user(args.file, args.username, _password(), args.role, args.display_name)
+        print(json.dumps({"file": args.file, "username": args.username, "role": args.role}))
+        return
     if args.command == "hash-password":
         password = _password()
         if len(password) < MIN_PASSWORD:

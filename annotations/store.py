@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import csv
 import hashlib
 import hmac
 import io
@@ -191,6 +192,94 @@ def verify_password(password: str, stored: str) -> bool:
     except ValueError:
         return False
     return kind == "scrypt" and hmac.compare_digest(got, expected)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# the accounts file (GEM_AUTH_FILE): CSV, one reader for the app's login and ``Store.sync_auth_file``
+
+AUTH_FIELDS = ("username", "password_hash", "role", "display_name")
+_AUTH_HOWTO = "make lines with `python -m annotations add-user FILE USERNAME [--role admin]`"
+
+
+@dataclass(frozen=True)
+class AuthAccount:
+    """One line of a GEM_AUTH_FILE."""
+
+    username: str
+    password_hash: str  # scrypt$n$r$p$salt$hash (``hash_password``); never a plain password
+    role: str = "rater"
+    display_name: str = ""
+
+
+def read_auth_file(path: str | Path) -> dict[str, AuthAccount]:
+    """The accounts of a GEM_AUTH_FILE, by username.
+
+    CSV with the header ``username,password_hash,role,display_name`` (``role`` rater|admin, default
+    rater; ``display_name`` optional); blank lines and lines starting with ``#`` are skipped. Write it
+    with ``python -m annotations add-user FILE USERNAME [--role admin]`` (``add_auth_user``), or put a
+    hash from ``python -m annotations hash-password`` in the ``password_hash`` column. Plain passwords,
+    unknown roles, bad usernames and repeated usernames are a ``GemError`` naming the line.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise GemError(f"GEM_AUTH_FILE {path} does not exist; {_AUTH_HOWTO}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise GemError(f"GEM_AUTH_FILE {path} cannot be read ({err})") from None
+    numbered = [(n, line) for n, line in enumerate(text.splitlines(), start=1)]
+    numbered = [(n, line) for n, line in numbered if line.strip() and not line.lstrip().startswith("#")]
+    if not numbered:
+        return {}
+    header_n, header_line = numbered[0]
+    header = [h.strip() for h in next(csv.reader([header_line]))]
+    if header[:2] != list(AUTH_FIELDS[:2]) or not set(header) <= set(AUTH_FIELDS):
+        raise GemError(
+            f"GEM_AUTH_FILE {path} line {header_n}: the first line must be the header "
+            f"{','.join(AUTH_FIELDS)} (a CSV file; {_AUTH_HOWTO})"
+        )
+    accounts: dict[str, AuthAccount] = {}
+    for n, line in numbered[1:]:
+        row = dict(zip(header, (v.strip() for v in next(csv.reader([line]))), strict=False))
+        where = f"GEM_AUTH_FILE {path} line {n}"
+        username, hashed = row.get("username", ""), row.get("password_hash", "")
+        role = row.get("role") or "rater"
+        if not USERNAME_RE.match(username):
+            raise GemError(f"{where}: username must be 1-64 letters, digits or . _ @ -")
+        if not hashed.startswith("scrypt$") or hashed.count("$") != 5:
+            raise GemError(
+                f"{where}: password_hash must be a scrypt hash, not a password ({_AUTH_HOWTO}, or a hash "
+                "with `python -m annotations hash-password`)"
+            )
+        if role not in ROLES:
+            raise GemError(f"{where}: role must be one of {', '.join(ROLES)}; got {role!r}")
+        if username in accounts:
+            raise GemError(f"{where}: {username} is listed twice")
+        accounts[username] = AuthAccount(username, hashed, role, row.get("display_name") or username)
+    return accounts
+
+
+def add_auth_user(
+    path: str | Path, username: str, password: str, role: str = "rater", display_name: str = ""
+) -> None:
+    """Add (or replace) one account in a GEM_AUTH_FILE, storing only the scrypt hash of the password."""
+    path = Path(path)
+    if not USERNAME_RE.match(username or ""):
+        raise GemError("username must be 1-64 letters, digits or . _ @ -")
+    if len(password) < MIN_PASSWORD:
+        raise GemError(f"password must be at least {MIN_PASSWORD} characters")
+    if role not in ROLES:
+        raise GemError(f"role must be one of {', '.join(ROLES)}; got {role!r}")
+    accounts = read_auth_file(path) if path.is_file() else {}
+    accounts[username] = AuthAccount(username, hash_password(password), role, display_name or username)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(AUTH_FIELDS)
+    for a in accounts.values():
+        writer.writerow([a.username, a.password_hash, a.role, a.display_name])
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(out.getvalue(), encoding="utf-8")
+    tmp.replace(path)  # never a half-written accounts file
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -516,44 +605,32 @@ class Store:
         return self._write(write)
 
     def sync_auth_file(self, path: str | Path) -> int:
-        """Create or update accounts from a users file; returns how many changed.
+        """Create or update the accounts of a GEM_AUTH_FILE (``read_auth_file``); returns how many changed.
 
-        One account per line, ``username:role:scrypt$...`` (make the hash with
-        ``python -m annotations hash-password``); blank lines and ``#`` comments are ignored.
-        Plain-text passwords are refused.
+        Role, password hash and display name follow the file; accounts not in the file are left alone.
         """
-        path = Path(path)
-        if not path.is_file():
-            raise GemError(f"users file {path} (GEM_AUTH_FILE) does not exist")
-        entries = []
-        for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-            if not line.strip() or line.lstrip().startswith("#"):
-                continue
-            parts = line.strip().split(":", 2)
-            if len(parts) != 3 or not USERNAME_RE.match(parts[0]) or parts[1] not in ROLES:
-                raise GemError(f"{path}:{lineno}: expected username:role:hash with role rater or admin")
-            if not parts[2].startswith("scrypt$") or parts[2].count("$") != 5:
-                raise GemError(
-                    f"{path}:{lineno}: the password must be a hash from `python -m annotations hash-password`"
-                )
-            entries.append(parts)
+        accounts = list(read_auth_file(path).values())
 
         def write(s: Session) -> int:
             changed = 0
-            for username, role, hashed in entries:
-                row = s.scalar(select(Rater).where(Rater.username == username))
+            for a in accounts:
+                row = s.scalar(select(Rater).where(Rater.username == a.username))
                 if row is None:
                     s.add(
                         Rater(
                             pseudonym="R-" + secrets.token_hex(4),
-                            username=username,
-                            display_name=username,
-                            role=role,
-                            password_hash=hashed,
+                            username=a.username,
+                            display_name=a.display_name,
+                            role=a.role,
+                            password_hash=a.password_hash,
                         )
                     )
-                elif (row.role, row.password_hash) != (role, hashed):
-                    row.role, row.password_hash = role, hashed
+                elif (row.role, row.password_hash, row.display_name) != (
+                    a.role,
+                    a.password_hash,
+                    a.display_name,
+                ):
+                    row.role, row.password_hash, row.display_name = a.role, a.password_hash, a.display_name
                 else:
                     continue
                 changed += 1

@@ -2,52 +2,26 @@
 
 Every rating, preference and admin handler resolves the rater here, on the server, and passes the
 ``RaterView`` to the store, which checks the role in the database again; the UI hiding a button is
-never the check. Password hashing and account storage belong to ``annotations``.
+never the check. Password hashing, accounts and the GEM_AUTH_FILE format (CSV
+``username,password_hash,role,display_name``; ``annotations.store.read_auth_file``) belong to
+``annotations``; ``python -m app.auth add-user`` is kept as a shortcut for
+``python -m annotations add-user``.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import getpass
 import os
 import secrets
 import time
-from pathlib import Path
 
+from annotations.store import add_auth_user, read_auth_file, verify_password
 from app.parts import need
 from app.spaces import oauth_enabled
 from app.state import AppContext
 from gem_core.errors import GemError
 from gem_core.settings import Settings
-
-AUTH_FIELDS = ("username", "password_hash", "role", "display_name")
-
-
-def read_auth_file(path: str) -> dict[str, dict]:
-    """Accounts of a GEM_AUTH_FILE: CSV with header ``username,password_hash,role,display_name``.
-
-    Hashes are ``annotations.store.hash_password`` strings (scrypt); make lines with
-    ``python -m app.auth add-user FILE NAME [--role admin]``. A malformed file is a ``GemError``.
-    """
-    file = Path(path)
-    if not file.is_file():
-        raise GemError(f"GEM_AUTH_FILE {path} does not exist; create it with `python -m app.auth add-user`")
-    users = {}
-    with file.open(newline="", encoding="utf-8") as fh:
-        for n, row in enumerate(csv.DictReader(fh), start=2):
-            name, hashed = (row.get("username") or "").strip(), (row.get("password_hash") or "").strip()
-            role = (row.get("role") or "rater").strip()
-            if not name or not hashed.startswith("scrypt$") or role not in ("rater", "admin"):
-                raise GemError(
-                    f"{path} line {n}: needs username, a scrypt password_hash and role rater|admin"
-                )
-            users[name] = {
-                "password_hash": hashed,
-                "role": role,
-                "display_name": (row.get("display_name") or name),
-            }
-    return users
 
 
 def open_store(settings: Settings):
@@ -57,15 +31,20 @@ def open_store(settings: Settings):
 
 
 def password_check(ctx: AppContext):
-    """The ``auth=`` callable for ``demo.launch``: checks GEM_AUTH_FILE and maps the user to a rater."""
-    users = read_auth_file(ctx.settings.auth_file)
-    verify = need("annotations.store", "verify_password", "password checks")
+    """The ``auth=`` callable for ``demo.launch``: checks GEM_AUTH_FILE and maps the user to a rater.
+
+    The file's accounts are synced into the store first (``Store.sync_auth_file``), so a role or display
+    name changed in the file holds from the next start; only the file's accounts can sign in here.
+    """
+    accounts = read_auth_file(ctx.settings.auth_file)
+    if ctx.store is not None:
+        ctx.store.sync_auth_file(ctx.settings.auth_file)
 
     def check(username: str, password: str) -> bool:
-        user = users.get(str(username))
-        if user is None or ctx.store is None or not verify(str(password), user["password_hash"]):
+        account = accounts.get(str(username))
+        if account is None or ctx.store is None or not verify_password(str(password), account.password_hash):
             return False
-        ensure_rater(ctx, username, user["display_name"], user["role"])
+        ensure_rater(ctx, account.username, account.display_name, account.role)
         return True
 
     return check
@@ -73,8 +52,7 @@ def password_check(ctx: AppContext):
 
 def find_rater(ctx: AppContext, username: str):
     """The store's ``RaterView`` for ``username``, or None."""
-    admin = ctx.store.local_admin()
-    return next((r for r in ctx.store.raters(admin) if r.username == username), None)
+    return ctx.store.get_rater(username)
 
 
 def ensure_rater(ctx: AppContext, username: str, display_name: str, role: str = "rater"):
@@ -151,24 +129,16 @@ def require_admin(ctx: AppContext, request=None, profile=None):
 
 
 def add_user(path: str, username: str, password: str, role: str = "rater", display_name: str = "") -> None:
-    """Append (or replace) one account in a GEM_AUTH_FILE, storing only the scrypt hash."""
-    hash_password = need("annotations.store", "hash_password", "password hashing")
-    file = Path(path)
-    users = read_auth_file(path) if file.is_file() and file.stat().st_size else {}
-    users[username] = {
-        "password_hash": hash_password(password),
-        "role": role,
-        "display_name": display_name or username,
-    }
-    with file.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(AUTH_FIELDS)
-        for name, u in users.items():
-            writer.writerow([name, u["password_hash"], u["role"], u["display_name"]])
+    """Add (or replace) one account in a GEM_AUTH_FILE (``annotations.store.add_auth_user``)."""
+    add_auth_user(path, username, password, role, display_name)
 
 
 def _cli(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m app.auth", description="manage a GEM_AUTH_FILE")
+    parser = argparse.ArgumentParser(
+        prog="python -m app.auth",
+        description="manage a GEM_AUTH_FILE (CSV username,password_hash,role,display_name); "
+        "the same as `python -m annotations add-user`",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     add = sub.add_parser("add-user", help="add an account (password from GEM_NEW_PASSWORD or a prompt)")
     add.add_argument("file")

@@ -339,6 +339,12 @@ def test_command_line(tmp_path, capsys, monkeypatch):
     assert json.loads(out)["total"]["done"] == 1
     code, out, _ = cli(capsys, "hash-password")
     assert code == 0 and out.startswith("scrypt$")
+    users = tmp_path / "users.csv"
+    code, out, err = cli(capsys, "add-user", str(users), "dr.cli", "--role", "admin")
+    assert code == 0, err
+    from annotations.store import read_auth_file
+
+    assert read_auth_file(users)["dr.cli"].role == "admin" and "doctor-password" not in users.read_text()
     # a real `python -m annotations` process: bad input is one error line and status 2, no traceback
     bad = subprocess.run(
         [sys.executable, "-m", "annotations", "import-campaign", str(tmp_path / "nope.jsonl"), "--db", url],

@@ -237,17 +237,31 @@ def test_auth_file_accounts(ctx, tmp_path):
     path = tmp_path / "users.csv"
     auth.add_user(str(path), "dr.ada", "correct horse 1", role="admin")
     auth.add_user(str(path), "dr.bob", "battery staple", role="rater")
-    users = auth.read_auth_file(str(path))
-    assert users["dr.ada"]["role"] == "admin" and "correct horse" not in path.read_text()
+    assert "correct horse" not in path.read_text()
     file_ctx = make_context(get_settings(data_dir=tmp_path, auth_file=str(path)))
     check = auth.password_check(file_ctx)
     assert check("dr.ada", "correct horse 1") and not check("dr.ada", "wrong") and not check("eve", "x")
     assert auth.require_admin(file_ctx, req(username="dr.ada")).username == "dr.ada"
-    with pytest.raises(GemError):
-        auth.read_auth_file(str(tmp_path / "missing.csv"))
     (tmp_path / "bad.csv").write_text("username,password_hash,role\nx,plain,rater\n")
+    bad_ctx = make_context(get_settings(data_dir=tmp_path / "bad", auth_file=str(tmp_path / "bad.csv")))
     with pytest.raises(GemError, match="line 2"):
-        auth.read_auth_file(str(tmp_path / "bad.csv"))
+        auth.password_check(bad_ctx)
+
+
+def test_auth_file_roles_reach_the_store_on_start(tmp_path):
+    """The store's accounts follow the file (one reader): a role changed in the file holds after a
+    restart, even for a rater who signed in before."""
+    path = tmp_path / "users.csv"
+    auth.add_user(str(path), "dr.cho", "correct horse 2", display_name="Dr Cho")
+    settings = get_settings(data_dir=tmp_path, auth_file=str(path))
+    first = make_context(settings)
+    assert auth.password_check(first)("dr.cho", "correct horse 2")
+    assert not auth.require_rater(first, req(username="dr.cho")).is_admin
+    auth.add_user(str(path), "dr.cho", "correct horse 2", role="admin", display_name="Dr Cho")
+    again = make_context(settings)
+    check = auth.password_check(again)
+    who = auth.require_admin(again, req(username="dr.cho"))
+    assert who.display_name == "Dr Cho" and check("dr.cho", "correct horse 2")
 
 
 # --------------------------------------------------------------------------------------- campaign/admin

@@ -206,17 +206,47 @@ def test_external_accounts_and_users_file(store, tmp_path):
     hf = store.ensure_rater("hf:alice", display_name="Alice")
     assert store.ensure_rater("hf:alice") == hf and hf.role == "rater"
     assert not store.verify_password("hf:alice", "!external")
-    from annotations.store import hash_password
+    from annotations.store import add_auth_user
 
-    users = tmp_path / "users.txt"
-    users.write_text(
-        f"# comment\nboss:admin:{hash_password('boss-password')}\nrita:rater:{hash_password('rita-password')}\n"
-    )
+    users = tmp_path / "users.csv"
+    add_auth_user(users, "boss", "boss-password", role="admin", display_name="The Boss")
+    add_auth_user(users, "rita", "rita-password")
     assert store.sync_auth_file(users) == 2 and store.sync_auth_file(users) == 0
-    assert store.authenticate("boss", "boss-password").is_admin
-    users.write_text("rita:rater:plaintext\n")
-    with pytest.raises(GemError, match="hash-password"):
+    boss = store.authenticate("boss", "boss-password")
+    assert boss.is_admin and boss.display_name == "The Boss"
+    users.write_text("username,password_hash,role,display_name\nrita,plaintext,rater,Rita\n")
+    with pytest.raises(GemError, match="line 2.*hash-password"):
         store.sync_auth_file(users)
+
+
+def test_auth_file_is_csv_with_one_reader(tmp_path):
+    from annotations.store import AUTH_FIELDS, AuthAccount, add_auth_user, hash_password, read_auth_file
+
+    users = tmp_path / "users.csv"
+    add_auth_user(users, "dr.ada", "correct horse 1", role="admin", display_name="Dr Ada")
+    add_auth_user(users, "dr.bob", "battery staple")
+    add_auth_user(users, "dr.bob", "battery staple 2")  # replaces, never duplicates
+    lines = users.read_text().splitlines()
+    assert lines[0] == ",".join(AUTH_FIELDS) and len(lines) == 3 and "battery" not in users.read_text()
+    accounts = read_auth_file(users)
+    assert accounts["dr.ada"] == AuthAccount("dr.ada", accounts["dr.ada"].password_hash, "admin", "Dr Ada")
+    assert (accounts["dr.bob"].role, accounts["dr.bob"].display_name) == ("rater", "dr.bob")
+    # hand-written: comments and blank lines, role and display_name optional
+    hashed = hash_password("some password")
+    users.write_text(f"# accounts\n\nusername,password_hash\nmo,{hashed}\n")
+    assert read_auth_file(users) == {"mo": AuthAccount("mo", hashed, "rater", "mo")}
+    bad = {
+        f"mo:rater:{hashed}\n": "line 1: the first line must be the header",  # the old colon format
+        f"username,password_hash,role\nmo,{hashed},boss\n": "line 2: role must be",
+        f"username,password_hash\nmo,{hashed}\nmo,{hashed}\n": "line 3: mo is listed twice",
+        f"username,password_hash\nmo bo,{hashed}\n": "line 2: username must be",
+    }
+    for text, message in bad.items():
+        users.write_text(text)
+        with pytest.raises(GemError, match=message):
+            read_auth_file(users)
+    with pytest.raises(GemError, match="does not exist.*add-user"):
+        read_auth_file(tmp_path / "missing.csv")
 
 
 # ------------------------------------------------------------------------------------------ cases, privacy
@@ -554,15 +584,15 @@ def test_exports_and_summaries_filter_by_campaign(store, people, tmp_path):
 
 
 def test_a_role_change_takes_effect_at_once(store, tmp_path):
-    from annotations.store import hash_password
+    from annotations.store import AUTH_FIELDS, hash_password
 
-    users = tmp_path / "users.txt"
+    users = tmp_path / "users.csv"
     hashed = hash_password("boss-password")
-    users.write_text(f"boss:admin:{hashed}\n")
+    users.write_text(f"{','.join(AUTH_FIELDS)}\nboss,{hashed},admin,Boss\n")
     store.sync_auth_file(users)
     boss = store.authenticate("boss", "boss-password")
     assert store.summary(boss)["n_ratings"] == 0
-    users.write_text(f"boss:rater:{hashed}\n")
+    users.write_text(f"{','.join(AUTH_FIELDS)}\nboss,{hashed},rater,Boss\n")
     store.sync_auth_file(users)
     with pytest.raises(AccessDenied):  # the view still says admin; the database no longer does
         store.summary(boss)
