@@ -16,8 +16,7 @@ import os
 import secrets
 import time
 
-from annotations.store import add_auth_user, read_auth_file, verify_password
-from app.parts import need
+from annotations.store import Store, add_auth_user, read_auth_file, verify_password
 from app.spaces import oauth_enabled
 from app.state import AppContext
 from gem_core.errors import GemError
@@ -26,8 +25,7 @@ from gem_core.settings import Settings
 
 def open_store(settings: Settings):
     """The ratings store for this deployment (``annotations.store.Store``)."""
-    store_cls = need("annotations.store", "Store", "the ratings store")
-    return store_cls(settings=settings)
+    return Store(settings=settings)
 
 
 def password_check(ctx: AppContext):

@@ -15,9 +15,10 @@ from pathlib import Path
 import pandas as pd
 
 from app import present
-from app.parts import need
 from app.state import AppContext, Interpretation, Session, new_key
+from gem_core.ecg import load_ecg
 from gem_core.errors import GemError
+from gem_core.features import measure
 
 LAYOUTS = ("12x1", "3x4+II", "6x2")
 GROUND_EVERY_S = 0.25  # re-ground a streaming text at most this often (and at each sentence end)
@@ -46,7 +47,6 @@ def load_upload(ctx: AppContext, paths: str | list[str] | None) -> Session:
     paths = [paths] if isinstance(paths, str) else [p for p in (paths or []) if p]
     if not paths:
         raise GemError("no file received; upload a WFDB (.hea + .dat), .mat, .npy, .npz, .csv or .zip record")
-    load_ecg = need("gem_core.ecg", "load_ecg", "loading ECG files")
     with tempfile.TemporaryDirectory(prefix="gem-upload-") as folder:
         local = [Path(shutil.copy(p, Path(folder) / Path(p).name)) for p in paths]
         headers = [p for p in local if p.suffix.lower() == ".hea"]
@@ -67,7 +67,6 @@ def measured(session: Session) -> Session:
     Loading draws the tracing first and measures in a second step, so the tracing appears at once.
     """
     if session.loaded and session.measurements is None:
-        measure = need("gem_core.features", "measure", "ECG measurements")
         session.measurements = measure(session.ecg)
     return session
 

@@ -11,9 +11,13 @@ import math
 
 import pandas as pd
 
-from app.parts import have, need
 from app.state import AppContext, Session
+from gem_core import grounding
 from gem_core.errors import GemError
+from gem_core.render import ecg_image
+from gem_core.samples import default_sources, load_sample
+from viewer import ecg_figure, highlights_from_claims, update_highlights
+from viewer.figure import HIGHLIGHT_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +42,6 @@ PER_LEAD_FEATURES = (
 def sources(ctx: AppContext) -> list:
     """The deployment's sample sources (``gem_core.samples.default_sources``), built once."""
     if "sources" not in ctx.cache:
-        default_sources = need("gem_core.samples", "default_sources", "the sample gallery")
         ctx.cache["sources"] = default_sources(ctx.settings)
     return ctx.cache["sources"]
 
@@ -63,7 +66,6 @@ def _sample_dict(info) -> dict:
 
 
 def load_sample_ecg(ctx: AppContext, sample_id: str):
-    load_sample = need("gem_core.samples", "load_sample", "the sample gallery")
     return load_sample(sample_id, sources(ctx))
 
 
@@ -71,7 +73,6 @@ def thumbnail(ctx: AppContext, sample_id: str):
     """A small rendered image of a sample for the gallery (cached per app)."""
     key = ("thumb", sample_id)
     if key not in ctx.cache:
-        ecg_image = need("gem_core.render", "ecg_image", "ECG image rendering")
         ctx.cache[key] = ecg_image(load_sample_ecg(ctx, sample_id), layout="3x4", width=360, height=270)
     return ctx.cache[key]
 
@@ -177,7 +178,6 @@ def escape_md(text: str) -> str:
 # ----------------------------------------------------------------------------------------------- viewer
 def ecg_plot(session: Session, layout: str, beats: bool, claims: list[dict]):
     """The Plotly figure (``viewer.ecg_figure``), highlighting ``claims`` and zoomed to their spans."""
-    ecg_figure = need("viewer", "ecg_figure", "the ECG viewer")
     fig = ecg_figure(
         session.ecg,
         layout=layout,
@@ -195,15 +195,13 @@ def with_claim_highlights(fig, claims: list[dict]):
     """``fig`` showing every claim's evidence (``viewer.update_highlights``), not zoomed."""
     if not claims:
         return fig
-    update = need("viewer", "update_highlights", "claim highlights")
-    return update(fig, highlights_for(claims))
+    return update_highlights(fig, highlights_for(claims))
 
 
 def highlights_for(claims: list[dict]) -> list:
     if not claims:
         return []
-    from_claims = need("viewer", "highlights_from_claims", "claim highlights")
-    return list(from_claims(claims))
+    return list(highlights_from_claims(claims))
 
 
 ZOOM_PAD_MS = 400.0  # context left and right of the highlighted spans when zooming
@@ -216,8 +214,7 @@ def zoom_to_highlights(fig):
     The y axis is anchored to x (25 mm/s : 10 mm/mV), so the box is first widened or heightened
     to the aspect of the full view; otherwise Plotly would widen it past the edge of the paper.
     """
-    prefix = need("viewer.figure", "HIGHLIGHT_PREFIX", "claim highlights")
-    boxes = [s for s in fig.layout.shapes if str(s.name or "").startswith(prefix)]
+    boxes = [s for s in fig.layout.shapes if str(s.name or "").startswith(HIGHLIGHT_PREFIX)]
     if not boxes or fig.layout.xaxis.range is None or fig.layout.yaxis.range is None:
         return fig
     (fx0, fx1), (fy0, fy1) = fig.layout.xaxis.range, fig.layout.yaxis.range
@@ -273,11 +270,7 @@ def ground(text: str, measurements, final: bool = False) -> list[dict]:
     """
     if not text.strip() or measurements is None:
         return []
-    if not have("gem_core.grounding", "ground"):
-        log.warning("grounding is not available: the text is shown without claims")
-        return []
-    ground_fn = need("gem_core.grounding", "ground", "grounding")
-    result = ground_fn(text, measurements, final=final)
+    result = grounding.ground(text, measurements, final=final)
     return list(result["claims"] if isinstance(result, dict) else result)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 import time
 
-from app.parts import need
+from annotations.metrics import METRICS
 from app.state import AppContext, Session
 from gem_core.errors import GemError
 
@@ -18,7 +18,7 @@ CHOICES = {"A is better": "a", "B is better": "b", "Tie": "tie", "Both bad": "bo
 
 def metrics():
     """The seven metrics with their anchored levels (``annotations.metrics.METRICS``)."""
-    return need("annotations.metrics", "METRICS", "the rating metrics")
+    return METRICS
 
 
 def anchors_markdown() -> str:

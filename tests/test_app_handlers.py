@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 from types import SimpleNamespace
 
@@ -13,6 +15,7 @@ from app.main import build_demo, make_context
 from app.state import Session, new_key
 from gem_core.errors import GemError
 from gem_core.settings import get_settings
+from tests.conftest import REPO
 
 SCORES = [4, 4, 3, 5, 3, 4, 4]
 
@@ -230,6 +233,18 @@ def test_preference_between_two_interpretations(ctx, sample_id):
         ctx, who, *ids, "Both bad", "<img src=x onerror=alert(1)>", 5.0, new_key()
     )
     assert pref.choice == "both_bad" and pref.interpretation_a_id == ids[0]
+
+
+def test_startup_imports_no_model_libraries(tmp_path):
+    """The app imports its packages plainly; torch and transformers stay lazy (the gem backend only)."""
+    code = (
+        "import sys; from app.main import build_demo; from gem_core.settings import get_settings; "
+        f"build_demo(get_settings(data_dir={str(tmp_path)!r}, auth_file='')); "
+        "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1] == "[]"
 
 
 # ------------------------------------------------------------------------------------------- auth file
