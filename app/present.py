@@ -40,9 +40,17 @@ PER_LEAD_FEATURES = (
 
 # ----------------------------------------------------------------------------------------------- samples
 def sources(ctx: AppContext) -> list:
-    """The deployment's sample sources (``gem_core.samples.default_sources``), built once."""
+    """The deployment's sample sources (``gem_core.samples.default_sources``), built once.
+
+    A setting that names no usable folder leaves that source out: the app starts with the others,
+    logs a warning and keeps the message in ``ctx.samples_error`` for the page to show.
+    """
     if "sources" not in ctx.cache:
-        ctx.cache["sources"] = default_sources(ctx.settings)
+        problems: list[str] = []
+        ctx.cache["sources"] = default_sources(ctx.settings, problems=problems)
+        for problem in problems:
+            log.warning("sample source unavailable: %s", problem)
+        ctx.samples_error = "; ".join(problems)
     return ctx.cache["sources"]
 
 

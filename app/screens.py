@@ -24,12 +24,16 @@ def identity_bar(ctx: AppContext) -> dict:
 
     def show(request: gr.Request, profile: gr.OAuthProfile | None = None):
         who = auth.current_rater(ctx, request, profile)
+        present.sources(ctx)  # sets ctx.samples_error for a bad sample setting
+        notice = f"Samples: {present.escape_md(ctx.samples_error)}.\n\n" if ctx.samples_error else ""
         if ctx.store is None:
-            return f"Ratings store unavailable: {present.escape_md(ctx.store_error or 'not configured')}. Review works."
+            return notice + (
+                f"Ratings store unavailable: {present.escape_md(ctx.store_error or 'not configured')}. Review works."
+            )
         if who is None:
-            return "Not signed in: Review only. Sign in to rate, compare and run campaigns."
+            return notice + "Not signed in: Review only. Sign in to rate, compare and run campaigns."
         name = present.escape_md(who.display_name)
-        return f"Signed in as **{name}** · {who.role} · rater id {who.pseudonym}"
+        return notice + f"Signed in as **{name}** · {who.role} · rater id {who.pseudonym}"
 
     return {"fn": show, "outputs": who_md}
 

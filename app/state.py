@@ -72,6 +72,7 @@ class AppContext:
     settings: Settings
     store: Any = None  # annotations store, None when it could not be opened
     store_error: str = ""
+    samples_error: str = ""  # sample sources left out (a bad GEM_SAMPLES_DIR / GEM_PTBXL_DIR)
     backends: dict = field(default_factory=dict)
     stops: dict[str, threading.Event] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)

@@ -348,14 +348,36 @@ def _scp_labels(text: str) -> list[str]:
 # ------------------------------------------------------------------------------------------ registry
 
 
-def default_sources(settings: Settings | None = None) -> list[SampleSource]:
-    """The synthetic gallery, plus ``GEM_SAMPLES_DIR`` and ``GEM_PTBXL_DIR`` when they are set."""
+def default_sources(
+    settings: Settings | None = None, problems: list[str] | None = None
+) -> list[SampleSource]:
+    """The synthetic gallery, plus ``GEM_SAMPLES_DIR`` and ``GEM_PTBXL_DIR`` when they are set.
+
+    A setting that names no usable folder is a ``GemError``; with a ``problems`` list, that source is
+    left out and the message (naming the setting) appended there instead, so an app can start with the
+    other sources and say what to fix.
+
+    >>> problems = []
+    >>> [s.name for s in default_sources(Settings(samples_dir="/no/such/dir"), problems)]
+    ['synthetic']
+    >>> problems[0].startswith("GEM_SAMPLES_DIR")
+    True
+    """
     settings = settings or get_settings()
     sources: list[SampleSource] = [SyntheticSource()]
-    if settings.samples_dir:
-        sources.append(FolderSource(settings.samples_dir, settings))
-    if settings.ptbxl_dir:
-        sources.append(PtbxlSource(settings.ptbxl_dir, settings=settings))
+    configured = (
+        ("GEM_SAMPLES_DIR", settings.samples_dir, lambda: FolderSource(settings.samples_dir, settings)),
+        ("GEM_PTBXL_DIR", settings.ptbxl_dir, lambda: PtbxlSource(settings.ptbxl_dir, settings=settings)),
+    )
+    for variable, value, make in configured:
+        if not value:
+            continue
+        try:
+            sources.append(make())
+        except GemError as exc:
+            if problems is None:
+                raise
+            problems.append(f"{variable}={value} left out: {exc}")
     return sources
 
 

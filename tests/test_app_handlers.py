@@ -247,6 +247,27 @@ def test_startup_imports_no_model_libraries(tmp_path):
     assert proc.stdout.strip().splitlines()[-1] == "[]"
 
 
+def test_a_bad_samples_dir_leaves_the_synthetic_gallery_and_says_why(tmp_path):
+    """A GEM_SAMPLES_DIR that does not exist must not stop the app: the other samples stay, the
+    setting is named in a warning and on the page."""
+    missing = tmp_path / "no-such-folder"
+    settings = get_settings(data_dir=tmp_path, samples_dir=str(missing), auth_file="")
+    ctx = make_context(settings)
+    choices = handlers.sample_choices(ctx)
+    assert choices and all(sample_id.startswith("synthetic:") for _, sample_id in choices)
+    assert "GEM_SAMPLES_DIR" in ctx.samples_error and str(missing) in ctx.samples_error
+    demo = build_demo(settings, ctx)
+    assert demo.gem_context is ctx
+    import gradio as gr
+
+    from app import screens
+
+    with gr.Blocks():
+        bar = screens.identity_bar(ctx)
+    shown = bar["fn"](req(), None)
+    assert shown.startswith("Samples: ") and present.escape_md(ctx.samples_error) in shown
+
+
 # ------------------------------------------------------------------------------------------- auth file
 def test_auth_file_accounts(ctx, tmp_path):
     path = tmp_path / "users.csv"

@@ -233,3 +233,13 @@ def test_default_sources_read_the_environment(monkeypatch, folder):
     monkeypatch.setenv("GEM_SAMPLES_DIR", str(folder))
     monkeypatch.delenv("GEM_PTBXL_DIR", raising=False)
     assert [s.name for s in default_sources()] == ["synthetic", "folder"]
+
+
+def test_a_bad_source_setting_raises_or_is_reported(tmp_path, folder):
+    bad = Settings(samples_dir=str(tmp_path / "missing"), ptbxl_dir=str(folder))  # folder: not a PTB-XL tree
+    with pytest.raises(GemError, match="does not exist"):
+        default_sources(bad)
+    problems: list[str] = []
+    assert [s.name for s in default_sources(bad, problems=problems)] == ["synthetic"]
+    assert [p.split("=")[0] for p in problems] == ["GEM_SAMPLES_DIR", "GEM_PTBXL_DIR"]
+    assert "does not exist" in problems[0] and "ptbxl_database.csv is missing" in problems[1]
