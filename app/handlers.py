@@ -6,6 +6,7 @@ and shape the results for the components. Tests call them directly, without a br
 
 from __future__ import annotations
 
+import math
 import shutil
 import tempfile
 import time
@@ -21,6 +22,7 @@ from gem_core.errors import GemError
 from gem_core.features import measure
 
 LAYOUTS = ("12x1", "3x4+II", "6x2")
+PAGE_MS = 10_000.0  # the tracing shows 10 s at a time; longer records are paged
 GROUND_EVERY_S = 0.25  # re-ground a streaming text at most this often (and at each sentence end)
 
 
@@ -31,7 +33,8 @@ def sample_choices(ctx: AppContext) -> list[tuple[str, str]]:
 
 
 def load_sample(ctx: AppContext, sample_id: str) -> Session:
-    """A Session with the sample's ECG and its measurements."""
+    """A Session with the sample's ECG (recorded in the store and measured in a second step: see
+    ``registered`` and ``measured``)."""
     if not sample_id:
         raise GemError("choose a sample from the gallery or upload a file")
     ecg = present.load_sample_ecg(ctx, sample_id)
@@ -55,9 +58,18 @@ def load_upload(ctx: AppContext, paths: str | list[str] | None) -> Session:
 
 
 def _session_for(ctx: AppContext, ecg, sample_id: str) -> Session:
-    """A fresh Session for ``ecg``, registered as a case in the store (measured later, see ``measured``)."""
-    session = Session(sample_id=sample_id, ecg=ecg)
-    session.case_id = present.store_case(ctx, session)
+    """A fresh Session for ``ecg`` (not yet in the store: see ``registered``)."""
+    return Session(sample_id=sample_id, ecg=ecg)
+
+
+def registered(ctx: AppContext, session: Session) -> Session:
+    """The session with its ECG recorded as a case in the store (once; unchanged without a store).
+
+    Loading leaves this write (~10 ms) to the second step, with measuring, so the tracing comes first;
+    storing an interpretation records the case too if it was not yet.
+    """
+    if session.loaded and session.case_id is None:
+        session.case_id = present.store_case(ctx, session)
     return session
 
 
@@ -72,11 +84,40 @@ def measured(session: Session) -> Session:
 
 
 def figure(session: Session, layout: str = "12x1", beats: bool = False, claim_id: str | None = None):
-    """The tracing of the loaded ECG, with the selected claim's evidence highlighted and zoomed to."""
+    """The tracing of the loaded ECG (its page at ``session.start_ms``), with the selected claim's
+    evidence highlighted and zoomed to."""
     if not session.loaded:
         return None
     claim = session.claim(claim_id)
     return present.ecg_plot(session, layout, beats, [claim] if claim else [])
+
+
+# ------------------------------------------------------------------------------------------------ pages
+def last_page_s(session: Session) -> int:
+    """Start (whole seconds) of the last 10 s page: 0 for records of 10 s or less."""
+    if not session.loaded:
+        return 0
+    return max(0, math.ceil(session.ecg.duration_ms / 1000.0 - PAGE_MS / 1000.0))
+
+
+def go_to_page(session: Session, start_s: float | None) -> Session:
+    """Show the 10 s from ``start_s`` (clamped to the record)."""
+    session.start_ms = 1000.0 * min(max(0.0, float(start_s or 0.0)), last_page_s(session))
+    return session
+
+
+def follow_claim(session: Session) -> bool:
+    """Turn to the page with the selected claim's first evidence span when it is not on screen.
+
+    Returns whether the page changed. A span starting past the page begins the new page 1 s before it.
+    """
+    claim = session.claim(session.selected_claim)
+    starts = [float(e["t_start_ms"]) for e in (claim or {}).get("evidence") or () if "t_start_ms" in e]
+    if not starts or session.start_ms <= min(starts) < session.start_ms + PAGE_MS:
+        return False
+    before = session.start_ms
+    go_to_page(session, math.floor(min(starts) / 1000.0) - 1)
+    return session.start_ms != before
 
 
 # -------------------------------------------------------------------------------------------- interpret

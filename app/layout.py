@@ -10,15 +10,18 @@ from __future__ import annotations
 import functools
 import inspect
 import random
+import time
 
 import gradio as gr
 
 from app import handlers, present
 from app.state import AppContext, Session
+from app.tracing import figure_value, tracing
 from gem_core.errors import GemError
 from gem_core.prompts import DEFAULT_QUESTION
 
 PRIVATE = {"api_visibility": "private"}
+UI_EVERY_S = 0.1  # streamed text reaches the screen at most this often (each update is a re-render)
 
 CSS = """
 .gradio-container {max-width: 100% !important; padding: 0 12px !important;}
@@ -104,8 +107,21 @@ def build_review(ctx: AppContext, gpu) -> dict:
         beats = gr.Checkbox(value=False, label="Beat markers (P, QRS, T)", scale=1, elem_id="beats-box")
     with gr.Row(equal_height=False):
         with gr.Column(scale=3):
-            info = gr.Markdown("No record loaded. Pick a sample or upload a file.", elem_id="record-info")
-            plot = gr.Plot(label="12-lead ECG (25 mm/s, 10 mm/mV)", elem_id="ecg-plot", show_label=False)
+            with gr.Row(equal_height=True):
+                info = gr.Markdown(
+                    "No record loaded. Pick a sample or upload a file.", elem_id="record-info", scale=3
+                )
+                page = gr.Slider(
+                    0,
+                    1,
+                    value=0,
+                    step=1,
+                    label="Page start (s): 10 s shown",
+                    visible=False,
+                    scale=2,
+                    elem_id="page-start",
+                )
+            plot = tracing("ecg-plot")
             with gr.Tabs():
                 with gr.Tab("Evidence of the selected claim"):
                     evidence = gr.Dataframe(
@@ -159,14 +175,14 @@ def build_review(ctx: AppContext, gpu) -> dict:
                 interactive=False,
                 label="Claims (select a row to highlight it on the tracing)",
                 elem_id="claims-table",
-                column_widths=["7%", "17%", "46%", "15%", "15%"],
+                column_widths=["6%", "18%", "40%", "14%", "22%"],
                 elem_classes="compact-table",
                 wrap=True,
                 max_height=320,
             )
 
     def views(s: Session, lay: str, bt: bool):
-        fig = handlers.figure(s, lay, bt, s.selected_claim)
+        fig = figure_value(handlers.figure(s, lay, bt, s.selected_claim))
         return fig, present.evidence_frame(s.claim(s.selected_claim))
 
     def reading_views(s: Session):
@@ -179,38 +195,49 @@ def build_review(ctx: AppContext, gpu) -> dict:
             present.claims_frame(claims_list),
         )
 
-    loaded_outputs = [session, plot, info, evidence, raw_text, reading, claims, status]
+    # Loading draws the tracing first: the response carries only what a new record changes at once
+    # (every output sent is a re-render in the browser before the tracing appears). The measurement
+    # tables follow in a second step, with the clearing of a previous record's claims and evidence.
+    loaded_outputs = [session, plot, info, raw_text, reading, status]
 
-    def after_load(s: Session, lay: str, bt: bool):
-        fig, ev = views(s, lay, bt)
-        text, tokens, table = reading_views(s)
-        return s, fig, present.record_info(s), ev, text, tokens, table, "Measuring…"
+    def after_load(s: Session, lay: str, bt: bool, before: Session | None = None):
+        s.clear_panels = before is None or before.interpretation is not None or bool(before.selected_claim)
+        fig = figure_value(handlers.figure(s, lay, bt, s.selected_claim))
+        text, tokens = ("", []) if s.clear_panels else (gr.skip(), gr.skip())
+        return s, fig, present.record_info(s), text, tokens, "Measuring…"
 
     @ui_errors
     def measure_step(s: Session, lay: str, bt: bool):
-        handlers.measured(s)
-        fig = handlers.figure(s, lay, bt, s.selected_claim) if bt else gr.skip()
+        handlers.measured(handlers.registered(ctx, s))
+        fig = figure_value(handlers.figure(s, lay, bt, s.selected_claim)) if bt else gr.skip()
         glob_t, lead_t = present.global_table(s.measurements), present.lead_table(s.measurements)
-        return s, glob_t, lead_t, fig, present.measure_status(s.measurements)
+        ev, table = gr.skip(), gr.skip()
+        if s.clear_panels:
+            ev, table, s.clear_panels = present.evidence_frame(None), present.claims_frame([]), False
+        last = handlers.last_page_s(s)  # a long record gets the page control
+        pages = gr.update(visible=last > 0, maximum=max(last, 1), value=0)
+        return s, glob_t, lead_t, fig, present.measure_status(s.measurements), ev, table, pages
 
-    measure_outputs = [session, glob, per_lead, plot, status]
+    measure_outputs = [session, glob, per_lead, plot, status, evidence, claims, page]
 
     @ui_errors
-    def load_ecg(sample_id: str, lay: str, bt: bool):
+    def load_ecg(sample_id: str, lay: str, bt: bool, before: Session | None = None):
         """Load a sample by id: returns the tracing, record summary and measurement tables."""
-        return after_load(handlers.load_sample(ctx, sample_id), lay, bt)
+        return after_load(handlers.load_sample(ctx, sample_id), lay, bt, before)
 
     @ui_errors
-    def load_upload(files, lay: str, bt: bool):
+    def load_upload(files, lay: str, bt: bool, before: Session | None = None):
         paths = [f if isinstance(f, str) else f.name for f in (files or [])]
-        return after_load(handlers.load_upload(ctx, paths), lay, bt)
+        return after_load(handlers.load_upload(ctx, paths), lay, bt, before)
 
     load_inputs = [layout, beats]
-    sample.change(load_ecg, [sample, *load_inputs], loaded_outputs, api_name="load_ecg", queue=False).then(
-        measure_step, [session, *load_inputs], measure_outputs, **PRIVATE
-    )
-    upload.upload(load_upload, [upload, *load_inputs], loaded_outputs, **PRIVATE).then(
-        measure_step, [session, *load_inputs], measure_outputs, **PRIVATE
+    # the status line says what is happening: Gradio's progress overlays would re-render each output
+    quiet = {"show_progress": "hidden"}
+    sample.change(
+        load_ecg, [sample, *load_inputs, session], loaded_outputs, api_name="load_ecg", queue=False, **quiet
+    ).then(measure_step, [session, *load_inputs], measure_outputs, **PRIVATE, **quiet)
+    upload.upload(load_upload, [upload, *load_inputs, session], loaded_outputs, **PRIVATE, **quiet).then(
+        measure_step, [session, *load_inputs], measure_outputs, **PRIVATE, **quiet
     )
 
     def redraw(s: Session, lay: str, bt: bool):
@@ -226,6 +253,12 @@ def build_review(ctx: AppContext, gpu) -> dict:
         **PRIVATE,
     )
 
+    def turn_page(s: Session, start_s: float, lay: str, bt: bool):
+        handlers.go_to_page(s, start_s)
+        return (s, *redraw(s, lay, bt))
+
+    page.release(ui_errors(turn_page), [session, page, layout, beats], [session, plot, evidence], **PRIVATE)
+
     @ui_errors
     def run_interpret(
         s, backend_name, question, temperature, top_p, max_new_tokens, seed, request: gr.Request
@@ -233,15 +266,21 @@ def build_review(ctx: AppContext, gpu) -> dict:
         """Stream an interpretation of the loaded ECG (text so far, then claims with verdicts)."""
         params = handlers.generation_params(temperature, top_p, max_new_tokens, seed)
         tab = request.session_hash if request else None
-        clear_claims = present.claims_frame([])
+        # the claims table is cleared once (if it shows claims), filled once at the end: re-rendering
+        # it per chunk is slow
+        shown = s.interpretation is not None and bool(s.interpretation.claims)
+        clear_claims = present.claims_frame([]) if shown else gr.skip()
         if backend_name not in ctx.backends:  # its first use loads the model: say so before it starts
             yield gr.skip(), "", [], clear_claims, f"Starting {backend_name}… (the first use loads the model)"
             clear_claims = gr.skip()
+        sent = None  # when the screen was last updated
         for current in handlers.interpret(ctx, s, backend_name, question, params, tab):
+            now = time.monotonic()
+            if sent is not None and now - sent < UI_EVERY_S:
+                continue  # chunks that come faster than the browser can show them: send the next one
             interp = current.interpretation
             text, tokens, _ = reading_views(current)
             state = "stopped" if interp.stopped else "streaming…"
-            # the claims table is cleared once, filled once at the end: re-rendering it per chunk is slow
             yield (
                 current,
                 text,
@@ -249,13 +288,15 @@ def build_review(ctx: AppContext, gpu) -> dict:
                 clear_claims,
                 f"{interp.label} · {len(interp.claims)} claims · {state}",
             )
-            clear_claims = gr.skip()
+            clear_claims, sent = gr.skip(), now
         text, tokens, table = reading_views(current)
         yield current, text, tokens, table, _done_status(current)
 
     interp_outputs = [session, raw_text, reading, claims, status]
     interp_inputs = [session, backend, question, temperature, top_p, max_tokens, seed]
-    go.click(gpu(run_interpret), interp_inputs, interp_outputs, api_name="interpret", concurrency_limit=4)
+    go.click(
+        gpu(run_interpret), interp_inputs, interp_outputs, api_name="interpret", concurrency_limit=4, **quiet
+    )
 
     def stop(request: gr.Request):
         return handlers.stop(ctx, request.session_hash if request else None)
@@ -266,7 +307,7 @@ def build_review(ctx: AppContext, gpu) -> dict:
         return max(float(temp or 0.0), 0.7), random.randint(1, 2**31 - 1)
 
     regen.click(resample, temperature, [temperature, seed], queue=False, **PRIVATE).then(
-        gpu(run_interpret), interp_inputs, interp_outputs, concurrency_limit=4, **PRIVATE
+        gpu(run_interpret), interp_inputs, interp_outputs, concurrency_limit=4, **PRIVATE, **quiet
     )
 
     def pick_claim(s: Session, lay: str, bt: bool, evt: gr.SelectData):
@@ -275,13 +316,17 @@ def build_review(ctx: AppContext, gpu) -> dict:
             handlers.select_token(s, index)
         else:
             handlers.select_claim(s, index)
+        moved = handlers.follow_claim(s)  # evidence on another page of a long record: turn to it
         fig, ev = views(s, lay, bt)
         _, tokens, _ = reading_views(s)
-        return s, fig, ev, tokens
+        return s, fig, ev, tokens, s.start_ms / 1000.0 if moved else gr.skip()
 
     for source in (claims, reading):
         source.select(
-            ui_errors(pick_claim), [session, layout, beats], [session, plot, evidence, reading], **PRIVATE
+            ui_errors(pick_claim),
+            [session, layout, beats],
+            [session, plot, evidence, reading, page],
+            **PRIVATE,
         )
 
     def fill_gallery():

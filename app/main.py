@@ -67,6 +67,10 @@ def launch_kwargs(ctx: AppContext) -> dict:
         "theme": layout.theme(),
         "ssr_mode": False,
         "max_file_size": f"{ctx.settings.max_upload_mb:g}mb",
+        # no run history: Gradio would keep every event's inputs and outputs (ECG figures, readings,
+        # rater comments) in the browser's localStorage, re-reading and re-writing it on each streamed
+        # chunk (~0.2-0.4 s of main-thread time per event), and leave patient data on shared machines
+        "run_history": False,
     }
     if ctx.settings.auth_file and not oauth_enabled():
         kwargs["auth"] = auth.password_check(ctx)

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 PLOT_WIDTH_PX = 900  # about the tracing column on a 1600-1920 px screen; sets the paper height
 VERDICT_COLORS = {"supported": "#2e7d32", "contradicted": "#c62828", "not_checkable": "#9e9e9e"}
 VERDICT_LABELS = {"supported": "supported", "contradicted": "contradicted", "not_checkable": "not checkable"}
+VERDICT_MARKS = {"supported": "✓", "contradicted": "✗", "not_checkable": "?"}  # readable without colour
 SELECTED = "selected claim"
 CLAIM_COLUMNS = ["#", "verdict", "claim", "leads", "measured"]
 EVIDENCE_COLUMNS = ["lead", "from (ms)", "to (ms)", "feature", "measured", "unit"]
@@ -191,6 +192,7 @@ def ecg_plot(session: Session, layout: str, beats: bool, claims: list[dict]):
         layout=layout,
         highlights=highlights_for(claims),
         beats=session.measurements if beats else None,
+        start_ms=session.start_ms,
         width=PLOT_WIDTH_PX,
     )
     # keep 25 mm/s : 10 mm/mV by shrinking the plot area, not by widening the ranges past the paper
@@ -328,7 +330,7 @@ def claims_frame(claims: list[dict]) -> pd.DataFrame:
     rows = [
         [
             i + 1,
-            VERDICT_LABELS.get(c.get("verdict"), c.get("verdict")),
+            f"{VERDICT_MARKS.get(c.get('verdict'), '')} {VERDICT_LABELS.get(c.get('verdict'), c.get('verdict'))}",
             c.get("text", ""),
             ", ".join(c.get("leads") or []),
             _measured(c.get("measured")),
@@ -342,12 +344,21 @@ MEASURED_CHARS = 60  # the claims table shows a summary; the evidence table has 
 
 
 def _measured(measured) -> str:
+    """What the signal shows for a claim: grounding's "text: <claimed>; measured: <found>" without the
+    claimed half (the claim column has it).
+
+    >>> _measured("text: heart rate 121 bpm; measured: 118 bpm")
+    '118 bpm'
+    """
     if measured is None:
         return ""
     if isinstance(measured, dict):
         text = ", ".join(f"{k}: {_fmt(v, 2) if isinstance(v, float) else v}" for k, v in measured.items())
     else:
         text = str(measured)
+        text = (
+            text.split("; measured: ", 1)[1] if text.startswith("text: ") and "; measured: " in text else text
+        )
     return text if len(text) <= MEASURED_CHARS else text[: MEASURED_CHARS - 1] + "…"
 
 

@@ -92,8 +92,8 @@ def previous_rating(ctx: AppContext, who, interpretation_id) -> dict | None:
 def blind_pair(first, second, rng: random.Random | None = None) -> tuple:
     """The two interpretations in a random order, so labels A and B do not reveal the backend.
 
-    >>> blind_pair("x", "y", random.Random(1))
-    ('y', 'x')
+    >>> blind_pair("x", "y", random.Random(1)), blind_pair("x", "y", random.Random(0))
+    (('x', 'y'), ('y', 'x'))
     """
     rng = rng or random.Random()
     return (first, second) if rng.random() < 0.5 else (second, first)

@@ -14,6 +14,7 @@ from app import auth, handlers, present, rating
 from app.layout import PRIVATE, ui_errors
 from app.spaces import oauth_enabled
 from app.state import AppContext, Session, new_key
+from app.tracing import figure_value, tracing
 
 
 def identity_bar(ctx: AppContext) -> dict:
@@ -190,6 +191,7 @@ def build_compare(ctx: AppContext, review: dict, gpu) -> None:
     def generate(s: Session, one: str, two: str, temperature: float, request: gr.Request):
         if not s.loaded:
             raise gr.Error("load an ECG on the Review tab first")
+        handlers.registered(ctx, s)
         results = []
         for name, seed in ((one, 1), (two, 2)):
             t = float(temperature) if one == two else 0.0
@@ -286,7 +288,7 @@ def build_campaign(ctx: AppContext) -> dict:
         guidelines = gr.Markdown("")
     with gr.Row(equal_height=False):
         with gr.Column(scale=3):
-            plot = gr.Plot(show_label=False, elem_id="camp-plot")
+            plot = tracing("camp-plot")
         with gr.Column(scale=2, elem_classes="gem-panel"):
             label = gr.Radio([], label="Interpretation (blind name)", elem_id="camp-label", interactive=True)
             text = gr.HighlightedText(
@@ -320,7 +322,7 @@ def build_campaign(ctx: AppContext) -> dict:
         interp = rating.item_interpretation(ctx, item, chosen)
         ecg_session = Session(ecg=ctx.store.case_ecg(item.case_id))
         fig = present.ecg_plot(ecg_session, "12x1", False, [])
-        fig = present.with_claim_highlights(fig, interp["claims"])
+        fig = figure_value(present.with_claim_highlights(fig, interp["claims"]))
         prev = rating.previous_rating(ctx, who, interp["id"])
         st["label"], st["opened"] = chosen, time.time()
         head = f"Item **{item.index} of {item.total}** · {done_msg}"

@@ -49,6 +49,8 @@ class Session:
     rating_key: str = field(default_factory=new_key)
     rate_target: Interpretation | None = None  # set by Compare's "Rate A/B"; else the Review reading
     rate_opened: float | None = None  # when the Rate tab showed this interpretation (time spent)
+    clear_panels: bool = False  # the previous record's claims and evidence are still on screen
+    start_ms: float = 0.0  # the page of a long record on screen (10 s from here)
 
     @property
     def to_rate(self) -> Interpretation | None:

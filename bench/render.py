@@ -2,7 +2,8 @@
 
 Run: ``python bench/render.py`` (about 30 s). Prints medians of repeated runs on a 10 s, 500 Hz synthetic
 12-lead ECG:
-1. ``viewer.ecg_figure`` build time and ``fig.to_json()`` size per layout (targets: <= 50 ms, <= 600 KB);
+1. ``viewer.ecg_figure`` build time and ``fig.to_json()`` size per layout (targets: <= 50 ms, <= 600 KB),
+   and the size the app sends (``viewer.figure_json``: the same JSON without HTML-safe escapes);
 2. ``gem_core.render.ecg_image`` 3x4+II at 1600x1200 saved to PNG, against a plain matplotlib drawing of the
    same layout (16x12 inches at dpi 100, same grid, traces and labels) saved to PNG; target >= 10x faster.
 """
@@ -28,7 +29,7 @@ from gem_core.render import (
     paper_extent,
 )
 from gem_core.samples import synthetic_ecg
-from viewer import ecg_figure, update_highlights, with_highlights
+from viewer import ecg_figure, figure_json, update_highlights, with_highlights
 
 HIGHLIGHTS = [
     {
@@ -94,9 +95,11 @@ def main() -> None:
     for layout in ("12x1", "3x4+II", "6x2"):
         build, fig = timed(lambda layout=layout: ecg_figure(ecg, layout, HIGHLIGHTS), 15)
         to_json, text = timed(fig.to_json, 5)
+        sent, compact = timed(lambda fig=fig: figure_json(fig), 5)
         print(
             f"   {layout:7s} build {build * 1000:6.1f} ms   JSON {len(text) / 1024:6.1f} KB"
-            f"   to_json {to_json * 1000:5.1f} ms   traces {len(fig.data)}, shapes {len(fig.layout.shapes)}"
+            f" (to_json {to_json * 1000:4.1f} ms; as the app sends it {len(compact) / 1024:6.1f} KB,"
+            f" {sent * 1000:4.1f} ms)   traces {len(fig.data)} ({fig.data[0].type}), shapes {len(fig.layout.shapes)}"
         )
 
     fig = ecg_figure(ecg, "3x4+II")

@@ -126,6 +126,21 @@ def test_review_selecting_a_claim_draws_its_highlight(review_page, artifacts_dir
     assert page.dialogs == []
 
 
+@pytest.mark.skipif(not REAL_FOLDER.is_dir(), reason="needs the 15 s CPSC record A0001 in ../shared")
+def test_a_long_record_is_paged(browser, served):
+    url, _ = served
+    page = open_app(browser, url)
+    pick_sample(page, "A0001")
+    wait_text(page, "#status", "Measured")
+    start = "document.querySelector('#ecg-plot .js-plotly-plot').layout.meta.gem_viewer.start_ms"
+    assert page.locator("#page-start").is_visible() and page.evaluate(start) == 0
+    slider = page.locator("#page-start input[type=range]")
+    slider.fill("5")  # the last page: 5-15 s
+    slider.dispatch_event("pointerup")
+    page.wait_for_function(f"{start} === 5000", timeout=TIMEOUT, polling=100)
+    page.context.close()
+
+
 def test_rate_submits_and_reopens_the_previous_rating(review_page, served, artifacts_dir):
     page, (_, ctx) = review_page, served
     page.get_by_role("tab", name="Rate").click()

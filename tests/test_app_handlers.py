@@ -116,10 +116,12 @@ def test_interpret_needs_an_ecg_and_a_question(ctx, sample_id):
 
 def test_load_draws_the_tracing_and_measures_in_a_second_step(ctx, sample_id):
     session = handlers.load_sample(ctx, sample_id)
-    assert session.case_id is not None and session.measurements is None
+    assert session.case_id is None and session.measurements is None  # nothing written before drawing
     fig = handlers.figure(session, "3x4+II")
-    assert len([t for t in fig.data if t.type == "scattergl"]) >= 12
-    handlers.measured(session)
+    assert len([t for t in fig.data if (t.meta or {}).get("role") == "ecg"]) == 13
+    handlers.measured(handlers.registered(ctx, session))
+    case_id = session.case_id
+    assert case_id is not None and handlers.registered(ctx, session).case_id == case_id
     table = present.lead_table(session.measurements)
     assert list(table["lead"])[:3] == ["I", "II", "III"] and "quality" in table
     assert "Heart rate" in set(present.global_table(session.measurements)["measurement"])
@@ -162,6 +164,24 @@ def test_zoom_frames_a_short_span_and_stays_on_the_paper(done):
     assert fy0 <= y0 < y1 <= fy1
     ratio = (x1 - x0) / (y1 - y0)
     assert ratio == pytest.approx((fx1 - fx0) / (fy1 - fy0))  # 25 mm/s : 10 mm/mV kept
+
+
+def test_a_long_record_is_paged_and_follows_the_selected_claim(synthetic):
+    session = Session(ecg=synthetic(heart_rate=70, duration_s=25))
+    assert handlers.last_page_s(session) == 15 and session.start_ms == 0
+    assert handlers.go_to_page(session, 99).start_ms == 15_000  # clamped to the last page
+    strip = next(t for t in handlers.figure(session, "3x4+II").data if (t.meta or {}).get("rhythm"))
+    assert strip.x0 == 15_000 and len(strip.y) == 10 * 500  # the record's last 10 s
+    claim = {"id": "late", "text": "QRS in V1", "verdict": "supported"}
+    claim["evidence"] = [{"lead": "V1", "t_start_ms": 21_500, "t_end_ms": 21_600}]
+    session.interpretation = SimpleNamespace(claims=[claim])
+    handlers.go_to_page(session, 0)
+    session.selected_claim = "late"
+    assert handlers.follow_claim(session) and session.start_ms == 15_000  # 20 s, clamped to 15 s
+    assert not handlers.follow_claim(session)  # already on screen
+    fig = handlers.figure(session, "12x1", False, "late")
+    assert [s.x0 for s in fig.layout.shapes if str(s.name).startswith("highlight:")] == [21_500]
+    assert handlers.last_page_s(Session(ecg=synthetic(duration_s=10))) == 0  # one page: no control
 
 
 def test_stop_ends_the_stream_early(ctx, sample_id):
@@ -235,18 +255,6 @@ def test_preference_between_two_interpretations(ctx, sample_id):
     assert pref.choice == "both_bad" and pref.interpretation_a_id == ids[0]
 
 
-def test_startup_imports_no_model_libraries(tmp_path):
-    """The app imports its packages plainly; torch and transformers stay lazy (the gem backend only)."""
-    code = (
-        "import sys; from app.main import build_demo; from gem_core.settings import get_settings; "
-        f"build_demo(get_settings(data_dir={str(tmp_path)!r}, auth_file='')); "
-        "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))"
-    )
-    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert proc.stdout.strip().splitlines()[-1] == "[]"
-
-
 def test_a_bad_samples_dir_leaves_the_synthetic_gallery_and_says_why(tmp_path):
     """A GEM_SAMPLES_DIR that does not exist must not stop the app: the other samples stay, the
     setting is named in a warning and on the page."""
@@ -266,6 +274,18 @@ def test_a_bad_samples_dir_leaves_the_synthetic_gallery_and_says_why(tmp_path):
         bar = screens.identity_bar(ctx)
     shown = bar["fn"](req(), None)
     assert shown.startswith("Samples: ") and present.escape_md(ctx.samples_error) in shown
+
+
+def test_startup_imports_no_model_libraries(tmp_path):
+    """The app imports its packages plainly; torch and transformers stay lazy (the gem backend only)."""
+    code = (
+        "import sys; from app.main import build_demo; from gem_core.settings import get_settings; "
+        f"build_demo(get_settings(data_dir={str(tmp_path)!r}, auth_file='')); "
+        "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1] == "[]"
 
 
 # ------------------------------------------------------------------------------------------- auth file

@@ -15,10 +15,12 @@ from gem_core.render import layout_panels
 from viewer import (
     VERDICT_STYLE,
     ecg_figure,
+    figure_json,
     highlights_from_claims,
     update_highlights,
     with_highlights,
 )
+from viewer.figure import HIGHLIGHT_INSET_MV, HOVER_MV, SEPARATORS
 
 V1_SPAN = {
     "lead": "V1",
@@ -67,14 +69,17 @@ def _shapes(fig):
 @pytest.mark.parametrize(
     ("layout", "n_traces", "points"), [("12x1", 12, 60000), ("3x4+II", 13, 20000), ("6x2", 12, 30000)]
 )
-def test_traces_are_webgl_evenly_sampled_and_small(ecg, layout, n_traces, points):
+def test_traces_are_svg_evenly_sampled_and_small(ecg, layout, n_traces, points):
     fig = ecg_figure(ecg, layout)
     traces = _ecg_traces(fig)
-    assert len(traces) == n_traces and all(isinstance(t, go.Scattergl) for t in traces)
+    # a 10 s page is SVG: fast without a GPU (software WebGL took seconds), sharp in print
+    assert len(traces) == n_traces and all(isinstance(t, go.Scatter) for t in traces)
     assert all(t.x is None and t.dx == 2.0 for t in traces)  # 500 Hz: no x arrays
     assert sum(len(t.y) for t in traces) == points
     assert all(np.asarray(t.y).dtype == np.float32 for t in traces)
     assert len(fig.to_json()) <= 600 * 1024
+    compact = figure_json(fig)  # what the app sends: no HTML-safe escapes of "/" in base64
+    assert len(compact) <= 500 * 1024 and json.loads(compact) == json.loads(fig.to_json())
 
 
 def test_trace_values_hover_and_offsets(ecg):
@@ -86,9 +91,8 @@ def test_trace_values_hover_and_offsets(ecg):
     true_mv = ecg.lead("V1")[2500:3750]
     np.testing.assert_allclose(np.asarray(v1.y) - p.baseline_mv, true_mv, atol=1e-5)
     np.testing.assert_array_equal(np.asarray(v1.customdata), np.round(true_mv * 1000).astype(np.int16))
-    assert (
-        "V1" in v1.hovertemplate and "%{x:.0f} ms" in v1.hovertemplate and "%{customdata}" in v1.hovertemplate
-    )
+    assert "V1" in v1.hovertemplate and "%{x:.0f} ms" in v1.hovertemplate
+    assert f"{HOVER_MV} mV" in v1.hovertemplate and fig.layout.separators == SEPARATORS  # µV shown as mV
     strip = [t for t in _ecg_traces(fig) if t.meta["rhythm"]]
     assert [(t.name, len(t.y)) for t in strip] == [("II", 5000)]
 
@@ -129,15 +133,18 @@ def test_highlights_land_in_the_same_panels_as_the_image(ecg):
     panels = layout_panels("3x4+II")
     v1 = next(p for p in panels if p.lead == "V1")
     [s1] = [s for s in _shapes(fig) if s.name == "highlight:c1"]
-    assert (s1.x0, s1.x1) == (6000, 6400) and (s1.y0, s1.y1) == (v1.box[1], v1.box[3])
+    inset = HIGHLIGHT_INSET_MV  # bands of adjacent rows stay apart
+    assert (s1.x0, s1.x1) == (6000, 6400) and (s1.y0, s1.y1) == (v1.box[1] + inset, v1.box[3] - inset)
     assert s1.fillcolor == VERDICT_STYLE["supported"]["color"]
     s2 = [s for s in _shapes(fig) if s.name == "highlight:c2"]
     strip = next(p for p in panels if p.rhythm)
     assert sorted(s.y0 for s in s2) == sorted(
-        [strip.box[1], next(p for p in panels if p.lead == "II").box[1]]
+        [strip.box[1] + inset, next(p for p in panels if p.lead == "II").box[1] + inset]
     )
     [s3] = [s for s in _shapes(fig) if s.name == "highlight:c3"]
-    assert s3.y0 == strip.box[1] and s3.line.dash == "dot"
+    assert s3.y0 == strip.box[1] + inset and s3.line.dash == "dot"
+    below = next(p for p in panels if p.row == v1.row + 1 and p.column == v1.column)  # V2
+    assert s1.y0 - (below.box[3] - inset) == pytest.approx(2 * inset)  # 4 mm to V2's bands
     hovers = [t for t in fig.data if (t.meta or {}).get("role") == "highlight"]
     assert len(hovers) == 4 and any("PR 240 ms" in t.text and "contradicted" in t.text for t in hovers)
 
@@ -284,6 +291,8 @@ def test_long_record_paging_and_full_view():
     assert strip.x0 == 20000.0 and len(strip.y) == 5000
     full = ecg_figure(ecg, "12x1", window_ms=None)
     assert all(len(t.y) == 30 * fs for t in _ecg_traces(full))
+    assert all(t.type == "scattergl" for t in _ecg_traces(full))  # 180 000 samples: WebGL
+    assert all(t.type == "scatter" for t in _ecg_traces(page))
     assert full.layout.xaxis.range[1] < 11000  # the first 10 s in view; pan for the rest
     last = ecg_figure(ecg, "12x1", start_ms=25000)
     assert all(len(t.y) == 5 * fs for t in _ecg_traces(last))  # a short last page
@@ -329,7 +338,7 @@ def test_figure_renders_in_chromium(ecg, browser, artifacts_dir, tmp_path):
         page.wait_for_selector(".js-plotly-plot .shapelayer path", timeout=20000)
         n_traces = page.evaluate("document.querySelector('.js-plotly-plot')._fullData.length")
         assert n_traces == len(fig.data)
-        assert page.locator(".js-plotly-plot canvas").count() >= 1  # WebGL traces
+        assert page.locator(".js-plotly-plot .scatterlayer .trace").count() == len(fig.data)  # SVG traces
         assert page.locator(".shapelayer path").count() == len(_shapes(fig)) == 4
         # hover inside the supported V1 highlight shows the claim
         x, y = page.evaluate(
@@ -342,6 +351,21 @@ def test_figure_renders_in_chromium(ecg, browser, artifacts_dir, tmp_path):
         page.mouse.move(x, y)
         page.wait_for_selector(".hoverlayer .hovertext", timeout=5000)
         assert "rS in V1" in page.locator(".hoverlayer").text_content()
+        # a sample's hover: lead, time in ms, amplitude in mV (int16 µV shown with 3 decimals)
+        v1 = next(i for i, t in enumerate(fig.data) if t.name == "V1")
+        for k in (0, 137, 600):
+            page.evaluate(
+                "([i, k]) => { const gd = document.querySelector('.js-plotly-plot'); Plotly.Fx.unhover(gd);"
+                " Plotly.Fx.hover(gd, [{curveNumber: i, pointNumber: k}]); }",
+                [v1, k],
+            )
+            uv = int(np.asarray(fig.data[v1].customdata)[k])
+            want = f"V1  {5000 + 2 * k} ms  {'-' if uv < 0 else '+'}{abs(uv) / 1000:.3f} mV"
+            page.wait_for_function(
+                "w => document.querySelector('.hoverlayer')?.textContent.replace(/\\s+/g, ' ') === w",
+                arg=" ".join(want.split()),
+                timeout=5000,
+            )
         page.screenshot(path=str(artifacts_dir / "viewer_3x4II.png"), full_page=True)
     finally:
         page.close()

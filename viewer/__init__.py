@@ -1,6 +1,13 @@
 """Plotly figures of ECGs on ECG paper, with highlighted evidence spans (imports only gem_core)."""
 
-from viewer.figure import VIEWER_LAYOUTS, ecg_figure, highlight_parts, update_highlights, with_highlights
+from viewer.figure import (
+    VIEWER_LAYOUTS,
+    ecg_figure,
+    figure_json,
+    highlight_parts,
+    update_highlights,
+    with_highlights,
+)
 from viewer.highlights import VERDICT_STYLE, VERDICTS, check_highlight, highlights_from_claims
 
 __all__ = [
@@ -9,6 +16,7 @@ __all__ = [
     "VIEWER_LAYOUTS",
     "check_highlight",
     "ecg_figure",
+    "figure_json",
     "highlight_parts",
     "highlights_from_claims",
     "update_highlights",

@@ -23,6 +23,7 @@ half the bytes of float32 mV, same precision as the signal's 3 decimals).
 from __future__ import annotations
 
 import html
+import json
 import math
 from collections.abc import Iterable
 
@@ -49,10 +50,18 @@ from gem_core.render import (
 from viewer.highlights import VERDICT_STYLE, check_highlight
 
 VIEWER_LAYOUTS = ("12x1", "3x4+II", "3x4", "6x2")
+SVG_MAX_POINTS = 150_000  # samples in a figure drawn as SVG; more (a long record on one sheet): WebGL
+# Hover amplitude in mV from int16 µV (half the bytes of float32 mV; plotly's hover format cannot
+# divide): "+05," groups the µV digits in thousands, zero-filled, with a sign ("+1,230", "-0,050"), and
+# the figure's separators swap decimal point and thousands mark, so it reads "+1.230" mV. No other
+# number in the figure uses grouping or decimals (times are "%{x:.0f}", axis labels are off).
+HOVER_MV = "%{customdata:+05,}"
+SEPARATORS = ",."  # decimal mark, thousands mark (see HOVER_MV)
 MINOR_GRID = "#f6caca"
 MAJOR_GRID = "#e58a8a"
 TRACE_COLOR = "#111111"
 HIGHLIGHT_OPACITY = 0.28
+HIGHLIGHT_INSET_MV = 2 * MINOR_MV  # 2 mm between the bands of adjacent rows
 HIGHLIGHT_PREFIX = "highlight:"
 # Beat markers: fiducial -> (label, colour, symbol).
 BEAT_MARKS = {
@@ -75,24 +84,39 @@ def _panels(ecg_duration_ms: float, layout: str, start_ms: float, window_ms: flo
     return layout_panels(layout, float(start_ms), window_ms, float(ecg_duration_ms))
 
 
-def _lead_trace(ecg: ECG, panel: Panel) -> dict | None:
+def _sample_range(ecg: ECG, panel: Panel) -> tuple[int, int]:
+    i0 = max(math.ceil(panel.t_start_ms * ecg.fs / 1000.0 - 1e-9), 0)
+    i1 = min(math.ceil(panel.t_end_ms * ecg.fs / 1000.0 - 1e-9), ecg.n_samples)
+    return i0, i1
+
+
+def trace_type(n_points: int) -> str:
+    """SVG ("scatter") up to ``SVG_MAX_POINTS`` samples in the figure, WebGL ("scattergl") above.
+
+    A 10 s page (60 000 samples in 12x1) draws in ~0.1 s as SVG, where WebGL without a GPU
+    (software rendering: a VM, a remote desktop, a locked-down hospital PC, headless Chromium) took
+    1.7-2.5 s for the same figure; SVG also prints and exports sharply. A whole long record on one
+    sheet is where WebGL's speed is needed.
+    """
+    return "scatter" if n_points <= SVG_MAX_POINTS else "scattergl"
+
+
+def _lead_trace(ecg: ECG, panel: Panel, kind: str) -> dict | None:
     """One panel's samples: evenly spaced, so x is x0 + i*dx and never stored."""
-    fs = ecg.fs
-    i0 = max(math.ceil(panel.t_start_ms * fs / 1000.0 - 1e-9), 0)
-    i1 = min(math.ceil(panel.t_end_ms * fs / 1000.0 - 1e-9), ecg.n_samples)
+    i0, i1 = _sample_range(ecg, panel)
     if i1 - i0 < 1:
         return None
     mv = np.nan_to_num(ecg.signal[LEADS.index(panel.lead)][i0:i1])
     return {
-        "type": "scattergl",
-        "x0": i0 * 1000.0 / fs,
-        "dx": 1000.0 / fs,
+        "type": kind,
+        "x0": i0 * 1000.0 / ecg.fs,
+        "dx": 1000.0 / ecg.fs,
         "y": (mv + np.float32(panel.baseline_mv)).astype(np.float32),
         "customdata": np.clip(np.round(mv * 1000.0), -32767, 32767).astype(np.int16),
         "mode": "lines",
         "line": {"color": TRACE_COLOR, "width": 1.2},
         "name": panel.lead,
-        "hovertemplate": f"<b>{panel.lead}</b>  %{{x:.0f}} ms  %{{customdata}} µV<extra></extra>",
+        "hovertemplate": f"<b>{panel.lead}</b>  %{{x:.0f}} ms  {HOVER_MV} mV<extra></extra>",
         "meta": {"role": "ecg", "lead": panel.lead, "rhythm": panel.rhythm},
     }
 
@@ -184,10 +208,12 @@ def ecg_figure(
     if height is None:
         plot_w = (width or 1100) - margin["l"] - margin["r"]
         height = round(plot_w * (y1 - y0) * MS_PER_MV / (x1_view - x0)) + margin["t"] + margin["b"]
-    traces = [t for t in (_lead_trace(ecg, p) for p in panels) if t is not None]
+    kind = trace_type(sum(max(0, i1 - i0) for i0, i1 in (_sample_range(ecg, p) for p in panels)))
+    traces = [t for t in (_lead_trace(ecg, p, kind) for p in panels) if t is not None]
     traces.append(_paper_marks(panels))
     if beats is not None:
-        traces += _beat_traces(ecg, panels, beats)
+        traces += _beat_traces(ecg, panels, beats, kind)
+    page = f"{ecg.content_hash[:16]}:{layout}:{float(start_ms):g}:{window_ms}"
     shapes, hovers = highlight_parts(panels, highlights)
     return _figure(
         traces + hovers,
@@ -201,15 +227,17 @@ def ecg_figure(
             "plot_bgcolor": "white",
             "paper_bgcolor": "white",
             "showlegend": False,
+            "separators": SEPARATORS,
             "hovermode": "closest",
             "dragmode": "zoom",
             "xaxis": _axis(MAJOR_MS, MINOR_MS, range=[x0, x1_view], hoverformat=".0f"),
             "yaxis": _axis(MAJOR_MV, MINOR_MV, range=[y0, y1], scaleanchor="x", scaleratio=MS_PER_MV),
             "annotations": _labels(panels, start_ms),
             "shapes": shapes,
-            "uirevision": f"{ecg.content_hash[:16]}:{layout}:{start_ms}",
+            "uirevision": page,
             "meta": {
                 "gem_viewer": {
+                    "traces_key": page,  # same key, same ECG traces: a display may reuse them
                     "layout": layout,
                     "start_ms": float(start_ms),
                     "window_ms": None if window_ms is None else float(window_ms),
@@ -219,6 +247,17 @@ def ecg_figure(
             },
         },
     )
+
+
+def figure_json(fig: go.Figure) -> str:
+    """The figure as compact JSON for a display that parses it (``JSON.parse``, Gradio's API).
+
+    ``fig.to_json()`` makes JSON safe to paste into HTML: every "/" becomes "\\u002f", and "/" is
+    common in base64 sample data (negative int16 values are "//..."), ~20% more bytes for nothing.
+    """
+    from plotly.utils import PlotlyJSONEncoder
+
+    return json.dumps(fig.to_plotly_json(), cls=PlotlyJSONEncoder, separators=(",", ":"))
 
 
 def _figure(data: list[dict], layout: dict) -> go.Figure:
@@ -252,6 +291,8 @@ def highlight_parts(panels: tuple[Panel, ...], highlights: Iterable[dict]) -> tu
             if b <= a:  # an instant: give it 1 mm so it can be seen
                 a, b = a - MINOR_MS / 2, a + MINOR_MS / 2
             _, bottom, _, top = panel.box
+            # inset from the panel's edges: rows touch, and a band must show which lead it marks
+            bottom, top = bottom + HIGHLIGHT_INSET_MV, top - HIGHLIGHT_INSET_MV
             shapes.append(
                 {
                     "type": "rect",
@@ -311,7 +352,7 @@ def with_highlights(fig: go.Figure, highlights: Iterable[dict]) -> go.Figure:
     return update_highlights(_figure(parts["data"], parts["layout"]), highlights)
 
 
-def _beat_traces(ecg: ECG, panels: tuple[Panel, ...], beats: Measurements) -> list[dict]:
+def _beat_traces(ecg: ECG, panels: tuple[Panel, ...], beats: Measurements, kind: str) -> list[dict]:
     if not isinstance(beats, Measurements):
         raise GemError(f"beats must be gem_core.features.Measurements; got {type(beats).__name__}")
     points: dict[str, tuple[list, list]] = {k: ([], []) for k in BEAT_MARKS}
@@ -335,7 +376,7 @@ def _beat_traces(ecg: ECG, panels: tuple[Panel, ...], beats: Measurements) -> li
         label, color, symbol = BEAT_MARKS[key]
         traces.append(
             {
-                "type": "scattergl",
+                "type": kind,
                 "x": xs,
                 "y": ys,
                 "mode": "markers",
