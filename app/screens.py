@@ -42,26 +42,23 @@ def identity_bar(ctx: AppContext) -> dict:
 def rating_form(prefix: str) -> dict:
     """Seven 1-5 radios with their questions, anchors on demand, a comment and a submit button."""
     radios = []
-    try:
-        mets = rating.metrics()
-        with gr.Row():
-            for group in ("analytical", "clinical"):
-                with gr.Column():
-                    gr.Markdown(f"**{'Reliability' if group == 'analytical' else 'Usefulness'}**")
-                    for m in [m for m in mets if m.group == group]:
-                        radios.append(
-                            gr.Radio(
-                                [1, 2, 3, 4, 5],
-                                label=m.label,
-                                info=m.question,
-                                elem_id=f"{prefix}-{m.name}",
-                                interactive=True,
-                            )
+    mets = rating.metrics()
+    with gr.Row():
+        for group in ("analytical", "clinical"):
+            with gr.Column():
+                gr.Markdown(f"**{'Reliability' if group == 'analytical' else 'Usefulness'}**")
+                for m in [m for m in mets if m.group == group]:
+                    radios.append(
+                        gr.Radio(
+                            [1, 2, 3, 4, 5],
+                            label=m.label,
+                            info=m.question,
+                            elem_id=f"{prefix}-{m.name}",
+                            interactive=True,
                         )
-        with gr.Accordion("What each level means (anchored descriptions)", open=False):
-            gr.Markdown(rating.anchors_markdown())
-    except Exception as exc:  # metrics module missing: say so instead of failing the whole app
-        gr.Markdown(f"Rating form unavailable: {present.escape_md(str(exc))}")
+                    )
+    with gr.Accordion("What each level means (anchored descriptions)", open=False):
+        gr.Markdown(rating.anchors_markdown())
     comment = gr.Textbox(label="Comment (optional)", lines=2, elem_id=f"{prefix}-comment", interactive=True)
     submit = gr.Button("Submit rating", variant="primary", elem_id=f"{prefix}-submit")
     status = gr.Markdown("", elem_id=f"{prefix}-status")

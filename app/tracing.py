@@ -22,8 +22,8 @@ from pathlib import Path
 
 import gradio as gr
 
-from app.parts import need
 from gem_core.errors import GemError
+from viewer import figure_json
 
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": False, "scrollZoom": False}
 
@@ -120,4 +120,4 @@ def figure_value(fig):
     ``gr.skip()`` through."""
     if fig is None or not hasattr(fig, "to_plotly_json"):
         return fig
-    return need("viewer", "figure_json", "the ECG viewer")(fig)
+    return figure_json(fig)

@@ -155,11 +155,23 @@ def _group_mentions(text: str) -> list[LeadMention]:
     return mentions
 
 
+def _labels_a_list(text: str, group: LeadMention, explicit: list[LeadMention]) -> bool:
+    """Whether ``group`` sits in a parenthesis opened just after an explicit lead list."""
+    opened = text.rfind("(", 0, group.start)
+    if opened < 0 or ")" in text[opened : group.start]:
+        return False
+    return any(0 <= opened - e.end <= 2 for e in explicit)
+
+
 def find_leads(text: str) -> list[LeadMention]:
     """Every lead mention in ``text`` (single, list, range, group), in text order.
 
     A group immediately followed by a parenthesised list ("lateral leads (I, aVL, V6)") keeps only
-    the list: the text said exactly which leads it meant.
+    the list: the text said exactly which leads it meant. Group names in parentheses right after a
+    list ("leads I, II and aVF (inferior, lateral)") only label it and add no leads.
+
+    >>> [m.leads for m in find_leads("depression in leads II and aVF (inferior)")]
+    [('II', 'aVF')]
     """
     explicit = _explicit_mentions(text)
     groups = []
@@ -168,6 +180,8 @@ def find_leads(text: str) -> list[LeadMention]:
             continue
         after = text[g.end : g.end + 4]
         if "(" in after and any(0 <= e.start - g.end <= 6 for e in explicit):
+            continue
+        if _labels_a_list(text, g, explicit):
             continue
         groups.append(g)
     return sorted(explicit + groups, key=lambda m: (m.start, m.end))

@@ -78,6 +78,16 @@ def test_group_followed_by_explicit_list_keeps_the_list():
     assert mentions[0].group is None
 
 
+def test_group_names_in_parentheses_after_a_list_only_label_it():
+    # The measure interpreter writes "leads I, II, aVF, ... (inferior, lateral)": lead III and aVL
+    # are not named, so they are not the claim's leads; a group after other words still counts.
+    sentence = "ST-segment depression is seen in leads I, II, aVF, V4, V5 and V6 (inferior, lateral)."
+    (claim,) = extract_claims(sentence)
+    assert claim["leads"] == ["I", "II", "aVF", "V4", "V5", "V6"]
+    mentions = find_leads("ST elevation in V1-V3 and in the inferior leads (a current of injury)")
+    assert [m.leads for m in mentions] == [("V1", "V2", "V3"), ("II", "III", "aVF")]
+
+
 @pytest.mark.parametrize(
     "text", ["I believe this is fine", "Mobitz type II block", "a type III pattern", "the limb is cold"]
 )
