@@ -171,6 +171,55 @@ def test_ecg_coca_keys_outside_the_tower_are_ignored_but_unknown_tower_keys_fail
         load_gem(tiny_gem_dir, ecg_tower=bad)
 
 
+def test_missing_ecg_tower_key_is_named_as_the_file_spells_it(tiny_gem_dir, tmp_path):
+    ckpt = torch.load(tiny_gem_dir / ECG_FILE, weights_only=True)
+    del ckpt["state_dict"]["module.ecg.transformer.resblocks.1.attn.in_proj_weight"]
+    bad = tmp_path / "bad.pt"
+    torch.save(ckpt, bad)
+    with pytest.raises(GemError, match=r"'module\.ecg\.transformer\.resblocks\.1\.attn\.in_proj_weight'"):
+        load_gem(tiny_gem_dir, ecg_tower=bad)
+
+
+def test_vision_tower_not_stored_comes_from_mm_vision_tower(tiny, tiny_gem_dir, tmp_path, ecg, image):
+    clip = tmp_path / "clip"
+    tiny.vision_tower.save_pretrained(clip)
+    folder = save_gem(tiny, tmp_path / "no-vision", include_vision=False)
+    assert not any("vision_tower" in k for k in load_file(folder / "model.safetensors"))
+    shutil.copy(tiny_gem_dir / ECG_FILE, folder / ECG_FILE)
+    # config.json names no loadable tower: the error says which argument fixes it
+    with pytest.raises(GemError, match="vision_tower=PATH"):
+        load_gem(folder)
+    inputs = batch(tiny, ecg, image)
+    with torch.no_grad():
+        assert torch.equal(load_gem(folder, vision_tower=str(clip))(**inputs).logits, tiny(**inputs).logits)
+        cfg = json.loads((folder / "config.json").read_text())
+        (folder / "config.json").write_text(json.dumps({**cfg, "mm_vision_tower": str(clip)}))
+        assert torch.equal(load_gem(folder)(**inputs).logits, tiny(**inputs).logits)
+
+
+def test_any_causal_lm_config_loads(tiny, tiny_gem_dir, tmp_path, ecg, image):
+    """Not only Llama: a ``llava_qwen2`` checkpoint gets a Qwen2 language model."""
+    import dataclasses
+
+    from transformers import AutoModelForCausalLM
+
+    from gem_core.model import GemForCausalLM
+
+    config = dataclasses.replace(tiny.config, text_model_type="qwen2")
+    torch.manual_seed(0)
+    lm = AutoModelForCausalLM.from_config(config.lm_config).eval()
+    model = GemForCausalLM(config, lm, tiny.vision_tower, tiny.ecg_tower).eval()
+    model.processor = tiny.processor
+    folder = save_gem(model, tmp_path / "qwen2")
+    shutil.copy(tiny_gem_dir / ECG_FILE, folder / ECG_FILE)
+    assert json.loads((folder / "config.json").read_text())["model_type"] == "llava_qwen2"
+    again = load_gem(folder)
+    assert type(again.language_model).__name__ == "Qwen2ForCausalLM"
+    inputs = batch(tiny, ecg, image)
+    with torch.no_grad():
+        assert torch.equal(again(**inputs).logits, model(**inputs).logits)
+
+
 def test_not_a_checkpoint(tmp_path):
     with pytest.raises(GemError, match="config.json"):
         load_gem(tmp_path)

@@ -139,15 +139,21 @@ class EcgTransformer(nn.Module):
         return self.transformer(self.ln_pre(x))
 
 
+def coca_prefix(sd: dict[str, torch.Tensor]) -> str:
+    """The prefix of the ECG tower's keys in an ECG-CoCa ``state_dict``: ``module.ecg.`` (DDP) or ``ecg.``."""
+    prefix = next((p for p in ("module.ecg.", "ecg.") if any(k.startswith(p) for k in sd)), None)
+    if prefix is None:
+        raise GemError("the ECG tower checkpoint has no 'module.ecg.*' keys; is it an ECG-CoCa checkpoint?")
+    return prefix
+
+
 def split_coca_state_dict(sd: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], list[str]]:
     """The ECG tower's weights from an ECG-CoCa ``state_dict``, and the keys deliberately left out.
 
     Keys carry ``module.ecg.`` (DDP) or ``ecg.``; keys of the text tower/decoder and the ECG pooler and
     projection (``ln_post``, ``proj``, ``attn_pool``) are ignored by name.
     """
-    prefix = next((p for p in ("module.ecg.", "ecg.") if any(k.startswith(p) for k in sd)), None)
-    if prefix is None:
-        raise GemError("the ECG tower checkpoint has no 'module.ecg.*' keys; is it an ECG-CoCa checkpoint?")
+    prefix = coca_prefix(sd)
     tower, ignored = {}, []
     for key, value in sd.items():
         name = key[len(prefix) :] if key.startswith(prefix) else None

@@ -27,7 +27,7 @@ from torch import nn
 
 from gem_core.errors import GemError
 from gem_core.model.config import GemConfig
-from gem_core.model.ecg_tower import EcgTowerShape, EcgTransformer, split_coca_state_dict
+from gem_core.model.ecg_tower import EcgTowerShape, EcgTransformer, coca_prefix, split_coca_state_dict
 from gem_core.model.modeling import GemForCausalLM
 from gem_core.model.processor import GemProcessor
 
@@ -236,14 +236,15 @@ def load_ecg_coca(path: Path, dtype: torch.dtype) -> EcgTransformer:
             f"{path} holds no state_dict; expected an ECG-CoCa checkpoint such as cpt_wfep_epoch_20.pt"
         )
     weights, _ignored = split_coca_state_dict(state)
-    return ecg_tower_from_weights(weights, dtype, where=str(path))
+    return ecg_tower_from_weights(weights, dtype, where=str(path), prefix=coca_prefix(state))
 
 
 def ecg_tower_from_weights(
-    weights: dict[str, torch.Tensor], dtype: torch.dtype, where: str
+    weights: dict[str, torch.Tensor], dtype: torch.dtype, where: str, prefix: str = ""
 ) -> EcgTransformer:
+    """``prefix``: the keys' prefix on disk, so an error names a key as the file spells it."""
     tower = EcgTransformer.from_shape(EcgTowerShape.from_state_dict(weights))
-    load_module_weights(tower, {k: v.to(dtype) for k, v in weights.items()}, f"ECG tower ({where})")
+    load_module_weights(tower, {k: v.to(dtype) for k, v in weights.items()}, f"ECG tower ({where})", prefix)
     return tower.to(dtype)
 
 
@@ -387,7 +388,7 @@ def load_gem(
         log.info("ignored %d checkpoint key(s) on purpose, e.g. %s", len(ignored), ignored[0])
 
     if parts["ecg_tower"] and not ecg_tower:
-        tower = ecg_tower_from_weights(parts["ecg_tower"], dt, where="the checkpoint")
+        tower = ecg_tower_from_weights(parts["ecg_tower"], dt, "the checkpoint", PREFIXES["ecg_tower"])
     else:
         pt = ecg_tower_path(config, folder, ecg_tower)
         progress(f"loading the ECG tower {pt}")
