@@ -122,18 +122,25 @@ def run(args: argparse.Namespace) -> None:
             print(json.dumps({"username": r.username, "pseudonym": r.pseudonym, "role": r.role}))
         elif args.command == "import-campaign":
             guide = Path(args.guidelines).read_text(encoding="utf-8") if args.guidelines else ""
-            camp = store.import_campaign(
-                me,
-                args.file,
-                args.name or Path(args.file).stem,
-                guidelines_md=guide,
-                kind=args.kind,
-                k_raters=args.k,
-                progress=lambda done, total: print(
-                    f"\rloading cases {done}/{total}", end="", file=sys.stderr
-                ),
-            )
-            print(file=sys.stderr)
+            loaded = []
+
+            def show(done: int, total: int) -> None:
+                loaded.append(done)
+                print(f"\rloading cases {done}/{total}", end="", file=sys.stderr)
+
+            try:
+                camp = store.import_campaign(
+                    me,
+                    args.file,
+                    args.name or Path(args.file).stem,
+                    guidelines_md=guide,
+                    kind=args.kind,
+                    k_raters=args.k,
+                    progress=show,
+                )
+            finally:
+                if loaded:
+                    print(file=sys.stderr)  # end the progress line, so an error gets a line of its own
             added = store.assign(me, camp.id) if args.assign else 0
             print(
                 json.dumps(

@@ -5,9 +5,9 @@ DPO pairs come from two places:
 * explicit preferences: per case and pair of interpretations, the raters' votes (each rater's latest
   choice); the side with more votes is ``chosen``, ``margin`` is the vote difference; ties and
   "both bad" carry no vote, and an even split gives no pair;
-* rating gaps: per case and pair of interpretations, the mean difference of one metric over the raters
-  who rated both; pairs whose gap reaches ``min_margin`` are kept (unless a preference already covers
-  the pair).
+* rating gaps: per case and question and pair of interpretations, the mean difference of one metric
+  over the raters who rated both; pairs whose gap reaches ``min_margin`` are kept (unless a preference
+  already covers the pair). Answers to different questions about one ECG never make a pair.
 
 Raters appear only by pseudonym. Rows look like::
 
@@ -182,14 +182,15 @@ def preference_pairs(data: Data) -> list[dict]:
 def rating_pairs(
     data: Data, metric_name: str = "overall_satisfaction", min_margin: float = 1.0
 ) -> list[dict]:
-    """Pairs of interpretations of one case whose mean paired gap on ``metric_name`` is >= ``min_margin``."""
+    """Pairs of answers to one question about one case whose mean paired gap on ``metric_name`` is
+    >= ``min_margin`` (a DPO row has one prompt for both completions)."""
     col = 3 + METRIC_NAMES.index(metric(metric_name).name)
-    by_case: dict[int, dict[int, dict[str, int]]] = defaultdict(lambda: defaultdict(dict))
+    by_prompt: dict[tuple[int, str], dict[int, dict[str, int]]] = defaultdict(lambda: defaultdict(dict))
     for row in data.ratings:
         interp = data.interps[row[2]]
-        by_case[interp.case_id][interp.id][row[1]] = row[col]
+        by_prompt[(interp.case_id, interp.question)][interp.id][row[1]] = row[col]
     pairs = []
-    for per_interp in by_case.values():
+    for per_interp in by_prompt.values():
         for x, y in combinations(sorted(per_interp), 2):
             common = sorted(per_interp[x].keys() & per_interp[y].keys())
             if not common:

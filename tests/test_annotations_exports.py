@@ -254,6 +254,20 @@ def test_pair_rules():
     ] == ["rating"]
 
 
+def test_rating_pairs_follow_the_chosen_metric_and_one_question():
+    # overall satisfaction ties, clinical value differs by 3: only --metric clinical_value makes a pair
+    col = 3 + METRIC_NAMES.index("clinical_value")
+    data = data_of([("r1", 1, 3), ("r1", 2, 3)])
+    data.ratings[0] = (*data.ratings[0][:col], 5, *data.ratings[0][col + 1 :])
+    data.ratings[1] = (*data.ratings[1][:col], 2, *data.ratings[1][col + 1 :])
+    assert rating_pairs(data, "overall_satisfaction", 1.0) == []
+    assert [(p["chosen"], p["margin"]) for p in rating_pairs(data, "clinical_value", 1.0)] == [(1, 3.0)]
+    # answers to different questions about the same ECG share no prompt: never a pair
+    data = data_of([("r1", 1, 5), ("r1", 2, 1)])
+    data.interps[2] = Interp(2, 1, "m2", "", "What is the heart rate?", "text 2")
+    assert rating_pairs(data, "overall_satisfaction", 1.0) == []
+
+
 def test_summary_table_ci_and_agreement(study):
     store, admin, raters, *_ = study
     summary = store.summary(admin)
@@ -266,6 +280,14 @@ def test_summary_table_ci_and_agreement(study):
     }
     alpha = summary["agreement"]["overall_satisfaction"]
     assert alpha["units"] == 6 and alpha["raters"] == 3 and 0 < alpha["alpha"] <= 1
+    # the package's ordinal alpha of the raters x interpretations matrix the fixture wrote
+    import krippendorff
+
+    matrix = [[v for c in range(3) for v in (4 + (r + c) % 2, 2 + 2 * (r == 2 and c == 2))] for r in range(3)]
+    expected = krippendorff.alpha(
+        reliability_data=matrix, level_of_measurement="ordinal", value_domain=[1, 2, 3, 4, 5]
+    )
+    assert alpha["alpha"] == pytest.approx(expected)  # 0.72; nominal would be 0.35, transposed -0.12
     # latest choice per rater and pair: doc0 and doc1 chose the baseline on case 0, doc2 tie; case 1 both bad
     assert summary["preferences"] == [
         {"models": ["baseline", "gem"], "baseline wins": 2, "gem wins": 0, "tie": 1, "both_bad": 1}
@@ -296,6 +318,8 @@ def cli(capsys, *args) -> tuple[int, str, str]:
 
 
 def test_command_line(tmp_path, capsys, monkeypatch):
+    import datasets
+
     url = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
     np.save(tmp_path / "a.npy", np.random.default_rng(0).normal(0, 0.2, (12, 1000)).astype(np.float32))
     study = tmp_path / "study.jsonl"
@@ -319,6 +343,10 @@ def test_command_line(tmp_path, capsys, monkeypatch):
         "assigned": 1,
     }
     assert "loading cases 1/1" in err
+    bad_line = study.with_name("bad.jsonl")
+    bad_line.write_text(json.dumps(line) + "\n" + json.dumps({**line, "case": "nope.npy"}) + "\n")
+    code, _, err = cli(capsys, "import-campaign", str(bad_line), "--db", url)
+    assert code == 2 and err.splitlines()[-1].startswith("error: bad.jsonl:2:"), err  # a line of its own
     with Store(url) as st:
         doc = st.authenticate("doc", "doctor-password")
         item = st.next_item(doc, "pilot")
@@ -331,6 +359,15 @@ def test_command_line(tmp_path, capsys, monkeypatch):
         capsys, "export", "--db", url, "--format", "dpo", "--out", str(tmp_path / "p.jsonl"), "--no-images"
     )
     assert code == 0 and json.loads(out)["rows"] == 1, err
+    for fmt, rows in (("kto", 2), ("csv", 2), ("hf", 1)):
+        path = str(tmp_path / f"out-{fmt}")
+        code, out, err = cli(capsys, "export", "--db", url, "--format", fmt, "--out", path, "--no-images")
+        assert code == 0 and json.loads(out)["rows"] == rows, (fmt, err)
+    assert len(datasets.load_from_disk(str(tmp_path / "out-hf"))) == 1
+    code, out, _ = cli(capsys, "campaigns", "--db", url)
+    assert code == 0 and out.split("\t")[1:] == ["pilot", "rate", "items=1", "k=1\n"]
+    code, out, _ = cli(capsys, "assign", "pilot", "--db", url)
+    assert code == 0 and json.loads(out) == {"assigned": 0}  # already assigned: nothing added
     code, out, _ = cli(capsys, "summary", "--db", url, "--json")
     assert code == 0 and json.loads(out)["n_ratings"] == 2
     code, out, _ = cli(capsys, "summary", "--db", url)

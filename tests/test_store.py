@@ -148,6 +148,23 @@ def test_default_database_is_a_sqlite_file_under_the_data_dir(tmp_path):
     st.close()
 
 
+def test_gem_db_url_and_the_spaces_data_folder(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    url = f"sqlite:///{tmp_path / 'from-env.sqlite3'}"
+    monkeypatch.setenv("GEM_DB_URL", url)
+    with Store() as st:
+        assert st.url == url and (tmp_path / "from-env.sqlite3").is_file()
+    monkeypatch.delenv("GEM_DB_URL")
+    # Hugging Face Spaces' persistent storage: /data when it exists, else data/ beside the checkout
+    is_dir = Path.is_dir
+    monkeypatch.setattr(Path, "is_dir", lambda self: self == Path("/data") or is_dir(self))
+    assert Settings.from_env({}).database_url == "sqlite:////data/gem_studio.sqlite3"
+    monkeypatch.setattr(Path, "is_dir", lambda self: self != Path("/data") and is_dir(self))
+    monkeypatch.chdir(tmp_path)
+    assert Settings.from_env({}).database_url == f"sqlite:///{tmp_path}/data/gem_studio.sqlite3"
+
+
 def test_accounts_passwords_and_roles(store):
     admin = store.create_rater("admin", "admin-password", role="admin", display_name="Dr Admin")
     assert admin.is_admin and admin.display_name == "Dr Admin" and admin.pseudonym.startswith("R-")
@@ -443,9 +460,42 @@ def test_campaign_assignment_order_and_resume(store, people, tmp_path):
     assert list(store.progress(alice, "pilot")["raters"]) == [alice.pseudonym]  # a rater sees only their own
     with pytest.raises(AccessDenied, match="another rater"):
         store.skip_item(bob, nxt.assignment_id)
+    before = store.counts()
+    with pytest.raises(AccessDenied, match="another rater"):  # refused as a whole: no rating is left behind
+        store.submit_rating(
+            bob,
+            nxt.interpretations[0]["id"],
+            scores(1),
+            idempotency_key=key(),
+            assignment_id=nxt.assignment_id,
+        )
+    assert store.counts() == before and store.my_rating(bob, nxt.interpretations[0]["id"]) is None
     with pytest.raises(GemError, match="not part of this campaign item"):
         other = [i for i in store.next_item(alice, "pilot").interpretations][0]["id"]
         store.submit_rating(alice, other, scores(3), idempotency_key=key(), assignment_id=first.assignment_id)
+
+
+def test_each_rater_has_their_own_order_and_sides(store, people, tmp_path):
+    admin, alice, bob = people
+    carol = store.create_rater("carol", "carol-password", actor=admin)
+    store.import_campaign(admin, campaign_lines(tmp_path, 8), "orders", k_raters=3)
+    assert store.assign(admin, "orders") == 24
+    queues = [queue(store, r) for r in (alice, bob, carol)]
+    assert all(sorted(q) == sorted(queues[0]) and len(q) == 8 for q in queues)  # everyone rates every item
+    assert len({tuple(q) for q in queues}) > 1  # ... each in their own order (seeded by the pseudonym)
+    sides = set()
+    for r, q in zip((alice, bob, carol), queues, strict=True):
+        served = []
+        while (item := store.next_item(r, "orders")) is not None:
+            served.append(item.item_id)
+            labels = [i["label"] for i in item.interpretations]
+            models = [store.interpretation(i["id"])["model"] for i in item.interpretations]
+            blind = {"gem": "Model A", "baseline": "Model B"}
+            assert [blind[m] for m in models] == labels  # blind names, the same for every rater
+            sides.add(tuple(labels))
+            store.skip_item(r, item.assignment_id)
+        assert served == q
+    assert sides == {("Model A", "Model B"), ("Model B", "Model A")}  # A/B sides shuffled per rater and item
 
 
 def queue(store, rater) -> list[int]:
