@@ -56,7 +56,8 @@ PVC_MAX_MORPHOLOGY_CORR = 0.9
 PVC_MIN_EXTRA_QRS_MS = 20.0
 # First-degree AV block: PR > 200 ms (AHA/ACCF/HRS 2009 Part III / standard definition).
 FIRST_DEGREE_AVB_PR_MS = 200.0
-# QRS duration (AHA/ACCF/HRS 2009 Part III): complete RBBB >= 120 ms, incomplete RBBB 110-119 ms.
+# QRS duration (AHA/ACCF/HRS 2009 Part III): complete RBBB >= 120 ms, incomplete RBBB and incomplete
+# LBBB 110-119 ms (with the same V1 and lateral morphology).
 # A wide QRS (>= 120 ms) without a bundle branch pattern is a nonspecific intraventricular conduction
 # delay (Part III says > 110 ms; 120 ms is used so that a +-10 ms measurement error on a normal QRS is
 # not called a conduction defect). Complete LBBB by the strict criteria of Strauss, Selvester & Wagner
@@ -577,8 +578,11 @@ def _bbb_pattern(m: Measurements, usable: list[str]) -> dict:
     r1, s1 = _dominance(m, v1) if v1 else (None, None)
     lateral = {lead: _dominance(m, lead) for lead in ("I", "aVL", "V5", "V6") if lead in usable}
     upright = [lead for lead, (r, neg) in lateral.items() if r is not None and neg is not None and r > neg]
+    # the S wave itself (after R), not a Q wave: the sentence names "an S wave" in these leads
     with_s = [
-        lead for lead in ("I", "V6", "V5", "aVL") if (lateral.get(lead) or (0, 0))[1] >= RBBB_LATERAL_S_MV
+        lead
+        for lead in ("I", "V6", "V5", "aVL")
+        if lead in lateral and (lead_median(m, lead, "s_amplitude") or 0.0) >= RBBB_LATERAL_S_MV
     ]
     pattern = None
     if r1 is not None and s1 is not None and r1 >= s1 and r1 >= RBBB_V1_R_MV:
@@ -598,7 +602,8 @@ def qrs_conduction(
     """QRS duration and bundle branch morphology (AHA/ACCF/HRS 2009 Part III; Strauss 2011 for LBBB).
 
     RBBB: QRS >= 120 ms with a dominant terminal R in V1 (110-119 ms: incomplete RBBB).
-    LBBB: QRS >= 140 ms (men) / 130 ms (women), QS or rS in V1, upright R in >= 2 of I, aVL, V5, V6.
+    LBBB: QRS >= 140 ms (men) / 130 ms (women), QS or rS in V1, upright R in >= 2 of I, aVL, V5, V6
+    (110-119 ms: incomplete LBBB).
     Nonspecific intraventricular conduction delay: QRS >= 120 ms without either pattern.
     """
     qrs = _num(m.global_values.get("qrs_ms"))
@@ -611,9 +616,12 @@ def qrs_conduction(
         kind = "RBBB" if qrs >= COMPLETE_BBB_QRS_MS else "IRBBB"
     elif bbb["pattern"] == "left" and qrs >= _lbbb_limit(metadata):
         kind = "LBBB"
+    elif bbb["pattern"] == "left" and INCOMPLETE_BBB_QRS_MS <= qrs < COMPLETE_BBB_QRS_MS:
+        kind = "ILBBB"
     elif qrs >= COMPLETE_BBB_QRS_MS:
         kind = "NSIVCB"
-    lat = {"RBBB": bbb["with_s"], "IRBBB": bbb["with_s"], "LBBB": bbb["upright"]}.get(kind, [])
+    lat = {"RBBB": bbb["with_s"], "IRBBB": bbb["with_s"], "LBBB": bbb["upright"], "ILBBB": bbb["upright"]}
+    lat = lat.get(kind, [])
     width_leads = [lead for lead in (v1, *lat) if lead] or usable[:2]
     ev = spans(m, width_leads, "qrs_duration", per_lead=2)
     if kind is None:
@@ -623,17 +631,22 @@ def qrs_conduction(
         morph = f"a dominant terminal R wave in lead {v1}"
         if lat:
             morph += f" and an S wave in {_leads_phrase(lat)}"
-    elif kind == "LBBB":
+    elif kind in ("LBBB", "ILBBB"):
         morph = f"a QS or rS complex in lead {v1} and upright R waves in {_leads_phrase(lat)}"
     else:
-        morph = "a QRS morphology in leads V1, I and V6 that is typical of neither bundle branch"
+        morph = "a QRS morphology typical of neither bundle branch"  # names no leads: nothing to check there
     names = {
         "RBBB": "right bundle branch block (RBBB)",
         "IRBBB": "incomplete right bundle branch block",
         "LBBB": "left bundle branch block (LBBB)",
+        "ILBBB": "incomplete left bundle branch block",
         "NSIVCB": "nonspecific intraventricular conduction delay",
     }
-    limit = {"IRBBB": INCOMPLETE_BBB_QRS_MS, "LBBB": _lbbb_limit(metadata)}.get(kind, COMPLETE_BBB_QRS_MS)
+    limit = {
+        "IRBBB": INCOMPLETE_BBB_QRS_MS,
+        "ILBBB": INCOMPLETE_BBB_QRS_MS,
+        "LBBB": _lbbb_limit(metadata),
+    }.get(kind, COMPLETE_BBB_QRS_MS)
     sentence = (
         f"The QRS duration is prolonged at {_ms(qrs)} (>= {limit:.0f} ms) with {morph}, "
         f"indicating {names[kind]}."
@@ -724,14 +737,16 @@ def voltage(m: Measurements, qrs_kind: str | None, usable: list[str], metadata: 
     low_prec = len(prec) >= 4 and max(prec) < LOW_VOLTAGE_PRECORDIAL_MV
     if low_limb or low_prec:
         parts, leads = [], []
-        if low_limb:
-            parts.append(f"below {LOW_VOLTAGE_LIMB_MV} mV in every limb lead (largest {max(limb):.2f} mV)")
-            leads += [lead for lead in LIMB_LEADS if lead in amp]
-        if low_prec:
-            parts.append(
-                f"below {LOW_VOLTAGE_PRECORDIAL_MV} mV in every precordial lead (largest {max(prec):.2f} mV)"
-            )
-            leads += [lead for lead in PRECORDIAL_LEADS if lead in amp]
+        for low, group, limit, values, name in (
+            (low_limb, LIMB_LEADS, LOW_VOLTAGE_LIMB_MV, limb, "limb"),
+            (low_prec, PRECORDIAL_LEADS, LOW_VOLTAGE_PRECORDIAL_MV, prec, "precordial"),
+        ):
+            if not low:
+                continue
+            measured = [lead for lead in group if amp.get(lead) is not None]
+            where = f"every {name} lead" if len(measured) == len(group) else _leads_phrase(measured)
+            parts.append(f"below {limit} mV in {where} (largest {max(values):.2f} mV)")
+            leads += measured
         sentence = f"The QRS amplitude is {' and '.join(parts)}, indicating low QRS voltage."
         findings.append(
             Finding(

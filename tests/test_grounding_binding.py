@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from gem_core.ecg import LEADS
 from gem_core.features import LeadMeasurements, Measurements
-from gem_core.grounding import EVIDENCE_KEYS, ground
+from gem_core.grounding import EVIDENCE_KEYS, clear_cache, ground
 from gem_core.grounding.check import HEART_RATE_TOL_BPM, QRS_TOL_MS, QRS_WIDE_MS
 
 
@@ -216,6 +216,16 @@ def test_qrs_comparators_and_qualifiers_use_named_tolerances():
     c = only("Left bundle branch block.", wide)
     assert c["verdict"] == "supported" and "morphology not checked" in c["measured"]
     assert {e["lead"] for e in c["evidence"]} == {"V1", "V6"}
+
+
+def test_incomplete_bundle_branch_blocks_are_100_to_120_ms():
+    for side in ("right", "left"):
+        name = f"incomplete {side} bundle branch block"
+        c = only(f"An {name} is seen.", make_measurements(qrs=112.0))
+        assert (c["feature"], c["verdict"]) == (f"incomplete_{side[0]}bbb", "supported")
+        assert only(f"An {name} is seen.", make_measurements(qrs=150.0))["verdict"] == "contradicted"
+        assert only(f"An {name} is seen.", make_measurements(qrs=86.0))["verdict"] == "contradicted"
+    assert only("Incomplete LBBB.", make_measurements(qrs=112.0))["feature"] == "incomplete_lbbb"
 
 
 def test_rr_interval_value_points_at_closest_rr():
@@ -443,6 +453,40 @@ def test_qrs_polarity():
     assert only("A predominantly negative QRS complex in leads I and V6.", m)["verdict"] == "contradicted"
 
 
+def test_r_and_s_waves_in_named_leads():
+    # RBBB-like: dominant R in V1, S waves in I and V6; LBBB-like lateral leads would be upright R only
+    m = make_measurements(
+        r_s={"V1": (0.9, 0.2), "I": (0.6, 0.4), "V6": (0.8, 0.4), "V5": (1.4, 0.0), "aVL": (0.8, 0.05)},
+        qrs_mv={"V1": 1.1, "I": 1.0, "V6": 1.2, "V5": 1.4, "aVL": 0.85},
+    )
+    c = only("A dominant terminal R wave in lead V1.", m)
+    assert (c["feature"], c["leads"], c["comparator"]) == ("r_waves", ["V1"], "positive")
+    assert c["verdict"] == "supported"
+    assert {e["lead"] for e in c["evidence"]} == {"V1"} and c["evidence"][0]["value"] == 0.9
+    assert only("An S wave in leads I and V6.", m)["verdict"] == "supported"
+    assert only("Deep S waves in leads V5 and aVL.", m)["verdict"] == "contradicted"  # 0.00 and 0.05 mV
+    assert only("No S wave in lead V5.", m)["verdict"] == "supported"
+    assert only("No S wave in lead V6.", m)["verdict"] == "contradicted"
+    assert only("Upright R waves in leads V5 and aVL.", m)["verdict"] == "supported"
+    # a QS complex: no R to speak of, the negative wave (peak to peak minus R) is deep
+    qs = make_measurements(r_s={"V1": (0.05, 0.0)}, qrs_mv={"V1": 1.5})
+    assert only("A dominant R wave in V1.", qs)["verdict"] == "contradicted"
+    assert only("An R wave is seen in V1.", qs)["verdict"] == "contradicted"
+    assert only("Broad S waves in V1.", qs)["verdict"] == "not_checkable"  # width is not measured
+
+
+def test_cornell_limit_without_the_sex_counts_in_the_texts_favour():
+    # Cornell 2.3 mV: LVH for a woman (> 2.0 mV), not for a man (> 2.8 mV); the record does not say which
+    m = make_measurements(voltage={"sokolow_lyon_mv": 2.0, "cornell_mv": 2.3})
+    assert only("Left ventricular hypertrophy.", m)["verdict"] == "supported"
+    assert only("No left ventricular hypertrophy.", m)["verdict"] == "supported"
+    assert only("The Cornell criteria are met.", m)["verdict"] == "supported"
+    low = make_measurements(voltage={"sokolow_lyon_mv": 2.0, "cornell_mv": 1.5})
+    assert only("Left ventricular hypertrophy.", low)["verdict"] == "contradicted"
+    high = make_measurements(voltage={"sokolow_lyon_mv": 2.0, "cornell_mv": 3.2})
+    assert only("No left ventricular hypertrophy.", high)["verdict"] == "contradicted"
+
+
 # --- what cannot be checked ---------------------------------------------------------------------
 
 
@@ -497,6 +541,7 @@ _PHRASES = st.sampled_from(
 def test_evidence_always_inside_the_record_and_deterministic(text, final):
     m = _pvc_measurements()
     claims = ground(text, m, final=final)
+    clear_cache()  # the same output computed afresh, not read back from the cache
     assert claims == ground(text, m, final=final)
     for c in claims:
         assert 0 <= c["char_start"] < c["char_end"] <= len(text)

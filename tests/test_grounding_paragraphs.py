@@ -240,6 +240,21 @@ PARAGRAPHS = [
             ("heart_rate", "", 67.0, S),
         ],
     ),
+    (
+        "cpsc2018/A0044",
+        "A left bundle branch block is present: the QRS duration is prolonged at about 150 ms, with upright R "
+        "waves in leads I, aVL, V5 and V6 and a deep S wave in lead V1. A dominant R wave in lead V1 and S "
+        "waves in leads I and V6 are also seen. Low QRS voltage is present in the limb leads.",
+        [
+            ("lbbb", "", None, S),
+            ("qrs_duration", "", 150.0, S),
+            ("r_waves", "I aVL V5 V6", None, S),
+            ("s_waves", "V1", None, S),
+            ("r_waves", "V1", None, C),  # the right bundle branch pattern, not this record's
+            ("s_waves", "I V6", None, C),
+            ("low_voltage", "I II III aVR aVL aVF", None, S),
+        ],
+    ),
 ]
 
 

@@ -144,6 +144,12 @@ def test_lbbb():
     reading, labels = read(build(qrs=134.0, rs=rs), {"sex": "male"})
     assert labels == []
     assert "nonspecific intraventricular conduction delay" in reading.text
+    # 110-119 ms with the same morphology: incomplete LBBB (AHA/ACCF/HRS 2009 Part III), not the CPSC class
+    reading, labels = read(build(qrs=114.0, rs=rs))
+    assert labels == []
+    assert "indicating incomplete left bundle branch block" in reading.text
+    assert [lab["label"] for lab in reading.labels] == ["ILBBB"]
+    assert read(build(qrs=104.0, rs=rs))[1] == ["Normal"]
 
 
 def test_nonspecific_ivcd():
@@ -151,6 +157,24 @@ def test_nonspecific_ivcd():
     reading, labels = read(build(qrs=130.0, rs=rs))
     assert labels == []
     assert "nonspecific intraventricular conduction delay" in reading.text
+    qrs = next(c for c in reading.claims if c["feature"] == "qrs_duration")
+    assert qrs["leads"] == []  # no morphology claimed in leads it did not read
+
+
+def test_claim_leads_are_the_leads_the_sentence_names():
+    quality = {"aVL": "noisy"}
+    m = build(qrs=140.0, rs={"V1": (0.9, 0.2), "I": (0.6, 0.4), "V6": (0.8, 0.4)}, quality=quality)
+    reading, _ = read(m)
+    by_key = {f["key"]: c for f, c in zip(reading.findings, reading.claims, strict=False)}
+    assert by_key["quality"]["leads"] == ["aVL"]
+    # "... a dominant terminal R wave in lead V1 and an S wave in leads I and V6 ..."
+    assert by_key["qrs"]["leads"] == ["I", "V1", "V6"]
+    assert by_key["heart_rate"]["leads"] == by_key["axis"]["leads"] == []  # measured, but named nowhere
+    low = {lead: (0.2, 0.1) for lead in LEADS[:6]}
+    reading, _ = read(build(rs=low, quality=quality))
+    (claim,) = [c for c in reading.claims if c["text"].startswith("The QRS amplitude is below")]
+    assert "leads I, II, III, aVR and aVF (largest" in claim["text"]  # not "every limb lead": aVL was noisy
+    assert claim["leads"] == ["I", "II", "III", "aVR", "aVF"]
 
 
 def test_st_elevation_needs_two_contiguous_leads():

@@ -23,6 +23,7 @@ from gem_core.ecg import ECG
 from gem_core.errors import GemError
 from gem_core.features import Measurements, measure
 from gem_core.labels import CPSC_CLASSES, label_entries, labels_from_text
+from gem_core.leads_vocab import find_leads, order_leads
 from gem_core.rules import Assessment, Finding, assess, lead_list
 
 LABEL = "measurement-based interpreter (rule-based, not GEM)"
@@ -89,13 +90,18 @@ def _diagnosis_finding(assessment: Assessment) -> Finding:
     )
 
 
+def named_leads(sentence: str) -> list[str]:
+    """The leads a sentence names (single, lists, ranges, groups), in standard order."""
+    return list(order_leads(lead for mention in find_leads(sentence) for lead in mention.leads))
+
+
 def _claim(i: int, finding: Finding, start: int, end: int) -> dict:
     return {
         "id": f"c{i}",
         "text": finding.sentence,
         "char_start": start,
         "char_end": end,
-        "leads": list(finding.leads),
+        "leads": named_leads(finding.sentence),  # as grounding reads them: the leads the sentence names
         "feature": finding.feature,
         "value": finding.value,
         "unit": finding.unit,

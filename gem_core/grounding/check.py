@@ -70,7 +70,7 @@ BRADYCARDIA_BPM = 60.0
 TACHYCARDIA_BPM = 100.0
 PR_SHORT_MS, PR_LONG_MS = 120.0, 200.0  # first-degree AV block: PR > PR_LONG_MS
 QRS_WIDE_MS = 120.0  # bundle branch block, "prolonged"/"wide" QRS
-QRS_INCOMPLETE_BBB_MS = 100.0  # incomplete RBBB: 100 <= QRS < 120
+QRS_INCOMPLETE_BBB_MS = 100.0  # incomplete RBBB or LBBB: 100 <= QRS < 120
 QT_LONG_MS = 450.0
 QTC_SHORT_MS, QTC_LONG_MS = 350.0, 460.0
 P_LONG_MS = 120.0
@@ -78,8 +78,12 @@ RR_SHORT_MS, RR_LONG_MS = 600.0, 1000.0
 AXIS_LEFT_DEG, AXIS_RIGHT_DEG = -30.0, 90.0
 AXIS_LAFB_DEG = -45.0
 LOW_VOLTAGE_LIMB_MV, LOW_VOLTAGE_PRECORDIAL_MV = 0.5, 1.0
-SOKOLOW_LYON_MV, CORNELL_MV = 3.5, 2.8  # LVH voltage criteria
+# LVH voltage criteria: Sokolow-Lyon >= 3.5 mV; Cornell > 2.8 mV in men, > 2.0 mV in women (Casale 1985).
+# The measurements do not know the sex, so the limit that favours the text is used: the women's for "LVH",
+# the men's for "no LVH".
+SOKOLOW_LYON_MV, CORNELL_MV, CORNELL_FEMALE_MV = 3.5, 2.8, 2.0
 ST_ELEVATION_MV, ST_DEPRESSION_MV = 0.1, -0.05
+WAVE_PRESENT_MV = 0.1  # an R or S wave is there when at least 1 mm (0.1 mV), the smallest read on paper
 ST_T_CHANGE_MV = 0.05  # |ST deviation| that counts as an ST-T change
 T_INVERTED_MV, T_FLAT_MV, T_PEAKED_MV, T_UPRIGHT_MV = -0.05, 0.1, 1.0, 0.05
 T_UPRIGHT_LEADS = ("I", "II", "V3", "V4", "V5", "V6")  # T is normally upright here
@@ -160,8 +164,6 @@ _UNCHECKED_SPANS = {
     "qrs_complex": "qrs",
     "q_waves": "qrs",
     "rsr_pattern": "qrs",
-    "s_waves": "qrs",
-    "r_waves": "qrs",
     "poor_r_progression": "qrs",
     "rvh": "qrs",
     "ischemia": "st_t",
@@ -172,6 +174,7 @@ _DEFAULT_LEADS = {
     "rbbb": ("V1", "V6"),
     "lbbb": ("V1", "V6"),
     "incomplete_rbbb": ("V1", "V6"),
+    "incomplete_lbbb": ("V1", "V6"),
     "bundle_branch_block": ("V1", "V6"),
     "axis": ("I", "aVF"),
     "left_axis_deviation": ("I", "aVF"),
@@ -205,6 +208,7 @@ _LABEL = {
     "rbbb": "RBBB",
     "lbbb": "LBBB",
     "incomplete_rbbb": "incomplete RBBB",
+    "incomplete_lbbb": "incomplete LBBB",
     "pvc": "PVCs",
     "pac": "PACs",
     "qrs_polarity": "QRS polarity",
@@ -839,7 +843,9 @@ def _lvh(d: Draft, m: Measurements):
     if sok is None and corn is None:
         return NOT_CHECKABLE, "voltage criteria n/a", evidence
     tol = _tol(d, AMPLITUDE_TOL_MV)
-    ok = (sok is not None and sok >= SOKOLOW_LYON_MV - tol) or (corn is not None and corn >= CORNELL_MV - tol)
+    ok = (sok is not None and sok >= SOKOLOW_LYON_MV - tol) or (
+        corn is not None and corn >= _cornell_limit(d) - tol
+    )
     return (
         _verdict(ok, d.negated),
         f"Sokolow-Lyon {fmt(sok, 'mV')}, Cornell {fmt(corn, 'mV')} (voltage criteria only)",
@@ -847,8 +853,14 @@ def _lvh(d: Draft, m: Measurements):
     )
 
 
-def _voltage_index(key: str, threshold: float, leads: tuple[str, ...]):
-    """Sokolow-Lyon / Cornell sums: a value in the text, or "met" (>= threshold) without one."""
+def _cornell_limit(d: Draft) -> float:
+    """The Cornell limit in the text's favour (the sex is not known): women's for "met", men's for "not"."""
+    return CORNELL_MV if d.negated else CORNELL_FEMALE_MV
+
+
+def _voltage_index(key: str, threshold: float | None, leads: tuple[str, ...]):
+    """Sokolow-Lyon / Cornell sums: a value in the text, or "met" (>= threshold) without one; a
+    ``threshold`` of None is Cornell's, which depends on the sex (``_cornell_limit``)."""
 
     def handler(d: Draft, m: Measurements):
         v = (m.global_values.get("voltage") or {}).get(key)
@@ -864,7 +876,8 @@ def _voltage_index(key: str, threshold: float, leads: tuple[str, ...]):
         )
         if v is None:
             return NOT_CHECKABLE, "n/a", evidence
-        cmp_value = (d.comparator or "=", d.value) if d.value is not None else (">=", threshold)
+        limit = threshold if threshold is not None else _cornell_limit(d)
+        cmp_value = (d.comparator or "=", d.value) if d.value is not None else (">=", limit)
         ok = compare(v, cmp_value[0], cmp_value[1], _tol(d, AMPLITUDE_TOL_MV))
         return _verdict(ok, d.negated), fmt(v, "mV"), evidence
 
@@ -984,6 +997,49 @@ def _p_wave(d: Draft, m: Measurements):
     return NOT_CHECKABLE, measured, evidence
 
 
+def _r_s_depth(m: Measurements, lead: str) -> tuple[float | None, float | None]:
+    """(R height, depth of the deepest negative QRS wave) in mV: a QS complex or a deep Q counts too
+    (peak-to-peak minus R), as in ``gem_core.rules``."""
+    r, s, pp = (_lead_median(m, lead, key) for key in ("r_amplitude", "s_amplitude", "qrs_amplitude"))
+    if r is None:
+        return None, s
+    return r, max(v for v in (s, (pp - r) if pp is not None else None, 0.0) if v is not None)
+
+
+def _wave(kind: str):
+    """R or S waves in the named leads: "S waves in I and V6" (there: >= ``WAVE_PRESENT_MV``), "upright
+    / dominant R waves" (R taller than the deepest negative wave). Width and notching are not measured."""
+
+    def handler(d: Draft, m: Measurements):
+        leads = d.leads or tuple(m.leads)
+        key = "r_amplitude" if kind == "r" else "s_amplitude"
+        evidence = beat_spans(
+            m, leads, "qrs_onset_ms", "qrs_offset_ms", key, "qrs_amplitude", "mV", d.feature
+        )
+        margin = _margin(d, AMPLITUDE_TOL_MV)
+        if d.comparator in (None, "high"):  # "S waves in I and V6", "prominent R waves": there
+
+            def test(v, _lead):  # 1 mm is already the least one reads: no margin below it for "there"
+                return v >= WAVE_PRESENT_MV - min(margin, 0.0)
+
+            ok, measured = _per_lead(d, m, key, test, "mV")
+            return _verdict(ok, d.negated), f"{kind.upper()} {measured}", evidence
+        if kind == "r" and d.comparator in ("positive", "negative"):  # "upright", "dominant"
+            depths = {lead: _r_s_depth(m, lead) for lead in _ok_leads(m, leads)}
+            depths = {lead: rs for lead, rs in depths.items() if None not in rs}
+            if not depths:
+                return NOT_CHECKABLE, "R and S n/a", evidence
+            upright = [(r - neg >= -margin) == (d.comparator == "positive") for r, neg in depths.values()]
+            measured = ", ".join(
+                f"{lead} R {fmt(r, 'mV')} / Q or S {fmt(neg, 'mV')}" for lead, (r, neg) in depths.items()
+            )
+            ok = any(upright) if not d.leads or d.negated else sum(upright) / len(upright) >= 0.5
+            return _verdict(ok, d.negated), measured, evidence
+        return NOT_CHECKABLE, f"{kind.upper()} wave amplitude only (shape not measured)", evidence
+
+    return handler
+
+
 def _qrs_polarity(d: Draft, m: Measurements):
     leads = d.leads or tuple(m.leads)
     evidence = beat_spans(
@@ -1021,6 +1077,7 @@ _HANDLERS = {
     "lbbb": _qrs_width(QRS_WIDE_MS, None),
     "bundle_branch_block": _qrs_width(QRS_WIDE_MS, None),
     "incomplete_rbbb": _qrs_width(QRS_INCOMPLETE_BBB_MS, QRS_WIDE_MS),
+    "incomplete_lbbb": _qrs_width(QRS_INCOMPLETE_BBB_MS, QRS_WIDE_MS),
     "axis": _axis_rule("", None),
     "axis_deviation": _axis_rule("outside", (AXIS_LEFT_DEG, AXIS_RIGHT_DEG)),
     "left_axis_deviation": _axis_rule("<", AXIS_LEFT_DEG),
@@ -1030,7 +1087,7 @@ _HANDLERS = {
     "low_voltage": _low_voltage,
     "lvh": _lvh,
     "sokolow_lyon": _voltage_index("sokolow_lyon_mv", SOKOLOW_LYON_MV, ("V1", "V5", "V6")),
-    "cornell": _voltage_index("cornell_mv", CORNELL_MV, ("aVL", "V3")),
+    "cornell": _voltage_index("cornell_mv", None, ("aVL", "V3")),
     "st_elevation": _st("elevation"),
     "st_depression": _st("depression"),
     "st_t_changes": _st("st_t"),
@@ -1041,5 +1098,7 @@ _HANDLERS = {
     "t_upright": _t_rule("upright"),
     "p_wave": _p_wave,
     "qrs_polarity": _qrs_polarity,
+    "r_waves": _wave("r"),
+    "s_waves": _wave("s"),
     **{name: _numeric for name in _NUMERIC if name != "st_segment"},
 }

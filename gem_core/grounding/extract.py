@@ -44,6 +44,7 @@ FEATURE_PATTERNS: tuple[tuple[str, str], ...] = (
     ("premature_beat", rf"premature\s+{_BEATS}|ectopic\s+{_BEATS}|ectopy|extrasystol\w*"),
     ("pause", r"(?:compensatory\s+)?pauses?"),
     ("incomplete_rbbb", r"incomplete\s+right\s+bundle\s+branch\s+block|incomplete\s+(?-i:RBBB)|(?-i:IRBBB)"),
+    ("incomplete_lbbb", r"incomplete\s+left\s+bundle\s+branch\s+block|incomplete\s+(?-i:LBBB)|(?-i:ILBBB)"),
     ("rbbb", r"(?:complete\s+)?right\s+bundle\s+branch\s+block|(?-i:RBBB)"),
     ("lbbb", r"(?:complete\s+)?left\s+bundle\s+branch\s+block|(?-i:LBBB)"),
     (
@@ -193,7 +194,7 @@ QUALIFIER_PATTERNS: tuple[tuple[str, str], ...] = (
     ("regular", r"regular"),
     ("inverted", r"invert\w*|inversions?"),
     ("negative", r"negative"),
-    ("positive", r"positive|upright"),
+    ("positive", r"positive|upright|dominant"),
     ("flat", r"flat\w*"),
     ("peaked", r"peaked|hyperacute|tall"),
     ("elevated", r"elevat\w*|raised"),
