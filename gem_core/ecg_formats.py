@@ -42,6 +42,7 @@ _WFDB_BYTES = {
 }
 _NUMBER = r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?"
 _FS_FIELD = re.compile(rf"^{_NUMBER}(/{_NUMBER})?(\({_NUMBER}\))?$")
+_WFDB_FS = re.compile(r"^(\d+\.?\d*|\.\d+)([/(]|$)")  # the rate as wfdb reads it
 _SIGNAL_KEYS = ("signal", "signals", "ecg", "data", "x", "arr_0")
 _TIME_COLUMNS = {"t", "time", "times", "time_s", "time_ms", "ms", "s", "sec", "seconds", "timestamp"}
 
@@ -104,11 +105,17 @@ def _check_header(hea: Path, lines: list[str]) -> list[tuple[str, str, int]]:
     problem = None
     if len(rec) < 2 or not rec[1].isdigit():
         problem = "the second field (number of signals) must be an integer"
-    elif len(rec) > 2 and rec[2].startswith("-") and _FS_FIELD.match(rec[2]):
-        raise GemError(
-            f"sampling rate {rec[2].split('/')[0]} Hz (stated in the file) for {hea.name} is not plausible "
-            "for an ECG; fix the header or pass the right rate with fs=..."
-        )
+    elif len(rec) > 2 and _FS_FIELD.match(rec[2]) and not _WFDB_FS.match(rec[2]):
+        # a sign or an exponent: wfdb's parser reads only plain decimals ('1e6' would become 1 Hz)
+        from gem_core.ecg import MAX_FS, MIN_FS
+
+        stated = float(re.split(r"[/(]", rec[2])[0])
+        if not MIN_FS <= stated <= MAX_FS:
+            raise GemError(
+                f"sampling rate {stated:g} Hz (stated in the file) for {hea.name} is not plausible "
+                "for an ECG; fix the header or pass the right rate with fs=..."
+            )
+        problem = f"the sampling rate field {rec[2]!r} must be a plain decimal number (e.g. {stated:g})"
     elif len(rec) > 2 and not _FS_FIELD.match(rec[2]):
         problem = f"the sampling rate field {rec[2]!r} is not a number"
     elif len(rec) > 3 and not rec[3].isdigit():

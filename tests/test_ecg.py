@@ -133,7 +133,10 @@ def test_signal_file_path_loads_through_its_header(shared_ecg_dir):
 # ------------------------------------------------------------------------------------------ round trips
 
 
-@pytest.mark.parametrize("fmt", ["16", "212", "24", "32", "80", "516"])  # what wfdb.wrsamp can write
+WRSAMP_FORMATS = ["16", "212", "24", "32", "80", "508", "516", "524"]  # what wfdb.wrsamp can write
+
+
+@pytest.mark.parametrize("fmt", WRSAMP_FORMATS)
 def test_wfdb_roundtrip_every_format(tmp_path, ecg75, fmt):
     hea = write_wfdb(tmp_path, f"rt{fmt}", ecg75, names=SHUFFLED, fmt=fmt)
     ecg = load_ecg(hea)
@@ -143,6 +146,31 @@ def test_wfdb_roundtrip_every_format(tmp_path, ecg75, fmt):
     step = 1 / min(rec.adc_gain)  # quantisation of the format
     np.testing.assert_allclose(ecg.signal, ecg75.signal, atol=step)
     assert ecg.report["source_format"] == "wfdb" and ecg.report["original_leads"] == SHUFFLED
+
+
+def _pack(frames: np.ndarray, fmt: str) -> bytes:
+    """Frame-interleaved digital samples in a WFDB format that wfdb.wrsamp cannot write."""
+    if fmt == "61":  # 16-bit big-endian two's complement
+        return frames.astype(">i2").tobytes()
+    if fmt == "160":  # 16-bit offset binary
+        return (frames + 32768).astype("<u2").tobytes()
+    u = (frames & 0x3FF).astype(np.uint32).reshape(-1, 3)  # 311: three 10-bit samples per 32-bit word
+    return (u[:, 0] | (u[:, 1] << 10) | (u[:, 2] << 20)).astype("<u4").tobytes()
+
+
+@pytest.mark.parametrize("fmt", ["61", "160", "311"])
+def test_wfdb_roundtrip_hand_packed_formats(tmp_path, ecg75, fmt):
+    digital = np.round(ecg75.signal.T * 200).astype(np.int64)  # 5 uV steps fit in 10 bits
+    wfdb.wrsamp(
+        "p", fs=500, units=["mV"] * 12, sig_name=list(LEADS), d_signal=digital.astype(np.int16),
+        fmt=["16"] * 12, adc_gain=[200.0] * 12, baseline=[0] * 12, write_dir=str(tmp_path),
+    )  # fmt: skip
+    hea = tmp_path / "p.hea"
+    hea.write_text(hea.read_text().replace("p.dat 16 ", f"p.dat {fmt} "))
+    (tmp_path / "p.dat").write_bytes(_pack(digital.reshape(-1), fmt))
+    ecg = load_ecg(hea)
+    np.testing.assert_allclose(ecg.signal, wfdb.rdrecord(str(tmp_path / "p")).p_signal.T, atol=1e-5)
+    np.testing.assert_allclose(ecg.signal, ecg75.signal, atol=0.0026)
 
 
 def test_wfdb_microvolts_are_converted(tmp_path, ecg75):
