@@ -1204,14 +1204,19 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m gem_core.features PATH [--text]``: print the measurements as JSON (or as prompt text)."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m gem_core.features", description=main.__doc__)
+    class Parser(argparse.ArgumentParser):
+        def error(self, message):  # one ``error:`` line and status 2, like bad input
+            print(f"error: {message} (usage: python -m gem_core.features PATH [--text])", file=sys.stderr)
+            raise SystemExit(2)
+
+    parser = Parser(prog="python -m gem_core.features", description=main.__doc__)
     parser.add_argument("path", help="an ECG record (e.g. a WFDB .hea)")
     parser.add_argument("--text", action="store_true", help="print machine_measurements_text instead of JSON")
     args = parser.parse_args(argv)
     try:
         m = measure(_load(args.path))
     except GemError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
     if args.text:
         print(machine_measurements_text(m))

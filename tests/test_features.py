@@ -291,6 +291,25 @@ def test_st_form_vocabulary():
     assert _st_form(np.array([0.15]), np.zeros(1), "V5") == ["elevated"]
 
 
+@pytest.mark.parametrize(("lead", "shift"), [("V5", 0.2), ("aVL", -0.2), ("V1", 0.2)])
+def test_st_deviation_at_j_plus_60_follows_a_known_st_shift(lead, shift):
+    """Raise or lower one lead's ST segment by a known amount (ramped in over the end of the QRS): its ST
+    deviation at J+60 ms moves by that amount and the beats' ST form says so."""
+    base = synthetic_ecg(heart_rate=60, duration_s=10)
+    before = measure(base)
+    sig = base.signal.copy()
+    ms = base.times_ms()
+    for b in before.leads[lead].beats:
+        j, t_off = b["qrs_offset_ms"], b["t_offset_ms"]
+        sig[LEADS.index(lead)] += shift * np.interp(ms, [j - 30, j - 10, t_off - 40, t_off], [0, 1, 1, 0])
+    after = measure(_copy(base, sig, f"st-{lead}"))
+    moved = after.leads[lead].st_deviation_mv - before.leads[lead].st_deviation_mv
+    assert moved == pytest.approx(shift, abs=0.02)
+    assert after.global_values["st_deviation_mv"][lead] == after.leads[lead].st_deviation_mv
+    forms = [b["st_form"] for b in after.leads[lead].beats]
+    assert forms.count("elevated" if shift > 0 else "depressed") >= 0.8 * len(forms)
+
+
 def test_one_beat_gives_not_enough_beats_not_a_crash(normal):
     short = _copy(normal, normal.signal[:, : int(1.2 * normal.fs)], "short")
     m = measure(short)
@@ -402,8 +421,15 @@ def test_cli_prints_json_for_a_wfdb_record(tmp_path, normal):
 def test_cli_bad_input_exits_2_with_error(tmp_path):
     out = _cli(str(tmp_path / "missing.hea"))
     assert out.returncode == 2
-    assert out.stderr.startswith("error:")
+    assert out.stderr.startswith("error:") and len(out.stderr.splitlines()) == 1
     junk = tmp_path / "junk.csv"
     junk.write_text("not,an,ecg\n")
     out = _cli(str(junk))
     assert out.returncode == 2 and out.stderr.startswith("error:")
+
+
+@pytest.mark.parametrize("args", [(), ("a.hea", "--bogus")])
+def test_cli_bad_arguments_exit_2_with_one_error_line(args):
+    out = _cli(*args)
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr.startswith("error: ") and len(out.stderr.splitlines()) == 1
