@@ -223,6 +223,20 @@ def test_particularly_narrows_a_group_to_the_named_leads():
     assert c["leads"] == ["V1", "V2", "V3", "V4"]
 
 
+def test_and_the_group_leads_continues_the_lead_list():
+    # "and the inferior leads" adds leads to ST elevation; "and the T waves ..." starts a new clause
+    got = claims_of("ST elevation in V1 through V4 and the inferior leads, no ST depression in I-III.")
+    assert [(f, leads) for f, leads, *_ in got] == [
+        ("st_elevation", ("II", "III", "aVF", "V1", "V2", "V3", "V4")),
+        ("st_depression", ("I", "II", "III")),
+    ]
+    got = claims_of("The QRS is wide in V1 and the T waves are inverted in the lateral leads.")
+    assert [(f, leads) for f, leads, *_ in got] == [
+        ("qrs_duration", ("V1",)),
+        ("t_inversion", ("I", "aVL", "V5", "V6")),
+    ]
+
+
 def test_global_features_do_not_take_leads_from_the_clause():
     got = claims_of("The heart rate is 75 bpm with T wave inversion in V1.")
     assert got == [

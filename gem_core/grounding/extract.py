@@ -304,7 +304,7 @@ _CLAUSE_BREAK = re.compile(
     r";|:\s|,\s*(?=(?:and|but|while|whereas|although|though|which|indicating|suggesting|suggestive"
     r"|consistent|compatible|as\s+evidenced|as\s+seen|as\s+shown|with|without|likely|possibly|representing"
     r"|reflecting|raising|in\s+keeping)\b)"
-    r"|\s(?=(?:while|whereas|but|although)\s)|\s(?=and\s+(?:the|there|a|an)\s)"
+    r"|\s(?=(?:while|whereas|but|although)\s)|\s(?=and\s+(?:the|there|a|an)\s(?!(?:[\w-]+\s+){1,2}leads?\b))"
     r"|\s(?=and\s+(?:(?:is|are)\s+)?(?:negative|positive|upright|inverted|flat\w*|peaked|normal|wide|narrow)\s+in\s)",
     re.IGNORECASE,
 )
