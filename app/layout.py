@@ -212,11 +212,15 @@ def build_review(ctx: AppContext, gpu) -> dict:
         fig = figure_value(handlers.figure(s, lay, bt, s.selected_claim)) if bt else gr.skip()
         glob_t, lead_t = present.global_table(s.measurements), present.lead_table(s.measurements)
         ev, table = gr.skip(), gr.skip()
-        if s.clear_panels:
-            ev, table, s.clear_panels = present.evidence_frame(None), present.claims_frame([]), False
+        # Interpret pressed before measuring finished: its claims, evidence and status stand
+        started = s.interpretation is not None
+        if s.clear_panels and not started:
+            ev, table = present.evidence_frame(None), present.claims_frame([])
+        s.clear_panels = False
         last = handlers.last_page_s(s)  # a long record gets the page control
         pages = gr.update(visible=last > 0, maximum=max(last, 1), value=0)
-        return s, glob_t, lead_t, fig, present.measure_status(s.measurements), ev, table, pages
+        status = gr.skip() if started else present.measure_status(s.measurements)
+        return s, glob_t, lead_t, fig, status, ev, table, pages
 
     measure_outputs = [session, glob, per_lead, plot, status, evidence, claims, page]
 
@@ -312,7 +316,7 @@ def build_review(ctx: AppContext, gpu) -> dict:
 
     def pick_claim(s: Session, lay: str, bt: bool, evt: gr.SelectData):
         index = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
-        if evt.target is reading:
+        if isinstance(evt.target, gr.HighlightedText):  # a per-session copy of `reading`, not the object
             handlers.select_token(s, index)
         else:
             handlers.select_claim(s, index)

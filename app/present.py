@@ -128,7 +128,7 @@ def lead_table(measurements) -> pd.DataFrame:
     for name, lm in measurements.leads.items():
         beats = pd.DataFrame(lm.beats)
         medians = [
-            _fmt(pd.to_numeric(beats[f], errors="coerce").median(), 2 if "amplitude" in f else 0)
+            _fmt(pd.to_numeric(beats[f], errors="coerce").dropna().median(), 2 if "amplitude" in f else 0)
             if f in beats
             else "—"
             for f, _ in PER_LEAD_FEATURES
@@ -216,6 +216,7 @@ def highlights_for(claims: list[dict]) -> list:
 
 ZOOM_PAD_MS = 400.0  # context left and right of the highlighted spans when zooming
 ZOOM_PAD_MV = 0.3
+ZOOM_MIN_FRACTION = 0.75  # evidence needing more than this share of the view's width: keep the full view
 
 
 def zoom_to_highlights(fig):
@@ -232,8 +233,10 @@ def zoom_to_highlights(fig):
     x0, x1 = min(s.x0 for s in boxes) - ZOOM_PAD_MS, max(s.x1 for s in boxes) + ZOOM_PAD_MS
     y0, y1 = min(s.y0 for s in boxes) - ZOOM_PAD_MV, max(s.y1 for s in boxes) + ZOOM_PAD_MV
     width, height = max(x1 - x0, (y1 - y0) * aspect), max(y1 - y0, (x1 - x0) / aspect)
-    if width >= fx1 - fx0 or height >= fy1 - fy0:
-        return fig  # the evidence spans the whole view already: zooming would only add blank paper
+    if width >= ZOOM_MIN_FRACTION * (fx1 - fx0) or height >= fy1 - fy0:
+        # the evidence spans (nearly) the whole view: zooming would only hide the lead labels and
+        # calibration pulses, or add blank paper
+        return fig
     x0, y0 = _fit(x0, x1, width, fx0, fx1), _fit(y0, y1, height, fy0, fy1)
     fig.update_layout(
         xaxis_range=[x0, x0 + width], yaxis_range=[y0, y0 + height], uirevision=f"zoom:{x0:.0f}:{y0:.2f}"

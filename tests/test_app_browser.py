@@ -99,18 +99,20 @@ def review_page(browser, served):
 def test_review_selecting_a_claim_draws_its_highlight(review_page, artifacts_dir):
     page = review_page
     assert highlight_count(page) == 0
-    cells = page.locator("#claims-table [role=gridcell][data-col='2']")
-    assert cells.count() >= 3
-    cells.filter(has_text="ST").first.click() if cells.filter(has_text="ST").count() else cells.nth(1).click()
+    # a claim picked in the highlighted text itself: its evidence appears
+    page.locator("#reading span.text", has_text="QRS duration").first.click()
     page.wait_for_function(
         "document.querySelectorAll('#ecg-plot .shapelayer path').length > 0", timeout=TIMEOUT, polling=100
     )
-    if REAL_FOLDER.is_dir():  # the same claim picked from the highlighted text itself
-        page.locator("#reading span", has_text="ST-segment").first.click()
-        page.wait_for_timeout(500)
-        page.wait_for_function(
-            "document.querySelectorAll('#ecg-plot .shapelayer path').length > 0", timeout=TIMEOUT, polling=100
-        )
+    feature = page.locator("#evidence-table [role=gridcell][data-col='3']")
+    assert feature.count() >= 1 and "qrs" in feature.first.inner_text().lower()
+    cells = page.locator("#claims-table [role=gridcell][data-col='2']")
+    assert cells.count() >= 3
+    cells.filter(has_text="ST").first.click() if cells.filter(has_text="ST").count() else cells.nth(1).click()
+    page.wait_for_timeout(500)
+    page.wait_for_function(
+        "document.querySelectorAll('#ecg-plot .shapelayer path').length > 0", timeout=TIMEOUT, polling=100
+    )
     assert page.locator("#reading").inner_text().count("selected claim") == 1  # legend entry
     evidence_rows = page.locator("#evidence-table [role=gridcell][data-col='0']")
     assert evidence_rows.count() >= 1

@@ -8,6 +8,7 @@ import sys
 import threading
 from types import SimpleNamespace
 
+import gradio as gr
 import pytest
 
 from app import auth, handlers, present, rating
@@ -164,6 +165,19 @@ def test_zoom_frames_a_short_span_and_stays_on_the_paper(done):
     assert fy0 <= y0 < y1 <= fy1
     ratio = (x1 - x0) / (y1 - y0)
     assert ratio == pytest.approx((fx1 - fx0) / (fy1 - fy0))  # 25 mm/s : 10 mm/mV kept
+
+
+def test_evidence_across_most_of_the_page_keeps_the_full_view(done):
+    # Rhythm claims cover lead II from 1 s to 9.5 s: a 10 % zoom would only hide the lead labels
+    # and calibration pulses at the left edge.
+    session, _ = done
+    full = handlers.figure(session, "12x1")
+    claim = {"id": "w", "text": "regular RR", "verdict": "supported"}
+    claim["evidence"] = [{"lead": "II", "t_start_ms": 1000, "t_end_ms": 9500}]
+    fig = present.ecg_plot(session, "12x1", False, [claim])
+    assert fig.layout.xaxis.range == full.layout.xaxis.range
+    assert fig.layout.yaxis.range == full.layout.yaxis.range
+    assert [s for s in fig.layout.shapes if str(s.name or "").startswith("highlight:")]
 
 
 def test_a_long_record_is_paged_and_follows_the_selected_claim(synthetic):
@@ -438,3 +452,23 @@ def test_launch_settings_for_spaces_and_for_local_use(ctx, monkeypatch):
     monkeypatch.setenv("SPACE_ID", "lab/gem-studio")
     monkeypatch.delenv("GEM_HOST", raising=False)
     assert launch_kwargs(ctx)["server_name"] == "0.0.0.0"
+
+
+def test_interpret_pressed_before_measuring_finished_keeps_its_outputs(ctx, sample_id):
+    # Loading measures in a second step; a quick Interpret can finish first. That late step must not
+    # put "Measured N beats" over "Done" nor clear the new claims (a loaded browser test caught it).
+    demo = build_demo(ctx.settings, ctx)
+    step = next(f.fn for f in demo.fns.values() if f.fn.__name__ == "measure_step")
+    session = handlers.load_sample(ctx, sample_id)
+    session.clear_panels = True  # the previous record had claims on screen
+    params = handlers.generation_params(0, 1, 1024, 0)
+    for _ in handlers.interpret(ctx, session, "measure", "Q?", params, "late"):
+        pass  # the session is updated in place
+    _, glob, _, _, status, evidence, table, _ = step(session, "12x1", False)
+    assert status == gr.skip() and evidence == gr.skip() and table == gr.skip()
+    assert len(glob) and session.interpretation.claims and not session.clear_panels
+
+    fresh = handlers.load_sample(ctx, sample_id)  # measured before any Interpret: status and clearing
+    fresh.clear_panels = True
+    _, _, _, _, status, evidence, table, _ = step(fresh, "12x1", False)
+    assert "beats" in status and len(table) == 0 and len(evidence) == 0
