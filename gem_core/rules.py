@@ -66,10 +66,22 @@ COMPLETE_BBB_QRS_MS = 120.0
 INCOMPLETE_BBB_QRS_MS = 110.0
 LBBB_QRS_MALE_MS = 140.0
 LBBB_QRS_FEMALE_MS = 130.0
-# Morphology amplitudes for the BBB patterns above: a V1 R' worth calling dominant, and a lateral S wave
-# (I, V6) worth naming; 0.1 mV = 1 mm, the smallest deflection read on standard paper.
+# Bundle branch morphology (AHA/ACCF/HRS 2009 Part III), read from amplitudes only (``bbb_pattern``):
+# - RBBB: rsR' / rSR' / broad notched R in V1 (here: the tallest positive wave at least as tall as the
+#   deepest negative one, a "dominant terminal R"), and an S wave in I and V6 (here: in at least one of
+#   the lateral leads, I and V6 first; a wide but shallow S under 1 mm is missed, so one lead suffices).
+# - LBBB: QS or rS in V1 (the negative wave more than LBBB_V1_NEGATIVE_RATIO times the r) and a broad
+#   upright R in I, aVL, V5, V6 (R taller than any Q or S) in at least BBB_MIN_UPRIGHT_LATERAL of them
+#   (an RS in V5-V6 from a displaced transition is allowed by Part III).
+# Amplitudes: a V1 R' worth calling dominant and a lateral S wave worth naming are 0.1 mV = 1 mm, the
+# smallest deflection read on standard paper; a V1 whose R and Q/S are both below it is too flat to read.
+# QRS duration and notching are not part of this reading (see qrs_conduction and the grounding checker).
 RBBB_V1_R_MV = 0.1
 RBBB_LATERAL_S_MV = 0.1
+LBBB_V1_NEGATIVE_RATIO = 2.0
+BBB_MIN_UPRIGHT_LATERAL = 2
+BBB_LATERAL_LEADS = ("I", "aVL", "V5", "V6")
+BBB_LATERAL_S_LEADS = ("I", "V6", "V5", "aVL")  # where an RBBB S wave is looked for, in this order
 # Frontal QRS axis (AHA/ACCF/HRS 2009 Part III): left axis deviation < -30 deg, right > +90 deg.
 LEFT_AXIS_DEG = -30.0
 RIGHT_AXIS_DEG = 90.0
@@ -559,7 +571,7 @@ def pr_interval(m: Measurements, rhythm: str, usable: list[str]) -> list[Finding
     return [Finding("pr", sentence, "pr_interval", round(pr), "ms", leads=[lead], evidence=ev)]
 
 
-def _dominance(m: Measurements, lead: str) -> tuple[float | None, float | None]:
+def dominance(m: Measurements, lead: str) -> tuple[float | None, float | None]:
     """(R height, depth of the deepest negative QRS deflection) in mV for a lead's dominant beats.
 
     ``s_amplitude`` only counts a negative wave after R; a QS complex or a deep Q shows in
@@ -572,24 +584,61 @@ def _dominance(m: Measurements, lead: str) -> tuple[float | None, float | None]:
     return r, neg
 
 
-def _bbb_pattern(m: Measurements, usable: list[str]) -> dict:
-    """V1 and lateral QRS morphology: which bundle branch pattern the amplitudes show, if any."""
+def v1_shape(r: float | None, neg: float | None) -> str | None:
+    """The QRS in V1 from its R height and deepest negative wave (mV): "R" (a dominant terminal R, the
+    RBBB complex), "QS" or "rS" (a dominant negative complex, the LBBB one), "RS" (R smaller than the S
+    but not by half: an rSR' cannot be told from an rS by amplitudes), "flat", or None (not measured).
+
+    >>> v1_shape(1.1, 0.2), v1_shape(0.05, 1.5), v1_shape(0.2, 3.7), v1_shape(0.4, 0.5), v1_shape(0.03, 0.05)
+    ('R', 'QS', 'rS', 'RS', 'flat')
+    """
+    if r is None or neg is None:
+        return None
+    if max(r, neg) < RBBB_V1_R_MV:
+        return "flat"
+    if r >= neg:
+        return "R"
+    if neg > LBBB_V1_NEGATIVE_RATIO * r:
+        return "QS" if r < RBBB_V1_R_MV else "rS"
+    return "RS"
+
+
+def bbb_pattern(m: Measurements, usable: list[str]) -> dict:
+    """V1 and lateral QRS morphology: which bundle branch pattern the amplitudes show, if any.
+
+    Returns ``v1`` (the lead read: V1, or V2 when V1 is not usable), ``r1``/``s1`` (its R height and deepest
+    negative wave), ``v1_shape`` (``v1_shape``), ``lateral`` ({lead: (R, deepest negative)} of the usable
+    lateral leads), ``upright`` (lateral leads whose R is taller than any Q or S), ``with_s`` (lateral leads
+    with an S wave, at most two, I and V6 first) and ``pattern``: "right" (dominant R in V1 and an S wave in
+    a lateral lead), "left" (QS or rS in V1 and upright R in >= ``BBB_MIN_UPRIGHT_LATERAL`` lateral leads)
+    or None (neither, or V1 not readable). Used by the interpreter and by the grounding checker alike.
+    """
     v1 = next((lead for lead in ("V1", "V2") if lead in usable), None)
-    r1, s1 = _dominance(m, v1) if v1 else (None, None)
-    lateral = {lead: _dominance(m, lead) for lead in ("I", "aVL", "V5", "V6") if lead in usable}
+    r1, s1 = dominance(m, v1) if v1 else (None, None)
+    shape = v1_shape(r1, s1)
+    lateral = {lead: dominance(m, lead) for lead in BBB_LATERAL_LEADS if lead in usable}
     upright = [lead for lead, (r, neg) in lateral.items() if r is not None and neg is not None and r > neg]
     # the S wave itself (after R), not a Q wave: the sentence names "an S wave" in these leads
     with_s = [
         lead
-        for lead in ("I", "V6", "V5", "aVL")
+        for lead in BBB_LATERAL_S_LEADS
         if lead in lateral and (lead_median(m, lead, "s_amplitude") or 0.0) >= RBBB_LATERAL_S_MV
     ]
     pattern = None
-    if r1 is not None and s1 is not None and r1 >= s1 and r1 >= RBBB_V1_R_MV:
-        pattern = "right"  # terminal R dominant in V1 (rsR', qR or broad R)
-    elif r1 is not None and s1 is not None and s1 > 2 * r1 and len(upright) >= 2:
+    if shape == "R" and with_s:
+        pattern = "right"  # terminal R dominant in V1 (rsR', qR or broad R), S wave in I / V6
+    elif shape in ("QS", "rS") and len(upright) >= BBB_MIN_UPRIGHT_LATERAL:
         pattern = "left"  # QS or rS in V1 with upright R waves in the lateral leads
-    return {"v1": v1, "r1": r1, "s1": s1, "upright": upright, "with_s": with_s[:2], "pattern": pattern}
+    return {
+        "v1": v1,
+        "r1": r1,
+        "s1": s1,
+        "v1_shape": shape,
+        "lateral": lateral,
+        "upright": upright,
+        "with_s": with_s[:2],
+        "pattern": pattern,
+    }
 
 
 def _lbbb_limit(metadata: dict | None) -> float:
@@ -601,7 +650,8 @@ def qrs_conduction(
 ) -> tuple[list[Finding], str | None]:
     """QRS duration and bundle branch morphology (AHA/ACCF/HRS 2009 Part III; Strauss 2011 for LBBB).
 
-    RBBB: QRS >= 120 ms with a dominant terminal R in V1 (110-119 ms: incomplete RBBB).
+    RBBB: QRS >= 120 ms with a dominant terminal R in V1 and an S wave in a lateral lead (110-119 ms:
+    incomplete RBBB); the morphology is ``bbb_pattern``'s, which the grounding checker shares.
     LBBB: QRS >= 140 ms (men) / 130 ms (women), QS or rS in V1, upright R in >= 2 of I, aVL, V5, V6
     (110-119 ms: incomplete LBBB).
     Nonspecific intraventricular conduction delay: QRS >= 120 ms without either pattern.
@@ -609,7 +659,7 @@ def qrs_conduction(
     qrs = _num(m.global_values.get("qrs_ms"))
     if qrs is None:
         return [], None
-    bbb = _bbb_pattern(m, usable)
+    bbb = bbb_pattern(m, usable)
     v1 = bbb["v1"]
     kind = None
     if bbb["pattern"] == "right" and qrs >= INCOMPLETE_BBB_QRS_MS:
@@ -852,7 +902,7 @@ def st_segments(
     def concordant(lead: str, sign: float) -> bool:
         if not wide:
             return True
-        r, s = _dominance(m, lead)
+        r, s = dominance(m, lead)
         return r is not None and s is not None and (r - s) * sign > 0
 
     up = _contiguous([lead for lead, v in dev.items() if v >= _ste_limit(lead) and concordant(lead, 1)])

@@ -132,6 +132,11 @@ def test_rbbb_and_incomplete_rbbb():
     assert "140 ms" in reading.text
     _, labels = read(build(qrs=114.0, rs=rs))
     assert labels == []  # incomplete RBBB is not the CPSC class
+    # AHA/ACCF/HRS 2009 also needs the S wave in I and V6: a dominant R in V1 with none (here under 1 mm
+    # in every lateral lead) is not called RBBB (the grounding checker reads the same bbb_pattern)
+    no_s = {"V1": (0.9, 0.2), "I": (0.8, 0.05), "aVL": (0.4, 0.05), "V5": (1.3, 0.05), "V6": (1.0, 0.05)}
+    reading, labels = read(build(qrs=140.0, rs=no_s))
+    assert labels == [] and "nonspecific intraventricular conduction delay" in reading.text
 
 
 def test_lbbb():

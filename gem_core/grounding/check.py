@@ -9,11 +9,13 @@ Rules: a measured value agrees with the text when it satisfies the text's compar
 feature's tolerance counted in the text's favour (``TOLERANCES``); qualitative words compare with the
 named thresholds below ("prolonged QRS" means QRS >= ``QRS_WIDE_MS``), and qualitative or categorical
 claims ("prolonged", "first-degree AV block") get only ``CATEGORY_MARGIN`` of the tolerance at those
-thresholds. A negated claim is supported when the finding is clearly absent. Claims over several
-leads are supported when at least half of the checkable leads agree; when no lead is named a finding
-needs one lead, and a negated finding ("no ST elevation") is contradicted by any lead that shows it.
-Leads whose quality is not ``ok`` are never used to contradict: a claim that only they could check
-is ``not_checkable``.
+thresholds. A bundle branch block of a named side ("RBBB", "incomplete LBBB") needs the QRS width and
+that side's V1 and lateral-lead morphology, read as the measurement-based interpreter reads it
+(``gem_core.rules.bbb_pattern``): "RBBB" on a record with the left pattern is contradicted. A negated
+claim is supported when the finding is clearly absent. Claims over several leads are supported when at
+least half of the checkable leads agree; when no lead is named a finding needs one lead, and a negated
+finding ("no ST elevation") is contradicted by any lead that shows it. Leads whose quality is not ``ok``
+are never used to contradict: a claim that only they could check is ``not_checkable``.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from statistics import median
 from gem_core.features import Measurements
 from gem_core.grounding.extract import Draft
 from gem_core.leads_vocab import LIMB_LEADS
+from gem_core.rules import bbb_pattern, dominance, lead_quality
 
 SUPPORTED, CONTRADICTED, NOT_CHECKABLE = "supported", "contradicted", "not_checkable"
 
@@ -730,7 +733,7 @@ def _premature(kinds: tuple[str, ...]):
 
 
 def _qrs_width(low: float | None, high: float | None):
-    """Bundle branch blocks: only the QRS width is checked (morphology is not measured)."""
+    """A bundle branch block of either side ("bundle branch block", "IVCD"): only the QRS width."""
 
     def handler(d: Draft, m: Measurements):
         qrs = m.global_values.get("qrs_ms")
@@ -743,6 +746,85 @@ def _qrs_width(low: float | None, high: float | None):
         tol = _margin(d, QRS_TOL_MS)
         ok = (low is None or qrs >= low - tol) and (high is None or qrs < high + tol)
         return _verdict(ok, d.negated), f"QRS {fmt(qrs, 'ms')} (width only; morphology not checked)", evidence
+
+    return handler
+
+
+# Which side a bundle branch block is on (AHA/ACCF/HRS 2009 Part III, Surawicz et al., Circulation
+# 2009;119:e235): RBBB has an rsR' / dominant terminal R in V1 and an S wave in I and V6; LBBB a QS or rS in
+# V1 and broad upright R waves in I, aVL, V5, V6. The morphology is read from the R and S amplitudes by
+# gem_core.rules.bbb_pattern, the reading the measurement-based interpreter names the block from. A claim
+# of a side is:
+# - contradicted when the QRS width is outside the claim's range (as before: >= QRS_WIDE_MS, or
+#   QRS_INCOMPLETE_BBB_MS up to QRS_WIDE_MS for "incomplete"), whatever the morphology;
+# - supported when the width fits and V1 and the lateral leads show the claimed pattern;
+# - contradicted when they show the other side's complex (_BBB_OPPOSITE): RBBB by the whole left pattern
+#   (V1 alone is not enough: an rSr' whose r' is smaller than half the S reads like an rS), LBBB by a
+#   dominant R in V1 (never part of LBBB); incomplete RBBB never (its small r' reads like a normal rS);
+# - not_checkable otherwise (V1 and V2 noisy or flat, an RS in V1, lateral leads that do not confirm): a
+#   cardiologist does not name the side of a block from a wide QRS alone. Negated claims ("no RBBB") are
+#   the same reading turned round: supported by a narrow QRS or the other side's pattern.
+_BBB_SIDE = {"rbbb": "right", "incomplete_rbbb": "right", "lbbb": "left", "incomplete_lbbb": "left"}
+_BBB_OPPOSITE = {
+    "rbbb": lambda bbb: bbb["pattern"] == "left",
+    "lbbb": lambda bbb: bbb["v1_shape"] == "R",
+    "incomplete_rbbb": lambda bbb: False,
+    "incomplete_lbbb": lambda bbb: bbb["v1_shape"] == "R",
+}
+_V1_SHAPE_TEXT = {"R": "dominant R", "QS": "QS", "rS": "rS", "RS": "RS", "flat": "flat"}
+
+
+def _bbb_morphology(bbb: dict) -> str:
+    """The V1 and lateral reading of ``bbb_pattern``, as the ``measured`` line shows it."""
+    if bbb["v1_shape"] is None:
+        return "V1 and V2 not readable (poor signal)"
+    v1 = (
+        f"{bbb['v1']} {_V1_SHAPE_TEXT[bbb['v1_shape']]} "
+        f"(R {fmt(bbb['r1'], 'mV')} / Q or S {fmt(bbb['s1'], 'mV')})"
+    )
+    if not bbb["lateral"]:
+        return f"{v1}, lateral leads not readable"
+    upright = f"dominant R in {'/'.join(bbb['upright'])}" if bbb["upright"] else "no dominant lateral R"
+    with_s = f"S wave in {'/'.join(bbb['with_s'])}" if bbb["with_s"] else "no lateral S wave"
+    return f"{v1}, {upright}, {with_s}"
+
+
+def _bundle_branch_side(low: float, high: float | None):
+    """RBBB / LBBB (complete or incomplete): the QRS width, then the morphology of that side."""
+
+    def handler(d: Draft, m: Measurements):
+        qrs = m.global_values.get("qrs_ms")
+        leads = d.leads or _DEFAULT_LEADS.get(d.feature, ("V1", "V6"))
+        evidence = beat_spans(
+            m, leads, "qrs_onset_ms", "qrs_offset_ms", "qrs_duration", "qrs_duration", "ms", d.feature
+        )
+        if qrs is None:
+            return NOT_CHECKABLE, "QRS n/a", evidence
+        tol = _margin(d, QRS_TOL_MS)
+        wide_enough, narrow_enough = qrs >= low - tol, high is None or qrs < high + tol
+        width = fmt(qrs, "ms")
+        if qrs < low:
+            width += f" (< {low:.0f} ms)"
+        elif high is not None and qrs >= high:
+            width += f" (>= {high:.0f} ms: complete)"
+        bbb = bbb_pattern(m, lead_quality(m)[0])
+        side = _BBB_SIDE[d.feature]
+        if bbb["pattern"]:
+            reading = f"{bbb['pattern']} pattern"
+        elif bbb["v1_shape"] in (None, "flat") or not bbb["lateral"]:
+            reading = "side not readable"
+        else:
+            reading = "neither pattern"
+        measured = f"QRS {width}; {_bbb_morphology(bbb)}: {reading}"
+        if not (wide_enough and narrow_enough):
+            present = False
+        elif bbb["pattern"] == side:
+            present = True
+        elif _BBB_OPPOSITE[d.feature](bbb):
+            present = False
+        else:
+            present = None
+        return _verdict(present, d.negated), measured, evidence
 
     return handler
 
@@ -997,15 +1079,6 @@ def _p_wave(d: Draft, m: Measurements):
     return NOT_CHECKABLE, measured, evidence
 
 
-def _r_s_depth(m: Measurements, lead: str) -> tuple[float | None, float | None]:
-    """(R height, depth of the deepest negative QRS wave) in mV: a QS complex or a deep Q counts too
-    (peak-to-peak minus R), as in ``gem_core.rules``."""
-    r, s, pp = (_lead_median(m, lead, key) for key in ("r_amplitude", "s_amplitude", "qrs_amplitude"))
-    if r is None:
-        return None, s
-    return r, max(v for v in (s, (pp - r) if pp is not None else None, 0.0) if v is not None)
-
-
 def _wave(kind: str):
     """R or S waves in the named leads: "S waves in I and V6" (there: >= ``WAVE_PRESENT_MV``), "upright
     / dominant R waves" (R taller than the deepest negative wave). Width and notching are not measured."""
@@ -1025,7 +1098,7 @@ def _wave(kind: str):
             ok, measured = _per_lead(d, m, key, test, "mV")
             return _verdict(ok, d.negated), f"{kind.upper()} {measured}", evidence
         if kind == "r" and d.comparator in ("positive", "negative"):  # "upright", "dominant"
-            depths = {lead: _r_s_depth(m, lead) for lead in _ok_leads(m, leads)}
+            depths = {lead: dominance(m, lead) for lead in _ok_leads(m, leads)}
             depths = {lead: rs for lead, rs in depths.items() if None not in rs}
             if not depths:
                 return NOT_CHECKABLE, "R and S n/a", evidence
@@ -1073,11 +1146,11 @@ _HANDLERS = {
     "pvc": _premature(("PVC",)),
     "pac": _premature(("PAC",)),
     "premature_beat": _premature(("PVC", "PAC")),
-    "rbbb": _qrs_width(QRS_WIDE_MS, None),
-    "lbbb": _qrs_width(QRS_WIDE_MS, None),
+    "rbbb": _bundle_branch_side(QRS_WIDE_MS, None),
+    "lbbb": _bundle_branch_side(QRS_WIDE_MS, None),
     "bundle_branch_block": _qrs_width(QRS_WIDE_MS, None),
-    "incomplete_rbbb": _qrs_width(QRS_INCOMPLETE_BBB_MS, QRS_WIDE_MS),
-    "incomplete_lbbb": _qrs_width(QRS_INCOMPLETE_BBB_MS, QRS_WIDE_MS),
+    "incomplete_rbbb": _bundle_branch_side(QRS_INCOMPLETE_BBB_MS, QRS_WIDE_MS),
+    "incomplete_lbbb": _bundle_branch_side(QRS_INCOMPLETE_BBB_MS, QRS_WIDE_MS),
     "axis": _axis_rule("", None),
     "axis_deviation": _axis_rule("outside", (AXIS_LEFT_DEG, AXIS_RIGHT_DEG)),
     "left_axis_deviation": _axis_rule("<", AXIS_LEFT_DEG),
