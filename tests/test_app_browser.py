@@ -215,12 +215,21 @@ def test_campaign_round_with_escaped_model_text(browser, served, tmp_path, artif
     first = page.locator("#camp-progress").inner_text()
     assert "0 of 2 done" in first
     assert "gem" not in page.locator("#camp-label").inner_text()  # blind model name
+    first_text = page.locator("#camp-text").inner_text()
     for m in rating.metrics():
         choose(page, f"camp-{m.name}", "3")
     page.click("#camp-submit")
     wait_text(page, "#camp-status", "1 of 2")
     page.click("#camp-next")
     wait_text(page, "#camp-progress", "1 of 2 done")
+    # the second item's own text, and an empty form: no score is carried over from the first item
+    page.wait_for_function(
+        f"document.querySelector('#camp-text').innerText !== {json.dumps(first_text)}", timeout=TIMEOUT
+    )
+    page.wait_for_function("document.querySelectorAll('[id^=camp-] input[type=radio]:checked').length <= 1")
+    checked = page.locator("[id^=camp-] input[type=radio]:checked")
+    assert checked.count() <= 1  # at most the blind-label choice, never a score
+    assert all(checked.nth(i).get_attribute("value") not in {"1", "2", "3", "4", "5"} for i in range(checked.count()))
     page.screenshot(path=str(artifacts_dir / "campaign.png"), full_page=True)
     page.click("#camp-prev")  # back to the first item (both items' texts carry the payload)
     wait_text(page, "#camp-text", "onerror")
