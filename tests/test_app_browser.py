@@ -229,7 +229,9 @@ def test_campaign_round_with_escaped_model_text(browser, served, tmp_path, artif
     page.wait_for_function("document.querySelectorAll('[id^=camp-] input[type=radio]:checked').length <= 1")
     checked = page.locator("[id^=camp-] input[type=radio]:checked")
     assert checked.count() <= 1  # at most the blind-label choice, never a score
-    assert all(checked.nth(i).get_attribute("value") not in {"1", "2", "3", "4", "5"} for i in range(checked.count()))
+    assert all(
+        checked.nth(i).get_attribute("value") not in {"1", "2", "3", "4", "5"} for i in range(checked.count())
+    )
     page.screenshot(path=str(artifacts_dir / "campaign.png"), full_page=True)
     page.click("#camp-prev")  # back to the first item (both items' texts carry the payload)
     wait_text(page, "#camp-text", "onerror")
