@@ -22,6 +22,7 @@ from gem_core.prompts import DEFAULT_QUESTION
 
 PRIVATE = {"api_visibility": "private"}
 UI_EVERY_S = 0.1  # streamed text reaches the screen at most this often (each update is a re-render)
+LOAD_POLL_S = 0.5  # how often the status line follows a loading model
 
 CSS = """
 .gradio-container {max-width: 100% !important; padding: 0 12px !important;}
@@ -263,6 +264,21 @@ def build_review(ctx: AppContext, gpu) -> dict:
 
     page.release(ui_errors(turn_page), [session, page, layout, beats], [session, plot, evidence], **PRIVATE)
 
+    def loading_steps(name: str):
+        """Status lines while a backend loads in its own thread (other handlers keep working)."""
+        thread, messages, errors = present.start_backend(ctx, name)
+        began, shown = time.monotonic(), None
+        while thread.is_alive():
+            thread.join(LOAD_POLL_S)
+            step = messages[-1] if messages else "starting"
+            line = f"Loading {name}: {present.escape_md(step)} · {time.monotonic() - began:.0f} s"
+            if line != shown:
+                yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), line
+                shown = line
+        if errors:
+            exc = errors[0]
+            raise exc if isinstance(exc, GemError) else GemError(f"{name} could not start: {exc}")
+
     @ui_errors
     def run_interpret(
         s, backend_name, question, temperature, top_p, max_new_tokens, seed, request: gr.Request
@@ -274,9 +290,11 @@ def build_review(ctx: AppContext, gpu) -> dict:
         # it per chunk is slow
         shown = s.interpretation is not None and bool(s.interpretation.claims)
         clear_claims = present.claims_frame([]) if shown else gr.skip()
-        if backend_name not in ctx.backends:  # its first use loads the model: say so before it starts
+        if backend_name not in ctx.backends:  # its first use loads the model: say so, then show its steps
             yield gr.skip(), "", [], clear_claims, f"Starting {backend_name}… (the first use loads the model)"
             clear_claims = gr.skip()
+            if s.loaded:
+                yield from loading_steps(backend_name)
         sent = None  # when the screen was last updated
         for current in handlers.interpret(ctx, s, backend_name, question, params, tab):
             now = time.monotonic()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 
 import pandas as pd
 
@@ -265,14 +266,38 @@ def backend_choices(ctx: AppContext) -> list[tuple[str, str]]:
     return [(labels.get(n, n), n) for n in available_backends(ctx.settings)]
 
 
-def backend(ctx: AppContext, name: str):
-    """The named backend, built once per app (model weights load on first use, not at startup)."""
+def backend(ctx: AppContext, name: str, progress=None):
+    """The named backend, built once per app (model weights load on first use, not at startup).
+
+    Each backend is built under its own lock: while GEM's weights load (minutes), the other
+    backends and every other handler keep working. ``progress`` hears the loading steps.
+    """
     from gem_core.backends import get_backend
 
     with ctx.lock:
-        if name not in ctx.backends:
-            ctx.backends[name] = get_backend(name, ctx.settings)
+        if name in ctx.backends:
+            return ctx.backends[name]
+        building = ctx.backend_locks.setdefault(name, threading.Lock())
+    with building:
+        if name not in ctx.backends:  # another request may have built it while this one waited
+            ctx.backends[name] = get_backend(name, ctx.settings, progress=progress)
         return ctx.backends[name]
+
+
+def start_backend(ctx: AppContext, name: str) -> tuple[threading.Thread, list[str], list[BaseException]]:
+    """Build the named backend in a thread; returns it with the progress messages and errors so far."""
+    messages: list[str] = []
+    errors: list[BaseException] = []
+
+    def build():
+        try:
+            backend(ctx, name, progress=messages.append)
+        except BaseException as exc:  # reported to the caller, who shows it
+            errors.append(exc)
+
+    thread = threading.Thread(target=build, name=f"load-{name}", daemon=True)
+    thread.start()
+    return thread, messages, errors
 
 
 def ground(text: str, measurements, final: bool = False) -> list[dict]:

@@ -76,6 +76,7 @@ class AppContext:
     store_error: str = ""
     samples_error: str = ""  # sample sources left out (a bad GEM_SAMPLES_DIR / GEM_PTBXL_DIR)
     backends: dict = field(default_factory=dict)
+    backend_locks: dict[str, threading.Lock] = field(default_factory=dict)  # one per backend being built
     stops: dict[str, threading.Event] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     cache: dict = field(default_factory=dict)  # sample sources, the gallery list, thumbnails

@@ -472,3 +472,46 @@ def test_interpret_pressed_before_measuring_finished_keeps_its_outputs(ctx, samp
     fresh.clear_panels = True
     _, _, _, _, status, evidence, table, _ = step(fresh, "12x1", False)
     assert "beats" in status and len(table) == 0 and len(evidence) == 0
+
+
+def test_first_gem_use_shows_its_loading_steps_and_does_not_block_other_backends(
+    tmp_path, tiny_gem_dir, monkeypatch
+):
+    # A real (tiny) GEM checkpoint: the status line follows load_gem's steps while it loads in its own
+    # thread; a held gem build lock does not stop the measure backend.
+    tower = next(tiny_gem_dir.glob("*.pt"))
+    settings = get_settings(data_dir=tmp_path, auth_file="", model=str(tiny_gem_dir), ecg_tower=str(tower))
+    gem_ctx = make_context(settings)
+    with gem_ctx.lock:
+        building = gem_ctx.backend_locks.setdefault("gem", threading.Lock())
+    with building:  # as while GEM's weights load
+        done = []
+        worker = threading.Thread(target=lambda: done.append(present.backend(gem_ctx, "measure")))
+        worker.start()
+        worker.join(10)
+        assert done and done[0].name == "measure"
+
+    monkeypatch.setattr("app.layout.LOAD_POLL_S", 0.005)  # the tiny model loads in about a second
+    demo = build_demo(settings, gem_ctx)
+    run = next(f.fn for f in demo.fns.values() if f.fn.__name__ == "run_interpret")
+    session = handlers.load_sample(gem_ctx, handlers.sample_choices(gem_ctx)[2][1])
+    statuses = [out[-1] for out in run(session, "gem", "Q?", 0, 1, 8, 0, req("gem-tab"))]
+    loading = [s for s in statuses if isinstance(s, str) and s.startswith("Loading gem:")]
+    assert statuses[0].startswith("Starting gem")
+    assert "Done" in statuses[-1] and "gem" in gem_ctx.backends
+    assert any(("checkpoint" in s or "tower" in s or "language model" in s) for s in loading), statuses
+    again = [out[-1] for out in run(session, "gem", "Q?", 0, 1, 8, 0, req("gem-tab"))]
+    assert not any(isinstance(s, str) and s.startswith(("Starting", "Loading")) for s in again)
+
+
+def test_a_gem_that_cannot_load_says_why_and_can_be_retried(tmp_path, tiny_gem_dir):
+    settings = get_settings(
+        data_dir=tmp_path, auth_file="", model=str(tiny_gem_dir), ecg_tower=str(tmp_path / "missing.pt")
+    )
+    bad_ctx = make_context(settings)
+    demo = build_demo(settings, bad_ctx)
+    run = next(f.fn for f in demo.fns.values() if f.fn.__name__ == "run_interpret")
+    session = handlers.load_sample(bad_ctx, handlers.sample_choices(bad_ctx)[2][1])
+    with pytest.raises(gr.Error, match="missing.pt"):
+        list(run(session, "gem", "Q?", 0, 1, 8, 0, req("bad-tab")))
+    assert "gem" not in bad_ctx.backends  # nothing half-built is kept: the next press tries again

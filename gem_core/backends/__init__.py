@@ -58,8 +58,11 @@ def available_backends(settings: Settings) -> list[str]:
     return names
 
 
-def get_backend(name: str, settings: Settings) -> Interpreter:
-    """Build the named backend from settings; ``GemError`` if it is unknown or not configured."""
+def get_backend(name: str, settings: Settings, progress=None) -> Interpreter:
+    """Build the named backend from settings; ``GemError`` if it is unknown or not configured.
+
+    ``progress`` (a callable taking one message) hears the steps of loading GEM's weights.
+    """
     if name == "measure":
         from gem_core.backends.measure import MeasureInterpreter
 
@@ -69,7 +72,7 @@ def get_backend(name: str, settings: Settings) -> Interpreter:
             raise GemError("the gem backend needs GEM_MODEL (a path or hub id such as LANSG/GEM)")
         from gem_core.backends.gem import GemInterpreter
 
-        return GemInterpreter.from_settings(settings)
+        return GemInterpreter.from_settings(settings, progress=progress)
     if name == "openai":
         if not settings.openai_base_url:
             raise GemError("the openai backend needs GEM_OPENAI_BASE_URL (e.g. http://127.0.0.1:8000/v1)")
