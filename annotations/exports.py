@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from collections import defaultdict
 from dataclasses import dataclass
 from itertools import combinations
@@ -351,10 +352,15 @@ def export(
     campaign: str | int | None = None,
     images: bool = True,
     image_layout: str = "12x1",
+    image_root: Path | None = None,
     desirable: float = 4.0,
     undesirable: float = 2.0,
 ):
-    """Write one export; returns ``ExportResult(path, rows, images, notes)``."""
+    """Write one export; returns ``ExportResult(path, rows, images, notes)``.
+
+    Image paths in DPO/HF rows are absolute, or relative to ``image_root`` when given (for an archive
+    of the export and its ``<name>_images`` folder that is read elsewhere, unpacked anywhere).
+    """
     from annotations.store import ExportResult
 
     if fmt not in FORMATS:
@@ -376,6 +382,9 @@ def export(
         folder = out.parent / f"{out.stem}_images"
         case_ids = {data.interps[p["chosen"]].case_id for p in pairs}
         image_paths = render_images(s, case_ids, folder, notes, image_layout)
+        if image_root is not None:
+            root = Path(image_root).resolve()
+            image_paths = {c: Path(os.path.relpath(p, root)).as_posix() for c, p in image_paths.items()}
         if not image_paths and pairs:
             image_paths = None  # no renderer: leave the column out rather than write empty lists
     rows = dpo_rows(data, pairs, image_paths, metric_name)
