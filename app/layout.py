@@ -36,6 +36,8 @@ CSS = """
 #status {font-size: .8rem; color: #43586a; min-height: 1.2em;}
 .compact-table table {font-size: .78rem;}
 .gem-panel {border-left: 3px solid #0f6e8c; padding-left: 8px;}
+.adm-note {font-size: .8rem; color: #43586a;}
+#adm-refresh {align-self: flex-end;}
 """
 
 

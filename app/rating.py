@@ -173,19 +173,78 @@ def item_interpretation(ctx: AppContext, item, label: str) -> dict:
 
 
 # -------------------------------------------------------------------------------------------------- admin
-def import_campaign(ctx: AppContext, admin, path: str | None, name: str, guidelines: str, kind: str, k: int):
-    """Import a campaign JSONL file and assign its items to k raters each; returns a status line."""
+ALL_RATINGS = "All ratings (every campaign, Rate and Compare tabs)"
+KINDS = {
+    "rate": "Rate: each interpretation on the seven metrics",
+    "compare": "Compare: A/B preference between two interpretations",
+}
+EXPORT_FORMATS = {
+    "dpo": "DPO preference pairs (JSONL + ECG images, zip)",
+    "kto": "KTO good/bad answers (JSONL)",
+    "csv": "Every rating as a table (CSV)",
+    "hf": "DPO pairs as a Hugging Face dataset (zip)",
+}
+CHART_COLORS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00")  # Okabe-Ito
+ALPHA_GOOD, ALPHA_TENTATIVE = 0.800, 0.667  # Krippendorff (2004): reliable; tentative conclusions only
+ALPHA_NOTES = {  # annotations.summary.agreement's notes, short enough for a table cell
+    "needs at least two raters rating the same interpretation": "needs 2 raters on one interpretation",
+    "every rating has the same value: alpha is undefined": "undefined: every rating is the same",
+}
+
+
+def campaign_filter_choices(ctx: AppContext) -> list[tuple[str, str]]:
+    """(label, value) for the Admin campaign pickers: every rating first, then each campaign."""
+    return [(ALL_RATINGS, "")] + [(name, name) for name in campaign_choices(ctx)]
+
+
+def import_campaign(
+    ctx: AppContext,
+    admin,
+    path: str | None,
+    name: str,
+    guidelines: str,
+    kind: str,
+    k: int,
+    progress=None,
+):
+    """Import a campaign JSONL file and assign its items to k raters each; returns a status line.
+
+    The name defaults to the file's name. Too few rater accounts for k is refused before anything
+    is written, so a failed import leaves no campaign without assignments behind.
+    """
+    from pathlib import Path
+
     if not path:
         raise GemError("choose a campaign file (.jsonl with {case, interpretations: [{model, text}]} lines)")
+    k = int(k or 0)
+    if k < 1:
+        raise GemError(f"raters per case must be at least 1; got {k}")
+    pool = [r for r in ctx.store.raters(admin) if r.role == "rater"]
+    if len(pool) < k:
+        raise GemError(
+            f"{plural(k, 'rater')} per case, but only {plural(len(pool), 'rater account')} in the store; "
+            "add raters to the users file (python -m annotations add-user) or lower the number"
+        )
+    name = (name or "").strip() or Path(path).stem
     camp = ctx.store.import_campaign(
-        admin, path, (name or "").strip(), guidelines_md=guidelines or "", kind=kind, k_raters=int(k)
+        admin, path, name, guidelines_md=guidelines or "", kind=kind, k_raters=k, progress=progress
     )
     added = ctx.store.assign(admin, camp.name)
-    return f"Imported {camp.name!r}: {camp.n_items} items ({camp.kind}), {added} new assignments."
+    blind = ", ".join(f"{model} as {label}" for model, label in camp.blind_names.items())
+    what = "rated on the seven metrics" if camp.kind == "rate" else "compared A/B"
+    return (
+        f"Imported campaign **{_md(camp.name)}**: {plural(camp.n_items, 'case')}, {what}, each by "
+        f"{plural(camp.k_raters, 'rater')}; {plural(added, 'new assignment')}. "
+        f"Models are shown blind: {_md(blind)}."
+    )
 
 
 def summary_tables(ctx: AppContext, admin, campaign: str | None):
-    """(per model x metric table with mean, SD, n, 95% CI; agreement table; per-rater table; raw summary)."""
+    """(per model x metric table with mean, SD, n, 95% CI; agreement table; per-rater table; raw summary).
+
+    The first table is numeric (one row per model and metric, for the chart); the others are for
+    reading, with numbers formatted as text.
+    """
     import pandas as pd
 
     summary = ctx.store.summary(admin, campaign or None)
@@ -195,19 +254,163 @@ def summary_tables(ctx: AppContext, admin, campaign: str | None):
             d = per_metric[m.name]
             ci = d.get("ci95") or [None, None]
             rows.append([model, m.label, d["mean"], d["sd"], d["n"], ci[0], ci[1]])
-    table = pd.DataFrame(rows, columns=["model", "metric", "mean", "SD", "n", "CI low", "CI high"]).round(2)
-    agree = pd.DataFrame(
+    numeric = {"mean": float, "SD": float, "n": int, "CI low": float, "CI high": float}
+    table = pd.DataFrame(rows, columns=LONG_COLUMNS).astype(numeric)  # None (n < 2) becomes NaN
+    agree = agreement_table(summary)
+    progress = ctx.store.progress(admin, campaign)["raters"] if campaign else None
+    return table, agree, raters_table(summary, progress), summary
+
+
+LONG_COLUMNS = ["model", "metric", "mean", "SD", "n", "CI low", "CI high"]
+AGREEMENT_COLUMNS = [
+    "metric",
+    "Krippendorff's α (ordinal)",
+    "reading",
+    "interpretations",
+    "raters",
+]
+RATER_COLUMNS = ["rater (pseudonym)", "ratings", "A/B preferences"]
+PROGRESS_COLUMNS = ["cases assigned", "done", "open", "skipped"]
+PREFERENCE_COLUMNS = ["comparison", "outcome", "choices", "share"]
+
+
+def plural(n: int, word: str) -> str:
+    """``n`` and the word, in the plural unless n is 1.
+
+    >>> plural(1, "case"), plural(18, "rating"), plural(2, "A/B choice")
+    ('1 case', '18 ratings', '2 A/B choices')
+    """
+    return f"{n} {word if n == 1 else word + 's'}"
+
+
+def _num(value, digits: int = 2) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def _md(text: str) -> str:
+    from app.present import escape_md
+
+    return escape_md(text)
+
+
+def metrics_table(summary: dict):
+    """Metrics as rows, models as columns; cells ``mean (SD) [95% CI]``, n in the header (as in a paper).
+
+    >>> s = {"models": {"m": {m.name: {"mean": 3.5, "sd": 0.5, "n": 4, "ci95": [3.0, 4.0]} for m in METRICS}}}
+    >>> metrics_table(s).iloc[0].tolist()
+    ['Analytical Relevance', '3.50 (0.50) [3.00, 4.00]']
+    """
+    import pandas as pd
+
+    columns, cells = ["metric"], {}
+    for model, per_metric in summary.get("models", {}).items():
+        ns = {d["n"] for d in per_metric.values()}
+        same_n = len(ns) == 1
+        columns.append(f"{model} (n = {ns.pop()})" if same_n else model)
+        for m in metrics():
+            d = per_metric[m.name]
+            text = "—"
+            if d["n"]:
+                ci = f" [{_num(d['ci95'][0])}, {_num(d['ci95'][1])}]" if d.get("ci95") else ""
+                text = f"{_num(d['mean'])} ({_num(d['sd'])}){ci}" + ("" if same_n else f" n = {d['n']}")
+            cells.setdefault(m.label, []).append(text)
+    rows = [[m.label, *cells.get(m.label, [])] for m in metrics()] if len(columns) > 1 else []
+    return pd.DataFrame(rows, columns=columns)
+
+
+def agreement_reading(alpha: float | None, note: str = "") -> str:
+    """Krippendorff's reading of an alpha value (or why there is none).
+
+    >>> agreement_reading(0.81), agreement_reading(0.7), agreement_reading(-0.05)
+    ('good (≥ 0.800)', 'tentative (0.667–0.800)', 'low (< 0.667)')
+    """
+    if alpha is None:
+        return ALPHA_NOTES.get(note, note) or "not computed"
+    if alpha >= ALPHA_GOOD:
+        return "good (≥ 0.800)"
+    if alpha >= ALPHA_TENTATIVE:
+        return "tentative (0.667–0.800)"
+    return "low (< 0.667)"
+
+
+def agreement_table(summary: dict):
+    import pandas as pd
+
+    rows = [
         [
-            [metric_label(name), e.get("alpha"), e.get("units"), e.get("raters"), e.get("note", "")]
-            for name, e in summary["agreement"].items()
-        ],
-        columns=["metric", "Krippendorff alpha (ordinal)", "items", "raters", "note"],
-    ).round(3)
-    raters = pd.DataFrame(
-        [[r, c["ratings"], c["preferences"]] for r, c in summary["raters"].items()],
-        columns=["rater (pseudonym)", "ratings", "preferences"],
-    )
-    return table, agree, raters, summary
+            metric_label(name),
+            _num(e.get("alpha"), 3),
+            agreement_reading(e.get("alpha"), e.get("note", "")),
+            e.get("units"),
+            e.get("raters"),
+        ]
+        for name, e in summary.get("agreement", {}).items()
+    ]
+    return pd.DataFrame(rows, columns=AGREEMENT_COLUMNS)
+
+
+def raters_table(summary: dict, progress: dict | None = None):
+    """Per rater pseudonym: ratings and preferences given; with a campaign, its assignments too.
+
+    A rater with assignments but nothing submitted yet is listed (with zeros).
+    """
+    import pandas as pd
+
+    counts = summary.get("raters", {})
+    names = sorted(set(counts) | set(progress or {}))
+    rows = []
+    for name in names:
+        c = counts.get(name, {"ratings": 0, "preferences": 0})
+        row = [name, c["ratings"], c["preferences"]]
+        if progress is not None:
+            p = progress.get(name, {})
+            done, skipped = p.get("done", 0), p.get("skipped", 0)
+            open_ = p.get("pending", 0) + p.get("in_progress", 0)
+            row += [done + skipped + open_, done, open_, skipped]
+        rows.append(row)
+    return pd.DataFrame(rows, columns=RATER_COLUMNS + (PROGRESS_COLUMNS if progress is not None else []))
+
+
+def preferences_table(summary: dict):
+    """A/B choices per pair of models (each rater's latest choice per pair of interpretations)."""
+    import pandas as pd
+
+    rows = []
+    for entry in summary.get("preferences", []):
+        first, second = entry["models"]
+        outcomes = [
+            (f"{first} better", entry.get(f"{first} wins", 0)),
+            (f"{second} better", entry.get(f"{second} wins", 0)),
+            ("tie", entry.get("tie", 0)),
+            ("both bad", entry.get("both_bad", 0)),
+        ]
+        total = sum(n for _, n in outcomes)
+        rows += [
+            [f"{first} vs {second}", outcome, n, f"{100 * n / total:.0f}%" if total else "—"]
+            for outcome, n in outcomes
+        ]
+    return pd.DataFrame(rows, columns=PREFERENCE_COLUMNS)
+
+
+def summary_headline(summary: dict, campaign: str | None, progress: dict | None = None) -> str:
+    """One Markdown line: what the tables cover, how many ratings and choices, campaign progress."""
+    scope = f"Campaign **{_md(campaign)}**" if campaign else "All ratings"
+    raters = len(summary.get("raters", {}))
+    models = len(summary.get("models", {}))
+    if not summary.get("n_ratings") and not summary.get("n_preferences"):
+        line = f"{scope}: no ratings or A/B choices yet. They appear here as raters submit them."
+    else:
+        line = (
+            f"{scope}: {plural(summary['n_ratings'], 'rating')} of {plural(models, 'model')} and "
+            f"{plural(summary['n_preferences'], 'A/B choice')}, from {plural(raters, 'rater')}."
+        )
+    if progress:
+        t = progress["total"]
+        assigned = sum(t.values())
+        line += f" Assignments: {t['done']} of {assigned} done" + (
+            f", {t['skipped']} skipped." if t["skipped"] else "."
+        )
+    return line
 
 
 def metric_label(name: str) -> str:
@@ -215,46 +418,112 @@ def metric_label(name: str) -> str:
 
 
 def summary_chart(table):
-    """Mean per model and metric with 95% CI error bars (Plotly)."""
+    """Mean per model and metric with bootstrap 95% CI error bars (Plotly); a note when empty."""
+    import html
+
+    import pandas as pd
     import plotly.graph_objects as go
 
     fig = go.Figure()
-    for model, part in table.groupby("model", sort=False):
+    if table.empty:
+        fig.add_annotation(
+            text="No ratings yet", showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper", font_size=16
+        )
+        fig.update_layout(
+            xaxis_visible=False, yaxis_visible=False, height=200, template="plotly_white", margin={"t": 10}
+        )
+        return fig
+    for i, (name, part) in enumerate(table.groupby("model", sort=False)):
+        model = html.escape(str(name))  # Plotly reads tags in text: a model name is shown as text
+        hover = [
+            f"<b>{model}</b> · {r['metric']}<br>mean {r['mean']:.2f}"
+            + (f" (SD {r['SD']:.2f})" if pd.notna(r["SD"]) else "")
+            + (f"<br>95% CI {r['CI low']:.2f}–{r['CI high']:.2f}" if pd.notna(r["CI low"]) else "")
+            + f"<br>n = {r['n']}"
+            for r in part.to_dict("records")
+        ]
+        ns = sorted(set(part["n"]))
         fig.add_bar(
-            name=str(model),
-            x=part["metric"],
+            name=f"{model} (n = {ns[0]})" if len(ns) == 1 else model,
+            x=[label.replace(" ", "<br>", 1) for label in part["metric"]],
             y=part["mean"],
+            marker_color=CHART_COLORS[i % len(CHART_COLORS)],
             error_y={
                 "type": "data",
                 "symmetric": False,
                 "array": (part["CI high"] - part["mean"]).astype(float).fillna(0),
                 "arrayminus": (part["mean"] - part["CI low"]).astype(float).fillna(0),
+                "color": "#333",
+                "thickness": 1.5,
+                "width": 6,
             },
+            hovertext=hover,
+            hoverinfo="text",
         )
     fig.update_layout(
         barmode="group",
-        yaxis={"range": [0, 5.2], "title": "mean rating (1-5), 95% CI"},
-        height=360,
-        margin={"l": 50, "r": 10, "t": 20, "b": 80},
+        title={"text": "Mean rating per metric · error bars: bootstrap 95% CI", "font_size": 14},
+        yaxis={"range": [0, 5.25], "dtick": 1, "title": "mean rating (1 = worst, 5 = best)"},
+        legend={
+            "title": "Model",
+            "orientation": "h",
+            "y": 1.02,
+            "yanchor": "bottom",
+            "x": 1,
+            "xanchor": "right",
+        },
+        height=400,
+        margin={"l": 60, "r": 10, "t": 60, "b": 60},
         template="plotly_white",
     )
     return fig
 
 
 def export(ctx: AppContext, admin, fmt: str, campaign: str | None):
-    """Write an export under ``<data_dir>/exports`` and return its path (admins only, checked by the store)."""
+    """Write an export under ``<data_dir>/exports``; returns (path to download or None, status line).
+
+    DPO and HF exports come as one zip with their ECG images (paths inside relative to the zip's
+    root), so the download works on another machine; CSV and KTO are single files.
+    """
+    import shutil
     from pathlib import Path
 
+    if fmt not in EXPORT_FORMATS:
+        raise GemError(f"choose an export format: {', '.join(EXPORT_FORMATS)}")
     out_dir = Path(ctx.settings.data_dir) / "exports"
     out_dir.mkdir(parents=True, exist_ok=True)
-    suffix = {"dpo": ".jsonl", "kto": ".jsonl", "csv": ".csv", "hf": ""}.get(fmt, "")
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    result = ctx.store.export(admin, fmt, out_dir / f"gem-{fmt}-{stamp}{suffix}", campaign=campaign or None)
-    path = Path(result.path)
-    if path.is_dir():  # the hf format writes a folder: hand it over as a zip
-        import shutil
-
-        path = Path(shutil.make_archive(str(path), "zip", path))
-    return str(path), f"Exported {result.rows} rows to {path.name}." + (
-        f" Notes: {'; '.join(result.notes)}" if result.notes else ""
+    suffix = {"dpo": ".jsonl", "kto": ".jsonl", "csv": ".csv", "hf": ""}[fmt]
+    bundle = fmt in ("dpo", "hf")  # written into a folder of their own, handed over as its zip
+    base = stem = f"gem-{fmt}-{time.strftime('%Y%m%d-%H%M%S')}"
+    for n in range(2, 1000):  # two exports within one second: keep both
+        if not any((out_dir / f"{stem}{end}").exists() for end in ("", suffix, ".zip")):
+            break
+        stem = f"{base}-{n}"
+    folder = out_dir / stem if bundle else out_dir
+    folder.mkdir(exist_ok=True)
+    options = {"image_root": folder} if bundle else {}
+    result = ctx.store.export(admin, fmt, folder / f"{stem}{suffix}", campaign=campaign or None, **options)
+    scope = f"campaign {_md(campaign)}" if campaign else "all ratings"
+    notes = f" Notes: {_md('; '.join(result.notes))}." if result.notes else ""
+    if result.rows == 0:  # nothing to hand over: leave no empty file behind
+        if bundle:
+            shutil.rmtree(folder)
+        else:
+            Path(result.path).unlink(missing_ok=True)
+        return None, f"Nothing to export ({scope}): {EMPTY_EXPORT[fmt]}.{notes}"
+    path = Path(shutil.make_archive(str(folder), "zip", folder)) if bundle else Path(result.path)
+    images = f" with {plural(result.images, 'ECG image')}" if result.images else ""
+    return str(path), (
+        f"Exported {plural(result.rows, EXPORT_ROWS[fmt])}{images} ({scope}) to {_md(path.name)}. "
+        f"Raters appear by pseudonym only.{notes}"
     )
+
+
+EXPORT_ROWS = {"dpo": "preference pair", "hf": "preference pair", "kto": "labelled answer", "csv": "rating"}
+EMPTY_EXPORT = {
+    "dpo": "no A/B choice has a majority and no two answers to one ECG differ by 1 point or more in "
+    "Overall Satisfaction",
+    "kto": "no answer has a mean Overall Satisfaction of 4 or more, or of 2 or less",
+    "csv": "there are no ratings yet",
+}
+EMPTY_EXPORT["hf"] = EMPTY_EXPORT["dpo"]

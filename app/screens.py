@@ -15,6 +15,7 @@ from app.layout import PRIVATE, ui_errors
 from app.spaces import oauth_enabled
 from app.state import AppContext, Session, new_key
 from app.tracing import figure_value, tracing
+from gem_core.errors import GemError
 
 
 def identity_bar(ctx: AppContext) -> dict:
@@ -420,75 +421,204 @@ def build_campaign(ctx: AppContext) -> dict:
     return {"refresh": names, "outputs": campaign}
 
 
+CAMPAIGN_FORMAT = """A campaign file has one JSON object per line: the ECG (a record path on the server or
+a sample id) and the interpretations to rate, by model. Model names are shown to raters blind
+(*Model A*, *Model B*, ...).
+
+```json
+{"case": "synthetic:60bpm", "interpretations": [{"model": "gem-7b", "text": "Sinus rhythm at 60 bpm..."}, {"model": "gpt-4o", "text": "..."}]}
+```"""
+
+EXPORT_HELP = """- **DPO preference pairs**: one row per pair of answers to the same ECG and question, *chosen*
+  and *rejected*, from the raters' A/B choices (majority of each rater's latest choice) and, where no
+  choice was made, from a gap of 1 point or more in mean Overall Satisfaction. In TRL's conversational
+  format, with the ECG image the model sees: a zip of the JSONL and a folder of PNGs (paths in the
+  rows are relative to the zip's root).
+- **Hugging Face dataset**: the same pairs saved with `datasets` (`load_from_disk` after unzipping).
+- **KTO**: each answer with mean Overall Satisfaction ≥ 4 (good) or ≤ 2 (bad).
+- **CSV**: every rating, one row per rater and interpretation, all seven metrics, comment and time spent.
+- Raters appear by pseudonym only."""
+
+AGREEMENT_HELP = (
+    "Krippendorff's α (ordinal) over the interpretations rated by two or more raters: 1 is perfect "
+    "agreement, 0 is what chance gives, below 0 is systematic disagreement. Krippendorff's guide: "
+    "α ≥ 0.800 reliable; 0.667–0.800 tentative conclusions only."
+)
+
+
 def build_admin(ctx: AppContext) -> dict:
+    import pandas as pd
+
     gr.Markdown("Administrators only: every action below is checked against your role on the server.")
+    empty = {
+        "metrics": pd.DataFrame(columns=["metric"]),
+        "agree": pd.DataFrame(columns=rating.AGREEMENT_COLUMNS),
+        "raters": pd.DataFrame(columns=rating.RATER_COLUMNS),
+        "prefs": pd.DataFrame(columns=rating.PREFERENCE_COLUMNS),
+    }
     with gr.Tabs():
+        with gr.Tab("Summary") as summary_tab:
+            with gr.Row(equal_height=False):
+                camp = gr.Dropdown(
+                    _safe_list(lambda: rating.campaign_filter_choices(ctx)),
+                    value="",
+                    label="Ratings to summarise",
+                    scale=3,
+                    elem_id="adm-camp",
+                )
+                refresh = gr.Button("Refresh", scale=1, min_width=120, elem_id="adm-refresh")
+            head = gr.Markdown(
+                "Open this tab or press Refresh to see the ratings.", elem_id="adm-summary-head"
+            )
+            chart = gr.Plot(show_label=False, elem_id="adm-chart")
+            table = gr.Dataframe(
+                empty["metrics"],
+                interactive=False,
+                label="Ratings per metric: mean (SD) [bootstrap 95% CI], n ratings per model",
+                elem_id="adm-table",
+                elem_classes="compact-table",
+            )
+            with gr.Row(equal_height=False):
+                with gr.Column(scale=3):
+                    agree = gr.Dataframe(
+                        empty["agree"],
+                        interactive=False,
+                        label="Inter-rater agreement",
+                        elem_id="adm-agreement",
+                        elem_classes="compact-table",
+                    )
+                    gr.Markdown(AGREEMENT_HELP, elem_classes="adm-note")
+                with gr.Column(scale=2):
+                    prefs = gr.Dataframe(
+                        empty["prefs"],
+                        interactive=False,
+                        label="A/B preferences (each rater's latest choice per pair)",
+                        elem_id="adm-preferences",
+                        elem_classes="compact-table",
+                    )
+            raters = gr.Dataframe(
+                empty["raters"],
+                interactive=False,
+                label="Per rater (assignments when a campaign is chosen)",
+                elem_id="adm-raters",
+                elem_classes="compact-table",
+            )
         with gr.Tab("Import campaign"):
             with gr.Row():
                 file = gr.File(
                     label="Campaign file (.jsonl)", file_types=[".jsonl", ".json"], elem_id="adm-file"
                 )
                 with gr.Column():
-                    name = gr.Textbox(label="Campaign name", elem_id="adm-name")
-                    kind = gr.Radio(["rate", "compare"], value="rate", label="Kind")
-                    k = gr.Number(2, label="Raters per item", precision=0)
-            guidelines = gr.Textbox(label="Guidelines (Markdown)", lines=4)
+                    name = gr.Textbox(
+                        label="Campaign name", placeholder="default: the file's name", elem_id="adm-name"
+                    )
+                    kind = gr.Radio(
+                        [(label, value) for value, label in rating.KINDS.items()],
+                        value="rate",
+                        label="Kind",
+                        elem_id="adm-kind",
+                    )
+                    k = gr.Number(
+                        2,
+                        label="Raters per case",
+                        info="how many different raters see each case",
+                        precision=0,
+                        minimum=1,
+                        elem_id="adm-k",
+                    )
+            guidelines = gr.Textbox(
+                label="Guidelines for the raters (Markdown)",
+                placeholder="Shown to the raters with every item of this campaign",
+                lines=4,
+            )
+            with gr.Accordion("Campaign file format", open=False):
+                gr.Markdown(CAMPAIGN_FORMAT)
             do_import = gr.Button("Import and assign", variant="primary", elem_id="adm-import")
             import_status = gr.Markdown("", elem_id="adm-import-status")
-        with gr.Tab("Summary"):
-            with gr.Row():
-                camp = gr.Dropdown(
-                    [""] + _safe_list(lambda: rating.campaign_choices(ctx)),
-                    value="",
-                    label="Campaign (empty: all ratings)",
-                )
-                refresh = gr.Button("Refresh summary", elem_id="adm-refresh")
-            chart = gr.Plot(show_label=False)
-            table = gr.Dataframe(
-                interactive=False, label="Per model and metric: mean, SD, n, bootstrap 95% CI"
-            )
-            with gr.Row():
-                agree = gr.Dataframe(interactive=False, label="Inter-rater agreement")
-                raters = gr.Dataframe(interactive=False, label="Per rater")
         with gr.Tab("Export"):
-            with gr.Row():
-                fmt = gr.Radio(["dpo", "kto", "csv", "hf"], value="dpo", label="Format")
-                exp_camp = gr.Dropdown(
-                    [""] + _safe_list(lambda: rating.campaign_choices(ctx)),
-                    value="",
-                    label="Campaign (empty: all)",
+            with gr.Row(equal_height=True):
+                fmt = gr.Radio(
+                    [(label, value) for value, label in rating.EXPORT_FORMATS.items()],
+                    value="dpo",
+                    label="Format",
+                    scale=3,
+                    elem_id="adm-format",
                 )
-                do_export = gr.Button("Export", variant="primary", elem_id="adm-export")
-            download = gr.File(label="Download", interactive=False)
-            export_status = gr.Markdown("")
+                exp_camp = gr.Dropdown(
+                    _safe_list(lambda: rating.campaign_filter_choices(ctx)),
+                    value="",
+                    label="Ratings to export",
+                    scale=2,
+                    elem_id="adm-exp-camp",
+                )
+            gr.Markdown(EXPORT_HELP, elem_classes="adm-note")
+            do_export = gr.Button("Export", variant="primary", elem_id="adm-export")
+            export_status = gr.Markdown("", elem_id="adm-export-status")
+            download = gr.File(label="Download", interactive=False, visible=False, elem_id="adm-download")
 
     @ui_errors
-    def run_import(path, campaign_name, campaign_kind, k_raters, guide, request: gr.Request):
+    def run_import(
+        path, campaign_name, campaign_kind, k_raters, guide, request: gr.Request, bar=gr.Progress()
+    ):
         admin = auth.require_admin(ctx, request, None)
-        msg = rating.import_campaign(ctx, admin, path, campaign_name, guide, campaign_kind, k_raters)
-        names = [""] + rating.campaign_choices(ctx)
+
+        def loading(done: int, total: int) -> None:
+            bar((done, total), desc="Loading cases")
+
+        msg = rating.import_campaign(
+            ctx, admin, path, campaign_name, guide, campaign_kind, k_raters, progress=loading
+        )
+        names = rating.campaign_filter_choices(ctx)
         return msg, gr.update(choices=names), gr.update(choices=names)
 
     @ui_errors
     def run_summary(campaign_name, request: gr.Request):
-        admin = auth.require_admin(ctx, request, None)
-        tbl, agr, per_rater, _ = rating.summary_tables(ctx, admin, campaign_name)
-        return rating.summary_chart(tbl), tbl, agr, per_rater
+        try:
+            admin = auth.require_admin(ctx, request, None)
+        except GemError as exc:  # opening the tab is no error: say why there is nothing to see
+            return (f"{present.escape_md(str(exc))}. Summaries are for administrators.", *[gr.skip()] * 5)
+        campaign_name = campaign_name or None
+        tbl, agr, per_rater, summary = rating.summary_tables(ctx, admin, campaign_name)
+        progress = ctx.store.progress(admin, campaign_name) if campaign_name else None
+        return (
+            rating.summary_headline(summary, campaign_name, progress),
+            rating.summary_chart(tbl),
+            rating.metrics_table(summary),
+            agr,
+            rating.preferences_table(summary),
+            per_rater,
+        )
 
     @ui_errors
     def run_export(export_format, campaign_name, request: gr.Request):
         admin = auth.require_admin(ctx, request, None)
-        return rating.export(ctx, admin, export_format, campaign_name)
+        path, message = rating.export(ctx, admin, export_format, campaign_name)
+        return gr.update(value=path, visible=path is not None), message
 
     do_import.click(run_import, [file, name, kind, k, guidelines], [import_status, camp, exp_camp], **PRIVATE)
-    refresh.click(run_summary, camp, [chart, table, agree, raters], **PRIVATE)
-    do_export.click(run_export, [fmt, exp_camp], [download, export_status], **PRIVATE)
+    summary_outputs = [head, chart, table, agree, prefs, raters]
+    gr.on(
+        [refresh.click, camp.input, summary_tab.select],
+        run_summary,
+        camp,
+        summary_outputs,
+        **PRIVATE,
+    )
+    do_export.click(
+        lambda: (gr.update(visible=False), "Exporting…"), None, [download, export_status], **PRIVATE
+    ).then(run_export, [fmt, exp_camp], [download, export_status], **PRIVATE)
 
     def names():
-        choices = [""] + _safe_list(lambda: rating.campaign_choices(ctx))
+        choices = _safe_list(lambda: rating.campaign_filter_choices(ctx))
         return gr.update(choices=choices), gr.update(choices=choices)
 
-    return {"refresh": names, "outputs": [camp, exp_camp]}
+    return {
+        "refresh": names,
+        "outputs": [camp, exp_camp],
+        "summary": run_summary,
+        "summary_inputs": camp,
+        "summary_outputs": summary_outputs,
+    }
 
 
 def _safe_list(fn) -> list:

@@ -245,7 +245,91 @@ def test_admin_tab_refuses_a_rater(browser, served):
     url, _ = served
     page = open_app(browser, url)
     page.get_by_role("tab", name="Admin").click()
+    wait_text(page, "#adm-summary-head", "not an admin")  # the summary opens with the tab: no numbers
+    assert "(n =" not in page.locator("#adm-table").inner_text()  # no model columns were sent
     page.get_by_role("tab", name="Export").click()
     page.click("#adm-export")
-    page.wait_for_selector("text=not an admin", timeout=TIMEOUT)
+    page.wait_for_selector("text=not an admin >> visible=true", timeout=TIMEOUT)  # the error message
     page.context.close()
+
+
+def test_admin_imports_a_campaign_reads_its_summary_and_downloads_an_export(
+    browser, served, tmp_path, artifacts_dir
+):
+    import csv
+
+    url, ctx = served
+    first, second = auth.find_rater(ctx, RATER[0]), auth.ensure_rater(ctx, "dr.second", "dr.second")
+    lines = [
+        {
+            "case": f"synthetic:{hr}bpm",
+            "interpretations": [
+                {"model": "gem-7b", "text": f"Sinus rhythm at {hr} bpm."},
+                {"model": "baseline", "text": "Normal ECG."},
+            ],
+        }
+        for hr in (60, 100)  # the campaign round's cases: loaded once per process
+    ]
+    path = tmp_path / "admin-study.jsonl"
+    path.write_text("\n".join(json.dumps(line) for line in lines))
+
+    page = open_app(browser, url, who=ADMIN)
+    page.get_by_role("tab", name="Admin").click()
+    wait_text(page, "#adm-summary-head", "All ratings")  # the summary opens with the tab
+    page.get_by_role("tab", name="Import campaign").click()
+    page.locator("#adm-file input[type=file]").set_input_files(str(path))
+    page.locator("#adm-file", has_text="admin-study.jsonl").wait_for(timeout=TIMEOUT)
+    page.click("#adm-import")
+    wait_text(page, "#adm-import-status", "Imported campaign admin-study: 2 cases")
+
+    # two raters rate every case (both models, varied scores) and choose A or B
+    for n, who in enumerate((first, second)):
+        while (item := ctx.store.next_item(who, "admin-study")) is not None:
+            for it in item.interpretations:
+                gem = ctx.store.interpretation(it["id"])["model"] == "gem-7b"
+                scores = {
+                    m.name: min(5, 3 + gem + (k + n + item.item_id) % 2)
+                    for k, m in enumerate(rating.metrics())
+                }
+                ctx.store.submit_rating(
+                    who,
+                    it["id"],
+                    scores,
+                    "",
+                    10.0,
+                    idempotency_key=rating_key(it, n),
+                    assignment_id=item.assignment_id,
+                )
+            a, b = (it["id"] for it in item.interpretations)
+            ctx.store.submit_preference(who, a, b, "a", "", 5.0, idempotency_key=f"adm-pref-{n}-{a}")
+
+    page.get_by_role("tab", name="Summary").click()
+    page.locator("#adm-camp input").click()
+    page.locator("ul[role=listbox] li", has_text="admin-study").first.click()
+    wait_text(page, "#adm-summary-head", "8 ratings of 2 models and 4 A/B choices, from 2 raters")
+    assert "4 of 4 done" in page.locator("#adm-summary-head").inner_text()
+    table = page.locator("#adm-table")
+    assert "gem-7b (n = 4)" in table.inner_text() and "Overall Satisfaction" in table.inner_text()
+    assert page.locator("#adm-agreement").inner_text().count("0.") >= 7  # alpha to 3 decimals per metric
+    page.wait_for_function("document.querySelectorAll('#adm-chart .errorbar').length === 14", timeout=TIMEOUT)
+    page.screenshot(path=str(artifacts_dir / "admin-summary.png"), full_page=True)
+
+    page.get_by_role("tab", name="Export").click()
+    choose(page, "adm-format", "CSV")
+    page.locator("#adm-exp-camp input").click()
+    page.locator("ul[role=listbox] li", has_text="admin-study").first.click()
+    page.click("#adm-export")
+    wait_text(page, "#adm-export-status", "Exported 8 ratings (campaign admin-study)")
+    with page.expect_download() as download:
+        page.locator("#adm-download a[download]").first.click()
+    with open(download.value.path(), newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 8 and {r["model"] for r in rows} == {"gem-7b", "baseline"}
+    assert {r["rater"] for r in rows} == {first.pseudonym, second.pseudonym}  # pseudonyms, not usernames
+    page.screenshot(path=str(artifacts_dir / "admin-export.png"), full_page=True)
+    assert page.dialogs == []
+    page.context.close()
+
+
+def rating_key(interp: dict, n: int) -> str:
+    return f"adm-rating-{n}-{interp['id']}"

@@ -353,7 +353,7 @@ def test_campaign_round_and_admin_summary(tmp_path, sample_id):
     camp_file = tmp_path / "camp.jsonl"
     camp_file.write_text("\n".join(json.dumps(line) for line in lines))
     status = rating.import_campaign(ctx, admin, str(camp_file), "pilot", "Rate **carefully**.", "rate", 1)
-    assert "2 items" in status and rating.campaign_choices(ctx) == ["pilot"]
+    assert "2 cases" in status and "m1 as Model A" in status and rating.campaign_choices(ctx) == ["pilot"]
     first = rating.campaign_next(ctx, rater, "pilot")
     assert first.index == 1 and first.total == 2 and first.interpretations[0]["label"].startswith("Model")
     shown = rating.item_interpretation(ctx, first, first.interpretations[0]["label"])
@@ -373,7 +373,91 @@ def test_campaign_round_and_admin_summary(tmp_path, sample_id):
     assert set(table["model"]) == {"m1"} and len(table) == 7 and len(agree) == 7
     assert len(rating.summary_chart(table).data) == 1
     path, message = rating.export(ctx, admin, "csv", "pilot")
-    assert path.endswith(".csv") and "1 rows" in message
+    assert path.endswith(".csv") and "Exported 1 rating (campaign pilot)" in message
+
+
+def test_admin_summary_tables_and_exports_read_as_a_study_lead_would(tmp_path):
+    """Two models, three raters, A/B choices: the tables a study lead reads, and self-contained exports."""
+    import zipfile
+
+    users = tmp_path / "users.csv"
+    auth.add_user(str(users), "lead", "admin password", role="admin")
+    for i in (1, 2, 3):
+        auth.add_user(str(users), f"r{i}", "rater password")
+    ctx = make_context(get_settings(data_dir=tmp_path, auth_file=str(users)))
+    auth.password_check(ctx)
+    admin = auth.require_admin(ctx, req(username="lead"))
+    lines = [
+        {
+            "case": f"synthetic:{hr}bpm",
+            "interpretations": [
+                {"model": "gem", "text": f"Rate {hr}."},
+                {"model": "other", "text": "Normal."},
+            ],
+        }
+        for hr in (60, 75)
+    ]
+    camp_file = tmp_path / "study-one.jsonl"
+    camp_file.write_text("\n".join(json.dumps(line) for line in lines))
+    with pytest.raises(GemError, match="only 3 rater"):  # refused before anything is written
+        rating.import_campaign(ctx, admin, str(camp_file), "", "", "rate", 4)
+    assert rating.campaign_choices(ctx) == []
+    status = rating.import_campaign(ctx, admin, str(camp_file), "", "", "rate", 2)
+    assert "**study\\-one**: 2 cases" in status  # the file's name, escaped for Markdown
+    assert [v for _, v in rating.campaign_filter_choices(ctx)] == ["", "study-one"]
+    path, message = rating.export(ctx, admin, "dpo", "study-one")  # no ratings yet: nothing to hand over
+    assert path is None and message.startswith("Nothing to export (campaign study\\-one)")
+    assert list((tmp_path / "exports").iterdir()) == []  # and no empty file or folder left behind
+
+    for i, scores in ((1, (5, 3)), (2, (4, 2)), (3, (4, 3))):
+        who = auth.require_rater(ctx, req(username=f"r{i}"))
+        while (item := rating.campaign_next(ctx, who, "study-one")) is not None:
+            ids = {ctx.store.interpretation(it["id"])["model"]: it["id"] for it in item.interpretations}
+            for model, score in zip(("gem", "other"), scores, strict=True):
+                rating.submit_rating(
+                    ctx,
+                    who,
+                    ids[model],
+                    rating.scores_from([score] * 7),
+                    "",
+                    1.0,
+                    new_key(),
+                    assignment_id=item.assignment_id,
+                )
+            rating.submit_preference(ctx, who, ids["gem"], ids["other"], "A is better", "", 1.0, new_key())
+
+    long, agree, raters, summary = rating.summary_tables(ctx, admin, "study-one")
+    wide = rating.metrics_table(summary)
+    assert list(wide.columns) == ["metric", "gem (n = 4)", "other (n = 4)"] and len(wide) == 7
+    assert (
+        wide.iloc[0, 1].startswith("4.") and wide.iloc[0, 1].count(".") == 4
+    )  # mean (SD) [lo, hi], 2 decimals
+    assert (
+        agree.iloc[0]["Krippendorff's α (ordinal)"].count(".") == 1
+        and len(agree.iloc[0, 1].split(".")[1]) == 3
+    )
+    prefs = rating.preferences_table(summary)
+    assert prefs.set_index("outcome").loc["gem better", "choices"] == 4  # each rater's latest choice per pair
+    assert prefs.set_index("outcome").loc["gem better", "share"] == "100%"
+    assert set(raters.columns) >= {"cases assigned", "done", "open"} and raters["done"].sum() == 4
+    head = rating.summary_headline(summary, "study-one", ctx.store.progress(admin, "study-one"))
+    assert "8 ratings of 2 models and 4 A/B choices, from 3 raters" in head and "4 of 4 done" in head
+    fig = rating.summary_chart(long)
+    assert len(fig.data) == 2 and all(len(bar.error_y.array) == 7 for bar in fig.data)
+    assert "95% CI" in fig.data[0].hovertext[0]
+
+    empty = ctx.store.summary(admin, None) | {"models": {}, "n_ratings": 0, "n_preferences": 0, "raters": {}}
+    assert "no ratings" in rating.summary_headline(empty, None)
+    assert rating.metrics_table(empty).empty and rating.summary_chart(long.iloc[0:0]).layout.annotations
+
+    path, message = rating.export(ctx, admin, "dpo", "study-one")
+    assert path.endswith(".zip") and "2 preference pairs with 2 ECG images" in message
+    with zipfile.ZipFile(path) as z:
+        (jsonl,) = [n for n in z.namelist() if n.endswith(".jsonl")]
+        rows = [json.loads(line) for line in z.read(jsonl).decode().splitlines()]
+        assert {r["chosen_model"] for r in rows} == {"gem"}
+        assert all(r["images"][0] in z.namelist() and not r["images"][0].startswith("/") for r in rows)
+    assert rating.export(ctx, admin, "kto", "study-one")[0].endswith(".jsonl")
 
 
 def test_build_demo_exposes_only_the_four_api_endpoints(ctx):
