@@ -230,6 +230,13 @@ def build_ecg(raw: fmt.RawRecord, fs: float | None = None, source_file: str = ""
             f"{source_file or raw.record_id} lacks lead(s) {', '.join(missing)} (channels: {', '.join(raw.names)}); "
             "a 12-lead ECG needs at least I, II and V1-V6 (III, aVR, aVL, aVF can be derived)"
         )
+    if dropped:
+        repeats = [name for name in dropped if canonical_lead(name)]
+        others = [name for name in dropped if not canonical_lead(name)]
+        if others:
+            warnings.append(f"left out channel(s) {', '.join(others)}: not among the 12 standard leads")
+        if repeats:
+            warnings.append(f"left out channel(s) {', '.join(repeats)}: a second copy of a lead already read")
     scales = _unit_scales(raw, index, sig, warnings)
     out = np.empty((len(LEADS), n), dtype=np.float32)
     for row, lead in enumerate(LEADS):

@@ -141,21 +141,27 @@ def _check_header(hea: Path, lines: list[str]) -> list[tuple[str, str, int]]:
             raise GemError(f"header syntax error in {hea.name}, signal line {line!r}: no valid format field")
         frames = int(m.group(2)[1:]) if m.group(2) else 1
         offset = int(m.group(4)[1:]) if m.group(4) else 0
-        specs.append((parts[0], m.group(1), offset, frames))
+        specs.append((parts[0], m.group(1), offset, frames, " ".join(parts[8:])))
     sig_len = int(rec[3]) if len(rec) > 3 else None
     return _check_signal_files(hea, specs, sig_len)
 
 
 def _check_signal_files(hea: Path, specs, sig_len: int | None) -> list:
-    """Every signal file the header names must exist and be long enough for the samples it declares."""
+    """Every signal file the header names must exist and be long enough for the samples it declares.
+
+    A missing file whose channels are all named and none of them a standard lead (PTB's Frank leads in
+    ``.xyz``) is left out when another signal file is present: ``read_wfdb`` reads the other channels.
+    """
     by_file: dict[str, list] = {}
-    for name, fmt, offset, frames in specs:
-        by_file.setdefault(name, []).append((fmt, offset, frames))
+    for name, fmt, offset, frames, channel in specs:
+        by_file.setdefault(name, []).append((fmt, offset, frames, channel))
     for name, chans in by_file.items():
         if name == "~":
             continue
         _check_plain_name(hea, name)
         path = hea.parent / name
+        if not path.is_file() and _optional(chans) and any((hea.parent / n).is_file() for n in by_file):
+            continue
         if not path.is_file():
             raise GemError(
                 f"{hea.name} names the signal file {name!r}, which is missing; "
@@ -171,7 +177,35 @@ def _check_signal_files(hea: Path, specs, sig_len: int | None) -> list:
                     f"{name} is truncated: {have} bytes, but {hea.name} declares {sig_len} samples of "
                     f"{len(chans)} signal(s) in format {fmt} ({need} bytes); upload the complete file"
                 )
-    return [hea.parent / n for n in by_file if n != "~"]
+    return [hea.parent / n for n in by_file if n != "~" and (hea.parent / n).is_file()]
+
+
+def _optional(chans: list) -> bool:
+    """Whether a signal file's channels are all named and none is one of the 12 standard leads."""
+    from gem_core.ecg import canonical_lead
+
+    return all(c[3] and canonical_lead(c[3]) is None for c in chans)
+
+
+def _left_out_channels(hea: Path, signal_files: list[Path]) -> tuple[list[int] | None, list[str]]:
+    """Channel indices to read (None: all) and a warning per signal file left out by ``_check_signal_files``."""
+    lines = _header_lines(hea)
+    if "/" in lines[0].split()[0]:
+        return None, []
+    present = {p.name for p in signal_files} | {"~"}
+    specs = [ln.split() for ln in lines[1 : 1 + int(lines[0].split()[1])]]
+    absent: dict[str, list[str]] = {}
+    for parts in specs:
+        if parts[0] not in present:
+            absent.setdefault(parts[0], []).append(" ".join(parts[8:]))
+    if not absent:
+        return None, []
+    warnings = [
+        f"{name} (channels {', '.join(names)}) is missing; those channels are not among the 12 "
+        "standard leads and were left out"
+        for name, names in absent.items()
+    ]
+    return [i for i, parts in enumerate(specs) if parts[0] in present], warnings
 
 
 def _check_plain_name(hea: Path, name: str) -> None:
@@ -198,8 +232,9 @@ def read_wfdb(hea: Path, *, keep_patient_fields: bool = False, files: list[Path]
 
     signal_files = (files or wfdb_files(hea))[1:]
     record_path = str(hea.with_suffix(""))
+    channels, warnings = _left_out_channels(hea, signal_files)
     try:
-        rec = wfdb.rdrecord(record_path)
+        rec = wfdb.rdrecord(record_path, channels=channels)
     except wfdb.io.header.HeaderSyntaxError as err:
         raise GemError(f"header syntax error in {hea.name}: {err}") from None
     except FileNotFoundError as err:
@@ -226,6 +261,7 @@ def read_wfdb(hea: Path, *, keep_patient_fields: bool = False, files: list[Path]
         units=list(rec.units) if rec.units else None,
         metadata=metadata,
         dropped_metadata=dropped,
+        warnings=warnings,
     )
 
 

@@ -1,4 +1,4 @@
-"""The app in Chromium (Playwright): Review with claim highlights, Rate, Compare, a campaign round, escaping.
+"""The app in Chromium (Playwright): Review with claim highlights, uploads, Rate, Compare, a campaign round, escaping.
 
 The app is launched once for the module (measure backend, SQLite store, two accounts). Screenshots go
 to tests/artifacts/. With ../shared present, Review uses a real CPSC 2018 record; otherwise a synthetic one.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from app import auth, rating
@@ -77,6 +78,13 @@ def wait_text(page, selector: str, text: str) -> None:
         raise
 
 
+def upload(page, *paths) -> None:
+    """Upload files with the Review tab's upload button (as the file picker would)."""
+    page.locator("#upload-btn").locator("xpath=..").locator("input[type=file]").set_input_files(
+        [str(p) for p in paths]
+    )
+
+
 def choose(page, elem_id: str, label: str) -> None:
     page.locator(f"#{elem_id} label", has_text=label).first.click()
 
@@ -126,6 +134,44 @@ def test_review_selecting_a_claim_draws_its_highlight(review_page, artifacts_dir
     page.screenshot(path=str(artifacts_dir / "review-3x4.png"), full_page=True)
     choose(page, "layout-radio", "12x1")
     assert page.dialogs == []
+
+
+def test_a_bad_upload_keeps_the_tracing_and_a_good_one_replaces_it(
+    browser, served, synthetic, tmp_path, artifacts_dir
+):
+    url, _ = served
+    page = open_app(browser, url)
+    pick_sample(page, "Synthetic")
+    wait_text(page, "#status", "Measured")
+    shown = "document.querySelector('#ecg-plot .js-plotly-plot').layout.meta.gem_viewer.record_id"
+    before, info = page.evaluate(shown), page.locator("#record-info").inner_text()
+
+    bad = tmp_path / "five_leads.npy"
+    np.save(bad, np.zeros((5, 100), dtype=np.float32))
+    upload(page, bad)
+    toast = page.locator(".toast-body", has_text="five_leads.npy has shape (5, 100)")
+    toast.wait_for(timeout=TIMEOUT)
+    assert "expected (12, N)" in toast.inner_text() and "Traceback" not in toast.inner_text()
+    page.wait_for_timeout(300)  # a late redraw would have replaced the tracing by now
+    assert page.evaluate(shown) == before and info in page.locator("#record-info").inner_text()
+    page.screenshot(path=str(artifacts_dir / "upload-error.png"), full_page=True)
+
+    leads = ["I", "II", "V1", "V2", "V3", "V4", "V5", "V6"]  # III, aVR, aVL, aVF are derived
+    ecg = synthetic(heart_rate=64, duration_s=10)
+    good = tmp_path / "eight_leads.csv"
+    np.savetxt(
+        good,
+        np.stack([ecg.lead(n) for n in leads], axis=1),
+        delimiter=",",
+        header=",".join(leads),
+        comments="",
+    )
+    upload(page, good)
+    wait_text(page, "#record-info", "derived III, aVR, aVL, aVF")  # the loader's warning is on screen
+    page.wait_for_function(f"{shown} === 'eight_leads'", timeout=TIMEOUT, polling=100)
+    interpret(page)  # the app is still usable
+    assert page.dialogs == []
+    page.context.close()
 
 
 @pytest.mark.skipif(not REAL_FOLDER.is_dir(), reason="needs the 15 s CPSC record A0001 in ../shared")

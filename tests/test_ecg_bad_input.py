@@ -65,6 +65,45 @@ def test_header_naming_a_missing_signal_file(record):
         load_ecg(record)
 
 
+@pytest.fixture
+def record_with_xyz(record, ecg75) -> Path:
+    """``record`` plus three Frank leads in a second signal file, rec.xyz (as PTB-DB stores them)."""
+    folder = record.parent
+    wfdb.wrsamp(
+        "xyz", fs=500, units=["mV"] * 3, sig_name=["vx", "vy", "vz"], p_signal=ecg75.signal[:3].T.astype(np.float64),
+        fmt=["16"] * 3, write_dir=str(folder),
+    )  # fmt: skip
+    (folder / "xyz.dat").rename(folder / "rec.xyz")
+    xyz_lines = [
+        ln.replace("xyz.dat", "rec.xyz", 1) for ln in (folder / "xyz.hea").read_text().splitlines()[1:]
+    ]
+    lines = record.read_text().splitlines()
+    lines[0] = lines[0].replace(" 12 ", " 15 ", 1)
+    record.write_text("\n".join(lines[:13] + xyz_lines + lines[13:]) + "\n")
+    (folder / "xyz.hea").unlink()
+    return record
+
+
+def test_extra_channels_are_left_out_with_a_warning(record_with_xyz):
+    ecg = load_ecg(record_with_xyz)
+    assert ecg.report["dropped_channels"] == ["vx", "vy", "vz"]
+    assert "left out channel(s) vx, vy, vz: not among the 12 standard leads" in ecg.report["warnings"]
+
+
+def test_missing_file_of_extra_channels_loads_the_12_leads(record_with_xyz, ecg75):
+    """A header with .dat (12 leads) and .xyz (Frank leads) uploaded without the .xyz still loads."""
+    record_with_xyz.with_suffix(".xyz").unlink()
+    ecg = load_ecg(record_with_xyz)
+    np.testing.assert_allclose(ecg.signal, ecg75.signal, atol=1e-3)
+    assert any("rec.xyz (channels vx, vy, vz) is missing" in w for w in ecg.report["warnings"])
+
+
+def test_missing_file_of_standard_leads_is_still_an_error(record_with_xyz):
+    record_with_xyz.with_suffix(".dat").unlink()
+    with pytest.raises(GemError, match=r"names the signal file 'rec\.dat', which is missing"):
+        load_ecg(record_with_xyz)
+
+
 @pytest.mark.parametrize(
     ("old", "new", "message"),
     [
