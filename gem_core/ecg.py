@@ -285,7 +285,8 @@ def _choose_fs(raw: fmt.RawRecord, fs: float | None, warnings: list[str], name: 
     else:
         rate, origin = DEFAULT_FS, "assumed"
         warnings.append(
-            f"sampling rate not stated in the file; assumed {DEFAULT_FS:g} Hz (pass fs=... if wrong)"
+            f"sampling rate not stated in the file; assumed {DEFAULT_FS:g} Hz (if wrong, state it in the"
+            " file: fs in a .npz, a time column in a CSV; or load_ecg(path, fs=...))"
         )
     try:
         rate = float(rate)
