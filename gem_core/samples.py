@@ -2,8 +2,8 @@
 
 A ``SampleSource`` lists ``SampleInfo`` entries (cheaply: no signal is read) and loads one as an ``ECG``:
 
-- ``SyntheticSource``: deterministic simulated 12-lead ECGs (neurokit2) at several heart rates; the
-  offline default gallery.
+- ``SyntheticSource``: deterministic simulated normal 12-lead ECGs (``synthetic_ecg``, a sum-of-Gaussians
+  beat model) at several heart rates; the offline default gallery.
 - ``FolderSource``: every record in a folder (``GEM_SAMPLES_DIR``), in any format ``load_ecg`` reads.
 - ``PtbxlSource``: a PTB-XL tree (``ptbxl_database.csv`` + ``records500/``/``records100/``) with each
   record's report text and SCP-ECG labels.
@@ -35,6 +35,7 @@ from gem_core.errors import GemError
 from gem_core.settings import Settings, get_settings
 
 SYNTHETIC_RATES = (45, 60, 75, 100, 120, 150)
+SYNTHETIC_SOURCE = "gem_core.samples.synthetic_ecg (sum-of-Gaussians normal sinus model)"
 
 
 @dataclass(frozen=True)
@@ -70,48 +71,171 @@ def _key(sample_id: str, source: str) -> str:
 
 
 # ------------------------------------------------------------------------------------------ synthetic
+#
+# The synthetic gallery is a sum-of-Gaussians beat model of a normal adult 12-lead ECG (after McSharry
+# et al., IEEE Trans Biomed Eng 2003;50:289, but with wave times in ms from the R peak instead of phase
+# angles, so that the QRS keeps its width at every rate). Normal adult ranges it is built to (AHA/ACCF/HRS
+# 2009 Recommendations for the Standardization and Interpretation of the ECG, Parts I-V; Surawicz &
+# Knilans, Chou's Electrocardiography in Clinical Practice, 6th ed. 2008, ch. 1-2; Macfarlane & Lawrie,
+# Comprehensive Electrocardiology, 2nd ed. 2010, normal limits):
+#   P wave < 120 ms and <= 0.25 mV, upright in I, II and aVF, inverted in aVR, biphasic in V1;
+#   PR 120-200 ms; QRS 80-110 ms; frontal QRS axis -30..+90 deg; R-wave progression from rS in V1 to qR
+#   in V6 with the transition (R = S) at V3/V4, q waves < 40 ms and small; Sokolow-Lyon < 3.5 mV and
+#   QRS >= 0.5 mV in the limb leads, >= 1.0 mV in the chest leads; ST within 0.1 mV of the baseline
+#   (0.2 mV in V2-V3); T upright in I, II and V2-V6, inverted in aVR; QTc (Bazett) 350-450 ms.
+
+# Timing, ms relative to the R peak of the limb leads.
+SYN_QRS_ONSET_MS = -40.0  # the R peaks 40 ms into the QRS (intrinsicoid deflection in V5-V6 < 50 ms)
+SYN_QRS_MS = 90.0  # QRS duration (normal 80-110 ms): q, R and S Gaussians fill this span
+SYN_PR_MS = 160.0  # P onset to QRS onset at 75 bpm (normal 120-200 ms) ...
+SYN_PR_MS_PER_BPM = 0.3  # ... shortening with the rate (sympathetic tone): 169 ms at 45, 138 at 150 bpm
+SYN_P_MS = 100.0  # P-wave duration (normal < 120 ms): a Gaussian of SD SYN_P_MS / 5 (+-2.5 SD)
+SYN_QTC_MS = 420.0  # QT = SYN_QTC_MS * sqrt(RR in s) (Bazett), QRS onset to the tangent-method T end
+SYN_T_DOWN_MS = 45.0  # SD of the T wave's descending limb at RR 1 s, scaled by RR (s): the T peak
+# moves later as the T narrows at fast rates, so the ST level at J+60 ms stays near the baseline
+SYN_T_UP_SPAN = 3.7  # the ascending limb rises from the J point to the T peak over this many SDs
+# Heart-rate variability: respiratory sinus arrhythmia (a sine at SYN_RESP_HZ, amplitude
+# SYN_RSA_FRACTION of the RR at 60 bpm and proportional to RR, so smaller at faster rates) plus white
+# beat-to-beat jitter (SD SYN_RR_JITTER of the RR), rescaled so that the mean RR is exactly 60 / rate.
+SYN_RESP_HZ = 0.25
+SYN_RSA_FRACTION = 0.02
+SYN_RR_JITTER = 0.004
+# Frontal-plane waves as heart vectors (magnitude mV, direction deg, Gaussian centre ms, SD ms); leads I
+# (0 deg) and II (+60 deg) are their projections, III, aVR, aVL and aVF follow by Einthoven/Goldberger.
+# The P and T centres and SDs come from the timing above (None here).
+SYN_FRONTAL = {
+    "P": (0.15, 55.0, None, None),  # P axis +55 deg: 0.15 mV in II, upright I/II/aVF, inverted aVR
+    "Q": (0.08, -170.0, -24.0, 6.0),  # septal forces to the right: small q in I, II and aVL
+    "R": (1.25, 52.0, 0.0, 10.0),  # main QRS vector: R 1.2 mV in II, 0.8 in I; QRS axis about +50 deg
+    "S": (0.20, -120.0, 24.0, 9.0),  # terminal basal forces: small s in I, II and aVF
+    "T": (0.35, 45.0, None, None),  # T axis +45 deg (QRS-T angle about 15 deg): inverted in aVR
+}
+# Chest leads, mV: P, q depth, R, S depth, T; then the R and S centres and the S SD in ms (activation
+# reaches the right chest leads first and their S is broad): rS in V1-V2, R = S in V3, qRs in V4-V6.
+SYN_PRECORDIAL = {
+    "V1": (0.06, 0.00, 0.25, 0.90, 0.15, -15.0, 10.0, 11.0),
+    "V2": (0.08, 0.00, 0.50, 1.50, 0.55, -10.0, 14.0, 11.0),
+    "V3": (0.08, 0.00, 0.90, 0.90, 0.50, -5.0, 18.0, 11.0),
+    "V4": (0.08, 0.03, 1.40, 0.50, 0.45, 0.0, 22.0, 9.0),
+    "V5": (0.08, 0.07, 1.50, 0.25, 0.35, 0.0, 24.0, 9.0),
+    "V6": (0.07, 0.06, 1.20, 0.12, 0.25, 0.0, 26.0, 9.0),
+}
+SYN_V1_P_NEGATIVE_MV = 0.04  # the later, negative (left atrial) half of the biphasic P in V1
+_MODEL_LEADS = ("I", "II", "V1", "V2", "V3", "V4", "V5", "V6")  # the rest are derived
+
+
+def _rr_sequence(heart_rate: float, n: int, rng: np.random.Generator) -> np.ndarray:
+    """n RR intervals (s) with respiratory sinus arrhythmia and jitter; their mean is 60 / heart_rate."""
+    rr0 = 60.0 / heart_rate
+    k = np.arange(n)
+    phase = rng.uniform(0.0, 2.0 * np.pi)
+    rsa = SYN_RSA_FRACTION * rr0 * np.sin(2.0 * np.pi * SYN_RESP_HZ * rr0 * k + phase)
+    rr = rr0 * (1.0 + rsa + SYN_RR_JITTER * rng.standard_normal(n))
+    return rr * (rr0 / rr.mean())
+
+
+def _gauss(t_ms: np.ndarray, centre: float, sd_before: float, sd_after: float | None = None) -> np.ndarray:
+    """A Gaussian bump of height 1 (two half-Gaussians when the SDs differ)."""
+    sd = np.where(t_ms < centre, sd_before, sd_before if sd_after is None else sd_after)
+    return np.exp(-0.5 * ((t_ms - centre) / sd) ** 2)
+
+
+def _beat(t_ms: np.ndarray, rr_s: float) -> np.ndarray:
+    """One beat, R peak at t_ms = 0, after an RR of rr_s seconds: leads I, II, V1-V6 in mV, (8, len)."""
+    pr = SYN_PR_MS - SYN_PR_MS_PER_BPM * (60.0 / rr_s - 75.0)
+    p_centre, p_sd = SYN_QRS_ONSET_MS - pr + SYN_P_MS / 2, SYN_P_MS / 5
+    t_down = SYN_T_DOWN_MS * rr_s
+    t_peak = SYN_QRS_ONSET_MS + SYN_QTC_MS * np.sqrt(rr_s) - 2.0 * t_down  # tangent: T end = peak + 2 SD
+    t_up = (t_peak - (SYN_QRS_ONSET_MS + SYN_QRS_MS)) / SYN_T_UP_SPAN
+    shapes = {
+        "P": _gauss(t_ms, p_centre, p_sd),
+        "T": _gauss(t_ms, t_peak, t_up, t_down),
+        **{name: _gauss(t_ms, c, sd) for name, (_, _, c, sd) in SYN_FRONTAL.items() if c is not None},
+    }
+    out = np.zeros((len(_MODEL_LEADS), len(t_ms)))
+    for name, (mag, deg, *_) in SYN_FRONTAL.items():
+        out[0] += mag * np.cos(np.radians(deg)) * shapes[name]
+        out[1] += mag * np.cos(np.radians(deg - 60.0)) * shapes[name]
+    q_centre, q_sd = SYN_FRONTAL["Q"][2:]
+    for i, lead in enumerate(_MODEL_LEADS[2:], start=2):
+        p, q, r, s, t, r_centre, s_centre, s_sd = SYN_PRECORDIAL[lead]
+        if lead == "V1":  # biphasic P: right atrium first (up), then left atrium (down)
+            out[i] += p * _gauss(t_ms, p_centre - 12.0, 0.7 * p_sd)
+            out[i] -= SYN_V1_P_NEGATIVE_MV * _gauss(t_ms, p_centre + 22.0, 0.7 * p_sd)
+        else:
+            out[i] += p * shapes["P"]
+        out[i] += -q * _gauss(t_ms, q_centre, q_sd) + r * _gauss(t_ms, r_centre, SYN_FRONTAL["R"][3])
+        out[i] += -s * _gauss(t_ms, s_centre, s_sd) + t * shapes["T"]
+    return out
 
 
 @lru_cache(maxsize=32)
 def _simulate(heart_rate: int, duration_s: float, fs: int, seed: int, noise: float) -> np.ndarray:
-    import neurokit2 as nk
-
-    df = nk.ecg_simulate(
-        duration=duration_s,
-        sampling_rate=fs,
-        heart_rate=heart_rate,
-        noise=noise,
-        method="multileads",
-        random_state=seed,
-    )
-    sig = df[list(LEADS)].to_numpy(dtype=np.float32).T.copy()
-    # neurokit2 simulates each lead separately, so its III/aVR/aVL/aVF break Einthoven's and
-    # Goldberger's laws (III is even inverted); derive them from I and II as a real recording would have.
-    lead_i, lead_ii = sig[0].copy(), sig[1].copy()
-    sig[2] = lead_ii - lead_i
-    sig[3] = -(lead_i + lead_ii) / 2
-    sig[4] = lead_i - lead_ii / 2
-    sig[5] = lead_ii - lead_i / 2
-    return sig
+    """The (12, N) float32 signal of ``synthetic_ecg`` (cached: callers copy it)."""
+    rng = np.random.default_rng(seed)
+    n = int(round(duration_s * fs))
+    rr0 = 60.0 / heart_rate
+    # The first R peak 0.3 s + 0.3 RR into the record (its whole P wave and the baseline before it
+    # inside), moved later when the record would otherwise end within 0.15 s after an R peak (a cut
+    # QRS). The m intervals from it to the last R peak inside the record vary, with a mean of exactly
+    # rr0; the beats outside, which complete the waves at the edges, are rr0 apart.
+    first = 0.3 + 0.3 * rr0
+    gap = (duration_s - first) % rr0  # from the last R peak to the end
+    if gap < 0.15:
+        first += gap + 0.05
+    m = max(int((duration_s - first) // rr0), 0)
+    intervals = np.concatenate([[rr0] * 2, _rr_sequence(heart_rate, m, rng) if m else [], [rr0] * 3])
+    r_times = first - 2 * rr0 + np.concatenate([[0.0], np.cumsum(intervals)])
+    rr = np.concatenate([[rr0], intervals])  # the RR before each beat (its QT follows it)
+    t_ms = np.arange(n) * 1000.0 / fs
+    base = np.zeros((len(_MODEL_LEADS), n))
+    for k, r_s in enumerate(r_times):
+        # ms around the R peak outside which every wave of the beat is below 1e-6 of its height
+        window = (-450.0, 300.0 + 600.0 * max(rr[k], 1.0))
+        lo, hi = np.searchsorted(t_ms, [r_s * 1000.0 + window[0], r_s * 1000.0 + window[1]])
+        if hi > lo:
+            base[:, lo:hi] += _beat(t_ms[lo:hi] - r_s * 1000.0, rr[k])
+    if noise > 0:
+        base += rng.normal(0.0, noise, base.shape)
+    i, ii = base[0], base[1]
+    limb = [i, ii, ii - i, -(i + ii) / 2, i - ii / 2, ii - i / 2]  # I, II, III, aVR, aVL, aVF
+    return np.vstack([np.array(limb), base[2:]]).astype(np.float32)
 
 
 def synthetic_ecg(
     heart_rate: int = 75, duration_s: float = 10.0, fs: int = 500, seed: int = 0, noise: float = 0.01
 ) -> ECG:
-    """A deterministic simulated 12-lead ECG (neurokit2 ``multileads``) at a known heart rate.
+    """A deterministic simulated normal 12-lead ECG in sinus rhythm at a known mean heart rate.
 
-    Limb leads III, aVR, aVL and aVF are derived from I and II (Einthoven/Goldberger).
+    A sum-of-Gaussians beat model (constants ``SYN_*`` above, with the normal ranges they follow): each
+    beat has P, q, R, S and T waves placed in ms from its R peak, so the QRS stays 90 ms wide at every
+    rate; PR is 160 ms at 75 bpm (169 at 45, 138 at 150) and QT follows Bazett (QT = 420 ms x
+    sqrt(RR in s), QRS onset to the tangent-method T end). The limb waves are heart vectors in the
+    frontal plane (P axis +55, QRS axis about +50, T axis +45 degrees) projected on leads I and II;
+    III, aVR, aVL and aVF are derived from I and II (Einthoven/Goldberger) as a real recording would
+    have them. V1-V6 show a normal R-wave progression (rS to qRs, transition V3/V4) and upright T waves.
+    RR intervals vary a little (respiratory sinus arrhythmia and jitter from a numpy Generator seeded
+    with ``seed``) around a mean of exactly 60 / ``heart_rate`` s; ``noise`` is the SD (mV) of white
+    noise added to I, II and V1-V6. The same arguments always give the same array.
+
+    ``gem_core.features.measure`` reads, at 45-150 bpm: PR 126-172 ms, QRS 92-94 ms, QTc 398-414 ms,
+    QRS axis about +51 degrees (tests/test_samples.py checks these and the interpreter's labels).
 
     >>> ecg = synthetic_ecg(heart_rate=60, duration_s=10)
     >>> ecg.signal.shape, ecg.fs, ecg.record_id
     ((12, 5000), 500.0, 'synthetic-60bpm')
     """
+    if not 10 <= heart_rate <= 300 or duration_s <= 0 or fs <= 0:
+        raise GemError(
+            f"synthetic_ecg needs 10-300 bpm, a positive duration and fs; got {heart_rate} bpm, "
+            f"{duration_s} s, {fs} Hz"
+        )
     sig = _simulate(int(heart_rate), float(duration_s), int(fs), int(seed), float(noise))
     return ECG(
         signal=sig.copy(),
         fs=fs,
         record_id=f"synthetic-{heart_rate}bpm",
-        metadata={"source": "neurokit2.ecg_simulate (multileads)", "heart_rate_bpm": heart_rate},
+        metadata={"source": SYNTHETIC_SOURCE, "heart_rate_bpm": heart_rate},
         report={
             "source_format": "synthetic",
             "fs_original": fs,
@@ -137,7 +261,7 @@ class SyntheticSource:
     """Simulated sinus rhythm at ``rates`` (bpm): offline, deterministic, no patient data."""
 
     name = "synthetic"
-    label = "Synthetic (neurokit2)"
+    label = "Synthetic (normal sinus model)"
 
     def __init__(self, rates: tuple[int, ...] = SYNTHETIC_RATES, duration_s: float = 10.0, fs: int = 500):
         self.rates, self.duration_s, self.fs = tuple(rates), duration_s, fs
@@ -150,7 +274,7 @@ class SyntheticSource:
                 source=self.name,
                 labels=(_rhythm_name(hr),),
                 label_system="synthetic",
-                description=f"neurokit2 simulation, {hr} bpm, {self.duration_s:g} s at {self.fs} Hz",
+                description=f"simulated normal ECG, {hr} bpm, {self.duration_s:g} s at {self.fs} Hz",
                 fs=float(self.fs),
                 duration_s=self.duration_s,
             )

@@ -172,7 +172,7 @@ def test_premature_narrow_beat_with_compensatory_pause(normal):
     pb = m.premature_beats[0]
     assert set(pb) >= PREMATURE_KEYS
     assert pb["beat_index"] == k
-    assert pb["kind"] == "PAC"  # same QRS as the other beats (the simulator's QRS reads ~120 ms)
+    assert pb["kind"] == "PAC"  # the same narrow QRS as the other beats
     assert pb["qrs_duration_ms"] == pytest.approx(m.global_values["qrs_ms"], abs=20)
     assert pb["qrs"] == ("wide" if pb["qrs_duration_ms"] >= 120 else "narrow")
     assert pb["coupling_ms"] == pytest.approx(600, abs=30)

@@ -38,8 +38,8 @@ def interpreter():
 
 
 # (P, Q, R, S, T) amplitudes in mV per lead of a plausible normal 12-lead ECG (axis about +50 degrees,
-# normal R-wave progression). The neurokit2 "multileads" sample is not used for label tests: its
-# morphology (e.g. a 0.15 mV QRS in lead II, a dominant R in V1) is not that of a normal ECG.
+# normal R-wave progression). Kept independent of gem_core.samples' model (tests/test_samples.py checks
+# that one), so the label tests here do not rest on the gallery's simulation.
 NORMAL_WAVES = {
     "I": (0.08, 0.05, 0.7, 0.1, 0.25), "II": (0.15, 0.05, 1.1, 0.15, 0.35), "III": (0.07, 0.03, 0.45, 0.2, 0.12),
     "aVR": (-0.1, 0.0, 0.1, 0.85, -0.3), "aVL": (0.03, 0.04, 0.3, 0.15, 0.08), "aVF": (0.1, 0.04, 0.75, 0.15, 0.22),

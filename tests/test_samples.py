@@ -14,6 +14,7 @@ from gem_core.ecg import LEADS, load_ecg
 from gem_core.errors import GemError
 from gem_core.samples import (
     SYNTHETIC_RATES,
+    SYNTHETIC_SOURCE,
     FolderSource,
     PtbxlSource,
     SampleInfo,
@@ -74,6 +75,101 @@ def test_synthetic_limb_leads_obey_einthoven_and_goldberger():
     i, ii = ecg.lead("I"), ecg.lead("II")
     np.testing.assert_allclose(ecg.lead("III"), ii - i, atol=1e-6)
     np.testing.assert_allclose(ecg.lead("aVR") + ecg.lead("aVL") + ecg.lead("aVF"), 0, atol=1e-5)
+
+
+# What a normal ECG measures (AHA/ACCF/HRS 2009): PR 120-200 ms, QRS under 110 ms, QTc 380-450 ms, QRS
+# axis 0-90 degrees. The measurement-based interpreter may name the rate (SB < 60 bpm, STach > 100 bpm,
+# its own limits) and nothing else: no AV block, bundle branch block, ST/T change, hypertrophy, ...
+EXPECTED_LABELS = {
+    45: ["SB", "Normal"],
+    60: ["Normal"],
+    75: ["Normal"],
+    100: ["Normal"],
+    120: ["STach", "Normal"],
+    150: ["STach", "Normal"],
+}
+
+
+def test_expected_labels_cover_the_gallery():
+    assert set(EXPECTED_LABELS) == set(SYNTHETIC_RATES)
+
+
+@pytest.mark.parametrize("rate", SYNTHETIC_RATES)
+def test_synthetic_ecg_measures_as_normal_sinus_rhythm(rate):
+    from gem_core.features import measure
+
+    m = measure(synthetic_ecg(rate))
+    g = m.global_values
+    assert abs(g["heart_rate_bpm"] - rate) <= 2.0, g["heart_rate_bpm"]
+    assert 120 <= g["pr_ms"] <= 200, g["pr_ms"]
+    assert 70 <= g["qrs_ms"] <= 110, g["qrs_ms"]
+    assert 380 <= g["qtc_ms"] <= 450, g["qtc_ms"]
+    assert 0 <= g["qrs_axis_deg"] <= 90, g["qrs_axis_deg"]
+    assert set(g["quality"].values()) == {"ok"}, g["quality"]
+    assert g["p_wave_fraction"] >= 0.85 and g["rr_irregularity"] < 0.05
+    assert m.premature_beats == []
+    assert not g["voltage"]["low_voltage_limb"] and not g["voltage"]["low_voltage_precordial"]
+    assert g["voltage"]["sokolow_lyon_mv"] < 3.5 and g["voltage"]["cornell_mv"] < 2.0
+
+
+@pytest.mark.parametrize("rate", [45, 75, 120])
+def test_synthetic_ecg_has_a_normal_morphology(rate):
+    """Upright P in I, II, aVF and inverted in aVR; T upright in I, II, V2-V6 and inverted in aVR; R-wave
+    progression from rS in V1 to qR in V6 with the transition (R = S) at V3/V4; ST near the baseline."""
+    from gem_core.features import measure
+    from gem_core.rules import lead_median
+
+    m = measure(synthetic_ecg(rate))
+
+    def med(lead, feature):
+        return lead_median(m, lead, feature)
+
+    assert all(med(lead, "p_amplitude") >= 0.05 for lead in ("I", "II", "aVF"))
+    assert med("aVR", "p_amplitude") <= -0.05 and med("aVR", "t_amplitude") <= -0.1
+    assert all(med(lead, "t_amplitude") >= 0.15 for lead in ("I", "II", "V2", "V3", "V4", "V5", "V6"))
+    ratio = {
+        lead: med(lead, "r_amplitude") / med(lead, "s_amplitude") for lead in ("V1", "V2", "V3", "V4", "V6")
+    }
+    assert ratio["V1"] < 0.5 and ratio["V2"] < 0.5 and 0.7 <= ratio["V3"] <= 1.3 and ratio["V4"] > 2
+    assert ratio["V6"] > 5
+    r = [med(lead, "r_amplitude") for lead in ("V1", "V2", "V3", "V4")]
+    assert r == sorted(r)
+    assert all(abs(v) < 0.1 for v in m.global_values["st_deviation_mv"].values())
+    assert 30 <= m.global_values["p_axis_deg"] <= 75 and 15 <= m.global_values["t_axis_deg"] <= 75
+
+
+@pytest.mark.parametrize("rate", SYNTHETIC_RATES)
+def test_interpreter_reads_synthetic_ecgs_as_normal_and_grounding_supports_it(rate):
+    from gem_core.backends.measure import MeasureInterpreter
+    from gem_core.features import measure
+    from gem_core.grounding import ground
+    from gem_core.rules import BRADYCARDIA_BPM, TACHYCARDIA_BPM
+
+    ecg = synthetic_ecg(rate)
+    reading = MeasureInterpreter().interpret(ecg)
+    labels = [entry["label"] for entry in reading.labels]
+    assert labels == EXPECTED_LABELS[rate], reading.text
+    hr = measure(ecg).global_values["heart_rate_bpm"]  # the rate label follows the interpreter's limits
+    assert ("SB" in labels) == (hr < BRADYCARDIA_BPM) and ("STach" in labels) == (hr > TACHYCARDIA_BPM)
+    claims = ground(reading.text, measure(ecg), final=True)
+    assert claims and {c["verdict"] for c in claims} == {"supported"}, [
+        (c["text"], c["verdict"], c["measured"]) for c in claims if c["verdict"] != "supported"
+    ]
+
+
+def test_synthetic_ecg_is_deterministic_with_an_exact_mean_rate():
+    from gem_core.samples import _simulate
+
+    first = synthetic_ecg(75).signal
+    _simulate.cache_clear()
+    assert np.array_equal(first, synthetic_ecg(75).signal)  # recomputed, not the cached array
+    assert not np.array_equal(first, synthetic_ecg(75, seed=1).signal)  # the seed moves RR and noise
+    assert synthetic_ecg(75).metadata["source"] == SYNTHETIC_SOURCE
+    for fs, duration in ((250, 10.0), (500, 25.0), (1000, 7.5)):
+        ecg = synthetic_ecg(64, duration_s=duration, fs=fs)
+        assert ecg.signal.shape == (12, round(fs * duration)) and ecg.fs == fs
+    with pytest.raises(GemError, match="10-300 bpm"):
+        synthetic_ecg(0)
 
 
 def test_synthetic_unknown_id():
