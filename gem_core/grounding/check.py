@@ -732,15 +732,20 @@ def _premature(kinds: tuple[str, ...]):
     return handler
 
 
+def _qrs_and_spans(d: Draft, m: Measurements) -> tuple[float | None, list[dict]]:
+    """The record's QRS duration and the QRS complexes of the claim's leads (V1 and V6 by default)."""
+    leads = d.leads or _DEFAULT_LEADS.get(d.feature, ("V1", "V6"))
+    evidence = beat_spans(
+        m, leads, "qrs_onset_ms", "qrs_offset_ms", "qrs_duration", "qrs_duration", "ms", d.feature
+    )
+    return m.global_values.get("qrs_ms"), evidence
+
+
 def _qrs_width(low: float | None, high: float | None):
     """A bundle branch block of either side ("bundle branch block", "IVCD"): only the QRS width."""
 
     def handler(d: Draft, m: Measurements):
-        qrs = m.global_values.get("qrs_ms")
-        leads = d.leads or _DEFAULT_LEADS.get(d.feature, ("V1", "V6"))
-        evidence = beat_spans(
-            m, leads, "qrs_onset_ms", "qrs_offset_ms", "qrs_duration", "qrs_duration", "ms", d.feature
-        )
+        qrs, evidence = _qrs_and_spans(d, m)
         if qrs is None:
             return NOT_CHECKABLE, "QRS n/a", evidence
         tol = _margin(d, QRS_TOL_MS)
@@ -793,11 +798,7 @@ def _bundle_branch_side(low: float, high: float | None):
     """RBBB / LBBB (complete or incomplete): the QRS width, then the morphology of that side."""
 
     def handler(d: Draft, m: Measurements):
-        qrs = m.global_values.get("qrs_ms")
-        leads = d.leads or _DEFAULT_LEADS.get(d.feature, ("V1", "V6"))
-        evidence = beat_spans(
-            m, leads, "qrs_onset_ms", "qrs_offset_ms", "qrs_duration", "qrs_duration", "ms", d.feature
-        )
+        qrs, evidence = _qrs_and_spans(d, m)
         if qrs is None:
             return NOT_CHECKABLE, "QRS n/a", evidence
         tol = _margin(d, QRS_TOL_MS)
