@@ -417,6 +417,9 @@ def metric_label(name: str) -> str:
     return next((m.label for m in metrics() if m.name == name), name)
 
 
+SCALE_FLOOR = 1  # the lowest score of the 1-5 scale: a bar's length is its distance from it
+
+
 def summary_chart(table):
     """Mean per model and metric with bootstrap 95% CI error bars (Plotly); a note when empty."""
     import html
@@ -446,7 +449,8 @@ def summary_chart(table):
         fig.add_bar(
             name=f"{model} (n = {ns[0]})" if len(ns) == 1 else model,
             x=[label.replace(" ", "<br>", 1) for label in part["metric"]],
-            y=part["mean"],
+            y=part["mean"] - SCALE_FLOOR,  # bars rise from 1, the scale's lowest score, not from 0
+            base=SCALE_FLOOR,
             marker_color=CHART_COLORS[i % len(CHART_COLORS)],
             error_y={
                 "type": "data",
@@ -463,7 +467,7 @@ def summary_chart(table):
     fig.update_layout(
         barmode="group",
         title={"text": "Mean rating per metric · error bars: bootstrap 95% CI", "font_size": 14},
-        yaxis={"range": [0, 5.25], "dtick": 1, "title": "mean rating (1 = worst, 5 = best)"},
+        yaxis={"range": [SCALE_FLOOR, 5.25], "dtick": 1, "title": "mean rating (1 = worst, 5 = best)"},
         legend={
             "title": "Model",
             "orientation": "h",

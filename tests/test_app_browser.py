@@ -352,7 +352,10 @@ def test_admin_imports_a_campaign_reads_its_summary_and_downloads_an_export(
     page.get_by_role("tab", name="Summary").click()
     page.locator("#adm-camp input").click()
     page.locator("ul[role=listbox] li", has_text="admin-study").first.click()
-    wait_text(page, "#adm-summary-head", "8 ratings of 2 models and 4 A/B choices, from 2 raters")
+    # the campaign's own headline (the tab's "All ratings" refresh may still arrive first)
+    wait_text(
+        page, "#adm-summary-head", "admin-study: 8 ratings of 2 models and 4 A/B choices, from 2 raters"
+    )
     assert "4 of 4 done" in page.locator("#adm-summary-head").inner_text()
     table = page.locator("#adm-table")
     assert "gem-7b (n = 4)" in table.inner_text() and "Overall Satisfaction" in table.inner_text()

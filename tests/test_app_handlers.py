@@ -444,6 +444,10 @@ def test_admin_summary_tables_and_exports_read_as_a_study_lead_would(tmp_path):
     assert "8 ratings of 2 models and 4 A/B choices, from 3 raters" in head and "4 of 4 done" in head
     fig = rating.summary_chart(long)
     assert len(fig.data) == 2 and all(len(bar.error_y.array) == 7 for bar in fig.data)
+    # bars rise from 1 (the lowest score) to the mean
+    assert all(bar.base == 1 for bar in fig.data) and fig.layout.yaxis.range[0] == 1
+    tops = [1 + y for bar in fig.data for y in bar.y]
+    assert sorted(tops) == pytest.approx(sorted(long["mean"]))
     assert "95% CI" in fig.data[0].hovertext[0]
 
     empty = ctx.store.summary(admin, None) | {"models": {}, "n_ratings": 0, "n_preferences": 0, "raters": {}}
