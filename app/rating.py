@@ -239,11 +239,12 @@ def import_campaign(
     )
 
 
-def summary_tables(ctx: AppContext, admin, campaign: str | None):
+def summary_tables(ctx: AppContext, admin, campaign: str | None, progress: dict | None = None):
     """(per model x metric table with mean, SD, n, 95% CI; agreement table; per-rater table; raw summary).
 
     The first table is numeric (one row per model and metric, for the chart); the others are for
-    reading, with numbers formatted as text.
+    reading, with numbers formatted as text. ``progress`` is the campaign's ``store.progress`` when the
+    caller already has it (read here otherwise).
     """
     import pandas as pd
 
@@ -257,8 +258,9 @@ def summary_tables(ctx: AppContext, admin, campaign: str | None):
     numeric = {"mean": float, "SD": float, "n": int, "CI low": float, "CI high": float}
     table = pd.DataFrame(rows, columns=LONG_COLUMNS).astype(numeric)  # None (n < 2) becomes NaN
     agree = agreement_table(summary)
-    progress = ctx.store.progress(admin, campaign)["raters"] if campaign else None
-    return table, agree, raters_table(summary, progress), summary
+    if campaign and progress is None:
+        progress = ctx.store.progress(admin, campaign)
+    return table, agree, raters_table(summary, progress["raters"] if campaign else None), summary
 
 
 LONG_COLUMNS = ["model", "metric", "mean", "SD", "n", "CI low", "CI high"]

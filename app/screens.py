@@ -578,8 +578,8 @@ def build_admin(ctx: AppContext) -> dict:
         except GemError as exc:  # opening the tab is no error: say why there is nothing to see
             return (f"{present.escape_md(str(exc))}. Summaries are for administrators.", *[gr.skip()] * 5)
         campaign_name = campaign_name or None
-        tbl, agr, per_rater, summary = rating.summary_tables(ctx, admin, campaign_name)
         progress = ctx.store.progress(admin, campaign_name) if campaign_name else None
+        tbl, agr, per_rater, summary = rating.summary_tables(ctx, admin, campaign_name, progress)
         return (
             rating.summary_headline(summary, campaign_name, progress),
             rating.summary_chart(tbl),
