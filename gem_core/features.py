@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.ndimage import uniform_filter1d
 
+from gem_core.criteria import ST_FAST_BPM, ST_POINT_FAST_MS, ST_POINT_MS
 from gem_core.ecg import ECG, LEADS
 from gem_core.errors import GemError
 
@@ -73,7 +74,8 @@ EXTRA_BEAT_VALUES: dict[str, str] = {
     "qtc_fridericia": "ms",
     "r_amplitude": "mV",  # height of the largest positive QRS deflection above the PR baseline
     "s_amplitude": "mV",  # depth of the largest negative deflection after R (positive number)
-    "st_deviation": "mV",  # at J+60 ms against the PR baseline
+    "st_deviation": "mV",  # at J+60 ms (J+40 ms above 100 bpm: global st_point_ms) against the PR baseline
+    "st_j": "mV",  # (added) level at the J point (QRS offset) against the PR baseline
     "st_slope": "mV/s",  # (added) slope of the ST segment between J+20 and J+80 ms
 }
 # Fiducial points per beat, ms from the record start; None where absent (e.g. no P wave in AF).
@@ -765,7 +767,7 @@ def _st_form(dev: np.ndarray, slope: np.ndarray, lead: str = "II") -> list:
 
 
 def _measure_lead(
-    sig: np.ndarray, amp: np.ndarray, fid: dict, r: np.ndarray, fs: float
+    sig: np.ndarray, amp: np.ndarray, fid: dict, r: np.ndarray, fs: float, st_point_ms: float = 60.0
 ) -> dict[str, np.ndarray]:
     """Lead-specific peaks and amplitudes for every beat (arrays over beats, NaN = absent).
 
@@ -786,7 +788,8 @@ def _measure_lead(
     s_lo, _ = _extreme(q_vals, after_r, q_idx, "min")
     vals, valid, idx = _window(sig, fid["t_on"], fid["t_off"])
     t_val, t_pos = _extreme(vals - base[:, None], valid, idx, "abs")
-    j60 = _at(sig, off + 60 * ms) - base
+    j60 = _at(sig, off + st_point_ms * ms) - base
+    j0 = _at(sig, off) - base
     slope = (_at(sig, off + 80 * ms) - _at(sig, off + 20 * ms)) / 0.06
     area_win = _window(sig, on, off)
     qrs_area = ((area_win[0] - base[:, None]) * area_win[1]).sum(axis=1) / fs
@@ -803,11 +806,18 @@ def _measure_lead(
         "s_amplitude": np.maximum(amp_base - s_lo, 0.0),
         "t_amplitude": t_val,
         "st_deviation": j60,
+        "st_j": j0,
         "st_slope": slope,
         "qrs_area": np.where(np.isfinite(base), qrs_area, np.nan),
         "p_area": np.where(np.isfinite(fid["p_on"]), p_area, np.nan),
         "t_area": np.where(np.isfinite(fid["t_on"]), t_area, np.nan),
     }
+
+
+def _st_point_ms(r: np.ndarray, fs: float) -> float:
+    """Where the ST level is read after J: 60 ms, or 40 ms above 100 bpm (gem_core.criteria)."""
+    rr = float(np.median(np.diff(r))) / fs if len(r) > 1 else 1.0
+    return ST_POINT_FAST_MS if 60.0 / rr > ST_FAST_BPM else ST_POINT_MS
 
 
 def _timing(fid: dict, r: np.ndarray, fs: float) -> dict[str, np.ndarray]:
@@ -997,6 +1007,7 @@ def _empty_globals(quality: dict, n_beats: int) -> dict:
         "p_axis_deg",
         "t_axis_deg",
         "p_wave_fraction",
+        "st_point_ms",
     ]
     g: dict = dict.fromkeys(keys)
     g.update(n_beats=n_beats, st_deviation_mv={}, voltage={}, quality=quality)
@@ -1046,6 +1057,7 @@ def _measure_uncached(ecg: ECG) -> Measurements:
         fid[k] = np.where(p_present, fid[k], np.nan)
 
     timing = _timing(fid, r, fs)
+    st_point = _st_point_ms(r, fs)
     leads: dict[str, LeadMeasurements] = {}
     lead_med: dict[str, dict[str, float]] = {}
     for i, name in enumerate(LEADS):
@@ -1053,7 +1065,7 @@ def _measure_uncached(ecg: ECG) -> Measurements:
             leads[name] = LeadMeasurements(lead=name, quality="flat")
             lead_med[name] = {}
             continue
-        vals = _measure_lead(clean[i], _amplitude_lead(ecg.signal[i], fs), fid, r, fs)
+        vals = _measure_lead(clean[i], _amplitude_lead(ecg.signal[i], fs), fid, r, fs, st_point)
         beats = _beat_dicts(fid, timing, vals, r, fs, name)
         med = {k: _nanmedian(v) for k, v in vals.items() if k not in ("p_peak", "t_peak")}
         lead_med[name] = med
@@ -1067,6 +1079,7 @@ def _measure_uncached(ecg: ECG) -> Measurements:
 
     ok_names = {LEADS[i] for i in ok_idx}
     g = _global_values(r, fs, timing, p_present, lead_med, ok_names, quality, reps)
+    g["st_point_ms"] = st_point
     af_like = (g["p_wave_fraction"] or 0) < 0.5 and (g["rr_irregularity"] or 0) > 0.08
     qrs_corr = _qrs_morphology_corr(clean, r, fs, ok_idx)
     premature = _premature_beats(r, fs, timing, qrs_corr, af_like)

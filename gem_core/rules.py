@@ -28,102 +28,55 @@ import math
 import statistics
 from dataclasses import asdict, dataclass, field
 
+# --- thresholds: every clinical limit comes from gem_core.criteria (one table, shared with the grounding
+# checker, each limit with its source); the names are re-exported here for the readers of this module.
+from gem_core.criteria import (
+    AF_MAX_P_WAVE_FRACTION,
+    AF_MIN_NORMALISED_RMSSD,
+    AXIS_RANGE_TEXT,
+    BBB_MIN_UPRIGHT_LATERAL,
+    BRADYCARDIA_BPM,
+    COMPLETE_BBB_QRS_MS,
+    CORNELL_FEMALE_MV,
+    CORNELL_MALE_MV,
+    FIRST_DEGREE_AVB_PR_MS,
+    FLUTTER_2TO1_BPM,
+    INCOMPLETE_BBB_QRS_MS,
+    LBBB_V1_NEGATIVE_RATIO,
+    LOW_VOLTAGE_LIMB_MV,
+    LOW_VOLTAGE_PRECORDIAL_MV,
+    PVC_MAX_MORPHOLOGY_CORR,
+    PVC_MIN_EXTRA_QRS_MS,
+    RBBB_LATERAL_S_MV,
+    RBBB_V1_R_MV,
+    SECONDARY_AF_BPM,
+    SECONDARY_QRS_MS,
+    SINUS_MIN_P_WAVE_FRACTION,
+    SOKOLOW_LYON_MV,
+    ST_UPSLOPE_MV_PER_S,
+    STD_MV,
+    T_INVERSION_MV,
+    T_UPRIGHT_LEADS,
+    TACHYCARDIA_BPM,
+    TERRITORIES,
+    axis_category,
+    lbbb_qrs_limit,
+    qtc_long_limit,
+    ste_limit,
+)
 from gem_core.features import BEAT_FEATURES, EXTRA_BEAT_VALUES, Measurements
 
-# --- thresholds ---------------------------------------------------------------------------------
-# Sinus rate limits: the conventional 60-100 bpm (AHA/ACCF/HRS 2009 Part I; the labels of the
-# PhysioNet/CinC 2021 data use the same limits for sinus bradycardia/tachycardia).
-BRADYCARDIA_BPM = 60.0
-TACHYCARDIA_BPM = 100.0
-# Sinus rhythm: a P wave before (nearly) every conducted QRS: at least 70% of the dominant beats, allowing
-# for beats where the P wave is not measurable (the grounding checker uses the same share).
-SINUS_MIN_P_WAVE_FRACTION = 0.7
-# Atrial fibrillation: no P waves (ESC 2020) -> fewer than half of the beats with a P wave (measure
-# counts a P wave only where the pre-QRS wave is time-locked to the QRS, as sinus P waves are), and
-# irregular RR: normalised RMSSD > 0.10 (Dash et al. 2009), computed without the intervals around
-# premature beats so that isolated ectopy in sinus rhythm does not count as irregularity.
-AF_MAX_P_WAVE_FRACTION = 0.5
-AF_MIN_NORMALISED_RMSSD = 0.10
-# Atrial flutter is not visible to these measurements (flutter waves are not delineated); a regular
-# ventricular rate of 140-160 bpm without time-locked P waves is the classic 2:1 flutter presentation
-# (atrial rate about 300/min; ESC 2019 SVT guidelines), so it is named as a possibility, never a label.
-FLUTTER_2TO1_BPM = (140.0, 160.0)
-# Premature beats (AHA/ACCF/HRS 2009 Part III, Surawicz et al.): a ventricular premature complex is wide
-# (>= 120 ms) and differs from the conducted QRS; a narrow one is supraventricular. Used when the
-# measurements do not classify a premature beat themselves. "Differs": QRS correlation with the
-# dominant beat below 0.9, or 20 ms wider.
-PVC_MAX_MORPHOLOGY_CORR = 0.9
-PVC_MIN_EXTRA_QRS_MS = 20.0
-# First-degree AV block: PR > 200 ms (AHA/ACCF/HRS 2009 Part III / standard definition).
-FIRST_DEGREE_AVB_PR_MS = 200.0
-# QRS duration (AHA/ACCF/HRS 2009 Part III): complete RBBB >= 120 ms, incomplete RBBB and incomplete
-# LBBB 110-119 ms (with the same V1 and lateral morphology).
-# A wide QRS (>= 120 ms) without a bundle branch pattern is a nonspecific intraventricular conduction
-# delay (Part III says > 110 ms; 120 ms is used so that a +-10 ms measurement error on a normal QRS is
-# not called a conduction defect). Complete LBBB by the strict criteria of Strauss, Selvester & Wagner
-# (Am J Cardiol 2011): QRS >= 140 ms in men, >= 130 ms in women (140 ms when the sex is unknown).
-COMPLETE_BBB_QRS_MS = 120.0
-INCOMPLETE_BBB_QRS_MS = 110.0
-LBBB_QRS_MALE_MS = 140.0
-LBBB_QRS_FEMALE_MS = 130.0
 # Bundle branch morphology (AHA/ACCF/HRS 2009 Part III), read from amplitudes only (``bbb_pattern``):
-# - RBBB: rsR' / rSR' / broad notched R in V1 (here: the tallest positive wave at least as tall as the
-#   deepest negative one, a "dominant terminal R"), and an S wave in I and V6 (here: in at least one of
-#   the lateral leads, I and V6 first; a wide but shallow S under 1 mm is missed, so one lead suffices).
-# - LBBB: QS or rS in V1 (the negative wave more than LBBB_V1_NEGATIVE_RATIO times the r) and a broad
-#   upright R in I, aVL, V5, V6 (R taller than any Q or S) in at least BBB_MIN_UPRIGHT_LATERAL of them
-#   (an RS in V5-V6 from a displaced transition is allowed by Part III).
-# Amplitudes: a V1 R' worth calling dominant and a lateral S wave worth naming are 0.1 mV = 1 mm, the
-# smallest deflection read on standard paper; a V1 whose R and Q/S are both below it is too flat to read.
-# QRS duration and notching are not part of this reading (see qrs_conduction and the grounding checker).
-RBBB_V1_R_MV = 0.1
-RBBB_LATERAL_S_MV = 0.1
-LBBB_V1_NEGATIVE_RATIO = 2.0
-BBB_MIN_UPRIGHT_LATERAL = 2
+# - RBBB: rsR' / rSR' / broad notched R in V1 (a dominant terminal R), and an S wave in I and V6 (here: in
+#   at least one lateral lead, I and V6 first; a wide but shallow S under 1 mm is missed).
+# - LBBB: QS or rS in V1 and a broad upright R in at least BBB_MIN_UPRIGHT_LATERAL of I, aVL, V5, V6.
 BBB_LATERAL_LEADS = ("I", "aVL", "V5", "V6")
 BBB_LATERAL_S_LEADS = ("I", "V6", "V5", "aVL")  # where an RBBB S wave is looked for, in this order
-# Frontal QRS axis (AHA/ACCF/HRS 2009 Part III): left axis deviation < -30 deg, right > +90 deg.
-LEFT_AXIS_DEG = -30.0
-RIGHT_AXIS_DEG = 90.0
-# QTc prolonged (AHA/ACCF/HRS 2009 Part IV): >= 450 ms in men, >= 460 ms in women; 460 ms when the sex
-# is unknown. Not judged when QRS >= 120 ms (Part IV: QT then reflects the conduction delay).
-QTC_LONG_MALE_MS = 450.0
-QTC_LONG_FEMALE_MS = 460.0
-# Low voltage (AHA/ACCF/HRS 2009 Part V): peak-to-peak QRS < 0.5 mV in every limb lead and/or
-# < 1.0 mV in every precordial lead.
-LOW_VOLTAGE_LIMB_MV = 0.5
-LOW_VOLTAGE_PRECORDIAL_MV = 1.0
-# LVH voltage: Sokolow-Lyon S(V1) + R(V5 or V6) >= 3.5 mV (1949); Cornell R(aVL) + S(V3) > 2.8 mV in
-# men, > 2.0 mV in women (Casale 1985). Not applied with a complete BBB (Part V).
-SOKOLOW_LYON_MV = 3.5
-CORNELL_MALE_MV = 2.8
-CORNELL_FEMALE_MV = 2.0
-# ST elevation in >= 2 contiguous leads (Minnesota Code 9-2): >= 0.1 mV in the limb leads and V5-V6,
-# >= 0.2 mV in V1-V4. Minnesota and the Fourth Universal Definition of MI (2018) read ST at the J point;
-# the measurements give J+60 ms, where a normal upsloping ST already sits higher, so the precordial
-# 0.2 mV limit is used for V1-V4 whatever the sex (the UDMI's 0.15 mV for women in V2-V3 is for J).
-STE_MV = 0.1
-STE_V1_V4_MV = 0.2
-# ST depression: horizontal or downsloping >= 0.05 mV in >= 2 contiguous leads (Fourth UDMI 2018;
-# Minnesota Code 4-2 reads 0.05-0.1 mV the same way). Upsloping means a slope above 1 mV/s here.
-STD_MV = 0.05
-ST_UPSLOPE_MV_PER_S = 1.0
-# T-wave inversion: T amplitude <= -0.1 mV (1 mm, Minnesota Code 5-2) in >= 2 contiguous leads where T
-# is normally upright (AHA/ACCF/HRS 2009 Part IV: T may be negative in aVR, III and V1 in health).
-T_INVERSION_MV = -0.1
-T_UPRIGHT_LEADS = ("I", "II", "aVF", "V2", "V3", "V4", "V5", "V6")
 # Record quality: below this many usable leads (or without enough beats) no conclusion is drawn.
 MIN_USABLE_LEADS = 6
 
 LIMB_LEADS = ("I", "II", "III", "aVR", "aVL", "aVF")
 PRECORDIAL_LEADS = ("V1", "V2", "V3", "V4", "V5", "V6")
-# Anatomic groups of contiguous leads (Fourth UDMI 2018); aVR is read on its own.
-TERRITORIES: dict[str, tuple[str, ...]] = {
-    "inferior": ("II", "III", "aVF"),
-    "lateral": ("I", "aVL", "V5", "V6"),
-    "septal": ("V1", "V2"),
-    "anterior": ("V3", "V4"),
-}
 ST_WINDOW_MS = 80.0  # evidence span for the ST segment: from J to J+80 ms (covers the J+60 point)
 
 
@@ -642,7 +595,7 @@ def bbb_pattern(m: Measurements, usable: list[str]) -> dict:
 
 
 def _lbbb_limit(metadata: dict | None) -> float:
-    return LBBB_QRS_FEMALE_MS if _sex(metadata) == "female" else LBBB_QRS_MALE_MS
+    return lbbb_qrs_limit(_sex(metadata))
 
 
 def qrs_conduction(
@@ -724,12 +677,15 @@ def axis(m: Measurements) -> list[Finding]:
     if deg is None:
         return []
     ev = spans(m, [lead for lead in ("I", "aVF") if lead in m.leads], "qrs_amplitude", per_lead=1)
-    if deg < LEFT_AXIS_DEG:
-        label, text = "LAD", f"The frontal QRS axis is {round(deg)} degrees, indicating left axis deviation."
-    elif deg > RIGHT_AXIS_DEG:
-        label, text = "RAD", f"The frontal QRS axis is {round(deg)} degrees, indicating right axis deviation."
-    else:
-        label, text = None, f"The frontal QRS axis is {round(deg)} degrees, which is normal."
+    cat = axis_category(deg)
+    label = {"left": "LAD", "right": "RAD"}.get(cat)  # extreme axis has no label of gem_core.labels
+    name = {
+        "normal": "which is normal",
+        "left": "indicating left axis deviation",
+        "right": "indicating right axis deviation",
+        "extreme": "an extreme (northwest) axis",
+    }[cat]
+    text = f"The frontal QRS axis is {round(deg)} degrees, {name} (range {AXIS_RANGE_TEXT[cat]})."
     return [
         Finding(
             "axis",
@@ -739,9 +695,10 @@ def axis(m: Measurements) -> list[Finding]:
             "deg",
             leads=["I", "aVF"],
             label=label,
-            abnormal=label is not None,
-            source="AHA/ACCF/HRS 2009 Part III",
+            abnormal=cat != "normal",
+            source="AHA/ACCF/HRS 2009 Part I/III",
             evidence=ev,
+            details={"category": cat, "diagnosis": "extreme axis deviation" if cat == "extreme" else None},
         )
     ]
 
@@ -753,7 +710,7 @@ def qt_interval(
     qt, qtc = _num(m.global_values.get("qt_ms")), _num(m.global_values.get("qtc_ms"))
     if qt is None or qtc is None:
         return []
-    limit = QTC_LONG_MALE_MS if _sex(metadata) == "male" else QTC_LONG_FEMALE_MS
+    limit = qtc_long_limit(_sex(metadata))
     lead = _rhythm_lead(usable)
     ev = spans(m, [lead], "qtc_interval")
     wide = qrs_kind in ("RBBB", "LBBB", "NSIVCB")
@@ -874,45 +831,78 @@ def _territory_names(leads: list[str]) -> list[str]:
     return [name for name, group in TERRITORIES.items() if sum(lead in leads for lead in group) >= 2]
 
 
-def _ste_limit(lead: str) -> float:
-    return STE_V1_V4_MV if lead in ("V1", "V2", "V3", "V4") else STE_MV
-
-
 def _not_upsloping(m: Measurements, lead: str) -> bool:
     slope = lead_median(m, lead, "st_slope")
     return slope is None or slope <= ST_UPSLOPE_MV_PER_S
 
 
 def _lead_st(m: Measurements, lead: str) -> float | None:
-    """The lead's ST deviation at J+60 ms as measured (median over its beats)."""
-    lm = m.leads.get(lead)
-    value = _num(lm.st_deviation_mv) if lm is not None else None
-    return value if value is not None else lead_median(m, lead, "st_deviation")
+    """The lead's ST level at J+60 ms (J+40 ms at fast rates), median over its dominant beats."""
+    return lead_median(m, lead, "st_deviation")
+
+
+def secondary_st_reason(m: Measurements, qrs_kind: str | None, rhythm: str) -> str | None:
+    """Why ST-T changes would be secondary (AHA/ACCF/HRS 2009 Part IV), or None: a wide QRS (bundle branch
+    block, IVCD, ventricular rhythm) or atrial fibrillation with a fast ventricular rate."""
+    qrs = _num(m.global_values.get("qrs_ms"))
+    hr = _num(m.global_values.get("heart_rate_bpm"))
+    if qrs_kind in ("RBBB", "LBBB", "NSIVCB") or (qrs is not None and qrs >= SECONDARY_QRS_MS):
+        return "the wide QRS complexes"
+    if rhythm == "af" and hr is not None and hr > SECONDARY_AF_BPM:
+        return "atrial fibrillation with a fast ventricular rate"
+    return None
 
 
 def st_segments(
-    m: Measurements, qrs_kind: str | None, usable: list[str], metadata: dict | None
+    m: Measurements,
+    qrs_kind: str | None,
+    usable: list[str],
+    metadata: dict | None,
+    rhythm: str = "sinus",
+    exclude: tuple[str, ...] = (),
 ) -> list[Finding]:
-    """ST deviation at J+60 ms in contiguous leads. With a wide QRS only deviations concordant with the
-    main QRS deflection count (Sgarbossa et al., NEJM 1996); discordant ones are secondary."""
-    wide = qrs_kind in ("RBBB", "LBBB", "NSIVCB")
+    """ST deviation in two contiguous leads (UDMI 2018 limits; V2-V3 by sex and age), read at J+60 ms
+    (J+40 ms above 100 bpm) against the PR baseline on the dominant beats (the J level is kept in the
+    details). After a wide QRS or in
+    fast AF the changes are secondary and reported as such. ``exclude``: leads whose ST-T follows a
+    terminal conduction delay (an rSR' in V1-V2)."""
+    sex, age = _sex(metadata), _age(metadata)
+    point = round(_num(m.global_values.get("st_point_ms")) or 60.0)
+    where_read = f"J+{point} ms"  # J+40 ms when the dominant RR is under 600 ms (gem_core.criteria)
     dev = {lead: _lead_st(m, lead) for lead in usable if lead != "aVR"}
     dev = {lead: v for lead, v in dev.items() if v is not None}
-
-    def concordant(lead: str, sign: float) -> bool:
-        if not wide:
-            return True
-        r, s = dominance(m, lead)
-        return r is not None and s is not None and (r - s) * sign > 0
-
-    up = _contiguous([lead for lead, v in dev.items() if v >= _ste_limit(lead) and concordant(lead, 1)])
+    up_level = down_level = dev  # judged at the ST point; the J level is reported in the details
+    j_level = {lead: lead_median(m, lead, "st_j") for lead in dev}
+    candidates = [lead for lead in dev if lead not in exclude]
+    up = _contiguous([lead for lead in candidates if up_level[lead] >= ste_limit(lead, sex, age)])
     down = _contiguous(
-        [lead for lead, v in dev.items() if v <= -STD_MV and concordant(lead, -1) and _not_upsloping(m, lead)]
+        [lead for lead in candidates if down_level[lead] <= -STD_MV and _not_upsloping(m, lead)]
     )
+    secondary = secondary_st_reason(m, qrs_kind, rhythm)
+    if secondary:
+        changed = [lead for lead in dev if abs(dev[lead]) >= STD_MV]
+        if not changed:
+            return []
+        sentence = f"The ST-T changes in {_leads_phrase(changed)} are secondary to {secondary}."
+        return [
+            Finding(
+                "st_secondary",
+                sentence,
+                "st_t_changes",
+                "secondary",
+                leads=changed,
+                source="AHA/ACCF/HRS 2009 Part IV (secondary ST-T changes)",
+                evidence=spans(m, changed, "st_deviation", per_lead=1),
+                details={
+                    "reason": secondary,
+                    "deviation_mv": {lead: round(dev[lead], 3) for lead in changed},
+                },
+            )
+        ]
     findings = []
-    for key, leads, label, word, limit in (
-        ("st_elevation", up, "STE", "elevation", STE_MV),
-        ("st_depression", down, "STD", "depression", STD_MV),
+    for key, leads, label, word, level in (
+        ("st_elevation", up, "STE", "elevation", up_level),
+        ("st_depression", down, "STD", "depression", down_level),
     ):
         if not leads:
             continue
@@ -920,12 +910,28 @@ def st_segments(
         terr = _territory_names(leads)
         where = f" ({', '.join(terr)})" if terr else ""
         sentence = (
-            f"ST-segment {word} at J+60 ms is seen in {_leads_phrase(leads)}{where}, up to "
+            f"ST-segment {word} at {where_read} is seen in {_leads_phrase(leads)}{where}, up to "
             f"{_mv(dev[peak])} in lead {peak}."
         )
         if label == "STD" and up:  # depression opposite an injury current is its mirror image
             key, label = "st_reciprocal", None
             sentence = f"Reciprocal ST changes are seen in {_leads_phrase(leads)}, deepest in lead {peak}."
+        limit_note = None
+        if label == "STE" and {"V2", "V3"} & set(leads):
+            who = {
+                None: "sex not recorded, so the limit for men aged 40 or more was used",
+                "male": "men aged 40 or more" if age is None or age >= 40 else "men under 40",
+                "female": "women",
+            }[sex]
+            limit_note = Finding(
+                "st_limit",
+                f"The limit applied in leads V2 and V3 was {ste_limit('V2', sex, age):.2f} mV ({who}).",
+                "st_limit",
+                ste_limit("V2", sex, age),
+                "mV",
+                leads=["V2", "V3"],
+                source="Fourth UDMI 2018",
+            )
         findings.append(
             Finding(
                 key,
@@ -937,34 +943,35 @@ def st_segments(
                 leads=leads,
                 label=label,
                 abnormal=True,
-                source="Minnesota Code 9-2 (elevation), 4-2 and Fourth UDMI 2018 (depression)",
+                source="Fourth UDMI 2018 (two contiguous leads; V2-V3 by sex and age)",
                 evidence=spans(m, leads, "st_deviation", per_lead=2),
-                details={"deviation_mv": {lead: round(dev[lead], 3) for lead in leads}, "limit_mv": limit},
+                details={
+                    "deviation_mv": {lead: round(dev[lead], 3) for lead in leads},
+                    "level_mv": {lead: round(level[lead], 3) for lead in leads},
+                    "j_level_mv": {lead: j_level[lead] for lead in leads},
+                    "limit_mv": {
+                        lead: ste_limit(lead, sex, age) if label == "STE" else -STD_MV for lead in leads
+                    },
+                    "st_point_ms": point,
+                },
             )
         )
-    if not findings:
-        if wide:
-            sentence = (
-                "The ST-T changes are discordant to the QRS complexes, secondary to the conduction delay."
-            )
-            feature, value, leads = "st_t_changes", "discordant", list(dev)
-        elif dev:
-            big = max(dev, key=lambda lead: abs(dev[lead]))
-            if dev[big] < 0:
-                return findings  # a depth below the depression limit: nothing to say that reads unambiguously
-            sentence = f"The largest ST deviation at J+60 ms is {dev[big]:.2f} mV in lead {big}."
-            feature, value, leads = "st_deviation", round(dev[big], 2), [big]
-        else:
-            return findings
+        if limit_note:
+            findings.append(limit_note)
+    if not findings and dev:
+        big = max(dev, key=lambda lead: abs(dev[lead]))
+        if dev[big] < 0:
+            return findings  # a depth below the depression limit: nothing to say that reads unambiguously
+        sentence = f"The largest ST deviation at {where_read} is {dev[big]:.2f} mV in lead {big}."
         findings.append(
             Finding(
                 "st_normal",
                 sentence,
-                feature,
-                value,
-                "mV" if feature == "st_deviation" else None,
-                leads=leads,
-                evidence=spans(m, leads, "st_deviation", per_lead=1),
+                "st_deviation",
+                round(dev[big], 2),
+                "mV",
+                leads=[big],
+                evidence=spans(m, [big], "st_deviation", per_lead=1),
             )
         )
     return findings
@@ -1021,6 +1028,24 @@ _DIAGNOSIS_NAMES = {
 }
 
 
+def missing_measurements(m: Measurements, rhythm: str, usable: list[str]) -> list[tuple[str, str, str]]:
+    """(feature, name, why) for each measurement a normal statement needs that could not be made:
+    rhythm (judged separately), PR (in sinus rhythm), QRS duration, QT/QTc and the frontal QRS axis."""
+    g = m.global_values
+    out = []
+    if rhythm == "sinus" and _num(g.get("pr_ms")) is None:
+        out.append(("pr_interval", "PR interval", "no atrial onset was delineated before the QRS"))
+    if _num(g.get("qrs_ms")) is None:
+        out.append(("qrs_duration", "QRS duration", "its onset and end were not found"))
+    if _num(g.get("qt_ms")) is None or _num(g.get("qtc_ms")) is None:
+        out.append(("qt_interval", "QT interval", "the end of repolarisation was not found"))
+    if _num(g.get("qrs_axis_deg")) is None:
+        limb = [lead for lead in LIMB_LEADS if lead in usable]
+        why = "fewer than two usable limb leads" if len(limb) < 2 else "the net limb-lead areas cancel"
+        out.append(("axis", "frontal QRS axis", why))
+    return out
+
+
 def assess(m: Measurements, metadata: dict | None = None) -> Assessment:
     """Apply every rule to the measurements of one ECG."""
     usable, excluded = lead_quality(m)
@@ -1039,16 +1064,33 @@ def assess(m: Measurements, metadata: dict | None = None) -> Assessment:
     findings += axis(m)
     findings += qt_interval(m, qrs_kind, usable, metadata)
     findings += voltage(m, qrs_kind, usable, metadata)
-    findings += st_segments(m, qrs_kind, usable, metadata)
+    findings += st_segments(m, qrs_kind, usable, metadata, rhythm)
     findings += t_waves(m, qrs_kind, usable)
+    missing = missing_measurements(m, rhythm, usable)
+    findings += [
+        Finding(
+            f"unmeasured_{feature}",
+            f"The {name} could not be measured ({why}).",
+            feature,
+            None,
+            comparator="unmeasured",
+            source="no normal statement without rhythm, PR, QRS, QT/QTc and axis measured",
+        )
+        for feature, name, why in missing
+    ]
     labels = [f.label for f in findings if f.label]
     abnormal = [f for f in findings if f.abnormal]
-    normal = rhythm == "sinus" and not abnormal
+    normal = rhythm == "sinus" and not abnormal and not missing
+    rhythm_labels = {"AF", "SB", "STach"}
     if normal and not labels:
         diagnosis, diag_labels = ["normal sinus rhythm", "normal ECG"], ["Normal"]
     elif normal:  # sinus bradycardia or tachycardia and nothing else
         diagnosis = [_DIAGNOSIS_NAMES[labels[0]], "otherwise normal ECG"]
         diag_labels = [labels[0], "Normal"]
+    elif rhythm == "sinus" and not abnormal:  # nothing abnormal, but not everything measured
+        diag_labels = list(dict.fromkeys(labels))
+        name = next((_DIAGNOSIS_NAMES[lab] for lab in diag_labels if lab in rhythm_labels), "sinus rhythm")
+        diagnosis = [name, "the ECG is not classified as normal because measurements are missing (see above)"]
     else:
         rhythm_name = {
             "sinus": "sinus rhythm",
@@ -1057,11 +1099,11 @@ def assess(m: Measurements, metadata: dict | None = None) -> Assessment:
             "irregular": "an irregular rhythm of undetermined origin",
         }[rhythm]
         diag_labels = list(dict.fromkeys(labels))
-        rhythm_labels = {"AF", "SB", "STach"}
         rhythm_name = next(
             (_DIAGNOSIS_NAMES[lab] for lab in diag_labels if lab in rhythm_labels), rhythm_name
         )
         rest = [_DIAGNOSIS_NAMES[lab] for lab in diag_labels if lab not in rhythm_labels]
+        rest += [f.details["diagnosis"] for f in abnormal if not f.label and f.details.get("diagnosis")]
         diagnosis = [rhythm_name, *rest]
         diagnosis.append("abnormal ECG")
     return Assessment(True, usable, excluded, findings, diagnosis, diag_labels, normal)

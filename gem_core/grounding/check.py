@@ -24,10 +24,11 @@ import math
 from dataclasses import dataclass
 from statistics import median
 
+from gem_core import criteria
 from gem_core.features import Measurements
 from gem_core.grounding.extract import Draft
 from gem_core.leads_vocab import LIMB_LEADS
-from gem_core.rules import bbb_pattern, dominance, lead_quality
+from gem_core.rules import bbb_pattern, dominance, lead_median, lead_quality, normalised_rmssd
 
 SUPPORTED, CONTRADICTED, NOT_CHECKABLE = "supported", "contradicted", "not_checkable"
 
@@ -69,32 +70,44 @@ TOLERANCES: dict[str, float] = {
 }
 
 # --- thresholds of qualitative and categorical findings -------------------------------------------
-BRADYCARDIA_BPM = 60.0
-TACHYCARDIA_BPM = 100.0
-PR_SHORT_MS, PR_LONG_MS = 120.0, 200.0  # first-degree AV block: PR > PR_LONG_MS
-QRS_WIDE_MS = 120.0  # bundle branch block, "prolonged"/"wide" QRS
-QRS_INCOMPLETE_BBB_MS = 100.0  # incomplete RBBB or LBBB: 100 <= QRS < 120
-QT_LONG_MS = 450.0
-QTC_SHORT_MS, QTC_LONG_MS = 350.0, 460.0
-P_LONG_MS = 120.0
-RR_SHORT_MS, RR_LONG_MS = 600.0, 1000.0
-AXIS_LEFT_DEG, AXIS_RIGHT_DEG = -30.0, 90.0
-AXIS_LAFB_DEG = -45.0
-LOW_VOLTAGE_LIMB_MV, LOW_VOLTAGE_PRECORDIAL_MV = 0.5, 1.0
-# LVH voltage criteria: Sokolow-Lyon >= 3.5 mV; Cornell > 2.8 mV in men, > 2.0 mV in women (Casale 1985).
-# The measurements do not know the sex, so the limit that favours the text is used: the women's for "LVH",
-# the men's for "no LVH".
-SOKOLOW_LYON_MV, CORNELL_MV, CORNELL_FEMALE_MV = 3.5, 2.8, 2.0
-ST_ELEVATION_MV, ST_DEPRESSION_MV = 0.1, -0.05
-WAVE_PRESENT_MV = 0.1  # an R or S wave is there when at least 1 mm (0.1 mV), the smallest read on paper
-ST_T_CHANGE_MV = 0.05  # |ST deviation| that counts as an ST-T change
-T_INVERTED_MV, T_FLAT_MV, T_PEAKED_MV, T_UPRIGHT_MV = -0.05, 0.1, 1.0, 0.05
-T_UPRIGHT_LEADS = ("I", "II", "V3", "V4", "V5", "V6")  # T is normally upright here
-SINUS_P_FRACTION = 0.7  # share of beats with a P wave for sinus rhythm
-AF_P_FRACTION = 0.5  # atrial fibrillation: P waves in fewer beats than this ...
-AF_RR_IRREGULARITY = 0.08  # ... and RMSSD / mean RR above this
-IRREGULAR_RR = 0.08
-PAUSE_RATIO = 1.5  # an RR this many times the median RR is a pause
+# Every clinical limit is gem_core.criteria's, the table the interpreter (gem_core.rules) reads too; the
+# checker's only leniency is the measurement tolerance above (CATEGORY_MARGIN of it at a category's
+# threshold, in the text's favour), plus the two stated below where the checker lacks what the
+# interpreter knows (the patient's sex and age) or reads descriptive words ("negative T wave").
+BRADYCARDIA_BPM, TACHYCARDIA_BPM = criteria.BRADYCARDIA_BPM, criteria.TACHYCARDIA_BPM
+PR_SHORT_MS, PR_LONG_MS = criteria.PR_SHORT_MS, criteria.FIRST_DEGREE_AVB_PR_MS
+QRS_WIDE_MS = criteria.COMPLETE_BBB_QRS_MS  # bundle branch block, "prolonged"/"wide" QRS
+QRS_INCOMPLETE_BBB_MS = criteria.INCOMPLETE_BBB_QRS_MS  # incomplete RBBB or LBBB: 110 <= QRS < 120
+QT_LONG_MS = criteria.QT_LONG_MS
+# The sex is not known here: "prolonged QTc" is read against the limit used when it is unknown (460 ms).
+QTC_SHORT_MS, QTC_LONG_MS = criteria.QTC_SHORT_MS, criteria.QTC_LONG_UNKNOWN_SEX_MS
+P_LONG_MS = criteria.P_LONG_MS
+RR_SHORT_MS, RR_LONG_MS = criteria.RR_SHORT_MS, criteria.RR_LONG_MS
+AXIS_LEFT_DEG, AXIS_RIGHT_DEG = criteria.LEFT_AXIS_DEG, criteria.RIGHT_AXIS_DEG
+AXIS_LAFB_DEG = criteria.LAFB_AXIS_DEG
+AXIS_EXTREME_DEG = criteria.EXTREME_AXIS_DEG
+LOW_VOLTAGE_LIMB_MV = criteria.LOW_VOLTAGE_LIMB_MV
+LOW_VOLTAGE_PRECORDIAL_MV = criteria.LOW_VOLTAGE_PRECORDIAL_MV
+# LVH voltage criteria: Sokolow-Lyon; Cornell by sex. The sex is not known here, so the limit that favours
+# the text is used: the women's for "LVH", the men's for "no LVH" (stated leniency).
+SOKOLOW_LYON_MV = criteria.SOKOLOW_LYON_MV
+CORNELL_MV, CORNELL_FEMALE_MV = criteria.CORNELL_MALE_MV, criteria.CORNELL_FEMALE_MV
+# ST elevation: the UDMI 2018 limit of leads other than V2-V3 (0.1 mV) in every lead: the sex and age that
+# set the V2-V3 limit are not known here, and 0.1 mV is the lowest of them (stated leniency for
+# "ST elevation"; "no ST elevation" is read against the same 0.1 mV, so it is strict there).
+ST_ELEVATION_MV, ST_DEPRESSION_MV = criteria.STE_MV, -criteria.STD_MV
+WAVE_PRESENT_MV = criteria.WAVE_PRESENT_MV
+ST_T_CHANGE_MV = criteria.STD_MV  # |ST deviation| that counts as an ST-T change
+# "Inverted"/"negative" T as a description (-0.05 mV) is read more leniently than the diagnostic
+# T-wave inversion of the interpreter (criteria.T_INVERSION_MV, -0.1 mV): stated leniency.
+T_INVERTED_MV = criteria.T_NEGATIVE_MV
+T_FLAT_MV, T_PEAKED_MV, T_UPRIGHT_MV = criteria.T_FLAT_MV, criteria.T_PEAKED_MV, 0.05
+T_UPRIGHT_LEADS = criteria.T_UPRIGHT_LEADS
+SINUS_P_FRACTION = criteria.SINUS_MIN_P_WAVE_FRACTION
+AF_P_FRACTION = criteria.AF_MAX_P_WAVE_FRACTION
+AF_RR_IRREGULARITY = criteria.AF_MIN_NORMALISED_RMSSD
+IRREGULAR_RR = criteria.IRREGULAR_NORMALISED_RMSSD
+PAUSE_RATIO = criteria.PAUSE_RATIO
 RHYTHM_LEAD = "II"
 
 # (beat key, global key, span start, span end, GEM+ measurement name, unit, normal range)
@@ -323,11 +336,10 @@ def _ok_leads(m: Measurements, leads) -> list[str]:
 
 
 def _lead_median(m: Measurements, lead: str, key: str) -> float | None:
+    """Median over the lead's dominant beats (premature beats left out), as the interpreter reads it."""
     if lead not in m.leads:
         return None
-    vals = [b.get(key) for b in m.leads[lead].beats]
-    vals = [float(v) for v in vals if isinstance(v, (int, float)) and math.isfinite(v)]
-    return median(vals) if vals else None
+    return lead_median(m, lead, key)
 
 
 def _clip(m: Measurements, start, end) -> tuple[float, float] | None:
@@ -426,12 +438,37 @@ def check(d: Draft, m: Measurements | None) -> Result:
         return Result(NOT_CHECKABLE, None, ())
     if not m.enough_beats:
         return Result(NOT_CHECKABLE, f"text: {text}; measured: not measurable ({m.message})", ())
+    if d.comparator == "unmeasured":
+        verdict, measured, evidence = _unmeasured(d, m)
+        return Result(verdict, f"text: {text}; measured: {measured}", tuple(e for e in evidence if e))
     handler = _HANDLERS.get(d.feature)
     if handler is None:
         return _unchecked(d, m, text)
     verdict, measured, evidence = handler(d, m)
     line = f"text: {text}; measured: {measured}" if measured else None
     return Result(verdict, line, tuple(e for e in evidence if e))
+
+
+# The record-level value behind "the X could not be measured".
+_GLOBAL_OF = {
+    "heart_rate": ("heart_rate_bpm", "bpm"),
+    "pr_interval": ("pr_ms", "ms"),
+    "qrs_duration": ("qrs_ms", "ms"),
+    "qt_interval": ("qt_ms", "ms"),
+    "qtc_interval": ("qtc_ms", "ms"),
+    "axis": ("qrs_axis_deg", "deg"),
+}
+
+
+def _unmeasured(d: Draft, m: Measurements):
+    """ "The QRS duration could not be measured": supported when the record's value is indeed missing,
+    contradicted when it was measured."""
+    key, unit = _GLOBAL_OF.get(d.feature, (None, None))
+    if key is None:
+        return NOT_CHECKABLE, "not a record-level measurement", []
+    value = m.global_values.get(key)
+    evidence = _record_item(m, d.feature, value, unit, d.feature)
+    return _verdict(value is None, d.negated), "not measured" if value is None else fmt(value, unit), evidence
 
 
 def _unchecked(d: Draft, m: Measurements, text: str) -> Result:
@@ -559,8 +596,15 @@ def _p_fraction(m: Measurements) -> tuple[float | None, str]:
     return sum(b.get("p_onset_ms") is not None for b in dominant) / len(dominant), "non-premature beats"
 
 
+def _dominant_irregularity(m: Measurements) -> float | None:
+    """RMSSD / mean RR of the dominant beats (the interpreter's reading, gem_core.rules.normalised_rmssd);
+    the record's value over all beats when too few dominant intervals are left."""
+    irr = normalised_rmssd(m)
+    return irr if irr is not None else m.global_values.get("rr_irregularity")
+
+
 def _rhythm_numbers(m: Measurements) -> tuple[float | None, float | None, str]:
-    irr = m.global_values.get("rr_irregularity")
+    irr = _dominant_irregularity(m)
     pfrac, counted = _p_fraction(m)
     parts = []
     if irr is not None:
@@ -601,7 +645,8 @@ def _sinus_rhythm(d: Draft, m: Measurements):
 
 
 def _irregular(m: Measurements) -> bool | None:
-    irr = m.global_values.get("rr_irregularity")
+    """Irregular: the dominant beats' RR irregularity above the limit, or premature beats interrupting them."""
+    irr = _dominant_irregularity(m)
     if irr is None:
         return None
     return irr > IRREGULAR_RR or bool(m.premature_beats)

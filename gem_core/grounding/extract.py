@@ -118,7 +118,7 @@ FEATURE_PATTERNS: tuple[tuple[str, str], ...] = (
     ("heart_rate", r"(?:heart|ventricular)\s+rates?|(?-i:HR)|rate"),
     ("rhythm", r"rhythm"),
     ("interval", r"intervals?"),
-    ("q_waves", r"(?:pathologic(?:al)?\s+|significant\s+)?(?-i:Q)[\s-]*waves?"),
+    ("q_waves", r"(?:pathologic(?:al)?\s+|significant\s+)?(?:(?-i:Q)[\s-]*|(?-i:q)[\s-]+)waves?"),
     ("rsr_pattern", r"(?-i:[rR]?[sS][rR]['’′])|M[\s-]shaped"),
     ("poor_r_progression", r"poor\s+(?-i:R)[\s-]*wave\s+progression"),
     ("s_waves", r"(?-i:S)[\s-]*waves?"),
@@ -186,6 +186,10 @@ _INTERVALS = ("rr_interval", "pr_interval", "qt_interval", "qtc_interval", "qrs_
 
 # --- qualifiers (what the text says about a feature without a number) -----------------------------
 QUALIFIER_PATTERNS: tuple[tuple[str, str], ...] = (
+    (
+        "unmeasured",
+        r"(?:could|can)\s*not\s+be\s+measured|not\s+measurable|unmeasurable|not\s+measured",
+    ),
     ("normal", r"normal|within\s+normal\s+limits|unremarkable|preserved|isoelectric"),
     ("prolonged", r"prolong\w*|long|lengthened|wide(?:ned|ning)?|broad(?:ened)?"),
     ("short", r"short(?:ened)?"),
@@ -668,7 +672,8 @@ def _clause_drafts(clause: str, previous_interval: str | None, inherit: str | No
     for i, mention in enumerate(mentions):
         seg_start, seg_end = bounds[i]
         qualifier, q_start, q_end = _qualifier(clause, mention, seg_end, mentions)
-        negated = _negated(clause, mention, seg_end)
+        # "could not be measured" says the measurement is missing; its "not" negates nothing
+        negated = qualifier != "unmeasured" and _negated(clause, mention, seg_end)
         own_leads = [lm for lm in lead_mentions if seg_start <= lm.start < seg_end]
         mine = [v for v, o in zip(values, owner, strict=True) if o == i]
         for k, value in enumerate(mine or [None]):

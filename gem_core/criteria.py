@@ -1,0 +1,228 @@
+"""The clinical criteria: one table of limits, each with its source, shared by the interpreter
+(``gem_core.rules``) and the claim checker (``gem_core.grounding.check``).
+
+Every number a diagnosis turns on lives here. The two readers must not disagree: a QRS of 105 ms is
+not an incomplete bundle branch block for either. The only leniency the checker adds is the
+measurement tolerance at a category's threshold (``CHECKER_CATEGORY_MARGIN`` of the feature's
+tolerance, counted in the text's favour), stated in ``gem_core.grounding.check``; it never moves a limit.
+
+Sources (cited by short name below):
+- AHA/ACCF/HRS 2009: Recommendations for the Standardization and Interpretation of the ECG.
+  Part III intraventricular conduction (Surawicz et al., Circulation 2009;119:e235);
+  Part IV ST segment, T/U waves, QT (Rautaharju et al., Circulation 2009;119:e241);
+  Part V hypertrophy (Hancock et al., Circulation 2009;119:e251);
+  Part VI acute ischemia/infarction (Wagner et al., Circulation 2009;119:e262).
+- UDMI 2018: Fourth Universal Definition of Myocardial Infarction (Thygesen et al., Eur Heart J 2019;
+  40:237), ECG manifestations of acute ischaemia, Table 3.
+- ESC 2020 AF: Hindricks et al., Eur Heart J 2021;42:373 (irregularly irregular RR, no distinct P).
+- Dash et al. 2009: Ann Biomed Eng 37:1701 (normalised RMSSD of RR > 0.1 in AF).
+- Strauss 2011: Strauss, Selvester & Wagner, Am J Cardiol 2011;107:927 (strict LBBB).
+- Sokolow & Lyon 1949, Am Heart J 37:161; Casale et al. 1985 (Cornell), Circulation 1985;71:565.
+- Fridericia 1920 / Framingham (Sagie et al., Am J Cardiol 1992;70:797): rate corrections of QT;
+  Bazett over-corrects above ~90 bpm (AHA/ACCF/HRS 2009 Part IV recommends a linear or other
+  non-Bazett correction at rates away from 60 bpm).
+"""
+
+from __future__ import annotations
+
+# --- rate and rhythm -----------------------------------------------------------------------------
+# Sinus rate limits, AHA/ACCF/HRS 2009 Part I (60-100 bpm).
+BRADYCARDIA_BPM = 60.0
+TACHYCARDIA_BPM = 100.0
+# Sinus rhythm: a P wave before (nearly) every conducted QRS; measured P waves on >= 70% of the dominant
+# beats (allowing beats where the P wave is not measurable).
+SINUS_MIN_P_WAVE_FRACTION = 0.7
+# Atrial fibrillation (ESC 2020 AF): no consistent P waves (fewer than half of the beats with a
+# time-locked one) and irregular RR: normalised RMSSD > 0.10 (Dash et al. 2009).
+AF_MAX_P_WAVE_FRACTION = 0.5
+AF_MIN_NORMALISED_RMSSD = 0.10
+# "Irregular rhythm": the same RR irregularity as AF, computed on the dominant beats (premature beats and
+# the RR intervals around them left out), so that one PVC in sinus rhythm is not "irregular".
+IRREGULAR_NORMALISED_RMSSD = AF_MIN_NORMALISED_RMSSD
+# A pause: an RR interval of at least 2 s (sinus pause/arrest as usually reported) or at least 1.5 times
+# the dominant RR (a pause after a premature beat); RR intervals merely a few percent over the mean are
+# not pauses.
+PAUSE_MIN_MS = 2000.0
+PAUSE_RATIO = 1.5
+# 2:1 atrial flutter: a regular ventricular rate of 140-160 bpm without time-locked P waves (ESC 2019 SVT).
+FLUTTER_2TO1_BPM = (140.0, 160.0)
+
+# --- intervals -----------------------------------------------------------------------------------
+# PR: normal 120-200 ms; first-degree AV block PR > 200 ms (AHA/ACCF/HRS 2009 Part I/III).
+PR_SHORT_MS = 120.0
+FIRST_DEGREE_AVB_PR_MS = 200.0
+# QRS (AHA/ACCF/HRS 2009 Part III): complete RBBB/LBBB >= 120 ms; incomplete RBBB/LBBB 110-119 ms;
+# nonspecific intraventricular conduction delay: >= 120 ms without a bundle branch pattern (Part III
+# says > 110 ms; 120 ms keeps a +-10 ms measurement error on a normal QRS from reading as a defect).
+COMPLETE_BBB_QRS_MS = 120.0
+INCOMPLETE_BBB_QRS_MS = 110.0
+# Strict LBBB (Strauss 2011): QRS >= 140 ms in men, >= 130 ms in women. Used only when the sex is known;
+# when it is not, the AHA/ACCF/HRS 2009 limit (120 ms) applies.
+LBBB_QRS_MALE_MS = 140.0
+LBBB_QRS_FEMALE_MS = 130.0
+LBBB_QRS_UNKNOWN_SEX_MS = COMPLETE_BBB_QRS_MS
+# QTc (AHA/ACCF/HRS 2009 Part IV): prolonged >= 450 ms in men, >= 460 ms in women (460 ms when the sex
+# is unknown); short <= 390 ms. Not judged with QRS >= 120 ms (QT then reflects the conduction delay).
+QTC_LONG_MALE_MS = 450.0
+QTC_LONG_FEMALE_MS = 460.0
+QTC_LONG_UNKNOWN_SEX_MS = QTC_LONG_FEMALE_MS
+QTC_SHORT_MS = 390.0
+# Rate-appropriate QTc: Bazett is kept between 60 and 90 bpm; outside, Fridericia (Part IV; Bazett
+# over-corrects at fast and under-corrects at slow rates).
+QTC_BAZETT_MIN_BPM = 60.0
+QTC_BAZETT_MAX_BPM = 90.0
+# Uncorrected QT above this is long at any rate (used only for claims that name QT, not QTc).
+QT_LONG_MS = 450.0
+# P-wave duration: > 120 ms is prolonged (left atrial abnormality; AHA/ACCF/HRS 2009 Part V).
+P_LONG_MS = 120.0
+# RR limits matching the sinus rate limits: RR < 600 ms is > 100 bpm, RR > 1000 ms is < 60 bpm.
+RR_SHORT_MS = 60000.0 / TACHYCARDIA_BPM
+RR_LONG_MS = 60000.0 / BRADYCARDIA_BPM
+
+# --- frontal QRS axis (AHA/ACCF/HRS 2009 Part I/III) ------------------------------------------------
+# Normal -30 to +90; left axis deviation -30 to -90 (left anterior fascicular block -45 to -90); right
+# axis deviation +90 to +180; extreme (northwest) axis -90 to -180.
+LEFT_AXIS_DEG = -30.0
+RIGHT_AXIS_DEG = 90.0
+LAFB_AXIS_DEG = -45.0
+EXTREME_AXIS_DEG = -90.0
+
+# --- QRS morphology ------------------------------------------------------------------------------
+# A deflection worth naming: 0.1 mV (1 mm), the smallest read on standard paper.
+WAVE_PRESENT_MV = 0.1
+RBBB_V1_R_MV = WAVE_PRESENT_MV
+RBBB_LATERAL_S_MV = WAVE_PRESENT_MV
+# A terminal R' in V1/V2 (AHA/ACCF/HRS 2009 Part III: rsr', rsR' or rSR'): a second positive wave after an
+# S, at least WAVE_PRESENT_MV above the S nadir. A broad terminal S in I/V6: an S wave (>= 0.1 mV) lasting
+# >= 40 ms (Part III: "S wave of greater duration than R wave or greater than 40 ms in leads I and V6").
+TERMINAL_S_MIN_MS = 40.0
+# LBBB in V1: QS or rS, the negative wave more than twice the r (so that an RS is not read as rS).
+LBBB_V1_NEGATIVE_RATIO = 2.0
+BBB_MIN_UPRIGHT_LATERAL = 2
+# Ventricular (PVC) morphology: a premature QRS unlike the dominant one (correlation < 0.9) or 20 ms wider.
+PVC_MAX_MORPHOLOGY_CORR = 0.9
+PVC_MIN_EXTRA_QRS_MS = 20.0
+
+# --- voltage (AHA/ACCF/HRS 2009 Part V) ----------------------------------------------------------
+LOW_VOLTAGE_LIMB_MV = 0.5
+LOW_VOLTAGE_PRECORDIAL_MV = 1.0
+SOKOLOW_LYON_MV = 3.5
+CORNELL_MALE_MV = 2.8
+CORNELL_FEMALE_MV = 2.0
+
+# --- ST segment (UDMI 2018; AHA/ACCF/HRS 2009 Part VI) ---------------------------------------------
+# New ST elevation at the J point in two contiguous leads: >= 0.1 mV in all leads other than V2-V3;
+# in V2-V3 >= 0.2 mV in men >= 40 years, >= 0.25 mV in men < 40 years, >= 0.15 mV in women.
+# When the sex is unknown the men's >= 40 limit (0.2 mV) is used and the text says so; when only the age
+# is unknown in a man, the same 0.2 mV.
+STE_MV = 0.1
+STE_V2_V3_MEN_40_MV = 0.2
+STE_V2_V3_MEN_UNDER_40_MV = 0.25
+STE_V2_V3_WOMEN_MV = 0.15
+STE_V2_V3_UNKNOWN_MV = STE_V2_V3_MEN_40_MV
+# New horizontal or downsloping ST depression >= 0.05 mV in two contiguous leads.
+STD_MV = 0.05
+# ST slope over J+20..J+80 ms above this (mV/s) is upsloping, below minus this downsloping.
+ST_UPSLOPE_MV_PER_S = 1.0
+# Where the ST level is read: J+60 ms, or J+40 ms when the heart rate exceeds 100 bpm (the ST segment
+# shortens; AHA/ACCF/HRS 2009 Part VI recommends stating the point used). The UDMI limits are for J;
+# J+60/J+40 is where the baseline-to-ST level is stable.
+ST_POINT_MS = 60.0
+ST_POINT_FAST_MS = 40.0
+ST_FAST_BPM = TACHYCARDIA_BPM
+# Secondary ST-T changes: after a QRS >= 120 ms (bundle branch block, ventricular beats) or in atrial
+# fibrillation faster than 100 bpm ST changes follow the depolarisation / rate and are reported as
+# secondary, not as ST elevation/depression (AHA/ACCF/HRS 2009 Part IV, "secondary ST-T changes").
+SECONDARY_QRS_MS = COMPLETE_BBB_QRS_MS
+SECONDARY_AF_BPM = TACHYCARDIA_BPM
+
+# --- T waves (AHA/ACCF/HRS 2009 Part IV; Minnesota Code 5) --------------------------------------------
+# Inversion: T <= -0.1 mV in two contiguous leads where T is normally upright (T may be negative in aVR,
+# III and V1 in health).
+T_INVERSION_MV = -0.1
+# A T wave described as "negative" or "inverted" (a description, not the diagnosis): at or below -0.05 mV.
+T_NEGATIVE_MV = -0.05
+T_UPRIGHT_LEADS = ("I", "II", "aVF", "V2", "V3", "V4", "V5", "V6")
+T_FLAT_MV = 0.1
+T_PEAKED_MV = 1.0
+
+# Anatomically contiguous lead groups (UDMI 2018); aVR is read on its own.
+TERRITORIES: dict[str, tuple[str, ...]] = {
+    "inferior": ("II", "III", "aVF"),
+    "lateral": ("I", "aVL", "V5", "V6"),
+    "septal": ("V1", "V2"),
+    "anterior": ("V3", "V4"),
+}
+
+
+def ste_limit(lead: str, sex: str | None, age: float | None) -> float:
+    """UDMI 2018 ST-elevation limit (mV) for one lead.
+
+    >>> ste_limit("II", None, None), ste_limit("V2", "female", 60), ste_limit("V3", "male", 30)
+    (0.1, 0.15, 0.25)
+    >>> ste_limit("V2", None, None)
+    0.2
+    """
+    if lead not in ("V2", "V3"):
+        return STE_MV
+    if sex == "female":
+        return STE_V2_V3_WOMEN_MV
+    if sex == "male" and age is not None and age < 40:
+        return STE_V2_V3_MEN_UNDER_40_MV
+    return STE_V2_V3_MEN_40_MV if sex == "male" else STE_V2_V3_UNKNOWN_MV
+
+
+def qtc_long_limit(sex: str | None) -> float:
+    """Prolonged-QTc limit (ms) by sex (AHA/ACCF/HRS 2009 Part IV).
+
+    >>> qtc_long_limit("male"), qtc_long_limit("female"), qtc_long_limit(None)
+    (450.0, 460.0, 460.0)
+    """
+    return {"male": QTC_LONG_MALE_MS, "female": QTC_LONG_FEMALE_MS}.get(sex or "", QTC_LONG_UNKNOWN_SEX_MS)
+
+
+def lbbb_qrs_limit(sex: str | None) -> float:
+    """Complete-LBBB QRS limit (ms): Strauss 2011 by sex when it is known, else AHA/ACCF/HRS 2009.
+
+    >>> lbbb_qrs_limit("male"), lbbb_qrs_limit("female"), lbbb_qrs_limit(None)
+    (140.0, 130.0, 120.0)
+    """
+    return {"male": LBBB_QRS_MALE_MS, "female": LBBB_QRS_FEMALE_MS}.get(sex or "", LBBB_QRS_UNKNOWN_SEX_MS)
+
+
+def axis_category(deg: float) -> str:
+    """'normal' | 'left' | 'right' | 'extreme' for a frontal QRS axis in degrees (-180..180].
+
+    >>> [axis_category(d) for d in (0, -45, 120, -133, 180, 90, -30)]
+    ['normal', 'left', 'right', 'extreme', 'right', 'normal', 'normal']
+    """
+    if LEFT_AXIS_DEG <= deg <= RIGHT_AXIS_DEG:
+        return "normal"
+    if EXTREME_AXIS_DEG <= deg < LEFT_AXIS_DEG:
+        return "left"
+    if deg > RIGHT_AXIS_DEG:
+        return "right"
+    return "extreme"
+
+
+AXIS_RANGE_TEXT = {
+    "normal": "-30 to +90 degrees",
+    "left": "-30 to -90 degrees",
+    "right": "+90 to +180 degrees",
+    "extreme": "-90 to -180 degrees",
+}
+
+
+def rate_corrected_qt(qt_ms: float, rr_ms: float) -> tuple[float, str]:
+    """(QTc, formula name): Bazett between 60 and 90 bpm, Fridericia outside (Part IV).
+
+    >>> rate_corrected_qt(400, 1000)
+    (400.0, 'Bazett')
+    >>> q, name = rate_corrected_qt(300, 500); round(q), name
+    (378, 'Fridericia')
+    """
+    rr_s = rr_ms / 1000.0
+    bpm = 60.0 / rr_s
+    if QTC_BAZETT_MIN_BPM <= bpm <= QTC_BAZETT_MAX_BPM:
+        return qt_ms / rr_s**0.5, "Bazett"
+    return qt_ms / rr_s ** (1.0 / 3.0), "Fridericia"
