@@ -9,8 +9,14 @@ from hypothesis import strategies as st
 from gem_core.ecg import LEADS
 from gem_core.features import LeadMeasurements, Measurements
 from gem_core.grounding import EVIDENCE_KEYS, clear_cache, ground
-from gem_core.grounding.check import CATEGORY_MARGIN, HEART_RATE_TOL_BPM, QRS_TOL_MS, QRS_WIDE_MS
-from gem_core.rules import LBBB_V1_NEGATIVE_RATIO, RBBB_LATERAL_S_MV
+
+# The clinical limits and tolerances, pinned as literal values (not read back from the code under test):
+QRS_WIDE_MS = 120.0  # complete bundle branch block (AHA/ACCF/HRS 2009 Part III)
+QRS_TOL_MS = 10.0  # QRS measurement tolerance of the checker
+HEART_RATE_TOL_BPM = 5.0
+CATEGORY_MARGIN = 0.5  # share of the tolerance granted at a category's threshold
+LBBB_V1_NEGATIVE_RATIO = 2.0  # rS in V1: the S more than twice the r
+RBBB_LATERAL_S_MV = 0.1  # an S wave worth naming: 1 mm
 
 
 def make_measurements(
@@ -338,7 +344,20 @@ def test_bundle_branch_side_without_readable_morphology():
     assert only("LBBB.", bbb_record(_RIGHT, quality=lateral_noisy))["verdict"] == "contradicted"
 
 
-def test_incomplete_bundle_branch_blocks_are_100_to_120_ms_with_the_sides_morphology():
+def test_checker_and_interpreter_agree_on_incomplete_bbb_at_105_ms():
+    """One set of criteria: at QRS 105 ms with the right pattern neither the interpreter nor the checker
+    sees an incomplete RBBB (AHA/ACCF/HRS 2009: 110-119 ms); at 112 ms both do."""
+    from gem_core.rules import assess
+
+    at105 = bbb_record(_RIGHT, qrs=105.0)
+    assert "IRBBB" not in assess(at105).diagnosis_labels
+    assert only("An incomplete right bundle branch block is seen.", at105)["verdict"] == "contradicted"
+    at112 = bbb_record(_RIGHT, qrs=112.0)
+    assert "IRBBB" in assess(at112).diagnosis_labels
+    assert only("An incomplete right bundle branch block is seen.", at112)["verdict"] == "supported"
+
+
+def test_incomplete_bundle_branch_blocks_are_110_to_120_ms_with_the_sides_morphology():
     for side, shape in (("right", _RIGHT), ("left", _LEFT)):
         name = f"incomplete {side} bundle branch block"
         c = only(f"An {name} is seen.", bbb_record(shape, qrs=112.0))

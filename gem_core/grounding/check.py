@@ -847,7 +847,9 @@ def _bundle_branch_side(low: float, high: float | None):
         if qrs is None:
             return NOT_CHECKABLE, "QRS n/a", evidence
         tol = _margin(d, QRS_TOL_MS)
-        wide_enough, narrow_enough = qrs >= low - tol, high is None or qrs < high + tol
+        # the margin stops short of the threshold: at 105 ms, 5 ms under 110, no incomplete block is supported
+        wide_enough = qrs > low - tol if tol > 0 else qrs >= low - tol
+        narrow_enough = high is None or qrs < high + tol
         width = fmt(qrs, "ms")
         if qrs < low:
             width += f" (< {low:.0f} ms)"

@@ -1,0 +1,126 @@
+"""The clinical criteria table: its limits pinned as literal values from the guidelines, and the rules
+that use them (no normal statement without the measurements behind it)."""
+
+from __future__ import annotations
+
+import pytest
+
+from gem_core import criteria
+from gem_core.grounding import ground
+from gem_core.rules import assess
+from tests.test_grounding_binding import make_measurements
+
+
+def test_limits_are_the_guidelines():
+    # AHA/ACCF/HRS 2009 Parts I, III, IV, V
+    assert (criteria.BRADYCARDIA_BPM, criteria.TACHYCARDIA_BPM) == (60.0, 100.0)
+    assert criteria.FIRST_DEGREE_AVB_PR_MS == 200.0
+    assert (criteria.COMPLETE_BBB_QRS_MS, criteria.INCOMPLETE_BBB_QRS_MS) == (120.0, 110.0)
+    assert (criteria.LBBB_QRS_MALE_MS, criteria.LBBB_QRS_FEMALE_MS) == (140.0, 130.0)  # Strauss 2011
+    assert (criteria.QTC_LONG_MALE_MS, criteria.QTC_LONG_FEMALE_MS, criteria.QTC_SHORT_MS) == (
+        450.0,
+        460.0,
+        390.0,
+    )
+    assert (criteria.LEFT_AXIS_DEG, criteria.RIGHT_AXIS_DEG, criteria.EXTREME_AXIS_DEG) == (
+        -30.0,
+        90.0,
+        -90.0,
+    )
+    assert (criteria.LOW_VOLTAGE_LIMB_MV, criteria.LOW_VOLTAGE_PRECORDIAL_MV) == (0.5, 1.0)
+    assert (criteria.SOKOLOW_LYON_MV, criteria.CORNELL_MALE_MV, criteria.CORNELL_FEMALE_MV) == (3.5, 2.8, 2.0)
+    # Fourth UDMI 2018
+    assert (criteria.STE_MV, criteria.STD_MV) == (0.1, 0.05)
+    assert (
+        criteria.STE_V2_V3_MEN_40_MV,
+        criteria.STE_V2_V3_MEN_UNDER_40_MV,
+        criteria.STE_V2_V3_WOMEN_MV,
+    ) == (
+        0.2,
+        0.25,
+        0.15,
+    )
+    # ESC 2020 / Dash 2009: one AF irregularity limit for interpreter and checker
+    assert criteria.AF_MIN_NORMALISED_RMSSD == 0.10
+    assert (criteria.ST_POINT_MS, criteria.ST_POINT_FAST_MS) == (60.0, 40.0)
+
+
+def test_the_checker_reads_the_same_table():
+    import importlib
+
+    check = importlib.import_module("gem_core.grounding.check")
+
+    assert check.QRS_INCOMPLETE_BBB_MS == 110.0 and check.QRS_WIDE_MS == 120.0
+    assert check.AF_RR_IRREGULARITY == 0.10 and check.IRREGULAR_RR == 0.10
+    assert check.PR_LONG_MS == 200.0 and check.QTC_LONG_MS == 460.0
+
+
+@pytest.mark.parametrize(
+    "lead, sex, age, limit",
+    [("V2", "male", 55, 0.2), ("V3", "male", 30, 0.25), ("V2", "female", 30, 0.15), ("V2", None, None, 0.2)]
+    + [("II", s, a, 0.1) for s, a in (("male", 30), ("female", 70), (None, None))],
+)
+def test_ste_limits_by_sex_and_age(lead, sex, age, limit):
+    assert criteria.ste_limit(lead, sex, age) == limit
+
+
+@pytest.mark.parametrize(
+    "deg, category",
+    [(-133, "extreme"), (-151, "extreme"), (-168, "extreme"), (-45, "left"), (120, "right"), (60, "normal")],
+)
+def test_axis_categories(deg, category):
+    assert criteria.axis_category(deg) == category
+
+
+def test_extreme_axis_is_not_called_left_axis_deviation():
+    a = assess(make_measurements(axis=-151.0))
+    axis = next(f for f in a.findings if f.key == "axis")
+    assert "extreme" in axis.sentence and "left axis deviation" not in axis.sentence
+    assert "-90 to -180 degrees" in axis.sentence and axis.label is None and not a.normal
+    assert "extreme axis deviation" in a.diagnosis
+
+
+def test_rate_appropriate_qtc():
+    qtc, name = criteria.rate_corrected_qt(300.0, 500.0)  # 120 bpm
+    assert name == "Fridericia" and qtc == pytest.approx(300.0 / 0.5 ** (1 / 3))
+    assert criteria.rate_corrected_qt(400.0, 1000.0) == (400.0, "Bazett")
+
+
+def _without(m, *keys):
+    m.global_values.update(dict.fromkeys(keys))
+    return m
+
+
+@pytest.mark.parametrize(
+    "keys, name",
+    [
+        (("qrs_ms",), "QRS duration"),
+        (("qt_ms", "qtc_ms"), "QT interval"),
+        (("qrs_axis_deg",), "frontal QRS axis"),
+    ],
+)
+def test_no_normal_without_the_measurements(keys, name):
+    """A normal record with one measurement removed is not called normal, says what is missing, and the
+    grounding checker supports that sentence (and contradicts it where the value was measured)."""
+    full = assess(make_measurements())
+    assert full.normal and "Normal" in full.diagnosis_labels
+    m = _without(make_measurements(), *keys)
+    a = assess(m)
+    assert not a.normal and "Normal" not in a.diagnosis_labels
+    sentence = next(f.sentence for f in a.findings if f.key.startswith("unmeasured_"))
+    assert sentence.startswith(f"The {name} could not be measured")
+    assert "normal ECG" not in " ".join(a.diagnosis)
+    (claim,) = ground(sentence, m, final=True)
+    assert claim["verdict"] == "supported"
+    (claim,) = ground(sentence, make_measurements(), final=True)
+    assert claim["verdict"] == "contradicted"
+
+
+def test_a_missing_measurement_is_never_supported():
+    m = _without(make_measurements(), "qrs_ms", "pr_ms")
+    for beat_list in (lm.beats for lm in m.leads.values()):
+        for b in beat_list:
+            b.update(qrs_duration=None, pr_interval=None)
+    for text in ("The QRS duration is 90 ms.", "The QRS is narrow.", "No first-degree AV block."):
+        verdicts = [c["verdict"] for c in ground(text, m, final=True)]
+        assert verdicts and all(v == "not_checkable" for v in verdicts), (text, verdicts)
