@@ -577,8 +577,74 @@ def _qrs_bounds(
     return on.astype(np.float64), off.astype(np.float64)
 
 
+def _template_qrs_bounds(
+    clean: np.ndarray, r: np.ndarray, fs: float, leads: list[int], dominant: np.ndarray
+) -> tuple[float, float] | None:
+    """Global QRS onset and offset (samples relative to R) on the representative beats of ``leads``.
+
+    As the programs on cardiologists' carts do (GE 12SL, Glasgow): each lead's representative beat is
+    the sample-wise median of its dominant beats (``dominant``: the QRS morphology of the record's
+    median beat), which removes noise and the odd beat; the spatial velocity of those median beats
+    (root sum of squared slopes over the leads) spans the QRS of every lead at once, so the global onset
+    is the earliest and the offset the latest point any lead's QRS reaches. Onset and offset are where
+    it drops under 4% of its peak above the quiet level for 20 ms, read
+    outward from the peak. Where the QRS runs straight into the ST-T without a quiet gap (tachycardia,
+    LBBB, ventricular beats) the ST-T slope keeps the velocity above 4%; the offset is then where it
+    first falls under 8%, then 15% of the peak: the knee between the steep QRS and the slower ST-T.
+    """
+    ms = fs / 1000.0
+    idx_dom = np.flatnonzero(dominant)
+    if len(idx_dom) < 1 or not leads:
+        return None
+    rr = float(np.median(np.diff(r))) if len(r) > 1 else fs
+    before = int(min(160 * ms, 0.45 * rr))
+    after = int(min(240 * ms, 0.65 * rr))
+    offs = np.arange(-before, after)
+    idx = np.clip(r[idx_dom][:, None] + offs[None, :], 0, clean.shape[1] - 1)
+    acc = np.zeros(len(offs))
+    for i in leads:
+        template = np.median(clean[i].astype(np.float64)[idx], axis=0)
+        acc += np.gradient(template) ** 2
+    sv = uniform_filter1d(np.sqrt(acc), max(1, int(4 * ms)))
+    centre = np.flatnonzero(np.abs(offs) <= 60 * ms)
+    pk_i = int(centre[np.argmax(sv[centre])])
+    pk = float(sv[pk_i])
+    k = max(1, int(20 * ms))  # a notch between S and R' is shorter than a quiet ST segment
+    floor_before = float(sv[: pk_i + 1].min())
+    floor_after = float(sv[pk_i:].min())
+    if pk <= 0:
+        return None
+
+    def first_run(mask: np.ndarray) -> int | None:
+        run = uniform_filter1d(mask.astype(np.float64), k, mode="nearest") > 0.999
+        hit = np.flatnonzero(run)
+        return int(hit[0]) if len(hit) else None
+
+    on_rel = None
+    below = sv[: pk_i + 1][::-1] < floor_before + 0.04 * (pk - floor_before)
+    j = first_run(below)
+    if j is not None:
+        on_rel = float(offs[max(0, pk_i - (j - k // 2))])  # the quiet sample nearest the QRS
+    off_rel = None
+    for frac in (0.04, 0.08, 0.15):
+        j = first_run(sv[pk_i:] < floor_after + frac * (pk - floor_after))
+        if j is not None:
+            off_rel = float(offs[min(len(offs) - 1, pk_i + (j - k // 2))])
+            break
+    if on_rel is None or off_rel is None:
+        return None
+    return on_rel, off_rel
+
+
 def _shared_fiducials(
-    clean: np.ndarray, r: np.ndarray, own: dict, fs: float, reps: list[int], ok_idx: list[int]
+    clean: np.ndarray,
+    r: np.ndarray,
+    own: dict,
+    fs: float,
+    reps: list[int],
+    ok_idx: list[int],
+    dominant: np.ndarray | None = None,
+    amp: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Per-beat fiducials (float sample indices, NaN = absent).
 
@@ -586,6 +652,12 @@ def _shared_fiducials(
     representative leads (each checked against those QRS bounds), median over the leads.
     """
     on, off = _qrs_bounds(clean, r, fs, ok_idx)
+    if dominant is not None:  # dominant beats take the representative beat's bounds (relative to R)
+        bounds = _template_qrs_bounds(amp if amp is not None else clean, r, fs, ok_idx, dominant)
+        if bounds is not None:
+            rf = r.astype(np.float64)
+            on = np.where(dominant, rf + bounds[0], on)
+            off = np.where(dominant, rf + bounds[1], off)
     per_lead = []
     for i in reps:
         peaks = own.get(i, np.full(len(r), -1))
@@ -985,6 +1057,13 @@ def _premature_beats(r, fs, timing, qrs_corr, af_like) -> list[dict]:
     return out
 
 
+def _dominant_beats(qrs_corr: np.ndarray) -> np.ndarray:
+    """Beats of the dominant QRS morphology: correlation with the median beat's QRS of at least 0.9 (all
+    beats when fewer than three qualify)."""
+    dominant = qrs_corr >= 0.9
+    return dominant if dominant.sum() >= 3 else np.ones(len(qrs_corr), dtype=bool)
+
+
 def _qrs_morphology_corr(clean, r, fs, ok_idx) -> np.ndarray:
     """Per beat: correlation of its QRS (all ok leads joined) with the median beat's."""
     before, after = int(0.08 * fs), int(0.12 * fs)
@@ -1047,7 +1126,11 @@ def _measure_uncached(ecg: ECG) -> Measurements:
         i for i, q in enumerate(quality) if q != "flat"
     ]
     reps = _representative_leads(quality)
-    fid = _shared_fiducials(clean, r, own, fs, reps, ok_idx)
+    qrs_corr = _qrs_morphology_corr(clean, r, fs, ok_idx)
+    dominant = _dominant_beats(qrs_corr)
+    # high-passed only: ecg_clean's 20 ms moving average widens every QRS by about 10 ms at each end
+    amp = np.stack([_amplitude_lead(ecg.signal[i], fs) for i in range(12)])
+    fid = _shared_fiducials(clean, r, own, fs, reps, ok_idx, dominant, amp)
 
     # P waves: delineated, plausibly placed AND time-locked to the QRS (pre-QRS segment matches median)
     p_lock = _p_consistency(clean, r, fs, reps[:2] if len(reps) > 1 else reps)
@@ -1065,7 +1148,7 @@ def _measure_uncached(ecg: ECG) -> Measurements:
             leads[name] = LeadMeasurements(lead=name, quality="flat")
             lead_med[name] = {}
             continue
-        vals = _measure_lead(clean[i], _amplitude_lead(ecg.signal[i], fs), fid, r, fs, st_point)
+        vals = _measure_lead(clean[i], amp[i], fid, r, fs, st_point)
         beats = _beat_dicts(fid, timing, vals, r, fs, name)
         med = {k: _nanmedian(v) for k, v in vals.items() if k not in ("p_peak", "t_peak")}
         lead_med[name] = med
@@ -1081,7 +1164,6 @@ def _measure_uncached(ecg: ECG) -> Measurements:
     g = _global_values(r, fs, timing, p_present, lead_med, ok_names, quality, reps)
     g["st_point_ms"] = st_point
     af_like = (g["p_wave_fraction"] or 0) < 0.5 and (g["rr_irregularity"] or 0) > 0.08
-    qrs_corr = _qrs_morphology_corr(clean, r, fs, ok_idx)
     premature = _premature_beats(r, fs, timing, qrs_corr, af_like)
     return Measurements(
         record_id=ecg.record_id,

@@ -1,0 +1,178 @@
+"""Synthetic 12-lead records whose fiducial points are known exactly, for validating ``measure``.
+
+``gem_core.samples.synthetic_ecg`` draws normal beats from Gaussians, whose waves have no exact start or
+end. Here every wave is built from half-sine lobes that start and stop at a stated time, so the truth is
+a number: QRS onset and offset, PR interval, and the ST level (a plateau from the J point to the T peak,
+against a zero PR baseline). Three QRS morphologies cover what conduction defects do to the bounds:
+
+- ``"normal"``: q, R and s lobes (rS in V1-V2, qRs in V5-V6);
+- ``"rsr"``: an rSR' with a terminal R' in V1-V2 and a broad terminal S in I, V5 and V6 (right bundle
+  branch block when the QRS is >= 120 ms, an rSR' pattern below);
+- ``"slurred_s"``: a QS with a broad, slurred S in V1-V3 and a broad notched R in I, aVL, V5 and V6
+  (the left bundle branch block complex), with discordant (secondary) T waves.
+
+Leads I, II and V1-V6 are drawn; III, aVR, aVL and aVF follow from I and II (Einthoven/Goldberger).
+
+>>> ecg, truth = conduction_ecg(heart_rate=75, qrs_ms=140, morphology="slurred_s")
+>>> ecg.signal.shape, truth["qrs_ms"], truth["pr_ms"]
+((12, 5000), 140.0, 160.0)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gem_core.ecg import ECG, LEADS
+from gem_core.errors import GemError
+
+_DRAWN = ("I", "II", "V1", "V2", "V3", "V4", "V5", "V6")
+# QRS lobes per drawn lead: (amplitude mV, start, end) as fractions of the QRS duration; each
+# morphology's first lobe starts at 0 and its last ends at 1 in several leads, so the global onset and
+# offset are exact.
+_QRS: dict[str, dict[str, tuple[tuple[float, float, float], ...]]] = {
+    "normal": {
+        "I": ((-0.06, 0.0, 0.25), (0.8, 0.15, 0.65), (-0.15, 0.55, 1.0)),
+        "II": ((-0.06, 0.0, 0.25), (1.2, 0.15, 0.65), (-0.2, 0.55, 1.0)),
+        "V1": ((0.2, 0.0, 0.35), (-0.9, 0.25, 1.0)),
+        "V2": ((0.4, 0.0, 0.4), (-1.4, 0.3, 1.0)),
+        "V3": ((0.8, 0.0, 0.5), (-0.8, 0.4, 1.0)),
+        "V4": ((-0.05, 0.0, 0.2), (1.3, 0.1, 0.6), (-0.4, 0.5, 1.0)),
+        "V5": ((-0.08, 0.0, 0.2), (1.5, 0.1, 0.65), (-0.2, 0.55, 1.0)),
+        "V6": ((-0.07, 0.0, 0.2), (1.2, 0.1, 0.7), (-0.12, 0.6, 1.0)),
+    },
+    "rsr": {
+        "I": ((0.8, 0.0, 0.5), (-0.35, 0.4, 1.0)),
+        "II": ((1.0, 0.0, 0.5), (-0.3, 0.4, 1.0)),
+        "V1": ((0.25, 0.0, 0.25), (-0.6, 0.2, 0.55), (0.9, 0.5, 1.0)),
+        "V2": ((0.3, 0.0, 0.25), (-1.0, 0.2, 0.55), (0.6, 0.5, 1.0)),
+        "V3": ((0.6, 0.0, 0.4), (-0.8, 0.35, 0.75), (0.3, 0.7, 1.0)),
+        "V4": ((1.2, 0.0, 0.5), (-0.5, 0.4, 1.0)),
+        "V5": ((1.3, 0.0, 0.5), (-0.4, 0.4, 1.0)),
+        "V6": ((1.1, 0.0, 0.5), (-0.4, 0.4, 1.0)),
+    },
+    "slurred_s": {
+        "I": ((0.6, 0.0, 0.55), (0.8, 0.4, 1.0)),
+        "II": ((0.5, 0.0, 0.6), (0.6, 0.4, 1.0)),
+        "V1": ((0.1, 0.0, 0.15), (-1.5, 0.1, 1.0)),
+        "V2": ((0.15, 0.0, 0.15), (-2.0, 0.1, 1.0)),
+        "V3": ((0.2, 0.0, 0.2), (-1.5, 0.15, 1.0)),
+        "V4": ((0.5, 0.0, 0.5), (0.6, 0.4, 1.0)),
+        "V5": ((1.0, 0.0, 0.55), (1.3, 0.4, 1.0)),
+        "V6": ((1.0, 0.0, 0.55), (1.2, 0.4, 1.0)),
+    },
+}
+# T amplitude (mV) per drawn lead; the slurred-S (LBBB) complex has discordant T waves.
+_T = {
+    "normal": {"I": 0.25, "II": 0.35, "V1": 0.1, "V2": 0.5, "V3": 0.5, "V4": 0.45, "V5": 0.35, "V6": 0.25},
+    "rsr": {"I": 0.2, "II": 0.3, "V1": -0.2, "V2": -0.1, "V3": 0.3, "V4": 0.4, "V5": 0.3, "V6": 0.2},
+    "slurred_s": {
+        "I": -0.3,
+        "II": -0.2,
+        "V1": 0.4,
+        "V2": 0.5,
+        "V3": 0.4,
+        "V4": -0.2,
+        "V5": -0.35,
+        "V6": -0.3,
+    },
+}
+_P = {"I": 0.08, "II": 0.15, "V1": 0.06, "V2": 0.08, "V3": 0.08, "V4": 0.08, "V5": 0.08, "V6": 0.07}
+P_MS = 100.0
+QTC_MS = 420.0  # QT = QTC_MS * sqrt(RR s), at least QRS + 160 ms, ending 30 ms before the next QRS
+
+
+def _half_sine(t: np.ndarray, start: float, end: float) -> np.ndarray:
+    """sin over [start, end] (one lobe, 0 at both ends with a definite slope), 0 outside."""
+    x = (t - start) / (end - start)
+    return np.where((x >= 0) & (x <= 1), np.sin(np.pi * np.clip(x, 0, 1)), 0.0)
+
+
+def _raised_cosine(t: np.ndarray, start: float, end: float) -> np.ndarray:
+    x = (t - start) / (end - start)
+    return np.where((x >= 0) & (x <= 1), 0.5 - 0.5 * np.cos(2 * np.pi * np.clip(x, 0, 1)), 0.0)
+
+
+def _beat(t: np.ndarray, qrs: float, pr: float | None, qt: float, morphology: str, st: dict) -> np.ndarray:
+    """One beat, t in ms from the QRS onset: (8, len) for the drawn leads."""
+    out = np.zeros((len(_DRAWN), len(t)))
+    t_peak = qrs + 0.6 * (qt - qrs)
+    for i, lead in enumerate(_DRAWN):
+        for amp, a, b in _QRS[morphology][lead]:
+            out[i] += amp * _half_sine(t, a * qrs, b * qrs)
+        if pr is not None:
+            out[i] += _P[lead] * _half_sine(t, -pr, -pr + P_MS)
+        out[i] += _T[morphology][lead] * _raised_cosine(t, qrs + 0.25 * (qt - qrs), qt)
+        level = st.get(lead, 0.0)
+        if level:
+            # reaches the ST level inside the QRS's last 40%, flat from J to the T peak, then back to 0 at T end
+            ramp = np.clip((t - 0.6 * qrs) / (0.4 * qrs), 0.0, 1.0)
+            fall = np.where(
+                t <= t_peak, 1.0, np.clip(0.5 + 0.5 * np.cos(np.pi * (t - t_peak) / (qt - t_peak)), 0, 1)
+            )
+            out[i] += level * np.where(t >= qt, 0.0, ramp * fall)
+    return out
+
+
+def conduction_ecg(
+    heart_rate: float = 75.0,
+    qrs_ms: float = 90.0,
+    pr_ms: float | None = 160.0,
+    st_mv: float = 0.0,
+    st_leads: tuple[str, ...] = ("V2", "V3", "V4"),
+    morphology: str = "normal",
+    duration_s: float = 10.0,
+    fs: int = 500,
+    noise: float = 0.01,
+    seed: int = 0,
+) -> tuple[ECG, dict]:
+    """A regular record with known QRS duration, PR interval and ST level; returns (ECG, truth).
+
+    ``st_mv`` is added as a plateau from the J point in ``st_leads`` (drawn leads only: I, II, V1-V6).
+    The P wave is left out (``truth["pr_ms"]`` None) when it would not fit between the previous T wave
+    and the QRS. ``truth``: qrs_ms, pr_ms, st_mv ({lead: mV} for every lead, 0 where none),
+    heart_rate_bpm, morphology, qt_ms, qrs_onsets_ms (per beat).
+    """
+    if morphology not in _QRS:
+        raise GemError(f"unknown morphology {morphology!r}; one of {sorted(_QRS)}")
+    bad = [lead for lead in st_leads if lead not in _DRAWN]
+    if bad:
+        raise GemError(f"ST offsets go on drawn leads {_DRAWN}, not {bad}")
+    rr = 60000.0 / heart_rate
+    qt = min(max(QTC_MS * np.sqrt(rr / 1000.0), qrs_ms + 160.0), rr - 30.0)
+    pr = pr_ms if pr_ms is not None and rr - pr_ms - qt >= 40.0 else None
+    rng = np.random.default_rng(seed)
+    n = int(round(duration_s * fs))
+    t = np.arange(n) * 1000.0 / fs
+    first = 400.0 + (pr or 0.0)
+    onsets = np.arange(first - rr, duration_s * 1000.0 + rr, rr)
+    st = dict.fromkeys(st_leads, st_mv)
+    drawn = np.zeros((len(_DRAWN), n))
+    for on in onsets:
+        lo, hi = np.searchsorted(t, [on - (pr or 0.0) - 10.0, on + qt + 10.0])
+        if hi > lo:
+            drawn[:, lo:hi] += _beat(t[lo:hi] - on, qrs_ms, pr, qt, morphology, st)
+    drawn += rng.normal(0.0, noise, drawn.shape)
+    i, ii = drawn[0], drawn[1]
+    limb = [i, ii, ii - i, -(i + ii) / 2, i - ii / 2, ii - i / 2]
+    signal = np.vstack([np.array(limb), drawn[2:]]).astype(np.float32)
+    st_i, st_ii = st.get("I", 0.0), st.get("II", 0.0)
+    st_all = dict(
+        zip(
+            LEADS[:6],
+            (st_i, st_ii, st_ii - st_i, -(st_i + st_ii) / 2, st_i - st_ii / 2, st_ii - st_i / 2),
+            strict=True,
+        )
+    )
+    st_all.update({lead: st.get(lead, 0.0) for lead in _DRAWN[2:]})
+    inside = onsets[(onsets > 0) & (onsets + qt < duration_s * 1000.0)]
+    truth = {
+        "qrs_ms": float(qrs_ms),
+        "pr_ms": None if pr is None else float(pr),
+        "st_mv": st_all,
+        "heart_rate_bpm": float(heart_rate),
+        "morphology": morphology,
+        "qt_ms": float(qt),
+        "qrs_onsets_ms": [float(x) for x in inside],
+    }
+    name = f"conduction-{morphology}-{round(heart_rate)}bpm-qrs{round(qrs_ms)}"
+    return ECG(signal=signal, fs=fs, record_id=name, metadata={"source": "gem_core.beat_model"}), truth
