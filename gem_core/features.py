@@ -76,6 +76,8 @@ EXTRA_BEAT_VALUES: dict[str, str] = {
     "s_amplitude": "mV",  # depth of the largest negative deflection after R (positive number)
     "st_deviation": "mV",  # at J+60 ms (J+40 ms above 100 bpm: global st_point_ms) against the PR baseline
     "st_j": "mV",  # (added) level at the J point (QRS offset) against the PR baseline
+    "r_prime_amplitude": "mV",  # (added) terminal R' after the S nadir above the baseline (0 if none)
+    "s_duration": "ms",  # (added) time the QRS spends below the baseline after R (terminal S width)
     "st_slope": "mV/s",  # (added) slope of the ST segment between J+20 and J+80 ms
 }
 # Fiducial points per beat, ms from the record start; None where absent (e.g. no P wave in AF).
@@ -858,6 +860,20 @@ def _measure_lead(
     lo, _ = _extreme(q_vals, q_valid, q_idx, "min")
     after_r = q_valid & (q_idx >= hi_pos[:, None])
     s_lo, _ = _extreme(q_vals, after_r, q_idx, "min")
+    # terminal R' (rSR', qR'): a peak after the QRS nadir that rises >= 0.1 mV from it, stands above the
+    # baseline and falls again before the QRS offset (so a J point raised by ST elevation is not an R')
+    lo_all, lo_pos = _extreme(q_vals, q_valid, q_idx, "min")
+    after_nadir = q_valid & (q_idx > lo_pos[:, None])
+    rp, _ = _extreme(q_vals, after_nadir, q_idx, "max")
+    at_off = _at(amp, off)
+    has_rp = (
+        (rp - lo_all >= 0.1) & (rp - at_off >= 0.05) & (rp - amp_base >= 0.05) & (amp_base - lo_all >= 0.05)
+    )
+    r_prime = np.where(np.isfinite(rp), np.where(has_rp, rp - amp_base, 0.0), np.nan)
+    # terminal S width: samples after R more than 0.05 mV under the baseline, where the S reaches 0.1 mV
+    under = after_r & (q_vals < amp_base[:, None] - 0.05)
+    s_dur = np.where(amp_base - s_lo >= 0.1, under.sum(axis=1) * 1000.0 / fs, 0.0)
+    s_dur = np.where(np.isfinite(s_lo), s_dur, np.nan)
     vals, valid, idx = _window(sig, fid["t_on"], fid["t_off"])
     t_val, t_pos = _extreme(vals - base[:, None], valid, idx, "abs")
     j60 = _at(sig, off + st_point_ms * ms) - base
@@ -879,6 +895,8 @@ def _measure_lead(
         "t_amplitude": t_val,
         "st_deviation": j60,
         "st_j": j0,
+        "r_prime_amplitude": r_prime,
+        "s_duration": s_dur,
         "st_slope": slope,
         "qrs_area": np.where(np.isfinite(base), qrs_area, np.nan),
         "p_area": np.where(np.isfinite(fid["p_on"]), p_area, np.nan),

@@ -58,6 +58,7 @@ from gem_core.criteria import (
     T_INVERSION_MV,
     T_UPRIGHT_LEADS,
     TACHYCARDIA_BPM,
+    TERMINAL_S_MIN_MS,
     TERRITORIES,
     axis_category,
     lbbb_qrs_limit,
@@ -577,9 +578,21 @@ def bbb_pattern(m: Measurements, usable: list[str]) -> dict:
         for lead in BBB_LATERAL_S_LEADS
         if lead in lateral and (lead_median(m, lead, "s_amplitude") or 0.0) >= RBBB_LATERAL_S_MV
     ]
+    # rSR' (terminal R' after an S) in V1 or V2, and a broad terminal S (>= 40 ms) in the lateral leads,
+    # read whatever the QRS width (AHA/ACCF/HRS 2009 Part III)
+    rsr = [
+        lead
+        for lead in ("V1", "V2")
+        if lead in usable and (lead_median(m, lead, "r_prime_amplitude") or 0.0) >= RBBB_V1_R_MV
+    ]
+    broad_s = [
+        lead
+        for lead in BBB_LATERAL_S_LEADS
+        if lead in lateral and (lead_median(m, lead, "s_duration") or 0.0) >= TERMINAL_S_MIN_MS
+    ]
     pattern = None
-    if shape == "R" and with_s:
-        pattern = "right"  # terminal R dominant in V1 (rsR', qR or broad R), S wave in I / V6
+    if (shape == "R" and with_s) or (rsr and (with_s or broad_s)):
+        pattern = "right"  # terminal R in V1 (rSR', qR or broad R), S wave in I / V6
     elif shape in ("QS", "rS") and len(upright) >= BBB_MIN_UPRIGHT_LATERAL:
         pattern = "left"  # QS or rS in V1 with upright R waves in the lateral leads
     return {
@@ -590,6 +603,8 @@ def bbb_pattern(m: Measurements, usable: list[str]) -> dict:
         "lateral": lateral,
         "upright": upright,
         "with_s": with_s[:2],
+        "rsr": rsr,
+        "broad_s": broad_s[:2],
         "pattern": pattern,
     }
 
@@ -627,19 +642,43 @@ def qrs_conduction(
     lat = lat.get(kind, [])
     width_leads = [lead for lead in (v1, *lat) if lead] or usable[:2]
     ev = spans(m, width_leads, "qrs_duration", per_lead=2)
+    if kind is None and bbb["rsr"]:  # an rSR' with a QRS under 110 ms: named, not called a block
+        leads = bbb["rsr"]
+        text = f"{_leads_phrase(leads).capitalize()} {'shows' if len(leads) == 1 else 'show'} an rSR' pattern"
+        text += f" with a QRS duration of {_ms(qrs)}."
+        ev = spans(m, leads, "qrs_duration", per_lead=2)
+        finding = Finding(
+            "rsr",
+            text,
+            "rsr_pattern",
+            round(qrs),
+            "ms",
+            leads=leads,
+            abnormal=True,
+            source="AHA/ACCF/HRS 2009 Part III (rSR' below the incomplete-RBBB width)",
+            evidence=ev,
+            details={**bbb, "diagnosis": "rSR' pattern (right ventricular conduction delay)"},
+        )
+        return [finding], None
     if kind is None:
         text = f"The QRS duration is {_ms(qrs)}."
         return [Finding("qrs", text, "qrs_duration", round(qrs), "ms", leads=width_leads, evidence=ev)], None
     if kind in ("RBBB", "IRBBB"):
-        morph = f"a dominant terminal R wave in lead {v1}"
-        if lat:
+        morph = (
+            f"an rSR' pattern in lead {v1}"
+            if v1 in bbb["rsr"]
+            else f"a dominant terminal R wave in lead {v1}"
+        )
+        if bbb["broad_s"]:
+            morph += f" and a broad terminal S wave in {_leads_phrase(bbb['broad_s'])}"
+        elif lat:
             morph += f" and an S wave in {_leads_phrase(lat)}"
     elif kind in ("LBBB", "ILBBB"):
         morph = f"a QS or rS complex in lead {v1} and upright R waves in {_leads_phrase(lat)}"
     else:
         morph = "a QRS morphology typical of neither bundle branch"  # names no leads: nothing to check there
     names = {
-        "RBBB": "right bundle branch block (RBBB)",
+        "RBBB": "complete right bundle branch block (RBBB)",
         "IRBBB": "incomplete right bundle branch block",
         "LBBB": "left bundle branch block (LBBB)",
         "ILBBB": "incomplete left bundle branch block",
@@ -650,10 +689,16 @@ def qrs_conduction(
         "ILBBB": INCOMPLETE_BBB_QRS_MS,
         "LBBB": _lbbb_limit(metadata),
     }.get(kind, COMPLETE_BBB_QRS_MS)
-    sentence = (
-        f"The QRS duration is prolonged at {_ms(qrs)} (>= {limit:.0f} ms) with {morph}, "
-        f"indicating {names[kind]}."
-    )
+    if kind in ("IRBBB", "ILBBB"):
+        sentence = f"The QRS duration is {_ms(qrs)} (110-119 ms) with {morph}, indicating {names[kind]}."
+    else:
+        sentence = (
+            f"The QRS duration is prolonged at {_ms(qrs)} (>= {limit:.0f} ms) with {morph}, "
+            f"indicating {names[kind]}."
+        )
+    if kind in ("RBBB", "IRBBB"):
+        width_leads = list(dict.fromkeys([v1, *(bbb["broad_s"] or lat)]))
+        ev = spans(m, width_leads, "qrs_duration", per_lead=2)
     morph_ev = spans(m, width_leads, "r_amplitude", per_lead=1) if kind != "NSIVCB" else []
     finding = Finding(
         "qrs",
@@ -1064,7 +1109,9 @@ def assess(m: Measurements, metadata: dict | None = None) -> Assessment:
     findings += axis(m)
     findings += qt_interval(m, qrs_kind, usable, metadata)
     findings += voltage(m, qrs_kind, usable, metadata)
-    findings += st_segments(m, qrs_kind, usable, metadata, rhythm)
+    # ST-T after a terminal conduction delay (rSR' in V1-V2) is secondary there
+    rsr_leads = tuple(next((f.details.get("rsr") for f in qrs_findings if f.details.get("rsr")), ()))
+    findings += st_segments(m, qrs_kind, usable, metadata, rhythm, exclude=rsr_leads)
     findings += t_waves(m, qrs_kind, usable)
     missing = missing_measurements(m, rhythm, usable)
     findings += [

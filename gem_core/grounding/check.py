@@ -1156,9 +1156,38 @@ def _wave(kind: str):
             )
             ok = any(upright) if not d.leads or d.negated else sum(upright) / len(upright) >= 0.5
             return _verdict(ok, d.negated), measured, evidence
+        if kind == "s" and d.comparator == "prolonged":  # "broad (terminal) S waves in I and V6"
+
+            def test(v, _lead):
+                return v >= criteria.TERMINAL_S_MIN_MS - _margin(d, QRS_TOL_MS)
+
+            ok, measured = _per_lead(d, m, "s_duration", test, "ms")
+            return _verdict(ok, d.negated), f"S wave width {measured}", evidence
         return NOT_CHECKABLE, f"{kind.upper()} wave amplitude only (shape not measured)", evidence
 
     return handler
+
+
+def _rsr(d: Draft, m: Measurements):
+    """An rSR' (terminal R' after an S): the lead's median terminal R' at least 1 mm (0.1 mV)."""
+    leads = d.leads or ("V1", "V2")
+    evidence = beat_spans(
+        m, leads, "qrs_onset_ms", "qrs_offset_ms", "r_prime_amplitude", "qrs_amplitude", "mV", d.feature
+    )
+    d = Draft(d.start, d.end, d.feature, tuple(leads), d.value, d.unit, d.comparator, d.negated)
+
+    def test(v, lead):
+        if v >= criteria.WAVE_PRESENT_MV - _margin(d, AMPLITUDE_TOL_MV):
+            return True
+        # no separate R' measured: a notch on a broad dominant R (rsR' whose s stays above the baseline) is
+        # not measured, so only an rS or QS complex, whose negative wave dominates, rules the R' out
+        r, neg = dominance(m, lead)
+        if r is None or neg is None:
+            return None
+        return False if neg > criteria.LBBB_V1_NEGATIVE_RATIO * r else None
+
+    ok, measured = _per_lead(d, m, "r_prime_amplitude", test, "mV")
+    return _verdict(ok, d.negated), f"terminal R' {measured}", evidence
 
 
 def _qrs_polarity(d: Draft, m: Measurements):
@@ -1219,6 +1248,7 @@ _HANDLERS = {
     "t_upright": _t_rule("upright"),
     "p_wave": _p_wave,
     "qrs_polarity": _qrs_polarity,
+    "rsr_pattern": _rsr,
     "r_waves": _wave("r"),
     "s_waves": _wave("s"),
     **{name: _numeric for name in _NUMERIC if name != "st_segment"},
