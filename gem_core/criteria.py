@@ -226,3 +226,14 @@ def rate_corrected_qt(qt_ms: float, rr_ms: float) -> tuple[float, str]:
     if QTC_BAZETT_MIN_BPM <= bpm <= QTC_BAZETT_MAX_BPM:
         return qt_ms / rr_s**0.5, "Bazett"
     return qt_ms / rr_s ** (1.0 / 3.0), "Fridericia"
+
+
+def qtc_formula(heart_rate_bpm: float | None) -> str:
+    """'Bazett' between 60 and 90 bpm (or when the rate is unknown), 'Fridericia' outside.
+
+    >>> qtc_formula(75), qtc_formula(118), qtc_formula(45)
+    ('Bazett', 'Fridericia', 'Fridericia')
+    """
+    if heart_rate_bpm is None or QTC_BAZETT_MIN_BPM <= heart_rate_bpm <= QTC_BAZETT_MAX_BPM:
+        return "Bazett"
+    return "Fridericia"

@@ -1009,15 +1009,21 @@ def _frontal_axis(areas: dict[str, float]) -> float | None:
     return round(math.degrees(math.atan2(y, x)), 1)
 
 
+def _nanmax(values) -> float:
+    """Largest finite value, NaN when there is none (numpy's nanmax warns "All-NaN" to the terminal)."""
+    arr = np.asarray(values, dtype=np.float64)
+    arr = arr[np.isfinite(arr)]
+    return float(arr.max()) if len(arr) else float("nan")
+
+
 def _voltage(lead_med: dict[str, dict[str, float]], ok: set[str]) -> dict:
     def get(name, key):
         return lead_med[name][key] if name in ok else float("nan")
 
     limb = [get(n, "qrs_amplitude") for n in LIMB_LEADS]
     prec = [get(n, "qrs_amplitude") for n in PRECORDIAL_LEADS]
-    limb_max = np.nanmax(limb) if np.isfinite(limb).any() else float("nan")
-    prec_max = np.nanmax(prec) if np.isfinite(prec).any() else float("nan")
-    r56 = np.nanmax([get("V5", "r_amplitude"), get("V6", "r_amplitude")])
+    limb_max, prec_max = _nanmax(limb), _nanmax(prec)
+    r56 = _nanmax([get("V5", "r_amplitude"), get("V6", "r_amplitude")])
     return {
         "limb_max_qrs_mv": round(float(limb_max), 3),
         "precordial_max_qrs_mv": round(float(prec_max), 3),

@@ -45,6 +45,8 @@ from gem_core.criteria import (
     LBBB_V1_NEGATIVE_RATIO,
     LOW_VOLTAGE_LIMB_MV,
     LOW_VOLTAGE_PRECORDIAL_MV,
+    PAUSE_MIN_MS,
+    PAUSE_RATIO,
     PVC_MAX_MORPHOLOGY_CORR,
     PVC_MIN_EXTRA_QRS_MS,
     RBBB_LATERAL_S_MV,
@@ -62,6 +64,7 @@ from gem_core.criteria import (
     TERRITORIES,
     axis_category,
     lbbb_qrs_limit,
+    qtc_formula,
     qtc_long_limit,
     ste_limit,
 )
@@ -463,8 +466,18 @@ def premature_beats(m: Measurements, rhythm: str) -> list[Finding]:
         if coupling is not None:
             sentence += f"; the {'first ' if n > 1 else ''}coupling RR interval is {_ms(coupling)}"
             if pause is not None:
-                pause_word = "a compensatory pause" if first.get("compensatory") else "a pause"
-                sentence += f", followed by {pause_word} of {_ms(pause)}"
+                # "pause" only as cardiologists use it: a compensatory pause, or an RR of at least 1.5
+                # dominant RRs or 2 s; otherwise the next RR interval is just stated
+                dominant = _median(
+                    v for v, _, i in _rr_intervals(m) if not {i - 1, i} & _premature_indices(m)
+                )
+                long = dominant is not None and (pause >= PAUSE_RATIO * dominant or pause >= PAUSE_MIN_MS)
+                if first.get("compensatory"):
+                    sentence += f", followed by a compensatory pause of {_ms(pause)}"
+                elif long:
+                    sentence += f", followed by a pause of {_ms(pause)}"
+                else:
+                    sentence += f", followed by an RR interval of {_ms(pause)}"
         evidence = [
             {
                 "lead": "II" if "II" in m.leads else next(iter(m.leads)),
@@ -751,16 +764,28 @@ def axis(m: Measurements) -> list[Finding]:
 def qt_interval(
     m: Measurements, qrs_kind: str | None, usable: list[str], metadata: dict | None
 ) -> list[Finding]:
-    """QT and QTc (Bazett); prolonged QTc by sex (AHA/ACCF/HRS 2009 Part IV)."""
-    qt, qtc = _num(m.global_values.get("qt_ms")), _num(m.global_values.get("qtc_ms"))
+    """QT and the rate-appropriate QTc (Bazett at 60-90 bpm, Fridericia outside, where Bazett over- or
+    under-corrects); prolonged QTc by sex (AHA/ACCF/HRS 2009 Part IV), judged on that QTc."""
+    g = m.global_values
+    formula = qtc_formula(_num(g.get("heart_rate_bpm")))
+    qt = _num(g.get("qt_ms"))
+    qtc = _num(g.get("qtc_ms" if formula == "Bazett" else "qtc_fridericia_ms"))
     if qt is None or qtc is None:
         return []
     limit = qtc_long_limit(_sex(metadata))
     lead = _rhythm_lead(usable)
     ev = spans(m, [lead], "qtc_interval")
     wide = qrs_kind in ("RBBB", "LBBB", "NSIVCB")
+    how = "" if formula == "Bazett" else " (Fridericia correction: Bazett over-corrects at this rate)"
+    details = {
+        "formula": formula,
+        "qtc_bazett_ms": g.get("qtc_ms"),
+        "qtc_fridericia_ms": g.get("qtc_fridericia_ms"),
+    }
     if qtc >= limit and not wide:
-        sentence = f"The QT interval is {_ms(qt)} and the QTc is prolonged at {_ms(qtc)} (>= {limit:.0f} ms)."
+        sentence = (
+            f"The QT interval is {_ms(qt)} and the QTc is prolonged at {_ms(qtc)} (>= {limit:.0f} ms){how}."
+        )
         return [
             Finding(
                 "qt",
@@ -773,10 +798,13 @@ def qt_interval(
                 abnormal=True,
                 source="AHA/ACCF/HRS 2009 Part IV",
                 evidence=ev,
+                details=details,
             )
         ]
-    sentence = f"The QT interval is {_ms(qt)} with a QTc of {_ms(qtc)}."
-    return [Finding("qt", sentence, "qtc_interval", round(qtc), "ms", leads=[lead], evidence=ev)]
+    sentence = f"The QT interval is {_ms(qt)} with a QTc of {_ms(qtc)}{how}."
+    return [
+        Finding("qt", sentence, "qtc_interval", round(qtc), "ms", leads=[lead], evidence=ev, details=details)
+    ]
 
 
 def voltage(m: Measurements, qrs_kind: str | None, usable: list[str], metadata: dict | None) -> list[Finding]:

@@ -124,3 +124,30 @@ def test_a_missing_measurement_is_never_supported():
     for text in ("The QRS duration is 90 ms.", "The QRS is narrow.", "No first-degree AV block."):
         verdicts = [c["verdict"] for c in ground(text, m, final=True)]
         assert verdicts and all(v == "not_checkable" for v in verdicts), (text, verdicts)
+
+
+def test_qtc_at_a_fast_rate_is_fridericia_and_judged_on_it():
+    """QTc at 118 bpm: Bazett over-corrects, so the interpreter reports Fridericia's value and judges
+    prolongation on it; the checker accepts either standard value for a stated QTc."""
+    m = make_measurements(rr=(508.0,) * 9, qt=300.0)
+    g = m.global_values
+    g.update(heart_rate_bpm=118.0, qt_ms=300.0, qtc_ms=421.0, qtc_fridericia_ms=376.0)
+    qt = next(f for f in assess(m).findings if f.key == "qt")
+    assert qt.value == 376 and "Fridericia" in qt.sentence and qt.label is None
+    assert ground("The QTc is 421 ms.", m, final=True)[0]["verdict"] == "supported"  # Bazett's
+    assert ground("The QTc is 376 ms.", m, final=True)[0]["verdict"] == "supported"
+    assert ground("The QTc is 470 ms.", m, final=True)[0]["verdict"] == "contradicted"
+    g.update(qtc_ms=600.0, qtc_fridericia_ms=470.0)
+    assert assess(m).findings and "LQT" in assess(m).diagnosis_labels  # 470 >= 460 (sex unknown)
+    g.update(qtc_fridericia_ms=430.0)
+    assert "LQT" not in assess(m).diagnosis_labels  # Bazett's 600 ms alone does not make it long
+
+
+def test_a_pause_is_only_called_a_pause_when_it_is_one():
+    """One PAC with the next RR 800 ms against a dominant 782 ms: an RR interval, not a pause."""
+    rr = (782.0,) * 4 + (600.0, 800.0) + (782.0,) * 4
+    pac = {"beat_index": 5, "time_ms": 300.0 + 4 * 782 + 600, "kind": "PAC", "qrs": "narrow"}
+    pac.update(coupling_ms=600.0, pause_ms=800.0, compensatory=False)
+    m = make_measurements(rr=rr, premature=(pac,))
+    sentence = next(f.sentence for f in assess(m).findings if f.key == "pac")
+    assert "pause" not in sentence and "RR interval of 800 ms" in sentence, sentence

@@ -527,6 +527,8 @@ def _numeric(d: Draft, m: Measurements):
     if cmp_value is None:
         return NOT_CHECKABLE, _describe(d, m, beat_key, global_key, unit), evidence
     comparator, value = cmp_value
+    if not d.leads and d.feature == "qtc_interval" and m.global_values.get(global_key) is not None:
+        return _qtc(d, m, comparator, value, tol, evidence)
     if not d.leads and global_key and m.global_values.get(global_key) is not None:
         measured_value = float(m.global_values[global_key])
         ok = compare(measured_value, comparator, value, _tol(d, tol))
@@ -534,6 +536,27 @@ def _numeric(d: Draft, m: Measurements):
     ok, measured = _per_lead(
         d, m, beat_key, lambda v, _lead: compare(v, comparator, value, _tol(d, tol)), unit
     )
+    return _verdict(ok, d.negated), measured, evidence
+
+
+def _qtc(d: Draft, m: Measurements, comparator: str, value, tol: float, evidence):
+    """A QTc claim: a stated value may be either standard correction (Bazett or Fridericia); whether the
+    QTc is prolonged or normal is judged on the rate-appropriate one (criteria.qtc_formula)."""
+    g = m.global_values
+    bazett, fridericia = g.get("qtc_ms"), g.get("qtc_fridericia_ms")
+    formula = criteria.qtc_formula(g.get("heart_rate_bpm"))
+    rate_qtc = bazett if formula == "Bazett" or fridericia is None else fridericia
+    measured = f"{fmt(rate_qtc, 'ms')} ({formula}; Bazett {fmt(bazett, 'ms')})"
+    if d.value is None:
+        return (
+            _verdict(compare(float(rate_qtc), comparator, value, _tol(d, tol)), d.negated),
+            measured,
+            evidence,
+        )
+    values = [float(v) for v in (bazett, fridericia) if v is not None]
+    ok = any(compare(v, comparator, value, _tol(d, tol)) for v in values)
+    if d.negated:
+        ok = all(compare(v, comparator, value, _tol(d, tol)) for v in values)
     return _verdict(ok, d.negated), measured, evidence
 
 
