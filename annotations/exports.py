@@ -31,7 +31,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from annotations.metrics import METRIC_NAMES, metric
-from annotations.models import Campaign, CampaignItem, Case, Interpretation, Preference, Rater, Rating
+from annotations.models import (
+    Assignment,
+    Campaign,
+    CampaignItem,
+    Case,
+    Interpretation,
+    Preference,
+    Rater,
+    Rating,
+)
 from gem_core.errors import GemError
 
 FORMATS = ("dpo", "kto", "csv", "hf")
@@ -73,7 +82,12 @@ RATING_COLUMNS = (
 )
 
 
-def campaign_interpretations(s: Session, campaign: str | int | None) -> set[int] | None:
+def campaign_scope(s: Session, campaign: str | int | None) -> tuple[set[int], set[tuple[str, int]]] | None:
+    """A campaign's interpretation ids, and the (rater pseudonym, interpretation id) pairs assigned.
+
+    Only work done under the campaign's assignments counts in its summaries and exports: a rater
+    who was not assigned an item cannot add ratings or choices to it.
+    """
     if campaign is None:
         return None
     query = select(Campaign.id).where(
@@ -83,14 +97,25 @@ def campaign_interpretations(s: Session, campaign: str | int | None) -> set[int]
     if camp_id is None:
         raise GemError(f"no campaign {campaign!r}")
     ids: set[int] = set()
-    for row in s.scalars(select(CampaignItem.interpretation_ids).where(CampaignItem.campaign_id == camp_id)):
-        ids.update(row)
-    return ids
+    assigned: set[tuple[str, int]] = set()
+    rows = s.execute(
+        select(CampaignItem.interpretation_ids, Rater.pseudonym)
+        .outerjoin(Assignment, Assignment.item_id == CampaignItem.id)
+        .outerjoin(Rater, Rater.id == Assignment.rater_id)
+        .where(CampaignItem.campaign_id == camp_id)
+    )
+    for interpretation_ids, pseudonym in rows:
+        ids.update(interpretation_ids)
+        if pseudonym is not None:
+            assigned.update((pseudonym, i) for i in interpretation_ids)
+    return ids, assigned
 
 
 def load_data(s: Session, campaign: str | int | None = None) -> Data:
-    """Ratings, preferences and interpretations (optionally those of one campaign)."""
-    only = campaign_interpretations(s, campaign)
+    """Ratings, preferences and interpretations (optionally those of one campaign, counting only the
+    ratings and choices of the raters each item was assigned to)."""
+    scope = campaign_scope(s, campaign)
+    only, assigned = scope if scope is not None else (None, None)
     interps = {
         row.id: Interp(row.id, row.case_id, row.model, row.model_version, row.question, row.text)
         for row in s.execute(
@@ -124,7 +149,7 @@ def load_data(s: Session, campaign: str | int | None = None) -> Data:
             .join(Rater, Rater.id == Rating.rater_id)
             .order_by(Rating.id)
         )
-        if r[2] in interps
+        if r[2] in interps and (assigned is None or (r[1], r[2]) in assigned)
     ]
     preferences = [
         tuple(p)
@@ -141,7 +166,9 @@ def load_data(s: Session, campaign: str | int | None = None) -> Data:
             .join(Rater, Rater.id == Preference.rater_id)
             .order_by(Preference.id)
         )
-        if p[2] in interps and p[3] in interps
+        if p[2] in interps
+        and p[3] in interps
+        and (assigned is None or {(p[0], p[2]), (p[0], p[3])} <= assigned)
     ]
     return Data(interps, cases, ratings, preferences)
 

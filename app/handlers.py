@@ -199,6 +199,8 @@ def interpret(
     interp.stopped = stop.is_set()
     interp.claims = present.ground(interp.text, session.measurements, final=True)
     interp.interpretation_id = present.store_interpretation(ctx, session)
+    if interp.interpretation_id is not None:
+        session.shown.add(interp.interpretation_id)  # what this tab may rate (app.rating)
     yield session
 
 

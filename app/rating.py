@@ -40,9 +40,21 @@ def scores_from(values: list) -> dict[str, int]:
     return {name: int(v) for name, v in zip(names, values, strict=True)}
 
 
+NOT_SHOWN = (
+    "interpretation {} was not shown in this session; you can rate or compare only interpretations "
+    "generated on your screen (Review, Compare) or assigned to you in a campaign"
+)
+
+
 def interpretation_id_of(session: Session, explicit=None):
-    """The interpretation to rate: an explicit id (API callers), else the one on the Review screen."""
+    """The interpretation to rate: an explicit id (API callers), else the one on the Review screen.
+
+    An explicit id must be one this session was shown (``Session.shown``): nobody rates what they
+    never saw.
+    """
     if explicit not in (None, "", 0):
+        if int(explicit) not in session.shown:
+            raise GemError(NOT_SHOWN.format(int(explicit)))
         return int(explicit)
     interp = session.to_rate
     if interp is None:
@@ -52,6 +64,25 @@ def interpretation_id_of(session: Session, explicit=None):
             "this interpretation was not saved (no ratings store or still streaming); wait for 'Done'"
         )
     return interp.interpretation_id
+
+
+def scoped_key(who, key: str) -> str:
+    """The client's idempotency key, scoped to the rater: another rater's use of it blocks nothing.
+
+    >>> from types import SimpleNamespace as N
+    >>> scoped_key(N(id=1), "k") != scoped_key(N(id=2), "k"), len(scoped_key(N(id=1), "k"))
+    (True, 64)
+    """
+    import hashlib
+
+    return hashlib.sha256(f"{who.id}\0{key}".encode()).hexdigest()
+
+
+def check_shown(session: Session, *interpretation_ids) -> None:
+    """``GemError`` unless every id was shown in ``session`` (generated on this tab's screens)."""
+    for interpretation_id in interpretation_ids:
+        if interpretation_id is None or int(interpretation_id) not in session.shown:
+            raise GemError(NOT_SHOWN.format(interpretation_id))
 
 
 def submit_rating(
@@ -73,7 +104,7 @@ def submit_rating(
         scores,
         comment or "",
         seconds,
-        idempotency_key=key,
+        idempotency_key=scoped_key(who, key),
         assignment_id=assignment_id,
     )
 
@@ -131,7 +162,7 @@ def submit_preference(
         CHOICES[choice_label],
         rationale or "",
         seconds,
-        idempotency_key=key,
+        idempotency_key=scoped_key(who, key),
         assignment_id=assignment_id,
     )
 

@@ -197,6 +197,7 @@ def build_compare(ctx: AppContext, review: dict, gpu) -> None:
             sub = Session(sample_id=s.sample_id, ecg=s.ecg, measurements=s.measurements, case_id=s.case_id)
             *_, done = handlers.interpret(ctx, sub, name, review_question(s), params, request.session_hash)
             results.append(done.interpretation)
+            s.shown |= done.shown
         a, b = rating.blind_pair(*results)
         state = {
             "case": s.case_id,
@@ -205,6 +206,7 @@ def build_compare(ctx: AppContext, review: dict, gpu) -> None:
             "B": rating.blinded(b, "B"),
         }
         return (
+            s,
             state,
             a.interpretation_id,
             b.interpretation_id,
@@ -217,7 +219,7 @@ def build_compare(ctx: AppContext, review: dict, gpu) -> None:
     gen.click(
         gpu(generate),
         [session, first, second, temp],
-        [pair, a_id, b_id, a_text, b_text, key, status],
+        [session, pair, a_id, b_id, a_text, b_text, key, status],
         **PRIVATE,
     )
 
@@ -235,6 +237,7 @@ def build_compare(ctx: AppContext, review: dict, gpu) -> None:
 
     @ui_errors
     def submit_preference(
+        s: Session,
         p: dict,
         interpretation_a_id: int | None,
         interpretation_b_id: int | None,
@@ -248,6 +251,7 @@ def build_compare(ctx: AppContext, review: dict, gpu) -> None:
         ``choice``: "A is better", "B is better", "Tie" or "Both bad".
         """
         who = auth.require_rater(ctx, request, None)
+        rating.check_shown(s, interpretation_a_id, interpretation_b_id)
         rating.submit_preference(
             ctx,
             who,
@@ -262,7 +266,7 @@ def build_compare(ctx: AppContext, review: dict, gpu) -> None:
 
     submit.click(
         submit_preference,
-        [pair, a_id, b_id, choice, rationale, key],
+        [session, pair, a_id, b_id, choice, rationale, key],
         [status, key],
         api_name="submit_preference",
     )

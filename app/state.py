@@ -51,6 +51,7 @@ class Session:
     rate_opened: float | None = None  # when the Rate tab showed this interpretation (time spent)
     clear_panels: bool = False  # the previous record's claims and evidence are still on screen
     start_ms: float = 0.0  # the page of a long record on screen (10 s from here)
+    shown: set = field(default_factory=set)  # ids of the stored interpretations shown in this tab
 
     @property
     def to_rate(self) -> Interpretation | None:

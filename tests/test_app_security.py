@@ -116,3 +116,123 @@ def test_heartbeat_streams_need_a_signed_in_session(served):
         )
         with signed.stream("GET", f"{url}/gradio_api/heartbeat/abcdef") as stream:
             assert stream.status_code == 200
+
+
+# ---------------------------------------------------------------------------------------- authorization
+
+
+def rater_client(url: str, who: tuple[str, str]):
+    from gradio_client import Client
+
+    return Client(url, auth=who, verbose=False)
+
+
+def interpret_twice(client, sample_id: str) -> list[int]:
+    import re
+
+    client.predict(sample_id, "12x1", False, api_name="/load_ecg")
+    ids = []
+    for question in ("Interpret this ECG.", "Describe the rhythm."):
+        *_, last = list(client.submit(backend_name="measure", question=question, api_name="/interpret"))
+        ids.append(int(re.search(r"interpretation (\d+)", last[-1]).group(1)))
+    return ids
+
+
+SCORES = (5, 4, 4, 4, 3, 4, 5)
+
+
+@pytest.fixture(scope="module")
+def shown(served):
+    """Two raters' clients and the interpretation ids each was shown."""
+    url, _ = served
+    first, second = rater_client(url, RATERS[0]), rater_client(url, RATERS[1])
+    return {
+        "first": first,
+        "second": second,
+        "first_ids": interpret_twice(first, "synthetic:60bpm"),
+        "second_ids": interpret_twice(second, "synthetic:150bpm"),
+    }
+
+
+def test_a_rater_cannot_rate_what_they_were_not_shown(shown, served):
+    from gradio_client.exceptions import AppError
+
+    _, ctx = served
+    before = ctx.store.counts()["ratings"]
+    theirs = shown["first_ids"][0]
+    with pytest.raises(AppError, match=f"interpretation {theirs} was not shown in this session"):
+        shown["second"].predict(theirs, "key-not-shown-1", *SCORES, "", api_name="/submit_rating")
+    with pytest.raises(AppError, match="was not shown in this session"):
+        shown["second"].predict(
+            *shown["first_ids"], "A is better", "", "key-not-shown-2", api_name="/submit_preference"
+        )
+    assert ctx.store.counts()["ratings"] == before
+    status, _ = shown["second"].predict(
+        shown["second_ids"][0], "key-shown-1", *SCORES, "", api_name="/submit_rating"
+    )
+    assert status.startswith(f"Saved rating of interpretation {shown['second_ids'][0]}")
+
+
+def test_idempotency_keys_are_scoped_to_the_rater(shown, served):
+    _, ctx = served
+    before = ctx.store.counts()["ratings"]
+    key = "the-same-key-for-both-raters"
+    one, _ = shown["first"].predict(shown["first_ids"][1], key, *SCORES, "first", api_name="/submit_rating")
+    two, _ = shown["second"].predict(
+        shown["second_ids"][1], key, *SCORES, "second", api_name="/submit_rating"
+    )
+    assert one.startswith("Saved rating") and two.startswith("Saved rating")
+    assert ctx.store.counts()["ratings"] == before + 2
+    again, _ = shown["first"].predict(shown["first_ids"][1], key, *SCORES, "first", api_name="/submit_rating")
+    assert ctx.store.counts()["ratings"] == before + 2 and again.startswith("Saved rating")  # a retry
+
+
+def test_campaign_summary_and_export_count_only_assigned_work(served, tmp_path):
+    import json
+
+    _, ctx = served
+    store = ctx.store
+    admin = auth.find_rater(ctx, ADMIN[0])
+    assigned, outsider = auth.find_rater(ctx, "rater2"), auth.find_rater(ctx, "rater3")
+    line = {
+        "case": "synthetic:75bpm",
+        "interpretations": [
+            {"model": "m-good", "text": "Sinus rhythm, 75 bpm."},
+            {"model": "m-bad", "text": "Atrial fibrillation."},
+        ],
+    }
+    source = tmp_path / "camp.jsonl"
+    source.write_text(json.dumps(line) + "\n")
+    store.import_campaign(admin, source, "only-assigned", kind="compare", k_raters=1)
+    assert store.assign(admin, "only-assigned", raters=[assigned]) == 1
+    item = store.next_item(assigned, "only-assigned")
+    by_label = {i["label"]: i["id"] for i in item.interpretations}
+    good, bad = (by_label[label] for label in sorted(by_label))  # Model A: m-good (first in the file)
+    store.submit_preference(
+        assigned, good, bad, "a", "", idempotency_key="assigned-choice", assignment_id=item.assignment_id
+    )
+    for n in range(3):  # the outsider's choices, and their ratings, of the same pair
+        store.submit_preference(outsider, good, bad, "b", "", idempotency_key=f"outsider-choice-{n}")
+    store.submit_rating(
+        outsider,
+        bad,
+        dict(zip(store_metric_names(), SCORES, strict=True)),
+        "",
+        idempotency_key="outsider-rating",
+    )
+    summary = store.summary(admin, "only-assigned")
+    assert summary["n_preferences"] == 1 and summary["n_ratings"] == 0
+    assert set(summary["raters"]) == {assigned.pseudonym}
+    result = store.export(
+        admin, "dpo", tmp_path / "pairs.jsonl", campaign="only-assigned", image_root=tmp_path
+    )
+    rows = [json.loads(x) for x in (tmp_path / "pairs.jsonl").read_text().splitlines()]
+    assert result.rows == 1 and "Sinus rhythm" in json.dumps(rows[0]["chosen"])
+    everything = store.summary(admin, None)  # without a campaign: every choice stays visible
+    assert everything["n_preferences"] >= 4
+
+
+def store_metric_names():
+    from annotations.metrics import METRIC_NAMES
+
+    return METRIC_NAMES
