@@ -347,23 +347,46 @@ def kto_rows(
     return rows
 
 
+def private_file(path: Path, newline: str | None = None):
+    """Open ``path`` for writing text, readable by its owner only (0600): exports hold rater comments."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # an older file of the same name keeps its mode otherwise
+    return os.fdopen(fd, "w", encoding="utf-8", newline=newline)
+
+
 def write_jsonl(rows: list[dict], out: Path) -> None:
     tmp = out.with_name(out.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as f:
+    with private_file(tmp) as f:
         f.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
     tmp.replace(out)  # readers never see half a file
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # OWASP CSV injection: a spreadsheet evaluates these
+
+
+def spreadsheet_safe(value):
+    """A text cell a spreadsheet would read as a formula gets a leading apostrophe (OWASP); other
+    values are unchanged (numbers stay numbers, negative ones too).
+
+    >>> spreadsheet_safe("=1+2"), spreadsheet_safe("-1+2"), spreadsheet_safe(-1), spreadsheet_safe("ok")
+    ("'=1+2", "'-1+2", -1, 'ok')
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def write_csv(data: Data, out: Path) -> int:
     tmp = out.with_name(out.name + ".tmp")
-    with tmp.open("w", encoding="utf-8", newline="") as f:
+    with private_file(tmp, newline="") as f:
         w = csv.writer(f)
         w.writerow(
             ["rating_id", "rater", "case", "interpretation_id", "model", "model_version", *RATING_COLUMNS[3:]]
         )
         for r in data.ratings:
             it = data.interps[r[2]]
-            w.writerow([r[0], r[1], data.cases.get(it.case_id, ""), r[2], it.model, it.model_version, *r[3:]])
+            row = [r[0], r[1], data.cases.get(it.case_id, ""), r[2], it.model, it.model_version, *r[3:]]
+            w.writerow([spreadsheet_safe(v) for v in row])
     tmp.replace(out)
     return len(data.ratings)
 

@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import re
 import threading
 import time
 from collections import OrderedDict
+from urllib.parse import unquote
 
 from fastapi import HTTPException
 
@@ -34,37 +36,44 @@ MAX_TRACKED = 10_000  # clients and usernames remembered (least recently seen dr
 
 
 class ClientAddress:
-    """Pure ASGI middleware: puts the caller's address in ``CLIENT`` for the auth callable to read,
-    and answers 401 to heartbeat streams without a signed-in session when the app has a login.
+    """Pure ASGI middleware in front of Gradio's routes.
 
-    Gradio's ``/heartbeat/{session}`` route has no login check; without this, anyone could hold
-    streams (and their file descriptors) open.
+    - puts the caller's address in ``CLIENT`` for the sign-in check to read;
+    - answers 401 to heartbeat streams without a signed-in session when the app has a login
+      (Gradio's ``/heartbeat/{session}`` route has no login check: anyone could hold streams open);
+    - answers 403 to file downloads whose name matches ``admin_files`` (exports) unless the
+      session's user passes ``is_admin``: an export's address alone does not open it.
     """
 
-    def __init__(self, app, trust_proxy: bool = False):
+    def __init__(self, app, trust_proxy: bool = False, admin_files: str = "", is_admin=None):
         self.app, self.trust_proxy = app, trust_proxy
+        self.admin_files = re.compile(admin_files) if admin_files else None
+        self.is_admin = is_admin
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http":
             CLIENT.set(client_address(scope, self.trust_proxy))
-            if "/heartbeat/" in scope.get("path", "") and not signed_in(scope):
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": 401,
-                        "headers": [(b"content-type", b"text/plain")],
-                    }
-                )
-                await send({"type": "http.response.body", "body": b"sign in first"})
-                return
+            path = unquote(scope.get("path", ""))
+            if "/heartbeat/" in path and session_user(scope) is None:
+                return await _refuse(send, 401, b"sign in first")
+            if self.admin_files and "/file=" in path and self.admin_files.search(path.rsplit("/", 1)[-1]):
+                user = session_user(scope)
+                if not user or self.is_admin is None or not await asyncio.to_thread(self.is_admin, user):
+                    return await _refuse(send, 403, b"exports are for administrators")
         await self.app(scope, receive, send)
 
 
-def signed_in(scope: dict) -> bool:
-    """Whether the request carries a Gradio login token (always True for an app without a login)."""
+async def _refuse(send, status: int, body: bytes) -> None:
+    headers = [(b"content-type", b"text/plain")]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def session_user(scope: dict) -> str | None:
+    """The signed-in username of a request ("" for an app without a login; None: not signed in)."""
     gradio_app = scope.get("app")
     if getattr(gradio_app, "auth", None) is None:
-        return True
+        return ""
     tokens = getattr(gradio_app, "tokens", {})
     for name, value in scope.get("headers") or ():
         if name != b"cookie":
@@ -72,8 +81,8 @@ def signed_in(scope: dict) -> bool:
         for part in value.decode("latin-1").split(";"):
             key, _, token = part.strip().partition("=")
             if key.startswith("access-token") and token in tokens:
-                return True
-    return False
+                return tokens[token]
+    return None
 
 
 def client_address(scope: dict, trust_proxy: bool) -> str:

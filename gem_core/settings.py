@@ -49,6 +49,7 @@ class Settings:
     signin_free_failures: int = 10  # failed sign-ins before a client or username backs off (app.signin)
     signin_client_lock_s: float = 900.0  # longest wait imposed on a client that keeps failing
     signin_user_lock_s: float = 30.0  # longest wait on a username (short: an attacker cannot lock it out)
+    export_ttl_s: float = 3600.0  # exports (files with every rater's comments) are deleted after this
     trust_proxy: bool = False  # take the client address from X-Forwarded-For (always on Spaces)
     allow_anonymous_rating: bool = False
     store_patient_fields: bool = False

@@ -16,6 +16,7 @@ from tests.conftest import free_port
 
 RATERS = [(f"rater{i}", f"rater password {i}") for i in range(4)]
 ADMIN = ("boss", "admin password")
+DEMO: dict = {}  # the served Blocks, for putting a file in its download cache
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +39,7 @@ def served(tmp_path_factory):
     ctx = make_context(settings)
     demo = build_demo(settings, ctx)
     demo.queue().launch(prevent_thread_lock=True, quiet=True, **launch_kwargs(ctx))
+    DEMO["app"] = demo
     yield demo.local_url.rstrip("/"), ctx
     demo.close()
 
@@ -236,3 +238,87 @@ def store_metric_names():
     from annotations.metrics import METRIC_NAMES
 
     return METRIC_NAMES
+
+
+# ------------------------------------------------------------------------------------------------ exports
+
+
+def signed_in_http(url: str, who: tuple[str, str]) -> httpx.Client:
+    client = httpx.Client(timeout=30)
+    assert client.post(f"{url}/login", data={"username": who[0], "password": who[1]}).status_code == 200
+    return client
+
+
+@pytest.fixture(scope="module")
+def csv_export(served, shown):
+    """The admin's CSV export of every rating (after a rater's comment that looks like a formula)."""
+    from app import rating
+
+    url, ctx = served
+    formula = "=cmd|' /C calc'!A0"
+    shown["first"].predict(
+        shown["first_ids"][0], "formula-comment", *SCORES, formula, api_name="/submit_rating"
+    )
+    admin = auth.find_rater(ctx, ADMIN[0])
+    path, message = rating.export(ctx, admin, "csv", "")
+    assert path and "Exported" in message
+    return path
+
+
+def test_csv_export_neutralises_formulas(csv_export):
+    import csv
+
+    with open(csv_export, encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    comments = {r["comment"] for r in rows}
+    assert "'=cmd|' /C calc'!A0" in comments
+    assert not any(str(v).startswith(("=", "+", "-", "@", "\t", "\r")) for r in rows for v in r.values())
+
+
+def test_export_files_are_private_and_under_unguessable_names(csv_export, served):
+    import os
+    import stat
+    from pathlib import Path
+
+    _, ctx = served
+    path = Path(csv_export)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(path.parent).st_mode) == 0o700
+    exports = Path(ctx.settings.data_dir) / "exports"
+    assert path.parent.parent == exports and len(path.parent.name) >= 12 + 1 + 24  # owner + 18 random bytes
+
+
+def test_export_downloads_are_served_to_admins_only(csv_export, served):
+    from gradio.processing_utils import move_resource_to_block_cache
+
+    url, ctx = served
+    demo = DEMO["app"]
+    cached = move_resource_to_block_cache(csv_export, demo)  # where Gradio puts a handler's download
+    address = f"{url}/gradio_api/file={cached}"
+    rater = signed_in_http(url, RATERS[2])
+    assert rater.get(address).status_code == 403
+    rater.close()
+    assert httpx.get(address, timeout=30).status_code in (401, 403)
+    admin = signed_in_http(url, ADMIN)
+    got = admin.get(address)
+    admin.close()
+    assert got.status_code == 200 and "rating_id" in got.text
+
+
+def test_old_exports_are_deleted(served):
+    import os
+    import time as clock
+    from pathlib import Path
+
+    from app import rating
+
+    _, ctx = served
+    admin = auth.find_rater(ctx, ADMIN[0])
+    exports = Path(ctx.settings.data_dir) / "exports"
+    old = exports / "someone-old"
+    old.mkdir()
+    (old / "gem-csv-20200101-000000.csv").write_text("x")
+    stale = clock.time() - ctx.settings.export_ttl_s - 10
+    os.utime(old, (stale, stale))
+    rating.export(ctx, admin, "csv", "")
+    assert not old.exists()
