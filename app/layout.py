@@ -53,8 +53,20 @@ def theme() -> gr.themes.Base:
     )
 
 
+def shown_error(exc: Exception) -> gr.Error:
+    """``gr.Error`` with the message as text: Gradio renders a pop-up's message as HTML, and messages
+    quote what users sent (lead names, file names), so markup in them is escaped, never rendered.
+
+    >>> shown_error(GemError('lead <a href="x">y</a>')).message
+    'lead &lt;a href=&quot;x&quot;&gt;y&lt;/a&gt;'
+    """
+    import html
+
+    return gr.Error(html.escape(str(exc)), print_exception=False)
+
+
 def ui_errors(fn):
-    """Show ``GemError`` messages in the UI (``gr.Error``) for plain and generator handlers."""
+    """Show ``GemError`` messages in the UI (``gr.Error``, as text) for plain and generator handlers."""
     if inspect.isgeneratorfunction(fn):
 
         @functools.wraps(fn)
@@ -62,7 +74,7 @@ def ui_errors(fn):
             try:
                 yield from fn(*args, **kwargs)
             except GemError as exc:
-                raise gr.Error(str(exc)) from None
+                raise shown_error(exc) from None
 
         return gen_wrapper
 
@@ -71,7 +83,7 @@ def ui_errors(fn):
         try:
             return fn(*args, **kwargs)
         except GemError as exc:
-            raise gr.Error(str(exc)) from None
+            raise shown_error(exc) from None
 
     return wrapper
 
