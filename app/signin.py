@@ -42,20 +42,38 @@ class ClientAddress:
     - answers 401 to heartbeat streams without a signed-in session when the app has a login
       (Gradio's ``/heartbeat/{session}`` route has no login check: anyone could hold streams open);
     - answers 403 to file downloads whose name matches ``admin_files`` (exports) unless the
-      session's user passes ``is_admin``: an export's address alone does not open it.
+      session's user passes ``is_admin``: an export's address alone does not open it;
+    - binds each Gradio session hash to the user who first streamed on it (heartbeat, result
+      stream): another user presenting that hash gets 403 instead of the first user's results.
     """
 
     def __init__(self, app, trust_proxy: bool = False, admin_files: str = "", is_admin=None):
         self.app, self.trust_proxy = app, trust_proxy
         self.admin_files = re.compile(admin_files) if admin_files else None
         self.is_admin = is_admin
+        self.owners: OrderedDict[str, str] = OrderedDict()  # session hash -> username
+        self.lock = threading.Lock()
+
+    def _claim(self, session_hash: str, user: str) -> bool:
+        """Whether ``user`` may stream on ``session_hash`` (the first user to do so owns it)."""
+        with self.lock:
+            owner = self.owners.setdefault(session_hash, user)
+            self.owners.move_to_end(session_hash)
+            while len(self.owners) > 10 * MAX_TRACKED:
+                self.owners.popitem(last=False)
+        return owner == user
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http":
             CLIENT.set(client_address(scope, self.trust_proxy))
             path = unquote(scope.get("path", ""))
-            if "/heartbeat/" in path and session_user(scope) is None:
-                return await _refuse(send, 401, b"sign in first")
+            if "/heartbeat/" in path or path.endswith("/queue/data"):
+                user = session_user(scope)
+                if user is None:
+                    return await _refuse(send, 401, b"sign in first")
+                session_hash = _session_hash(scope, path)
+                if user and session_hash and not self._claim(session_hash, user):
+                    return await _refuse(send, 403, b"this session belongs to another user")
             if self.admin_files and "/file=" in path and self.admin_files.search(path.rsplit("/", 1)[-1]):
                 user = session_user(scope)
                 if not user or self.is_admin is None or not await asyncio.to_thread(self.is_admin, user):
@@ -67,6 +85,14 @@ async def _refuse(send, status: int, body: bytes) -> None:
     headers = [(b"content-type", b"text/plain")]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+def _session_hash(scope: dict, path: str) -> str:
+    if "/heartbeat/" in path:
+        return path.rsplit("/heartbeat/", 1)[-1].strip("/")
+    from urllib.parse import parse_qs
+
+    return (parse_qs(scope.get("query_string", b"").decode("latin-1")).get("session_hash") or [""])[0]
 
 
 def session_user(scope: dict) -> str | None:

@@ -322,3 +322,43 @@ def test_old_exports_are_deleted(served):
     os.utime(old, (stale, stale))
     rating.export(ctx, admin, "csv", "")
     assert not old.exists()
+
+
+# ------------------------------------------------------------------------------------ per-tab state
+
+
+def test_another_user_presenting_a_session_hash_gets_nothing_of_it(served):
+    url, _ = served
+    victim, attacker = rater_client(url, RATERS[2]), rater_client(url, RATERS[3])
+    victim.predict("synthetic:100bpm", "12x1", False, api_name="/load_ecg")
+    *_, done = list(
+        victim.submit(backend_name="measure", question="Interpret this ECG.", api_name="/interpret")
+    )
+    assert "Done" in done[-1]
+    attacker.session_hash = victim.session_hash  # a leaked hash
+    with pytest.raises(Exception) as info:
+        attacker.predict(backend_name="measure", question="Interpret this ECG.", api_name="/interpret")
+    assert "100" not in str(info.value) or "belongs to another" in str(info.value)
+    http = signed_in_http(url, RATERS[3])
+    stream = http.get(f"{url}/gradio_api/queue/data", params={"session_hash": victim.session_hash})
+    heartbeat = http.get(f"{url}/gradio_api/heartbeat/{victim.session_hash}")
+    http.close()
+    assert stream.status_code == 403 and heartbeat.status_code == 403
+    *_, again = list(
+        victim.submit(backend_name="measure", question="Interpret this ECG.", api_name="/interpret")
+    )
+    assert "Done" in again[-1]  # the owner's tab is untouched
+
+
+def test_every_state_is_bound_to_its_first_user():
+    """Behind the stream check: handlers bind per-tab state (Session, dict states) to the user."""
+    from app.state import Session, bind
+    from gem_core.errors import GemError
+
+    s, pair = Session(), {}
+    assert bind(s, "alice") is s and s.owner == "alice" and bind(pair, "alice")["owner"] == "alice"
+    assert bind(s, "alice") is s  # the owner again: fine
+    for state in (s, pair):
+        with pytest.raises(GemError, match="belongs to another signed-in user"):
+            bind(state, "mallory")
+    assert bind(Session(), None).owner is None  # no accounts: nothing to bind to
