@@ -31,7 +31,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from annotations.metrics import METRIC_NAMES, metric
-from annotations.models import Campaign, CampaignItem, Case, Interpretation, Preference, Rater, Rating
+from annotations.models import (
+    Assignment,
+    Campaign,
+    CampaignItem,
+    Case,
+    Interpretation,
+    Preference,
+    Rater,
+    Rating,
+)
 from gem_core.errors import GemError
 
 FORMATS = ("dpo", "kto", "csv", "hf")
@@ -73,7 +82,12 @@ RATING_COLUMNS = (
 )
 
 
-def campaign_interpretations(s: Session, campaign: str | int | None) -> set[int] | None:
+def campaign_scope(s: Session, campaign: str | int | None) -> tuple[set[int], set[tuple[str, int]]] | None:
+    """A campaign's interpretation ids, and the (rater pseudonym, interpretation id) pairs assigned.
+
+    Only work done under the campaign's assignments counts in its summaries and exports: a rater
+    who was not assigned an item cannot add ratings or choices to it.
+    """
     if campaign is None:
         return None
     query = select(Campaign.id).where(
@@ -83,14 +97,25 @@ def campaign_interpretations(s: Session, campaign: str | int | None) -> set[int]
     if camp_id is None:
         raise GemError(f"no campaign {campaign!r}")
     ids: set[int] = set()
-    for row in s.scalars(select(CampaignItem.interpretation_ids).where(CampaignItem.campaign_id == camp_id)):
-        ids.update(row)
-    return ids
+    assigned: set[tuple[str, int]] = set()
+    rows = s.execute(
+        select(CampaignItem.interpretation_ids, Rater.pseudonym)
+        .outerjoin(Assignment, Assignment.item_id == CampaignItem.id)
+        .outerjoin(Rater, Rater.id == Assignment.rater_id)
+        .where(CampaignItem.campaign_id == camp_id)
+    )
+    for interpretation_ids, pseudonym in rows:
+        ids.update(interpretation_ids)
+        if pseudonym is not None:
+            assigned.update((pseudonym, i) for i in interpretation_ids)
+    return ids, assigned
 
 
 def load_data(s: Session, campaign: str | int | None = None) -> Data:
-    """Ratings, preferences and interpretations (optionally those of one campaign)."""
-    only = campaign_interpretations(s, campaign)
+    """Ratings, preferences and interpretations (optionally those of one campaign, counting only the
+    ratings and choices of the raters each item was assigned to)."""
+    scope = campaign_scope(s, campaign)
+    only, assigned = scope if scope is not None else (None, None)
     interps = {
         row.id: Interp(row.id, row.case_id, row.model, row.model_version, row.question, row.text)
         for row in s.execute(
@@ -124,7 +149,7 @@ def load_data(s: Session, campaign: str | int | None = None) -> Data:
             .join(Rater, Rater.id == Rating.rater_id)
             .order_by(Rating.id)
         )
-        if r[2] in interps
+        if r[2] in interps and (assigned is None or (r[1], r[2]) in assigned)
     ]
     preferences = [
         tuple(p)
@@ -141,7 +166,9 @@ def load_data(s: Session, campaign: str | int | None = None) -> Data:
             .join(Rater, Rater.id == Preference.rater_id)
             .order_by(Preference.id)
         )
-        if p[2] in interps and p[3] in interps
+        if p[2] in interps
+        and p[3] in interps
+        and (assigned is None or {(p[0], p[2]), (p[0], p[3])} <= assigned)
     ]
     return Data(interps, cases, ratings, preferences)
 
@@ -320,23 +347,46 @@ def kto_rows(
     return rows
 
 
+def private_file(path: Path, newline: str | None = None):
+    """Open ``path`` for writing text, readable by its owner only (0600): exports hold rater comments."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # an older file of the same name keeps its mode otherwise
+    return os.fdopen(fd, "w", encoding="utf-8", newline=newline)
+
+
 def write_jsonl(rows: list[dict], out: Path) -> None:
     tmp = out.with_name(out.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as f:
+    with private_file(tmp) as f:
         f.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
     tmp.replace(out)  # readers never see half a file
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # OWASP CSV injection: a spreadsheet evaluates these
+
+
+def spreadsheet_safe(value):
+    """A text cell a spreadsheet would read as a formula gets a leading apostrophe (OWASP); other
+    values are unchanged (numbers stay numbers, negative ones too).
+
+    >>> spreadsheet_safe("=1+2"), spreadsheet_safe("-1+2"), spreadsheet_safe(-1), spreadsheet_safe("ok")
+    ("'=1+2", "'-1+2", -1, 'ok')
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def write_csv(data: Data, out: Path) -> int:
     tmp = out.with_name(out.name + ".tmp")
-    with tmp.open("w", encoding="utf-8", newline="") as f:
+    with private_file(tmp, newline="") as f:
         w = csv.writer(f)
         w.writerow(
             ["rating_id", "rater", "case", "interpretation_id", "model", "model_version", *RATING_COLUMNS[3:]]
         )
         for r in data.ratings:
             it = data.interps[r[2]]
-            w.writerow([r[0], r[1], data.cases.get(it.case_id, ""), r[2], it.model, it.model_version, *r[3:]])
+            row = [r[0], r[1], data.cases.get(it.case_id, ""), r[2], it.model, it.model_version, *r[3:]]
+            w.writerow([spreadsheet_safe(v) for v in row])
     tmp.replace(out)
     return len(data.ratings)
 

@@ -51,10 +51,28 @@ def load_upload(ctx: AppContext, paths: str | list[str] | None) -> Session:
     if not paths:
         raise GemError("no file received; upload a WFDB (.hea + .dat), .mat, .npy, .npz, .csv or .zip record")
     with tempfile.TemporaryDirectory(prefix="gem-upload-") as folder:
-        local = [Path(shutil.copy(p, Path(folder) / Path(p).name)) for p in paths]
-        headers = [p for p in local if p.suffix.lower() == ".hea"]
-        ecg = load_ecg(headers[0] if headers else local[0])
+        try:
+            local = [Path(shutil.copy(p, Path(folder) / Path(p).name)) for p in paths]
+            headers = [p for p in local if p.suffix.lower() == ".hea"]
+            ecg = load_ecg(headers[0] if headers else local[0])
+        except OSError as err:  # copying a file with an unusable name
+            raise GemError(f"cannot take the upload: {err.strerror or type(err).__name__}") from None
+        except GemError as err:
+            raise GemError(without_server_paths(str(err))) from None
     return _session_for(ctx, ecg, f"upload:{ecg.record_id}")
+
+
+def without_server_paths(message: str) -> str:
+    """``message`` with every path under the server's temporary folder cut to its file name.
+
+    >>> import tempfile
+    >>> without_server_paths(f"{tempfile.gettempdir()}/gem-upload-x1/rec.npy does not exist")
+    'rec.npy does not exist'
+    """
+    import re
+
+    root = re.escape(tempfile.gettempdir().rstrip("/"))
+    return re.sub(root + r"/[^\s'\"]*", lambda m: m.group().rstrip("/").rsplit("/", 1)[-1], message)
 
 
 def _session_for(ctx: AppContext, ecg, sample_id: str) -> Session:
@@ -181,6 +199,8 @@ def interpret(
     interp.stopped = stop.is_set()
     interp.claims = present.ground(interp.text, session.measurements, final=True)
     interp.interpretation_id = present.store_interpretation(ctx, session)
+    if interp.interpretation_id is not None:
+        session.shown.add(interp.interpretation_id)  # what this tab may rate (app.rating)
     yield session
 
 

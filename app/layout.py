@@ -15,7 +15,7 @@ import time
 import gradio as gr
 
 from app import handlers, present
-from app.state import AppContext, Session
+from app.state import AppContext, Session, bind, user_of
 from app.tracing import figure_value, tracing
 from gem_core.errors import GemError
 from gem_core.prompts import DEFAULT_QUESTION
@@ -53,8 +53,20 @@ def theme() -> gr.themes.Base:
     )
 
 
+def shown_error(exc: Exception) -> gr.Error:
+    """``gr.Error`` with the message as text: Gradio renders a pop-up's message as HTML, and messages
+    quote what users sent (lead names, file names), so markup in them is escaped, never rendered.
+
+    >>> shown_error(GemError('lead <a href="x">y</a>')).message
+    'lead &lt;a href=&quot;x&quot;&gt;y&lt;/a&gt;'
+    """
+    import html
+
+    return gr.Error(html.escape(str(exc)), print_exception=False)
+
+
 def ui_errors(fn):
-    """Show ``GemError`` messages in the UI (``gr.Error``) for plain and generator handlers."""
+    """Show ``GemError`` messages in the UI (``gr.Error``, as text) for plain and generator handlers."""
     if inspect.isgeneratorfunction(fn):
 
         @functools.wraps(fn)
@@ -62,7 +74,7 @@ def ui_errors(fn):
             try:
                 yield from fn(*args, **kwargs)
             except GemError as exc:
-                raise gr.Error(str(exc)) from None
+                raise shown_error(exc) from None
 
         return gen_wrapper
 
@@ -71,7 +83,7 @@ def ui_errors(fn):
         try:
             return fn(*args, **kwargs)
         except GemError as exc:
-            raise gr.Error(str(exc)) from None
+            raise shown_error(exc) from None
 
     return wrapper
 
@@ -210,7 +222,8 @@ def build_review(ctx: AppContext, gpu) -> dict:
         return s, fig, present.record_info(s), text, tokens, "Measuring…"
 
     @ui_errors
-    def measure_step(s: Session, lay: str, bt: bool):
+    def measure_step(s: Session, lay: str, bt: bool, request: gr.Request = None):
+        bind(s, user_of(request))
         handlers.measured(handlers.registered(ctx, s))
         fig = figure_value(handlers.figure(s, lay, bt, s.selected_claim)) if bt else gr.skip()
         glob_t, lead_t = present.global_table(s.measurements), present.lead_table(s.measurements)
@@ -228,14 +241,20 @@ def build_review(ctx: AppContext, gpu) -> dict:
     measure_outputs = [session, glob, per_lead, plot, status, evidence, claims, page]
 
     @ui_errors
-    def load_ecg(sample_id: str, lay: str, bt: bool, before: Session | None = None):
+    def load_ecg(
+        sample_id: str, lay: str, bt: bool, before: Session | None = None, request: gr.Request = None
+    ):
         """Load a sample by id: returns the tracing, record summary and measurement tables."""
-        return after_load(handlers.load_sample(ctx, sample_id), lay, bt, before)
+        owner = user_of(request)
+        bind(before, owner)
+        return after_load(bind(handlers.load_sample(ctx, sample_id), owner), lay, bt, before)
 
     @ui_errors
-    def load_upload(files, lay: str, bt: bool, before: Session | None = None):
+    def load_upload(files, lay: str, bt: bool, before: Session | None = None, request: gr.Request = None):
+        owner = user_of(request)
+        bind(before, owner)
         paths = [f if isinstance(f, str) else f.name for f in (files or [])]
-        return after_load(handlers.load_upload(ctx, paths), lay, bt, before)
+        return after_load(bind(handlers.load_upload(ctx, paths), owner), lay, bt, before)
 
     load_inputs = [layout, beats]
     # the status line says what is happening: Gradio's progress overlays would re-render each output
@@ -247,7 +266,8 @@ def build_review(ctx: AppContext, gpu) -> dict:
         measure_step, [session, *load_inputs], measure_outputs, **PRIVATE, **quiet
     )
 
-    def redraw(s: Session, lay: str, bt: bool):
+    def redraw(s: Session, lay: str, bt: bool, request: gr.Request = None):
+        bind(s, user_of(request))
         if bt:
             handlers.measured(s)
         return views(s, lay, bt)
@@ -260,7 +280,8 @@ def build_review(ctx: AppContext, gpu) -> dict:
         **PRIVATE,
     )
 
-    def turn_page(s: Session, start_s: float, lay: str, bt: bool):
+    def turn_page(s: Session, start_s: float, lay: str, bt: bool, request: gr.Request = None):
+        bind(s, user_of(request))
         handlers.go_to_page(s, start_s)
         return (s, *redraw(s, lay, bt))
 
@@ -286,6 +307,7 @@ def build_review(ctx: AppContext, gpu) -> dict:
         s, backend_name, question, temperature, top_p, max_new_tokens, seed, request: gr.Request
     ):
         """Stream an interpretation of the loaded ECG (text so far, then claims with verdicts)."""
+        bind(s, user_of(request))
         params = handlers.generation_params(temperature, top_p, max_new_tokens, seed)
         tab = request.session_hash if request else None
         # the claims table is cleared once (if it shows claims), filled once at the end: re-rendering
@@ -334,7 +356,8 @@ def build_review(ctx: AppContext, gpu) -> dict:
         gpu(run_interpret), interp_inputs, interp_outputs, concurrency_limit=4, **PRIVATE, **quiet
     )
 
-    def pick_claim(s: Session, lay: str, bt: bool, evt: gr.SelectData):
+    def pick_claim(s: Session, lay: str, bt: bool, evt: gr.SelectData, request: gr.Request = None):
+        bind(s, user_of(request))
         index = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
         if isinstance(evt.target, gr.HighlightedText):  # a per-session copy of `reading`, not the object
             handlers.select_token(s, index)

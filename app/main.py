@@ -7,7 +7,7 @@ import os
 
 import gradio as gr
 
-from app import auth, layout, screens
+from app import auth, layout, rating, screens, signin
 from app.spaces import gpu_decorator, oauth_enabled, on_spaces
 from app.state import AppContext
 from gem_core.errors import GemError
@@ -32,7 +32,8 @@ def build_demo(settings: Settings | None = None, ctx: AppContext | None = None) 
     settings = settings or get_settings()
     ctx = ctx or make_context(settings)
     gpu = gpu_decorator()
-    with gr.Blocks(title="GEM Studio", fill_width=True) as demo:
+    ttl = int(settings.export_ttl_s)  # Gradio's copies of downloads (exports) go after their lifetime too
+    with gr.Blocks(title="GEM Studio", fill_width=True, delete_cache=(max(60, ttl // 4), ttl)) as demo:
         layout.header(ctx)
         who = screens.identity_bar(ctx)
         with gr.Tabs():
@@ -72,6 +73,18 @@ def launch_kwargs(ctx: AppContext) -> dict:
         # chunk (~0.2-0.4 s of main-thread time per event), and leave patient data on shared machines
         "run_history": False,
     }
+    from starlette.middleware import Middleware
+
+    trust = ctx.settings.trust_proxy or on_spaces()  # Spaces' proxy sets X-Forwarded-For
+
+    def is_admin(username: str) -> bool:
+        who = auth.find_rater(ctx, username) if ctx.store is not None else None
+        return bool(who and who.is_admin)
+
+    guard = Middleware(
+        signin.ClientAddress, trust_proxy=trust, admin_files=rating.EXPORT_NAME, is_admin=is_admin
+    )
+    kwargs["app_kwargs"] = {"middleware": [guard]}
     if ctx.settings.auth_file and not oauth_enabled():
         kwargs["auth"] = auth.password_check(ctx)
         kwargs["auth_message"] = "GEM Studio: sign in with the account your study coordinator gave you."

@@ -40,9 +40,21 @@ def scores_from(values: list) -> dict[str, int]:
     return {name: int(v) for name, v in zip(names, values, strict=True)}
 
 
+NOT_SHOWN = (
+    "interpretation {} was not shown in this session; you can rate or compare only interpretations "
+    "generated on your screen (Review, Compare) or assigned to you in a campaign"
+)
+
+
 def interpretation_id_of(session: Session, explicit=None):
-    """The interpretation to rate: an explicit id (API callers), else the one on the Review screen."""
+    """The interpretation to rate: an explicit id (API callers), else the one on the Review screen.
+
+    An explicit id must be one this session was shown (``Session.shown``): nobody rates what they
+    never saw.
+    """
     if explicit not in (None, "", 0):
+        if int(explicit) not in session.shown:
+            raise GemError(NOT_SHOWN.format(int(explicit)))
         return int(explicit)
     interp = session.to_rate
     if interp is None:
@@ -52,6 +64,25 @@ def interpretation_id_of(session: Session, explicit=None):
             "this interpretation was not saved (no ratings store or still streaming); wait for 'Done'"
         )
     return interp.interpretation_id
+
+
+def scoped_key(who, key: str) -> str:
+    """The client's idempotency key, scoped to the rater: another rater's use of it blocks nothing.
+
+    >>> from types import SimpleNamespace as N
+    >>> scoped_key(N(id=1), "k") != scoped_key(N(id=2), "k"), len(scoped_key(N(id=1), "k"))
+    (True, 64)
+    """
+    import hashlib
+
+    return hashlib.sha256(f"{who.id}\0{key}".encode()).hexdigest()
+
+
+def check_shown(session: Session, *interpretation_ids) -> None:
+    """``GemError`` unless every id was shown in ``session`` (generated on this tab's screens)."""
+    for interpretation_id in interpretation_ids:
+        if interpretation_id is None or int(interpretation_id) not in session.shown:
+            raise GemError(NOT_SHOWN.format(interpretation_id))
 
 
 def submit_rating(
@@ -73,7 +104,7 @@ def submit_rating(
         scores,
         comment or "",
         seconds,
-        idempotency_key=key,
+        idempotency_key=scoped_key(who, key),
         assignment_id=assignment_id,
     )
 
@@ -131,7 +162,7 @@ def submit_preference(
         CHOICES[choice_label],
         rationale or "",
         seconds,
-        idempotency_key=key,
+        idempotency_key=scoped_key(who, key),
         assignment_id=assignment_id,
     )
 
@@ -485,19 +516,58 @@ def summary_chart(table):
     return fig
 
 
+EXPORT_NAME = r"gem-(?:dpo|kto|csv|hf)-\d{8}-\d{6}"  # what an export's file name starts with
+
+
+def export_dir(ctx: AppContext, admin):
+    """``<data_dir>/exports/<admin>-<random>``: a 0700 folder per admin under an unguessable name.
+
+    Exports hold every rater's comments: their files are 0600, their folder cannot be guessed from
+    the admin's name, and ``remove_old_exports`` deletes them after ``GEM_EXPORT_TTL_S``.
+    """
+    import hashlib
+    import os
+    import secrets
+    from pathlib import Path
+
+    root = Path(ctx.settings.data_dir) / "exports"
+    root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    remove_old_exports(root, ctx.settings.export_ttl_s)
+    owner = hashlib.sha256(f"{admin.id}:{admin.username}".encode()).hexdigest()[:12]
+    folder = root / f"{owner}-{secrets.token_urlsafe(18)}"
+    folder.mkdir(mode=0o700)
+    os.chmod(folder, 0o700)  # whatever the umask
+    return folder
+
+
+def remove_old_exports(root, ttl_s: float) -> int:
+    """Delete export folders (and loose files) under ``root`` older than ``ttl_s``; returns how many."""
+    import shutil
+
+    cutoff, removed = time.time() - ttl_s, 0
+    for entry in list(root.iterdir()) if root.is_dir() else []:
+        try:
+            if entry.stat().st_mtime < cutoff:
+                shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+                removed += 1
+        except OSError:  # removed meanwhile by another export
+            continue
+    return removed
+
+
 def export(ctx: AppContext, admin, fmt: str, campaign: str | None):
-    """Write an export under ``<data_dir>/exports``; returns (path to download or None, status line).
+    """Write an export under ``<data_dir>/exports`` (``export_dir``); returns (path or None, status).
 
     DPO and HF exports come as one zip with their ECG images (paths inside relative to the zip's
-    root), so the download works on another machine; CSV and KTO are single files.
+    root), so the download works on another machine; CSV and KTO are single files. Files are 0600.
     """
+    import os
     import shutil
     from pathlib import Path
 
     if fmt not in EXPORT_FORMATS:
         raise GemError(f"choose an export format: {', '.join(EXPORT_FORMATS)}")
-    out_dir = Path(ctx.settings.data_dir) / "exports"
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = export_dir(ctx, admin)
     suffix = {"dpo": ".jsonl", "kto": ".jsonl", "csv": ".csv", "hf": ""}[fmt]
     bundle = fmt in ("dpo", "hf")  # written into a folder of their own, handed over as its zip
     base = stem = f"gem-{fmt}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -512,12 +582,10 @@ def export(ctx: AppContext, admin, fmt: str, campaign: str | None):
     scope = f"campaign {_md(campaign)}" if campaign else "all ratings"
     notes = f" Notes: {_md('; '.join(result.notes))}." if result.notes else ""
     if result.rows == 0:  # nothing to hand over: leave no empty file behind
-        if bundle:
-            shutil.rmtree(folder)
-        else:
-            Path(result.path).unlink(missing_ok=True)
+        shutil.rmtree(out_dir, ignore_errors=True)
         return None, f"Nothing to export ({scope}): {EMPTY_EXPORT[fmt]}.{notes}"
     path = Path(shutil.make_archive(str(folder), "zip", folder)) if bundle else Path(result.path)
+    os.chmod(path, 0o600)
     images = f" with {plural(result.images, 'ECG image')}" if result.images else ""
     return str(path), (
         f"Exported {plural(result.rows, EXPORT_ROWS[fmt])}{images} ({scope}) to {_md(path.name)}. "

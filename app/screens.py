@@ -13,7 +13,7 @@ import gradio as gr
 from app import auth, handlers, present, rating
 from app.layout import PRIVATE, ui_errors
 from app.spaces import oauth_enabled
-from app.state import AppContext, Session, new_key
+from app.state import AppContext, Session, bind, new_key, user_of
 from app.tracing import figure_value, tracing
 from gem_core.errors import GemError
 
@@ -92,6 +92,8 @@ def build_rate(ctx: AppContext, review: dict) -> dict:
     radios, comment = form["radios"], form["comment"]
 
     def refresh(s: Session, request: gr.Request, profile: gr.OAuthProfile | None = None):
+        if s.owner is not None and s.owner != user_of(request):
+            s = Session()  # someone else's tab: show nothing of it
         interp = s.to_rate
         if interp is None:
             return [
@@ -134,6 +136,7 @@ def build_rate(ctx: AppContext, review: dict) -> dict:
             overall_satisfaction,
         ]
         who = auth.require_rater(ctx, request, None)
+        bind(s, user_of(request))
         target = rating.interpretation_id_of(s, interpretation_id)
         seconds = rating.elapsed(s.rate_opened)
         saved = rating.submit_rating(
@@ -187,6 +190,7 @@ def build_compare(ctx: AppContext, review: dict, gpu) -> None:
 
     @ui_errors
     def generate(s: Session, one: str, two: str, temperature: float, request: gr.Request):
+        bind(s, user_of(request))
         if not s.loaded:
             raise gr.Error("load an ECG on the Review tab first")
         handlers.registered(ctx, s)
@@ -197,14 +201,17 @@ def build_compare(ctx: AppContext, review: dict, gpu) -> None:
             sub = Session(sample_id=s.sample_id, ecg=s.ecg, measurements=s.measurements, case_id=s.case_id)
             *_, done = handlers.interpret(ctx, sub, name, review_question(s), params, request.session_hash)
             results.append(done.interpretation)
+            s.shown |= done.shown
         a, b = rating.blind_pair(*results)
         state = {
+            "owner": s.owner,
             "case": s.case_id,
             "opened": time.time(),
             "A": rating.blinded(a, "A"),
             "B": rating.blinded(b, "B"),
         }
         return (
+            s,
             state,
             a.interpretation_id,
             b.interpretation_id,
@@ -217,12 +224,14 @@ def build_compare(ctx: AppContext, review: dict, gpu) -> None:
     gen.click(
         gpu(generate),
         [session, first, second, temp],
-        [pair, a_id, b_id, a_text, b_text, key, status],
+        [session, pair, a_id, b_id, a_text, b_text, key, status],
         **PRIVATE,
     )
 
     def rate_side(side: str):
-        def pick(s: Session, p: dict):
+        def pick(s: Session, p: dict, request: gr.Request = None):
+            owner = user_of(request)
+            bind(s, owner), bind(p, owner)
             if side not in p:
                 raise gr.Error("generate a pair first")
             s.rate_target = p[side]
@@ -235,6 +244,7 @@ def build_compare(ctx: AppContext, review: dict, gpu) -> None:
 
     @ui_errors
     def submit_preference(
+        s: Session,
         p: dict,
         interpretation_a_id: int | None,
         interpretation_b_id: int | None,
@@ -248,6 +258,9 @@ def build_compare(ctx: AppContext, review: dict, gpu) -> None:
         ``choice``: "A is better", "B is better", "Tie" or "Both bad".
         """
         who = auth.require_rater(ctx, request, None)
+        owner = user_of(request)
+        bind(s, owner), bind(p, owner)
+        rating.check_shown(s, interpretation_a_id, interpretation_b_id)
         rating.submit_preference(
             ctx,
             who,
@@ -262,7 +275,7 @@ def build_compare(ctx: AppContext, review: dict, gpu) -> None:
 
     submit.click(
         submit_preference,
-        [pair, a_id, b_id, choice, rationale, key],
+        [session, pair, a_id, b_id, choice, rationale, key],
         [status, key],
         api_name="submit_preference",
     )
@@ -340,11 +353,12 @@ def build_campaign(ctx: AppContext) -> dict:
     def open_campaign(name: str, request: gr.Request):
         who = auth.require_rater(ctx, request, None)
         item = rating.campaign_next(ctx, who, name)
-        st = {"campaign": name, "history": [item] if item else [], "pos": 0}
+        st = {"campaign": name, "history": [item] if item else [], "pos": 0, "owner": user_of(request)}
         return show(st, who)
 
     @ui_errors
     def pick(st: dict, chosen: str, request: gr.Request):
+        bind(st, user_of(request))
         if not st.get("history"):
             return [gr.skip()] * len(outputs)
         return show(st, auth.require_rater(ctx, request, None), chosen)
@@ -352,6 +366,7 @@ def build_campaign(ctx: AppContext) -> dict:
     @ui_errors
     def go(st: dict, step: int, request: gr.Request):
         who = auth.require_rater(ctx, request, None)
+        bind(st, user_of(request))
         if not st.get("campaign"):
             raise gr.Error("choose a campaign and press Start")
         if step < 0:
@@ -378,6 +393,7 @@ def build_campaign(ctx: AppContext) -> dict:
     @ui_errors
     def skip(st: dict, request: gr.Request):
         who = auth.require_rater(ctx, request, None)
+        bind(st, user_of(request))
         if st.get("history"):
             ctx.store.skip_item(who, st["history"][st["pos"]].assignment_id)
         return go(st, 1, request)
@@ -385,6 +401,7 @@ def build_campaign(ctx: AppContext) -> dict:
     @ui_errors
     def submit(st: dict, idem_key: str, r1, r2, r3, r4, r5, r6, r7, comment_text: str, request: gr.Request):
         who = auth.require_rater(ctx, request, None)
+        bind(st, user_of(request))
         if not st.get("history"):
             raise gr.Error("press Start to get your first item")
         item = st["history"][st["pos"]]

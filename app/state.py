@@ -51,6 +51,8 @@ class Session:
     rate_opened: float | None = None  # when the Rate tab showed this interpretation (time spent)
     clear_panels: bool = False  # the previous record's claims and evidence are still on screen
     start_ms: float = 0.0  # the page of a long record on screen (10 s from here)
+    shown: set = field(default_factory=set)  # ids of the stored interpretations shown in this tab
+    owner: str | None = None  # the signed-in user whose tab this is (``bind``); None: no accounts
 
     @property
     def to_rate(self) -> Interpretation | None:
@@ -65,6 +67,47 @@ class Session:
         if self.interpretation is None or claim_id is None:
             return None
         return next((c for c in self.interpretation.claims if str(c.get("id")) == str(claim_id)), None)
+
+
+NOT_YOURS = "this tab's state belongs to another signed-in user; reload the page to start your own"
+
+
+def bind(state, owner: str | None):
+    """``state`` (a ``Session`` or a dict state) claimed by ``owner``; ``GemError`` if someone else's.
+
+    Gradio keys per-tab state by the session hash alone: a second user presenting that hash would get
+    the first one's ECG, interpretations and campaign position. Every handler that reads or writes
+    per-tab state binds it to the signed-in user first. Without accounts (``owner`` None) there is
+    nobody to bind to.
+    """
+    from gem_core.errors import GemError
+
+    if owner is None or state is None:
+        return state
+    current = state.get("owner") if isinstance(state, dict) else state.owner
+    if current is None:
+        if isinstance(state, dict):
+            state["owner"] = owner
+        else:
+            state.owner = owner
+    elif current != owner:
+        raise GemError(NOT_YOURS)
+    return state
+
+
+def user_of(request) -> str | None:
+    """Who sent ``request``: the Gradio login name, else the Hugging Face account, else None."""
+    if request is None:
+        return None
+    name = getattr(request, "username", None)
+    if name:
+        return str(name)
+    try:
+        info = request.session.get("oauth_info") or {}
+    except (AssertionError, AttributeError):  # no session middleware: no OAuth
+        return None
+    user = (info.get("userinfo") or {}).get("preferred_username")
+    return f"hf-{user}" if user else None
 
 
 @dataclass

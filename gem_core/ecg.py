@@ -6,6 +6,7 @@ with its sampling rate, record id, source metadata and a report of what loading 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import sys
@@ -19,6 +20,7 @@ import numpy as np
 
 from gem_core import ecg_formats as fmt
 from gem_core.errors import GemError
+from gem_core.limits import check_declared_size
 from gem_core.settings import Settings, get_settings
 
 LEADS: tuple[str, ...] = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
@@ -131,14 +133,15 @@ def load_ecg(path, fs: float | None = None, *, settings: Settings | None = None)
     """
     settings = settings or get_settings()
     path = Path(path)
-    if path.suffix.lower() == ".zip":
-        with fmt.extracted_zip(_existing(path, settings), settings.max_upload_mb) as root:
-            entries = _zip_entries(path, root)
-            ecg = _load_file(entries[0], fs, settings, check_size=False)
-            _mark_archive(ecg, path, root, entries[0])
-            ecg.report["other_records"] = [e.relative_to(root).as_posix() for e in entries[1:]]
-            return ecg
-    return _load_file(path, fs, settings)
+    with _as_gem_error(path):
+        if path.suffix.lower() == ".zip":
+            with fmt.extracted_zip(_existing(path, settings), settings.max_upload_mb, settings) as root:
+                entries = _zip_entries(path, root)
+                ecg = _load_file(entries[0], fs, settings, check_size=False)
+                _mark_archive(ecg, path, root, entries[0])
+                ecg.report["other_records"] = [e.relative_to(root).as_posix() for e in entries[1:]]
+                return ecg
+        return _load_file(path, fs, settings)
 
 
 def load_ecgs(path, fs: float | None = None, *, settings: Settings | None = None) -> list[ECG]:
@@ -147,13 +150,37 @@ def load_ecgs(path, fs: float | None = None, *, settings: Settings | None = None
     path = Path(path)
     if path.suffix.lower() != ".zip":
         return [load_ecg(path, fs, settings=settings)]
-    with fmt.extracted_zip(_existing(path, settings), settings.max_upload_mb) as root:
+    with (
+        _as_gem_error(path),
+        fmt.extracted_zip(_existing(path, settings), settings.max_upload_mb, settings) as root,
+    ):
         ecgs = []
         for entry in _zip_entries(path, root):
             ecg = _load_file(entry, fs, settings, check_size=False)
             _mark_archive(ecg, path, root, entry)
             ecgs.append(ecg)
         return ecgs
+
+
+@contextlib.contextmanager
+def _as_gem_error(path: Path):
+    """Loader failures that are not yet a ``GemError`` become one that names the file, not a folder.
+
+    Out of memory (a record too large for this machine under its limits) and operating-system errors
+    (a name too long, a path that is not a folder) are problems with the input, said in one line.
+    """
+    try:
+        yield
+    except MemoryError:
+        raise GemError(
+            f"{path.name} is too large to load in the memory available; send a shorter record "
+            "or lower GEM_MAX_SAMPLES"
+        ) from None
+    except OSError as err:
+        raise GemError(
+            f"cannot read {path.name[:80]}: {err.strerror or type(err).__name__}; check the file name and "
+            "upload the file again"
+        ) from None
 
 
 def _existing(path: Path, settings: Settings) -> Path:
@@ -198,24 +225,32 @@ def _resolve(path: Path) -> Path:
 def _load_file(path: Path, fs: float | None, settings: Settings, check_size: bool = True) -> ECG:
     path = _resolve(path)
     suffix = path.suffix.lower()
-    files = fmt.wfdb_files(path) if suffix == ".hea" else [path]
+    files = fmt.wfdb_files(path, settings) if suffix == ".hea" else [path]
     if check_size:
         fmt.check_size(files, settings.max_upload_mb, path.name)
     if suffix == ".hea":
         raw = fmt.read_wfdb(path, keep_patient_fields=settings.store_patient_fields, files=files)
     elif suffix == ".npy":
-        raw = fmt.read_npy(path)
+        raw = fmt.read_npy(path, settings)
     elif suffix == ".npz":
-        raw = fmt.read_npz(path)
+        raw = fmt.read_npz(path, settings)
     else:
-        raw = fmt.read_csv(path)
-    return build_ecg(raw, fs, source_file=path.name)
+        raw = fmt.read_csv(path, settings)
+    return build_ecg(raw, fs, source_file=path.name, settings=settings)
 
 
-def build_ecg(raw: fmt.RawRecord, fs: float | None = None, source_file: str = "") -> ECG:
-    """Map a ``RawRecord`` to an ``ECG``: canonical leads, mV, validated rate, derived limb leads."""
+def build_ecg(
+    raw: fmt.RawRecord, fs: float | None = None, source_file: str = "", settings: Settings | None = None
+) -> ECG:
+    """Map a ``RawRecord`` to an ``ECG``: canonical leads, mV, validated rate, derived limb leads.
+
+    The record's size is checked against ``gem_core.limits`` (readers check it from the header first).
+    """
     warnings = list(raw.warnings)
     rate = _choose_fs(raw, fs, warnings, source_file)
+    shape = np.shape(raw.signal)
+    if len(shape) == 2:
+        check_declared_size(shape[0], shape[1], rate, source_file or raw.record_id, settings)
     sig = np.asarray(raw.signal, dtype=np.float64)
     n = sig.shape[1]
     if n < MIN_DURATION_S * rate:

@@ -41,7 +41,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import pickle
 import sys
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
@@ -210,36 +212,45 @@ class Measurements:
 
 
 class _MeasurementCache:
-    """LRU of Measurements keyed by ECG content hash, bounded by the total number of beats held."""
+    """LRU of Measurements keyed by ECG content hash, bounded by the total number of beats held.
+
+    Shared by the app's worker threads: every access holds a lock, and entries are kept pickled
+    (immutable bytes), so each caller gets its own copy and no caller's change reaches another.
+    """
 
     def __init__(self, max_beats: int = _CACHE_MAX_BEATS, max_items: int = 256):
         self.max_beats, self.max_items = max_beats, max_items
-        self._items: OrderedDict[str, Measurements] = OrderedDict()
+        self._items: OrderedDict[str, tuple[bytes, int]] = OrderedDict()  # key -> (pickle, beats)
+        self._lock = threading.Lock()
 
     def get(self, key: str) -> Measurements | None:
-        m = self._items.get(key)
-        if m is not None:
+        with self._lock:
+            entry = self._items.get(key)
+            if entry is None:
+                return None
             self._items.move_to_end(key)
-        return m
+        return pickle.loads(entry[0])
 
     def put(self, key: str, m: Measurements) -> None:
-        self._items[key] = m
-        self._items.move_to_end(key)
-        while len(self._items) > 1 and (
-            len(self._items) > self.max_items
-            or sum(len(v.r_peaks_ms) for v in self._items.values()) > self.max_beats
-        ):
-            self._items.popitem(last=False)
+        entry = (pickle.dumps(m, protocol=pickle.HIGHEST_PROTOCOL), len(m.r_peaks_ms))
+        with self._lock:
+            self._items[key] = entry
+            self._items.move_to_end(key)
+            while len(self._items) > 1 and (
+                len(self._items) > self.max_items or sum(b for _, b in self._items.values()) > self.max_beats
+            ):
+                self._items.popitem(last=False)
 
     def clear(self) -> None:
-        self._items.clear()
+        with self._lock:
+            self._items.clear()
 
 
 _CACHE = _MeasurementCache()
 
 
 def measure(ecg: ECG) -> Measurements:
-    """Measure an ECG (cached by ``ecg.content_hash``; treat the result as read-only).
+    """Measure an ECG (cached by ``ecg.content_hash``; each call returns its own copy).
 
     Raises ``GemError`` when ``ecg`` is not an ``ECG``. A record with fewer than 2 beats (or only
     flat leads) gives ``enough_beats=False`` and a message, not an exception.

@@ -23,6 +23,11 @@ class Settings:
     data_dir: Path = field(default_factory=_default_data_dir)
     db_url: str = ""  # empty: sqlite file under data_dir
     max_upload_mb: float = 50.0
+    # what a record may expand to, checked from its header before anything is allocated (gem_core.limits)
+    max_record_s: float = 3600.0  # longest record accepted (an hour; the model reads 10 s)
+    max_samples: int = 2_000_000  # samples per channel (an hour at 500 Hz)
+    max_channels: int = 64  # channels (WFDB signals, CSV columns, array rows)
+    max_zip_members: int = 256  # entries in an uploaded .zip (or .npz)
     samples_dir: str = ""  # a folder of records for the gallery
     ptbxl_dir: str = ""  # a PTB-XL tree (ptbxl_database.csv + records500/)
     # GEM model (local backend)
@@ -41,6 +46,11 @@ class Settings:
     request_timeout_s: float = 120.0
     # access and privacy
     auth_file: str = ""
+    signin_free_failures: int = 10  # failed sign-ins before a client or username backs off (app.signin)
+    signin_client_lock_s: float = 900.0  # longest wait imposed on a client that keeps failing
+    signin_user_lock_s: float = 30.0  # longest wait on a username (short: an attacker cannot lock it out)
+    export_ttl_s: float = 3600.0  # exports (files with every rater's comments) are deleted after this
+    trust_proxy: bool = False  # take the client address from X-Forwarded-For (always on Spaces)
     allow_anonymous_rating: bool = False
     store_patient_fields: bool = False
 

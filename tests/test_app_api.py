@@ -96,7 +96,7 @@ def test_load_stream_rate_and_find_it_in_the_database(client, served):
 def test_rating_bad_input_is_a_clear_error(client):
     from gradio_client.exceptions import AppError
 
-    with pytest.raises(AppError, match="does not exist"):
+    with pytest.raises(AppError, match="interpretation 999999 was not shown in this session"):
         client.predict(999999, "api-key-000000000002", 5, 4, 4, 4, 3, 4, 5, "", api_name="/submit_rating")
 
 

@@ -30,6 +30,9 @@ Claim schema (``CLAIM_KEYS``)::
 from __future__ import annotations
 
 import hashlib
+import pickle
+import threading
+from collections import OrderedDict
 from functools import lru_cache
 
 from gem_core.errors import GemError
@@ -77,27 +80,49 @@ __all__ = [
 ]
 
 
-class _Ref:
-    """Hashable by identity, so a cache can key on a (mutable, unhashable) Measurements object.
+def _fingerprint(measurements: Measurements | None) -> str:
+    """A key for the measurements' content (not their identity): a changed value is a new key."""
+    if measurements is None:
+        return ""
+    return hashlib.blake2b(
+        pickle.dumps(measurements, protocol=pickle.HIGHEST_PROTOCOL), digest_size=16
+    ).hexdigest()
 
-    The cache holds the reference, so the id cannot be reused while the entry lives.
+
+class _CheckCache:
+    """LRU of check results keyed by (draft, measurements fingerprint); locked for the app's threads.
+
+    It holds results only (never a Measurements), and ``_claims`` copies what it hands out.
     """
 
-    __slots__ = ("obj",)
+    def __init__(self, max_items: int = 1024):  # a result can hold hundreds of evidence spans
+        self.max_items = max_items
+        self._items: OrderedDict[tuple[Draft, str], Result] = OrderedDict()
+        self._lock = threading.Lock()
 
-    def __init__(self, obj):
-        self.obj = obj
+    def checked(self, draft: Draft, fingerprint: str, measurements: Measurements | None) -> Result:
+        key = (draft, fingerprint)
+        with self._lock:
+            result = self._items.get(key)
+            if result is not None:
+                self._items.move_to_end(key)
+                return result
+        result = check(draft, measurements)  # outside the lock: threads check in parallel
+        with self._lock:
+            self._items[key] = result
+            while len(self._items) > self.max_items:
+                self._items.popitem(last=False)
+        return result
 
-    def __hash__(self):
-        return id(self.obj)
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
 
-    def __eq__(self, other):
-        return isinstance(other, _Ref) and other.obj is self.obj
+    def __len__(self) -> int:
+        return len(self._items)
 
 
-@lru_cache(maxsize=1024)  # a result can hold hundreds of evidence spans: keep the cache modest
-def _checked(draft: Draft, ref: _Ref) -> Result:
-    return check(draft, ref.obj)
+_CHECKS = _CheckCache()
 
 
 @lru_cache(maxsize=8192)
@@ -112,13 +137,13 @@ def _claims(text: str, measurements: Measurements | None, final: bool) -> list[d
         raise GemError(
             f"grounding needs gem_core.features.Measurements (from measure(ecg)); got {type(measurements).__name__}"
         )
-    ref = _Ref(measurements)
+    fingerprint = _fingerprint(measurements)
     claims = []
     for s_start, s_end in split_sentences(text, final=final):
         sentence = text[s_start:s_end]
         key = _sentence_key(sentence)
         for k, d in enumerate(extract_sentence(sentence)):
-            result = _checked(d, ref)
+            result = _CHECKS.checked(d, fingerprint, measurements)
             start, end = s_start + d.start, s_start + d.end
             claims.append(
                 {
@@ -152,7 +177,7 @@ def ground(text: str, measurements: Measurements | None = None, final: bool = Fa
 def clear_cache() -> None:
     """Forget cached sentence extractions and checks (benchmarks; after mutating a Measurements)."""
     extract_sentence.cache_clear()
-    _checked.cache_clear()
+    _CHECKS.clear()
     _sentence_key.cache_clear()
 
 
