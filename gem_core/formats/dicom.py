@@ -276,7 +276,7 @@ def median_beats(names: list[str], units: list[str], signal: np.ndarray, fs: flo
     from gem_core.ecg import _UNIT_SCALE, canonical_lead
 
     leads = {}
-    for name, unit, row in zip(names, units, np.asarray(signal, dtype=np.float64)):
+    for name, unit, row in zip(names, units, np.asarray(signal, dtype=np.float64), strict=False):
         canon = canonical_lead(name)
         scale = _UNIT_SCALE.get((unit or "mv").strip().lower(), 1.0)
         if canon and canon not in leads:

@@ -53,10 +53,10 @@ def read_muse(root, path: Path, settings: Settings) -> RawRecord:
     if not waveforms:
         raise GemError(f"{path.name} is GE MUSE XML without a <Waveform>; export the ECG with its waveforms")
     kinds = [text(w, "WaveformType").lower() for w in waveforms]
-    rhythm = next((w for w, k in zip(waveforms, kinds) if k == "rhythm"), None)
+    rhythm = next((w for w, k in zip(waveforms, kinds, strict=True) if k == "rhythm"), None)
     if rhythm is None:
-        rhythm = next((w for w, k in zip(waveforms, kinds) if k != "median"), waveforms[0])
-    median = next((w for w, k in zip(waveforms, kinds) if k == "median"), None)
+        rhythm = next((w for w, k in zip(waveforms, kinds, strict=True) if k != "median"), waveforms[0])
+    median = next((w for w, k in zip(waveforms, kinds, strict=True) if k == "median"), None)
     names, units, signal, fs = _waveform(rhythm, path, settings)
     patient = _patient(root)
     demo = child(root, "PatientDemographics")
@@ -103,7 +103,7 @@ def _waveform(wave, path: Path, settings: Settings):
     check_declared_size(len(leads), max(counts), fs, path.name, settings)
     names, units, rows = [], [], []
     n = max(counts)
-    for lead, count in zip(leads, counts):
+    for lead, count in zip(leads, counts, strict=True):
         name = text(lead, "LeadID") or f"channel {len(names) + 1}"
         body = "".join(text(lead, "WaveFormData").split())
         try:
