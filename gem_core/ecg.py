@@ -241,8 +241,10 @@ def _load_file(
 
 
 def _exported(raw: fmt.RawRecord, fs: float | None, path: Path) -> ECG:
-    """``build_ecg`` for the exported formats; the record's own id (CODE-15 exam) names it."""
-    return build_ecg(raw, fs, source_file=path.name)
+    """``build_ecg`` for the exported formats; a file name that repeats a patient identifier is replaced
+    by the record's de-identified id (``gem_core.formats.common.record_name``)."""
+    named = "file name" not in raw.dropped_metadata
+    return build_ecg(raw, fs, source_file=path.name if named else raw.record_id + path.suffix.lower())
 
 
 def build_ecg(raw: fmt.RawRecord, fs: float | None = None, source_file: str = "") -> ECG:

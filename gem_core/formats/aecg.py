@@ -27,6 +27,7 @@ from gem_core.formats.common import (
     local,
     number,
     parse_sex,
+    record_name,
     source_reading,
 )
 from gem_core.limits import check_declared_size
@@ -83,7 +84,7 @@ def read_aecg(root, path: Path, settings: Settings) -> RawRecord:
         signal=signal,
         names=names,
         fs=fs,
-        record_id=path.stem,
+        record_id=record_name(path.stem, patient, settings.store_patient_fields),
         source_format="hl7-aecg",
         units=units,
         metadata=metadata,

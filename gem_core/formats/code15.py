@@ -37,12 +37,7 @@ def _open(path: Path):
 
     if not is_hdf5(path):
         raise GemError(f"{path.name} is not an HDF5 file; expected {EXPECTED}")
-    try:
-        return h5py.File(path, "r")
-    except (OSError, ValueError) as err:
-        raise GemError(
-            f"{path.name} is a damaged HDF5 file ({' '.join(str(err).split())[:120]}); expected {EXPECTED}"
-        ) from None
+    return h5py.File(path, "r")
 
 
 def _tracings(f, path: Path):
@@ -69,7 +64,23 @@ def _ids(f, n: int, path: Path) -> list[str]:
     return [str(int(x)) for x in node[()]]
 
 
+# what h5py raises on a damaged file (a broken B-tree or heap, a bad filter); all mean the same to a user
+_H5_ERRORS = (OSError, RuntimeError, ValueError, KeyError, TypeError, IndexError)
+
+
+def _damaged(path: Path, err: Exception) -> GemError:
+    detail = " ".join(str(err).split())[:120] or type(err).__name__
+    return GemError(f"{path.name} is a damaged HDF5 file ({detail}); expected {EXPECTED}")
+
+
 def exam_ids(path: Path, settings: Settings) -> list[str]:
+    try:
+        return _exam_ids(path)
+    except _H5_ERRORS as err:
+        raise _damaged(path, err) from None
+
+
+def _exam_ids(path: Path) -> list[str]:
     """The exam ids in the file, in file order, without filler rows (exam id 0)."""
     with _open(path) as f:
         tracings = _tracings(f, path)
@@ -80,6 +91,13 @@ def exam_ids(path: Path, settings: Settings) -> list[str]:
 
 def read_code15(path: Path, settings: Settings, exam: str | None = None) -> tuple[RawRecord, list[str]]:
     """One exam (``exam`` id; the first by default) as a ``RawRecord``, and the ids of the others."""
+    try:
+        return _read_code15(path, settings, exam)
+    except _H5_ERRORS as err:
+        raise _damaged(path, err) from None
+
+
+def _read_code15(path: Path, settings: Settings, exam: str | None) -> tuple[RawRecord, list[str]]:
     with _open(path) as f:
         tracings = _tracings(f, path)
         ids = _ids(f, tracings.shape[0], path)

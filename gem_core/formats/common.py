@@ -8,6 +8,7 @@ statement that repeats an identifier, or names who confirmed, referred or record
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 
@@ -126,6 +127,21 @@ class PatientFields:
 
     def metadata(self, keep: bool) -> dict:
         return {"patient_fields": dict(self.fields)} if keep and self.fields else {}
+
+
+def record_name(stem: str, patient: PatientFields, keep: bool) -> str:
+    """The record id for a file named ``stem``: the stem, unless it repeats a patient identifier (files
+    exported as ``DOE_JANE_12345.xml``), then ``ecg-`` and a hash of it; ``patient.dropped`` says so.
+
+    >>> p = PatientFields(); p.add("PatientID", "12345")
+    >>> record_name("DOE_12345", p, keep=False)[:4], p.dropped[-1]
+    ('ecg-', 'file name')
+    """
+    low = stem.lower()
+    if keep or not any(value in low for value in patient.values()):
+        return stem
+    patient.fields.setdefault("file name", stem)
+    return "ecg-" + hashlib.sha256(stem.encode()).hexdigest()[:10]
 
 
 def clean_statements(statements: list[str], patient: PatientFields) -> tuple[list[str], int]:

@@ -8,14 +8,24 @@ in the Channel Sensitivity Units (uV, mV). Patient module fields are identifiers
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 from gem_core.ecg_formats import RawRecord
 from gem_core.errors import GemError
-from gem_core.formats.common import PatientFields, add_measurement, parse_age, parse_sex, source_reading
+from gem_core.formats.common import (
+    PatientFields,
+    add_measurement,
+    parse_age,
+    parse_sex,
+    record_name,
+    source_reading,
+)
 from gem_core.limits import check_declared_size
 from gem_core.settings import Settings
 
@@ -78,29 +88,42 @@ def read_dicom(path: Path, settings: Settings) -> RawRecord:
     import pydicom
     from pydicom.errors import InvalidDicomError
 
+    with _quiet_pydicom():
+        try:
+            ds = pydicom.dcmread(str(path))
+        except InvalidDicomError:
+            raise GemError(f"{path.name} is not a DICOM file; expected {EXPECTED}") from None
+        except MemoryError:
+            raise
+        except (
+            Exception
+        ) as err:  # pydicom raises many types on damaged data (struct.error, NotImplementedError)
+            raise GemError(
+                f"{path.name} is a damaged DICOM file ({_short(err)}); expected {EXPECTED}"
+            ) from None
+        try:
+            return _read(ds, path, settings)
+        except (GemError, MemoryError):
+            raise
+        except Exception as err:  # elements are decoded lazily: damage can surface on first access
+            raise GemError(
+                f"{path.name} is a malformed DICOM ECG ({_short(err)}); export the ECG again from the cart or PACS"
+            ) from None
+
+
+@contextlib.contextmanager
+def _quiet_pydicom():
+    """pydicom warns and logs about invalid values, quoting them (a birth date, a name): keep them out of
+    the logs while reading; a damaged file surfaces as a ``GemError`` instead."""
+    logger = logging.getLogger("pydicom")
+    before = logger.disabled
+    logger.disabled = True
     try:
-        ds = pydicom.dcmread(str(path))
-    except InvalidDicomError:
-        raise GemError(f"{path.name} is not a DICOM file; expected {EXPECTED}") from None
-    except (
-        ValueError,
-        TypeError,
-        KeyError,
-        IndexError,
-        OverflowError,
-        EOFError,
-        OSError,
-        AttributeError,
-    ) as err:
-        raise GemError(f"{path.name} is a damaged DICOM file ({_short(err)}); expected {EXPECTED}") from None
-    try:
-        return _read(ds, path, settings)
-    except GemError:
-        raise
-    except (ValueError, TypeError, KeyError, IndexError, OverflowError, AttributeError, EOFError) as err:
-        raise GemError(
-            f"{path.name} is a malformed DICOM ECG ({_short(err)}); export the ECG again from the cart or PACS"
-        ) from None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            yield
+    finally:
+        logger.disabled = before
 
 
 def _short(err: Exception) -> str:
@@ -135,7 +158,7 @@ def _read(ds, path: Path, settings: Settings) -> RawRecord:
         signal=signal,
         names=names,
         fs=fs,
-        record_id=path.stem,
+        record_id=record_name(path.stem, patient, settings.store_patient_fields),
         source_format="dicom",
         units=units,
         metadata=metadata,

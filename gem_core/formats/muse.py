@@ -27,6 +27,7 @@ from gem_core.formats.common import (
     number,
     parse_age,
     parse_sex,
+    record_name,
     source_reading,
     text,
 )
@@ -81,7 +82,7 @@ def read_muse(root, path: Path, settings: Settings) -> RawRecord:
         signal=signal,
         names=names,
         fs=fs,
-        record_id=path.stem,
+        record_id=record_name(path.stem, patient, settings.store_patient_fields),
         source_format="ge-muse-xml",
         units=units,
         metadata=metadata,

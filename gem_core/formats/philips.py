@@ -27,6 +27,7 @@ from gem_core.formats.common import (
     number,
     parse_age,
     parse_sex,
+    record_name,
     source_reading,
     text,
 )
@@ -96,7 +97,7 @@ def read_philips(root, path: Path, settings: Settings) -> RawRecord:
         signal=signal * resolution,
         names=labels,
         fs=fs,
-        record_id=path.stem,
+        record_id=record_name(path.stem, patient, settings.store_patient_fields),
         source_format="philips-xml",
         units=["uV"] * len(labels),
         metadata=metadata,
@@ -160,7 +161,10 @@ def _xli(path: Path, labels: list[str], n: int) -> np.ndarray:
     import sierraecg
 
     try:
-        ecg = sierraecg.read_file(str(path))
+        with np.errstate(
+            all="ignore"
+        ):  # its int16 limb-lead arithmetic wraps on damaged data, as carts' does
+            ecg = sierraecg.read_file(str(path))
     except (
         sierraecg.UnsupportedXmlFileError,
         sierraecg.MissingXmlElementError,
