@@ -51,6 +51,10 @@ class Session:
     rate_opened: float | None = None  # when the Rate tab showed this interpretation (time spent)
     clear_panels: bool = False  # the previous record's claims and evidence are still on screen
     start_ms: float = 0.0  # the page of a long record on screen (10 s from here)
+    upload_paths: list = field(default_factory=list)  # the uploaded files (to pick another record in them)
+    records: list = field(
+        default_factory=list
+    )  # records in an uploaded zip / CODE-15 file: [shown, others...]
 
     @property
     def to_rate(self) -> Interpretation | None:

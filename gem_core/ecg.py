@@ -127,9 +127,10 @@ def load_ecg(
 
     ``fs`` gives the sampling rate of files that do not state one (.npy, CSV without a time column;
     500 Hz is assumed otherwise, with a warning) and overrides a stated rate (also with a warning).
-    A zip with several records loads the first (sorted by member path); ``report["other_records"]``
-    lists the rest (``load_ecgs`` loads them all). A file holding many ECGs (CODE-15% HDF5) loads the
-    one named by ``record`` (an exam id; the first by default) and lists the others the same way.
+    A zip with several records loads the first (sorted by member path), or the member named by
+    ``record``; ``report["other_records"]`` lists the rest (``load_ecgs`` loads them all). A file holding
+    many ECGs (CODE-15% HDF5) loads the one named by ``record`` (an exam id; the first by default) and
+    lists the others the same way.
     Bad input raises ``GemError``.
 
     >>> ecg = load_ecg("../shared/data/ecg/cpsc2018/A0001.hea")  # doctest: +SKIP
@@ -141,9 +142,13 @@ def load_ecg(
     if path.suffix.lower() == ".zip":
         with fmt.extracted_zip(_existing(path, settings), settings.max_upload_mb) as root:
             entries = _zip_entries(path, root)
-            ecg = _load_file(entries[0], fs, settings, check_size=False)
-            _mark_archive(ecg, path, root, entries[0])
-            ecg.report["other_records"] = [e.relative_to(root).as_posix() for e in entries[1:]]
+            names = [e.relative_to(root).as_posix() for e in entries]
+            if record not in (None, "") and record not in names:
+                raise GemError(f"{path.name} has no record {record!r}; it holds {', '.join(names[:5])}")
+            chosen = names.index(record) if record else 0
+            ecg = _load_file(entries[chosen], fs, settings, check_size=False)
+            _mark_archive(ecg, path, root, entries[chosen])
+            ecg.report["other_records"] = names[:chosen] + names[chosen + 1 :]
             return ecg
     return _load_file(path, fs, settings, record=record)
 
