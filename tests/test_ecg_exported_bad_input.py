@@ -365,3 +365,10 @@ def test_identifiers_are_stored_when_the_deployment_allows(tmp_path, caplog, src
     store = Store(f"sqlite:///{tmp_path / 'store.sqlite3'}", settings=settings)
     written = _everything_written(store, tmp_path, ecg, caplog).lower()
     assert IDENTIFIERS["last"].lower() in written and IDENTIFIERS["patient_id"].lower() in written
+
+
+def test_pdf_named_xml(tmp_path):
+    path = tmp_path / "ecg.xml"
+    path.write_bytes(b"%PDF-1.4 something")
+    with pytest.raises(GemError, match=r"^ecg.xml is not well-formed XML \(.*\); upload the complete file$"):
+        load_ecg(path)
