@@ -313,3 +313,26 @@ def test_settings_keep_patient_fields_when_allowed(tmp_path):
     ):
         assert "Quixwell" in json.dumps(load_ecg(path, settings=allowed).metadata["patient_fields"])
         assert "patient_fields" not in load_ecg(path, settings=Settings()).metadata
+
+
+def test_sample_folder_lists_exported_files_and_each_code15_exam(tmp_path):
+    from gem_core.samples import FolderSource
+
+    src = synthetic_ecg(heart_rate=75, duration_s=10, fs=500)
+    write_dicom(tmp_path / "rest.dcm", src)
+    write_muse(tmp_path / "muse.xml", src)
+    sub = tmp_path / "code15"
+    sub.mkdir()
+    write_code15(sub / "exams_part1.hdf5", {501: at_400_hz(src), 502: at_400_hz(src)})
+    source = FolderSource(tmp_path)
+    ids = [info.id for info in source.list()]
+    assert ids == [
+        "folder:code15/exams_part1.hdf5#501",
+        "folder:code15/exams_part1.hdf5#502",
+        "folder:muse.xml",
+        "folder:rest.dcm",
+    ]
+    assert source.load(ids[1]).metadata["exam_id"] == "502"
+    assert source.load("folder:rest.dcm").report["source_format"] == "dicom"
+    with pytest.raises(GemError, match="has no exam '503'"):
+        source.load("folder:code15/exams_part1.hdf5#503")
