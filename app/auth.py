@@ -16,7 +16,8 @@ import os
 import secrets
 import time
 
-from annotations.store import Store, add_auth_user, read_auth_file, verify_password
+from annotations.store import Store, add_auth_user, read_auth_file
+from app.signin import SignInGuard
 from app.spaces import oauth_enabled
 from app.state import AppContext
 from gem_core.errors import GemError
@@ -33,19 +34,22 @@ def password_check(ctx: AppContext):
 
     The file's accounts are synced into the store first (``Store.sync_auth_file``), so a role or display
     name changed in the file holds from the next start; only the file's accounts can sign in here.
+    Checks are throttled per client and per username (``app.signin.SignInGuard``).
     """
     accounts = read_auth_file(ctx.settings.auth_file)
     if ctx.store is not None:
         ctx.store.sync_auth_file(ctx.settings.auth_file)
+    hashes = {name: a.password_hash for name, a in accounts.items()} if ctx.store is not None else {}
 
-    def check(username: str, password: str) -> bool:
-        account = accounts.get(str(username))
-        if account is None or ctx.store is None or not verify_password(str(password), account.password_hash):
-            return False
+    def signed_in(username: str) -> None:
+        account = accounts[username]
         ensure_rater(ctx, account.username, account.display_name, account.role)
-        return True
 
-    return check
+    s = ctx.settings
+    guard = SignInGuard(
+        hashes, signed_in, s.signin_free_failures, s.signin_client_lock_s, s.signin_user_lock_s
+    )
+    return guard.check
 
 
 def find_rater(ctx: AppContext, username: str):

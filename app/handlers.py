@@ -57,9 +57,14 @@ def load_upload(ctx: AppContext, paths: str | list[str] | None, record: str | No
             "aECG/Philips/GE MUSE .xml, CODE-15% .h5 or .zip record"
         )
     with tempfile.TemporaryDirectory(prefix="gem-upload-") as folder:
-        local = [Path(shutil.copy(p, Path(folder) / Path(p).name)) for p in paths]
-        headers = [p for p in local if p.suffix.lower() == ".hea"]
-        ecg = load_ecg(headers[0] if headers else local[0], record=record or None)
+        try:
+            local = [Path(shutil.copy(p, Path(folder) / Path(p).name)) for p in paths]
+            headers = [p for p in local if p.suffix.lower() == ".hea"]
+            ecg = load_ecg(headers[0] if headers else local[0], record=record or None)
+        except OSError as err:  # copying a file with an unusable name
+            raise GemError(f"cannot take the upload: {err.strerror or type(err).__name__}") from None
+        except GemError as err:
+            raise GemError(without_server_paths(str(err))) from None
     session = _session_for(ctx, ecg, f"upload:{ecg.record_id}")
     others = ecg.report.get("other_records") or []
     if others:
@@ -73,6 +78,19 @@ def load_record_in_upload(ctx: AppContext, session: Session, record: str) -> Ses
     if not session.upload_paths or record not in session.records:
         raise GemError(f"no record {record!r} in the uploaded file; upload it again")
     return load_upload(ctx, session.upload_paths, record)
+
+
+def without_server_paths(message: str) -> str:
+    """``message`` with every path under the server's temporary folder cut to its file name.
+
+    >>> import tempfile
+    >>> without_server_paths(f"{tempfile.gettempdir()}/gem-upload-x1/rec.npy does not exist")
+    'rec.npy does not exist'
+    """
+    import re
+
+    root = re.escape(tempfile.gettempdir().rstrip("/"))
+    return re.sub(root + r"/[^\s'\"]*", lambda m: m.group().rstrip("/").rsplit("/", 1)[-1], message)
 
 
 def _session_for(ctx: AppContext, ecg, sample_id: str) -> Session:

@@ -7,7 +7,7 @@ import os
 
 import gradio as gr
 
-from app import auth, layout, screens
+from app import auth, layout, screens, signin
 from app.spaces import gpu_decorator, oauth_enabled, on_spaces
 from app.state import AppContext
 from gem_core.errors import GemError
@@ -72,6 +72,10 @@ def launch_kwargs(ctx: AppContext) -> dict:
         # chunk (~0.2-0.4 s of main-thread time per event), and leave patient data on shared machines
         "run_history": False,
     }
+    from starlette.middleware import Middleware
+
+    trust = ctx.settings.trust_proxy or on_spaces()  # Spaces' proxy sets X-Forwarded-For
+    kwargs["app_kwargs"] = {"middleware": [Middleware(signin.ClientAddress, trust_proxy=trust)]}
     if ctx.settings.auth_file and not oauth_enabled():
         kwargs["auth"] = auth.password_check(ctx)
         kwargs["auth_message"] = "GEM Studio: sign in with the account your study coordinator gave you."

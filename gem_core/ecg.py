@@ -6,6 +6,7 @@ with its sampling rate, record id, source metadata and a report of what loading 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import sys
@@ -20,6 +21,7 @@ import numpy as np
 from gem_core import ecg_formats as fmt
 from gem_core import formats
 from gem_core.errors import GemError
+from gem_core.limits import check_declared_size
 from gem_core.settings import Settings, get_settings
 
 LEADS: tuple[str, ...] = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
@@ -139,18 +141,19 @@ def load_ecg(
     """
     settings = settings or get_settings()
     path = Path(path)
-    if path.suffix.lower() == ".zip":
-        with fmt.extracted_zip(_existing(path, settings), settings.max_upload_mb) as root:
-            entries = _zip_entries(path, root)
-            names = [e.relative_to(root).as_posix() for e in entries]
-            if record not in (None, "") and record not in names:
-                raise GemError(f"{path.name} has no record {record!r}; it holds {', '.join(names[:5])}")
-            chosen = names.index(record) if record else 0
-            ecg = _load_file(entries[chosen], fs, settings, check_size=False)
-            _mark_archive(ecg, path, root, entries[chosen])
-            ecg.report["other_records"] = names[:chosen] + names[chosen + 1 :]
-            return ecg
-    return _load_file(path, fs, settings, record=record)
+    with _as_gem_error(path):
+        if path.suffix.lower() == ".zip":
+            with fmt.extracted_zip(_existing(path, settings), settings.max_upload_mb, settings) as root:
+                entries = _zip_entries(path, root)
+                names = [e.relative_to(root).as_posix() for e in entries]
+                if record not in (None, "") and record not in names:
+                    raise GemError(f"{path.name} has no record {record!r}; it holds {', '.join(names[:5])}")
+                chosen = names.index(record) if record else 0
+                ecg = _load_file(entries[chosen], fs, settings, check_size=False)
+                _mark_archive(ecg, path, root, entries[chosen])
+                ecg.report["other_records"] = names[:chosen] + names[chosen + 1 :]
+                return ecg
+        return _load_file(path, fs, settings, record=record)
 
 
 def load_ecgs(path, fs: float | None = None, *, settings: Settings | None = None) -> list[ECG]:
@@ -159,19 +162,46 @@ def load_ecgs(path, fs: float | None = None, *, settings: Settings | None = None
     path = Path(path)
     if path.suffix.lower() != ".zip":
         if formats.handles(path) and formats.is_multi_record(path):
-            return [_exported(raw, fs, path) for raw in formats.read_all(_existing(path, settings), settings)]
+            return [
+                _exported(raw, fs, path, settings)
+                for raw in formats.read_all(_existing(path, settings), settings)
+            ]
         return [load_ecg(path, fs, settings=settings)]
-    with fmt.extracted_zip(_existing(path, settings), settings.max_upload_mb) as root:
+    with (
+        _as_gem_error(path),
+        fmt.extracted_zip(_existing(path, settings), settings.max_upload_mb, settings) as root,
+    ):
         ecgs = []
         for entry in _zip_entries(path, root):
             if formats.handles(entry) and formats.is_multi_record(entry):
-                found = [_exported(raw, fs, entry) for raw in formats.read_all(entry, settings)]
+                found = [_exported(raw, fs, entry, settings) for raw in formats.read_all(entry, settings)]
             else:
                 found = [_load_file(entry, fs, settings, check_size=False)]
             for ecg in found:
                 _mark_archive(ecg, path, root, entry)
             ecgs += found
         return ecgs
+
+
+@contextlib.contextmanager
+def _as_gem_error(path: Path):
+    """Loader failures that are not yet a ``GemError`` become one that names the file, not a folder.
+
+    Out of memory (a record too large for this machine under its limits) and operating-system errors
+    (a name too long, a path that is not a folder) are problems with the input, said in one line.
+    """
+    try:
+        yield
+    except MemoryError:
+        raise GemError(
+            f"{path.name} is too large to load in the memory available; send a shorter record "
+            "or lower GEM_MAX_SAMPLES"
+        ) from None
+    except OSError as err:
+        raise GemError(
+            f"cannot read {path.name[:80]}: {err.strerror or type(err).__name__}; check the file name and "
+            "upload the file again"
+        ) from None
 
 
 def _existing(path: Path, settings: Settings) -> Path:
@@ -224,38 +254,47 @@ def _load_file(
         if check_size and not formats.is_multi_record(path):  # many-record files: one record at a time
             _existing(path, settings)
         raw, others = formats.read(path, settings, record)
-        ecg = _exported(raw, fs, path)
+        ecg = _exported(raw, fs, path, settings)
         if others:
             ecg.report["records_in_file"] = len(others) + 1
             ecg.report["other_records"] = others
         return ecg
     if record not in (None, ""):
         raise GemError(f"{path.name} holds one record; there is no record {record!r} to choose")
-    files = fmt.wfdb_files(path) if suffix == ".hea" else [path]
+    files = fmt.wfdb_files(path, settings) if suffix == ".hea" else [path]
     if check_size:
         fmt.check_size(files, settings.max_upload_mb, path.name)
     if suffix == ".hea":
         raw = fmt.read_wfdb(path, keep_patient_fields=settings.store_patient_fields, files=files)
     elif suffix == ".npy":
-        raw = fmt.read_npy(path)
+        raw = fmt.read_npy(path, settings)
     elif suffix == ".npz":
-        raw = fmt.read_npz(path)
+        raw = fmt.read_npz(path, settings)
     else:
-        raw = fmt.read_csv(path)
-    return build_ecg(raw, fs, source_file=path.name)
+        raw = fmt.read_csv(path, settings)
+    return build_ecg(raw, fs, source_file=path.name, settings=settings)
 
 
-def _exported(raw: fmt.RawRecord, fs: float | None, path: Path) -> ECG:
+def _exported(raw: fmt.RawRecord, fs: float | None, path: Path, settings: Settings | None = None) -> ECG:
     """``build_ecg`` for the exported formats; a file name that repeats a patient identifier is replaced
     by the record's de-identified id (``gem_core.formats.common.record_name``)."""
     named = "file name" not in raw.dropped_metadata
-    return build_ecg(raw, fs, source_file=path.name if named else raw.record_id + path.suffix.lower())
+    source_file = path.name if named else raw.record_id + path.suffix.lower()
+    return build_ecg(raw, fs, source_file=source_file, settings=settings)
 
 
-def build_ecg(raw: fmt.RawRecord, fs: float | None = None, source_file: str = "") -> ECG:
-    """Map a ``RawRecord`` to an ``ECG``: canonical leads, mV, validated rate, derived limb leads."""
+def build_ecg(
+    raw: fmt.RawRecord, fs: float | None = None, source_file: str = "", settings: Settings | None = None
+) -> ECG:
+    """Map a ``RawRecord`` to an ``ECG``: canonical leads, mV, validated rate, derived limb leads.
+
+    The record's size is checked against ``gem_core.limits`` (readers check it from the header first).
+    """
     warnings = list(raw.warnings)
     rate = _choose_fs(raw, fs, warnings, source_file)
+    shape = np.shape(raw.signal)
+    if len(shape) == 2:
+        check_declared_size(shape[0], shape[1], rate, source_file or raw.record_id, settings)
     sig = np.asarray(raw.signal, dtype=np.float64)
     n = sig.shape[1]
     if n < MIN_DURATION_S * rate:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import re
 import shutil
+import struct
 import tempfile
 import zipfile
 from collections.abc import Iterator
@@ -22,6 +23,8 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from gem_core.errors import GemError
+from gem_core.limits import check_declared_size, check_member_count
+from gem_core.settings import Settings, get_settings
 
 # files that start a record; the exported formats' suffixes (.dcm .xml .h5 .hdf5) are gem_core.formats'
 RECORD_SUFFIXES = (".hea", ".npy", ".npz", ".csv", ".dcm", ".xml", ".h5", ".hdf5")
@@ -48,6 +51,7 @@ _NUMBER = r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?"
 _FS_FIELD = re.compile(rf"^{_NUMBER}(/{_NUMBER})?(\({_NUMBER}\))?$")
 _WFDB_FS = re.compile(r"^(\d+\.?\d*|\.\d+)([/(]|$)")  # the rate as wfdb reads it
 _SIGNAL_KEYS = ("signal", "signals", "ecg", "data", "x", "arr_0")
+_SMALL_ENTRY_BYTES = 1 << 20  # an .npz entry other than the signal (fs, leads, units)
 _TIME_COLUMNS = {"t", "time", "times", "time_s", "time_ms", "ms", "s", "sec", "seconds", "timestamp"}
 
 
@@ -97,7 +101,9 @@ def _header_lines(hea: Path) -> list[str]:
     return [ln for ln in lines if ln and not ln.startswith("#")]
 
 
-def _check_header(hea: Path, lines: list[str]) -> list[tuple[str, str, int]]:
+def _check_header(
+    hea: Path, lines: list[str], settings: Settings | None = None
+) -> list[tuple[str, str, int]]:
     """Validate the record line and return (file name, fmt, byte offset) per signal line.
 
     wfdb's own parser silently guesses some malformed fields (e.g. a non-numeric rate becomes 250 Hz),
@@ -129,6 +135,8 @@ def _check_header(hea: Path, lines: list[str]) -> list[tuple[str, str, int]]:
     n_sig = int(rec[1])
     if n_sig == 0:
         raise GemError(f"{hea.name} declares 0 signals; there is nothing to load")
+    stated_fs = float(re.split(r"[/(]", rec[2])[0]) if len(rec) > 2 else None
+    check_declared_size(n_sig, int(rec[3]) if len(rec) > 3 else None, stated_fs, hea.name, settings)
     if "/" in rec[0]:  # multi-segment record: the segment headers must sit beside this one
         for line in lines[1 : 1 + n_sig]:
             _check_plain_name(hea, line.split()[0])
@@ -147,10 +155,10 @@ def _check_header(hea: Path, lines: list[str]) -> list[tuple[str, str, int]]:
         offset = int(m.group(4)[1:]) if m.group(4) else 0
         specs.append((parts[0], m.group(1), offset, frames, " ".join(parts[8:])))
     sig_len = int(rec[3]) if len(rec) > 3 else None
-    return _check_signal_files(hea, specs, sig_len)
+    return _check_signal_files(hea, specs, sig_len, stated_fs, settings)
 
 
-def _check_signal_files(hea: Path, specs, sig_len: int | None) -> list:
+def _check_signal_files(hea: Path, specs, sig_len: int | None, fs=None, settings=None) -> list:
     """Every signal file the header names must exist and be long enough for the samples it declares.
 
     A missing file whose channels are all named and none of them a standard lead (PTB's Frank leads in
@@ -173,6 +181,9 @@ def _check_signal_files(hea: Path, specs, sig_len: int | None) -> list:
             )
         fmt, offset = chans[0][0], chans[0][1]
         per_frame = sum(_WFDB_BYTES.get(c[0], 0) * c[2] for c in chans)
+        if sig_len is None and per_frame:  # no length stated: wfdb reads the whole file
+            frames = (path.stat().st_size - offset) / per_frame
+            check_declared_size(len(chans), int(frames), fs, name, settings)
         if sig_len and fmt in _WFDB_BYTES and all(c[0] in _WFDB_BYTES for c in chans):
             need = offset + int(np.ceil(sig_len * per_frame))
             have = path.stat().st_size
@@ -221,9 +232,12 @@ def _check_plain_name(hea: Path, name: str) -> None:
         )
 
 
-def wfdb_files(hea: Path) -> list[Path]:
-    """The header and the signal files it names (for size limits and archives)."""
-    return [hea, *_check_header(hea, _header_lines(hea))]
+def wfdb_files(hea: Path, settings: Settings | None = None) -> list[Path]:
+    """The header and the signal files it names (for size limits and archives).
+
+    Checks the declared size (signals x samples, ``gem_core.limits``) before anything is read.
+    """
+    return [hea, *_check_header(hea, _header_lines(hea), settings)]
 
 
 def read_wfdb(hea: Path, *, keep_patient_fields: bool = False, files: list[Path] | None = None) -> RawRecord:
@@ -377,9 +391,60 @@ def _default_names(n: int) -> list[str]:
     return [*LEADS, "vx", "vy", "vz"][:n]
 
 
-def read_npy(path: Path) -> RawRecord:
-    """A ``.npy`` array (12, L) or (L, 12) in canonical lead order; never unpickles."""
+def _npy_header(fh, name: str) -> tuple[tuple, np.dtype]:
+    """(shape, dtype) from a ``.npy`` header, reading only the header (not the data)."""
+    try:
+        version = np.lib.format.read_magic(fh)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
+        elif version == (2, 0):
+            shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
+        else:
+            raise GemError(f"{name} is a .npy file of format version {version}; save it with np.save")
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, struct.error) as err:
+        raise GemError(f"{name} is not a valid .npy array ({err})") from None
+    return tuple(shape), dtype
+
+
+def _check_npy(fh, name: str, settings: Settings | None, signal: bool = True) -> None:
+    """Refuse, from its header, an array that would expand past the limits (``gem_core.limits``).
+
+    A 2-D array is a signal (channels x samples either way round); other entries (``fs``, ``leads``,
+    ``units``) are small and may not exceed 1 MB.
+    """
+    shape, dtype = _npy_header(fh, name)
+    if dtype.hasobject:
+        raise GemError(
+            f"{name} holds Python objects, which cannot be loaded without unpickling; save a numeric array"
+        )
+    count = int(np.prod(shape, dtype=object)) if shape else 1
+    if len(shape) == 2 and dtype.kind in "biuf" and dtype.itemsize <= 8:
+        check_declared_size(min(shape), max(shape), None, name, settings)
+    elif signal and len(shape) != 2:
+        raise GemError(
+            f"{name} has shape {shape} ({len(shape)}-D); an ECG array must be 2-D: (12, N) or (N, 12)"
+        )
+    elif signal or len(shape) == 2:
+        raise GemError(
+            f"{name} holds {dtype} values, not numbers; save the signal as a float array (12, N) in mV"
+        )
+    elif count * dtype.itemsize > _SMALL_ENTRY_BYTES:
+        raise GemError(
+            f"{name} declares {count * dtype.itemsize} bytes; besides the 2-D signal an .npz holds only "
+            "small entries (fs, leads, units) (nothing was loaded)"
+        )
+
+
+def read_npy(path: Path, settings: Settings | None = None) -> RawRecord:
+    """A ``.npy`` array (12, L) or (L, 12) in canonical lead order; never unpickles.
+
+    The header's shape is checked against the limits before the data is read.
+    """
     _check_not_empty(path)
+    with path.open("rb") as fh:
+        if fh.read(6) == b"\x93NUMPY":  # anything else np.load refuses below without allocating
+            fh.seek(0)
+            _check_npy(fh, path.name, settings)
     try:
         arr = np.load(path, allow_pickle=False, mmap_mode=None)
     except ValueError as err:
@@ -395,10 +460,29 @@ def read_npy(path: Path) -> RawRecord:
     return RawRecord(arr, _default_names(arr.shape[0]), None, path.stem, "npy", warnings=warnings)
 
 
-def read_npz(path: Path) -> RawRecord:
+def _check_npz(path: Path, settings: Settings | None) -> None:
+    """Every entry's declared size, from the zip directory and each ``.npy`` header, before loading."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+            check_member_count(len(infos), path.name, settings)
+            for info in infos:
+                name = f"{path.name}[{info.filename.removesuffix('.npy')!r}]"
+                if not info.filename.endswith(".npy"):
+                    if info.file_size > _SMALL_ENTRY_BYTES:
+                        raise GemError(f"{name} is not an array and is {info.file_size} bytes; not loaded")
+                    continue
+                with zf.open(info) as fh:
+                    _check_npy(fh, name, settings, signal=False)
+    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError) as err:
+        raise GemError(f"{path.name} is not a valid .npz file ({err})") from None
+
+
+def read_npz(path: Path, settings: Settings | None = None) -> RawRecord:
     """A ``.npz`` with the signal (key ``signal``/``ecg``/``data``/``x``, or its only array) and optional
-    ``fs``, ``leads`` and ``units`` entries; never unpickles."""
+    ``fs``, ``leads`` and ``units`` entries; never unpickles. Entry sizes are checked before loading."""
     _check_not_empty(path)
+    _check_npz(path, settings)
     try:
         with np.load(path, allow_pickle=False) as npz:
             entries = {key: npz[key] for key in npz.files}
@@ -439,11 +523,36 @@ def read_npz(path: Path) -> RawRecord:
 # ------------------------------------------------------------------------------------------------- CSV
 
 
-def read_csv(path: Path) -> RawRecord:
-    """A CSV with a header row of lead names and an optional time column (s, or ms when named so)."""
+def _check_csv_shape(path: Path, settings: Settings | None) -> None:
+    """Columns from the first line and rows from a count of line ends, streamed, before parsing."""
+    s = settings or get_settings()
+    bound = 64 * (s.max_channels + 1)  # generous: a lead name with its unit is a few characters
+    with path.open("rb") as fh:
+        first = fh.readline(bound + 1)
+        if len(first) > bound and not first.endswith(b"\n"):
+            raise GemError(
+                f"{path.name}'s first line is longer than {bound} bytes: more columns than the limit of "
+                f"{s.max_channels} (GEM_MAX_CHANNELS) could hold; a CSV has one column per lead "
+                "(nothing was loaded)"
+            )
+        text = first.decode("utf-8", errors="replace")
+        seps = [text.count(sep) for sep in ",;\t|"]
+        columns = 1 + (max(seps) if any(seps) else len(text.split()) - 1)
+        lines = 0
+        while chunk := fh.read(1 << 20):
+            lines += chunk.count(b"\n")
+    check_declared_size(columns, lines, None, path.name, s)
+
+
+def read_csv(path: Path, settings: Settings | None = None) -> RawRecord:
+    """A CSV with a header row of lead names and an optional time column (s, or ms when named so).
+
+    Its columns (first line) and rows (line count) are checked against the limits before parsing.
+    """
+    _check_not_empty(path)
+    _check_csv_shape(path, settings)
     import pandas as pd  # its C parser is much faster than np.loadtxt on long records
 
-    _check_not_empty(path)
     try:
         df = pd.read_csv(path, sep=None, engine="python") if _needs_sniff(path) else pd.read_csv(path)
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as err:
@@ -504,19 +613,50 @@ def _fs_from_time(t: np.ndarray, name: str, file: str) -> float:
 # ------------------------------------------------------------------------------------------------- zip
 
 
+def zip_entry_count(path: Path) -> int | None:
+    """The number of entries a zip's end-of-central-directory record states (None: not found).
+
+    Read from the file's last 64 KiB, so an archive listing 100,000 members is refused in
+    milliseconds instead of after ``zipfile`` has parsed its whole directory.
+    """
+    try:
+        with path.open("rb") as fh:
+            size = fh.seek(0, 2)
+            fh.seek(max(0, size - 65_557))
+            tail = fh.read()
+            at = tail.rfind(b"PK\x05\x06")
+            if at < 0 or at + 22 > len(tail):
+                return None
+            count = struct.unpack("<H", tail[at + 10 : at + 12])[0]
+            if count == 0xFFFF and at >= 20 and tail[at - 20 : at - 16] == b"PK\x06\x07":  # zip64
+                fh.seek(struct.unpack("<Q", tail[at - 12 : at - 4])[0])
+                record = fh.read(56)
+                if record[:4] == b"PK\x06\x06":
+                    count = struct.unpack("<Q", record[32:40])[0]
+            return count
+    except (OSError, struct.error):
+        return None
+
+
 @contextlib.contextmanager
-def extracted_zip(path: Path, max_mb: float) -> Iterator[Path]:
+def extracted_zip(path: Path, max_mb: float, settings: Settings | None = None) -> Iterator[Path]:
     """Extract a zip into a fresh temporary directory (removed afterwards) after checking its members.
 
-    Rejected before anything is written: member paths that are absolute or contain ``..``, and archives
-    whose members would expand past ``max_mb`` in total (sizes from the zip directory; reading stops at
-    the declared size, so a lying directory cannot write more).
+    Rejected before anything is written: archives listing more than ``GEM_MAX_ZIP_MEMBERS`` entries,
+    member paths that are absolute or contain ``..``, and archives whose members would expand past
+    ``max_mb`` in total (sizes from the zip directory; reading stops at the declared size, so a lying
+    directory cannot write more). Members whose paths clash (a file ``x`` and a folder ``x/``) or are
+    too long for the file system are refused with a ``GemError``.
     """
+    stated = zip_entry_count(path)
+    if stated is not None:
+        check_member_count(stated, path.name, settings)
     try:
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as err:
         raise GemError(f"{path.name} is not a valid zip archive ({err})") from None
     with zf, tempfile.TemporaryDirectory(prefix="gem_zip_") as tmp:
+        check_member_count(len(zf.infolist()), path.name, settings)
         members = [m for m in zf.infolist() if not m.is_dir()]
         for m in members:
             p = PurePosixPath(m.filename.replace("\\", "/"))
@@ -534,12 +674,23 @@ def extracted_zip(path: Path, max_mb: float) -> Iterator[Path]:
         root = Path(tmp)
         for m in members:
             target = root.joinpath(*PurePosixPath(m.filename.replace("\\", "/")).parts)
-            target.parent.mkdir(parents=True, exist_ok=True)
+            shown = m.filename if len(m.filename) <= 80 else m.filename[:77] + "..."
             try:
+                target.parent.mkdir(parents=True, exist_ok=True)
                 with zf.open(m) as src, target.open("wb") as dst:
                     shutil.copyfileobj(src, dst)
-            except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError) as err:
-                raise GemError(f"cannot extract {m.filename!r} from {path.name} ({err})") from None
+            except (FileExistsError, NotADirectoryError, IsADirectoryError):
+                raise GemError(
+                    f"{path.name} holds {shown!r} where another member is a file of the same name; "
+                    "re-create the archive without clashing paths (nothing was loaded)"
+                ) from None
+            except OSError as err:  # e.g. ENAMETOOLONG: say why without the server's folder
+                raise GemError(
+                    f"cannot extract {shown!r} from {path.name} ({err.strerror or type(err).__name__}); "
+                    "re-create the archive with short, plain member paths"
+                ) from None
+            except (zipfile.BadZipFile, RuntimeError, NotImplementedError, EOFError) as err:
+                raise GemError(f"cannot extract {shown!r} from {path.name} ({err})") from None
         yield root
 
 

@@ -46,6 +46,10 @@ class Settings:
     request_timeout_s: float = 120.0
     # access and privacy
     auth_file: str = ""
+    signin_free_failures: int = 10  # failed sign-ins before a client or username backs off (app.signin)
+    signin_client_lock_s: float = 900.0  # longest wait imposed on a client that keeps failing
+    signin_user_lock_s: float = 30.0  # longest wait on a username (short: an attacker cannot lock it out)
+    trust_proxy: bool = False  # take the client address from X-Forwarded-For (always on Spaces)
     allow_anonymous_rating: bool = False
     store_patient_fields: bool = False
 

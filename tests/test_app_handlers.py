@@ -303,13 +303,20 @@ def test_startup_imports_no_model_libraries(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------- auth file
+def sync(check):
+    """The app's sign-in coroutine (what Gradio awaits) as a plain function, for these tests."""
+    import asyncio
+
+    return lambda username, password: asyncio.run(check(username, password))
+
+
 def test_auth_file_accounts(ctx, tmp_path):
     path = tmp_path / "users.csv"
     auth.add_user(str(path), "dr.ada", "correct horse 1", role="admin")
     auth.add_user(str(path), "dr.bob", "battery staple", role="rater")
     assert "correct horse" not in path.read_text()
     file_ctx = make_context(get_settings(data_dir=tmp_path, auth_file=str(path)))
-    check = auth.password_check(file_ctx)
+    check = sync(auth.password_check(file_ctx))
     assert check("dr.ada", "correct horse 1") and not check("dr.ada", "wrong") and not check("eve", "x")
     assert auth.require_admin(file_ctx, req(username="dr.ada")).username == "dr.ada"
     (tmp_path / "bad.csv").write_text("username,password_hash,role\nx,plain,rater\n")
@@ -325,11 +332,11 @@ def test_auth_file_roles_reach_the_store_on_start(tmp_path):
     auth.add_user(str(path), "dr.cho", "correct horse 2", display_name="Dr Cho")
     settings = get_settings(data_dir=tmp_path, auth_file=str(path))
     first = make_context(settings)
-    assert auth.password_check(first)("dr.cho", "correct horse 2")
+    assert sync(auth.password_check(first))("dr.cho", "correct horse 2")
     assert not auth.require_rater(first, req(username="dr.cho")).is_admin
     auth.add_user(str(path), "dr.cho", "correct horse 2", role="admin", display_name="Dr Cho")
     again = make_context(settings)
-    check = auth.password_check(again)
+    check = sync(auth.password_check(again))
     who = auth.require_admin(again, req(username="dr.cho"))
     assert who.display_name == "Dr Cho" and check("dr.cho", "correct horse 2")
 
@@ -340,7 +347,7 @@ def test_campaign_round_and_admin_summary(tmp_path, sample_id):
     auth.add_user(str(users), "admin1", "admin password", role="admin")
     auth.add_user(str(users), "rater1", "rater password")
     ctx = make_context(get_settings(data_dir=tmp_path, auth_file=str(users)))
-    check = auth.password_check(ctx)
+    check = sync(auth.password_check(ctx))
     assert check("admin1", "admin password") and check("rater1", "rater password")
     admin, rater = (
         auth.require_admin(ctx, req(username="admin1")),
