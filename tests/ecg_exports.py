@@ -275,7 +275,9 @@ def xli_chunk(samples: np.ndarray) -> bytes:
     return header + body
 
 
-def write_philips(path: Path, ecg: ECG, *, compressed: bool = True, resolution_uv: float = 5.0) -> Path:
+def write_philips(
+    path: Path, ecg: ECG, *, compressed: bool = True, resolution_uv: float = 5.0, plain: bool = False
+) -> Path:
     """A Philips Sierra ECG XML 1.04 file; XLI stores III, aVR, aVL, aVF as residuals from I and II."""
     units = {name: _ints(ecg.signal[LEADS.index(name)] * 1000.0 / resolution_uv) for name in LEADS}
     n = ecg.n_samples
@@ -293,6 +295,9 @@ def write_philips(path: Path, ecg: ECG, *, compressed: bool = True, resolution_u
         payload = np.concatenate([units[name] for name in LEADS]).astype("<i2").tobytes()
         attrs = 'dataencoding="Base64" compressflag="False"'
     data = base64.b64encode(payload).decode()
+    if plain and not compressed:  # 'Plain': the integers as text, lead after lead
+        data = " ".join(str(v) for name in LEADS for v in units[name])
+        attrs = 'dataencoding="Plain" compressflag="False"'
     i = IDENTIFIERS
     statements = "".join(
         f"<statement><statementcode>X</statementcode><leftstatement>{escape(s)}</leftstatement>"

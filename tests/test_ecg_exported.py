@@ -196,12 +196,14 @@ def test_philips_xml(tmp_path, source, source_hr, compressed):
     assert ecg.metadata["age"] == AGE and ecg.metadata["sex"] == SEX
 
 
-def test_philips_xli_equals_uncompressed(tmp_path):
+def test_philips_xli_equals_uncompressed_and_plain(tmp_path):
     """The XLI path (sierraecg: LZW, second differences, limb-lead residuals) gives the stored integers."""
     src = synthetic_ecg(heart_rate=110, duration_s=10, fs=500)
     a = load_ecg(write_philips(tmp_path / "a.xml", src, compressed=True))
     b = load_ecg(write_philips(tmp_path / "b.xml", src, compressed=False))
-    assert np.array_equal(a.signal, b.signal)
+    c = load_ecg(write_philips(tmp_path / "c.xml", src, compressed=False, plain=True))
+    assert np.array_equal(a.signal, b.signal) and np.array_equal(b.signal, c.signal)
+    assert np.abs(a.signal - src.signal).max() <= 2.5e-3 + 1e-6
 
 
 # --------------------------------------------------------------------------------------------- GE MUSE

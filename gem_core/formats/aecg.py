@@ -22,10 +22,12 @@ from gem_core.formats.common import (
     add_measurement,
     child,
     children,
+    count_tokens,
     descendants,
     find,
     local,
     number,
+    parse_numbers,
     parse_sex,
     record_name,
     source_reading,
@@ -131,7 +133,7 @@ def _sequence_set(series, path: Path, settings: Settings):
         raw_digits.append((code, value, digits.text or ""))
     if not raw_digits:
         raise GemError(f"{path.name}: the aECG series has no lead sequences (SLIST_PQ digits)")
-    counts = [len(text.split()) for _, _, text in raw_digits]
+    counts = [count_tokens(text) for _, _, text in raw_digits]
     check_declared_size(len(raw_digits), max(counts), fs, path.name, settings)
     if len(set(counts)) != 1:
         raise GemError(
@@ -139,7 +141,7 @@ def _sequence_set(series, path: Path, settings: Settings):
         )
     for code, value, text in raw_digits:
         try:
-            digits = np.array(text.split(), dtype=np.float64)
+            digits = parse_numbers(text)
         except ValueError:
             raise GemError(f"{path.name}: the digits of lead {code!r} are not all numbers") from None
         origin, scale = child(value, "origin"), child(value, "scale")

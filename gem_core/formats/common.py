@@ -9,6 +9,7 @@ statement that repeats an identifier, or names who confirmed, referred or record
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 from pathlib import Path
 
@@ -188,6 +189,21 @@ def add_measurement(measurements: dict, name: str, value, unit: str = "") -> Non
 
 
 # ------------------------------------------------------------------------------------------------ XML
+
+_TOKEN = re.compile(r"\S+")
+
+
+def count_tokens(text: str) -> int:
+    """Whitespace-separated values in ``text``, counted without building a list of them (a sample
+    count declared by the text itself, checked against the limits before the values are parsed)."""
+    return sum(1 for _ in _TOKEN.finditer(text))
+
+
+def parse_numbers(text: str, limit: int | None = None) -> np.ndarray:
+    """The first ``limit`` (all: None) whitespace-separated numbers of ``text`` as float64;
+    ``ValueError`` when one is not a number."""
+    tokens = itertools.islice(_TOKEN.finditer(text), limit)
+    return np.array([m.group() for m in tokens], dtype=np.float64)
 
 
 def local(tag: str) -> str:

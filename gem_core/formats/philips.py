@@ -26,6 +26,7 @@ from gem_core.formats.common import (
     local,
     number,
     parse_age,
+    parse_numbers,
     parse_sex,
     record_name,
     source_reading,
@@ -127,7 +128,7 @@ def _waveforms(waves, path: Path, labels: list[str], n: int) -> np.ndarray:
         return _xli(path, labels, n)
     if encoding == "Plain":
         try:
-            values = np.array((waves.text or "").split(), dtype=np.float64)
+            values = parse_numbers(waves.text or "", n * len(labels))  # no more than declared
         except ValueError:
             raise GemError(f"{path.name}: <parsedwaveforms> holds values that are not numbers") from None
     elif encoding == "Base64":
