@@ -9,7 +9,6 @@ statement that repeats an identifier, or names who confirmed, referred or record
 from __future__ import annotations
 
 import hashlib
-import itertools
 import re
 from pathlib import Path
 
@@ -190,20 +189,24 @@ def add_measurement(measurements: dict, name: str, value, unit: str = "") -> Non
 
 # ------------------------------------------------------------------------------------------------ XML
 
-_TOKEN = re.compile(r"\S+")
+_SPACE = np.frombuffer(b" \t\n\r\x0b\x0c", dtype=np.uint8)
 
 
 def count_tokens(text: str) -> int:
-    """Whitespace-separated values in ``text``, counted without building a list of them (a sample
-    count declared by the text itself, checked against the limits before the values are parsed)."""
-    return sum(1 for _ in _TOKEN.finditer(text))
+    """Whitespace-separated values in ``text``, counted without building a list of them (vectorised over
+    the bytes): the sample count a text declares, checked against the limits before it is parsed."""
+    raw = np.frombuffer(text.encode("utf-8", "replace"), dtype=np.uint8)
+    if raw.size == 0:
+        return 0
+    word = ~np.isin(raw, _SPACE)
+    return int(word[0]) + int(np.count_nonzero(word[1:] & ~word[:-1]))
 
 
 def parse_numbers(text: str, limit: int | None = None) -> np.ndarray:
     """The first ``limit`` (all: None) whitespace-separated numbers of ``text`` as float64;
     ``ValueError`` when one is not a number."""
-    tokens = itertools.islice(_TOKEN.finditer(text), limit)
-    return np.array([m.group() for m in tokens], dtype=np.float64)
+    parts = text.split() if limit is None else text.split(None, limit)[:limit]
+    return np.array(parts, dtype=np.float64)
 
 
 def local(tag: str) -> str:

@@ -264,7 +264,7 @@ def _age(ds):
 
 def _patient(ds) -> PatientFields:
     patient = PatientFields()
-    for elem in ds.iterall():
+    for elem in ds:  # the patient, referring, reading and operating people: top-level person names
         if elem.VR == "PN" and elem.value:
             patient.add(elem.keyword or str(elem.tag), str(elem.value), person=True)
     for keyword in IDENTIFYING:
@@ -303,5 +303,5 @@ def median_beats(names: list[str], units: list[str], signal: np.ndarray, fs: flo
         canon = canonical_lead(name)
         scale = _UNIT_SCALE.get((unit or "mv").strip().lower(), 1.0)
         if canon and canon not in leads:
-            leads[canon] = [round(float(v) * scale, 5) for v in row]
+            leads[canon] = np.round(row * scale, 5).tolist()
     return {"fs": fs, "units": "mV", "leads": leads}
