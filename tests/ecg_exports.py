@@ -28,7 +28,12 @@ IDENTIFIERS = {
     "physician": "Okonkwo-Baptiste",
 }
 AGE, SEX = 73, "female"
-STATEMENTS = ["Sinus rhythm", "Normal ECG", f"Confirmed by {IDENTIFIERS['physician']} on 2024-05-06"]
+STATEMENTS = [
+    "Sinus rhythm",
+    f"{IDENTIFIERS['first']} {IDENTIFIERS['last']}: repeat in 6 months",  # free text naming the patient
+    "Normal ECG",
+    f"Confirmed by {IDENTIFIERS['physician']} on 2024-05-06",
+]
 MEASUREMENTS = {"heart_rate_bpm": 75, "pr_ms": 160, "qrs_ms": 92, "qt_ms": 380, "qtc_ms": 424}
 
 

@@ -123,8 +123,9 @@ def test_dicom_rhythm_not_median_beat_and_median_kept(tmp_path):
 def test_dicom_cart_reading_kept_as_source_metadata(tmp_path):
     ecg = load_ecg(write_dicom(tmp_path / "ecg.dcm", synthetic_ecg(heart_rate=75, duration_s=10, fs=500)))
     reading = ecg.metadata["source_reading"]
-    assert reading["statements"] == ["Sinus rhythm", "Normal ECG"]  # the sign-off line names a person
-    assert reading["statements_left_out"] == 1
+    # the line naming the patient and the sign-off line naming the physician are left out
+    assert reading["statements"] == ["Sinus rhythm", "Normal ECG"]
+    assert reading["statements_left_out"] == 2
     assert reading["measurements"] == MEASUREMENTS
     assert ecg.metadata["age"] == AGE and ecg.metadata["sex"] == SEX
 
