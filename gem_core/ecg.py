@@ -215,6 +215,9 @@ def _existing(path: Path, settings: Settings) -> Path:
 
 def _zip_entries(path: Path, root: Path) -> list[Path]:
     entries = fmt.find_records(root)
+    untyped = formats.find_untyped_dicom(root)  # PACS exports name files IM0001, without a suffix
+    if untyped:
+        entries = sorted([*entries, *untyped], key=lambda p: p.relative_to(root).as_posix())
     if not entries:
         raise GemError(f"{path.name} contains no ECG record (expected {fmt.SUPPORTED})")
     return entries

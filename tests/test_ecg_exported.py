@@ -156,10 +156,21 @@ def test_pydicom_sample_ecg_matches_pydicom_and_its_cart(tmp_path):
     assert "PatientName" in ecg.report["dropped_metadata"] and "patient_fields" not in ecg.metadata
 
 
-def test_dicom_without_extension_is_recognised(tmp_path):
+def test_dicom_without_extension_is_recognised_alone_and_in_a_zip(tmp_path):
     src = synthetic_ecg(heart_rate=75, duration_s=10, fs=500)
-    path = write_dicom(tmp_path / "ECG0001", src)
+    folder = tmp_path / "export" / "DICOM"
+    folder.mkdir(parents=True)
+    path = write_dicom(folder / "IM0001", src)
+    write_dicom(folder / "IM0002", synthetic_ecg(heart_rate=90, duration_s=10, fs=500))
     assert load_ecg(path).report["source_format"] == "dicom"
+    archive = tmp_path / "pacs.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for f in sorted(folder.iterdir()):
+            zf.write(f, f"DICOM/{f.name}")
+        zf.writestr("DICOMDIR", b"\0" * 128 + b"DICM")  # the index file is not a record
+    ecgs = load_ecgs(archive)
+    assert [e.report["member"] for e in ecgs] == ["DICOM/IM0001", "DICOM/IM0002"]
+    assert [round(measure(e).global_values["heart_rate_bpm"]) for e in ecgs] == [75, 90]
 
 
 # ------------------------------------------------------------------------------------------- HL7 aECG

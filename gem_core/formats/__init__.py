@@ -30,6 +30,22 @@ def handles(path: Path) -> bool:
     )
 
 
+def find_untyped_dicom(folder: Path) -> list[Path]:
+    """Files under ``folder`` without a suffix that carry the DICOM preamble (not ``DICOMDIR``, hidden
+    files or macOS resource forks), sorted by relative path."""
+    found = []
+    for p in folder.rglob("*"):
+        rel = p.relative_to(folder)
+        if (
+            any(part.startswith(".") or part == "__MACOSX" for part in rel.parts)
+            or p.name.upper() == "DICOMDIR"
+        ):
+            continue
+        if p.is_file() and not p.suffix and is_dicom(p):
+            found.append(p)
+    return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
+
+
 def is_multi_record(path: Path) -> bool:
     """Files that hold many ECGs (CODE-15% HDF5): ``records`` lists them, ``read(..., record=)`` picks one."""
     return path.suffix.lower() in (".h5", ".hdf5") or is_hdf5(path)
