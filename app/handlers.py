@@ -22,6 +22,8 @@ from gem_core.errors import GemError
 from gem_core.features import measure
 
 LAYOUTS = ("12x1", "3x4+II", "6x2")
+# what the upload button accepts: WFDB, arrays, CSV, the exported formats (gem_core.formats) and zips of them
+UPLOAD_TYPES = (".hea", ".dat", ".mat", ".npy", ".npz", ".csv", ".dcm", ".xml", ".h5", ".hdf5", ".zip")
 PAGE_MS = 10_000.0  # the tracing shows 10 s at a time; longer records are paged
 GROUND_EVERY_S = 0.25  # re-ground a streaming text at most this often (and at each sentence end)
 
@@ -41,25 +43,41 @@ def load_sample(ctx: AppContext, sample_id: str) -> Session:
     return _session_for(ctx, ecg, sample_id)
 
 
-def load_upload(ctx: AppContext, paths: str | list[str] | None) -> Session:
+def load_upload(ctx: AppContext, paths: str | list[str] | None, record: str | None = None) -> Session:
     """A Session with an uploaded record's ECG; ``GemError`` for files that cannot be read.
 
     Gradio keeps each uploaded file in its own folder, so the files are put side by side first:
-    a WFDB header finds its ``.dat``/``.mat`` by name.
+    a WFDB header finds its ``.dat``/``.mat`` by name. A file with several records (a zip, a CODE-15%
+    HDF5 file of many exams) shows the first, or ``record``; ``session.records`` lists them all.
     """
     paths = [paths] if isinstance(paths, str) else [p for p in (paths or []) if p]
     if not paths:
-        raise GemError("no file received; upload a WFDB (.hea + .dat), .mat, .npy, .npz, .csv or .zip record")
+        raise GemError(
+            "no file received; upload a WFDB (.hea + .dat), .mat, .npy, .npz, .csv, DICOM ECG (.dcm), "
+            "aECG/Philips/GE MUSE .xml, CODE-15% .h5 or .zip record"
+        )
     with tempfile.TemporaryDirectory(prefix="gem-upload-") as folder:
         try:
             local = [Path(shutil.copy(p, Path(folder) / Path(p).name)) for p in paths]
             headers = [p for p in local if p.suffix.lower() == ".hea"]
-            ecg = load_ecg(headers[0] if headers else local[0])
+            ecg = load_ecg(headers[0] if headers else local[0], record=record or None)
         except OSError as err:  # copying a file with an unusable name
             raise GemError(f"cannot take the upload: {err.strerror or type(err).__name__}") from None
         except GemError as err:
             raise GemError(without_server_paths(str(err))) from None
-    return _session_for(ctx, ecg, f"upload:{ecg.record_id}")
+    session = _session_for(ctx, ecg, f"upload:{ecg.record_id}")
+    others = ecg.report.get("other_records") or []
+    if others:
+        shown = ecg.report.get("member") or ecg.metadata.get("exam_id") or ecg.record_id
+        session.upload_paths, session.records = list(paths), [str(shown), *map(str, others)]
+    return session
+
+
+def load_record_in_upload(ctx: AppContext, session: Session, record: str) -> Session:
+    """Another record of the file last uploaded (a zip member, a CODE-15% exam id)."""
+    if not session.upload_paths or record not in session.records:
+        raise GemError(f"no record {record!r} in the uploaded file; upload it again")
+    return load_upload(ctx, session.upload_paths, record)
 
 
 def without_server_paths(message: str) -> str:

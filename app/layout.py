@@ -110,11 +110,14 @@ def build_review(ctx: AppContext, gpu) -> dict:
             elem_id="sample-picker",
         )
         upload = gr.UploadButton(
-            "Upload record (.hea+.dat/.mat, .npy, .npz, .csv, .zip)",
-            file_types=[".hea", ".dat", ".mat", ".npy", ".npz", ".csv", ".zip"],
+            "Upload record (.hea+.dat/.mat, .npy, .npz, .csv, DICOM, aECG/Philips/MUSE .xml, CODE-15 .h5, .zip)",
+            file_types=list(handlers.UPLOAD_TYPES),
             file_count="multiple",
             scale=2,
             elem_id="upload-btn",
+        )
+        record_pick = gr.Dropdown(
+            [], value=None, label="Record in file", visible=False, scale=1, elem_id="record-in-file"
         )
         layout = gr.Radio(
             list(handlers.LAYOUTS), value="12x1", label="Layout", scale=2, elem_id="layout-radio"
@@ -213,13 +216,17 @@ def build_review(ctx: AppContext, gpu) -> dict:
     # Loading draws the tracing first: the response carries only what a new record changes at once
     # (every output sent is a re-render in the browser before the tracing appears). The measurement
     # tables follow in a second step, with the clearing of a previous record's claims and evidence.
-    loaded_outputs = [session, plot, info, raw_text, reading, status]
+    loaded_outputs = [session, plot, info, raw_text, reading, status, record_pick]
 
     def after_load(s: Session, lay: str, bt: bool, before: Session | None = None):
         s.clear_panels = before is None or before.interpretation is not None or bool(before.selected_claim)
         fig = figure_value(handlers.figure(s, lay, bt, s.selected_claim))
         text, tokens = ("", []) if s.clear_panels else (gr.skip(), gr.skip())
-        return s, fig, present.record_info(s), text, tokens, "Measuring…"
+        # a file of several records (a zip, a CODE-15% file of exams) offers the others
+        picker = gr.update(
+            choices=s.records, value=s.records[0] if s.records else None, visible=bool(s.records)
+        )
+        return s, fig, present.record_info(s), text, tokens, "Measuring…", picker
 
     @ui_errors
     def measure_step(s: Session, lay: str, bt: bool, request: gr.Request = None):
@@ -256,6 +263,10 @@ def build_review(ctx: AppContext, gpu) -> dict:
         paths = [f if isinstance(f, str) else f.name for f in (files or [])]
         return after_load(bind(handlers.load_upload(ctx, paths), owner), lay, bt, before)
 
+    @ui_errors
+    def load_record(record: str, lay: str, bt: bool, before: Session | None = None):
+        return after_load(handlers.load_record_in_upload(ctx, before or Session(), record), lay, bt, before)
+
     load_inputs = [layout, beats]
     # the status line says what is happening: Gradio's progress overlays would re-render each output
     quiet = {"show_progress": "hidden"}
@@ -265,6 +276,9 @@ def build_review(ctx: AppContext, gpu) -> dict:
     upload.upload(load_upload, [upload, *load_inputs, session], loaded_outputs, **PRIVATE, **quiet).then(
         measure_step, [session, *load_inputs], measure_outputs, **PRIVATE, **quiet
     )
+    record_pick.input(
+        load_record, [record_pick, *load_inputs, session], loaded_outputs, **PRIVATE, **quiet
+    ).then(measure_step, [session, *load_inputs], measure_outputs, **PRIVATE, **quiet)
 
     def redraw(s: Session, lay: str, bt: bool, request: gr.Request = None):
         bind(s, user_of(request))

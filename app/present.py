@@ -166,9 +166,36 @@ def record_info(session: Session) -> str:
         )
     warnings = (ecg.report or {}).get("warnings") or []
     text = " · ".join(bits)
+    cart = source_reading_md(meta.get("source_reading"))
+    if cart:
+        text += "\n\n" + cart
     if warnings:
         text += "\n\n⚠ " + escape_md("; ".join(map(str, warnings)))
     return text
+
+
+_CART_MEASURES = (
+    ("heart_rate_bpm", "HR", "bpm"),
+    ("pr_ms", "PR", "ms"),
+    ("qrs_ms", "QRS", "ms"),
+    ("qt_ms", "QT", "ms"),
+    ("qtc_ms", "QTc", "ms"),
+    ("qrs_axis_deg", "QRS axis", "°"),
+)
+
+
+def source_reading_md(reading: dict | None) -> str:
+    """The cart's own reading of an exported ECG (``metadata["source_reading"]``) as one Markdown line,
+    shown beside GEM's: its statements and intervals, escaped (they come from the file)."""
+    if not reading:
+        return ""
+    values = reading.get("measurements") or {}
+    measures = [f"{label} {_fmt(values[key])} {unit}" for key, label, unit in _CART_MEASURES if key in values]
+    statements = "; ".join(map(str, reading.get("statements") or []))
+    body = " · ".join(bit for bit in (statements, ", ".join(measures)) if bit)
+    if not body:
+        return ""
+    return f"**Cart's reading** ({escape_md(str(reading.get('system', 'source file')))}): {escape_md(body)}"
 
 
 def escape_md(text: str) -> str:

@@ -53,6 +53,10 @@ class Session:
     start_ms: float = 0.0  # the page of a long record on screen (10 s from here)
     shown: set = field(default_factory=set)  # ids of the stored interpretations shown in this tab
     owner: str | None = None  # the signed-in user whose tab this is (``bind``); None: no accounts
+    upload_paths: list = field(default_factory=list)  # the uploaded files (to pick another record in them)
+    records: list = field(
+        default_factory=list
+    )  # records in an uploaded zip / CODE-15 file: [shown, others...]
 
     @property
     def to_rate(self) -> Interpretation | None:

@@ -19,6 +19,7 @@ from warnings import catch_warnings, simplefilter
 import numpy as np
 
 from gem_core import ecg_formats as fmt
+from gem_core import formats
 from gem_core.errors import GemError
 from gem_core.limits import check_declared_size
 from gem_core.settings import Settings, get_settings
@@ -119,13 +120,20 @@ class ECG:
 # ------------------------------------------------------------------------------------------- loading
 
 
-def load_ecg(path, fs: float | None = None, *, settings: Settings | None = None) -> ECG:
-    """Load one ECG from a file: WFDB (``.hea`` + ``.dat``/``.mat``), ``.npy``, ``.npz``, ``.csv``, ``.zip``.
+def load_ecg(
+    path, fs: float | None = None, *, settings: Settings | None = None, record: str | None = None
+) -> ECG:
+    """Load one ECG from a file: WFDB (``.hea`` + ``.dat``/``.mat``), ``.npy``, ``.npz``, ``.csv``, ``.zip``,
+    and the exported formats of ``gem_core.formats``: DICOM ECG waveforms, HL7 aECG / Philips / GE MUSE
+    XML, CODE-15% HDF5.
 
     ``fs`` gives the sampling rate of files that do not state one (.npy, CSV without a time column;
     500 Hz is assumed otherwise, with a warning) and overrides a stated rate (also with a warning).
-    A zip with several records loads the first (sorted by member path); ``report["other_records"]``
-    lists the rest (``load_ecgs`` loads them all). Bad input raises ``GemError``.
+    A zip with several records loads the first (sorted by member path), or the member named by
+    ``record``; ``report["other_records"]`` lists the rest (``load_ecgs`` loads them all). A file holding
+    many ECGs (CODE-15% HDF5) loads the one named by ``record`` (an exam id; the first by default) and
+    lists the others the same way.
+    Bad input raises ``GemError``.
 
     >>> ecg = load_ecg("../shared/data/ecg/cpsc2018/A0001.hea")  # doctest: +SKIP
     >>> ecg.signal.shape, ecg.fs, ecg.metadata["labels"]  # doctest: +SKIP
@@ -137,11 +145,15 @@ def load_ecg(path, fs: float | None = None, *, settings: Settings | None = None)
         if path.suffix.lower() == ".zip":
             with fmt.extracted_zip(_existing(path, settings), settings.max_upload_mb, settings) as root:
                 entries = _zip_entries(path, root)
-                ecg = _load_file(entries[0], fs, settings, check_size=False)
-                _mark_archive(ecg, path, root, entries[0])
-                ecg.report["other_records"] = [e.relative_to(root).as_posix() for e in entries[1:]]
+                names = [e.relative_to(root).as_posix() for e in entries]
+                if record not in (None, "") and record not in names:
+                    raise GemError(f"{path.name} has no record {record!r}; it holds {', '.join(names[:5])}")
+                chosen = names.index(record) if record else 0
+                ecg = _load_file(entries[chosen], fs, settings, check_size=False)
+                _mark_archive(ecg, path, root, entries[chosen])
+                ecg.report["other_records"] = names[:chosen] + names[chosen + 1 :]
                 return ecg
-        return _load_file(path, fs, settings)
+        return _load_file(path, fs, settings, record=record)
 
 
 def load_ecgs(path, fs: float | None = None, *, settings: Settings | None = None) -> list[ECG]:
@@ -149,6 +161,11 @@ def load_ecgs(path, fs: float | None = None, *, settings: Settings | None = None
     settings = settings or get_settings()
     path = Path(path)
     if path.suffix.lower() != ".zip":
+        if formats.handles(path) and formats.is_multi_record(path):
+            return [
+                _exported(raw, fs, path, settings)
+                for raw in formats.read_all(_existing(path, settings), settings)
+            ]
         return [load_ecg(path, fs, settings=settings)]
     with (
         _as_gem_error(path),
@@ -156,9 +173,13 @@ def load_ecgs(path, fs: float | None = None, *, settings: Settings | None = None
     ):
         ecgs = []
         for entry in _zip_entries(path, root):
-            ecg = _load_file(entry, fs, settings, check_size=False)
-            _mark_archive(ecg, path, root, entry)
-            ecgs.append(ecg)
+            if formats.handles(entry) and formats.is_multi_record(entry):
+                found = [_exported(raw, fs, entry, settings) for raw in formats.read_all(entry, settings)]
+            else:
+                found = [_load_file(entry, fs, settings, check_size=False)]
+            for ecg in found:
+                _mark_archive(ecg, path, root, entry)
+            ecgs += found
         return ecgs
 
 
@@ -194,6 +215,9 @@ def _existing(path: Path, settings: Settings) -> Path:
 
 def _zip_entries(path: Path, root: Path) -> list[Path]:
     entries = fmt.find_records(root)
+    untyped = formats.find_untyped_dicom(root)  # PACS exports name files IM0001, without a suffix
+    if untyped:
+        entries = sorted([*entries, *untyped], key=lambda p: p.relative_to(root).as_posix())
     if not entries:
         raise GemError(f"{path.name} contains no ECG record (expected {fmt.SUPPORTED})")
     return entries
@@ -207,6 +231,8 @@ def _mark_archive(ecg: ECG, archive: Path, root: Path, entry: Path) -> None:
 def _resolve(path: Path) -> Path:
     """The file that starts the record: a ``.dat``/``.mat``/extension-less path means its ``.hea``."""
     suffix = path.suffix.lower()
+    if path.is_file() and formats.handles(path):
+        return path
     if suffix in fmt.SIGNAL_SUFFIXES or (suffix not in fmt.RECORD_SUFFIXES and not path.is_file()):
         hea = path.with_suffix(".hea") if suffix in fmt.SIGNAL_SUFFIXES else Path(str(path) + ".hea")
         if hea.is_file():
@@ -222,9 +248,22 @@ def _resolve(path: Path) -> Path:
     return path
 
 
-def _load_file(path: Path, fs: float | None, settings: Settings, check_size: bool = True) -> ECG:
+def _load_file(
+    path: Path, fs: float | None, settings: Settings, check_size: bool = True, record: str | None = None
+) -> ECG:
     path = _resolve(path)
     suffix = path.suffix.lower()
+    if formats.handles(path):
+        if check_size and not formats.is_multi_record(path):  # many-record files: one record at a time
+            _existing(path, settings)
+        raw, others = formats.read(path, settings, record)
+        ecg = _exported(raw, fs, path, settings)
+        if others:
+            ecg.report["records_in_file"] = len(others) + 1
+            ecg.report["other_records"] = others
+        return ecg
+    if record not in (None, ""):
+        raise GemError(f"{path.name} holds one record; there is no record {record!r} to choose")
     files = fmt.wfdb_files(path, settings) if suffix == ".hea" else [path]
     if check_size:
         fmt.check_size(files, settings.max_upload_mb, path.name)
@@ -237,6 +276,14 @@ def _load_file(path: Path, fs: float | None, settings: Settings, check_size: boo
     else:
         raw = fmt.read_csv(path, settings)
     return build_ecg(raw, fs, source_file=path.name, settings=settings)
+
+
+def _exported(raw: fmt.RawRecord, fs: float | None, path: Path, settings: Settings | None = None) -> ECG:
+    """``build_ecg`` for the exported formats; a file name that repeats a patient identifier is replaced
+    by the record's de-identified id (``gem_core.formats.common.record_name``)."""
+    named = "file name" not in raw.dropped_metadata
+    source_file = path.name if named else raw.record_id + path.suffix.lower()
+    return build_ecg(raw, fs, source_file=source_file, settings=settings)
 
 
 def build_ecg(

@@ -26,9 +26,13 @@ from gem_core.errors import GemError
 from gem_core.limits import check_declared_size, check_member_count
 from gem_core.settings import Settings, get_settings
 
-RECORD_SUFFIXES = (".hea", ".npy", ".npz", ".csv")  # files that start a record
+# files that start a record; the exported formats' suffixes (.dcm .xml .h5 .hdf5) are gem_core.formats'
+RECORD_SUFFIXES = (".hea", ".npy", ".npz", ".csv", ".dcm", ".xml", ".h5", ".hdf5")
 SIGNAL_SUFFIXES = (".dat", ".mat")  # WFDB signal files: read through their header
-SUPPORTED = ".hea (+ .dat/.mat), .dat/.mat beside their .hea, .npy, .npz, .csv, .zip of these"
+SUPPORTED = (
+    ".hea (+ .dat/.mat), .dat/.mat beside their .hea, .npy, .npz, .csv, DICOM ECG .dcm, "
+    "HL7 aECG / Philips / GE MUSE .xml, CODE-15% .h5/.hdf5, .zip of these"
+)
 
 # Bytes per sample of the WFDB formats whose file size is fixed by the header (for the truncation check).
 _WFDB_BYTES = {

@@ -29,6 +29,7 @@ from typing import Protocol
 
 import numpy as np
 
+from gem_core import formats
 from gem_core.ecg import ECG, LEADS, load_ecg
 from gem_core.ecg_formats import find_records, parse_header_comments
 from gem_core.errors import GemError
@@ -297,7 +298,8 @@ class SyntheticSource:
 
 
 class FolderSource:
-    """Every record under a folder (``GEM_SAMPLES_DIR``): WFDB, .npy, .npz, .csv, .zip (first record)."""
+    """Every record under a folder (``GEM_SAMPLES_DIR``): WFDB, .npy, .npz, .csv, the exported formats
+    (DICOM, aECG/Philips/MUSE XML; each exam of a CODE-15% HDF5 file), .zip (first record)."""
 
     name = "folder"
     label = "Folder"
@@ -321,6 +323,9 @@ class FolderSource:
         infos = []
         for path in self._files():
             rel = path.relative_to(self.folder).as_posix()
+            if formats.handles(path) and formats.is_multi_record(path):
+                infos += self._exams(path, rel)
+                continue
             meta = _header_metadata(path) if path.suffix.lower() == ".hea" else {}
             infos.append(
                 SampleInfo(
@@ -334,14 +339,31 @@ class FolderSource:
             )
         return infos
 
+    def _exams(self, path: Path, rel: str) -> list[SampleInfo]:
+        """One sample per exam of a CODE-15% file (id ``folder:<file>#<exam id>``); none if unreadable."""
+        try:
+            exams = formats.records(path, self.settings)
+        except GemError:
+            return []
+        return [
+            SampleInfo(
+                id=f"folder:{rel}#{exam}", title=f"{path.stem} exam {exam}", source=self.name, description=rel
+            )
+            for exam in exams
+        ]
+
     def load(self, sample_id: str) -> ECG:
-        rel = PurePosixPath(_key(sample_id, self.name))
+        key = _key(sample_id, self.name)
+        base, sep, record = key.rpartition("#")  # 'part.hdf5#1234': an exam of a CODE-15% file
+        if not sep or not base.lower().endswith((".h5", ".hdf5")):
+            base, record = key, ""
+        rel = PurePosixPath(base)
         if rel.is_absolute() or ".." in rel.parts:
             raise GemError(f"sample id {sample_id!r} points outside the sample folder")
         path = self.folder.joinpath(*rel.parts)
         if not path.is_file():
             raise GemError(f"no sample {sample_id!r} in {self.folder}")
-        return load_ecg(path, settings=self.settings)
+        return load_ecg(path, settings=self.settings, record=record or None)
 
 
 def _header_metadata(hea: Path) -> dict:

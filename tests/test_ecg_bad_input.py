@@ -306,7 +306,7 @@ def test_wfdb_record_above_upload_limit_counts_its_signal_file(record):
         load_ecg(record, settings=Settings(max_upload_mb=0.05))
 
 
-@pytest.mark.parametrize("name", ["scan.pdf", "ecg.xml", "record", "x.edf"])
+@pytest.mark.parametrize("name", ["scan.pdf", "ecg.json", "record", "x.edf"])
 def test_unknown_extension(tmp_path, name):
     (tmp_path / name).write_bytes(b"%PDF-1.4 something")
     with pytest.raises(GemError, match="unsupported file type"):
