@@ -58,6 +58,16 @@ class Data:
         tuple
     ]  # (rating_id, pseudonym, interpretation_id, *scores, comment, seconds, version, created, updated)
     preferences: list[tuple]  # (pseudonym, case_id, a_id, b_id, choice, created_at, id)
+    identical_preferences: int = 0  # A/B choices between two identical texts, left out of `preferences`
+
+
+def same_text(a: Interp, b: Interp) -> bool:
+    """Whether two answers say the same thing (whitespace aside): such a pair teaches a model nothing.
+
+    >>> same_text(Interp(1, 1, "m", "", "q", "Sinus  rhythm."), Interp(2, 1, "m", "", "q", "Sinus rhythm. "))
+    True
+    """
+    return " ".join(a.text.split()) == " ".join(b.text.split())
 
 
 RATING_COLUMNS = (
@@ -143,7 +153,8 @@ def load_data(s: Session, campaign: str | int | None = None) -> Data:
         )
         if p[2] in interps and p[3] in interps
     ]
-    return Data(interps, cases, ratings, preferences)
+    distinct = [p for p in preferences if not same_text(interps[p[2]], interps[p[3]])]
+    return Data(interps, cases, ratings, distinct, len(preferences) - len(distinct))
 
 
 # -------------------------------------------------------------------------------------------------- pairs
@@ -181,10 +192,14 @@ def preference_pairs(data: Data) -> list[dict]:
 
 
 def rating_pairs(
-    data: Data, metric_name: str = "overall_satisfaction", min_margin: float = 1.0
+    data: Data,
+    metric_name: str = "overall_satisfaction",
+    min_margin: float = 1.0,
+    skipped: list | None = None,
 ) -> list[dict]:
     """Pairs of answers to one question about one case whose mean paired gap on ``metric_name`` is
-    >= ``min_margin`` (a DPO row has one prompt for both completions)."""
+    >= ``min_margin`` (a DPO row has one prompt for both completions). Two answers with the same text
+    never make a pair (their ids go to ``skipped`` when given)."""
     col = 3 + METRIC_NAMES.index(metric(metric_name).name)
     by_prompt: dict[tuple[int, str], dict[int, dict[str, int]]] = defaultdict(lambda: defaultdict(dict))
     for row in data.ratings:
@@ -198,6 +213,10 @@ def rating_pairs(
                 continue
             gap = sum(per_interp[x][r] - per_interp[y][r] for r in common) / len(common)
             if abs(gap) >= min_margin and gap != 0:
+                if same_text(data.interps[x], data.interps[y]):
+                    if skipped is not None:
+                        skipped.append((x, y))
+                    continue
                 chosen, rejected = (x, y) if gap > 0 else (y, x)
                 pairs.append(
                     {
@@ -212,9 +231,14 @@ def rating_pairs(
 
 
 def dpo_pairs(
-    data: Data, metric_name: str = "overall_satisfaction", min_margin: float = 1.0, sources: str = "both"
+    data: Data,
+    metric_name: str = "overall_satisfaction",
+    min_margin: float = 1.0,
+    sources: str = "both",
+    skipped: list | None = None,
 ) -> list[dict]:
-    """Explicit-preference pairs, then rating-gap pairs for pairs no preference covers."""
+    """Explicit-preference pairs, then rating-gap pairs for pairs no preference covers (never two
+    identical texts: see ``Data.identical_preferences`` and ``rating_pairs``'s ``skipped``)."""
     if sources not in PAIR_SOURCES:
         raise GemError(f"pair sources must be one of {', '.join(PAIR_SOURCES)}; got {sources!r}")
     if min_margin <= 0:
@@ -224,7 +248,7 @@ def dpo_pairs(
     if sources in ("both", "ratings"):
         pairs += [
             p
-            for p in rating_pairs(data, metric_name, min_margin)
+            for p in rating_pairs(data, metric_name, min_margin, skipped)
             if frozenset((p["chosen"], p["rejected"])) not in covered
         ]
     return pairs
@@ -320,6 +344,20 @@ def kto_rows(
     return rows
 
 
+def identical_notes(choices: int, gaps: int) -> list[str]:
+    """What an export left out because both answers had the same text.
+
+    >>> identical_notes(2, 1)
+    ['left out 2 A/B choices between identical texts', 'left out 1 rating gap between identical texts']
+    """
+    out = []
+    if choices:
+        out.append(f"left out {choices} A/B choice{'s' if choices != 1 else ''} between identical texts")
+    if gaps:
+        out.append(f"left out {gaps} rating gap{'s' if gaps != 1 else ''} between identical texts")
+    return out
+
+
 def write_jsonl(rows: list[dict], out: Path) -> None:
     tmp = out.with_name(out.name + ".tmp")
     with tmp.open("w", encoding="utf-8") as f:
@@ -376,7 +414,9 @@ def export(
         rows = kto_rows(data, metric_name, desirable, undesirable)
         write_jsonl(rows, out)
         return ExportResult(out, len(rows), 0, notes)
-    pairs = dpo_pairs(data, metric_name, min_margin, sources)
+    skipped: list = []
+    pairs = dpo_pairs(data, metric_name, min_margin, sources, skipped)
+    notes += identical_notes(data.identical_preferences if sources != "ratings" else 0, len(skipped))
     image_paths = None
     if images:
         folder = out.parent / f"{out.stem}_images"

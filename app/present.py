@@ -202,6 +202,12 @@ def ecg_plot(session: Session, layout: str, beats: bool, claims: list[dict]):
     return zoom_to_highlights(fig) if claims else fig
 
 
+def reading_figure(ecg, claims: list[dict], layout: str = "12x1"):
+    """The whole tracing with every claim's evidence highlighted: what a rater rates a reading against
+    (Rate, Compare and campaign items; the same viewer as Review)."""
+    return with_claim_highlights(ecg_plot(Session(ecg=ecg), layout, False, []), claims)
+
+
 def with_claim_highlights(fig, claims: list[dict]):
     """``fig`` showing every claim's evidence (``viewer.update_highlights``), not zoomed."""
     if not claims:

@@ -14,28 +14,42 @@ import pytest
 from app import auth, rating
 from app.main import build_demo, launch_kwargs, make_context
 from gem_core.settings import get_settings
-from tests.conftest import SHARED_ECG, free_port
+from tests.conftest import REPO, SHARED_ECG, free_port
 
 ADMIN = ("dr.admin", "admin password 1")
 RATER = ("dr.rater", "rater password 1")
 XSS = '<img src=x onerror=alert(1)> <script>alert("x")</script>'
 TIMEOUT = 60_000
 REAL_FOLDER = SHARED_ECG / "cpsc2018"
+DOCS = REPO / "docs"  # the README's screenshots, refreshed by these tests
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
+    """The app with the measure backend and a second, distinct interpreter: an OpenAI-compatible server
+    on 127.0.0.1 (Compare needs two different readings)."""
+    from tests.test_backend_openai import ChatServer
+
+    chat = ChatServer()
     data = tmp_path_factory.mktemp("browser-data")
     users = data / "users.csv"
     auth.add_user(str(users), *ADMIN, role="admin")
     auth.add_user(str(users), *RATER)
     samples_dir = str(REAL_FOLDER) if REAL_FOLDER.is_dir() else ""
-    settings = get_settings(data_dir=data, auth_file=str(users), port=free_port(), samples_dir=samples_dir)
+    settings = get_settings(
+        data_dir=data,
+        auth_file=str(users),
+        port=free_port(),
+        samples_dir=samples_dir,
+        openai_base_url=chat.url,
+        openai_model="general-vlm",
+    )
     ctx = make_context(settings)
     demo = build_demo(settings, ctx)
     demo.queue().launch(prevent_thread_lock=True, quiet=True, **launch_kwargs(ctx))
     yield demo.local_url, ctx
     demo.close()
+    chat.close()
 
 
 def open_app(browser, url: str, who=RATER):
@@ -83,6 +97,12 @@ def upload(page, *paths) -> None:
     page.locator("#upload-btn").locator("xpath=..").locator("input[type=file]").set_input_files(
         [str(p) for p in paths]
     )
+
+
+def pick_option(page, elem_id: str, text: str) -> None:
+    """Choose the option containing ``text`` in the dropdown ``elem_id``."""
+    page.locator(f"#{elem_id} input").click()
+    page.locator("ul[role=listbox] li", has_text=text).first.click()
 
 
 def choose(page, elem_id: str, label: str) -> None:
@@ -206,7 +226,13 @@ def test_rate_submits_and_reopens_the_previous_rating(review_page, served, artif
     wait_text(page, "#rate-which", "version 1")
     assert page.locator("#rate-findings_novelty input[type=radio]:checked").get_attribute("value") == "2"
     assert page.locator("#rate-comment textarea").input_value() == XSS  # shown as text, not markup
+    # the rater sees what they rate: the tracing, with the reading's evidence highlighted
+    assert page.locator("#rate-plot .main-svg").count() >= 1
+    page.wait_for_function(
+        "document.querySelectorAll('#rate-plot .shapelayer path').length > 0", timeout=TIMEOUT, polling=100
+    )
     page.screenshot(path=str(artifacts_dir / "rate.png"), full_page=True)
+    page.screenshot(path=str(DOCS / "rate.png"), full_page=True)
     assert page.dialogs == [] and page.locator("img[src=x]").count() == 0
 
 
@@ -215,8 +241,29 @@ def test_compare_blind_pair_and_preference(browser, served, artifacts_dir):
     page = open_app(browser, url)
     pick_sample(page, "Synthetic")
     page.get_by_role("tab", name="Compare").click()
+    # the same deterministic interpreter twice gives one text twice: no pair is offered
+    pick_option(page, "compare-second", "measurement-based")
+    before = ctx.store.counts()["preferences"]
+    page.click("#compare-generate")
+    wait_text(page, "#compare-status", "No pair to compare")
+    assert page.locator("#compare-a").inner_text().strip() in ("", "A")
+    choose(page, "compare-choice", "A is better")
+    page.click("#compare-submit")
+    page.locator(".toast-body", has_text="generate both").first.wait_for(timeout=TIMEOUT)
+    assert ctx.store.counts()["preferences"] == before
+    # two different interpreters: a blind pair, the tracing with A's evidence, then B's
+    pick_option(page, "compare-second", "OpenAI-compatible")
     page.click("#compare-generate")
     wait_text(page, "#compare-status", "Choose")
+    page.wait_for_function(
+        "document.querySelectorAll('#compare-plot .shapelayer path').length > 0", timeout=TIMEOUT, polling=100
+    )
+    a_text, b_text = page.locator("#compare-a").inner_text(), page.locator("#compare-b").inner_text()
+    assert a_text != b_text
+    shapes = "document.querySelectorAll('#compare-plot .shapelayer path').length"
+    shown_a = page.evaluate(shapes)
+    choose(page, "compare-shown", "B")
+    page.wait_for_function(f"{shapes} !== {shown_a}", timeout=TIMEOUT, polling=100)
     assert "measure" not in page.locator("#compare-a").inner_text().lower()  # labels are blind
     before = ctx.store.counts()["preferences"]
     choose(page, "compare-choice", "Tie")
@@ -225,6 +272,7 @@ def test_compare_blind_pair_and_preference(browser, served, artifacts_dir):
     wait_text(page, "#compare-status", "Saved")
     assert ctx.store.counts()["preferences"] == before + 1
     page.screenshot(path=str(artifacts_dir / "compare.png"), full_page=True)
+    page.screenshot(path=str(DOCS / "compare.png"), full_page=True)
 
     page.click("#compare-rate-b")  # optionally rate one side in full, still blind
     wait_text(page, "#compare-status", "ready on the Rate tab")
@@ -278,6 +326,7 @@ def test_campaign_round_with_escaped_model_text(browser, served, tmp_path, artif
     assert all(
         checked.nth(i).get_attribute("value") not in {"1", "2", "3", "4", "5"} for i in range(checked.count())
     )
+    page.wait_for_selector("#camp-plot .main-svg", timeout=TIMEOUT)  # the item's tracing
     page.screenshot(path=str(artifacts_dir / "campaign.png"), full_page=True)
     page.click("#camp-prev")  # back to the first item (both items' texts carry the payload)
     wait_text(page, "#camp-text", "onerror")
