@@ -84,11 +84,16 @@ def measured(session: Session) -> Session:
 
 
 def figure(session: Session, layout: str = "12x1", beats: bool = False, claim_id: str | None = None):
-    """The tracing of the loaded ECG (its page at ``session.start_ms``), with the selected claim's
-    evidence highlighted and zoomed to."""
+    """The tracing of the loaded ECG: the close-up of the selected claim while ``session.claim_view``
+    (its leads only, a beat of context each side), else the whole page at ``session.start_ms`` with
+    the claim's evidence highlighted."""
     if not session.loaded:
         return None
     claim = session.claim(claim_id)
+    if claim is not None and session.claim_view:
+        close_up = present.claim_plot(session, claim, beats)
+        if close_up is not None:
+            return close_up
     return present.ecg_plot(session, layout, beats, [claim] if claim else [])
 
 
@@ -199,7 +204,7 @@ def select_claim(session: Session, index: int) -> str | None:
     claims = session.interpretation.claims if session.interpretation else []
     if not 0 <= int(index) < len(claims):
         return None
-    session.selected_claim = str(claims[int(index)]["id"])
+    session.selected_claim, session.claim_view = str(claims[int(index)]["id"]), True
     return session.selected_claim
 
 
@@ -210,5 +215,5 @@ def select_token(session: Session, token_index: int) -> str | None:
     spans = present.text_spans(text, claims)
     if not 0 <= int(token_index) < len(spans) or spans[int(token_index)][1] is None:
         return None
-    session.selected_claim = spans[int(token_index)][1]
+    session.selected_claim, session.claim_view = spans[int(token_index)][1], True
     return session.selected_claim

@@ -108,6 +108,7 @@ def build_review(ctx: AppContext, gpu) -> dict:
             list(handlers.LAYOUTS), value="12x1", label="Layout", scale=2, elem_id="layout-radio"
         )
         beats = gr.Checkbox(value=False, label="Beat markers (P, QRS, T)", scale=1, elem_id="beats-box")
+        whole = gr.Button("Whole ECG", size="sm", scale=1, elem_id="whole-btn")  # leave a claim's close-up
     with gr.Row(equal_height=False):
         with gr.Column(scale=3):
             with gr.Row(equal_height=True):
@@ -252,11 +253,18 @@ def build_review(ctx: AppContext, gpu) -> dict:
             handlers.measured(s)
         return views(s, lay, bt)
 
+    beats.change(ui_errors(redraw), [session, layout, beats], [plot, evidence], **PRIVATE)
+
+    def whole_ecg(s: Session, lay: str, bt: bool):
+        """The whole tracing in the chosen layout; the selected claim stays highlighted on it."""
+        s.claim_view = False
+        return (s, *redraw(s, lay, bt))
+
     gr.on(
-        [layout.change, beats.change],
-        ui_errors(redraw),
+        [layout.change, whole.click],
+        ui_errors(whole_ecg),
         [session, layout, beats],
-        [plot, evidence],
+        [session, plot, evidence],
         **PRIVATE,
     )
 

@@ -99,6 +99,11 @@ def upload(page, *paths) -> None:
     )
 
 
+def svg_texts(page, selector: str) -> list[str]:
+    """The text of SVG elements (``inner_text`` is for HTML)."""
+    return page.evaluate(f"[...document.querySelectorAll({json.dumps(selector)})].map((e) => e.textContent)")
+
+
 def pick_option(page, elem_id: str, text: str) -> None:
     """Choose the option containing ``text`` in the dropdown ``elem_id``."""
     page.locator(f"#{elem_id} input").click()
@@ -134,6 +139,19 @@ def test_review_selecting_a_claim_draws_its_highlight(review_page, artifacts_dir
     )
     feature = page.locator("#evidence-table [role=gridcell][data-col='3']")
     assert feature.count() >= 1 and "qrs" in feature.first.inner_text().lower()
+    # the claim's close-up: its leads by name, time in seconds, the paper settings
+    view = "document.querySelector('#ecg-plot .js-plotly-plot').layout.meta.gem_viewer"
+    page.wait_for_function(f"{view}.view === 'claim'", timeout=TIMEOUT, polling=100)
+    leads = page.evaluate(f"{view}.leads")
+    assert 1 <= len(leads) <= 12
+    notes = svg_texts(page, "#ecg-plot .annotation-text")
+    assert set(leads) <= set(notes) and any("25 mm/s" in n and "10 mm/mV" in n for n in notes)
+    ticks = svg_texts(page, "#ecg-plot .xtick text")
+    labelled = [t for t in ticks if t]
+    assert len(labelled) >= 3 and all(t.replace(".", "").isdigit() for t in labelled)
+    assert page.locator("#ecg-plot .g-xtitle", has_text="time (s)").count() == 1
+    page.screenshot(path=str(artifacts_dir / "claim-view.png"), full_page=True)
+    page.locator("#ecg-plot").screenshot(path=str(DOCS / "claim-view.png"))
     cells = page.locator("#claims-table [role=gridcell][data-col='2']")
     assert cells.count() >= 3
     cells.filter(has_text="ST").first.click() if cells.filter(has_text="ST").count() else cells.nth(1).click()
@@ -145,14 +163,30 @@ def test_review_selecting_a_claim_draws_its_highlight(review_page, artifacts_dir
     evidence_rows = page.locator("#evidence-table [role=gridcell][data-col='0']")
     assert evidence_rows.count() >= 1
     page.screenshot(path=str(artifacts_dir / "review.png"), full_page=True)
+    page.screenshot(path=str(DOCS / "review.png"), full_page=True)
 
     choose(page, "layout-radio", "3x4+II")  # the highlight survives a layout switch
     page.wait_for_timeout(800)
     page.wait_for_function(
         "document.querySelectorAll('#ecg-plot .shapelayer path').length > 0", timeout=TIMEOUT, polling=100
     )
+    assert page.evaluate(f"{view}.layout") == "3x4+II"  # another layout: the whole ECG again
     page.screenshot(path=str(artifacts_dir / "review-3x4.png"), full_page=True)
     choose(page, "layout-radio", "12x1")
+    page.wait_for_function(f"{view}.layout === '12x1'", timeout=TIMEOUT, polling=100)
+    cells.nth(0).click()  # a claim's close-up again, then "Whole ECG"
+    page.wait_for_function(f"{view}.view === 'claim'", timeout=TIMEOUT, polling=100)
+    page.click("#whole-btn")
+    page.wait_for_function(f"{view}.layout === '12x1'", timeout=TIMEOUT, polling=100)
+    assert highlight_count(page) > 0  # the claim stays highlighted on the whole tracing
+    page.locator("#beats-box input").check()  # beat markers come with their legend
+    page.wait_for_function(
+        "document.querySelectorAll('#ecg-plot .legend .legendtext').length >= 3", timeout=TIMEOUT, polling=100
+    )
+    legend = " ".join(svg_texts(page, "#ecg-plot .legend text"))
+    page.locator("#ecg-plot").screenshot(path=str(artifacts_dir / "beat-markers.png"))
+    assert all(w in legend for w in ("Beat markers", "QRS onset", "T offset")), legend  # AF: no P
+    page.locator("#beats-box input").uncheck()
     assert page.dialogs == []
 
 
