@@ -917,7 +917,8 @@ def _voltage(lead_med: dict[str, dict[str, float]], ok: set[str]) -> dict:
     prec = [get(n, "qrs_amplitude") for n in PRECORDIAL_LEADS]
     limb_max = np.nanmax(limb) if np.isfinite(limb).any() else float("nan")
     prec_max = np.nanmax(prec) if np.isfinite(prec).any() else float("nan")
-    r56 = np.nanmax([get("V5", "r_amplitude"), get("V6", "r_amplitude")])
+    r5_r6 = [get("V5", "r_amplitude"), get("V6", "r_amplitude")]
+    r56 = np.nanmax(r5_r6) if np.isfinite(r5_r6).any() else float("nan")  # V5 and V6 absent: no warning
     return {
         "limb_max_qrs_mv": round(float(limb_max), 3),
         "precordial_max_qrs_mv": round(float(prec_max), 3),
