@@ -358,6 +358,26 @@ def identical_notes(choices: int, gaps: int) -> list[str]:
     return out
 
 
+def hf_dataset(rows: list[dict], image_root: Path | None = None):
+    """DPO rows as a ``datasets.Dataset`` whose ``images`` column is a list of ``datasets.Image()``: the
+    PNG bytes travel inside the dataset (``save_to_disk``, ``push_to_hub``), not only their paths.
+    Relative image paths are read from ``image_root``."""
+    import datasets
+
+    if not rows or "images" not in rows[0]:
+        return datasets.Dataset.from_list(rows)
+    root = Path(image_root) if image_root is not None else Path()
+    features = datasets.Dataset.from_list(
+        [{k: v for k, v in r.items() if k != "images"} for r in rows]
+    ).features
+    features["images"] = datasets.List(datasets.Image())
+    embedded = [
+        row | {"images": [{"bytes": (root / p).read_bytes(), "path": Path(p).name} for p in row["images"]]}
+        for row in rows
+    ]
+    return datasets.Dataset.from_list(embedded, features=features)
+
+
 def write_jsonl(rows: list[dict], out: Path) -> None:
     tmp = out.with_name(out.name + ".tmp")
     with tmp.open("w", encoding="utf-8") as f:
@@ -431,7 +451,5 @@ def export(
     if fmt == "dpo":
         write_jsonl(rows, out)
     else:
-        import datasets
-
-        datasets.Dataset.from_list(rows).save_to_disk(str(out))
+        hf_dataset(rows, image_root).save_to_disk(str(out))
     return ExportResult(out, len(rows), len(image_paths or {}), notes)

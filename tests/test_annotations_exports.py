@@ -452,3 +452,25 @@ def test_identical_texts_never_make_a_pair_and_the_export_says_how_many(tmp_path
     assert summary["n_preferences"] == 0 and summary["identical_preferences"] == 1
     assert summary["preferences"] == []
     assert "left out: 1 A/B choices between identical texts" in format_table(summary)
+
+
+def test_hf_export_carries_the_ecg_images_as_images(study, tmp_path):
+    """The ``images`` column is ``datasets.Image()``: the pictures are inside the dataset, so it loads
+    (and ``push_to_hub`` uploads it) without the PNG folder beside it."""
+    import shutil
+
+    import datasets
+    from PIL import Image
+
+    store, admin, *_ = study
+    (tmp_path / "hf_img").mkdir()
+    res = store.export(admin, "hf", tmp_path / "hf_img" / "ds", image_root=tmp_path / "hf_img")
+    assert res.rows == 3 and res.images == 3
+    shutil.rmtree(tmp_path / "hf_img" / "ds_images")  # the pictures must not be needed any more
+    moved = tmp_path / "elsewhere"
+    shutil.move(tmp_path / "hf_img" / "ds", moved)
+    loaded = datasets.load_from_disk(str(moved))
+    assert loaded.features["images"] == datasets.List(datasets.Image())
+    picture = loaded[0]["images"][0]
+    assert isinstance(picture, Image.Image) and picture.width > 500 and picture.height > 300
+    assert "chosen" in loaded.column_names and loaded[0]["chosen"][0]["role"] == "assistant"
