@@ -149,11 +149,14 @@ def interpret(
     question: str,
     params,
     session_hash: str | None = None,
+    stop=None,
 ) -> Iterator[Session]:
     """Stream an interpretation: yields the session after each chunk with text and claims so far.
 
     The last yield carries the finished claims and, when a store is configured, the stored
     interpretation id. The tab's Stop button ends the stream early (``AppContext.request_stop``).
+    ``stop``: the tab's stop flag when the caller made it earlier (before loading the model, so a Stop
+    pressed while the model loads is not lost); else a fresh one is made here.
     """
     if not session.loaded:
         raise GemError("load an ECG first (pick a sample or upload a file)")
@@ -162,7 +165,7 @@ def interpret(
         raise GemError("the question is empty; type one or restore GEM's default question")
     backend = present.backend(ctx, backend_name)
     measured(session)
-    stop = ctx.stop_event(session_hash)
+    stop = stop if stop is not None else ctx.stop_event(session_hash)
     interp = Interpretation(
         backend=backend.name,
         label=backend.label,
@@ -173,7 +176,7 @@ def interpret(
     session.interpretation, session.selected_claim, session.rating_key = interp, None, new_key()
     session.rate_target = None
     grounded_at, grounded_len = 0.0, 0
-    for chunk in backend.stream(session.ecg, question, params, stop):
+    for chunk in () if stop.is_set() else backend.stream(session.ecg, question, params, stop):
         interp.text += chunk
         now = time.monotonic()
         due = now - grounded_at > GROUND_EVERY_S or chunk.rstrip().endswith((".", ";", "!", "?"))

@@ -296,6 +296,7 @@ def build_review(ctx: AppContext, gpu) -> dict:
         """Stream an interpretation of the loaded ECG (text so far, then claims with verdicts)."""
         params = handlers.generation_params(temperature, top_p, max_new_tokens, seed)
         tab = request.session_hash if request else None
+        stop_flag = ctx.stop_event(tab)  # from now on: a Stop while the model loads ends this run too
         # the claims table is cleared once (if it shows claims), filled once at the end: re-rendering
         # it per chunk is slow
         shown = s.interpretation is not None and bool(s.interpretation.claims)
@@ -306,7 +307,7 @@ def build_review(ctx: AppContext, gpu) -> dict:
             if s.loaded:
                 yield from loading_steps(backend_name)
         sent = None  # when the screen was last updated
-        for current in handlers.interpret(ctx, s, backend_name, question, params, tab):
+        for current in handlers.interpret(ctx, s, backend_name, question, params, tab, stop_flag):
             now = time.monotonic()
             if sent is not None and now - sent < UI_EVERY_S:
                 continue  # chunks that come faster than the browser can show them: send the next one

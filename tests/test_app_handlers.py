@@ -624,3 +624,46 @@ def test_a_gem_that_cannot_load_says_why_and_can_be_retried(tmp_path, tiny_gem_d
     with pytest.raises(gr.Error, match="missing.pt"):
         list(run(session, "gem", "Q?", 0, 1, 8, 0, req("bad-tab")))
     assert "gem" not in bad_ctx.backends  # nothing half-built is kept: the next press tries again
+
+
+def test_stop_ends_gem_generation_within_a_second_right_after_the_load(tiny_gem_dir, tmp_path):
+    """Stop, pressed while GEM loads or just after: generation ends within 1 s (the tiny GEM never
+    writes EOS, so without a stop it would write all 2000 tokens)."""
+    import time
+
+    from gem_core.model.tiny import ECG_FILE
+
+    settings = get_settings(
+        data_dir=tmp_path,
+        auth_file="",
+        model=str(tiny_gem_dir),
+        ecg_tower=str(tiny_gem_dir / ECG_FILE),
+        device="cpu",
+    )
+    ctx = make_context(settings)
+    session = handlers.measured(handlers.load_sample(ctx, "synthetic:75bpm"))
+    params = handlers.generation_params(0, 1, 2000, 0)
+
+    # Stop pressed while the model loads (the app makes the run's stop flag before loading)
+    flag = ctx.stop_event("tab")
+    loader, steps, errors = present.start_backend(ctx, "gem")
+    assert handlers.stop(ctx, "tab") == "Stopping…"
+    loader.join(120)
+    assert not errors and steps  # it loaded, and said what it was doing
+    began = time.monotonic()
+    *_, last = handlers.interpret(ctx, session, "gem", "Interpret this ECG.", params, "tab", flag)
+    assert time.monotonic() - began < 1.0
+    assert last.interpretation.stopped and last.interpretation.text == ""
+
+    # Stop pressed after the first words, right after the load
+    for _ in range(3):  # every time
+        run = handlers.interpret(ctx, session, "gem", "Interpret this ECG.", params, "tab")
+        next(run)
+        pressed = time.monotonic()
+        assert handlers.stop(ctx, "tab") == "Stopping…"
+        *_, last = run
+        assert time.monotonic() - pressed < 1.0
+        assert last.interpretation.stopped
+        assert 0 < len(last.interpretation.text) < 2000 * 8
+    gem = ctx.backends["gem"]
+    assert not any(t.name == "gem-generate" for t in threading.enumerate()) and not gem._lock.locked()
