@@ -329,6 +329,7 @@ def test_command_line(tmp_path, capsys, monkeypatch):
     }
     study.write_text(json.dumps(line) + "\n")
     monkeypatch.setenv("GEM_NEW_PASSWORD", "doctor-password")
+    monkeypatch.setenv("GEM_AUTH_FILE", str(tmp_path / "cli-users.csv"))
     code, out, err = cli(capsys, "create-rater", "doc", "--db", url)
     assert code == 0, err
     assert json.loads(out)["pseudonym"].startswith("R-")
