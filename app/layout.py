@@ -38,6 +38,11 @@ CSS = """
 .gem-panel {border-left: 3px solid #0f6e8c; padding-left: 8px;}
 .adm-note {font-size: .8rem; color: #43586a;}
 #adm-refresh {align-self: flex-end;}
+/* readings wrap between words, never inside one ("fi / ndings"): Gradio's HighlightedText breaks anywhere */
+.gradio-container .textfield {word-break: normal !important; overflow-wrap: break-word;}
+/* gallery captions are short titles shown whole (two lines at most), not cut to "Synthetic sinus rhyth..." */
+#sample-gallery .caption-label {white-space: normal !important; max-width: 100% !important;
+  text-overflow: clip !important; line-height: 1.25;}
 """
 
 
@@ -149,6 +154,7 @@ def build_review(ctx: AppContext, gpu) -> dict:
                         height=360,
                         allow_preview=False,
                         object_fit="contain",
+                        elem_id="sample-gallery",
                     )
         with gr.Column(scale=2, elem_classes="gem-panel"):
             backends = _safe(lambda: present.backend_choices(ctx), [("measure", "measure")])

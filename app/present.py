@@ -68,10 +68,15 @@ def samples(ctx: AppContext) -> list[dict]:
     return ctx.cache["samples"]
 
 
+GALLERY_CAPTION_CHARS = 60  # two lines under a thumbnail; the picker's label has the rest
+
+
 def _sample_dict(info) -> dict:
+    """The picker's label (title and labels) and the gallery's caption (the title, whole when short)."""
     labels = ", ".join(info.labels)
-    caption = " · ".join(bit for bit in (info.title, labels, info.description) if bit)
-    return {"id": info.id, "label": info.title + (f" — {labels}" if labels else ""), "caption": caption[:160]}
+    title = info.title
+    caption = title if len(title) <= GALLERY_CAPTION_CHARS else title[: GALLERY_CAPTION_CHARS - 1] + "…"
+    return {"id": info.id, "label": title + (f" — {labels}" if labels else ""), "caption": caption}
 
 
 def load_sample_ecg(ctx: AppContext, sample_id: str):

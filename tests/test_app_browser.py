@@ -465,3 +465,53 @@ def test_admin_imports_a_campaign_reads_its_summary_and_downloads_an_export(
 
 def rating_key(interp: dict, n: int) -> str:
     return f"adm-rating-{n}-{interp['id']}"
+
+
+def test_readings_wrap_between_words_and_gallery_captions_are_whole(browser, served, artifacts_dir):
+    url, ctx = served
+    page = open_app(browser, url)
+    page.get_by_role("tab", name="Samples").click()
+    page.wait_for_selector("#sample-gallery .caption-label", timeout=TIMEOUT)
+    captions = page.evaluate(
+        """[...document.querySelectorAll('#sample-gallery .caption-label')].map((e) => ({
+             text: e.textContent.trim(), cut: e.scrollWidth > e.clientWidth + 1,
+             style: getComputedStyle(e).textOverflow}))"""
+    )
+    titles = {s["caption"] for s in present_samples(ctx)}
+    assert captions and all(c["text"] in titles and not c["cut"] for c in captions), captions
+    assert any(c["text"] == "Synthetic sinus rhythm, 75 bpm" for c in captions)
+    page.locator("#sample-gallery").screenshot(path=str(artifacts_dir / "gallery.png"))
+
+    pick_sample(page, "Synthetic")
+    interpret(page)
+    # a narrow reading column: every line ends between words
+    page.set_viewport_size({"width": 900, "height": 1000})
+    page.wait_for_timeout(300)
+    style = page.evaluate("getComputedStyle(document.querySelector('#reading .textfield')).wordBreak")
+    assert style != "break-all"
+    broken = page.evaluate(
+        """(() => {
+          // a word split over two lines has its characters at two different heights
+          const out = [];
+          for (const span of document.querySelectorAll('#reading .textfield span')) {
+            const walker = document.createTreeWalker(span, NodeFilter.SHOW_TEXT);
+            let node;
+            while ((node = walker.nextNode())) {
+              for (const m of node.textContent.matchAll(/[A-Za-z]{4,}/g)) {
+                const r = document.createRange();
+                r.setStart(node, m.index); r.setEnd(node, m.index + m[0].length);
+                if (r.getClientRects().length > 1) out.push(m[0]);
+              }
+            }
+          }
+          return out;
+        })()"""
+    )
+    assert broken == [], broken
+    page.context.close()
+
+
+def present_samples(ctx):
+    from app import present
+
+    return present.samples(ctx)
