@@ -2,8 +2,8 @@
 
 Examples::
 
-    python -m annotations create-rater alice --role admin          # password from GEM_NEW_PASSWORD or a prompt
-    python -m annotations add-user users.csv alice --role admin     # a GEM_AUTH_FILE line (CSV, scrypt hash)
+    python -m annotations add-user users.csv alice --role admin     # an account: a GEM_AUTH_FILE line (scrypt hash)
+    python -m annotations create-rater alice --role admin          # the same, into GEM_AUTH_FILE and the store
     python -m annotations import-campaign study.jsonl --name pilot --k 2 --guidelines guide.md --assign
     python -m annotations progress pilot
     python -m annotations export --format dpo --out data/pairs.jsonl --metric overall_satisfaction --min-margin 1
@@ -27,6 +27,7 @@ from pathlib import Path
 from annotations.exports import FORMATS, PAIR_SOURCES
 from annotations.metrics import METRIC_NAMES
 from gem_core.errors import GemError
+from gem_core.settings import get_settings
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -40,8 +41,13 @@ def _parser() -> argparse.ArgumentParser:
         )
         return cmd
 
-    c = add("create-rater", "create an account (password from GEM_NEW_PASSWORD or a prompt)")
+    c = add(
+        "create-rater",
+        "add an account to the users file the app signs in with (--file, default GEM_AUTH_FILE) and to "
+        "the store (password from GEM_NEW_PASSWORD or a prompt)",
+    )
     c.add_argument("username")
+    c.add_argument("--file", default=None, help="the users file (default: GEM_AUTH_FILE)")
     c.add_argument("--role", default="rater", choices=["rater", "admin"])
     c.add_argument("--display-name", default="")
 
@@ -93,6 +99,10 @@ def _parser() -> argparse.ArgumentParser:
 def _password() -> str:
     if os.environ.get("GEM_NEW_PASSWORD"):
         return os.environ["GEM_NEW_PASSWORD"]
+    if not sys.stdin.isatty():  # getpass would read a closed or piped stdin and end in EOFError
+        raise GemError(
+            "no password given: run this in a terminal to be asked for one, or set GEM_NEW_PASSWORD"
+        )
     first = getpass.getpass("password: ")
     if getpass.getpass("again: ") != first:
         raise GemError("the passwords differ")
@@ -116,10 +126,22 @@ def run(args: argparse.Namespace) -> None:
     with Store(args.db) as store:
         me = store.local_admin()
         if args.command == "create-rater":
-            r = store.create_rater(
-                args.username, _password(), role=args.role, display_name=args.display_name, actor=me
+            # one account system: sign-in reads the users file, so the account goes there (and into
+            # the store at once, as the app does at start)
+            users = args.file or get_settings().auth_file
+            if not users:
+                raise GemError(
+                    "accounts that can sign in live in the users file the app reads (GEM_AUTH_FILE): "
+                    "set GEM_AUTH_FILE or pass --file users.csv (add-user FILE USERNAME does the same)"
+                )
+            add_auth_user(users, args.username, _password(), args.role, args.display_name)
+            store.sync_auth_file(users)
+            r = store.get_rater(args.username)
+            print(
+                json.dumps(
+                    {"username": r.username, "pseudonym": r.pseudonym, "role": r.role, "file": str(users)}
+                )
             )
-            print(json.dumps({"username": r.username, "pseudonym": r.pseudonym, "role": r.role}))
         elif args.command == "import-campaign":
             guide = Path(args.guidelines).read_text(encoding="utf-8") if args.guidelines else ""
             loaded = []

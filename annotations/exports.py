@@ -67,6 +67,16 @@ class Data:
         tuple
     ]  # (rating_id, pseudonym, interpretation_id, *scores, comment, seconds, version, created, updated)
     preferences: list[tuple]  # (pseudonym, case_id, a_id, b_id, choice, created_at, id)
+    identical_preferences: int = 0  # A/B choices between two identical texts, left out of `preferences`
+
+
+def same_text(a: Interp, b: Interp) -> bool:
+    """Whether two answers say the same thing (whitespace aside): such a pair teaches a model nothing.
+
+    >>> same_text(Interp(1, 1, "m", "", "q", "Sinus  rhythm."), Interp(2, 1, "m", "", "q", "Sinus rhythm. "))
+    True
+    """
+    return " ".join(a.text.split()) == " ".join(b.text.split())
 
 
 RATING_COLUMNS = (
@@ -170,7 +180,8 @@ def load_data(s: Session, campaign: str | int | None = None) -> Data:
         and p[3] in interps
         and (assigned is None or {(p[0], p[2]), (p[0], p[3])} <= assigned)
     ]
-    return Data(interps, cases, ratings, preferences)
+    distinct = [p for p in preferences if not same_text(interps[p[2]], interps[p[3]])]
+    return Data(interps, cases, ratings, distinct, len(preferences) - len(distinct))
 
 
 # -------------------------------------------------------------------------------------------------- pairs
@@ -208,10 +219,14 @@ def preference_pairs(data: Data) -> list[dict]:
 
 
 def rating_pairs(
-    data: Data, metric_name: str = "overall_satisfaction", min_margin: float = 1.0
+    data: Data,
+    metric_name: str = "overall_satisfaction",
+    min_margin: float = 1.0,
+    skipped: list | None = None,
 ) -> list[dict]:
     """Pairs of answers to one question about one case whose mean paired gap on ``metric_name`` is
-    >= ``min_margin`` (a DPO row has one prompt for both completions)."""
+    >= ``min_margin`` (a DPO row has one prompt for both completions). Two answers with the same text
+    never make a pair (their ids go to ``skipped`` when given)."""
     col = 3 + METRIC_NAMES.index(metric(metric_name).name)
     by_prompt: dict[tuple[int, str], dict[int, dict[str, int]]] = defaultdict(lambda: defaultdict(dict))
     for row in data.ratings:
@@ -225,6 +240,10 @@ def rating_pairs(
                 continue
             gap = sum(per_interp[x][r] - per_interp[y][r] for r in common) / len(common)
             if abs(gap) >= min_margin and gap != 0:
+                if same_text(data.interps[x], data.interps[y]):
+                    if skipped is not None:
+                        skipped.append((x, y))
+                    continue
                 chosen, rejected = (x, y) if gap > 0 else (y, x)
                 pairs.append(
                     {
@@ -239,9 +258,14 @@ def rating_pairs(
 
 
 def dpo_pairs(
-    data: Data, metric_name: str = "overall_satisfaction", min_margin: float = 1.0, sources: str = "both"
+    data: Data,
+    metric_name: str = "overall_satisfaction",
+    min_margin: float = 1.0,
+    sources: str = "both",
+    skipped: list | None = None,
 ) -> list[dict]:
-    """Explicit-preference pairs, then rating-gap pairs for pairs no preference covers."""
+    """Explicit-preference pairs, then rating-gap pairs for pairs no preference covers (never two
+    identical texts: see ``Data.identical_preferences`` and ``rating_pairs``'s ``skipped``)."""
     if sources not in PAIR_SOURCES:
         raise GemError(f"pair sources must be one of {', '.join(PAIR_SOURCES)}; got {sources!r}")
     if min_margin <= 0:
@@ -251,7 +275,7 @@ def dpo_pairs(
     if sources in ("both", "ratings"):
         pairs += [
             p
-            for p in rating_pairs(data, metric_name, min_margin)
+            for p in rating_pairs(data, metric_name, min_margin, skipped)
             if frozenset((p["chosen"], p["rejected"])) not in covered
         ]
     return pairs
@@ -354,6 +378,40 @@ def private_file(path: Path, newline: str | None = None):
     return os.fdopen(fd, "w", encoding="utf-8", newline=newline)
 
 
+def identical_notes(choices: int, gaps: int) -> list[str]:
+    """What an export left out because both answers had the same text.
+
+    >>> identical_notes(2, 1)
+    ['left out 2 A/B choices between identical texts', 'left out 1 rating gap between identical texts']
+    """
+    out = []
+    if choices:
+        out.append(f"left out {choices} A/B choice{'s' if choices != 1 else ''} between identical texts")
+    if gaps:
+        out.append(f"left out {gaps} rating gap{'s' if gaps != 1 else ''} between identical texts")
+    return out
+
+
+def hf_dataset(rows: list[dict], image_root: Path | None = None):
+    """DPO rows as a ``datasets.Dataset`` whose ``images`` column is a list of ``datasets.Image()``: the
+    PNG bytes travel inside the dataset (``save_to_disk``, ``push_to_hub``), not only their paths.
+    Relative image paths are read from ``image_root``."""
+    import datasets
+
+    if not rows or "images" not in rows[0]:
+        return datasets.Dataset.from_list(rows)
+    root = Path(image_root) if image_root is not None else Path()
+    features = datasets.Dataset.from_list(
+        [{k: v for k, v in r.items() if k != "images"} for r in rows]
+    ).features
+    features["images"] = datasets.List(datasets.Image())
+    embedded = [
+        row | {"images": [{"bytes": (root / p).read_bytes(), "path": Path(p).name} for p in row["images"]]}
+        for row in rows
+    ]
+    return datasets.Dataset.from_list(embedded, features=features)
+
+
 def write_jsonl(rows: list[dict], out: Path) -> None:
     tmp = out.with_name(out.name + ".tmp")
     with private_file(tmp) as f:
@@ -426,7 +484,9 @@ def export(
         rows = kto_rows(data, metric_name, desirable, undesirable)
         write_jsonl(rows, out)
         return ExportResult(out, len(rows), 0, notes)
-    pairs = dpo_pairs(data, metric_name, min_margin, sources)
+    skipped: list = []
+    pairs = dpo_pairs(data, metric_name, min_margin, sources, skipped)
+    notes += identical_notes(data.identical_preferences if sources != "ratings" else 0, len(skipped))
     image_paths = None
     if images:
         folder = out.parent / f"{out.stem}_images"
@@ -441,7 +501,5 @@ def export(
     if fmt == "dpo":
         write_jsonl(rows, out)
     else:
-        import datasets
-
-        datasets.Dataset.from_list(rows).save_to_disk(str(out))
+        hf_dataset(rows, image_root).save_to_disk(str(out))
     return ExportResult(out, len(rows), len(image_paths or {}), notes)

@@ -123,6 +123,7 @@ def summarize(s: Session, campaign: str | int | None = None, with_agreement: boo
         "campaign": campaign,
         "n_ratings": len(data.ratings),
         "n_preferences": len(data.preferences),
+        "identical_preferences": data.identical_preferences,  # left out: both sides had the same text
         "models": models,
         "raters": dict(sorted(per_rater.items())),
         "preferences": preference_counts(data),
@@ -134,6 +135,8 @@ def format_table(summary: dict) -> str:
     """The summary as text: metrics as rows, models as columns, cells ``mean (SD) [lo, hi] n``."""
     models = list(summary["models"])
     lines = [f"ratings: {summary['n_ratings']}, preferences: {summary['n_preferences']}", ""]
+    if summary.get("identical_preferences"):
+        lines.insert(1, f"left out: {summary['identical_preferences']} A/B choices between identical texts")
     header = ["metric", *models, "alpha (ordinal)"]
     rows = []
     for m in METRICS:

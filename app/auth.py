@@ -148,8 +148,17 @@ def _cli(argv: list[str] | None = None) -> None:
     add.add_argument("--role", choices=("rater", "admin"), default="rater")
     add.add_argument("--display-name", default="")
     args = parser.parse_args(argv)
-    password = os.environ.get("GEM_NEW_PASSWORD") or getpass.getpass(f"password for {args.username}: ")
-    add_user(args.file, args.username, password, args.role, args.display_name)
+    import sys
+
+    password = os.environ.get("GEM_NEW_PASSWORD")
+    try:
+        if not password and not sys.stdin.isatty():  # getpass would end in EOFError on a closed stdin
+            raise GemError("no password given: run this in a terminal to be asked, or set GEM_NEW_PASSWORD")
+        password = password or getpass.getpass(f"password for {args.username}: ")
+        add_user(args.file, args.username, password, args.role, args.display_name)
+    except GemError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

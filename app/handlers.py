@@ -120,11 +120,16 @@ def measured(session: Session) -> Session:
 
 
 def figure(session: Session, layout: str = "12x1", beats: bool = False, claim_id: str | None = None):
-    """The tracing of the loaded ECG (its page at ``session.start_ms``), with the selected claim's
-    evidence highlighted and zoomed to."""
+    """The tracing of the loaded ECG: the close-up of the selected claim while ``session.claim_view``
+    (its leads only, a beat of context each side), else the whole page at ``session.start_ms`` with
+    the claim's evidence highlighted."""
     if not session.loaded:
         return None
     claim = session.claim(claim_id)
+    if claim is not None and session.claim_view:
+        close_up = present.claim_plot(session, claim, beats)
+        if close_up is not None:
+            return close_up
     return present.ecg_plot(session, layout, beats, [claim] if claim else [])
 
 
@@ -180,11 +185,14 @@ def interpret(
     question: str,
     params,
     session_hash: str | None = None,
+    stop=None,
 ) -> Iterator[Session]:
     """Stream an interpretation: yields the session after each chunk with text and claims so far.
 
     The last yield carries the finished claims and, when a store is configured, the stored
     interpretation id. The tab's Stop button ends the stream early (``AppContext.request_stop``).
+    ``stop``: the tab's stop flag when the caller made it earlier (before loading the model, so a Stop
+    pressed while the model loads is not lost); else a fresh one is made here.
     """
     if not session.loaded:
         raise GemError("load an ECG first (pick a sample or upload a file)")
@@ -193,7 +201,7 @@ def interpret(
         raise GemError("the question is empty; type one or restore GEM's default question")
     backend = present.backend(ctx, backend_name)
     measured(session)
-    stop = ctx.stop_event(session_hash)
+    stop = stop if stop is not None else ctx.stop_event(session_hash)
     interp = Interpretation(
         backend=backend.name,
         label=backend.label,
@@ -204,7 +212,7 @@ def interpret(
     session.interpretation, session.selected_claim, session.rating_key = interp, None, new_key()
     session.rate_target = None
     grounded_at, grounded_len = 0.0, 0
-    for chunk in backend.stream(session.ecg, question, params, stop):
+    for chunk in () if stop.is_set() else backend.stream(session.ecg, question, params, stop):
         interp.text += chunk
         now = time.monotonic()
         due = now - grounded_at > GROUND_EVERY_S or chunk.rstrip().endswith((".", ";", "!", "?"))
@@ -237,7 +245,7 @@ def select_claim(session: Session, index: int) -> str | None:
     claims = session.interpretation.claims if session.interpretation else []
     if not 0 <= int(index) < len(claims):
         return None
-    session.selected_claim = str(claims[int(index)]["id"])
+    session.selected_claim, session.claim_view = str(claims[int(index)]["id"]), True
     return session.selected_claim
 
 
@@ -248,5 +256,5 @@ def select_token(session: Session, token_index: int) -> str | None:
     spans = present.text_spans(text, claims)
     if not 0 <= int(token_index) < len(spans) or spans[int(token_index)][1] is None:
         return None
-    session.selected_claim = spans[int(token_index)][1]
+    session.selected_claim, session.claim_view = spans[int(token_index)][1], True
     return session.selected_claim

@@ -38,6 +38,11 @@ CSS = """
 .gem-panel {border-left: 3px solid #0f6e8c; padding-left: 8px;}
 .adm-note {font-size: .8rem; color: #43586a;}
 #adm-refresh {align-self: flex-end;}
+/* readings wrap between words, never inside one ("fi / ndings"): Gradio's HighlightedText breaks anywhere */
+.gradio-container .textfield {word-break: normal !important; overflow-wrap: break-word;}
+/* gallery captions are short titles shown whole (two lines at most), not cut to "Synthetic sinus rhyth..." */
+#sample-gallery .caption-label {white-space: normal !important; max-width: 100% !important;
+  text-overflow: clip !important; line-height: 1.25;}
 """
 
 
@@ -123,6 +128,7 @@ def build_review(ctx: AppContext, gpu) -> dict:
             list(handlers.LAYOUTS), value="12x1", label="Layout", scale=2, elem_id="layout-radio"
         )
         beats = gr.Checkbox(value=False, label="Beat markers (P, QRS, T)", scale=1, elem_id="beats-box")
+        whole = gr.Button("Whole ECG", size="sm", scale=1, elem_id="whole-btn")  # leave a claim's close-up
     with gr.Row(equal_height=False):
         with gr.Column(scale=3):
             with gr.Row(equal_height=True):
@@ -163,6 +169,7 @@ def build_review(ctx: AppContext, gpu) -> dict:
                         height=360,
                         allow_preview=False,
                         object_fit="contain",
+                        elem_id="sample-gallery",
                     )
         with gr.Column(scale=2, elem_classes="gem-panel"):
             backends = _safe(lambda: present.backend_choices(ctx), [("measure", "measure")])
@@ -286,11 +293,18 @@ def build_review(ctx: AppContext, gpu) -> dict:
             handlers.measured(s)
         return views(s, lay, bt)
 
+    beats.change(ui_errors(redraw), [session, layout, beats], [plot, evidence], **PRIVATE)
+
+    def whole_ecg(s: Session, lay: str, bt: bool):
+        """The whole tracing in the chosen layout; the selected claim stays highlighted on it."""
+        s.claim_view = False
+        return (s, *redraw(s, lay, bt))
+
     gr.on(
-        [layout.change, beats.change],
-        ui_errors(redraw),
+        [layout.change, whole.click],
+        ui_errors(whole_ecg),
         [session, layout, beats],
-        [plot, evidence],
+        [session, plot, evidence],
         **PRIVATE,
     )
 
@@ -324,6 +338,7 @@ def build_review(ctx: AppContext, gpu) -> dict:
         bind(s, user_of(request))
         params = handlers.generation_params(temperature, top_p, max_new_tokens, seed)
         tab = request.session_hash if request else None
+        stop_flag = ctx.stop_event(tab)  # from now on: a Stop while the model loads ends this run too
         # the claims table is cleared once (if it shows claims), filled once at the end: re-rendering
         # it per chunk is slow
         shown = s.interpretation is not None and bool(s.interpretation.claims)
@@ -334,7 +349,7 @@ def build_review(ctx: AppContext, gpu) -> dict:
             if s.loaded:
                 yield from loading_steps(backend_name)
         sent = None  # when the screen was last updated
-        for current in handlers.interpret(ctx, s, backend_name, question, params, tab):
+        for current in handlers.interpret(ctx, s, backend_name, question, params, tab, stop_flag):
             now = time.monotonic()
             if sent is not None and now - sent < UI_EVERY_S:
                 continue  # chunks that come faster than the browser can show them: send the next one

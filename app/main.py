@@ -91,12 +91,23 @@ def launch_kwargs(ctx: AppContext) -> dict:
     return kwargs
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    """``gem-studio`` / ``python app.py``: serve the app (settings from ``GEM_*`` variables)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="gem-studio",
+        description="Serve GEM Studio (settings from GEM_* environment variables; see the README).",
+    )
+    parser.add_argument("--port", type=int, default=None, help="port to serve on (default: GEM_PORT or 7860)")
+    parser.add_argument("--host", default=None, help="interface to bind (default: GEM_HOST or 127.0.0.1)")
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     for chatty in ("alembic.runtime.plugins", "httpx"):  # per-request and plugin lines say nothing useful
         logging.getLogger(chatty).setLevel(logging.WARNING)
+    overrides = {k: v for k, v in (("port", args.port), ("host", args.host)) if v is not None}
     try:
-        settings = get_settings()
+        settings = get_settings(**overrides)
         demo = build_demo(settings)
         kwargs = launch_kwargs(demo.gem_context)
     except GemError as exc:  # bad configuration: one line that says what to fix, no traceback

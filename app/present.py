@@ -17,8 +17,7 @@ from gem_core import grounding
 from gem_core.errors import GemError
 from gem_core.render import ecg_image
 from gem_core.samples import default_sources, load_sample
-from viewer import ecg_figure, highlights_from_claims, update_highlights
-from viewer.figure import HIGHLIGHT_PREFIX
+from viewer import claim_figure, ecg_figure, highlights_from_claims, update_highlights
 
 log = logging.getLogger(__name__)
 
@@ -69,10 +68,15 @@ def samples(ctx: AppContext) -> list[dict]:
     return ctx.cache["samples"]
 
 
+GALLERY_CAPTION_CHARS = 60  # two lines under a thumbnail; the picker's label has the rest
+
+
 def _sample_dict(info) -> dict:
+    """The picker's label (title and labels) and the gallery's caption (the title, whole when short)."""
     labels = ", ".join(info.labels)
-    caption = " · ".join(bit for bit in (info.title, labels, info.description) if bit)
-    return {"id": info.id, "label": info.title + (f" — {labels}" if labels else ""), "caption": caption[:160]}
+    title = info.title
+    caption = title if len(title) <= GALLERY_CAPTION_CHARS else title[: GALLERY_CAPTION_CHARS - 1] + "…"
+    return {"id": info.id, "label": title + (f" — {labels}" if labels else ""), "caption": caption}
 
 
 def load_sample_ecg(ctx: AppContext, sample_id: str):
@@ -214,7 +218,8 @@ def escape_md(text: str) -> str:
 
 # ----------------------------------------------------------------------------------------------- viewer
 def ecg_plot(session: Session, layout: str, beats: bool, claims: list[dict]):
-    """The Plotly figure (``viewer.ecg_figure``), highlighting ``claims`` and zoomed to their spans."""
+    """The whole tracing (``viewer.ecg_figure``, the page at ``session.start_ms``) with ``claims``'
+    evidence highlighted."""
     fig = ecg_figure(
         session.ecg,
         layout=layout,
@@ -226,7 +231,32 @@ def ecg_plot(session: Session, layout: str, beats: bool, claims: list[dict]):
     # keep 25 mm/s : 10 mm/mV by shrinking the plot area, not by widening the ranges past the paper
     fig.update_xaxes(constrain="domain")
     fig.update_yaxes(constrain="domain")
-    return zoom_to_highlights(fig) if claims else fig
+    return fig
+
+
+def claim_plot(session: Session, claim: dict, beats: bool):
+    """The close-up of one claim (``viewer.claim_figure``): the leads it names, stacked, a beat of context
+    each side at the record's median RR; None when the claim has no evidence on the tracing."""
+    highlights = highlights_for([claim])
+    if not highlights:
+        return None
+    rr = (session.measurements.global_values or {}).get("rr_ms") if session.measurements else None
+    fig = claim_figure(
+        session.ecg,
+        highlights,
+        beats=session.measurements if beats else None,
+        rr_ms=rr,
+        width=PLOT_WIDTH_PX,
+    )
+    fig.update_xaxes(constrain="domain")
+    fig.update_yaxes(constrain="domain")
+    return fig
+
+
+def reading_figure(ecg, claims: list[dict], layout: str = "12x1"):
+    """The whole tracing with every claim's evidence highlighted: what a rater rates a reading against
+    (Rate, Compare and campaign items; the same viewer as Review)."""
+    return with_claim_highlights(ecg_plot(Session(ecg=ecg), layout, False, []), claims)
 
 
 def with_claim_highlights(fig, claims: list[dict]):
@@ -240,44 +270,6 @@ def highlights_for(claims: list[dict]) -> list:
     if not claims:
         return []
     return list(highlights_from_claims(claims))
-
-
-ZOOM_PAD_MS = 400.0  # context left and right of the highlighted spans when zooming
-ZOOM_PAD_MV = 0.3
-ZOOM_MIN_FRACTION = 0.75  # evidence needing more than this share of the view's width: keep the full view
-
-
-def zoom_to_highlights(fig):
-    """Set the view to the box around the figure's highlight shapes, padded and kept on the paper.
-
-    The y axis is anchored to x (25 mm/s : 10 mm/mV), so the box is first widened or heightened
-    to the aspect of the full view; otherwise Plotly would widen it past the edge of the paper.
-    """
-    boxes = [s for s in fig.layout.shapes if str(s.name or "").startswith(HIGHLIGHT_PREFIX)]
-    if not boxes or fig.layout.xaxis.range is None or fig.layout.yaxis.range is None:
-        return fig
-    (fx0, fx1), (fy0, fy1) = fig.layout.xaxis.range, fig.layout.yaxis.range
-    aspect = (fx1 - fx0) / (fy1 - fy0)  # ms per mV of the full view
-    x0, x1 = min(s.x0 for s in boxes) - ZOOM_PAD_MS, max(s.x1 for s in boxes) + ZOOM_PAD_MS
-    y0, y1 = min(s.y0 for s in boxes) - ZOOM_PAD_MV, max(s.y1 for s in boxes) + ZOOM_PAD_MV
-    width, height = max(x1 - x0, (y1 - y0) * aspect), max(y1 - y0, (x1 - x0) / aspect)
-    if width >= ZOOM_MIN_FRACTION * (fx1 - fx0) or height >= fy1 - fy0:
-        # the evidence spans (nearly) the whole view: zooming would only hide the lead labels and
-        # calibration pulses, or add blank paper
-        return fig
-    x0, y0 = _fit(x0, x1, width, fx0, fx1), _fit(y0, y1, height, fy0, fy1)
-    fig.update_layout(
-        xaxis_range=[x0, x0 + width], yaxis_range=[y0, y0 + height], uirevision=f"zoom:{x0:.0f}:{y0:.2f}"
-    )
-    return fig
-
-
-def _fit(lo: float, hi: float, size: float, limit_lo: float, limit_hi: float) -> float:
-    """Start of a window of ``size`` centred on [lo, hi], moved inside [limit_lo, limit_hi] when it fits."""
-    start = (lo + hi) / 2 - size / 2
-    if size >= limit_hi - limit_lo:
-        return limit_lo
-    return min(max(start, limit_lo), limit_hi - size)
 
 
 # --------------------------------------------------------------------------------------- backends/ground

@@ -137,6 +137,35 @@ def blinded(interp, label: str):
     return replace(interp, backend="hidden", label=f"Interpretation {label} (blind)", is_gem=False)
 
 
+SAME_TEXT = (
+    "both interpretations have the same text, so there is nothing to choose between: pick two different "
+    "interpreters, or one that samples (GEM or an OpenAI-compatible server) with a temperature above 0"
+)
+
+
+def same_text(first: str, second: str) -> bool:
+    """Whether two interpretations say the same thing (whitespace aside).
+
+    >>> same_text("Sinus rhythm.", " Sinus  rhythm. "), same_text("Sinus rhythm.", "Sinus tachycardia.")
+    (True, False)
+    """
+    return " ".join(str(first).split()) == " ".join(str(second).split())
+
+
+def compare_note(ctx: AppContext) -> str:
+    """What the Compare tab says up front when this deployment cannot make two distinct readings."""
+    from gem_core.backends import available_backends
+
+    names = available_backends(ctx.settings)
+    if names == ["measure"]:
+        return (
+            "Only the measurement-based interpreter is available here, and it reads an ECG the same way "
+            "every time: Compare needs two different interpretations. Set `GEM_MODEL` (GEM on this "
+            "machine) or `GEM_OPENAI_BASE_URL` (a served model) to compare."
+        )
+    return ""
+
+
 def submit_preference(
     ctx: AppContext,
     who,
@@ -153,6 +182,10 @@ def submit_preference(
         raise GemError(f"choose one of: {', '.join(CHOICES)}")
     if a_id is None or b_id is None:
         raise GemError("generate both interpretations before choosing")
+    if int(a_id) == int(b_id) or same_text(
+        ctx.store.interpretation(int(a_id))["text"], ctx.store.interpretation(int(b_id))["text"]
+    ):
+        raise GemError(SAME_TEXT)
     if not key:
         raise GemError("missing idempotency key; reload the page and submit again")
     return ctx.store.submit_preference(
@@ -437,6 +470,9 @@ def summary_headline(summary: dict, campaign: str | None, progress: dict | None 
             f"{scope}: {plural(summary['n_ratings'], 'rating')} of {plural(models, 'model')} and "
             f"{plural(summary['n_preferences'], 'A/B choice')}, from {plural(raters, 'rater')}."
         )
+    if summary.get("identical_preferences"):
+        n = summary["identical_preferences"]
+        line += f" Left out: {plural(n, 'A/B choice')} between two identical texts."
     if progress:
         t = progress["total"]
         assigned = sum(t.values())

@@ -75,15 +75,16 @@ def fill_form(prev: dict | None, n_radios: int) -> list:
 
 def build_rate(ctx: AppContext, review: dict) -> dict:
     session = review["session"]
-    with gr.Row():
-        with gr.Column(scale=2):
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3):
             which = gr.Markdown(
                 "Interpret an ECG on the Review tab, then rate it here.", elem_id="rate-which"
             )
+            plot = tracing("rate-plot")  # the ECG the reading is about, its claims' evidence highlighted
+        with gr.Column(scale=2, elem_classes="gem-panel"):
             text = gr.HighlightedText(
                 label="Interpretation", color_map=present.color_map(), show_legend=True, elem_id="rate-text"
             )
-        with gr.Column(scale=3):
             interp_id = gr.Number(
                 label="Interpretation id", precision=0, interactive=False, elem_id="rate-id"
             )
@@ -98,6 +99,7 @@ def build_rate(ctx: AppContext, review: dict) -> dict:
         if interp is None:
             return [
                 "Interpret an ECG on the Review tab, then rate it here.",
+                None,
                 [],
                 None,
                 new_key(),
@@ -108,7 +110,8 @@ def build_rate(ctx: AppContext, review: dict) -> dict:
         note = f" · your rating (version {prev['version']}) is loaded; edit and submit again" if prev else ""
         head = f"**{present.escape_md(interp.label)}** on {present.escape_md(s.ecg.record_id)}{note}"
         tokens = present.highlighted_text(interp.text, interp.claims)
-        return [head, tokens, interp.interpretation_id, new_key()] + fill_form(prev, len(radios))
+        fig = figure_value(present.reading_figure(s.ecg, interp.claims))
+        return [head, fig, tokens, interp.interpretation_id, new_key()] + fill_form(prev, len(radios))
 
     @ui_errors
     def submit_rating(
@@ -153,7 +156,7 @@ def build_rate(ctx: AppContext, review: dict) -> dict:
     return {
         "refresh": refresh,
         "refresh_inputs": [session],
-        "refresh_outputs": [which, text, interp_id, key, *radios, comment],
+        "refresh_outputs": [which, plot, text, interp_id, key, *radios, comment],
     }
 
 
@@ -162,14 +165,26 @@ def build_compare(ctx: AppContext, review: dict, gpu) -> None:
     pair = gr.State({})
     gr.Markdown(
         "Two interpretations of the ECG loaded on the Review tab, shown under blind labels in random order. "
-        "Pick two interpreters (or the same one twice, sampled), generate, then choose."
+        "Pick two interpreters (or the same one twice, sampled), generate, then choose.",
     )
+    gr.Markdown(rating.compare_note(ctx), elem_id="compare-note")
     with gr.Row():
         choices = present.backend_choices(ctx) if ctx else []
-        first = gr.Dropdown(choices, value=choices[0][1] if choices else None, label="Interpreter 1")
-        second = gr.Dropdown(choices, value=choices[-1][1] if choices else None, label="Interpreter 2")
+        first = gr.Dropdown(
+            choices, value=choices[0][1] if choices else None, label="Interpreter 1", elem_id="compare-first"
+        )
+        second = gr.Dropdown(
+            choices,
+            value=choices[-1][1] if choices else None,
+            label="Interpreter 2",
+            elem_id="compare-second",
+        )
         temp = gr.Slider(0.0, 1.5, value=0.7, step=0.05, label="Temperature when both are the same")
         gen = gr.Button("Generate pair", variant="primary", elem_id="compare-generate")
+    shown = gr.Radio(
+        ["A", "B"], value="A", label="Evidence highlighted on the tracing", elem_id="compare-shown"
+    )
+    plot = tracing("compare-plot")  # the ECG both readings are about
     with gr.Row():
         a_text = gr.HighlightedText(label="A", color_map=present.color_map(), elem_id="compare-a")
         b_text = gr.HighlightedText(label="B", color_map=present.color_map(), elem_id="compare-b")
@@ -202,6 +217,11 @@ def build_compare(ctx: AppContext, review: dict, gpu) -> None:
             *_, done = handlers.interpret(ctx, sub, name, review_question(s), params, request.session_hash)
             results.append(done.interpretation)
             s.shown |= done.shown
+        if rating.same_text(results[0].text, results[1].text):
+            # never offer two identical texts: a choice between them would be stored as a preference
+            note = rating.compare_note(ctx) or rating.SAME_TEXT[0].upper() + rating.SAME_TEXT[1:] + "."
+            fig = figure_value(present.reading_figure(s.ecg, []))
+            return s, {}, None, None, [], [], new_key(), f"No pair to compare: {note}", fig, "A"
         a, b = rating.blind_pair(*results)
         state = {
             "owner": s.owner,
@@ -219,14 +239,25 @@ def build_compare(ctx: AppContext, review: dict, gpu) -> None:
             present.highlighted_text(b.text, b.claims),
             new_key(),
             "Choose A, B, tie or both bad, and say why.",
+            figure_value(present.reading_figure(s.ecg, a.claims)),
+            "A",
         )
 
     gen.click(
         gpu(generate),
         [session, first, second, temp],
-        [session, pair, a_id, b_id, a_text, b_text, key, status],
+        [session, pair, a_id, b_id, a_text, b_text, key, status, plot, shown],
         **PRIVATE,
     )
+
+    def show_side(s: Session, p: dict, side: str, request: gr.Request = None):
+        owner = user_of(request)
+        bind(s, owner), bind(p, owner)
+        if side not in p or not s.loaded:
+            return gr.skip()
+        return figure_value(present.reading_figure(s.ecg, p[side].claims))
+
+    shown.input(ui_errors(show_side), [session, pair, shown], plot, **PRIVATE)
 
     def rate_side(side: str):
         def pick(s: Session, p: dict, request: gr.Request = None):
@@ -331,9 +362,7 @@ def build_campaign(ctx: AppContext) -> dict:
         labels = [i["label"] for i in item.interpretations]
         chosen = chosen if chosen in labels else labels[0]
         interp = rating.item_interpretation(ctx, item, chosen)
-        ecg_session = Session(ecg=ctx.store.case_ecg(item.case_id))
-        fig = present.ecg_plot(ecg_session, "12x1", False, [])
-        fig = figure_value(present.with_claim_highlights(fig, interp["claims"]))
+        fig = figure_value(present.reading_figure(ctx.store.case_ecg(item.case_id), interp["claims"]))
         prev = rating.previous_rating(ctx, who, interp["id"])
         st["label"], st["opened"] = chosen, time.time()
         head = f"Item **{item.index} of {item.total}** · {done_msg}"

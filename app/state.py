@@ -46,6 +46,7 @@ class Session:
     case_id: Any = None  # the store's id of this ECG
     interpretation: Interpretation | None = None
     selected_claim: str | None = None
+    claim_view: bool = False  # the tracing shows the selected claim's close-up (else the whole ECG)
     rating_key: str = field(default_factory=new_key)
     rate_target: Interpretation | None = None  # set by Compare's "Rate A/B"; else the Review reading
     rate_opened: float | None = None  # when the Rate tab showed this interpretation (time spent)

@@ -307,6 +307,16 @@ def build_ecg(
         )
     index, dropped = _map_leads(raw.names)
     missing = [lead for lead in BASE_LEADS if lead not in index]
+    absent: list[str] = []
+    if missing and raw.source_format == "csv" and index:
+        # a one- or few-lead CSV (a rhythm strip, a single-lead device) names its leads in the header:
+        # keep them, and draw and measure the others as absent (flat zeros), saying so
+        absent = [lead for lead in LEADS if lead not in index and not _derivable(lead, index)]
+        missing = []
+        warnings.append(
+            f"only {', '.join(lead for lead in LEADS if lead in index)} in the file; "
+            f"{', '.join(absent)} not recorded (drawn flat, not measured)"
+        )
     if missing:
         raise GemError(
             f"{source_file or raw.record_id} lacks lead(s) {', '.join(missing)} (channels: {', '.join(raw.names)}); "
@@ -325,7 +335,8 @@ def build_ecg(
         if lead in index:
             ch = index[lead]
             out[row] = sig[ch] * scales[ch] if scales[ch] != 1.0 else sig[ch]
-    derived = [lead for lead in ("III", "aVR", "aVL", "aVF") if lead not in index]
+    out[[LEADS.index(lead) for lead in absent]] = 0.0
+    derived = [lead for lead in ("III", "aVR", "aVL", "aVF") if lead not in index and lead not in absent]
     _derive_limb_leads(out, derived)
     if derived:
         warnings.append(f"derived {', '.join(derived)} from I and II (Einthoven/Goldberger)")
@@ -349,12 +360,18 @@ def build_ecg(
         "fs_stated": raw.fs,  # what the file says (None: not stated); differs from fs_original when fs= overrides
         "len_original": n,
         "derived_leads": derived,
+        "absent_leads": absent,  # not in the file (a few-lead CSV): zeros, flat to the measurements
         "dropped_channels": dropped,
         "nan_count": nan_count,
         "warnings": warnings,
         "dropped_metadata": list(raw.dropped_metadata),
     }
     return ECG(signal=out, fs=rate, record_id=raw.record_id, metadata=dict(raw.metadata), report=report)
+
+
+def _derivable(lead: str, index: dict) -> bool:
+    """Whether a limb lead can be derived from the leads read (III, aVR, aVL, aVF need I and II)."""
+    return lead in ("III", "aVR", "aVL", "aVF") and "I" in index and "II" in index
 
 
 def _choose_fs(raw: fmt.RawRecord, fs: float | None, warnings: list[str], name: str) -> float:

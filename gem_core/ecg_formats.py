@@ -580,9 +580,14 @@ def read_csv(path: Path, settings: Settings | None = None) -> RawRecord:
 
 
 def _needs_sniff(path: Path) -> bool:
+    """Whether the header separates its columns with something other than commas (";", tabs, spaces).
+
+    A one-column CSV (a header such as ``II`` and one value per line) has no separator at all: it is
+    read as it is, not sniffed (the sniffer would split its numbers at the decimal point).
+    """
     with path.open("r", encoding="utf-8", errors="replace") as fh:
-        first = fh.readline()
-    return "," not in first
+        first = fh.readline().strip()
+    return "," not in first and any(sep in first for sep in (";", "\t", " ", "|"))
 
 
 def _is_number(text: str) -> bool:

@@ -329,6 +329,7 @@ def test_command_line(tmp_path, capsys, monkeypatch):
     }
     study.write_text(json.dumps(line) + "\n")
     monkeypatch.setenv("GEM_NEW_PASSWORD", "doctor-password")
+    monkeypatch.setenv("GEM_AUTH_FILE", str(tmp_path / "cli-users.csv"))
     code, out, err = cli(capsys, "create-rater", "doc", "--db", url)
     assert code == 0, err
     assert json.loads(out)["pseudonym"].startswith("R-")
@@ -419,3 +420,58 @@ def test_rating_pairs_properties():
         assert got == expected
 
     check()
+
+
+def test_identical_texts_never_make_a_pair_and_the_export_says_how_many(tmp_path):
+    """An A/B choice or a rating gap between two answers with the same text is no preference data."""
+    store = Store(f"sqlite:///{tmp_path / 'same.sqlite3'}")
+    admin = store.create_rater("admin", "admin-password", role="admin")
+    rater = store.create_rater("doc", "doctor-password", actor=admin)
+    ecg = ECG(signal=np.random.default_rng(7).normal(0, 0.3, (12, 5000)), fs=500.0, record_id="same")
+    case = store.add_case(ecg, source="same")
+    one = store.add_interpretation(case, "measure", "Sinus rhythm at 75 bpm.", question=QUESTION)
+    two = store.add_interpretation(case, "measure", "Sinus rhythm at 75 bpm. ", question=QUESTION)
+    other = store.add_interpretation(case, "gem", "Atrial fibrillation.", question=QUESTION)
+    store.submit_preference(rater, one, two, "a", idempotency_key=str(uuid.uuid4()))
+    store.submit_rating(rater, one, s(5), idempotency_key=str(uuid.uuid4()))
+    store.submit_rating(rater, two, s(2), idempotency_key=str(uuid.uuid4()))
+    store.submit_rating(rater, other, s(3), idempotency_key=str(uuid.uuid4()))
+
+    res = store.export(admin, "dpo", tmp_path / "pairs.jsonl", images=False)
+    rows = [json.loads(x) for x in (tmp_path / "pairs.jsonl").read_text().splitlines()]
+    assert all(r["chosen"] != r["rejected"] for r in rows)
+    # pairs left: each copy against the distinct answer (gaps 2 and 1), never the copies (gap 3)
+    assert sorted((r["chosen"][0]["content"], r["rejected"][0]["content"]) for r in rows) == [
+        ("Atrial fibrillation.", "Sinus rhythm at 75 bpm. "),
+        ("Sinus rhythm at 75 bpm.", "Atrial fibrillation."),
+    ]
+    assert res.rows == 2
+    assert "left out 1 A/B choice between identical texts" in res.notes
+    assert "left out 1 rating gap between identical texts" in res.notes
+
+    summary = store.summary(admin)
+    assert summary["n_preferences"] == 0 and summary["identical_preferences"] == 1
+    assert summary["preferences"] == []
+    assert "left out: 1 A/B choices between identical texts" in format_table(summary)
+
+
+def test_hf_export_carries_the_ecg_images_as_images(study, tmp_path):
+    """The ``images`` column is ``datasets.Image()``: the pictures are inside the dataset, so it loads
+    (and ``push_to_hub`` uploads it) without the PNG folder beside it."""
+    import shutil
+
+    import datasets
+    from PIL import Image
+
+    store, admin, *_ = study
+    (tmp_path / "hf_img").mkdir()
+    res = store.export(admin, "hf", tmp_path / "hf_img" / "ds", image_root=tmp_path / "hf_img")
+    assert res.rows == 3 and res.images == 3
+    shutil.rmtree(tmp_path / "hf_img" / "ds_images")  # the pictures must not be needed any more
+    moved = tmp_path / "elsewhere"
+    shutil.move(tmp_path / "hf_img" / "ds", moved)
+    loaded = datasets.load_from_disk(str(moved))
+    assert loaded.features["images"] == datasets.List(datasets.Image())
+    picture = loaded[0]["images"][0]
+    assert isinstance(picture, Image.Image) and picture.width > 500 and picture.height > 300
+    assert "chosen" in loaded.column_names and loaded[0]["chosen"][0]["role"] == "assistant"

@@ -110,7 +110,15 @@ def test_preference_over_the_api(client, served):
         *_, last = list(client.submit(backend_name="measure", question=question, api_name="/interpret"))
         ids.append(int(re.search(r"interpretation (\d+)", last[-1]).group(1)))
     before = ctx.store.counts()["preferences"]
+    # the measurement-based interpreter reads the same way whatever the question: no choice to make
+    assert ctx.store.interpretation(ids[0])["text"] == ctx.store.interpretation(ids[1])["text"]
+    with pytest.raises(Exception, match="same text"):
+        client.predict(*ids, "A is better", "", "api-pref-0000000000", api_name="/submit_preference")
+    assert ctx.store.counts()["preferences"] == before
+    # an imported reading of the same ECG is a different interpretation
+    case_id = ctx.store.interpretation(ids[0])["case_id"]
+    other = ctx.store.add_interpretation(case_id, "gem-7b", "Sinus bradycardia at 58 bpm.")
     status, _ = client.predict(
-        *ids, "B is better", "clearer", "api-pref-0000000001", api_name="/submit_preference"
+        ids[0], other, "B is better", "clearer", "api-pref-0000000001", api_name="/submit_preference"
     )
     assert status == "Saved: B is better." and ctx.store.counts()["preferences"] == before + 1

@@ -14,28 +14,42 @@ import pytest
 from app import auth, rating
 from app.main import build_demo, launch_kwargs, make_context
 from gem_core.settings import get_settings
-from tests.conftest import SHARED_ECG, free_port
+from tests.conftest import REPO, SHARED_ECG, free_port
 
 ADMIN = ("dr.admin", "admin password 1")
 RATER = ("dr.rater", "rater password 1")
 XSS = '<img src=x onerror=alert(1)> <script>alert("x")</script>'
 TIMEOUT = 60_000
 REAL_FOLDER = SHARED_ECG / "cpsc2018"
+DOCS = REPO / "docs"  # the README's screenshots, refreshed by these tests
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
+    """The app with the measure backend and a second, distinct interpreter: an OpenAI-compatible server
+    on 127.0.0.1 (Compare needs two different readings)."""
+    from tests.test_backend_openai import ChatServer
+
+    chat = ChatServer()
     data = tmp_path_factory.mktemp("browser-data")
     users = data / "users.csv"
     auth.add_user(str(users), *ADMIN, role="admin")
     auth.add_user(str(users), *RATER)
     samples_dir = str(REAL_FOLDER) if REAL_FOLDER.is_dir() else ""
-    settings = get_settings(data_dir=data, auth_file=str(users), port=free_port(), samples_dir=samples_dir)
+    settings = get_settings(
+        data_dir=data,
+        auth_file=str(users),
+        port=free_port(),
+        samples_dir=samples_dir,
+        openai_base_url=chat.url,
+        openai_model="general-vlm",
+    )
     ctx = make_context(settings)
     demo = build_demo(settings, ctx)
     demo.queue().launch(prevent_thread_lock=True, quiet=True, **launch_kwargs(ctx))
     yield demo.local_url, ctx
     demo.close()
+    chat.close()
 
 
 def open_app(browser, url: str, who=RATER):
@@ -85,6 +99,17 @@ def upload(page, *paths) -> None:
     )
 
 
+def svg_texts(page, selector: str) -> list[str]:
+    """The text of SVG elements (``inner_text`` is for HTML)."""
+    return page.evaluate(f"[...document.querySelectorAll({json.dumps(selector)})].map((e) => e.textContent)")
+
+
+def pick_option(page, elem_id: str, text: str) -> None:
+    """Choose the option containing ``text`` in the dropdown ``elem_id``."""
+    page.locator(f"#{elem_id} input").click()
+    page.locator("ul[role=listbox] li", has_text=text).first.click()
+
+
 def choose(page, elem_id: str, label: str) -> None:
     page.locator(f"#{elem_id} label", has_text=label).first.click()
 
@@ -114,6 +139,19 @@ def test_review_selecting_a_claim_draws_its_highlight(review_page, artifacts_dir
     )
     feature = page.locator("#evidence-table [role=gridcell][data-col='3']")
     assert feature.count() >= 1 and "qrs" in feature.first.inner_text().lower()
+    # the claim's close-up: its leads by name, time in seconds, the paper settings
+    view = "document.querySelector('#ecg-plot .js-plotly-plot').layout.meta.gem_viewer"
+    page.wait_for_function(f"{view}.view === 'claim'", timeout=TIMEOUT, polling=100)
+    leads = page.evaluate(f"{view}.leads")
+    assert 1 <= len(leads) <= 12
+    notes = svg_texts(page, "#ecg-plot .annotation-text")
+    assert set(leads) <= set(notes) and any("25 mm/s" in n and "10 mm/mV" in n for n in notes)
+    ticks = svg_texts(page, "#ecg-plot .xtick text")
+    labelled = [t for t in ticks if t]
+    assert len(labelled) >= 3 and all(t.replace(".", "").isdigit() for t in labelled)
+    assert page.locator("#ecg-plot .g-xtitle", has_text="time (s)").count() == 1
+    page.screenshot(path=str(artifacts_dir / "claim-view.png"), full_page=True)
+    page.locator("#ecg-plot").screenshot(path=str(DOCS / "claim-view.png"))
     cells = page.locator("#claims-table [role=gridcell][data-col='2']")
     assert cells.count() >= 3
     cells.filter(has_text="ST").first.click() if cells.filter(has_text="ST").count() else cells.nth(1).click()
@@ -125,14 +163,30 @@ def test_review_selecting_a_claim_draws_its_highlight(review_page, artifacts_dir
     evidence_rows = page.locator("#evidence-table [role=gridcell][data-col='0']")
     assert evidence_rows.count() >= 1
     page.screenshot(path=str(artifacts_dir / "review.png"), full_page=True)
+    page.screenshot(path=str(DOCS / "review.png"), full_page=True)
 
     choose(page, "layout-radio", "3x4+II")  # the highlight survives a layout switch
     page.wait_for_timeout(800)
     page.wait_for_function(
         "document.querySelectorAll('#ecg-plot .shapelayer path').length > 0", timeout=TIMEOUT, polling=100
     )
+    assert page.evaluate(f"{view}.layout") == "3x4+II"  # another layout: the whole ECG again
     page.screenshot(path=str(artifacts_dir / "review-3x4.png"), full_page=True)
     choose(page, "layout-radio", "12x1")
+    page.wait_for_function(f"{view}.layout === '12x1'", timeout=TIMEOUT, polling=100)
+    cells.nth(0).click()  # a claim's close-up again, then "Whole ECG"
+    page.wait_for_function(f"{view}.view === 'claim'", timeout=TIMEOUT, polling=100)
+    page.click("#whole-btn")
+    page.wait_for_function(f"{view}.layout === '12x1'", timeout=TIMEOUT, polling=100)
+    assert highlight_count(page) > 0  # the claim stays highlighted on the whole tracing
+    page.locator("#beats-box input").check()  # beat markers come with their legend
+    page.wait_for_function(
+        "document.querySelectorAll('#ecg-plot .legend .legendtext').length >= 3", timeout=TIMEOUT, polling=100
+    )
+    legend = " ".join(svg_texts(page, "#ecg-plot .legend text"))
+    page.locator("#ecg-plot").screenshot(path=str(artifacts_dir / "beat-markers.png"))
+    assert all(w in legend for w in ("Beat markers", "QRS onset", "T offset")), legend  # AF: no P
+    page.locator("#beats-box input").uncheck()
     assert page.dialogs == []
 
 
@@ -206,7 +260,13 @@ def test_rate_submits_and_reopens_the_previous_rating(review_page, served, artif
     wait_text(page, "#rate-which", "version 1")
     assert page.locator("#rate-findings_novelty input[type=radio]:checked").get_attribute("value") == "2"
     assert page.locator("#rate-comment textarea").input_value() == XSS  # shown as text, not markup
+    # the rater sees what they rate: the tracing, with the reading's evidence highlighted
+    assert page.locator("#rate-plot .main-svg").count() >= 1
+    page.wait_for_function(
+        "document.querySelectorAll('#rate-plot .shapelayer path').length > 0", timeout=TIMEOUT, polling=100
+    )
     page.screenshot(path=str(artifacts_dir / "rate.png"), full_page=True)
+    page.screenshot(path=str(DOCS / "rate.png"), full_page=True)
     assert page.dialogs == [] and page.locator("img[src=x]").count() == 0
 
 
@@ -215,8 +275,29 @@ def test_compare_blind_pair_and_preference(browser, served, artifacts_dir):
     page = open_app(browser, url)
     pick_sample(page, "Synthetic")
     page.get_by_role("tab", name="Compare").click()
+    # the same deterministic interpreter twice gives one text twice: no pair is offered
+    pick_option(page, "compare-second", "measurement-based")
+    before = ctx.store.counts()["preferences"]
+    page.click("#compare-generate")
+    wait_text(page, "#compare-status", "No pair to compare")
+    assert page.locator("#compare-a").inner_text().strip() in ("", "A")
+    choose(page, "compare-choice", "A is better")
+    page.click("#compare-submit")
+    page.locator(".toast-body", has_text="generate both").first.wait_for(timeout=TIMEOUT)
+    assert ctx.store.counts()["preferences"] == before
+    # two different interpreters: a blind pair, the tracing with A's evidence, then B's
+    pick_option(page, "compare-second", "OpenAI-compatible")
     page.click("#compare-generate")
     wait_text(page, "#compare-status", "Choose")
+    page.wait_for_function(
+        "document.querySelectorAll('#compare-plot .shapelayer path').length > 0", timeout=TIMEOUT, polling=100
+    )
+    a_text, b_text = page.locator("#compare-a").inner_text(), page.locator("#compare-b").inner_text()
+    assert a_text != b_text
+    shapes = "document.querySelectorAll('#compare-plot .shapelayer path').length"
+    shown_a = page.evaluate(shapes)
+    choose(page, "compare-shown", "B")
+    page.wait_for_function(f"{shapes} !== {shown_a}", timeout=TIMEOUT, polling=100)
     assert "measure" not in page.locator("#compare-a").inner_text().lower()  # labels are blind
     before = ctx.store.counts()["preferences"]
     choose(page, "compare-choice", "Tie")
@@ -225,6 +306,7 @@ def test_compare_blind_pair_and_preference(browser, served, artifacts_dir):
     wait_text(page, "#compare-status", "Saved")
     assert ctx.store.counts()["preferences"] == before + 1
     page.screenshot(path=str(artifacts_dir / "compare.png"), full_page=True)
+    page.screenshot(path=str(DOCS / "compare.png"), full_page=True)
 
     page.click("#compare-rate-b")  # optionally rate one side in full, still blind
     wait_text(page, "#compare-status", "ready on the Rate tab")
@@ -278,6 +360,7 @@ def test_campaign_round_with_escaped_model_text(browser, served, tmp_path, artif
     assert all(
         checked.nth(i).get_attribute("value") not in {"1", "2", "3", "4", "5"} for i in range(checked.count())
     )
+    page.wait_for_selector("#camp-plot .main-svg", timeout=TIMEOUT)  # the item's tracing
     page.screenshot(path=str(artifacts_dir / "campaign.png"), full_page=True)
     page.click("#camp-prev")  # back to the first item (both items' texts carry the payload)
     wait_text(page, "#camp-text", "onerror")
@@ -382,3 +465,53 @@ def test_admin_imports_a_campaign_reads_its_summary_and_downloads_an_export(
 
 def rating_key(interp: dict, n: int) -> str:
     return f"adm-rating-{n}-{interp['id']}"
+
+
+def test_readings_wrap_between_words_and_gallery_captions_are_whole(browser, served, artifacts_dir):
+    url, ctx = served
+    page = open_app(browser, url)
+    page.get_by_role("tab", name="Samples").click()
+    page.wait_for_selector("#sample-gallery .caption-label", timeout=TIMEOUT)
+    captions = page.evaluate(
+        """[...document.querySelectorAll('#sample-gallery .caption-label')].map((e) => ({
+             text: e.textContent.trim(), cut: e.scrollWidth > e.clientWidth + 1,
+             style: getComputedStyle(e).textOverflow}))"""
+    )
+    titles = {s["caption"] for s in present_samples(ctx)}
+    assert captions and all(c["text"] in titles and not c["cut"] for c in captions), captions
+    assert any(c["text"] == "Synthetic sinus rhythm, 75 bpm" for c in captions)
+    page.locator("#sample-gallery").screenshot(path=str(artifacts_dir / "gallery.png"))
+
+    pick_sample(page, "Synthetic")
+    interpret(page)
+    # a narrow reading column: every line ends between words
+    page.set_viewport_size({"width": 900, "height": 1000})
+    page.wait_for_timeout(300)
+    style = page.evaluate("getComputedStyle(document.querySelector('#reading .textfield')).wordBreak")
+    assert style != "break-all"
+    broken = page.evaluate(
+        """(() => {
+          // a word split over two lines has its characters at two different heights
+          const out = [];
+          for (const span of document.querySelectorAll('#reading .textfield span')) {
+            const walker = document.createTreeWalker(span, NodeFilter.SHOW_TEXT);
+            let node;
+            while ((node = walker.nextNode())) {
+              for (const m of node.textContent.matchAll(/[A-Za-z]{4,}/g)) {
+                const r = document.createRange();
+                r.setStart(node, m.index); r.setEnd(node, m.index + m[0].length);
+                if (r.getClientRects().length > 1) out.push(m[0]);
+              }
+            }
+          }
+          return out;
+        })()"""
+    )
+    assert broken == [], broken
+    page.context.close()
+
+
+def present_samples(ctx):
+    from app import present
+
+    return present.samples(ctx)

@@ -9,6 +9,7 @@ import threading
 from types import SimpleNamespace
 
 import gradio as gr
+import numpy as np
 import pytest
 
 from app import auth, handlers, present, rating
@@ -153,31 +154,47 @@ def test_selecting_a_claim_highlights_and_zooms(done):
     assert handlers.select_claim(session, 10_000) is None
 
 
-def test_zoom_frames_a_short_span_and_stays_on_the_paper(done):
+def test_a_selected_claim_shows_its_close_up_and_whole_ecg_returns(done):
+    """The claim view: only the named leads, a beat of context each side, the whole complex, paper
+    proportions; leaving it keeps the claim highlighted on the whole tracing."""
     session, _ = done
-    full = handlers.figure(session, "12x1")
-    (fx0, fx1), (fy0, fy1) = full.layout.xaxis.range, full.layout.yaxis.range
-    claim = {"id": "z", "text": "QRS in V1", "verdict": "supported"}
-    claim["evidence"] = [{"lead": "V1", "t_start_ms": 6000, "t_end_ms": 6400}]
-    fig = present.ecg_plot(session, "12x1", False, [claim])
+    claim = {"id": "z", "text": "QRS in V1 and V5", "verdict": "supported"}
+    claim["evidence"] = [
+        {"lead": "V1", "t_start_ms": 6000, "t_end_ms": 6100},
+        {"lead": "V5", "t_start_ms": 6000, "t_end_ms": 6100},
+    ]
+    session.interpretation.claims.append(claim)
+    session.selected_claim, session.claim_view = "z", True
+    fig = handlers.figure(session, "12x1", False, "z")
+    ecg_traces = [t for t in fig.data if (t.meta or {}).get("role") == "ecg"]
+    assert [t.meta["lead"] for t in ecg_traces] == ["V1", "V5"]  # stacked, nothing else
+    assert {a.text for a in fig.layout.annotations} >= {"<b>V1</b>", "<b>V5</b>"}
+    rr = session.measurements.global_values["rr_ms"]
     (x0, x1), (y0, y1) = fig.layout.xaxis.range, fig.layout.yaxis.range
-    assert fx0 <= x0 < 6000 and 6400 < x1 <= fx1 and x1 - x0 < (fx1 - fx0) / 2
-    assert fy0 <= y0 < y1 <= fy1
-    ratio = (x1 - x0) / (y1 - y0)
-    assert ratio == pytest.approx((fx1 - fx0) / (fy1 - fy0))  # 25 mm/s : 10 mm/mV kept
+    assert x0 <= 6000 - rr and x1 >= 6100 + rr  # a whole beat before and after
+    assert fig.layout.xaxis.showticklabels and "s" in fig.layout.xaxis.title.text
+    assert fig.layout.yaxis.scaleanchor == "x" and fig.layout.yaxis.scaleratio == 400
+    for t in ecg_traces:  # every sample in view lies inside its own row: nothing clipped or overlapping
+        y = np.asarray(t.y, dtype=float)
+        row = next(s for s in fig.layout.shapes if s.name == "highlight:z" and s.y0 <= y.mean() <= s.y1)
+        assert y0 < y.min() and y.max() < y1 and row.y0 - 0.2 <= y.min() and y.max() <= row.y1 + 0.2
+    session.claim_view = False  # "Whole ECG": every lead again, the claim still highlighted
+    whole = handlers.figure(session, "12x1", False, "z")
+    assert len([t for t in whole.data if (t.meta or {}).get("role") == "ecg"]) == 12
+    assert [s for s in whole.layout.shapes if s.name == "highlight:z"]
+    session.interpretation.claims.remove(claim)
+    session.selected_claim = None
 
 
-def test_evidence_across_most_of_the_page_keeps_the_full_view(done):
-    # Rhythm claims cover lead II from 1 s to 9.5 s: a 10 % zoom would only hide the lead labels
-    # and calibration pulses at the left edge.
+def test_selecting_a_claim_turns_on_its_close_up(done):
     session, _ = done
-    full = handlers.figure(session, "12x1")
-    claim = {"id": "w", "text": "regular RR", "verdict": "supported"}
-    claim["evidence"] = [{"lead": "II", "t_start_ms": 1000, "t_end_ms": 9500}]
-    fig = present.ecg_plot(session, "12x1", False, [claim])
-    assert fig.layout.xaxis.range == full.layout.xaxis.range
-    assert fig.layout.yaxis.range == full.layout.yaxis.range
-    assert [s for s in fig.layout.shapes if str(s.name or "").startswith("highlight:")]
+    index = next(i for i, c in enumerate(session.interpretation.claims) if c.get("evidence"))
+    session.claim_view = False
+    handlers.select_claim(session, index)
+    assert session.claim_view
+    fig = handlers.figure(session, "3x4+II", False, session.selected_claim)
+    assert fig.layout.meta["gem_viewer"]["view"] == "claim"
+    session.selected_claim, session.claim_view = None, False
 
 
 def test_a_long_record_is_paged_and_follows_the_selected_claim(synthetic):
@@ -263,6 +280,10 @@ def test_preference_between_two_interpretations(ctx, sample_id):
     who = auth.require_rater(ctx, req("tab-pref"))
     with pytest.raises(GemError, match="choose one of"):
         rating.submit_preference(ctx, who, *ids, "maybe", "", None, new_key())
+    # the rule-based reader says the same whatever the question: no choice between identical texts
+    with pytest.raises(GemError, match="same text"):
+        rating.submit_preference(ctx, who, *ids, "A is better", "", None, new_key())
+    ids[1] = ctx.store.add_interpretation(session.case_id, "gem-7b", "Sinus rhythm, imported reading.")
     pref = rating.submit_preference(
         ctx, who, *ids, "Both bad", "<img src=x onerror=alert(1)>", 5.0, new_key()
     )
@@ -610,3 +631,46 @@ def test_a_gem_that_cannot_load_says_why_and_can_be_retried(tmp_path, tiny_gem_d
     with pytest.raises(gr.Error, match="missing.pt"):
         list(run(session, "gem", "Q?", 0, 1, 8, 0, req("bad-tab")))
     assert "gem" not in bad_ctx.backends  # nothing half-built is kept: the next press tries again
+
+
+def test_stop_ends_gem_generation_within_a_second_right_after_the_load(tiny_gem_dir, tmp_path):
+    """Stop, pressed while GEM loads or just after: generation ends within 1 s (the tiny GEM never
+    writes EOS, so without a stop it would write all 2000 tokens)."""
+    import time
+
+    from gem_core.model.tiny import ECG_FILE
+
+    settings = get_settings(
+        data_dir=tmp_path,
+        auth_file="",
+        model=str(tiny_gem_dir),
+        ecg_tower=str(tiny_gem_dir / ECG_FILE),
+        device="cpu",
+    )
+    ctx = make_context(settings)
+    session = handlers.measured(handlers.load_sample(ctx, "synthetic:75bpm"))
+    params = handlers.generation_params(0, 1, 2000, 0)
+
+    # Stop pressed while the model loads (the app makes the run's stop flag before loading)
+    flag = ctx.stop_event("tab")
+    loader, steps, errors = present.start_backend(ctx, "gem")
+    assert handlers.stop(ctx, "tab") == "Stopping…"
+    loader.join(120)
+    assert not errors and steps  # it loaded, and said what it was doing
+    began = time.monotonic()
+    *_, last = handlers.interpret(ctx, session, "gem", "Interpret this ECG.", params, "tab", flag)
+    assert time.monotonic() - began < 1.0
+    assert last.interpretation.stopped and last.interpretation.text == ""
+
+    # Stop pressed after the first words, right after the load
+    for _ in range(3):  # every time
+        run = handlers.interpret(ctx, session, "gem", "Interpret this ECG.", params, "tab")
+        next(run)
+        pressed = time.monotonic()
+        assert handlers.stop(ctx, "tab") == "Stopping…"
+        *_, last = run
+        assert time.monotonic() - pressed < 1.0
+        assert last.interpretation.stopped
+        assert 0 < len(last.interpretation.text) < 2000 * 8
+    gem = ctx.backends["gem"]
+    assert not any(t.name == "gem-generate" for t in threading.enumerate()) and not gem._lock.locked()

@@ -19,6 +19,7 @@ from gem_core.ecg import (
     resample_factors,
     to_model_input,
 )
+from gem_core.errors import GemError
 from gem_core.samples import synthetic_ecg
 from gem_core.settings import Settings
 from tests.conftest import SHARED_ECG, shared_records
@@ -385,3 +386,39 @@ def test_best_window_avoids_missing_samples(ecg75):
     x, rep = to_model_input(ECG(sig, fs=500), window="best")
     assert rep["window_ms"][0] >= 11000 and np.isfinite(x).all()
     np.testing.assert_array_equal(x[7], sig[7, int(rep["window_ms"][0] / 2) :][:MODEL_SAMPLES])
+
+
+@pytest.mark.parametrize(
+    ("leads", "time_column"),
+    [(["II"], False), (["II"], True), (["II", "V1"], False), (["I", "II", "V5"], False)],
+)
+def test_one_and_few_lead_csvs_load_with_their_leads_named(tmp_path, ecg75, leads, time_column):
+    """A one-column CSV headed ``II`` (no separator on any line) loads as lead II; a few-lead CSV keeps
+    its leads; the rest are absent (flat), said in the report, and not measured."""
+    from gem_core.features import measure
+
+    columns = [ecg75.lead(n) for n in leads]
+    header = list(leads)
+    if time_column:
+        columns.insert(0, np.arange(ecg75.n_samples) / ecg75.fs)
+        header.insert(0, "time")
+    path = tmp_path / "few.csv"
+    np.savetxt(path, np.stack(columns, axis=1), delimiter=",", header=",".join(header), comments="")
+    ecg = load_ecg(path)
+    for name in leads:
+        np.testing.assert_allclose(ecg.lead(name), ecg75.lead(name), atol=1e-6)
+    derived = {"III", "aVR", "aVL", "aVF"} if {"I", "II"} <= set(leads) else set()
+    absent = [n for n in LEADS if n not in leads and n not in derived]
+    assert ecg.report["absent_leads"] == absent
+    assert all(not ecg.lead(n).any() for n in absent)
+    assert any(f"only {', '.join(leads)} in the file" in w for w in ecg.report["warnings"])
+    m = measure(ecg)
+    assert m.global_values["heart_rate_bpm"] == pytest.approx(75, abs=2)
+    assert all(m.leads[n].quality == "flat" for n in absent) and m.leads["II"].quality == "ok"
+
+
+def test_a_csv_naming_no_lead_is_still_refused(tmp_path, ecg75):
+    path = tmp_path / "nolead.csv"
+    np.savetxt(path, ecg75.lead("II")[:, None], delimiter=",", header="pressure", comments="")
+    with pytest.raises(GemError, match="lacks lead"):
+        load_ecg(path)

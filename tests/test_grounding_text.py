@@ -400,3 +400,30 @@ def test_docstring_examples_run(module):
 
     result = doctest.testmod(importlib.import_module(module))
     assert result.failed == 0 and result.attempted > 0
+
+
+@pytest.mark.parametrize(
+    ("text", "span"),
+    [
+        (
+            "Frequent premature ventricular contractions (PVCs) are seen.",
+            "premature ventricular contractions (PVCs)",
+        ),
+        (
+            "The rhythm is sinus (with a premature ventricular contraction (PVC)).",
+            "premature ventricular contraction (PVC)",
+        ),
+        ("Axis [about 50 degrees] is normal.", "Axis [about 50 degrees]"),
+    ],
+)
+def test_claim_spans_keep_their_brackets_whole(text, span):
+    """A claim is never cut inside a bracket: "(PVC" reads wrong on screen."""
+    from gem_core.features import measure
+    from gem_core.samples import synthetic_ecg
+
+    result = ground(text, measure(synthetic_ecg()), final=True)
+    claims = result["claims"] if isinstance(result, dict) else result
+    spans = [text[c["char_start"] : c["char_end"]] for c in claims]
+    assert span in spans
+    for s in spans:
+        assert s.count("(") == s.count(")") and s.count("[") == s.count("]"), s

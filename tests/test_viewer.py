@@ -117,7 +117,7 @@ def test_paper_grid_and_true_aspect(ecg):
 
 def test_labels_and_calibration_pulse(ecg):
     fig = ecg_figure(ecg, "3x4+II")
-    labels = [a.text for a in fig.layout.annotations]
+    labels = [a.text for a in fig.layout.annotations if a.name != "settings"]
     assert sorted(labels) == sorted(f"<b>{lead}</b>" for lead in [*LEADS, "II"])
     cal = next(t for t in fig.data if (t.meta or {}).get("role") == "paper")
     ys = [y for y in cal.y if y is not None]
@@ -390,3 +390,79 @@ def test_a_real_15_s_record_pages(shared_ecg_dir):
     assert strip.x0 == 10000.0 and len(strip.y) == 2500
     assert [t.name for t in _ecg_traces(second)].count("V1") == 0  # V1's column (15-17.5 s) is empty
     assert ecg_image(ecg, "3x4+II", 800, 600, start_ms=5000).size == (800, 600)
+
+
+# ---------------------------------------------------------------- settings, legend, claim views
+
+
+def test_the_tracing_states_its_settings_and_the_beat_legend(ecg):
+    """The live view says "25 mm/s, 10 mm/mV" and what filter it shows; beat markers have a legend."""
+    fig = ecg_figure(ecg, "12x1")
+    note = next(a for a in fig.layout.annotations if a.name == "settings")
+    assert "25 mm/s" in note.text and "10 mm/mV" in note.text and "filter" in note.text
+    (x0, x1), (y0, y1) = fig.layout.xaxis.range, fig.layout.yaxis.range
+    assert x0 <= note.x <= x1 and y0 <= note.y <= y1  # on the sheet
+    assert not fig.layout.showlegend  # nothing to explain without markers
+    marked = ecg_figure(ecg, "12x1", beats=_hand_measurements(ecg))
+    assert marked.layout.showlegend
+    shown = [t for t in marked.data if t.showlegend is not False]
+    assert shown and all((t.meta or {}).get("role") == "beats" for t in shown)
+    assert {t.legendgroup for t in shown} == {"P", "QRS", "T"}
+    assert all(t.marker.size >= 8 for t in shown)
+
+
+def _with_pvc(ecg, at_ms: float = 5000.0) -> ECG:
+    """``ecg`` with a tall, wide ectopic complex in V2 and V5 (3.2 mV up in V2, 2.6 mV down in V5)."""
+    sig = ecg.signal.copy()
+    t = np.arange(sig.shape[1]) * 1000.0 / ecg.fs
+    bump = np.exp(-0.5 * ((t - at_ms) / 30.0) ** 2)
+    sig[LEADS.index("V2")] += 3.2 * bump
+    sig[LEADS.index("V5")] -= 2.6 * bump
+    return ECG(signal=sig, fs=ecg.fs, record_id="pvc")
+
+
+def test_claim_view_shows_the_named_leads_whole_with_context(ecg):
+    from viewer import claim_figure
+
+    pvc = _with_pvc(ecg)
+    spans = [
+        {"lead": "V5", "t_start_ms": 4900, "t_end_ms": 5100, "verdict": "supported", "claim_id": "p"},
+        {"lead": "V2", "t_start_ms": 4900, "t_end_ms": 5100, "verdict": "supported", "claim_id": "p"},
+    ]
+    fig = claim_figure(pvc, spans, rr_ms=800.0, width=900)
+    traces = _ecg_traces(fig)
+    assert [t.meta["lead"] for t in traces] == ["V2", "V5"]  # canonical order, stacked, only these
+    labels = {a.text for a in fig.layout.annotations}
+    assert {"<b>V2</b>", "<b>V5</b>"} <= labels
+    (x0, x1), (y0, y1) = fig.layout.xaxis.range, fig.layout.yaxis.range
+    assert x0 < 4900 - 800 and x1 > 5100 + 800  # more than one beat each side
+    assert fig.layout.yaxis.scaleanchor == "x" and fig.layout.yaxis.scaleratio == 400  # paper aspect
+    # the whole complex of each lead lies inside its own row (the rows do not overlap)
+    rows = sorted(((s.y0, s.y1) for s in _shapes(fig)), reverse=True)
+    assert rows[0][0] >= rows[1][1]
+    for t, (lo, hi) in zip(traces, rows, strict=True):
+        y = np.asarray(t.y, dtype=float)
+        assert lo - 0.3 <= y.min() and y.max() <= hi + 0.3 and y0 < y.min() and y.max() < y1
+    v2 = np.asarray(traces[0].y, dtype=float)
+    assert v2.max() - v2.min() > 3.0  # the peak is there, not clipped
+    # time in seconds along the bottom, calibration pulse at the left of each row
+    assert fig.layout.xaxis.showticklabels and fig.layout.xaxis.title.text == "time (s)"
+    assert "5.0" in fig.layout.xaxis.ticktext and len(fig.layout.xaxis.tickvals) >= 10
+    cal = next(t for t in fig.data if t.name == "calibration")
+    assert sum(1 for v in cal.y if v is None) >= 2  # one 1 mV pulse per row
+    assert any("25 mm/s" in a.text for a in fig.layout.annotations)
+    go.Figure(fig.to_dict())  # valid for plotly
+
+
+def test_claim_view_of_all_leads_and_rhythm_and_bad_input(ecg):
+    from viewer import claim_figure
+    from viewer.figure import claim_leads
+
+    assert claim_leads([RHYTHM_SPAN]) == ("II",)
+    assert claim_leads([dict(V1_SPAN, lead="all")]) == LEADS
+    fig = claim_figure(ecg, [dict(V1_SPAN, t_start_ms=0, t_end_ms=50)])
+    assert fig.layout.meta["gem_viewer"]["start_ms"] == 0.0  # context stops at the record's edges
+    with pytest.raises(GemError, match="evidence"):
+        claim_figure(ecg, [])
+    with pytest.raises(GemError, match="claim view"):
+        update_highlights(fig, [V1_SPAN])

@@ -2,6 +2,7 @@
 
 from viewer.figure import (
     VIEWER_LAYOUTS,
+    claim_figure,
     ecg_figure,
     figure_json,
     highlight_parts,
@@ -15,6 +16,7 @@ __all__ = [
     "VERDICT_STYLE",
     "VIEWER_LAYOUTS",
     "check_highlight",
+    "claim_figure",
     "ecg_figure",
     "figure_json",
     "highlight_parts",

@@ -41,10 +41,13 @@ from gem_core.render import (
     MINOR_MS,
     MINOR_MV,
     MS_PER_MV,
+    RHYTHM,
+    RIGHT_MARGIN_MS,
     STANDARD_WINDOW_MS,
     Panel,
     layout_panels,
     paper_extent,
+    span_leads,
     span_panels,
 )
 from viewer.highlights import VERDICT_STYLE, check_highlight
@@ -63,6 +66,15 @@ TRACE_COLOR = "#111111"
 HIGHLIGHT_OPACITY = 0.28
 HIGHLIGHT_INSET_MV = 2 * MINOR_MV  # 2 mm between the bands of adjacent rows
 HIGHLIGHT_PREFIX = "highlight:"
+# What the live view states about itself, as the printed image does: the paper speed and gain, and
+# that the samples are drawn as recorded (measurements filter their own copy: features.clean_signal).
+SETTINGS_NOTE = "25 mm/s · 10 mm/mV · no filter (as recorded)"
+BEAT_MARKER_SIZE = 9  # px: visible over a 1.2 px trace at any zoom
+# Claim views: this many median RR intervals of tracing each side of the evidence (a whole beat at
+# least), and paper above/below each lead's largest deflection so a complex is never clipped.
+CLAIM_CONTEXT_RR = 1.2
+CLAIM_DEFAULT_RR_MS = 1000.0  # when the rate is unknown
+CLAIM_PAD_MV = 0.3
 # Beat markers: fiducial -> (label, colour, symbol).
 BEAT_MARKS = {
     "p_onset_ms": ("P onset", "#0072B2", "triangle-right"),
@@ -117,6 +129,7 @@ def _lead_trace(ecg: ECG, panel: Panel, kind: str) -> dict | None:
         "line": {"color": TRACE_COLOR, "width": 1.2},
         "name": panel.lead,
         "hovertemplate": f"<b>{panel.lead}</b>  %{{x:.0f}} ms  {HOVER_MV} mV<extra></extra>",
+        "showlegend": False,
         "meta": {"role": "ecg", "lead": panel.lead, "rhythm": panel.rhythm},
     }
 
@@ -140,8 +153,24 @@ def _paper_marks(panels: tuple[Panel, ...]) -> dict:
         "mode": "lines",
         "line": {"color": TRACE_COLOR, "width": 1.5},
         "hoverinfo": "skip",
+        "showlegend": False,
         "name": "calibration",
         "meta": {"role": "paper"},
+    }
+
+
+def _settings_note(extent: tuple[float, float, float, float], text: str = SETTINGS_NOTE) -> dict:
+    """The paper speed, gain and filter, bottom left on the sheet (as on the printed image)."""
+    x0, y0, _, _ = extent
+    return {
+        "x": x0 + 2 * MINOR_MS,
+        "y": y0 + MINOR_MV,
+        "text": text,
+        "showarrow": False,
+        "xanchor": "left",
+        "yanchor": "bottom",
+        "font": {"size": 11, "color": TRACE_COLOR},
+        "name": "settings",
     }
 
 
@@ -204,7 +233,7 @@ def ecg_figure(
     panels = _panels(ecg.duration_ms, layout, start_ms, window_ms)
     x0, y0, x1, y1 = paper_extent(panels)
     x1_view = min(x1, float(start_ms) + STANDARD_WINDOW_MS + (x1 - panels[-1].t_end_ms))
-    margin = {"l": 8, "r": 8, "t": 36 if title else 8, "b": 8}
+    margin = {"l": 8, "r": 8, "t": 36 if title or beats is not None else 8, "b": 8}
     if height is None:
         plot_w = (width or 1100) - margin["l"] - margin["r"]
         height = round(plot_w * (y1 - y0) * MS_PER_MV / (x1_view - x0)) + margin["t"] + margin["b"]
@@ -226,13 +255,14 @@ def ecg_figure(
             "title": {"text": title} if title else None,
             "plot_bgcolor": "white",
             "paper_bgcolor": "white",
-            "showlegend": False,
+            "showlegend": beats is not None,  # the beat markers' legend (P, QRS, T)
+            "legend": BEAT_LEGEND,
             "separators": SEPARATORS,
             "hovermode": "closest",
             "dragmode": "zoom",
             "xaxis": _axis(MAJOR_MS, MINOR_MS, range=[x0, x1_view], hoverformat=".0f"),
             "yaxis": _axis(MAJOR_MV, MINOR_MV, range=[y0, y1], scaleanchor="x", scaleratio=MS_PER_MV),
-            "annotations": _labels(panels, start_ms),
+            "annotations": [*_labels(panels, start_ms), _settings_note((x0, y0, x1, y1))],
             "shapes": shapes,
             "uirevision": page,
             "meta": {
@@ -247,6 +277,153 @@ def ecg_figure(
             },
         },
     )
+
+
+BEAT_LEGEND = {
+    "orientation": "h",
+    "x": 1.0,
+    "xanchor": "right",
+    "y": 1.0,
+    "yanchor": "bottom",
+    "title": {"text": "Beat markers:"},
+    "font": {"size": 11},
+    "itemclick": False,
+    "itemdoubleclick": False,
+}
+
+
+def claim_leads(highlights: Iterable[dict]) -> tuple[str, ...]:
+    """The leads a claim's evidence names, in canonical order ("rhythm" is lead II, "all" every lead).
+
+    >>> claim_leads([{"lead": "V2", "t_start_ms": 0, "t_end_ms": 1}, {"lead": "rhythm", "t_start_ms": 0, "t_end_ms": 1}])
+    ('II', 'V2')
+    """
+    named: set[str] = set()
+    for h in highlights:
+        wanted = span_leads(check_highlight(h)["lead"])
+        named.update(LEADS if wanted is None else ("II",) if wanted == (RHYTHM,) else wanted)
+    return tuple(lead for lead in LEADS if lead in named)
+
+
+def claim_window(ecg: ECG, highlights: Iterable[dict], rr_ms: float | None = None) -> tuple[float, float]:
+    """[start, end) in ms of a claim view: the evidence and ``CLAIM_CONTEXT_RR`` RR intervals each side
+    (a whole beat before and after it), within the record."""
+    spans = [check_highlight(h) for h in highlights]
+    if not spans:
+        raise GemError("a claim view needs the claim's evidence spans; this claim has none")
+    rr = float(rr_ms) if rr_ms and math.isfinite(float(rr_ms)) and rr_ms > 0 else CLAIM_DEFAULT_RR_MS
+    context = CLAIM_CONTEXT_RR * rr
+    start = max(0.0, min(h["t_start_ms"] for h in spans) - context)
+    end = min(float(ecg.duration_ms), max(h["t_end_ms"] for h in spans) + context)
+    return start, end
+
+
+def claim_figure(
+    ecg: ECG,
+    highlights: Iterable[dict],
+    beats: Measurements | None = None,
+    *,
+    rr_ms: float | None = None,
+    width: int | None = None,
+) -> go.Figure:
+    """A close-up of a claim on ECG paper: only the leads its evidence names, stacked, each with its
+    name, calibration pulse and whole amplitude, at least one beat of context each side
+    (``claim_window``), time in seconds along the bottom, 25 mm/s : 10 mm/mV kept.
+
+    Each lead's row is as tall as its largest deflection in the window needs (a PVC's peak is never
+    cut and never runs into the next lead), on 5 mm lines like the full sheet.
+    """
+    if not isinstance(ecg, ECG):
+        raise GemError(f"claim_figure needs an ECG; got {type(ecg).__name__}")
+    highlights = [check_highlight(h) for h in highlights]
+    start, end = claim_window(ecg, highlights, rr_ms)
+    panels, top = [], 0.0
+    for row, lead in enumerate(claim_leads(highlights)):
+        probe = Panel(lead, row, 0, start, end, 0.0, 0.0)
+        i0, i1 = _sample_range(ecg, probe)
+        seg = np.nan_to_num(ecg.signal[LEADS.index(lead)][i0:i1]) if i1 > i0 else np.zeros(1)
+        reach = max(float(seg.max()), CAL_PULSE[2][1], -float(seg.min())) + CLAIM_PAD_MV
+        half = math.ceil(reach / MAJOR_MV) * MAJOR_MV  # baselines on 5 mm lines
+        panels.append(Panel(lead, row, 0, start, end, top - half, half))
+        top -= 2 * half
+    panels = tuple(panels)
+    x0, y0, _, y1 = paper_extent(panels)
+    x1 = end + RIGHT_MARGIN_MS
+    margin = {"l": 8, "r": 8, "t": 36 if beats is not None else 8, "b": 44}
+    plot_w = (width or 900) - margin["l"] - margin["r"]
+    height = round(plot_w * (y1 - y0) * MS_PER_MV / (x1 - x0)) + margin["t"] + margin["b"]
+    kind = trace_type(sum(max(0, i1 - i0) for i0, i1 in (_sample_range(ecg, p) for p in panels)))
+    traces = [t for t in (_lead_trace(ecg, p, kind) for p in panels) if t is not None]
+    traces.append(_paper_marks(panels))
+    if beats is not None:
+        traces += _beat_traces(ecg, panels, beats, kind)
+    shapes, hovers = highlight_parts(panels, highlights)
+    ticks = [t for t in np.arange(math.ceil(start / MAJOR_MS) * MAJOR_MS, end + 1e-6, MAJOR_MS)]
+    leads = ", ".join(p.lead for p in panels)
+    key = f"{ecg.content_hash[:16]}:claim:{leads}:{start:g}:{end:g}"
+    return _figure(
+        traces + hovers,
+        {
+            "template": {"data": {"scatter": [{"type": "scatter"}]}},
+            "width": width,
+            "autosize": width is None,
+            "height": height,
+            "margin": margin,
+            "plot_bgcolor": "white",
+            "paper_bgcolor": "white",
+            "showlegend": beats is not None,
+            "legend": BEAT_LEGEND,
+            "separators": SEPARATORS,
+            "hovermode": "closest",
+            "dragmode": "zoom",
+            "xaxis": _axis(
+                MAJOR_MS,
+                MINOR_MS,
+                range=[x0, x1],
+                hoverformat=".0f",
+                tickmode="array",
+                tickvals=[float(t) for t in ticks],
+                ticktext=[_seconds(t, end - start) for t in ticks],
+                showticklabels=True,
+                ticks="outside",
+                ticklen=4,
+                tickfont={"size": 10, "color": TRACE_COLOR},
+                title={"text": "time (s)", "font": {"size": 11}, "standoff": 4},
+            ),
+            "yaxis": _axis(MAJOR_MV, MINOR_MV, range=[y0, y1], scaleanchor="x", scaleratio=MS_PER_MV),
+            "annotations": [
+                *_labels(panels, start),
+                _settings_note((x0, y0, x1, y1), f"{SETTINGS_NOTE} · claim view: {leads}"),
+            ],
+            "shapes": shapes,
+            "uirevision": key,
+            "meta": {
+                "gem_viewer": {
+                    "traces_key": key,
+                    "view": "claim",
+                    "leads": [p.lead for p in panels],
+                    "start_ms": start,
+                    "end_ms": end,
+                    "duration_ms": float(ecg.duration_ms),
+                    "record_id": ecg.record_id,
+                }
+            },
+        },
+    )
+
+
+CLAIM_LABEL_EVERY_S_MS = 4000.0  # wider claim views label whole seconds only (the 5 mm grid stays)
+
+
+def _seconds(t_ms: float, window_ms: float) -> str:
+    """A time-axis label in seconds: every 5 mm line (0.2 s) in a short view, whole seconds in a long one.
+
+    >>> _seconds(5200, 3000), _seconds(5200, 9000), _seconds(5000, 9000)
+    ('5.2', '', '5')
+    """
+    if window_ms <= CLAIM_LABEL_EVERY_S_MS:
+        return f"{t_ms / 1000:.1f}"
+    return f"{t_ms / 1000:.0f}" if abs(t_ms / 1000 - round(t_ms / 1000)) < 1e-6 else ""
 
 
 def figure_json(fig: go.Figure) -> str:
@@ -272,8 +449,10 @@ def _figure(data: list[dict], layout: dict) -> go.Figure:
 
 def _viewer_panels(fig: go.Figure) -> tuple[Panel, ...]:
     meta = (fig.layout.meta or {}).get("gem_viewer") if isinstance(fig.layout.meta, dict) else None
-    if not meta:
-        raise GemError("this figure was not made by viewer.ecg_figure; build it with ecg_figure first")
+    if not meta or meta.get("view") == "claim":
+        raise GemError(
+            "this figure was not made by viewer.ecg_figure (a claim view is rebuilt with claim_figure)"
+        )
     return layout_panels(meta["layout"], meta["start_ms"], meta["window_ms"], meta["duration_ms"])
 
 
@@ -322,6 +501,7 @@ def highlight_parts(panels: tuple[Panel, ...], highlights: Iterable[dict]) -> tu
                     "hoverinfo": "text",
                     "hoverlabel": {"bgcolor": style["color"]},
                     "text": hover,
+                    "showlegend": False,
                     "name": f"{HIGHLIGHT_PREFIX}{h['claim_id']}",
                     "meta": {"role": "highlight", "claim_id": h["claim_id"], "verdict": h["verdict"]},
                 }
@@ -380,8 +560,16 @@ def _beat_traces(ecg: ECG, panels: tuple[Panel, ...], beats: Measurements, kind:
                 "x": xs,
                 "y": ys,
                 "mode": "markers",
-                "marker": {"color": color, "size": 5, "symbol": symbol, "opacity": 0.8},
+                "marker": {
+                    "color": color,
+                    "size": BEAT_MARKER_SIZE,
+                    "symbol": symbol,
+                    "opacity": 0.85,
+                    "line": {"color": "white", "width": 1},
+                },
                 "name": label,
+                "showlegend": True,
+                "legendgroup": label.split()[0],  # P, QRS, T
                 "hovertemplate": f"{label} %{{x:.0f}} ms<extra></extra>",
                 "meta": {"role": "beats", "fiducial": key},
             }

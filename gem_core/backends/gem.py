@@ -21,16 +21,18 @@ from gem_core.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def _stop_criteria(event: threading.Event):
+def _stop_criteria(*events: threading.Event | None):
     from transformers import StoppingCriteria, StoppingCriteriaList
 
+    flags = [e for e in events if e is not None]
+
     class EventStop(StoppingCriteria):
-        """True for every row once ``event`` is set."""
+        """True for every row once any of ``events`` is set: checked after every token, so the caller's
+        Stop ends ``generate`` at the next token, however long the consumer waits on the streamer."""
 
         def __call__(self, input_ids, scores, **kwargs) -> torch.BoolTensor:
-            return torch.full(
-                (input_ids.shape[0],), event.is_set(), dtype=torch.bool, device=input_ids.device
-            )
+            stopped = any(e.is_set() for e in flags)
+            return torch.full((input_ids.shape[0],), stopped, dtype=torch.bool, device=input_ids.device)
 
     return StoppingCriteriaList([EventStop()])
 
@@ -120,7 +122,7 @@ class GemInterpreter:
         gen = generate_kwargs(params, tokenizer)
         inputs = self.inputs(ecg, question, image)
         halt = threading.Event()  # set by the caller's stop (polled below) or by closing this iterator
-        streamer = TextIteratorStreamer(tokenizer, skip_prompt=False, skip_special_tokens=True, timeout=1.0)
+        streamer = TextIteratorStreamer(tokenizer, skip_prompt=False, skip_special_tokens=True, timeout=0.25)
         failure: list[BaseException] = []
 
         def work():
@@ -129,7 +131,7 @@ class GemInterpreter:
                     if params.seed is not None:
                         torch.manual_seed(params.seed)
                     self.model.generate(
-                        **inputs, **gen, streamer=streamer, stopping_criteria=_stop_criteria(halt)
+                        **inputs, **gen, streamer=streamer, stopping_criteria=_stop_criteria(halt, stop)
                     )
             except BaseException as err:  # handed to the consumer thread, re-raised there
                 failure.append(err)

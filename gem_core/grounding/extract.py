@@ -610,13 +610,52 @@ def _without_overlaps(sentence: str, drafts: list[Draft]) -> list[Draft]:
 
 
 def _trimmed(sentence: str, d: Draft) -> Draft:
-    """No white space at either end of a claim's span."""
-    start, end = d.start, d.end
+    """No white space at either end of a claim's span, and no bracket without its partner: a span that
+    opens "(" or "[" runs to the matching close ("premature ventricular contraction (PVC)", not
+    "... (PVC"); a bracket whose partner lies outside the sentence is left out of the span."""
+    start, end = _bracketed(sentence, d.start, d.end)
     while start < end and sentence[start].isspace():
         start += 1
     while end > start and sentence[end - 1].isspace():
         end -= 1
     return d if (start, end) == (d.start, d.end) or start == end else _respan(d, start, end)
+
+
+_BRACKETS = {"(": ")", "[": "]"}
+
+
+def _bracketed(sentence: str, start: int, end: int) -> tuple[int, int]:
+    """[start, end) widened to whole bracket pairs (or narrowed past an unmatched one).
+
+    >>> text = "axis [about 50 degrees] is normal"
+    >>> text[slice(*_bracketed(text, 0, 22))]
+    'axis [about 50 degrees]'
+    >>> text = "normal) rhythm"
+    >>> text[slice(*_bracketed(text, 0, 14))]
+    ' rhythm'
+    """
+    for opening, closing in _BRACKETS.items():
+        opens: list[int] = []
+        for i in range(start, end):
+            if sentence[i] == opening:
+                opens.append(i)
+            elif sentence[i] == closing:
+                if opens:
+                    opens.pop()
+                else:  # closes something before the span: take that in, or leave the bracket out
+                    before = sentence.rfind(opening, 0, start)
+                    if before >= 0 and sentence.find(closing, before, start) < 0:
+                        start = before
+                    else:
+                        start = max(start, i + 1)
+        if opens:  # opened in the span: run to its partner, or start after an unmatched opening
+            depth, j = len(opens), end
+            while j < len(sentence) and depth:
+                depth += {opening: 1, closing: -1}.get(sentence[j], 0)
+                j += 1
+            if depth == 0:
+                end = j
+    return start, end
 
 
 def _respan(d: Draft, start: int, end: int) -> Draft:
