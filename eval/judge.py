@@ -274,6 +274,7 @@ class JudgeClient:
         )
         self.usage = {"prompt_tokens": 0, "completion_tokens": 0, "requests": 0}
         self._lock = threading.Lock()
+        self.down: str | None = None  # set once a request has spent its retries: the others stop at once
 
     def complete(self, prompt: str) -> str:
         """The judge's raw text for ``prompt``; ``GemError`` once the retries are spent."""
@@ -281,6 +282,8 @@ class JudgeClient:
 
         last = None
         for attempt in range(self.retries + 1):
+            if self.down:
+                raise GemError(self.down)
             try:
                 response = self.client.chat.completions.create(
                     model=self.model,
@@ -307,10 +310,11 @@ class JudgeClient:
                 return (response.choices[0].message.content or "") if response.choices else ""
             if attempt < self.retries:
                 time.sleep(self.backoff_s * 2**attempt)
-        raise GemError(
+        self.down = (
             f"the judge server at {self.base_url} failed {self.retries + 1} times ({type(last).__name__}: "
             f"{last}); start it or fix --judge-base-url, then rerun to continue"
         )
+        raise GemError(self.down)
 
 
 def read_judged(path: Path) -> dict[str, dict]:
