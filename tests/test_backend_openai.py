@@ -41,6 +41,16 @@ class ChatServer:
                 pass
 
             def do_POST(self):
+                with server.lock:
+                    server.in_flight += 1
+                    server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                try:
+                    self.answer()
+                finally:
+                    with server.lock:
+                        server.in_flight -= 1
+
+            def answer(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 server.requests.append({"path": self.path, "auth": self.headers.get("Authorization"), **body})
                 if server.status != 200:
@@ -128,6 +138,7 @@ class ChatServer:
     def reset(self):
         self.words, self.status, self.delay_s = list(WORDS), 200, 0.0
         self.reply, self.fail_after, self.answered, self.lock = None, None, 0, threading.Lock()
+        self.in_flight = self.max_in_flight = 0  # requests being answered now / at most at once
         self.requests: list[dict] = []
         self.sent = 0
         self.hung_up = threading.Event()
