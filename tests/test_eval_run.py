@@ -208,3 +208,30 @@ def test_resume_after_killing_the_process(tmp_path, wfdb_set):
     assert ids[: len(before)] == before  # what was answered before the kill was kept, not asked again
     meta = json.loads((out / "run.json").read_text())
     assert meta["status"] == "complete" and meta["resumed"] == 1 and meta["n_answered"] == 12
+
+
+def test_run_gem_backend_on_a_tiny_gem(tmp_path, wfdb_set, tiny_gem_dir):
+    """``--backend gem`` goes through get_backend('gem') and GemInterpreter.stream, greedy."""
+    from gem_core.backends import GenerationParams
+    from gem_core.model.tiny import ECG_FILE
+    from gem_core.settings import Settings
+
+    settings = Settings(model=str(tiny_gem_dir), ecg_tower=str(tiny_gem_dir / ECG_FILE), device="cpu")
+    params = GenerationParams(max_new_tokens=6)
+    meta = run(wfdb_set, tmp_path / "a", "gem", limit=2, settings=settings, params=params, progress=False)
+    first = read_answers(tmp_path / "a" / ANSWERS)
+    assert meta["n_answered"] == 2 and all(isinstance(a["answer"], str) for a in first.values())
+    assert meta["model"]["model"] == str(tiny_gem_dir) and meta["model"]["version"].startswith(
+        "config sha256 "
+    )
+    assert meta["decoding"] == {
+        "max_new_tokens": 6,
+        "temperature": 0.0,
+        "top_p": 1.0,
+        "seed": None,
+        "greedy": True,
+    }
+    # greedy: a second run gives the same answers
+    run(wfdb_set, tmp_path / "b", "gem", limit=2, settings=settings, params=params, progress=False)
+    second = read_answers(tmp_path / "b" / ANSWERS)
+    assert {k: v["answer"] for k, v in first.items()} == {k: v["answer"] for k, v in second.items()}
