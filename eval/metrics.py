@@ -25,7 +25,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from gem_core.labels import CPSC_CLASSES, class_mentions
+from gem_core.labels import CPSC_CLASSES, class_mentions, labels_from_text
 
 PROTOCOLS = ("strict", "ecgbench")
 
@@ -52,14 +52,18 @@ def predicted_labels(answer: str | None, options: Sequence[str]) -> list[str] | 
     if parts and all(p.lower() in by_name for p in parts):
         found = {by_name[p.lower()] for p in parts}
     else:
-        cpsc = {o for o in options if o in CPSC_CLASSES}
-        found = {
+        # options that name one CPSC class ("AF", "atrial fibrillation") are read with its synonyms
+        as_class = {o: o if o in CPSC_CLASSES else next(iter(labels_from_text(o)), None) for o in options}
+        as_class = {
+            o: c for o, c in as_class.items() if c and (o in CPSC_CLASSES or len(labels_from_text(o)) == 1)
+        }
+        affirmed = {c for c, _, _, negated in class_mentions(answer) if not negated} if as_class else set()
+        found = {o for o, c in as_class.items() if c in affirmed}
+        found |= {
             o
             for o in options
-            if o not in cpsc and re.search(rf"(?<![\w-]){re.escape(o)}(?![\w-])", answer, re.I)
+            if o not in as_class and re.search(rf"(?<![\w-]){re.escape(o)}(?![\w-])", answer, re.I)
         }
-        if cpsc:
-            found |= {c for c, _, _, negated in class_mentions(answer) if not negated and c in cpsc}
     if not found:
         return None
     return [o for o in options if o in found]

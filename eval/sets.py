@@ -86,6 +86,7 @@ def classification_question(classes: list[str] | tuple[str, ...]) -> str:
 
 
 _LETTERED = re.compile(r"^\s*\(?([A-J])[.):]\s+(.+?)\s*$", re.M)
+_INLINE = re.compile(r"\(([A-J])\)\s*(.+?)(?=\s*\([A-J]\)|\s*$|\n)")
 _OPTIONS_LIST = re.compile(r"options?\s*(?:are|include)?\s*:\s*(.+?)(?:\.\s|\.$|\n|$)", re.I | re.S)
 
 
@@ -94,8 +95,12 @@ def lettered_options(question: str) -> list[str]:
 
     >>> lettered_options("Which rhythm?\\nA. Sinus rhythm\\nB. Atrial fibrillation")
     ['Sinus rhythm', 'Atrial fibrillation']
+    >>> lettered_options("Which rhythm? Options: (A) Sinus rhythm (B) Atrial fibrillation")
+    ['Sinus rhythm', 'Atrial fibrillation']
     """
     found = _LETTERED.findall(question)
+    if len(found) < 2:  # options on one line: "(A) Sinus rhythm (B) Atrial fibrillation"
+        found = [(m.group(1), m.group(2).strip(" ,;")) for m in _INLINE.finditer(question)]
     letters = [letter for letter, _ in found]
     if len(found) < 2 or letters != [chr(ord("A") + i) for i in range(len(found))]:
         return []

@@ -150,3 +150,12 @@ def test_paired_bootstrap_contains_the_known_difference():
     assert lo < 0.1 < hi and lo > 0  # contains the difference, and shows B is really better
     same = paired_bootstrap_ci(a, a.copy())
     assert same["ci95"] == [0.0, 0.0]
+
+
+def test_option_texts_that_name_a_cpsc_class_use_its_synonyms():
+    options = ["Normal", "atrial fibrillation", "first degree AV block", "right bundle branch block"]
+    assert predicted_labels("AF with RBBB; no first-degree AV block.", options) == [
+        "atrial fibrillation",
+        "right bundle branch block",
+    ]
+    assert predicted_labels("first degree AV block", options) == ["first degree AV block"]

@@ -235,3 +235,12 @@ def test_run_gem_backend_on_a_tiny_gem(tmp_path, wfdb_set, tiny_gem_dir):
     run(wfdb_set, tmp_path / "b", "gem", limit=2, settings=settings, params=params, progress=False)
     second = read_answers(tmp_path / "b" / ANSWERS)
     assert {k: v["answer"] for k, v in first.items()} == {k: v["answer"] for k, v in second.items()}
+
+
+def test_inline_lettered_options_are_multiple_choice(tmp_path):
+    rec = {"id": "q", "image": "q.png", "conversations": [
+        {"from": "human", "value": "<image>\nWhich rhythm? Options: (A) Sinus rhythm (B) Atrial fibrillation"},
+        {"from": "gpt", "value": "(B) Atrial fibrillation"}]}  # fmt: skip
+    (tmp_path / "s.json").write_text(json.dumps([rec]))
+    (item,) = load_set(tmp_path / "s.json").items
+    assert (item.task, item.options, item.gold) == ("mcq", ["Sinus rhythm", "Atrial fibrillation"], "B")
