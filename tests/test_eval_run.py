@@ -244,3 +244,15 @@ def test_inline_lettered_options_are_multiple_choice(tmp_path):
     (tmp_path / "s.json").write_text(json.dumps([rec]))
     (item,) = load_set(tmp_path / "s.json").items
     assert (item.task, item.options, item.gold) == ("mcq", ["Sinus rhythm", "Atrial fibrillation"], "B")
+
+
+def test_cli_help_lists_the_commands():
+    proc = subprocess.run(
+        [sys.executable, "-m", "eval", "--help"], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0
+    assert all(cmd in proc.stdout for cmd in ("run", "score", "rescore-judge", "compare"))
+    proc = subprocess.run([sys.executable, "-m", "eval", "run", "--help"], cwd=REPO, capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert all(
+        flag in proc.stdout for flag in ("--backend", "--set", "--out", "--model", "--limit", "--concurrency")
+    )
