@@ -54,7 +54,7 @@ def parser() -> argparse.ArgumentParser:
     j.add_argument("paths", nargs="+", metavar="FILE_OR_DIR")
     j.add_argument("--out", required=True, help="folder for rescore.json and rescore.md")
 
-    c = sub.add_parser("compare", help="runs side by side with paired bootstrap 95% CIs of the differences")
+    c = sub.add_parser("compare", help="runs side by side with paired bootstrap 95%% CIs of the differences")
     c.add_argument("runs", nargs="+", metavar="RUN_DIR")
     c.add_argument("--out", required=True)
     c.add_argument("--n-boot", type=int, default=2000)
