@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from eval.judge import CRITERIA, DEFAULT_JUDGE_MODEL, JudgeClient, aggregate_grounding, aggregate_report
-from eval.run import run
+from eval.run import read_answers, run
 from eval.score import JUDGE_FILE, score
 from gem_core.errors import GemError
 from gem_core.prompts import DEFAULT_QUESTION
@@ -254,3 +254,51 @@ def test_judge_failing_halfway_keeps_what_was_scored(server, grounding_run, tmp_
     report = score(run_dir, judge_base_url=server.url, progress=False, human=False, plots=False)
     assert len(server.requests) == 5 + 3 and "error" not in report["judge"]
     check_summary(report["judge"])
+
+
+def test_report_items_get_the_report_judge(running_server, tmp_path):
+    from eval.judge import REPORT_PROMPT
+
+    running_server.reset()
+    answers = iter(
+        [
+            json.dumps(
+                {
+                    p: {"Score": s, "Explanation": "x"}
+                    for p, s in (("Diagnosis", 8), ("Waveform", 6), ("Rhythm", 10))
+                }
+            ),
+            "no JSON here",
+        ]
+    )
+    lock = __import__("threading").Lock()
+
+    def reply(body):
+        with lock:
+            return next(answers)
+
+    running_server.reply = reply
+    write_record(tmp_path, "R00", "426783006")
+    records = [
+        {"id": f"r{k}", "ecg": "R00", "conversations": [
+            {"from": "human", "value": "<image>\nWrite the report of this ECG."}, {"from": "gpt", "value": "Sinus rhythm."}]}
+        for k in range(2)
+    ]  # fmt: skip
+    (tmp_path / "set.jsonl").write_text("\n".join(json.dumps(r) for r in records))
+    run(tmp_path / "set.jsonl", tmp_path / "run", "measure", progress=False)
+    report = score(
+        tmp_path / "run", judge_base_url=running_server.url, judge_concurrency=1, progress=False, human=False
+    )
+    r = report["report_score"]
+    assert (r["Diagnosis"]["mean"], r["Waveform"]["mean"], r["Rhythm"]["mean"]) == (80.0, 60.0, 100.0)
+    assert r["Diagnosis"]["n"] == 1 and r["failed"] == 3 and r["overall"] == {"mean": 80.0, "n": 1}
+    assert report["judge"] is None  # no grounding items
+    prompt = running_server.requests[0]["messages"][0]["content"]
+    assert (
+        prompt
+        == REPORT_PROMPT.format(
+            reference="Sinus rhythm.", answer=read_answers(tmp_path / "run" / "answers.jsonl")["r0"]["answer"]
+        )
+        or "Reference report" in prompt
+    )
+    assert "## Report score" in (tmp_path / "run" / "report.md").read_text()
