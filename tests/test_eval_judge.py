@@ -294,11 +294,6 @@ def test_report_items_get_the_report_judge(running_server, tmp_path):
     assert r["Diagnosis"]["n"] == 1 and r["failed"] == 3 and r["overall"] == {"mean": 80.0, "n": 1}
     assert report["judge"] is None  # no grounding items
     prompt = running_server.requests[0]["messages"][0]["content"]
-    assert (
-        prompt
-        == REPORT_PROMPT.format(
-            reference="Sinus rhythm.", answer=read_answers(tmp_path / "run" / "answers.jsonl")["r0"]["answer"]
-        )
-        or "Reference report" in prompt
-    )
+    first_answer = read_answers(tmp_path / "run" / "answers.jsonl")["r0"]["answer"]
+    assert prompt == REPORT_PROMPT.format(reference="Sinus rhythm.", answer=first_answer)
     assert "## Report score" in (tmp_path / "run" / "report.md").read_text()
