@@ -601,6 +601,8 @@ def build_admin(ctx: AppContext) -> dict:
             do_export = gr.Button("Export", variant="primary", elem_id="adm-export")
             export_status = gr.Markdown("", elem_id="adm-export-status")
             download = gr.File(label="Download", interactive=False, visible=False, elem_id="adm-download")
+        with gr.Tab("Evaluation") as eval_tab:
+            evaluation_view = build_evaluation(ctx, eval_tab)
 
     @ui_errors
     def run_import(
@@ -661,10 +663,80 @@ def build_admin(ctx: AppContext) -> dict:
     return {
         "refresh": names,
         "outputs": [camp, exp_camp],
+        "evaluation": evaluation_view,
         "summary": run_summary,
         "summary_inputs": camp,
         "summary_outputs": summary_outputs,
     }
+
+
+EVALUATION_HELP = """Saved runs of `python -m eval run` in `GEM_EVAL_DIR` (default `<GEM_DATA_DIR>/eval`),
+scored with `python -m eval score`. Read only: nothing here changes a run."""
+
+
+def build_evaluation(ctx: AppContext, tab) -> dict:
+    """The admin Evaluation view: saved runs, one run's report and plots, and a compare table."""
+    from app import evaluation
+
+    gr.Markdown(EVALUATION_HELP, elem_classes="adm-note")
+    with gr.Row(equal_height=False):
+        run_pick = gr.Dropdown([], label="Run", scale=3, elem_id="eval-run")
+        refresh = gr.Button("Refresh", scale=1, min_width=120, elem_id="eval-refresh")
+    runs = gr.Dataframe(
+        headers=evaluation.RUN_COLUMNS,
+        interactive=False,
+        label="Saved runs",
+        elem_id="eval-runs",
+        elem_classes="compact-table",
+    )
+    with gr.Tabs():
+        with gr.Tab("Report"):
+            report = gr.Markdown("Choose a run.", elem_id="eval-report")
+            plots = gr.Gallery(
+                label="Plots", columns=3, height=420, object_fit="contain", elem_id="eval-plots"
+            )
+        with gr.Tab("Compare"):
+            chosen = gr.Dropdown(
+                [],
+                multiselect=True,
+                label="Runs to compare (the first is the base)",
+                elem_id="eval-compare-runs",
+            )
+            go = gr.Button("Compare", variant="primary", elem_id="eval-compare")
+            table = gr.Markdown("", elem_id="eval-compare-table")
+            compare_plots = gr.Gallery(
+                label="Differences", columns=1, height=360, object_fit="contain", elem_id="eval-compare-plots"
+            )
+
+    def list_runs(request: gr.Request):
+        try:
+            frame, names = evaluation.runs_table(ctx, request)
+        except GemError as exc:  # opening the tab is no error: say why there is nothing to see
+            note = f"{present.escape_md(str(exc))}. Evaluation is for administrators."
+            return gr.skip(), gr.skip(), gr.skip(), note
+        hint = (
+            f"{len(names)} saved runs in `{evaluation.runs_dir(ctx)}`."
+            if names
+            else (
+                f"No saved runs in `{evaluation.runs_dir(ctx)}` (set GEM_EVAL_DIR, or `python -m eval run --out` there)."
+            )
+        )
+        return frame, gr.update(choices=names), gr.update(choices=names), hint
+
+    @ui_errors
+    def pick(name: str, request: gr.Request):
+        if not name:
+            return gr.skip(), gr.skip()
+        return evaluation.show_run(ctx, name, request)
+
+    @ui_errors
+    def run_compare(names: list[str], request: gr.Request):
+        return evaluation.compare_runs(ctx, names, request)
+
+    gr.on([refresh.click, tab.select], list_runs, None, [runs, run_pick, chosen, report], **PRIVATE)
+    run_pick.input(pick, run_pick, [report, plots], **PRIVATE)
+    go.click(run_compare, chosen, [table, compare_plots], **PRIVATE)
+    return {"list": list_runs, "pick": pick, "compare": run_compare}
 
 
 def _safe_list(fn) -> list:

@@ -53,6 +53,12 @@ class Settings:
     trust_proxy: bool = False  # take the client address from X-Forwarded-For (always on Spaces)
     allow_anonymous_rating: bool = False
     store_patient_fields: bool = False
+    # evaluation: the folder of runs (``python -m eval run --out``) the admin Evaluation view reads
+    eval_dir: str = ""  # "" = <data_dir>/eval
+
+    @property
+    def eval_runs_dir(self) -> Path:
+        return Path(self.eval_dir).expanduser() if self.eval_dir else Path(self.data_dir) / "eval"
 
     @property
     def database_url(self) -> str:

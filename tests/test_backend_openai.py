@@ -26,7 +26,11 @@ WORDS = ["Sinus", " rhythm", " at", " 75", " bpm", "."]
 
 
 class ChatServer:
-    """A chat-completions server: streams ``words`` as SSE, or answers ``status`` with a JSON error."""
+    """A chat-completions server: streams ``words`` as SSE, or answers ``status`` with a JSON error.
+
+    A request without ``"stream": true`` gets one JSON completion after ``delay_s``: ``reply(body)``
+    when set, else the words joined; requests after the first ``fail_after`` get HTTP 503.
+    """
 
     def __init__(self):
         self.reset()
@@ -37,6 +41,16 @@ class ChatServer:
                 pass
 
             def do_POST(self):
+                with server.lock:
+                    server.in_flight += 1
+                    server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                try:
+                    self.answer()
+                finally:
+                    with server.lock:
+                        server.in_flight -= 1
+
+            def answer(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 server.requests.append({"path": self.path, "auth": self.headers.get("Authorization"), **body})
                 if server.status != 200:
@@ -48,6 +62,9 @@ class ChatServer:
                     self.send_header("Content-Length", str(len(payload)))
                     self.end_headers()
                     self.wfile.write(payload)
+                    return
+                if not body.get("stream"):
+                    self.completion(body)
                     return
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
@@ -64,6 +81,39 @@ class ChatServer:
                     self.wfile.flush()
                 except (BrokenPipeError, ConnectionResetError):
                     server.hung_up.set()
+
+            def completion(self, body):
+                time.sleep(server.delay_s)
+                with server.lock:
+                    server.answered += 1
+                    failing = server.fail_after is not None and server.answered > server.fail_after
+                if failing:
+                    status, payload = 503, {"error": {"message": "overloaded on purpose"}}
+                else:
+                    content = server.reply(body) if server.reply else "".join(server.words)
+                    status, payload = (
+                        200,
+                        {
+                            "id": "c1",
+                            "object": "chat.completion",
+                            "created": 0,
+                            "model": body.get("model", "m"),
+                            "choices": [
+                                {
+                                    "index": 0,
+                                    "message": {"role": "assistant", "content": content},
+                                    "finish_reason": "stop",
+                                }
+                            ],
+                            "usage": {"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110},
+                        },
+                    )
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
 
             def client_hung_up(self) -> bool:
                 readable, _, _ = select.select([self.connection], [], [], 0)
@@ -87,6 +137,8 @@ class ChatServer:
 
     def reset(self):
         self.words, self.status, self.delay_s = list(WORDS), 200, 0.0
+        self.reply, self.fail_after, self.answered, self.lock = None, None, 0, threading.Lock()
+        self.in_flight = self.max_in_flight = 0  # requests being answered now / at most at once
         self.requests: list[dict] = []
         self.sent = 0
         self.hung_up = threading.Event()
