@@ -32,10 +32,21 @@ from sqlalchemy.orm import Session
 
 from annotations.metrics import METRIC_NAMES, metric
 from annotations.models import Campaign, CampaignItem, Case, Interpretation, Preference, Rater, Rating
+from annotations.signal_codec import ecg_from_bytes
 from gem_core.errors import GemError
 
 FORMATS = ("dpo", "kto", "csv", "hf")
 PAIR_SOURCES = ("both", "preferences", "ratings")
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What ``export`` wrote: the file or folder, its rows, the images rendered, notes for the user."""
+
+    path: Path
+    rows: int
+    images: int
+    notes: list[str]
 
 
 @dataclass(frozen=True)
@@ -242,8 +253,6 @@ def render_images(
     except ImportError:
         notes.append("gem_core.render.ecg_image is not available: rows have no images")
         return {}
-    from annotations.store import ecg_from_bytes
-
     folder.mkdir(parents=True, exist_ok=True)
     paths = {}
     for case in s.scalars(select(Case).where(Case.id.in_(case_ids))):
@@ -361,8 +370,6 @@ def export(
     Image paths in DPO/HF rows are absolute, or relative to ``image_root`` when given (for an archive
     of the export and its ``<name>_images`` folder that is read elsewhere, unpacked anywhere).
     """
-    from annotations.store import ExportResult
-
     if fmt not in FORMATS:
         raise GemError(f"export format must be one of {', '.join(FORMATS)}; got {fmt!r}")
     out = Path(out)

@@ -21,6 +21,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
+from gem_core.ecg_spec import LEADS, MAX_FS, MIN_FS, canonical_lead
 from gem_core.errors import GemError
 
 RECORD_SUFFIXES = (".hea", ".npy", ".npz", ".csv")  # files that start a record
@@ -107,8 +108,6 @@ def _check_header(hea: Path, lines: list[str]) -> list[tuple[str, str, int]]:
         problem = "the second field (number of signals) must be an integer"
     elif len(rec) > 2 and _FS_FIELD.match(rec[2]) and not _WFDB_FS.match(rec[2]):
         # a sign or an exponent: wfdb's parser reads only plain decimals ('1e6' would become 1 Hz)
-        from gem_core.ecg import MAX_FS, MIN_FS
-
         stated = float(re.split(r"[/(]", rec[2])[0])
         if not MIN_FS <= stated <= MAX_FS:
             raise GemError(
@@ -182,8 +181,6 @@ def _check_signal_files(hea: Path, specs, sig_len: int | None) -> list:
 
 def _optional(chans: list) -> bool:
     """Whether a signal file's channels are all named and none is one of the 12 standard leads."""
-    from gem_core.ecg import canonical_lead
-
     return all(c[3] and canonical_lead(c[3]) is None for c in chans)
 
 
@@ -364,8 +361,6 @@ def _orient(arr: np.ndarray, name: str, n_names: int | None = None) -> np.ndarra
 
 
 def _default_names(n: int) -> list[str]:
-    from gem_core.ecg import LEADS  # the canonical order is owned by gem_core.ecg
-
     if n == 12:
         return list(LEADS)
     if n == 8:
