@@ -488,8 +488,8 @@ def summary_chart(table):
 def export(ctx: AppContext, admin, fmt: str, campaign: str | None):
     """Write an export under ``<data_dir>/exports``; returns (path to download or None, status line).
 
-    DPO and HF exports come as one zip with their ECG images (paths inside relative to the zip's
-    root), so the download works on another machine; CSV and KTO are single files.
+    DPO, KTO and HF exports come as one zip with their ECG images and signals (paths inside relative to
+    the zip's root), so the download works on another machine; CSV is a single file.
     """
     import shutil
     from pathlib import Path
@@ -499,7 +499,7 @@ def export(ctx: AppContext, admin, fmt: str, campaign: str | None):
     out_dir = Path(ctx.settings.data_dir) / "exports"
     out_dir.mkdir(parents=True, exist_ok=True)
     suffix = {"dpo": ".jsonl", "kto": ".jsonl", "csv": ".csv", "hf": ""}[fmt]
-    bundle = fmt in ("dpo", "hf")  # written into a folder of their own, handed over as its zip
+    bundle = fmt in ("dpo", "kto", "hf")  # written into a folder of their own, handed over as its zip
     base = stem = f"gem-{fmt}-{time.strftime('%Y%m%d-%H%M%S')}"
     for n in range(2, 1000):  # two exports within one second: keep both
         if not any((out_dir / f"{stem}{end}").exists() for end in ("", suffix, ".zip")):
