@@ -278,46 +278,62 @@ def dpo_pairs(
 # ------------------------------------------------------------------------------------------------- images
 
 
+def save_image(ecg, folder: Path, layout: str = "12x1") -> Path:
+    """The model's view of ``ecg`` (``gem_core.render.ecg_image``) as ``folder/<hash>-<layout>.png``, once."""
+    from gem_core.render import ecg_image
+
+    path = folder / f"{ecg.content_hash[:32]}-{layout}.png"
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.stem + ".tmp.png")
+        ecg_image(ecg, layout=layout).save(tmp)
+        tmp.replace(path)  # a reader never sees half a file
+    return path
+
+
+def save_signal(ecg, folder: Path) -> Path:
+    """The (12, 5000) 500 Hz signal GEM reads (``to_model_input``, first 10 s) as ``folder/<hash>.npy``, once."""
+    from gem_core.ecg import to_model_input
+
+    path = folder / f"{ecg.content_hash[:32]}.npy"
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        signal, _report = to_model_input(ecg)
+        tmp = path.with_name(path.stem + ".tmp.npy")
+        np.save(tmp, signal.astype(np.float32, copy=False), allow_pickle=False)
+        tmp.replace(path)
+    return path
+
+
+def _stored_ecgs(s: Session, case_ids: set[int], notes: list[str], what: str):
+    for case in s.scalars(select(Case).where(Case.id.in_(case_ids))):
+        if case.signal_npz is None:
+            notes.append(f"case {case.id} has no stored samples: {what}")
+            continue
+        yield case.id, ecg_from_bytes(case.signal_npz, case.record_id)
+
+
 def render_images(
     s: Session, case_ids: set[int], folder: Path, notes: list[str], layout: str = "12x1"
 ) -> dict[int, str]:
-    """One PNG per case (the model's view, ``gem_core.render.ecg_image``), written once per content hash."""
+    """One PNG per case (``save_image``), written once per content hash."""
     try:
-        from gem_core.render import ecg_image
+        import gem_core.render  # noqa: F401
     except ImportError:
         notes.append("gem_core.render.ecg_image is not available: rows have no images")
         return {}
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = {}
-    for case in s.scalars(select(Case).where(Case.id.in_(case_ids))):
-        path = folder / f"{case.content_hash[:32]}-{layout}.png"
-        if not path.exists():
-            if case.signal_npz is None:
-                notes.append(f"case {case.id} has no stored samples: no image")
-                continue
-            ecg_image(ecg_from_bytes(case.signal_npz, case.record_id), layout=layout).save(path)
-        paths[case.id] = str(path.resolve())
-    return paths
+    return {
+        c: str(save_image(ecg, folder, layout).resolve())
+        for c, ecg in _stored_ecgs(s, case_ids, notes, "no image")
+    }
 
 
 def write_signals(s: Session, case_ids: set[int], folder: Path, notes: list[str]) -> dict[int, str]:
-    """One ``.npy`` per case: the (12, 5000) 500 Hz signal GEM reads, written once per content hash."""
-    from gem_core.ecg import to_model_input
-
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = {}
-    for case in s.scalars(select(Case).where(Case.id.in_(case_ids))):
-        path = folder / f"{case.content_hash[:32]}.npy"
-        if not path.exists():
-            if case.signal_npz is None:
-                notes.append(f"case {case.id} has no stored samples: its rows have no ecg")
-                continue
-            signal, _report = to_model_input(ecg_from_bytes(case.signal_npz, case.record_id))
-            tmp = path.with_name(path.stem + ".tmp.npy")
-            np.save(tmp, signal.astype(np.float32, copy=False), allow_pickle=False)
-            tmp.replace(path)  # a reader never sees half a file
-        paths[case.id] = str(path.resolve())
-    return paths
+    """One ``.npy`` per case (``save_signal``), written once per content hash."""
+    return {
+        c: str(save_signal(ecg, folder).resolve())
+        for c, ecg in _stored_ecgs(s, case_ids, notes, "its rows have no ecg")
+    }
 
 
 def _relative(paths: dict[int, str], root: Path | None) -> dict[int, str]:
