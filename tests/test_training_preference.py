@@ -96,6 +96,7 @@ def dpo_trainer(gem, data, lr=1e-3, steps=6, batch=2, lora=False, precompute=Fal
         gradient_checkpointing=False,
         precompute_ref_log_probs=precompute,
         seed=0,
+        bf16=False,
     )
     return GemDPOTrainer(policy, ref, args, data, DpoCollator(pad_id(gem.processor.tokenizer)))
 
@@ -205,7 +206,9 @@ def test_kto_loss_equals_trls_own_loss_on_the_same_logprobs(exports, tiny):
     set_trainable(tiny)
     data = PreferenceDataset(exports / "labels.jsonl", tiny.processor, "kto", progress=False)
     policy = TextAlignedGem(tiny)
-    args = KTOConfig(output_dir="/tmp/kto-loss", per_device_train_batch_size=4, report_to=[], use_cpu=True)
+    args = KTOConfig(
+        output_dir="/tmp/kto-loss", per_device_train_batch_size=4, report_to=[], use_cpu=True, bf16=False
+    )
     args.remove_unused_columns = False
     tok = tiny.processor.tokenizer
     trainer = GemKTOTrainer(policy, frozen_reference(policy), args, data, KtoCollator(tok, pad_id(tok)))
@@ -324,6 +327,7 @@ def test_kto_on_the_kto_export_runs_and_loss_falls(exports, tiny):
         remove_unused_columns=False,
         gradient_checkpointing=False,
         beta=0.1,
+        bf16=False,
     )
     tok = tiny.processor.tokenizer
     trainer = GemKTOTrainer(policy, frozen_reference(policy), args, data, KtoCollator(tok, pad_id(tok)))
@@ -365,7 +369,9 @@ def test_bad_rows_are_skipped_and_counted_or_refused(exports, tiny, tmp_path):
         )
     assert "v1.jsonl:1: export rows of version 2 are expected" in str(err.value)
     assert "prompt, chosen, rejected, images, ecg" in str(err.value)
-    with pytest.raises(GemError, match="a kto row needs the fields"):
+    with pytest.raises(
+        GemError, match="a kto row of version 2 needs the fields .*missing: completion, label"
+    ):
         PreferenceDataset(exports / "pairs.jsonl", tiny.processor, "kto")
 
 

@@ -359,7 +359,8 @@ def _common_setup(trainer, ref_model) -> None:
         if isinstance(ref_model, nn.Module):
             disable_dropout_in_model(ref_model)
     if isinstance(ref_model, nn.Module):
-        ref_model.to(trainer.args.device)
+        # as TRL prepares its reference: on the device, under the policy's autocast (mixed precision)
+        trainer.ref_model = trainer.accelerator.prepare_model(ref_model, evaluation_mode=True)
 
 
 def _trainer_init(trainer, model, ref_model, args, dataset, collator, callbacks):
