@@ -557,7 +557,7 @@ def train(kind: str, args) -> dict:
         "remove_unused_columns": False,
         "gradient_checkpointing": args.gradient_checkpointing,
         "lr_scheduler_type": "cosine",
-        "warmup_ratio": 0.1,
+        "warmup_steps": 0.1,  # a ratio of the total steps
         "seed": args.seed,
         "precompute_ref_log_probs": False,
     }
