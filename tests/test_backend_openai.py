@@ -26,7 +26,12 @@ WORDS = ["Sinus", " rhythm", " at", " 75", " bpm", "."]
 
 
 class ChatServer:
-    """A chat-completions server: streams ``words`` as SSE, or answers ``status`` with a JSON error."""
+    """A chat-completions server: streams ``words`` as SSE, or answers ``status`` with a JSON error.
+
+    Non-streaming requests (``"stream"`` false or absent) get one ``chat.completion`` whose message is the
+    next of ``answers`` (the last one repeats; ``"".join(words)`` when empty). ``statuses`` (consumed one
+    per request) are answered before ``status``: e.g. ``[503, 503]`` then success.
+    """
 
     def __init__(self):
         self.reset()
@@ -39,15 +44,18 @@ class ChatServer:
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 server.requests.append({"path": self.path, "auth": self.headers.get("Authorization"), **body})
-                if server.status != 200:
-                    payload = json.dumps(
-                        {"error": {"message": f"status {server.status} on purpose"}}
-                    ).encode()
-                    self.send_response(server.status)
+                with server.lock:
+                    status = server.statuses.pop(0) if server.statuses else server.status
+                if status != 200:
+                    payload = json.dumps({"error": {"message": f"status {status} on purpose"}}).encode()
+                    self.send_response(status)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(payload)))
                     self.end_headers()
                     self.wfile.write(payload)
+                    return
+                if not body.get("stream"):
+                    self.complete()
                     return
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
@@ -64,6 +72,39 @@ class ChatServer:
                     self.wfile.flush()
                 except (BrokenPipeError, ConnectionResetError):
                     server.hung_up.set()
+
+            def complete(self):
+                with server.lock:
+                    if len(server.answers) > 1:
+                        text = server.answers.pop(0)
+                    else:
+                        text = server.answers[0] if server.answers else "".join(server.words)
+                with server.lock:
+                    server.in_flight += 1
+                    server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                time.sleep(server.delay_s)
+                with server.lock:
+                    server.in_flight -= 1
+                payload = json.dumps(
+                    {
+                        "id": "c1",
+                        "object": "chat.completion",
+                        "created": 0,
+                        "model": "m",
+                        "choices": [
+                            {
+                                "index": 0,
+                                "message": {"role": "assistant", "content": text},
+                                "finish_reason": "stop",
+                            }
+                        ],
+                    }
+                ).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
 
             def client_hung_up(self) -> bool:
                 readable, _, _ = select.select([self.connection], [], [], 0)
@@ -87,6 +128,10 @@ class ChatServer:
 
     def reset(self):
         self.words, self.status, self.delay_s = list(WORDS), 200, 0.0
+        self.answers: list[str] = []
+        self.statuses: list[int] = []
+        self.lock = threading.Lock()
+        self.in_flight = self.max_in_flight = 0  # non-streaming requests being answered at once
         self.requests: list[dict] = []
         self.sent = 0
         self.hung_up = threading.Event()

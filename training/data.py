@@ -12,7 +12,8 @@ and ``GemCollator``):
   (the record's image through ``GemProcessor``'s CLIP processing, or one rendered from the signal by
   ``gem_core.render`` when the record has none); ``check(record)`` reads the header and signal once;
 - ``SkipLog``: skipped record ids with their reasons, counted (``summary()``, ``by_reason()``);
-- ``SftDataset(records, processor, ecg_root, image_root=None, max_length=4096)``: checks every record
+- ``SftDataset(records, processor, ecg_root, image_root=None, max_length=4096, cache_media=False)``:
+  checks every record
   up front (ECG file present and readable, conversation with an answer, tokens within ``max_length``),
   skips and logs the bad ones, and yields ``{"input_ids", "labels", "ecg_values", "pixel_values"}``
   with GEM's ``llava_v1`` label mask (``gem_core.model.build_example``);
@@ -248,9 +249,12 @@ class SftDataset(torch.utils.data.Dataset):
         image_root: str | Path | None = None,
         max_length: int = MAX_LENGTH,
         progress: bool = True,
+        cache_media: bool = False,
     ):
         from tqdm.auto import tqdm
 
+        self.cache_media = cache_media  # keep each record's ECG and pixel values after the first read
+        self._cache: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
         self.media = MediaLoader(processor, ecg_root, image_root)
         self.skips = SkipLog()
         self.rendered: list[str] = []
@@ -284,14 +288,24 @@ class SftDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.records)
 
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+    def media_values(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(ecg_values (12, 5000), pixel_values (3, H, W)) of record ``index``."""
+        if index in self._cache:
+            return self._cache[index]
         record = self.records[index]
         try:
             signal = self.media.signal(record)
             pixels = self.media.pixel_values(record, signal)
         except SkipRecord as err:  # the file changed after the check: stop rather than train on zeros
             raise GemError(f"record {self.ids[index]} became unusable during training: {err}") from None
-        return {**self.examples[index], "ecg_values": torch.from_numpy(signal), "pixel_values": pixels}
+        values = (torch.from_numpy(signal), pixels)
+        if self.cache_media:
+            self._cache[index] = values
+        return values
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        ecg_values, pixel_values = self.media_values(index)
+        return {**self.examples[index], "ecg_values": ecg_values, "pixel_values": pixel_values}
 
     def summary(self) -> str:
         rendered = f"; {len(self.rendered)} image(s) rendered from the signal" if self.rendered else ""
