@@ -40,6 +40,9 @@ def loaded_after(module: str) -> set[str]:
         # the file readers know files; the ECG type and its checks sit above them
         ("gem_core.ecg_formats", {"gem_core.ecg"}),
         ("gem_core.ecg_spec", {"gem_core.ecg", "gem_core.ecg_formats", "gem_core.settings"}),
+        # training reads exports, never the ratings store itself
+        ("training.pairs", {"annotations.store", "annotations.db"}),
+        ("training.preference", {"annotations.store", "annotations.db"}),
     ],
 )
 def test_module_does_not_load(module, must_not_load):

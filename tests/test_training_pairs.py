@@ -30,14 +30,14 @@ class CannedServer(ChatServer):
 
     @property
     def words(self) -> list[str]:  # read once per request by the handler
-        with self.lock:
+        with self.served_lock:
             reply = self.replies[self.served % len(self.replies)]
             self.served += 1
         return [reply]
 
     @words.setter
     def words(self, value) -> None:  # ChatServer.reset sets its default words; the replies rule instead
-        self.lock, self.served = threading.Lock(), 0
+        self.served_lock, self.served = threading.Lock(), 0
 
 
 @pytest.fixture(scope="module")

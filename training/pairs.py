@@ -31,6 +31,7 @@ from pathlib import Path
 from annotations.exports import ROW_VERSION, save_image, save_signal, write_jsonl
 from gem_core.errors import GemError
 from gem_core.prompts import DEFAULT_QUESTION
+from training.cli import Parser
 from training.runinfo import write_config
 
 BACKENDS = ("gem", "openai", "measure")
@@ -169,7 +170,7 @@ def make_pairs(
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m training.pairs", description=__doc__.split("\n")[0])
+    p = Parser(prog="python -m training.pairs", description=__doc__.split("\n")[0])
     p.add_argument("--records", required=True, help="folder of ECG records (searched recursively)")
     p.add_argument("--backend", required=True, choices=BACKENDS)
     p.add_argument("--samples", type=int, required=True, help="answers sampled per record (K >= 2)")

@@ -481,9 +481,9 @@ KINDS = {"dpo": "pairs (chosen, rejected)", "kto": "labelled answers (desirable 
 
 
 def parse_args(kind: str, argv: list[str] | None):
-    import argparse
+    from training.cli import Parser
 
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog=f"python -m training.{kind}",
         description=f"{kind.upper()} of GEM on `python -m annotations export --format {kind}` rows "
         f"({KINDS[kind]}); writes a model folder the app serves (GEM_MODEL=OUT).",
