@@ -44,9 +44,9 @@ from gem_core.errors import GemError
 FORMATS = ("dpo", "kto", "csv", "hf")
 PAIR_SOURCES = ("both", "preferences", "ratings")
 ROW_VERSION = 2  # bump when a field readers rely on changes; readers check it with ``check_row``
-ROW_FIELDS = {  # what every row of a version-2 export has (more keys may follow)
-    "dpo": ("version", "prompt", "chosen", "rejected", "images", "ecg", "case", "margin", "source"),
-    "kto": ("version", "prompt", "completion", "label", "images", "ecg", "case"),
+ROW_FIELDS = {  # what a reader needs in every row of a version-2 export (``images`` is optional, more keys follow)
+    "dpo": ("version", "prompt", "chosen", "rejected", "ecg", "case", "margin", "source"),
+    "kto": ("version", "prompt", "completion", "label", "ecg", "case"),
 }
 
 

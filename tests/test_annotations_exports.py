@@ -171,7 +171,7 @@ def test_check_row_names_the_expected_fields():
         check_row(old, "dpo", where="pairs.jsonl:1")
     msg = str(err.value)
     assert msg.startswith("pairs.jsonl:1: export rows of version 2 are expected, found no version key")
-    assert "version, prompt, chosen, rejected, images, ecg, case, margin, source" in msg
+    assert "version, prompt, chosen, rejected, ecg, case, margin, source" in msg
     assert "re-export" in msg
     with pytest.raises(GemError, match="found 7; a kto row needs the fields version, prompt, completion"):
         check_row({"version": 7}, "kto")

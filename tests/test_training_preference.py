@@ -368,7 +368,7 @@ def test_bad_rows_are_skipped_and_counted_or_refused(exports, tiny, tmp_path):
             rewrite(exports / "pairs.jsonl", tmp_path / "v1.jsonl", old_version), tiny.processor
         )
     assert "v1.jsonl:1: export rows of version 2 are expected" in str(err.value)
-    assert "prompt, chosen, rejected, images, ecg" in str(err.value)
+    assert "prompt, chosen, rejected, ecg, case" in str(err.value)
     with pytest.raises(
         GemError, match="a kto row of version 2 needs the fields .*missing: completion, label"
     ):

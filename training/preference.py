@@ -219,7 +219,7 @@ class PreferenceDataset(torch.utils.data.Dataset):
                 continue
             signal, _ = processor.ecg_values(ecg)
             image = None
-            if row["images"]:
+            if row.get("images"):
                 image_file = _resolve(row["images"][0], base)
                 try:
                     with Image.open(image_file) as img:
