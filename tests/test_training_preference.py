@@ -252,6 +252,7 @@ def test_kto_loss_equals_trls_own_loss_on_the_same_logprobs(exports, tiny):
 # ------------------------------------------------------------------------------------------------ learning
 
 
+@pytest.mark.slow
 def test_dpo_starts_at_ln2_learns_the_preferences_and_keeps_the_reference(exports, tiny):
     from training.preference import pair_metrics
 
@@ -273,6 +274,7 @@ def test_dpo_starts_at_ln2_learns_the_preferences_and_keeps_the_reference(export
     )
 
 
+@pytest.mark.slow
 def test_lora_dpo_with_the_adapter_disabled_base_as_reference(exports, tiny, tiny_gem_dir):
     from gem_core.model import load_gem
     from training.preference import pair_metrics
@@ -298,6 +300,7 @@ def test_precomputed_reference_gives_the_same_loss(exports, tiny):
     assert trainer.compute_loss(trainer.model, batch).item() == pytest.approx(math.log(2), abs=1e-4)
 
 
+@pytest.mark.slow
 def test_kto_on_the_kto_export_runs_and_loss_falls(exports, tiny):
     from trl import KTOConfig
 
@@ -381,6 +384,7 @@ def run_cli(*args) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_command_line_bad_input(exports, tiny_gem_dir, tmp_path):
     (tmp_path / "taken").mkdir()
     (tmp_path / "taken" / "x").write_text("keep me")
@@ -403,6 +407,7 @@ def test_command_line_bad_input(exports, tiny_gem_dir, tmp_path):
 # ----------------------------------------------------------------------------------------------- round trip
 
 
+@pytest.mark.slow
 def test_round_trip_store_export_dpo_app(exports, tiny_gem_dir, tmp_path):
     """ratings (store API) -> `annotations export` -> `training.dpo` -> the app's GEM backend streams text."""
     from app import handlers
