@@ -152,6 +152,25 @@ def test_lora_trains_adapters_and_projectors_and_merges_exactly(
         assert torch.allclose(merged(**batch).logits, adapter, atol=1e-4)
         assert not torch.allclose(load_gem(tiny_gem_dir)(**batch).logits, adapter, atol=1e-3)
     assert (Path(cfg.out) / "lora_adapter" / "adapter_config.json").is_file()
+    # QLoRA's final step (the adapter and projectors merged into a reloaded 16-bit base; 4-bit needs
+    # CUDA) gives the same model from the same files
+    from gem_core.model import save_gem
+    from training.sft import merge_qlora
+
+    save_gem(result.model, tmp_path / "qlora-like", include_llm=False)  # what a QLoRA checkpoint holds
+    assert not any(
+        k.startswith("model.layers") for k in load_file(tmp_path / "qlora-like" / "model.safetensors")
+    )
+    with pytest.raises(GemError, match="lacks"):
+        load_gem(tmp_path / "qlora-like", ecg_tower=tiny_gem_dir / ECG_FILE)  # incomplete until merged
+    import dataclasses
+
+    merge_qlora(
+        dataclasses.replace(cfg, out=str(tmp_path / "qlora-like")), tmp_path / "qlora-like", dtype="float32"
+    )
+    with torch.no_grad():
+        remerged = load_gem(tmp_path / "qlora-like")(**batch).logits
+    assert torch.allclose(remerged, adapter, atol=1e-4)
 
 
 def test_crash_leaves_a_loadable_checkpoint_and_resume_matches_an_unbroken_run(
@@ -256,3 +275,8 @@ def test_cli_help_and_bad_input(tiny_gem_dir, data_file, shared_ecg_dir, tmp_pat
     assert "no usable record" in err and "8 skipped (8 ECG file missing" in err
     assert main([*base, "--data", str(data_file), "--lora-r", "-1"]) == 2
     assert "--lora-r" in capsys.readouterr().err
+    assert main([*base, "--data", str(data_file), "--qlora"]) == 2
+    assert "give --lora-r too" in capsys.readouterr().err
+    if not torch.cuda.is_available():
+        assert main([*base, "--data", str(data_file), "--qlora", "--lora-r", "4", "--quiet"]) == 2
+        assert "needs a CUDA GPU" in capsys.readouterr().err

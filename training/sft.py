@@ -131,8 +131,10 @@ def load_model(config: SftConfig, progress=log.info):
     from gem_core.model import apply_lora, load_gem, set_trainable
 
     cuda = torch.cuda.is_available()
-    # full fine-tune: fp32 master weights (bf16 autocast on GPU); LoRA: the frozen base in bf16 on GPU
-    dtype = "bfloat16" if (config.lora_r and cuda) else "float32"
+    deepspeed = os.environ.get("ACCELERATE_USE_DEEPSPEED", "false").lower() == "true"
+    # Full fine-tune: fp32 weights with bf16 autocast, or bf16 weights under DeepSpeed (which keeps the
+    # fp32 master copy in its optimizer, as GEM's LLaVA training did); LoRA: the frozen base in bf16.
+    dtype = "bfloat16" if cuda and (config.lora_r or deepspeed) else "float32"
     model = load_gem(
         config.model,
         ecg_tower=config.ecg_tower,
@@ -225,6 +227,32 @@ def load_checkpoint_weights(model, folder: Path) -> None:
         model.language_model.load_state_dict(parts["language_model"], strict=False)
 
 
+def is_quantized(model) -> bool:
+    return bool(getattr(getattr(model.language_model, "config", None), "quantization_config", None)) or bool(
+        getattr(model.language_model, "is_loaded_in_4bit", False)
+    )
+
+
+def merge_qlora(config: SftConfig, out: Path, progress=log.info, dtype: str = "bfloat16") -> None:
+    """Write ``out`` as a full GEM folder: the 16-bit base (reloaded on CPU) with the trained QLoRA adapter
+    (``out/lora_adapter``) and projectors (``out/model.safetensors``) merged in."""
+    from gem_core.model import apply_lora, load_gem, save_gem
+
+    progress(f"merging the QLoRA adapter into the {dtype} base on the CPU")
+    base = load_gem(
+        config.model,
+        ecg_tower=config.ecg_tower,
+        vision_tower=config.vision_tower,
+        dtype=dtype,
+        device="cpu",
+    )
+    apply_lora(
+        base, r=config.lora_r, alpha=config.lora_alpha, dropout=0.0, target_modules=config.lora_targets
+    )
+    load_checkpoint_weights(base, out)
+    save_gem(base, out)
+
+
 def make_trainer_class():
     from transformers import Trainer
 
@@ -238,7 +266,8 @@ def make_trainer_class():
             if not self.args.should_save:
                 return
             model = self.accelerator.unwrap_model(self.model, keep_torch_compile=False)
-            save_gem(model, output_dir, state_dict=state_dict)
+            # a 4-bit base cannot be merged in place: QLoRA checkpoints hold the adapter and projectors
+            save_gem(model, output_dir, state_dict=state_dict, include_llm=not is_quantized(model))
             torch.save(self.args, os.path.join(output_dir, "training_args.bin"))
 
         def _load_from_checkpoint(self, resume_from_checkpoint: str, model=None) -> None:
@@ -428,6 +457,8 @@ def train(config: SftConfig, callbacks=(), progress=None) -> SftResult:
         hint = " Lower --batch-size, raise --grad-accum or use --lora-r." if "memory" in what else ""
         raise GemError(f"training {what} at step {trainer.state.global_step}; {where}.{hint}") from None
     trainer.save_model(str(out))
+    if config.qlora and args.should_save:
+        merge_qlora(config, out, say)
     hashes = [weights_hash(model)]
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         gathered = [None] * torch.distributed.get_world_size()

@@ -426,6 +426,7 @@ def gem_state_dict(
     include_vision: bool = True,
     include_ecg: bool = False,
     state: dict[str, torch.Tensor] | None = None,
+    include_llm: bool = True,
 ) -> dict:
     """The model's weights under GEM's checkpoint key names (the inverse of ``split_checkpoint``).
 
@@ -439,7 +440,7 @@ def gem_state_dict(
     def part_state(part: str) -> dict[str, torch.Tensor]:
         return {k[len(part) + 1 :]: v for k, v in full.items() if k.startswith(part + ".")}
 
-    out = dict(merged_lm_state_dict(model, part_state("language_model")))
+    out = dict(merged_lm_state_dict(model, part_state("language_model"))) if include_llm else {}
     parts = (
         ["mm_projector", "ecg_projector"] + ["vision_tower"] * include_vision + ["ecg_tower"] * include_ecg
     )
@@ -462,6 +463,7 @@ def save_gem(
     include_vision: bool = True,
     include_ecg: bool = True,
     state_dict: dict[str, torch.Tensor] | None = None,
+    include_llm: bool = True,
 ) -> Path:
     """Write config.json, the weights (safetensors, sharded above ``max_shard_size``; or ``.bin``) and the
     processor files, in the layout ``load_gem`` reads; the model is not changed.
@@ -471,6 +473,8 @@ def save_gem(
     in its ECG-CoCa ``.pt``. A ``peft`` LoRA language model is saved merged (plain Llama keys) and its
     adapter alone goes to ``lora_adapter/`` (``adapter_config.json`` + ``adapter_model.safetensors``).
     ``state_dict``: the model's own ``state_dict()`` gathered by DeepSpeed ZeRO-3 or FSDP.
+    ``include_llm=False`` leaves the language model out (a QLoRA checkpoint: adapter and projectors only,
+    which ``load_gem`` refuses as incomplete; ``training.sft`` merges it into the 16-bit base at the end).
     """
     import dataclasses
 
@@ -487,7 +491,13 @@ def save_gem(
             k: v for k, v in vision.items() if k not in ("model_type", "transformers_version")
         }
     config.save(folder)
-    state = gem_state_dict(model, include_vision=include_vision, include_ecg=include_ecg, state=state_dict)
+    state = gem_state_dict(
+        model,
+        include_vision=include_vision,
+        include_ecg=include_ecg,
+        state=state_dict,
+        include_llm=include_llm,
+    )
     if safe_serialization:
         save_torch_state_dict(state, folder, max_shard_size=max_shard_size)
     else:
