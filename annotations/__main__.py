@@ -88,7 +88,10 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--min-margin", type=float, default=1.0, help="smallest mean rating gap that makes a pair")
     c.add_argument("--pairs-from", default="both", choices=PAIR_SOURCES)
     c.add_argument("--campaign", default=None)
-    c.add_argument("--no-images", action="store_true", help="do not render ECG images for DPO rows")
+    c.add_argument("--no-images", action="store_true", help="do not render ECG images for DPO/KTO rows")
+    c.add_argument(
+        "--no-signals", action="store_true", help="do not write the ECG signals (.npy) DPO/KTO rows point to"
+    )
 
     c = add("summary", "mean (SD), n, bootstrap CI per model and metric; agreement")
     c.add_argument("--campaign", default=None)
@@ -191,10 +194,15 @@ def run(args: argparse.Namespace) -> None:
                 sources=args.pairs_from,
                 campaign=args.campaign,
                 images=not args.no_images,
+                signals=not args.no_signals,
             )
             for note in res.notes:
                 print(f"note: {note}", file=sys.stderr)
-            print(json.dumps({"path": str(res.path), "rows": res.rows, "images": res.images}))
+            print(
+                json.dumps(
+                    {"path": str(res.path), "rows": res.rows, "images": res.images, "signals": res.signals}
+                )
+            )
         elif args.command == "summary":
             from annotations.summary import format_table
 

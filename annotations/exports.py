@@ -9,12 +9,17 @@ DPO pairs come from two places:
   over the raters who rated both; pairs whose gap reaches ``min_margin`` are kept (unless a preference
   already covers the pair). Answers to different questions about one ECG never make a pair.
 
-Raters appear only by pseudonym. Rows look like::
+Raters appear only by pseudonym. Rows (schema version ``ROW_VERSION``) look like::
 
-    {"prompt": [{"role": "user", "content": QUESTION}],
+    {"version": 2, "prompt": [{"role": "user", "content": QUESTION}],
      "chosen": [{"role": "assistant", "content": TEXT}], "rejected": [...],
-     "images": ["/abs/path/to/export_images/<hash>.png"],
+     "images": ["/abs/path/to/pairs_images/<hash>-12x1.png"], "ecg": "/abs/path/to/pairs_ecg/<hash>.npy",
      "case": "<content hash>", "raters": ["R-1a2b3c4d", ...], "margin": 1.5, "source": "rating", ...}
+
+``ecg`` names the signal GEM reads for the case: a ``.npy`` of (12, 5000) float32 millivolts at 500 Hz in
+the canonical lead order (``gem_core.ecg.to_model_input``, first 10 s), which ``gem_core.ecg.load_ecg``
+reads back; it is null for a case whose samples the store did not keep. KTO rows carry the same
+``images`` and ``ecg``. Version 1 rows (before the ``ecg`` column) had no ``version`` key.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
 
+import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -41,10 +47,27 @@ from annotations.models import (
     Rater,
     Rating,
 )
+from annotations.signal_codec import ecg_from_bytes
 from gem_core.errors import GemError
 
 FORMATS = ("dpo", "kto", "csv", "hf")
 PAIR_SOURCES = ("both", "preferences", "ratings")
+ROW_VERSION = 2  # bump when a field readers rely on changes; readers check it with ``check_row``
+ROW_FIELDS = {  # what a reader needs in every row of a version-2 export (``images`` is optional, more keys follow)
+    "dpo": ("version", "prompt", "chosen", "rejected", "ecg", "case", "margin", "source"),
+    "kto": ("version", "prompt", "completion", "label", "ecg", "case"),
+}
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What ``export`` wrote: the file or folder, its rows, the images rendered, notes for the user."""
+
+    path: Path
+    rows: int
+    images: int
+    notes: list[str]
+    signals: int = 0  # ECG .npy files the rows point to
 
 
 @dataclass(frozen=True)
@@ -184,6 +207,28 @@ def load_data(s: Session, campaign: str | int | None = None) -> Data:
     return Data(interps, cases, ratings, distinct, len(preferences) - len(distinct))
 
 
+def check_row(row: dict, kind: str, where: str = "") -> None:
+    """Raise ``GemError`` unless ``row`` is a ``kind`` ("dpo"/"kto") row of this export version.
+
+    The message names the version found, the one expected and the fields a row must have.
+    """
+    expected = ROW_FIELDS[kind]
+    place = f"{where}: " if where else ""
+    version = row.get("version") if isinstance(row, dict) else None
+    if version != ROW_VERSION:
+        found = "no version key (an export from before signals were exported)" if version is None else version
+        raise GemError(
+            f"{place}export rows of version {ROW_VERSION} are expected, found {found}; a {kind} row needs "
+            f"the fields {', '.join(expected)}; re-export with `python -m annotations export --format {kind}`"
+        )
+    missing = [f for f in expected if f not in row]
+    if missing:
+        raise GemError(
+            f"{place}a {kind} row of version {ROW_VERSION} needs the fields {', '.join(expected)}; "
+            f"missing: {', '.join(missing)}"
+        )
+
+
 # -------------------------------------------------------------------------------------------------- pairs
 
 
@@ -284,28 +329,69 @@ def dpo_pairs(
 # ------------------------------------------------------------------------------------------------- images
 
 
+def save_image(ecg, folder: Path, layout: str = "12x1") -> Path:
+    """The model's view of ``ecg`` (``gem_core.render.ecg_image``) as ``folder/<hash>-<layout>.png``, once."""
+    from gem_core.render import ecg_image
+
+    path = folder / f"{ecg.content_hash[:32]}-{layout}.png"
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.stem + ".tmp.png")
+        ecg_image(ecg, layout=layout).save(tmp)
+        tmp.replace(path)  # a reader never sees half a file
+    return path
+
+
+def save_signal(ecg, folder: Path) -> Path:
+    """The (12, 5000) 500 Hz signal GEM reads (``to_model_input``, first 10 s) as ``folder/<hash>.npy``, once."""
+    from gem_core.ecg import to_model_input
+
+    path = folder / f"{ecg.content_hash[:32]}.npy"
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        signal, _report = to_model_input(ecg)
+        tmp = path.with_name(path.stem + ".tmp.npy")
+        np.save(tmp, signal.astype(np.float32, copy=False), allow_pickle=False)
+        tmp.replace(path)
+    return path
+
+
+def _stored_ecgs(s: Session, case_ids: set[int], notes: list[str], what: str):
+    for case in s.scalars(select(Case).where(Case.id.in_(case_ids))):
+        if case.signal_npz is None:
+            notes.append(f"case {case.id} has no stored samples: {what}")
+            continue
+        yield case.id, ecg_from_bytes(case.signal_npz, case.record_id)
+
+
 def render_images(
     s: Session, case_ids: set[int], folder: Path, notes: list[str], layout: str = "12x1"
 ) -> dict[int, str]:
-    """One PNG per case (the model's view, ``gem_core.render.ecg_image``), written once per content hash."""
+    """One PNG per case (``save_image``), written once per content hash."""
     try:
-        from gem_core.render import ecg_image
+        import gem_core.render  # noqa: F401
     except ImportError:
         notes.append("gem_core.render.ecg_image is not available: rows have no images")
         return {}
-    from annotations.store import ecg_from_bytes
+    return {
+        c: str(save_image(ecg, folder, layout).resolve())
+        for c, ecg in _stored_ecgs(s, case_ids, notes, "no image")
+    }
 
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = {}
-    for case in s.scalars(select(Case).where(Case.id.in_(case_ids))):
-        path = folder / f"{case.content_hash[:32]}-{layout}.png"
-        if not path.exists():
-            if case.signal_npz is None:
-                notes.append(f"case {case.id} has no stored samples: no image")
-                continue
-            ecg_image(ecg_from_bytes(case.signal_npz, case.record_id), layout=layout).save(path)
-        paths[case.id] = str(path.resolve())
-    return paths
+
+def write_signals(s: Session, case_ids: set[int], folder: Path, notes: list[str]) -> dict[int, str]:
+    """One ``.npy`` per case (``save_signal``), written once per content hash."""
+    return {
+        c: str(save_signal(ecg, folder).resolve())
+        for c, ecg in _stored_ecgs(s, case_ids, notes, "its rows have no ecg")
+    }
+
+
+def _relative(paths: dict[int, str], root: Path | None) -> dict[int, str]:
+    if root is None:
+        return paths
+    root = Path(root).resolve()
+    return {c: Path(os.path.relpath(p, root)).as_posix() for c, p in paths.items()}
 
 
 # ------------------------------------------------------------------------------------------------- writers
@@ -315,17 +401,32 @@ def _messages(role: str, content: str) -> list[dict]:
     return [{"role": role, "content": content}]
 
 
-def dpo_rows(data: Data, pairs: list[dict], images: dict[int, str] | None, metric_name: str) -> list[dict]:
+def _media(case_id: int, images: dict[int, str] | None, signals: dict[int, str] | None) -> dict:
+    out: dict = {}
+    if images is not None:
+        out["images"] = [images[case_id]] if case_id in images else []
+    if signals is not None:
+        out["ecg"] = signals.get(case_id)  # null: the store kept no samples for this case
+    return out
+
+
+def dpo_rows(
+    data: Data,
+    pairs: list[dict],
+    images: dict[int, str] | None,
+    metric_name: str,
+    signals: dict[int, str] | None = None,
+) -> list[dict]:
     rows = []
     for p in pairs:
         chosen, rejected = data.interps[p["chosen"]], data.interps[p["rejected"]]
         row = {
+            "version": ROW_VERSION,
             "prompt": _messages("user", chosen.question),
             "chosen": _messages("assistant", chosen.text),
             "rejected": _messages("assistant", rejected.text),
         }
-        if images is not None:
-            row["images"] = [images[chosen.case_id]] if chosen.case_id in images else []
+        row |= _media(chosen.case_id, images, signals)
         row |= {
             "case": data.cases.get(chosen.case_id, ""),
             "chosen_model": chosen.model,
@@ -339,10 +440,10 @@ def dpo_rows(data: Data, pairs: list[dict], images: dict[int, str] | None, metri
     return rows
 
 
-def kto_rows(
+def kto_scores(
     data: Data, metric_name: str = "overall_satisfaction", desirable: float = 4.0, undesirable: float = 2.0
-) -> list[dict]:
-    """``{prompt, completion, label}`` per interpretation: mean >= desirable is True, <= undesirable False."""
+) -> list[tuple[int, float, list[str]]]:
+    """(interpretation id, mean score, raters) of each interpretation outside (undesirable, desirable)."""
     if undesirable >= desirable:
         raise GemError("the undesirable threshold must be below the desirable one")
     col = 3 + METRIC_NAMES.index(metric(metric_name).name)
@@ -351,23 +452,40 @@ def kto_rows(
     for row in data.ratings:
         scores[row[2]].append(row[col])
         raters[row[2]].append(row[1])
-    rows = []
+    kept = []
     for interp_id in sorted(scores):
         mean = sum(scores[interp_id]) / len(scores[interp_id])
-        if undesirable < mean < desirable:
-            continue
+        if not undesirable < mean < desirable:
+            kept.append((interp_id, mean, sorted(raters[interp_id])))
+    return kept
+
+
+def kto_rows(
+    data: Data,
+    metric_name: str = "overall_satisfaction",
+    desirable: float = 4.0,
+    undesirable: float = 2.0,
+    images: dict[int, str] | None = None,
+    signals: dict[int, str] | None = None,
+) -> list[dict]:
+    """``{prompt, completion, label}`` per interpretation: mean >= desirable is True, <= undesirable False."""
+    rows = []
+    for interp_id, mean, raters in kto_scores(data, metric_name, desirable, undesirable):
         it = data.interps[interp_id]
-        rows.append(
-            {
-                "prompt": _messages("user", it.question),
-                "completion": _messages("assistant", it.text),
-                "label": mean >= desirable,
-                "case": data.cases.get(it.case_id, ""),
-                "model": it.model,
-                "mean_score": round(mean, 4),
-                "raters": sorted(raters[interp_id]),
-            }
-        )
+        row = {
+            "version": ROW_VERSION,
+            "prompt": _messages("user", it.question),
+            "completion": _messages("assistant", it.text),
+            "label": mean >= desirable,
+        }
+        row |= _media(it.case_id, images, signals)
+        row |= {
+            "case": data.cases.get(it.case_id, ""),
+            "model": it.model,
+            "mean_score": round(mean, 4),
+            "raters": raters,
+        }
+        rows.append(row)
     return rows
 
 
@@ -459,18 +577,18 @@ def export(
     sources: str = "both",
     campaign: str | int | None = None,
     images: bool = True,
+    signals: bool = True,
     image_layout: str = "12x1",
     image_root: Path | None = None,
     desirable: float = 4.0,
     undesirable: float = 2.0,
-):
+) -> ExportResult:
     """Write one export; returns ``ExportResult(path, rows, images, notes)``.
 
-    Image paths in DPO/HF rows are absolute, or relative to ``image_root`` when given (for an archive
-    of the export and its ``<name>_images`` folder that is read elsewhere, unpacked anywhere).
+    DPO, KTO and HF rows name the case's rendered image (``<name>_images/``) and its signal
+    (``<name>_ecg/``), both beside ``out``. Their paths are absolute, or relative to ``image_root`` when
+    given (for an archive of the export and its folders that is read elsewhere, unpacked anywhere).
     """
-    from annotations.store import ExportResult
-
     if fmt not in FORMATS:
         raise GemError(f"export format must be one of {', '.join(FORMATS)}; got {fmt!r}")
     out = Path(out)
@@ -481,25 +599,29 @@ def export(
     if fmt == "csv":
         return ExportResult(out, write_csv(data, out), 0, notes)
     if fmt == "kto":
-        rows = kto_rows(data, metric_name, desirable, undesirable)
-        write_jsonl(rows, out)
-        return ExportResult(out, len(rows), 0, notes)
-    skipped: list = []
-    pairs = dpo_pairs(data, metric_name, min_margin, sources, skipped)
-    notes += identical_notes(data.identical_preferences if sources != "ratings" else 0, len(skipped))
-    image_paths = None
-    if images:
-        folder = out.parent / f"{out.stem}_images"
-        case_ids = {data.interps[p["chosen"]].case_id for p in pairs}
-        image_paths = render_images(s, case_ids, folder, notes, image_layout)
-        if image_root is not None:
-            root = Path(image_root).resolve()
-            image_paths = {c: Path(os.path.relpath(p, root)).as_posix() for c, p in image_paths.items()}
-        if not image_paths and pairs:
-            image_paths = None  # no renderer: leave the column out rather than write empty lists
-    rows = dpo_rows(data, pairs, image_paths, metric_name)
-    if fmt == "dpo":
-        write_jsonl(rows, out)
+        kept = kto_scores(data, metric_name, desirable, undesirable)
+        case_ids = {data.interps[i].case_id for i, _, _ in kept}
     else:
+        skipped: list = []
+        pairs = dpo_pairs(data, metric_name, min_margin, sources, skipped)
+        notes += identical_notes(data.identical_preferences if sources != "ratings" else 0, len(skipped))
+        case_ids = {data.interps[p["chosen"]].case_id for p in pairs}
+    image_paths = signal_paths = None
+    if images:
+        image_paths = render_images(s, case_ids, out.parent / f"{out.stem}_images", notes, image_layout)
+        image_paths = _relative(image_paths, image_root)
+        if not image_paths and case_ids:
+            image_paths = None  # no renderer: leave the column out rather than write empty lists
+    if signals:
+        signal_paths = _relative(
+            write_signals(s, case_ids, out.parent / f"{out.stem}_ecg", notes), image_root
+        )
+    if fmt == "kto":
+        rows = kto_rows(data, metric_name, desirable, undesirable, image_paths, signal_paths)
+    else:
+        rows = dpo_rows(data, pairs, image_paths, metric_name, signal_paths)
+    if fmt == "hf":
         hf_dataset(rows, image_root).save_to_disk(str(out))
-    return ExportResult(out, len(rows), len(image_paths or {}), notes)
+    else:
+        write_jsonl(rows, out)
+    return ExportResult(out, len(rows), len(image_paths or {}), notes, len(signal_paths or {}))

@@ -36,6 +36,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from annotations import db
+from annotations.exports import ExportResult
+from annotations.exports import export as write_export
 from annotations.metrics import METRIC_NAMES, validate_scores
 from annotations.models import (
     CAMPAIGN_KINDS,
@@ -53,6 +55,8 @@ from annotations.models import (
     RatingVersion,
     utcnow,
 )
+from annotations.signal_codec import ecg_from_bytes, signal_bytes
+from annotations.summary import summarize
 from gem_core.ecg import ECG
 from gem_core.errors import GemError
 from gem_core.prompts import DEFAULT_QUESTION
@@ -160,14 +164,6 @@ class ItemView:
     total: int
     guidelines_md: str
     interpretations: list[dict] = field(default_factory=list)  # {id, label, question, text}
-
-
-@dataclass(frozen=True)
-class ExportResult:
-    path: Path
-    rows: int
-    images: int
-    notes: list[str]
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -361,17 +357,6 @@ def case_metadata(ecg: ECG, settings: Settings) -> dict:
     if settings.store_patient_fields:
         meta["patient"] = dict(ecg.metadata)
     return _jsonable(meta)
-
-
-def signal_bytes(ecg: ECG) -> bytes:
-    buf = io.BytesIO()
-    np.savez_compressed(buf, signal=ecg.signal, fs=np.float64(ecg.fs))
-    return buf.getvalue()
-
-
-def ecg_from_bytes(blob: bytes, record_id: str = "ecg") -> ECG:
-    with np.load(io.BytesIO(blob), allow_pickle=False) as z:
-        return ECG(signal=z["signal"], fs=float(z["fs"]), record_id=record_id)
 
 
 def blind_label(index: int) -> str:
@@ -1232,20 +1217,16 @@ class Store:
 
     def export(self, actor: RaterView, fmt: str, out: str | Path, **options) -> ExportResult:
         """Write ratings as ``dpo``/``kto``/``csv``/``hf`` to ``out`` (see ``annotations.exports.export``)."""
-        from annotations import exports
-
         options.setdefault("image_layout", self.settings.image_layout)  # as the model sees ECGs here
         with self.session() as s:
             self._admin(s, actor, "export ratings")
-            return exports.export(s, fmt, Path(out), **options)
+            return write_export(s, fmt, Path(out), **options)
 
     def summary(self, actor: RaterView, campaign: str | int | None = None, **options) -> dict:
         """Per model and metric mean (SD), n, bootstrap 95% CI; per-rater counts; Krippendorff's alpha."""
-        from annotations import summary
-
         with self.session() as s:
             self._admin(s, actor, "see summaries")
-            return summary.summarize(s, campaign=campaign, **options)
+            return summarize(s, campaign=campaign, **options)
 
     def counts(self) -> dict[str, int]:
         """Row counts per table (for health checks and tests; no personal data)."""

@@ -594,8 +594,8 @@ def remove_old_exports(root, ttl_s: float) -> int:
 def export(ctx: AppContext, admin, fmt: str, campaign: str | None):
     """Write an export under ``<data_dir>/exports`` (``export_dir``); returns (path or None, status).
 
-    DPO and HF exports come as one zip with their ECG images (paths inside relative to the zip's
-    root), so the download works on another machine; CSV and KTO are single files. Files are 0600.
+    DPO, KTO and HF exports come as one zip with their ECG images and signals (paths inside relative to
+    the zip's root), so the download works on another machine; CSV is a single file. Files are 0600.
     """
     import os
     import shutil
@@ -605,7 +605,7 @@ def export(ctx: AppContext, admin, fmt: str, campaign: str | None):
         raise GemError(f"choose an export format: {', '.join(EXPORT_FORMATS)}")
     out_dir = export_dir(ctx, admin)
     suffix = {"dpo": ".jsonl", "kto": ".jsonl", "csv": ".csv", "hf": ""}[fmt]
-    bundle = fmt in ("dpo", "hf")  # written into a folder of their own, handed over as its zip
+    bundle = fmt in ("dpo", "kto", "hf")  # written into a folder of their own, handed over as its zip
     base = stem = f"gem-{fmt}-{time.strftime('%Y%m%d-%H%M%S')}"
     for n in range(2, 1000):  # two exports within one second: keep both
         if not any((out_dir / f"{stem}{end}").exists() for end in ("", suffix, ".zip")):

@@ -22,6 +22,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
+from gem_core.ecg_spec import LEADS, MAX_FS, MIN_FS, canonical_lead
 from gem_core.errors import GemError
 from gem_core.limits import check_declared_size, check_member_count
 from gem_core.settings import Settings, get_settings
@@ -117,8 +118,6 @@ def _check_header(
         problem = "the second field (number of signals) must be an integer"
     elif len(rec) > 2 and _FS_FIELD.match(rec[2]) and not _WFDB_FS.match(rec[2]):
         # a sign or an exponent: wfdb's parser reads only plain decimals ('1e6' would become 1 Hz)
-        from gem_core.ecg import MAX_FS, MIN_FS
-
         stated = float(re.split(r"[/(]", rec[2])[0])
         if not MIN_FS <= stated <= MAX_FS:
             raise GemError(
@@ -197,8 +196,6 @@ def _check_signal_files(hea: Path, specs, sig_len: int | None, fs=None, settings
 
 def _optional(chans: list) -> bool:
     """Whether a signal file's channels are all named and none is one of the 12 standard leads."""
-    from gem_core.ecg import canonical_lead
-
     return all(c[3] and canonical_lead(c[3]) is None for c in chans)
 
 
@@ -382,8 +379,6 @@ def _orient(arr: np.ndarray, name: str, n_names: int | None = None) -> np.ndarra
 
 
 def _default_names(n: int) -> list[str]:
-    from gem_core.ecg import LEADS  # the canonical order is owned by gem_core.ecg
-
     if n == 12:
         return list(LEADS)
     if n == 8:

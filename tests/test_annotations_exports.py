@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import csv
 import json
+import os
 import subprocess
 import sys
 import uuid
@@ -97,6 +98,85 @@ def test_dpo_export_loads_with_datasets_and_carries_metadata(study):
         assert Path(r["images"][0]).parent == folder / "pairs_images"
         with Image.open(r["images"][0]) as im:
             assert im.format == "PNG" and im.size[0] > 100
+
+
+def test_dpo_and_kto_rows_point_to_the_signal_gem_reads(study, tmp_path):
+    """Each row names a .npy of the case's model input (12 x 5000, 500 Hz), written beside the images."""
+    import datasets
+
+    from annotations.exports import ROW_VERSION, check_row
+    from gem_core.ecg import load_ecg, to_model_input
+
+    store, admin, _raters, interps, _folder = study
+    res = store.export(admin, "dpo", tmp_path / "pairs.jsonl")
+    rows = [json.loads(line) for line in (tmp_path / "pairs.jsonl").read_text().splitlines()]
+    assert res.signals == 3 and res.notes == []
+    by_case = {store.case_ecg(case).record_id: case for case, _, _ in interps}
+    for r in rows:
+        assert r["version"] == ROW_VERSION == 2
+        check_row(r, "dpo")
+        path = Path(r["ecg"])
+        assert path.parent == tmp_path / "pairs_ecg" and path.suffix == ".npy"
+        signal = np.load(path)
+        assert signal.shape == (12, 5000) and signal.dtype == np.float32
+        # the one case whose chosen answer mentions it ("case N") is the case the signal comes from
+        n = int(r["chosen"][0]["content"].split("case ")[1][0])
+        expected, _ = to_model_input(store.case_ecg(by_case[f"c{n}"]))
+        np.testing.assert_array_equal(signal, expected)
+        # the project's own loader reads it back as a 12-lead ECG in canonical order
+        back = load_ecg(path)
+        assert back.fs == 500.0 and back.signal.shape == (12, 5000)
+        np.testing.assert_array_equal(back.signal, signal)
+    assert len({r["ecg"] for r in rows}) == 3  # one file per case
+    ds = datasets.load_dataset("json", data_files=str(tmp_path / "pairs.jsonl"), split="train")
+    assert ds["ecg"] == [r["ecg"] for r in rows] and ds["version"] == [2, 2, 2]
+
+    kto = store.export(admin, "kto", tmp_path / "kto.jsonl", image_root=tmp_path)
+    krows = [json.loads(line) for line in (tmp_path / "kto.jsonl").read_text().splitlines()]
+    assert kto.signals == 3 and len(krows) == kto.rows > 0
+    for r in krows:
+        check_row(r, "kto")
+        # relative to image_root, as the images are
+        assert r["ecg"].startswith("kto_ecg/") and r["images"][0].startswith("kto_images/")
+        assert np.load(tmp_path / r["ecg"]).shape == (12, 5000)
+
+    # --no-signals: no column, no folder
+    store.export(admin, "dpo", tmp_path / "plain.jsonl", signals=False, images=False)
+    plain = json.loads((tmp_path / "plain.jsonl").read_text().splitlines()[0])
+    assert "ecg" not in plain and not (tmp_path / "plain_ecg").exists()
+
+
+def test_case_without_stored_samples_gets_a_null_ecg_and_a_note(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'nosig.sqlite3'}")
+    admin = store.create_rater("admin", "admin-password", role="admin")
+    doc = store.create_rater("doc", "doctor-password", actor=admin)
+    ecg = ECG(signal=np.random.default_rng(5).normal(0, 0.3, (12, 5000)), fs=500.0, record_id="x")
+    case = store.add_case(ecg, keep_signal=False)
+    a = store.add_interpretation(case, "gem", "Sinus rhythm.", question=QUESTION)
+    b = store.add_interpretation(case, "other", "Atrial fibrillation.", question=QUESTION)
+    store.submit_preference(doc, a, b, "a", idempotency_key=str(uuid.uuid4()))
+    res = store.export(admin, "dpo", tmp_path / "p.jsonl", images=False)
+    row = json.loads((tmp_path / "p.jsonl").read_text())
+    assert res.rows == 1 and res.signals == 0 and row["ecg"] is None
+    assert res.notes == [f"case {case} has no stored samples: its rows have no ecg"]
+
+
+def test_check_row_names_the_expected_fields():
+    from annotations.exports import ROW_FIELDS, check_row
+
+    good = {f: None for f in ROW_FIELDS["dpo"]} | {"version": 2}
+    check_row(good, "dpo")
+    old = {k: v for k, v in good.items() if k not in ("version", "ecg")}  # a version-1 export
+    with pytest.raises(GemError) as err:
+        check_row(old, "dpo", where="pairs.jsonl:1")
+    msg = str(err.value)
+    assert msg.startswith("pairs.jsonl:1: export rows of version 2 are expected, found no version key")
+    assert "version, prompt, chosen, rejected, ecg, case, margin, source" in msg
+    assert "re-export" in msg
+    with pytest.raises(GemError, match="found 7; a kto row needs the fields version, prompt, completion"):
+        check_row({"version": 7}, "kto")
+    with pytest.raises(GemError, match="missing: ecg"):
+        check_row({k: v for k, v in good.items() if k != "ecg"}, "dpo")
 
 
 def tiny_tokenizer(texts: list[str]):
@@ -360,6 +440,25 @@ def test_command_line(tmp_path, capsys, monkeypatch):
         capsys, "export", "--db", url, "--format", "dpo", "--out", str(tmp_path / "p.jsonl"), "--no-images"
     )
     assert code == 0 and json.loads(out)["rows"] == 1, err
+    assert json.loads(out)["signals"] == 1 and np.load(
+        tmp_path / "p_ecg" / os.listdir(tmp_path / "p_ecg")[0]
+    ).shape == (
+        12,
+        5000,
+    )
+    code, out, err = cli(
+        capsys,
+        "export",
+        "--db",
+        url,
+        "--format",
+        "dpo",
+        "--out",
+        str(tmp_path / "q.jsonl"),
+        "--no-images",
+        "--no-signals",
+    )
+    assert code == 0 and json.loads(out)["signals"] == 0 and "ecg" not in (tmp_path / "q.jsonl").read_text()
     for fmt, rows in (("kto", 2), ("csv", 2), ("hf", 1)):
         path = str(tmp_path / f"out-{fmt}")
         code, out, err = cli(capsys, "export", "--db", url, "--format", fmt, "--out", path, "--no-images")

@@ -489,7 +489,14 @@ def test_admin_summary_tables_and_exports_read_as_a_study_lead_would(tmp_path):
         rows = [json.loads(line) for line in z.read(jsonl).decode().splitlines()]
         assert {r["chosen_model"] for r in rows} == {"gem"}
         assert all(r["images"][0] in z.namelist() and not r["images"][0].startswith("/") for r in rows)
-    assert rating.export(ctx, admin, "kto", "study-one")[0].endswith(".jsonl")
+        assert all(
+            r["ecg"] in z.namelist() and r["ecg"].endswith(".npy") for r in rows
+        )  # the signal GEM reads
+    path, _ = rating.export(ctx, admin, "kto", "study-one")
+    with zipfile.ZipFile(path) as z:
+        (jsonl,) = [n for n in z.namelist() if n.endswith(".jsonl")]
+        rows = [json.loads(line) for line in z.read(jsonl).decode().splitlines()]
+        assert rows and all(r["ecg"] in z.namelist() and r["images"][0] in z.namelist() for r in rows)
 
 
 def test_build_demo_exposes_only_the_four_api_endpoints(ctx):

@@ -28,8 +28,10 @@ WORDS = ["Sinus", " rhythm", " at", " 75", " bpm", "."]
 class ChatServer:
     """A chat-completions server: streams ``words`` as SSE, or answers ``status`` with a JSON error.
 
-    A request without ``"stream": true`` gets one JSON completion after ``delay_s``: ``reply(body)``
-    when set, else the words joined; requests after the first ``fail_after`` get HTTP 503.
+    A request without ``"stream": true`` gets one JSON ``chat.completion`` after ``delay_s``: ``reply(body)``
+    when set, else the next of ``answers`` (the last one repeats), else the words joined; requests after
+    the first ``fail_after`` get HTTP 503. ``statuses`` (consumed one per request) are answered before
+    ``status``: e.g. ``[503, 503]`` then success.
     """
 
     def __init__(self):
@@ -53,11 +55,11 @@ class ChatServer:
             def answer(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 server.requests.append({"path": self.path, "auth": self.headers.get("Authorization"), **body})
-                if server.status != 200:
-                    payload = json.dumps(
-                        {"error": {"message": f"status {server.status} on purpose"}}
-                    ).encode()
-                    self.send_response(server.status)
+                with server.lock:
+                    status = server.statuses.pop(0) if server.statuses else server.status
+                if status != 200:
+                    payload = json.dumps({"error": {"message": f"status {status} on purpose"}}).encode()
+                    self.send_response(status)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(payload)))
                     self.end_headers()
@@ -90,7 +92,14 @@ class ChatServer:
                 if failing:
                     status, payload = 503, {"error": {"message": "overloaded on purpose"}}
                 else:
-                    content = server.reply(body) if server.reply else "".join(server.words)
+                    if server.reply:
+                        content = server.reply(body)
+                    else:
+                        with server.lock:
+                            if len(server.answers) > 1:
+                                content = server.answers.pop(0)
+                            else:
+                                content = server.answers[0] if server.answers else "".join(server.words)
                     status, payload = (
                         200,
                         {
@@ -137,7 +146,10 @@ class ChatServer:
 
     def reset(self):
         self.words, self.status, self.delay_s = list(WORDS), 200, 0.0
-        self.reply, self.fail_after, self.answered, self.lock = None, None, 0, threading.Lock()
+        self.reply, self.fail_after, self.answered = None, None, 0
+        self.answers: list[str] = []
+        self.statuses: list[int] = []
+        self.lock = threading.Lock()
         self.in_flight = self.max_in_flight = 0  # requests being answered now / at most at once
         self.requests: list[dict] = []
         self.sent = 0

@@ -140,15 +140,17 @@ def test_unexpected_checkpoint_key_is_named(tiny_gem_dir, tmp_path):
         load_gem(folder)
 
 
-def test_old_buffers_in_checkpoint_are_ignored(tiny_gem_dir, tmp_path):
+def test_old_buffers_in_checkpoint_are_ignored(tiny, tiny_gem_dir, tmp_path, ecg, image):
     folder = copy_dir(tiny_gem_dir, tmp_path / "m")
     weights = load_file(folder / "model.safetensors")
     weights["model.layers.0.self_attn.rotary_emb.inv_freq"] = torch.ones(8)
     save_file(weights, folder / "model.safetensors")
-    assert load_gem(folder) is not None
+    inputs = batch(tiny, ecg, image)
+    with torch.no_grad():  # the stale buffer is not loaded: the model computes exactly as before
+        assert torch.equal(load_gem(folder)(**inputs).logits, tiny(**inputs).logits)
 
 
-def test_missing_ecg_tower_names_config_key_and_argument(tiny_gem_dir, tmp_path):
+def test_missing_ecg_tower_names_config_key_and_argument(tiny, tiny_gem_dir, tmp_path, ecg, image):
     folder = copy_dir(tiny_gem_dir, tmp_path / "m")
     (folder / ECG_FILE).unlink()
     with pytest.raises(GemError, match="mm_ecg_tower") as err:
@@ -156,7 +158,10 @@ def test_missing_ecg_tower_names_config_key_and_argument(tiny_gem_dir, tmp_path)
     assert "ecg_tower=" in str(err.value) and "GEM_ECG_TOWER" in str(err.value)
     with pytest.raises(GemError, match="ecg_tower= argument"):
         load_gem(folder, ecg_tower=tmp_path / "nowhere.pt")
-    assert load_gem(folder, ecg_tower=tiny_gem_dir / ECG_FILE) is not None  # the argument fixes it
+    fixed = load_gem(folder, ecg_tower=tiny_gem_dir / ECG_FILE)  # the argument fixes it
+    inputs = batch(tiny, ecg, image)
+    with torch.no_grad():
+        assert torch.equal(fixed(**inputs).logits, tiny(**inputs).logits)
 
 
 def test_ecg_coca_keys_outside_the_tower_are_ignored_but_unknown_tower_keys_fail(tiny_gem_dir, tmp_path):
@@ -334,12 +339,22 @@ def test_prompt_needs_exactly_one_image_token(tiny, ecg, image):
         tiny(**inputs)
 
 
-def test_labels_skip_spliced_positions(tiny, ecg, image):
+def test_labels_skip_spliced_positions_and_stay_with_their_tokens(tiny, ecg, image):
     inputs = batch(tiny, ecg, image)
-    labels = inputs["input_ids"].clone()
+    ids = inputs["input_ids"][0]
+    labels = inputs["input_ids"].clamp(min=0)
     merged = tiny.prepare_inputs(**inputs, labels=labels)
     assert (merged.labels[merged.modality != TEXT] == -100).all()
-    assert torch.isfinite(tiny(**inputs, labels=labels).loss)
+    # every text position keeps the label of its own token: text labels, in order, are the text ids
+    assert torch.equal(merged.labels[merged.modality == TEXT], ids[ids != IMAGE_TOKEN_INDEX])
+    # and each text position holds that token's embedding
+    text_embeds = tiny.language_model.get_input_embeddings()(ids[ids != IMAGE_TOKEN_INDEX])
+    assert torch.equal(merged.inputs_embeds[0][merged.modality[0] == TEXT], text_embeds)
+    loss = tiny(**inputs, labels=labels).loss
+    # the loss is the mean next-token NLL over text positions whose next position is text
+    logits = tiny(**inputs).logits[0]
+    nll = torch.nn.functional.cross_entropy(logits[:-1], merged.labels[0, 1:], ignore_index=-100)
+    assert torch.allclose(loss, nll, atol=1e-6) and torch.isfinite(loss)
 
 
 def feed_to_tower(model, ecg, image):
@@ -400,11 +415,31 @@ def test_config_round_trip_and_checks():
         GemConfig.from_dict({**raw, "ecg_lead_order": ["I", "II"]})
 
 
-def test_greedy_generation_is_deterministic(tiny, ecg, image):
+def test_greedy_generation_is_the_argmax_path_and_sampling_is_not(tiny, ecg, image):
     inputs = batch(tiny, ecg, image)
     a = tiny.generate(**inputs, max_new_tokens=12, do_sample=False)
     b = tiny.generate(**inputs, max_new_tokens=12, do_sample=False)
     assert a.shape == (1, 12) and torch.equal(a, b)
+    # greedy = the argmax token at every step, recomputed here with full forward passes
+    ids = inputs["input_ids"]
+    with torch.no_grad():
+        for step in range(12):
+            nxt = (
+                tiny(**{**inputs, "input_ids": ids, "attention_mask": torch.ones_like(ids)})
+                .logits[0, -1]
+                .argmax()
+            )
+            assert int(nxt) == int(a[0, step])
+            ids = torch.cat([ids, nxt.view(1, 1)], dim=1)
+    # sampling at a high temperature leaves the argmax path (a sampler that ignored temperature would not)
+    sampled = []
+    for seed in range(3):
+        torch.manual_seed(seed)
+        sampled.append(
+            tiny.generate(**inputs, max_new_tokens=12, do_sample=True, temperature=2.0, top_k=None)
+        )
+    assert all(not torch.equal(s, a) for s in sampled)
+    assert not torch.equal(sampled[0], sampled[1])
 
 
 def test_ecg_tower_stored_in_the_checkpoint_needs_no_pt(tiny, tiny_gem_dir, tmp_path, ecg, image):

@@ -369,7 +369,8 @@ def load_gem(
 ) -> GemForCausalLM:
     """GEM (or any LLaVA-format GEM-like checkpoint) as a ``GemForCausalLM`` with ``.processor`` set.
 
-    ``ecg_tower`` overrides ``mm_ecg_tower`` (the ECG-CoCa ``.pt``); ``vision_tower`` overrides
+    ``ecg_tower`` overrides ``mm_ecg_tower`` (the ECG-CoCa ``.pt``) unless the checkpoint stores its own
+    ECG tower (``save_gem`` writes it), which then wins; ``vision_tower`` overrides
     ``mm_vision_tower`` when the checkpoint does not store the CLIP weights. ``dtype``/``device`` default
     to bfloat16 on CUDA and float32 on CPU.
     """
@@ -387,7 +388,11 @@ def load_gem(
     if ignored:
         log.info("ignored %d checkpoint key(s) on purpose, e.g. %s", len(ignored), ignored[0])
 
-    if parts["ecg_tower"] and not ecg_tower:
+    if parts["ecg_tower"]:
+        # A tower stored in the checkpoint is the one this model was saved (and maybe trained) with: it
+        # wins over ecg_tower= / mm_ecg_tower, which name the original ECG-CoCa file.
+        if ecg_tower:
+            progress(f"using the ECG tower stored in {folder} (not {ecg_tower}, the original ECG-CoCa file)")
         tower = ecg_tower_from_weights(parts["ecg_tower"], dt, "the checkpoint", PREFIXES["ecg_tower"])
     else:
         pt = ecg_tower_path(config, folder, ecg_tower)
@@ -416,18 +421,38 @@ def load_gem(
     return model
 
 
-def gem_state_dict(model: GemForCausalLM, include_vision: bool = True, include_ecg: bool = False) -> dict:
-    """The model's weights under GEM's checkpoint key names (the inverse of ``split_checkpoint``)."""
-    state = dict(model.language_model.state_dict())
+def gem_state_dict(
+    model: GemForCausalLM,
+    include_vision: bool = True,
+    include_ecg: bool = False,
+    state: dict[str, torch.Tensor] | None = None,
+    include_llm: bool = True,
+) -> dict:
+    """The model's weights under GEM's checkpoint key names (the inverse of ``split_checkpoint``).
+
+    ``state``: the ``GemForCausalLM``'s own ``state_dict()`` (for example one DeepSpeed or FSDP gathered);
+    read from the model by default. LoRA adapters are merged into the language model's weights.
+    """
+    from gem_core.model.trainable import merged_lm_state_dict
+
+    full = model.state_dict() if state is None else state
+
+    def part_state(part: str) -> dict[str, torch.Tensor]:
+        return {k[len(part) + 1 :]: v for k, v in full.items() if k.startswith(part + ".")}
+
+    out = dict(merged_lm_state_dict(model, part_state("language_model"))) if include_llm else {}
     parts = (
         ["mm_projector", "ecg_projector"] + ["vision_tower"] * include_vision + ["ecg_tower"] * include_ecg
     )
     for part in parts:
-        for key, value in getattr(model, part).state_dict().items():
+        for key, value in part_state(part).items():
             if part == "vision_tower" and not key.startswith(CLIP_INNER):
                 key = CLIP_INNER + key  # keep LLaVA's on-disk names whatever the transformers version
-            state[PREFIXES[part] + key] = value
-    return {k: v.contiguous() for k, v in state.items() if not IGNORED_KEYS.search(k)}
+            out[PREFIXES[part] + key] = value
+    return {k: v.detach().contiguous() for k, v in out.items() if not IGNORED_KEYS.search(k)}
+
+
+ADAPTER_DIR = "lora_adapter"  # beside a merged LoRA save: the adapter alone, in peft's format
 
 
 def save_gem(
@@ -436,25 +461,58 @@ def save_gem(
     max_shard_size: int | str = "5GB",
     safe_serialization: bool = True,
     include_vision: bool = True,
+    include_ecg: bool = True,
+    state_dict: dict[str, torch.Tensor] | None = None,
+    include_llm: bool = True,
 ) -> Path:
     """Write config.json, the weights (safetensors, sharded above ``max_shard_size``; or ``.bin``) and the
-    processor files. The ECG tower is not written: it stays in its own ECG-CoCa ``.pt``."""
+    processor files, in the layout ``load_gem`` reads; the model is not changed.
+
+    The ECG tower is written under ``model.ecg_tower.ecg_tower.*`` (``include_ecg``), so a tower that
+    trained reloads as trained; ``include_ecg=False`` writes GEM's published layout, where the tower stays
+    in its ECG-CoCa ``.pt``. A ``peft`` LoRA language model is saved merged (plain Llama keys) and its
+    adapter alone goes to ``lora_adapter/`` (``adapter_config.json`` + ``adapter_model.safetensors``).
+    ``state_dict``: the model's own ``state_dict()`` gathered by DeepSpeed ZeRO-3 or FSDP.
+    ``include_llm=False`` leaves the language model out (a QLoRA checkpoint: adapter and projectors only,
+    which ``load_gem`` refuses as incomplete; ``training.sft`` merges it into the 16-bit base at the end).
+    """
+    import dataclasses
+
     from huggingface_hub import save_torch_state_dict
+
+    from gem_core.model.trainable import is_lora, lora_state_dict
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    config = model.config
+    config = dataclasses.replace(model.config)  # a copy: saving never changes the model's config
     if include_vision and config.mm_vision_config is None:
         vision = model.vision_tower.config.to_dict()
         config.mm_vision_config = {
             k: v for k, v in vision.items() if k not in ("model_type", "transformers_version")
         }
     config.save(folder)
-    state = gem_state_dict(model, include_vision=include_vision)
+    state = gem_state_dict(
+        model,
+        include_vision=include_vision,
+        include_ecg=include_ecg,
+        state=state_dict,
+        include_llm=include_llm,
+    )
     if safe_serialization:
         save_torch_state_dict(state, folder, max_shard_size=max_shard_size)
     else:
         torch.save(state, folder / "pytorch_model.bin")
+    if is_lora(model):
+        from safetensors.torch import save_file
+
+        lm_state = None
+        if state_dict is not None:
+            lm_state = {k.removeprefix("language_model."): v for k, v in state_dict.items()}
+        adapter = folder / ADAPTER_DIR
+        adapter.mkdir(exist_ok=True)
+        model.language_model.peft_config[model.language_model.active_adapter].save_pretrained(adapter)
+        weights = {k: v.detach().contiguous() for k, v in lora_state_dict(model, lm_state).items()}
+        save_file(weights, adapter / "adapter_model.safetensors", metadata={"format": "pt"})
     if model.processor is not None:
         model.processor.tokenizer.save_pretrained(folder)
         model.processor.image_processor.save_pretrained(folder)

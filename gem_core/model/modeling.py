@@ -115,8 +115,19 @@ class GemForCausalLM(nn.Module):
         attention_mask: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
     ) -> MergedInputs:
-        """Replace the one ``<image>`` (-200) of each row by [ECG tokens, image tokens]."""
+        """Replace the one ``<image>`` (-200) of each row by [ECG tokens, image tokens].
+
+        ``ecg_embeds``/``image_embeds`` may hold fewer rows than ``input_ids`` when the text rows are
+        k copies of the media rows (DPO's chosen rows then rejected rows): text row ``b`` takes media row
+        ``b % n_media``, so the towers run once for both.
+        """
         embed = self.language_model.get_input_embeddings()
+        n_media = ecg_embeds.shape[0]
+        if n_media != image_embeds.shape[0] or len(input_ids) % n_media:
+            raise GemError(
+                f"{len(input_ids)} text rows cannot share {ecg_embeds.shape[0]} ECG and "
+                f"{image_embeds.shape[0]} image rows; give one ECG and image per row (or per group of rows)"
+            )
         input_ids = input_ids.to(embed.weight.device)
         attention_mask = (
             torch.ones_like(input_ids) if attention_mask is None else attention_mask.to(input_ids.device)
@@ -129,7 +140,7 @@ class GemForCausalLM(nn.Module):
                 raise GemError(f"each prompt needs exactly one <image> token; row {b} has {len(where)}")
             i = int(where[0])
             text = embed(ids.clamp(min=0))
-            media = torch.cat([ecg_embeds[b], image_embeds[b]]).to(text.dtype)
+            media = torch.cat([ecg_embeds[b % n_media], image_embeds[b % n_media]]).to(text.dtype)
             n_ecg, n_img = ecg_embeds.shape[1], image_embeds.shape[1]
             rows_embeds.append(torch.cat([text[:i], media, text[i + 1 :]]))
             mask = attention_mask[b]
@@ -168,6 +179,44 @@ class GemForCausalLM(nn.Module):
             **kwargs,
         )
 
+    def answer_logprobs(
+        self, input_ids, ecg_values, pixel_values, attention_mask=None, labels=None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-row sum of the log-probabilities of the learned tokens (``labels`` != -100), and their count.
+
+        The labels are spliced like the inputs (media positions ignored), so each text label is scored
+        by the logit of the position before it, after the ``<image>`` splice. ``ecg_values`` and
+        ``pixel_values`` may have fewer rows than ``input_ids`` (see ``merge``): chosen and rejected
+        answers of one ECG share one tower pass.
+        """
+        if labels is None:
+            raise GemError("answer_logprobs needs labels (-100 on the prompt)")
+        merged = self.prepare_inputs(input_ids, ecg_values, pixel_values, attention_mask, labels)
+        logits = self.language_model(
+            inputs_embeds=merged.inputs_embeds, attention_mask=merged.attention_mask
+        ).logits
+        return token_logprobs_sum(logits, merged.labels)
+
+    # training switches (Trainer calls ``activation_checkpointing_enable`` when asked to)
+    def activation_checkpointing_enable(
+        self, activation_checkpointing_kwargs=None, every_n_layers: int = 1, offload: bool = False
+    ) -> None:
+        """Gradient (activation) checkpointing in the language model's decoder layers."""
+        kwargs = activation_checkpointing_kwargs or {"use_reentrant": False}
+        lm = self.language_model
+        base = lm.get_base_model() if hasattr(lm, "get_base_model") else lm
+        base.activation_checkpointing_enable(
+            activation_checkpointing_kwargs=kwargs, every_n_layers=every_n_layers, offload=offload
+        )
+
+    gradient_checkpointing_enable = activation_checkpointing_enable
+
+    @property
+    def is_gradient_checkpointing(self) -> bool:
+        lm = self.language_model
+        base = lm.get_base_model() if hasattr(lm, "get_base_model") else lm
+        return bool(getattr(base, "is_activation_checkpointing", False))
+
     @torch.inference_mode()
     def generate(
         self, input_ids, ecg_values, pixel_values, attention_mask=None, **generate_kwargs
@@ -177,3 +226,15 @@ class GemForCausalLM(nn.Module):
         return self.language_model.generate(
             inputs_embeds=merged.inputs_embeds, attention_mask=merged.attention_mask, **generate_kwargs
         )
+
+
+def token_logprobs_sum(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(sum of log p(label) over learned positions, number of learned positions) per row.
+
+    ``logits`` (B, L, V) and ``labels`` (B, L) are aligned position for position (spliced labels); the
+    logit at position t scores the label at t + 1, as the language model's own loss does.
+    """
+    logits, labels = logits[:, :-1].float(), labels[:, 1:].to(logits.device)
+    keep = labels != IGNORE_INDEX
+    picked = torch.gather(logits.log_softmax(-1), 2, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+    return (picked * keep).sum(-1), keep.sum(-1)

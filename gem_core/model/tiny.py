@@ -156,7 +156,9 @@ def make_tiny(
 ) -> Path:
     """Write a complete tiny GEM to ``outdir`` (config.json, weights, tokenizer, image processor, ECG .pt)."""
     model = build_tiny(seed, lead_order)
-    folder = save_gem(model, outdir, max_shard_size=max_shard_size, safe_serialization=safe_serialization)
+    folder = save_gem(
+        model, outdir, max_shard_size=max_shard_size, safe_serialization=safe_serialization, include_ecg=False
+    )
     torch.save(coca_checkpoint(model.ecg_tower, seed), folder / ECG_FILE)
     return folder
 
