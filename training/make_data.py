@@ -286,8 +286,8 @@ def make_data(config: MakeDataConfig) -> MakeDataResult:
             return None
         try:
             item = prepare(header, root, config, csv_labels)
-        except GemError as err:
-            return {"id": header.stem, "dropped": f"unreadable record: {err}"}
+        except Exception as err:  # loading or measuring a bad file fails in many library-specific ways
+            return {"id": header.stem, "dropped": f"unreadable record: {type(err).__name__}: {err}"}
         problems: list[dict] = []
         for _ in range(config.attempts):
             if stop.is_set():
