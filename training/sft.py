@@ -286,21 +286,19 @@ def gem_trainer_class():
     return type("GemTrainer", (GemCheckpointMixin, Trainer), {"__doc__": GemCheckpointMixin.__doc__})
 
 
-class LossLog:
-    """A ``TrainerCallback`` that keeps every logged training loss."""
+def loss_log():
+    """A ``TrainerCallback`` whose ``losses`` list keeps every logged training loss."""
+    from transformers import TrainerCallback
 
-    def __new__(cls):
-        from transformers import TrainerCallback
+    class LossLog(TrainerCallback):
+        def __init__(self):
+            self.losses: list[float] = []
 
-        class _LossLog(TrainerCallback):
-            def __init__(self):
-                self.losses: list[float] = []
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if logs and "loss" in logs:
+                self.losses.append(float(logs["loss"]))
 
-            def on_log(self, args, state, control, logs=None, **kwargs):
-                if logs and "loss" in logs:
-                    self.losses.append(float(logs["loss"]))
-
-        return _LossLog()
+    return LossLog()
 
 
 # --- the run ---------------------------------------------------------------------------------------------
@@ -428,7 +426,7 @@ def train(config: SftConfig, callbacks=(), progress=None) -> SftResult:
 
     args = training_arguments(config)
     GemTrainer = gem_trainer_class()
-    losses = LossLog()
+    losses = loss_log()
     trainer = GemTrainer(
         model=model,
         args=args,
