@@ -500,7 +500,7 @@ def _pad(policy: TextAlignedGem) -> int:
 KINDS = {"dpo": "pairs (chosen, rejected)", "kto": "labelled answers (desirable or not)"}
 
 
-def parse_args(kind: str, argv: list[str] | None):
+def parser(kind: str):
     from training.cli import Parser
 
     p = Parser(
@@ -527,7 +527,11 @@ def parse_args(kind: str, argv: list[str] | None):
     p.add_argument("--precompute-ref", action="store_true", help="reference log-probs once, before training")
     p.add_argument("--gradient-checkpointing", action="store_true", help="trade compute for memory")
     p.add_argument("--seed", type=int, default=0)
-    return p.parse_args(argv)
+    return p
+
+
+def parse_args(kind: str, argv: list[str] | None):
+    return parser(kind).parse_args(argv)
 
 
 def _empty_or_missing(out: Path) -> None:
