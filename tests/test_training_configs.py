@@ -39,3 +39,26 @@ def test_config_parses_with_accelerate(name, kind, processes):
         fsdp = config.fsdp_config
         assert fsdp["fsdp_state_dict_type"] == "FULL_STATE_DICT" and fsdp["fsdp_use_orig_params"] is True
         assert fsdp["fsdp_transformer_layer_cls_to_wrap"] == "LlamaDecoderLayer"
+
+
+def test_readme_training_commands_use_only_real_options():
+    """Every --option the README's Training section gives training.sft / training.make_data exists."""
+    import re
+
+    from training import make_data, sft
+
+    readme = (CONFIGS.parents[1] / "README.md").read_text()
+    section = readme.split("## Training", 1)[1].split("\n## ", 1)[0]
+    commands = re.sub(r"\\\n\s*", " ", section)  # join continued lines
+    known = {
+        "training.sft": {o for a in sft.parser()._actions for o in a.option_strings},
+        "training.make_data": {o for a in make_data.parser()._actions for o in a.option_strings},
+    }
+    checked = 0
+    for line in commands.splitlines():
+        for module, options in known.items():
+            if f"-m {module} " in line:
+                used = re.findall(r"(?<=\s)--[a-z][a-z0-9-]*", line.split(f"-m {module} ", 1)[1])
+                assert set(used) <= options, (module, set(used) - options)
+                checked += len(used)
+    assert checked > 30

@@ -170,3 +170,16 @@ def test_cli_dry_run_help_and_bad_input(chat, shared_ecg_dir, tmp_path, capsys, 
     bad.unlink()
     assert main([*base, "--quiet"]) == 0
     assert capsys.readouterr().out.startswith("make_data: 1 records written, 0 already done, 0 dropped")
+
+
+def test_an_unreadable_record_is_dropped_and_the_others_written(chat, shared_ecg_dir, tmp_path):
+    records = records_dir(shared_ecg_dir, tmp_path / "ecgs", RECORDS[:1])
+    header = (shared_ecg_dir / "cpsc2018" / "A0002.hea").read_text().replace("A0002", "broken")
+    (records / "broken.hea").write_text(header)
+    (records / "broken.mat").write_bytes(b"\x00\x01garbage")
+    chat.answers = [SUPPORTED]
+    result = make_data(cfg(records, tmp_path / "data.json", chat.url))
+    assert result.written == 1 and len(chat.requests) == 1  # nothing was asked for the broken record
+    assert [d["id"] for d in result.dropped] == ["broken"]
+    assert result.dropped[0]["reason"].startswith("unreadable record")
+    assert [r["id"] for r in json.loads((tmp_path / "data.json").read_text())] == ["E07500"]

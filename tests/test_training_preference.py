@@ -454,3 +454,30 @@ def test_round_trip_store_export_dpo_app(exports, tiny_gem_dir, tmp_path):
         "--model", str(out), "--max-new-tokens", "5",
     )  # fmt: skip
     assert res.returncode == 0 and res.stdout.strip(), res.stderr
+
+
+def test_readme_dpo_commands_use_only_real_options():
+    """Every --option the README's "DPO on your ratings" gives training.dpo/kto/pairs and the export exists."""
+    import re
+
+    from annotations.__main__ import _parser
+    from training import pairs, preference
+
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("### DPO on your ratings", 1)[1].split("\n## ", 1)[0]
+    commands = re.sub(r"\\\n\s*", " ", section)  # join continued lines
+    export = next(a for a in _parser()._actions if a.choices and "export" in a.choices).choices["export"]
+    known = {
+        "training.dpo": preference.parser("dpo"),
+        "training.kto": preference.parser("kto"),
+        "training.pairs": pairs.parser(),
+        "annotations export": export,
+    }
+    checked = 0
+    for line in commands.splitlines():
+        for module, p in known.items():
+            if f"-m {module} " in line:
+                used = re.findall(r"(?<=\s)--[a-z][a-z0-9-]*", line.split(f"-m {module} ", 1)[1])
+                assert set(used) <= {o for a in p._actions for o in a.option_strings}, (module, used)
+                checked += len(used)
+    assert checked > 25, checked

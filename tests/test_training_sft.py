@@ -280,3 +280,29 @@ def test_cli_help_and_bad_input(tiny_gem_dir, data_file, shared_ecg_dir, tmp_pat
     if not torch.cuda.is_available():
         assert main([*base, "--data", str(data_file), "--qlora", "--lora-r", "4", "--quiet"]) == 2
         assert "needs a CUDA GPU" in capsys.readouterr().err
+
+
+def test_interrupted_run_names_the_checkpoint_to_resume_from(
+    one_thread, tiny_gem_dir, data_file, shared_ecg_dir, tmp_path
+):
+    from transformers import TrainerCallback
+
+    class CtrlCAt3(TrainerCallback):
+        def on_step_begin(self, args, state, control, **kwargs):
+            if state.global_step == 2:
+                raise KeyboardInterrupt
+
+    out = tmp_path / "run"
+    cfg = config(
+        tiny_gem_dir, data_file, shared_ecg_dir, out, lr=5e-3, max_steps=4, save_steps=2, batch_size=4
+    )
+    with pytest.raises(
+        GemError, match=r"was interrupted at step 2; the last complete checkpoint is .*checkpoint-2"
+    ):
+        train(cfg, callbacks=[CtrlCAt3()])
+    assert not (out / "config.json").exists()  # no final model
+    at2 = load_gem(out / "checkpoint-2")  # the checkpoint loads, with the two steps' training in it
+    base = load_gem(tiny_gem_dir)
+    moved = (at2.mm_projector[0].weight - base.mm_projector[0].weight).abs().max()
+    assert 0 < float(moved) < 1 and torch.isfinite(at2.mm_projector[0].weight).all()
+    assert json.loads((out / "training_config.json").read_text())["status"] == "stopped: was interrupted"

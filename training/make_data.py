@@ -286,8 +286,8 @@ def make_data(config: MakeDataConfig) -> MakeDataResult:
             return None
         try:
             item = prepare(header, root, config, csv_labels)
-        except GemError as err:
-            return {"id": header.stem, "dropped": f"unreadable record: {err}"}
+        except Exception as err:  # loading or measuring a bad file fails in many library-specific ways
+            return {"id": header.stem, "dropped": f"unreadable record: {type(err).__name__}: {err}"}
         problems: list[dict] = []
         for _ in range(config.attempts):
             if stop.is_set():
@@ -384,14 +384,16 @@ def dry_run(config: MakeDataConfig) -> str:
 # --- command line ----------------------------------------------------------------------------------------
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser():
+    import argparse
+
     from training.cli import Parser
 
     d = MakeDataConfig(records="", out="", base_url="", model="")
     p = Parser(
         prog="python -m training.make_data",
         description="Write GEM-style grounded instruction data for a folder of ECGs with an OpenAI-compatible LLM.",
-        formatter_class=__import__("argparse").ArgumentDefaultsHelpFormatter,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("--records", required=True, help="folder of WFDB records (searched recursively)")
     p.add_argument("--out", required=True, help="ECG-Grounding JSON to write (a rerun continues it)")
@@ -413,7 +415,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--with-image", action="store_true", help="send the rendered ECG image (vision models)")
     p.add_argument("--dry-run", action="store_true", help="print the prompt for one record and exit")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     config = MakeDataConfig(
         records=args.records,

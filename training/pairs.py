@@ -169,7 +169,7 @@ def make_pairs(
     return result
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
+def parser() -> argparse.ArgumentParser:
     p = Parser(prog="python -m training.pairs", description=__doc__.split("\n")[0])
     p.add_argument("--records", required=True, help="folder of ECG records (searched recursively)")
     p.add_argument("--backend", required=True, choices=BACKENDS)
@@ -183,7 +183,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--question", default=DEFAULT_QUESTION)
     p.add_argument("--temperature", type=float, default=0.7, help="sampling temperature (default 0.7)")
     p.add_argument("--max-new-tokens", type=int, default=None, help="default: GEM_MAX_NEW_TOKENS (1024)")
-    return p.parse_args(argv)
+    return p
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    return parser().parse_args(argv)
 
 
 def run(args: argparse.Namespace) -> PairsResult:

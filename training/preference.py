@@ -170,6 +170,9 @@ def _resolve(path: str, base: Path) -> Path:
 class PreferenceDataset(torch.utils.data.Dataset):
     """Export rows (``kind`` "dpo" or "kto") as tokenized GEM examples with their ECG and image.
 
+    Every row is checked once up front (its ECG read); signals and images are read again per item, so
+    memory does not grow with the export.
+
     Paths in rows are absolute or relative to the export file's folder. A row of another export version
     is a ``GemError`` naming the expected fields (the whole file is refused: its rows mean something
     else); a row whose ECG is missing or unreadable, or whose chosen and rejected answers are the same,
@@ -179,7 +182,6 @@ class PreferenceDataset(torch.utils.data.Dataset):
     def __init__(
         self, path, processor, kind: str = "dpo", max_length: int = MAX_LENGTH, progress: bool = True
     ):
-        from PIL import Image, UnidentifiedImageError
         from tqdm.auto import tqdm
 
         from gem_core.ecg import load_ecg
@@ -213,20 +215,15 @@ class PreferenceDataset(torch.utils.data.Dataset):
                 self.skips.add(rid, f"ECG file missing: {ecg_file}")
                 continue
             try:
-                ecg = load_ecg(ecg_file)
+                load_ecg(ecg_file)  # read once here: a bad file is skipped now, not found mid-training
             except GemError as err:
                 self.skips.add(rid, f"ECG file unreadable: {ecg_file} ({err})")
                 continue
-            signal, _ = processor.ecg_values(ecg)
-            image = None
+            image_file = None
             if row.get("images"):
                 image_file = _resolve(row["images"][0], base)
-                try:
-                    with Image.open(image_file) as img:
-                        image = img.convert("RGB")
-                except (OSError, UnidentifiedImageError):
-                    image = None  # drawn from the signal below, as for a row without an image
-            pixels = processor.pixel_values(image if image is not None else processor.render(ecg))[0]
+                if not image_file.is_file():
+                    image_file = None  # drawn from the signal, as for a row without an image
             try:
                 examples = {
                     side: build_example(
@@ -242,7 +239,8 @@ class PreferenceDataset(torch.utils.data.Dataset):
             item = {
                 "id": rid,
                 "question": question,
-                "media": Media(torch.from_numpy(signal), pixels),
+                "ecg_file": ecg_file,
+                "image_file": image_file,
                 **examples,
             }
             if kind == "kto":
@@ -260,7 +258,29 @@ class PreferenceDataset(torch.utils.data.Dataset):
         return len(self.items)
 
     def __getitem__(self, index: int) -> dict:
-        return self.items[index]
+        """The tokenized row with its ``media`` (ECG and image tensors), read from disk now."""
+        item = self.items[index]
+        return item | {"media": self.media(item)}
+
+    def media(self, item: dict) -> Media:
+        from PIL import Image, UnidentifiedImageError
+
+        from gem_core.ecg import load_ecg
+
+        try:
+            ecg = load_ecg(item["ecg_file"])
+        except GemError as err:  # the file changed after the check: stop rather than train on zeros
+            raise GemError(f"row {item['id']} became unusable during training: {err}") from None
+        signal, _ = self.processor.ecg_values(ecg)
+        image = None
+        if item["image_file"] is not None:
+            try:
+                with Image.open(item["image_file"]) as img:
+                    image = img.convert("RGB")
+            except (OSError, UnidentifiedImageError):
+                image = None  # drawn from the signal below
+        pixels = self.processor.pixel_values(image if image is not None else self.processor.render(ecg))[0]
+        return Media(torch.from_numpy(signal), pixels)
 
     def summary(self) -> str:
         return f"{len(self)} {self.kind} rows used, {self.skips.summary()}"
@@ -480,7 +500,7 @@ def _pad(policy: TextAlignedGem) -> int:
 KINDS = {"dpo": "pairs (chosen, rejected)", "kto": "labelled answers (desirable or not)"}
 
 
-def parse_args(kind: str, argv: list[str] | None):
+def parser(kind: str):
     from training.cli import Parser
 
     p = Parser(
@@ -507,7 +527,11 @@ def parse_args(kind: str, argv: list[str] | None):
     p.add_argument("--precompute-ref", action="store_true", help="reference log-probs once, before training")
     p.add_argument("--gradient-checkpointing", action="store_true", help="trade compute for memory")
     p.add_argument("--seed", type=int, default=0)
-    return p.parse_args(argv)
+    return p
+
+
+def parse_args(kind: str, argv: list[str] | None):
+    return parser(kind).parse_args(argv)
 
 
 def _empty_or_missing(out: Path) -> None:
@@ -573,12 +597,12 @@ def train(kind: str, args) -> dict:
             policy, reference, config, data, KtoCollator(gem.processor.tokenizer, collator_pad)
         )
     partial = out.with_name(out.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
+    is_main = trainer.accelerator.is_main_process  # under DDP, rank 0 alone writes and cleans up
+    if is_main:
+        shutil.rmtree(partial, ignore_errors=True)
     try:
         trainer.train()
         gem.eval()
-        save_gem(gem, partial)
-        trainer.state.save_to_json(str(partial / "trainer_state.json"))
         logs = [e for e in trainer.state.log_history if "loss" in e]
         results = {
             "rows": len(data),
@@ -589,6 +613,10 @@ def train(kind: str, args) -> dict:
             "rewards/margins": logs[-1].get("rewards/margins") if logs else None,
             "rewards/accuracies": logs[-1].get("rewards/accuracies") if logs else None,
         }
+        if not is_main:
+            return results | {"out": str(out), "data": data}
+        save_gem(gem, partial)
+        trainer.state.save_to_json(str(partial / "trainer_state.json"))
         write_config(
             partial / "training_config.json",
             f"training.{kind}",
@@ -599,8 +627,9 @@ def train(kind: str, args) -> dict:
             out.rmdir()  # empty (checked above)
         partial.replace(out)
     finally:
-        shutil.rmtree(partial, ignore_errors=True)
-        shutil.rmtree(common["output_dir"], ignore_errors=True)
+        if is_main:
+            shutil.rmtree(partial, ignore_errors=True)
+            shutil.rmtree(common["output_dir"], ignore_errors=True)
     return results | {"out": str(out), "data": data}
 
 

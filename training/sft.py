@@ -7,8 +7,10 @@ Launch on several GPUs with ``accelerate launch --config_file training/configs/<
 training.sft ...`` (one GPU, DDP, DeepSpeed ZeRO-2/3, FSDP).
 
 Public API: ``SftConfig`` (plain values, GEM's recipe as defaults), ``train(config, callbacks=())`` ->
-``SftResult``, ``GemTrainer`` (a ``Trainer`` whose checkpoints are ``load_gem`` folders), ``load_model``,
-``last_checkpoint``, ``dataset_loss``, ``write_run_config`` and ``main(argv)``.
+``SftResult``, ``GemCheckpointMixin`` and ``gem_trainer_class()`` (a ``Trainer`` whose checkpoints are
+``load_gem`` folders; the mixin fits TRL's trainers too), ``load_model``, ``load_checkpoint_weights``,
+``last_checkpoint``, ``merge_qlora``, ``dataset_loss``, ``weights_hash``, ``write_run_config``, ``git_commit``,
+``training_arguments`` and ``main(argv)``.
 
 What GEM trained (DESIGN.md): the language model and both projectors, ECG-CoCa and CLIP frozen; 1 epoch,
 lr 2e-5, cosine, warmup 3%, weight decay 0, bf16, gradient checkpointing, ``model_max_length`` 4096.
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import hashlib
 import json
 import logging
@@ -253,48 +256,49 @@ def merge_qlora(config: SftConfig, out: Path, progress=log.info, dtype: str = "b
     save_gem(base, out)
 
 
-def make_trainer_class():
+class GemCheckpointMixin:
+    """Put before any transformers ``Trainer`` (or a TRL trainer built on it) in the bases: every save is a
+    GEM checkpoint (``save_gem``: a ``load_gem`` folder, LoRA merged plus ``lora_adapter/``), and resuming
+    reads one back. ``class GemDPOTrainer(GemCheckpointMixin, DPOTrainer): ...``"""
+
+    def _save(self, output_dir: str | None = None, state_dict: dict | None = None) -> None:
+        from gem_core.model import save_gem
+
+        output_dir = output_dir or self.args.output_dir
+        if not self.args.should_save:
+            return
+        model = self.accelerator.unwrap_model(self.model, keep_torch_compile=False)
+        # a 4-bit base cannot be merged in place: QLoRA checkpoints hold the adapter and projectors
+        save_gem(model, output_dir, state_dict=state_dict, include_llm=not is_quantized(model))
+        torch.save(self.args, os.path.join(output_dir, "training_args.bin"))
+
+    def _load_from_checkpoint(self, resume_from_checkpoint: str, model=None) -> None:
+        target = self.accelerator.unwrap_model(model or self.model, keep_torch_compile=False)
+        load_checkpoint_weights(target, Path(resume_from_checkpoint))
+
+
+@functools.cache
+def gem_trainer_class():
+    """``GemTrainer``: transformers' ``Trainer`` with ``GemCheckpointMixin`` (built on first use: importing
+    the Trainer is slow)."""
     from transformers import Trainer
 
-    class GemTrainer(Trainer):
-        """``Trainer`` whose saves are GEM checkpoints (``save_gem``) and whose resume reads them back."""
-
-        def _save(self, output_dir: str | None = None, state_dict: dict | None = None) -> None:
-            from gem_core.model import save_gem
-
-            output_dir = output_dir or self.args.output_dir
-            if not self.args.should_save:
-                return
-            model = self.accelerator.unwrap_model(self.model, keep_torch_compile=False)
-            # a 4-bit base cannot be merged in place: QLoRA checkpoints hold the adapter and projectors
-            save_gem(model, output_dir, state_dict=state_dict, include_llm=not is_quantized(model))
-            torch.save(self.args, os.path.join(output_dir, "training_args.bin"))
-
-        def _load_from_checkpoint(self, resume_from_checkpoint: str, model=None) -> None:
-            target = self.accelerator.unwrap_model(model or self.model, keep_torch_compile=False)
-            load_checkpoint_weights(target, Path(resume_from_checkpoint))
-
-    return GemTrainer
+    return type("GemTrainer", (GemCheckpointMixin, Trainer), {"__doc__": GemCheckpointMixin.__doc__})
 
 
-GemTrainer = None  # built on first use (importing transformers' Trainer is slow)
+def loss_log():
+    """A ``TrainerCallback`` whose ``losses`` list keeps every logged training loss."""
+    from transformers import TrainerCallback
 
+    class LossLog(TrainerCallback):
+        def __init__(self):
+            self.losses: list[float] = []
 
-class LossLog:
-    """A ``TrainerCallback`` that keeps every logged training loss."""
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if logs and "loss" in logs:
+                self.losses.append(float(logs["loss"]))
 
-    def __new__(cls):
-        from transformers import TrainerCallback
-
-        class _LossLog(TrainerCallback):
-            def __init__(self):
-                self.losses: list[float] = []
-
-            def on_log(self, args, state, control, logs=None, **kwargs):
-                if logs and "loss" in logs:
-                    self.losses.append(float(logs["loss"]))
-
-        return _LossLog()
+    return LossLog()
 
 
 # --- the run ---------------------------------------------------------------------------------------------
@@ -390,7 +394,6 @@ def training_arguments(config: SftConfig, world_size: int = 1):
 def train(config: SftConfig, callbacks=(), progress=None) -> SftResult:
     """Run SFT; returns where the model is and what happened. ``GemError`` for bad input, and for a run
     that stops (out of memory, interrupted) after saying which checkpoint to resume from."""
-    global GemTrainer
     config.check()
     say = progress or log.info
     out = Path(config.out)
@@ -422,8 +425,8 @@ def train(config: SftConfig, callbacks=(), progress=None) -> SftResult:
     from gem_core.model import pad_id
 
     args = training_arguments(config)
-    GemTrainer = GemTrainer or make_trainer_class()
-    losses = LossLog()
+    GemTrainer = gem_trainer_class()
+    losses = loss_log()
     trainer = GemTrainer(
         model=model,
         args=args,
