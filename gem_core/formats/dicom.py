@@ -225,9 +225,8 @@ def _group(ds, groups: list, index: int, path: Path, settings: Settings):
         raise GemError(
             f"{path.name}: waveform group {label!r} declares {n_ch} channels but defines {len(channels)}"
         )
-    arr = multiplex_array(
-        ds, index, as_raw=False
-    )  # (samples, channels), sensitivity/correction/baseline applied
+    # (samples, channels) x Channel Sensitivity x Correction Factor + Channel Baseline, in the channel units
+    arr = multiplex_array(ds, index, as_raw=False)
     names = [_channel_name(ch, i) for i, ch in enumerate(channels)]
     units = [_unit(ch) for ch in channels]
     return names, units, arr.T, fs or None
