@@ -71,3 +71,33 @@ def test_bad_arguments_are_gem_errors():
         conduction_ecg(morphology="wide")
     with pytest.raises(GemError, match="drawn leads"):
         conduction_ecg(st_leads=("aVR",))
+
+
+def test_artifact_in_part_of_some_leads_is_left_out_and_named():
+    """Gross artifact in V3-V6 for the last 3 s: those beats leave those leads' measurements and
+    evidence, the leads stay usable, and the text says which leads and when."""
+    import numpy as np
+
+    from gem_core.backends.measure import MeasureInterpreter
+    from gem_core.ecg import ECG, LEADS
+    from gem_core.grounding import ground
+    from gem_core.samples import synthetic_ecg
+
+    sig = synthetic_ecg(75).signal.copy()
+    rng = np.random.default_rng(0)
+    for lead in ("V3", "V4", "V5", "V6"):
+        sig[LEADS.index(lead), 3500:] += rng.normal(0, 0.6, 1500).astype(np.float32)
+    ecg = ECG(signal=sig, fs=500, record_id="artifact")
+    m = measure(ecg)
+    windows = m.global_values["bad_windows"]
+    assert set(windows) == {"V3", "V4", "V5", "V6"} and all(w[0][0] >= 6000 for w in windows.values())
+    assert all(m.global_values["quality"][lead] == "ok" for lead in windows)
+    for lead in windows:
+        late = [b for b in m.leads[lead].beats if (b["r_peak_ms"] or 0) > 7600 or b["t_amplitude"] is None]
+        assert late and all(b["t_amplitude"] is None and b["qrs_onset_ms"] is None for b in late)
+    assert m.leads["II"].beats[-2]["t_amplitude"] is not None  # other leads keep every beat
+    reading = MeasureInterpreter().interpret(ecg)
+    assert reading.sentences[0].startswith("Leads V3, V4 and V5 are unreadable from 6.7 s")
+    claims = ground(reading.text, m, final=True)
+    assert claims and all(c["verdict"] == "supported" for c in claims)
+    assert all(e["t_end_ms"] <= 6734 for c in claims for e in c["evidence"] if e["lead"] in windows)
