@@ -28,13 +28,15 @@ VERDICT_MARKS = {"supported": "✓", "contradicted": "✗", "not_checkable": "?"
 SELECTED = "selected claim"
 CLAIM_COLUMNS = ["#", "verdict", "claim", "leads", "measured"]
 EVIDENCE_COLUMNS = ["lead", "from (ms)", "to (ms)", "feature", "measured", "unit"]
+# Per lead, the lead's own values (medians over its dominant beats); the intervals shared by every lead
+# (HR, PR, QRS, QT/QTc) are in the global table only, not repeated in twelve rows.
 PER_LEAD_FEATURES = (
-    ("heart_rate", "HR"),
-    ("pr_interval", "PR"),
-    ("qrs_duration", "QRS"),
-    ("qt_interval", "QT"),
-    ("qtc_interval", "QTc"),
-    ("qrs_amplitude", "QRS mV"),
+    ("qrs_amplitude", "QRS p-p mV"),
+    ("r_amplitude", "R mV"),
+    ("s_amplitude", "S mV"),
+    ("r_prime_amplitude", "R' mV"),
+    ("st_deviation", "ST mV"),
+    ("st_slope", "ST slope mV/s"),
     ("t_amplitude", "T mV"),
 )
 
@@ -104,17 +106,24 @@ def _fmt(value, digits: int = 0) -> str:
 
 def global_table(measurements) -> pd.DataFrame:
     """Global measurements as (measurement, value) rows, in the order a reader scans them."""
+    from gem_core.criteria import qtc_formula
+
     if measurements is None:
         return pd.DataFrame(columns=["measurement", "value"])
     g = measurements.global_values
+    formula = qtc_formula(g.get("heart_rate_bpm"))
+    rate_qtc = g.get("qtc_ms") if formula == "Bazett" else g.get("qtc_fridericia_ms")
+    st_point = g.get("st_point_ms")
     rows = [
         ("Heart rate", _fmt(g.get("heart_rate_bpm")) + " bpm"),
         ("RR mean (SD)", f"{_fmt(g.get('rr_ms'))} ({_fmt(g.get('rr_sd_ms'))}) ms"),
         ("PR", _fmt(g.get("pr_ms")) + " ms"),
         ("QRS", _fmt(g.get("qrs_ms")) + " ms"),
-        ("QT / QTc (Bazett)", f"{_fmt(g.get('qt_ms'))} / {_fmt(g.get('qtc_ms'))} ms"),
-        ("QTc (Fridericia)", _fmt(g.get("qtc_fridericia_ms")) + " ms"),
+        ("QT", _fmt(g.get("qt_ms")) + " ms"),
+        (f"QTc ({formula}, for this rate)", _fmt(rate_qtc) + " ms"),
+        ("QTc (Bazett)", _fmt(g.get("qtc_ms")) + " ms"),
         ("QRS axis", _fmt(g.get("qrs_axis_deg")) + "°"),
+        ("ST read at", f"J+{_fmt(st_point)} ms" if st_point else "—"),
         ("P-wave fraction", _fmt(g.get("p_wave_fraction"), 2)),
         ("Beats", _fmt(g.get("n_beats"))),
         ("Premature beats", str(len(measurements.premature_beats))),
@@ -125,20 +134,20 @@ def global_table(measurements) -> pd.DataFrame:
 
 
 def lead_table(measurements) -> pd.DataFrame:
-    """Per-lead medians over beats (ms, bpm, mV), with the lead's signal-quality verdict."""
-    columns = ["lead", "quality", *[label for _, label in PER_LEAD_FEATURES], "ST mV"]
+    """Each lead's own values: medians over its dominant beats (premature beats left out) of the QRS
+    amplitudes, R' (terminal R), ST level and slope and T amplitude, with the lead's quality verdict."""
+    from gem_core.rules import lead_median
+
+    columns = ["lead", "quality", *[label for _, label in PER_LEAD_FEATURES]]
     if measurements is None:
         return pd.DataFrame(columns=columns)
     rows = []
     for name, lm in measurements.leads.items():
-        beats = pd.DataFrame(lm.beats)
-        medians = [
-            _fmt(pd.to_numeric(beats[f], errors="coerce").dropna().median(), 2 if "amplitude" in f else 0)
-            if f in beats
-            else "—"
+        values = [
+            _fmt(lead_median(measurements, name, f), 1 if f == "st_slope" else 2)
             for f, _ in PER_LEAD_FEATURES
         ]
-        rows.append([name, lm.quality, *medians, _fmt(lm.st_deviation_mv, 2)])
+        rows.append([name, lm.quality, *values])
     return pd.DataFrame(rows, columns=columns)
 
 

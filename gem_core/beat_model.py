@@ -78,7 +78,7 @@ _T = {
 }
 _P = {"I": 0.08, "II": 0.15, "V1": 0.06, "V2": 0.08, "V3": 0.08, "V4": 0.08, "V5": 0.08, "V6": 0.07}
 P_MS = 100.0
-QTC_MS = 420.0  # QT = QTC_MS * sqrt(RR s), at least QRS + 160 ms, ending 30 ms before the next QRS
+QTC_MS = 420.0  # QT = QTC_MS * sqrt(RR s), at least QRS + 200 ms, ending 30 ms before the next QRS
 
 
 def _half_sine(t: np.ndarray, start: float, end: float) -> np.ndarray:
@@ -95,13 +95,14 @@ def _raised_cosine(t: np.ndarray, start: float, end: float) -> np.ndarray:
 def _beat(t: np.ndarray, qrs: float, pr: float | None, qt: float, morphology: str, st: dict) -> np.ndarray:
     """One beat, t in ms from the QRS onset: (8, len) for the drawn leads."""
     out = np.zeros((len(_DRAWN), len(t)))
-    t_peak = qrs + 0.6 * (qt - qrs)
+    t_start = qrs + max(70.0, 0.25 * (qt - qrs))  # after J+60 ms: the ST level there is the plateau alone
+    t_peak = t_start + 0.55 * (qt - t_start)
     for i, lead in enumerate(_DRAWN):
         for amp, a, b in _QRS[morphology][lead]:
             out[i] += amp * _half_sine(t, a * qrs, b * qrs)
         if pr is not None:
             out[i] += _P[lead] * _half_sine(t, -pr, -pr + P_MS)
-        out[i] += _T[morphology][lead] * _raised_cosine(t, qrs + 0.25 * (qt - qrs), qt)
+        out[i] += _T[morphology][lead] * _raised_cosine(t, t_start, qt)
         level = st.get(lead, 0.0)
         if level:
             # reaches the ST level inside the QRS's last 40%, flat from J to the T peak, then back to 0 at T end
@@ -138,7 +139,7 @@ def conduction_ecg(
     if bad:
         raise GemError(f"ST offsets go on drawn leads {_DRAWN}, not {bad}")
     rr = 60000.0 / heart_rate
-    qt = min(max(QTC_MS * np.sqrt(rr / 1000.0), qrs_ms + 160.0), rr - 30.0)
+    qt = min(max(QTC_MS * np.sqrt(rr / 1000.0), qrs_ms + 200.0), rr - 30.0)
     pr = pr_ms if pr_ms is not None and rr - pr_ms - qt >= 40.0 else None
     rng = np.random.default_rng(seed)
     n = int(round(duration_s * fs))

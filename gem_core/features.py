@@ -447,6 +447,13 @@ def _lead_quality(clean: np.ndarray, r: np.ndarray, fs: float, flat: np.ndarray)
     is 0.018 mV), or beats that do not resemble the lead's own median beat (median correlation < 0.5).
     """
     before, after = int(0.25 * fs), int(0.45 * fs)
+    # high-frequency noise is judged outside the QRS complexes: at fast rates the QRS itself fills a
+    # large share of the record and its steep slopes would read as noise
+    outside = np.ones(clean.shape[1], dtype=bool)
+    for t in r:
+        outside[max(0, int(t - 0.1 * fs)) : int(t + 0.12 * fs)] = False
+    if outside.mean() < 0.2:
+        outside[:] = True
     verdicts = []
     for i in range(clean.shape[0]):
         if flat[i]:
@@ -454,6 +461,7 @@ def _lead_quality(clean: np.ndarray, r: np.ndarray, fs: float, flat: np.ndarray)
             continue
         sig = clean[i].astype(np.float64)
         resid = sig - uniform_filter1d(sig, max(2, int(0.04 * fs)))
+        resid = resid[outside]
         noise = 1.4826 * float(np.median(np.abs(resid - np.median(resid))))
         lo, hi = np.percentile(sig, [1, 99])
         rows = _beat_matrix(sig, r, before, after)
@@ -461,6 +469,64 @@ def _lead_quality(clean: np.ndarray, r: np.ndarray, fs: float, flat: np.ndarray)
         noisy = noise > max(0.03, 0.02 * (hi - lo)) or noise > 0.1 * (hi - lo) or corr < 0.5
         verdicts.append("noisy" if noisy else "ok")
     return verdicts
+
+
+def _bad_beats(raw: np.ndarray, clean: np.ndarray, r: np.ndarray, fs: float) -> np.ndarray:
+    """(12, n_beats) True where a beat of a lead lies in a bad time window: a high-frequency burst (the
+    noise a 40 ms moving average removes, robust SD, above 0.05 mV and 4 times the lead's typical beat),
+    saturation (the raw lead held at its extreme for 40 ms) or a flat line (held for 200 ms), or a
+    baseline jump (the level
+    before the QRS more than 1 mV from the lead's median level). Such beats are left out of that lead's
+    measurements and evidence; a lead bad everywhere is already ``noisy`` or ``flat``."""
+    n = len(r)
+    out = np.zeros((clean.shape[0], n), dtype=bool)
+    if n == 0:
+        return out
+    lo = np.clip(r - int(0.2 * fs), 0, clean.shape[1] - 1)
+    hi = np.clip(r + int(0.4 * fs), 1, clean.shape[1])
+    run = max(2, int(0.04 * fs))
+    for i in range(clean.shape[0]):
+        sig = clean[i].astype(np.float64)
+        resid = np.abs(sig - uniform_filter1d(sig, max(2, int(0.04 * fs))))
+        spread = np.array([1.4826 * np.median(resid[a:b]) for a, b in zip(lo, hi, strict=True)])
+        typical = float(np.median(spread))
+        hf = spread > max(0.05, 4.0 * typical)
+        # saturation: the raw lead held at its own extreme (the amplifier's rail) for 40 ms; a flat line:
+        # held at any value for 200 ms (quantisation alone gives short plateaus on quiet segments)
+        still = np.concatenate([[False], np.diff(raw[i]) == 0])
+        held = uniform_filter1d(still.astype(np.float64), run) > 0.999
+        rail = held & ((raw[i] >= raw[i].max()) | (raw[i] <= raw[i].min()))
+        long_flat = uniform_filter1d(still.astype(np.float64), max(2, int(0.2 * fs))) > 0.999
+        flat = np.array([(rail[a:b] | long_flat[a:b]).any() for a, b in zip(lo, hi, strict=True)])
+        level = np.array([np.median(sig[max(0, a - int(0.05 * fs)) : a + 1]) for a in lo])
+        jump = np.abs(level - np.median(level)) > 1.0
+        out[i] = hf | flat | jump
+    if np.all(np.ptp(raw, axis=1) == 0):
+        return np.zeros_like(out)
+    return out
+
+
+def bad_windows(m: Measurements) -> dict[str, list[tuple[float, float]]]:
+    """{lead: [(start ms, end ms), ...]} of the time windows whose beats were left out of that lead."""
+    return {lead: [tuple(w) for w in ws] for lead, ws in (m.global_values.get("bad_windows") or {}).items()}
+
+
+def _windows_ms(bad: np.ndarray, r: np.ndarray, fs: float, duration_ms: float) -> list[list[float]]:
+    """Runs of bad beats as [start, end] ms (from 200 ms before the first R to 400 ms after the last)."""
+    out: list[list[float]] = []
+    k = 0
+    while k < len(bad):
+        if not bad[k]:
+            k += 1
+            continue
+        j = k
+        while j + 1 < len(bad) and bad[j + 1]:
+            j += 1
+        start = max(0.0, float(r[k]) * 1000.0 / fs - 200.0)
+        end = min(duration_ms, float(r[j]) * 1000.0 / fs + 400.0)
+        out.append([round(start, 1), round(end, 1)])
+        k = j + 1
+    return out
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -1124,7 +1190,7 @@ def _empty_globals(quality: dict, n_beats: int) -> dict:
         "st_point_ms",
     ]
     g: dict = dict.fromkeys(keys)
-    g.update(n_beats=n_beats, st_deviation_mv={}, voltage={}, quality=quality)
+    g.update(n_beats=n_beats, st_deviation_mv={}, voltage={}, quality=quality, bad_windows={})
     g.update(delineation_leads=[], ok_leads=[k for k, v in quality.items() if v == "ok"])
     return g
 
@@ -1176,6 +1242,8 @@ def _measure_uncached(ecg: ECG) -> Measurements:
 
     timing = _timing(fid, r, fs)
     st_point = _st_point_ms(r, fs)
+    bad = _bad_beats(ecg.signal, clean, r, fs)
+    bad[[q != "ok" for q in quality]] = False  # a noisy or flat lead is left out whole already
     leads: dict[str, LeadMeasurements] = {}
     lead_med: dict[str, dict[str, float]] = {}
     for i, name in enumerate(LEADS):
@@ -1184,7 +1252,12 @@ def _measure_uncached(ecg: ECG) -> Measurements:
             lead_med[name] = {}
             continue
         vals = _measure_lead(clean[i], amp[i], fid, r, fs, st_point)
+        if bad[i].any():  # beats inside a bad window of this lead: no values, so no evidence either
+            for key in vals:
+                vals[key] = np.where(bad[i], np.nan, vals[key])
         beats = _beat_dicts(fid, timing, vals, r, fs, name)
+        for k in np.flatnonzero(bad[i]):  # left out of this lead: no values, no fiducials, no evidence
+            beats[k] = {key: (v if key == "index" else None) for key, v in beats[k].items()}
         med = {k: _nanmedian(v) for k, v in vals.items() if k not in ("p_peak", "t_peak")}
         lead_med[name] = med
         st = med["st_deviation"]
@@ -1198,6 +1271,9 @@ def _measure_uncached(ecg: ECG) -> Measurements:
     ok_names = {LEADS[i] for i in ok_idx}
     g = _global_values(r, fs, timing, p_present, lead_med, ok_names, quality, reps)
     g["st_point_ms"] = st_point
+    g["bad_windows"] = {
+        LEADS[i]: _windows_ms(bad[i], r, fs, ecg.duration_ms) for i in range(len(LEADS)) if bad[i].any()
+    }
     af_like = (g["p_wave_fraction"] or 0) < 0.5 and (g["rr_irregularity"] or 0) > 0.08
     premature = _premature_beats(r, fs, timing, qrs_corr, af_like)
     return Measurements(

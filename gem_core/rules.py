@@ -657,7 +657,8 @@ def qrs_conduction(
     ev = spans(m, width_leads, "qrs_duration", per_lead=2)
     if kind is None and bbb["rsr"]:  # an rSR' with a QRS under 110 ms: named, not called a block
         leads = bbb["rsr"]
-        text = f"{_leads_phrase(leads).capitalize()} {'shows' if len(leads) == 1 else 'show'} an rSR' pattern"
+        phrase = _leads_phrase(leads)
+        text = f"{phrase[0].upper()}{phrase[1:]} {'shows' if len(leads) == 1 else 'show'} an rSR' pattern"
         text += f" with a QRS duration of {_ms(qrs)}."
         ev = spans(m, leads, "qrs_duration", per_lead=2)
         finding = Finding(
@@ -1101,6 +1102,37 @@ _DIAGNOSIS_NAMES = {
 }
 
 
+def unreadable_windows(m: Measurements, usable: list[str]) -> list[Finding]:
+    """Leads readable overall but with bad time windows (artifact bursts, saturation, baseline jumps):
+    which leads and when; their beats there are left out of the measurements and of the evidence."""
+    windows = m.global_values.get("bad_windows") or {}
+    groups: dict[tuple, list[str]] = {}
+    for lead in usable:
+        spans_ms = tuple(tuple(w) for w in windows.get(lead) or ())
+        if spans_ms:
+            groups.setdefault(spans_ms, []).append(lead)
+    out = []
+    for spans_ms, leads in groups.items():
+        when = lead_list([f"{a / 1000:.1f} s to {b / 1000:.1f} s" for a, b in spans_ms])
+        verb = "is" if len(leads) == 1 else "are"
+        phrase = _leads_phrase(leads)
+        sentence = (
+            f"{phrase[0].upper()}{phrase[1:]} {verb} unreadable from {when} (artifact); "
+            "the beats there were left out."
+        )
+        out.append(
+            Finding(
+                "artifact",
+                sentence,
+                "quality",
+                "artifact",
+                leads=leads,
+                details={"windows_ms": [list(w) for w in spans_ms]},
+            )
+        )
+    return out
+
+
 def missing_measurements(m: Measurements, rhythm: str, usable: list[str]) -> list[tuple[str, str, str]]:
     """(feature, name, why) for each measurement a normal statement needs that could not be made:
     rhythm (judged separately), PR (in sinus rhythm), QRS duration, QT/QTc and the frontal QRS axis."""
@@ -1130,6 +1162,7 @@ def assess(m: Measurements, metadata: dict | None = None) -> Assessment:
         )
         return Assessment(False, usable, excluded, [], [], [], False, message=why)
     findings, rhythm = rate_and_rhythm(m, usable)
+    findings = unreadable_windows(m, usable) + findings
     findings += premature_beats(m, rhythm)
     findings += pr_interval(m, rhythm, usable)
     qrs_findings, qrs_kind = qrs_conduction(m, usable, metadata)

@@ -1,0 +1,199 @@
+"""Validation of the measurements and the built-in interpreter that cannot be tuned to.
+
+Run: ``python bench/validate_measure.py [--quick]``
+
+1. Synthetic records with exact truth (``gem_core.beat_model``): QRS 80-180 ms (normal, rSR' and slurred-S
+   morphologies), PR 120-320 ms, ST offsets -0.3..+0.3 mV, rates 40-180 bpm. Errors of ``measure`` as mean
+   and 95th percentile (targets: QRS and PR within 10 ms, ST within 0.03 mV). Combinations a heart cannot
+   make are left out and counted: a P wave that would fall inside the previous T wave is not drawn (no PR
+   truth), and a QRS >= 140 ms at 180 bpm is a sine-like ventricular tachycardia (reported apart).
+2. The shared real records split by a fixed rule, the parity of the record number (A0001 -> 1: odd):
+   odd records are the half one may look at, even records the half never tuned on. For each half:
+   the interpreter's per-class F1 and macro-F1 on the CPSC classes (``bench/interpret_cpsc.py``'s
+   scoring), heart rate within 3 bpm of wfdb's XQRS on lead II (regular records: RR irregularity under
+   0.1), the QRS of every LBBB record and whether any record is called normal with QRS, QT or axis
+   missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import re
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from interpret_cpsc import SHARED_ECG, scores, truth_labels  # noqa: E402
+
+from gem_core.backends.measure import MeasureInterpreter  # noqa: E402
+from gem_core.beat_model import conduction_ecg  # noqa: E402
+from gem_core.ecg import load_ecg  # noqa: E402
+from gem_core.features import measure  # noqa: E402
+from gem_core.labels import CPSC_CLASSES, labels_from_text  # noqa: E402
+
+ST_LEADS = ("V2", "V3", "V4")
+
+
+def synthetic_grid(quick: bool) -> list[dict]:
+    rates = (40, 75, 120, 180) if quick else (40, 60, 75, 100, 120, 150, 180)
+    widths = {"normal": (80, 100), "rsr": (100, 120, 140, 180), "slurred_s": (120, 140, 180)}
+    prs = (120, 200, 320) if quick else (120, 160, 200, 260, 320)
+    sts = (-0.3, 0.0, 0.3) if quick else (-0.3, -0.15, 0.0, 0.15, 0.3)
+    out = []
+    for (morph, qrs_list), rate in itertools.product(widths.items(), rates):
+        for k, (qrs, pr) in enumerate(itertools.product(qrs_list, prs)):
+            st = sts[k % len(sts)]
+            ecg, truth = conduction_ecg(rate, qrs, pr, st, ST_LEADS, morph, seed=rate + qrs + pr)
+            m = measure(ecg)
+            g = m.global_values
+            st_err = [
+                abs(g["st_deviation_mv"][lead] - truth["st_mv"][lead])
+                for lead in ("V2", "V3", "V4", "II", "V6")
+                if g["st_deviation_mv"].get(lead) is not None
+            ]
+            out.append(
+                {
+                    "rate": rate,
+                    "morph": morph,
+                    "qrs": qrs,
+                    "pr": truth["pr_ms"],
+                    "st": st,
+                    "vt_like": rate >= 180 and qrs >= 140,
+                    "qrs_err": None if g["qrs_ms"] is None else g["qrs_ms"] - qrs,
+                    "pr_err": None
+                    if g["pr_ms"] is None or truth["pr_ms"] is None
+                    else g["pr_ms"] - truth["pr_ms"],
+                    "pr_missing": truth["pr_ms"] is not None and g["pr_ms"] is None,
+                    "st_err": max(st_err) if st_err else None,
+                }
+            )
+    return out
+
+
+def _stats(name: str, errors: list, unit: str, target: float) -> None:
+    e = np.abs(np.asarray([x for x in errors if x is not None], dtype=float))
+    if not len(e):
+        print(f"  {name}: no values")
+        return
+    within = float(np.mean(e <= target))
+    print(
+        f"  {name:32s} n {len(e):3d}  mean |error| {e.mean():6.3f} {unit}  p95 {np.percentile(e, 95):6.3f} {unit}"
+        f"  max {e.max():6.3f}  within {target:g} {unit}: {100 * within:.0f}%"
+    )
+
+
+def report_synthetic(rows: list[dict]) -> None:
+    usable = [r for r in rows if not r["vt_like"]]
+    print(
+        f"\n1. synthetic records with exact truth: {len(rows)} ({len(rows) - len(usable)} VT-like left apart)"
+    )
+    _stats("QRS duration", [r["qrs_err"] for r in usable], "ms", 10)
+    missing = sum(r["qrs_err"] is None for r in usable)
+    print(f"  QRS not measured on {missing} records")
+    for morph in ("normal", "rsr", "slurred_s"):
+        _stats(f"QRS duration, {morph}", [r["qrs_err"] for r in usable if r["morph"] == morph], "ms", 10)
+    for hi in (200, 320):
+        lo = 120 if hi == 200 else 201
+        _stats(
+            f"PR interval, PR {lo}-{hi} ms",
+            [r["pr_err"] for r in usable if r["pr"] is not None and lo <= r["pr"] <= hi],
+            "ms",
+            10,
+        )
+    print(f"  PR truth present but not measured: {sum(r['pr_missing'] for r in usable)}")
+    _stats("ST level (worst of V2-V4, II, V6)", [r["st_err"] for r in usable], "mV", 0.03)
+    for rate in sorted({r["rate"] for r in usable}):
+        _stats(f"ST level at {rate} bpm", [r["st_err"] for r in usable if r["rate"] == rate], "mV", 0.03)
+    vt = [r for r in rows if r["vt_like"]]
+    if vt:
+        print(
+            "  VT-like (QRS >= 140 ms at 180 bpm): QRS measured on "
+            f"{sum(r['qrs_err'] is not None for r in vt)}/{len(vt)}, errors {[r['qrs_err'] for r in vt]}"
+        )
+
+
+def record_number(name: str) -> int:
+    digits = re.findall(r"\d+", name)
+    return int(digits[-1]) if digits else 0
+
+
+def _xqrs_rate(ecg) -> float | None:
+    from wfdb import processing
+
+    peaks = processing.xqrs_detect(ecg.lead("II").astype(np.float64), fs=ecg.fs, verbose=False)
+    return None if len(peaks) < 3 else 60.0 * ecg.fs / float(np.mean(np.diff(peaks)))
+
+
+def real_rows() -> list[dict]:
+    interpreter = MeasureInterpreter()
+    rows = []
+    for dataset in ("cpsc2018", "cinc2021_torch_ecg"):
+        for header in sorted((SHARED_ECG / dataset).glob("*.hea")):
+            ecg = load_ecg(header)
+            m = measure(ecg)
+            reading = interpreter.interpret(ecg)
+            g = m.global_values
+            rows.append(
+                {
+                    "dataset": dataset,
+                    "record": ecg.record_id,
+                    "half": "look" if record_number(ecg.record_id) % 2 else "never tuned",
+                    "truth": sorted(truth_labels(ecg.metadata)),
+                    "predicted": labels_from_text(reading.text),
+                    "hr": g["heart_rate_bpm"],
+                    "ref_hr": _xqrs_rate(ecg),
+                    "regular": (g["rr_irregularity"] or 1.0) < 0.1,
+                    "qrs": g["qrs_ms"],
+                    "missing": [k for k in ("qrs_ms", "qt_ms", "qrs_axis_deg") if g[k] is None],
+                }
+            )
+    return rows
+
+
+def report_real(rows: list[dict]) -> None:
+    print("\n2. real records split by record-number parity (odd: looked at; even: never tuned on)")
+    for half in ("look", "never tuned"):
+        for title, subset in (
+            ("CPSC 2018", [r for r in rows if r["half"] == half and r["dataset"] == "cpsc2018"]),
+            ("all shared", [r for r in rows if r["half"] == half]),
+        ):
+            s = scores(subset, "predicted")
+            per = "  ".join(f"{c} {s[c]['f1']:.2f}({s[c]['n']})" for c in CPSC_CLASSES if s[c]["n"])
+            print(f"  [{half:11s}] {title:10s} {len(subset):3d} records  macro-F1 {s['macro_f1']:.3f}  {per}")
+        half_rows = [r for r in rows if r["half"] == half]
+        sane = [r for r in half_rows if r["regular"] and r["ref_hr"] and 30 <= r["ref_hr"] <= 220 and r["hr"]]
+        agree = sum(abs(r["hr"] - r["ref_hr"]) <= 3 for r in sane)
+        lbbb = [(r["record"], r["qrs"]) for r in half_rows if "LBBB" in r["truth"]]
+        bad_normal = [r["record"] for r in half_rows if "Normal" in r["predicted"] and r["missing"]]
+        print(
+            f"  [{half:11s}] HR within 3 bpm of XQRS on regular records: {agree}/{len(sane)}"
+            f" ({100 * agree / max(1, len(sane)):.0f}%); LBBB QRS {lbbb}; called normal with QRS/QT/axis"
+            f" missing: {bad_normal or 'none'}"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a smaller synthetic grid")
+    args = parser.parse_args(argv)
+    warnings.simplefilter("ignore")
+    t0 = time.perf_counter()
+    report_synthetic(synthetic_grid(args.quick))
+    if (SHARED_ECG / "cpsc2018").is_dir():
+        report_real(real_rows())
+    else:
+        print(f"\n2. skipped: no records at {SHARED_ECG}")
+    print(f"\n({time.perf_counter() - t0:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,23 @@
+"""The Measurements tab's tables: global values once, each lead's own values per row."""
+
+from __future__ import annotations
+
+from app import present
+from gem_core.features import measure
+from gem_core.samples import synthetic_ecg
+
+
+def test_lead_rows_hold_the_leads_own_values_and_globals_are_listed_once():
+    m = measure(synthetic_ecg(118))
+    leads = present.lead_table(m)
+    assert list(leads["lead"]) == list(m.leads) and "quality" in leads
+    for shared in ("HR", "PR", "QRS", "QT", "QTc"):
+        assert shared not in leads.columns  # the intervals shared by all leads are not repeated per lead
+    assert {"R mV", "S mV", "ST mV", "ST slope mV/s", "T mV"} <= set(leads.columns)
+    assert leads["R mV"].nunique() >= 8  # each lead's own R amplitude
+    v1, v5 = (leads.set_index("lead").loc[name] for name in ("V1", "V5"))
+    assert float(v1["S mV"]) > float(v1["R mV"]) and float(v5["R mV"]) > float(v5["S mV"])  # rS / qRs
+    glob = present.global_table(m).set_index("measurement")["value"]
+    assert glob["QTc (Fridericia, for this rate)"].endswith(" ms")  # 118 bpm: Bazett over-corrects
+    assert glob["ST read at"] == "J+40 ms"
+    assert int(glob["QTc (Fridericia, for this rate)"].split()[0]) < int(glob["QTc (Bazett)"].split()[0])
