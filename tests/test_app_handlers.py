@@ -44,7 +44,9 @@ def done(ctx, sample_id):
 
 
 def req(session_hash="tab-1", username=None):
-    return SimpleNamespace(session_hash=session_hash, username=username)
+    """A request as handlers see it; its browser's anonymous-rater cookie follows from the tab."""
+    cookie = (session_hash * 32)[:32]
+    return SimpleNamespace(session_hash=session_hash, username=username, cookies={"gem_guest": cookie})
 
 
 # ------------------------------------------------------------------------------------------- pure parts
