@@ -433,3 +433,30 @@ def test_unused_anonymous_raters_are_purged(anonymous):
     assert ctx.store.purge_guests(ctx.store.local_admin(), 3600) == 0  # too recent
     assert ctx.store.purge_guests(ctx.store.local_admin(), 0) == 1
     assert {r.username for r in guests(ctx)} == used  # raters with ratings stay
+
+
+def test_admin_handlers_called_by_fn_index_refuse_raters(served, shown):
+    """The README's claim: admin events are reachable through /queue/join, and refuse non-admins."""
+    import json
+
+    url, _ = served
+    demo = DEMO["app"]
+    fn_index = next(i for i, fn in demo.fns.items() if getattr(fn, "name", "") == "run_export")
+    http = signed_in_http(url, RATERS[0])
+    session_hash = "fnindexprobe01"
+    joined = http.post(
+        f"{url}/gradio_api/queue/join",
+        json={"data": ["csv", ""], "fn_index": fn_index, "session_hash": session_hash, "event_data": None},
+    )
+    assert joined.status_code == 200, joined.text
+    outcome = None
+    with http.stream("GET", f"{url}/gradio_api/queue/data", params={"session_hash": session_hash}) as stream:
+        for line in stream.iter_lines():
+            if line.startswith("data:"):
+                msg = json.loads(line[5:])
+                if msg.get("msg") == "process_completed":
+                    outcome = msg
+                    break
+    http.close()
+    assert outcome is not None and outcome["success"] is False
+    assert "is not an admin" in json.dumps(outcome)
