@@ -44,7 +44,9 @@ except Exception as err:  # a failure that escaped the clear-error path
     outcome = f"ESCAPED {type(err).__name__}: {err}"[:120]
 took = time.perf_counter() - began
 peak = tracemalloc.get_traced_memory()[1]
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+# VmHWM belongs to this process image (ru_maxrss would carry the parent's peak across exec)
+hwm = [ln for ln in open("/proc/self/status") if ln.startswith("VmHWM:")]
+rss = int(hwm[0].split()[1]) * 1024 if hwm else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 print(json.dumps({"outcome": outcome, "s": took, "traced": peak, "rss": rss}))
 """
 
