@@ -460,3 +460,37 @@ def test_admin_handlers_called_by_fn_index_refuse_raters(served, shown):
     http.close()
     assert outcome is not None and outcome["success"] is False
     assert "is not an admin" in json.dumps(outcome)
+
+
+# ------------------------------------------------------------------------------- what held, kept holding
+
+
+def test_nothing_answers_before_sign_in_and_no_server_file_is_served(served):
+    url, ctx = served
+    data = ctx.settings.data_dir
+    anonymous = httpx.Client(timeout=30)
+    for path in (
+        "/gradio_api/info",
+        "/gradio_api/queue/data?session_hash=x",
+        "/config?",
+        "/gradio_api/upload",
+    ):
+        r = anonymous.request("POST" if path.endswith("upload") else "GET", url + path)
+        assert r.status_code in (401, 403), (path, r.status_code)
+    joined = anonymous.post(
+        f"{url}/gradio_api/queue/join", json={"data": [], "fn_index": 0, "session_hash": "x"}
+    )
+    assert joined.status_code in (401, 403)
+    anonymous.close()
+    rater = signed_in_http(url, RATERS[1])
+    for target in (
+        f"{data}/gem_studio.sqlite3",
+        ctx.settings.auth_file,
+        "/etc/passwd",
+        f"{data}/../../../etc/passwd",
+        "../../../../etc/passwd",
+    ):
+        r = rater.get(f"{url}/gradio_api/file={target}")
+        assert r.status_code in (403, 404), (target, r.status_code)
+        assert "root:" not in r.text and "scrypt$" not in r.text
+    rater.close()
