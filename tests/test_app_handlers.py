@@ -308,8 +308,13 @@ def test_startup_imports_no_model_libraries(tmp_path):
 def sync(check):
     """The app's sign-in coroutine (what Gradio awaits) as a plain function, for these tests."""
     import asyncio
+    from concurrent.futures import ThreadPoolExecutor
 
-    return lambda username, password: asyncio.run(check(username, password))
+    def call(username, password):  # in a thread of its own: another test may leave a loop running here
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, check(username, password)).result()
+
+    return call
 
 
 def test_auth_file_accounts(ctx, tmp_path):
