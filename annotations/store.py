@@ -31,7 +31,7 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -108,6 +108,13 @@ class RaterView:
     def is_admin(self) -> bool:
         return self.role == "admin"
 
+    @property
+    def is_guest(self) -> bool:
+        """An anonymous rater (``GEM_ALLOW_ANONYMOUS_RATING``): never given campaign work."""
+        return self.username.startswith(GUEST_PREFIX)
+
+
+GUEST_PREFIX = "anon-"  # usernames of anonymous raters (one per browser, see app.auth)
 
 # Whoever runs the CLI on the database file holds the data anyway: the CLI acts as this administrator.
 LOCAL_ADMIN = RaterView(
@@ -589,6 +596,27 @@ class Store:
 
         return self._write(write)
 
+    def purge_guests(self, actor: RaterView, unused_for_s: float) -> int:
+        """Delete anonymous raters created more than ``unused_for_s`` ago with no rating or choice.
+
+        Returns how many were deleted (admins only; the app runs it as the local operator).
+        """
+        from datetime import timedelta
+
+        def write(s: Session) -> int:
+            self._admin(s, actor, "purge anonymous raters")
+            cutoff = utcnow() - timedelta(seconds=unused_for_s)
+            used = select(Rating.rater_id).union(select(Preference.rater_id), select(Assignment.rater_id))
+            stale = select(Rater.id).where(
+                Rater.username.startswith(GUEST_PREFIX), Rater.created_at < cutoff, Rater.id.not_in(used)
+            )
+            ids = list(s.scalars(stale))
+            if ids:
+                s.execute(delete(Rater).where(Rater.id.in_(ids)))
+            return len(ids)
+
+        return self._write(write)
+
     def sync_auth_file(self, path: str | Path) -> int:
         """Create or update the accounts of a GEM_AUTH_FILE (``read_auth_file``); returns how many changed.
 
@@ -1056,11 +1084,14 @@ class Store:
             self._admin(s, actor, "assign campaigns")
             camp = self._find_campaign(s, campaign)
             if raters is None:
-                pool = list(s.scalars(select(Rater).where(Rater.role == "rater").order_by(Rater.id)))
+                named = select(Rater).where(Rater.role == "rater", ~Rater.username.startswith(GUEST_PREFIX))
+                pool = list(s.scalars(named.order_by(Rater.id)))
             else:
                 pool = [s.get(Rater, r.id) for r in raters]
                 if any(r is None for r in pool):
                     raise GemError("one of the raters to assign does not exist")
+                if any(r.username.startswith(GUEST_PREFIX) for r in pool):
+                    raise GemError("anonymous raters are never assigned campaign work; choose named raters")
             if len(pool) < camp.k_raters:
                 raise GemError(
                     f"campaign {camp.name!r} needs {camp.k_raters} raters per item but only {len(pool)} are available; "

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import hashlib
 import os
+import re
 import secrets
 import time
 
-from annotations.store import Store, add_auth_user, read_auth_file
+from annotations.store import GUEST_PREFIX, Store, add_auth_user, read_auth_file
 from app.signin import SignInGuard
 from app.spaces import oauth_enabled
 from app.state import AppContext
@@ -93,8 +95,43 @@ def oauth_profile(request):
     return gr.OAuthProfile(info["userinfo"])
 
 
-def current_rater(ctx: AppContext, request=None, profile=None):
-    """The signed-in rater: gradio login name, else HF OAuth profile, else (if allowed) anonymous."""
+GUEST_COOKIE = "gem_guest"  # set by app.signin.ClientAddress when anonymous rating is on
+_GUEST_TOKEN = re.compile(r"^[A-Za-z0-9_-]{32}$")
+PURGE_EVERY_S = 3600.0
+
+
+def guest_username(request) -> str | None:
+    """The anonymous rater's username for this browser (from its cookie), or None without one.
+
+    One browser, one anonymous rater: page loads and tabs share the cookie. The cookie's value is
+    hashed, so the username (which admins see) does not reveal it.
+    """
+    try:
+        token = request.cookies.get(GUEST_COOKIE, "") if request is not None else ""
+    except AttributeError:
+        return None
+    if not _GUEST_TOKEN.match(token or ""):
+        return None
+    return GUEST_PREFIX + hashlib.sha256(token.encode()).hexdigest()[:20]
+
+
+def purge_guests(ctx: AppContext, force: bool = False) -> int:
+    """Delete anonymous raters unused for ``GEM_ANONYMOUS_UNUSED_S`` (at most once an hour)."""
+    now = time.monotonic()
+    with ctx.lock:
+        due = force or now - ctx.cache.get("guests_purged_at", -PURGE_EVERY_S) >= PURGE_EVERY_S
+        if due:
+            ctx.cache["guests_purged_at"] = now
+    if not due or ctx.store is None:
+        return 0
+    return ctx.store.purge_guests(ctx.store.local_admin(), ctx.settings.anonymous_unused_s)
+
+
+def current_rater(ctx: AppContext, request=None, profile=None, create: bool = True):
+    """The signed-in rater: gradio login name, else HF OAuth profile, else (if allowed) anonymous.
+
+    An anonymous rater is made only when ``create`` (a submit), never by looking at a page.
+    """
     if ctx.store is None:
         return None
     profile = profile if profile is not None else oauth_profile(request)
@@ -104,10 +141,14 @@ def current_rater(ctx: AppContext, request=None, profile=None):
     hf_name = getattr(profile, "username", None) if profile is not None else None
     if hf_name:
         return ensure_rater(ctx, f"hf-{hf_name}"[:64], getattr(profile, "name", "") or hf_name)
-    session_hash = getattr(request, "session_hash", None) if request is not None else None
-    if ctx.settings.allow_anonymous_rating and session_hash:
-        return ensure_rater(ctx, f"anon-{session_hash[:16]}", "anonymous")
-    return None
+    guest = guest_username(request) if ctx.settings.allow_anonymous_rating else None
+    if guest is None:
+        return None
+    found = find_rater(ctx, guest)
+    if found is None and create:
+        purge_guests(ctx)
+        found = ensure_rater(ctx, guest, "anonymous")
+    return found
 
 
 def require_rater(ctx: AppContext, request=None, profile=None):

@@ -24,6 +24,8 @@ def make_context(settings: Settings) -> AppContext:
     except Exception as exc:  # any store failure: Review still works, rating screens say why
         log.warning("ratings store unavailable: %s", exc)
         ctx.store_error = str(exc)
+    if ctx.store is not None and settings.allow_anonymous_rating:
+        auth.purge_guests(ctx, force=True)  # anonymous raters left unused since the last run
     return ctx
 
 
@@ -82,7 +84,11 @@ def launch_kwargs(ctx: AppContext) -> dict:
         return bool(who and who.is_admin)
 
     guard = Middleware(
-        signin.ClientAddress, trust_proxy=trust, admin_files=rating.EXPORT_NAME, is_admin=is_admin
+        signin.ClientAddress,
+        trust_proxy=trust,
+        admin_files=rating.EXPORT_NAME,
+        is_admin=is_admin,
+        guest_cookie=auth.GUEST_COOKIE if ctx.settings.allow_anonymous_rating else "",
     )
     kwargs["app_kwargs"] = {"middleware": [guard]}
     if ctx.settings.auth_file and not oauth_enabled():

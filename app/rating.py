@@ -283,7 +283,7 @@ def import_campaign(
     k = int(k or 0)
     if k < 1:
         raise GemError(f"raters per case must be at least 1; got {k}")
-    pool = [r for r in ctx.store.raters(admin) if r.role == "rater"]
+    pool = [r for r in ctx.store.raters(admin) if r.role == "rater" and not r.is_guest]
     if len(pool) < k:
         raise GemError(
             f"{plural(k, 'rater')} per case, but only {plural(len(pool), 'rater account')} in the store; "

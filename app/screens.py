@@ -25,7 +25,7 @@ def identity_bar(ctx: AppContext) -> dict:
             gr.LoginButton(size="sm", scale=0)
 
     def show(request: gr.Request, profile: gr.OAuthProfile | None = None):
-        who = auth.current_rater(ctx, request, profile)
+        who = auth.current_rater(ctx, request, profile, create=False)
         present.sources(ctx)  # sets ctx.samples_error for a bad sample setting
         notice = f"Samples: {present.escape_md(ctx.samples_error)}.\n\n" if ctx.samples_error else ""
         if ctx.store is None:
@@ -105,7 +105,7 @@ def build_rate(ctx: AppContext, review: dict) -> dict:
                 new_key(),
             ] + fill_form(None, len(radios))
         s.rate_opened = time.time()
-        who = auth.current_rater(ctx, request, profile)
+        who = auth.current_rater(ctx, request, profile, create=False)
         prev = rating.previous_rating(ctx, who, interp.interpretation_id)
         note = f" · your rating (version {prev['version']}) is loaded; edit and submit again" if prev else ""
         head = f"**{present.escape_md(interp.label)}** on {present.escape_md(s.ecg.record_id)}{note}"

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import re
+import secrets
 import threading
 import time
 from collections import OrderedDict
@@ -47,8 +48,10 @@ class ClientAddress:
       stream): another user presenting that hash gets 403 instead of the first user's results.
     """
 
-    def __init__(self, app, trust_proxy: bool = False, admin_files: str = "", is_admin=None):
-        self.app, self.trust_proxy = app, trust_proxy
+    def __init__(
+        self, app, trust_proxy: bool = False, admin_files: str = "", is_admin=None, guest_cookie: str = ""
+    ):
+        self.app, self.trust_proxy, self.guest_cookie = app, trust_proxy, guest_cookie
         self.admin_files = re.compile(admin_files) if admin_files else None
         self.is_admin = is_admin
         self.owners: OrderedDict[str, str] = OrderedDict()  # session hash -> username
@@ -78,7 +81,30 @@ class ClientAddress:
                 user = session_user(scope)
                 if not user or self.is_admin is None or not await asyncio.to_thread(self.is_admin, user):
                     return await _refuse(send, 403, b"exports are for administrators")
+            if self.guest_cookie and not _has_cookie(scope, self.guest_cookie):
+                send = _setting_cookie(send, self.guest_cookie)
         await self.app(scope, receive, send)
+
+
+def _has_cookie(scope: dict, name: str) -> bool:
+    prefix = name.encode() + b"="
+    return any(
+        n == b"cookie" and any(part.strip().startswith(prefix) for part in v.split(b";"))
+        for n, v in scope.get("headers") or ()
+    )
+
+
+def _setting_cookie(send, name: str):
+    """``send`` that adds a fresh random ``name`` cookie (one per browser, a year) to the response."""
+    value = secrets.token_urlsafe(24)  # 32 characters
+    cookie = f"{name}={value}; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax".encode()
+
+    async def sending(message):
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", []), (b"set-cookie", cookie)]}
+        await send(message)
+
+    return sending
 
 
 async def _refuse(send, status: int, body: bytes) -> None:

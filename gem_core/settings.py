@@ -52,6 +52,7 @@ class Settings:
     export_ttl_s: float = 3600.0  # exports (files with every rater's comments) are deleted after this
     trust_proxy: bool = False  # take the client address from X-Forwarded-For (always on Spaces)
     allow_anonymous_rating: bool = False
+    anonymous_unused_s: float = 86400.0  # anonymous raters with no rating after this long are deleted
     store_patient_fields: bool = False
     # evaluation: the folder of runs (``python -m eval run --out``) the admin Evaluation view reads
     eval_dir: str = ""  # "" = <data_dir>/eval

@@ -75,3 +75,24 @@ def test_error_popup_shows_markup_from_an_upload_as_text(browser, served, fetche
     assert paths == []  # Chromium fetched nothing from the "attacker"
     assert "/tmp" not in text and "gem-upload-" not in text
     page.context.close()
+
+
+def test_a_decompression_bomb_upload_is_refused_in_the_page(browser, served, tmp_path):
+    import resource
+    import time
+
+    from tests.test_hostile_files import write_npz_bomb
+
+    url, _ = served
+    bomb = write_npz_bomb(tmp_path / "bomb.npz")  # 240 MB of float32 zeros declared, 0.2 MB on disk
+    page = open_app(browser, url, RATER)
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    began = time.perf_counter()
+    upload(page, bomb)
+    toast = page.locator(".toast-body", has_text="GEM_MAX_SAMPLES")
+    toast.wait_for(timeout=TIMEOUT)
+    took = time.perf_counter() - began
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024
+    assert "bomb.npz" in toast.inner_text() and "/tmp" not in toast.inner_text()
+    assert took < 10 and grown_mb < 100, f"{took:.1f} s, server peak grew {grown_mb:.0f} MB"
+    page.context.close()

@@ -45,7 +45,9 @@ def done(ctx, sample_id):
 
 
 def req(session_hash="tab-1", username=None):
-    return SimpleNamespace(session_hash=session_hash, username=username)
+    """A request as handlers see it; its browser's anonymous-rater cookie follows from the tab."""
+    cookie = (session_hash * 32)[:32]
+    return SimpleNamespace(session_hash=session_hash, username=username, cookies={"gem_guest": cookie})
 
 
 # ------------------------------------------------------------------------------------------- pure parts
@@ -327,8 +329,13 @@ def test_startup_imports_no_model_libraries(tmp_path):
 def sync(check):
     """The app's sign-in coroutine (what Gradio awaits) as a plain function, for these tests."""
     import asyncio
+    from concurrent.futures import ThreadPoolExecutor
 
-    return lambda username, password: asyncio.run(check(username, password))
+    def call(username, password):  # in a thread of its own: another test may leave a loop running here
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, check(username, password)).result()
+
+    return call
 
 
 def test_auth_file_accounts(ctx, tmp_path):

@@ -362,3 +362,135 @@ def test_every_state_is_bound_to_its_first_user():
         with pytest.raises(GemError, match="belongs to another signed-in user"):
             bind(state, "mallory")
     assert bind(Session(), None).owner is None  # no accounts: nothing to bind to
+
+
+# ------------------------------------------------------------------------------------- anonymous raters
+
+
+@pytest.fixture(scope="module")
+def anonymous(tmp_path_factory):
+    """(url, ctx) of an app without accounts where anonymous rating is on."""
+    data = tmp_path_factory.mktemp("anonymous-data")
+    settings = get_settings(data_dir=data, port=free_port(), host="127.0.0.1", allow_anonymous_rating=True)
+    ctx = make_context(settings)
+    demo = build_demo(settings, ctx)
+    demo.queue().launch(prevent_thread_lock=True, quiet=True, **launch_kwargs(ctx))
+    yield demo.local_url.rstrip("/"), ctx
+    demo.close()
+
+
+def guests(ctx) -> list:
+    return [r for r in ctx.store.raters(ctx.store.local_admin()) if r.is_guest]
+
+
+def test_page_loads_make_no_anonymous_raters(anonymous, browser):
+    url, ctx = anonymous
+    context = browser.new_context()
+    for _ in range(3):  # one browser, three loads
+        page = context.new_page()
+        page.goto(url)
+        page.wait_for_selector("#who", timeout=60_000)
+        page.wait_for_function("document.querySelector('#who').innerText.length > 0", timeout=60_000)
+        page.close()
+    cookies = {c["name"]: c["value"] for c in context.cookies()}
+    context.close()
+    assert len(cookies.get("gem_guest", "")) == 32  # one cookie per browser
+    assert guests(ctx) == []  # looking is not rating
+
+
+def test_one_anonymous_rater_per_browser_and_never_assigned(anonymous, tmp_path):
+    import json
+
+    from gradio_client import Client
+
+    from gem_core.errors import GemError
+
+    url, ctx = anonymous
+    browser_cookie = {"Cookie": "gem_guest=" + "b" * 32}
+    for n in range(2):  # two tabs of one browser rate
+        tab = Client(url, headers=browser_cookie, verbose=False)
+        ids = interpret_twice(tab, "synthetic:60bpm")
+        status, _ = tab.predict(ids[n], f"anon-tab-{n}", *SCORES, "", api_name="/submit_rating")
+        assert status.startswith("Saved rating")
+    other = Client(url, headers={"Cookie": "gem_guest=" + "c" * 32}, verbose=False)
+    ids = interpret_twice(other, "synthetic:60bpm")
+    other.predict(ids[0], "anon-other", *SCORES, "", api_name="/submit_rating")
+    assert len(guests(ctx)) == 2
+    line = {"case": "synthetic:75bpm", "interpretations": [{"model": "m1", "text": "Sinus rhythm."}]}
+    (tmp_path / "c.jsonl").write_text(json.dumps(line) + "\n")
+    admin = ctx.store.local_admin()
+    ctx.store.import_campaign(admin, tmp_path / "c.jsonl", "no-guests", k_raters=1)
+    with pytest.raises(GemError, match="only 0 are available"):
+        ctx.store.assign(admin, "no-guests")
+    with pytest.raises(GemError, match="never assigned"):
+        ctx.store.assign(admin, "no-guests", raters=guests(ctx)[:1])
+
+
+def test_unused_anonymous_raters_are_purged(anonymous):
+    _, ctx = anonymous
+    used = {r.username for r in guests(ctx)}
+    auth.ensure_rater(ctx, "anon-" + "0" * 20, "anonymous")
+    assert ctx.store.purge_guests(ctx.store.local_admin(), 3600) == 0  # too recent
+    assert ctx.store.purge_guests(ctx.store.local_admin(), 0) == 1
+    assert {r.username for r in guests(ctx)} == used  # raters with ratings stay
+
+
+def test_admin_handlers_called_by_fn_index_refuse_raters(served, shown):
+    """The README's claim: admin events are reachable through /queue/join, and refuse non-admins."""
+    import json
+
+    url, _ = served
+    demo = DEMO["app"]
+    fn_index = next(i for i, fn in demo.fns.items() if getattr(fn, "name", "") == "run_export")
+    http = signed_in_http(url, RATERS[0])
+    session_hash = "fnindexprobe01"
+    joined = http.post(
+        f"{url}/gradio_api/queue/join",
+        json={"data": ["csv", ""], "fn_index": fn_index, "session_hash": session_hash, "event_data": None},
+    )
+    assert joined.status_code == 200, joined.text
+    outcome = None
+    with http.stream("GET", f"{url}/gradio_api/queue/data", params={"session_hash": session_hash}) as stream:
+        for line in stream.iter_lines():
+            if line.startswith("data:"):
+                msg = json.loads(line[5:])
+                if msg.get("msg") == "process_completed":
+                    outcome = msg
+                    break
+    http.close()
+    assert outcome is not None and outcome["success"] is False
+    assert "is not an admin" in json.dumps(outcome)
+
+
+# ------------------------------------------------------------------------------- what held, kept holding
+
+
+def test_nothing_answers_before_sign_in_and_no_server_file_is_served(served):
+    url, ctx = served
+    data = ctx.settings.data_dir
+    anonymous = httpx.Client(timeout=30)
+    for path in (
+        "/gradio_api/info",
+        "/gradio_api/queue/data?session_hash=x",
+        "/config?",
+        "/gradio_api/upload",
+    ):
+        r = anonymous.request("POST" if path.endswith("upload") else "GET", url + path)
+        assert r.status_code in (401, 403), (path, r.status_code)
+    joined = anonymous.post(
+        f"{url}/gradio_api/queue/join", json={"data": [], "fn_index": 0, "session_hash": "x"}
+    )
+    assert joined.status_code in (401, 403)
+    anonymous.close()
+    rater = signed_in_http(url, RATERS[1])
+    for target in (
+        f"{data}/gem_studio.sqlite3",
+        ctx.settings.auth_file,
+        "/etc/passwd",
+        f"{data}/../../../etc/passwd",
+        "../../../../etc/passwd",
+    ):
+        r = rater.get(f"{url}/gradio_api/file={target}")
+        assert r.status_code in (403, 404), (target, r.status_code)
+        assert "root:" not in r.text and "scrypt$" not in r.text
+    rater.close()
