@@ -294,6 +294,293 @@ class SyntheticSource:
         return ecg
 
 
+# --------------------------------------------------------------------------------------------- demo
+#
+# Demo records of what the tool is for, built on the same beat model (``_beat``, ``SYN_*``) with the
+# changes each finding is defined by, all additive terms in leads I, II and V1-V6 (the other limb leads
+# follow by Einthoven/Goldberger). Criteria built to (AHA/ACCF/HRS 2009 Parts II-IV; ESC 2020 AF
+# guidelines; Fourth Universal Definition of MI 2018):
+#   AF: no P waves, fibrillatory waves (4-8 Hz, < 0.1 mV), irregularly irregular RR;
+#   PVC: early (coupling 60% of RR), wide (> 120 ms) and bizarre QRS without a P, discordant T,
+#        full compensatory pause; PAC: early (70% of RR), narrow QRS after an early, smaller P, reset;
+#   RBBB: QRS >= 120 ms with a late R' in V1-V2 and a broad terminal S in I, aVL, V5-V6;
+#   LBBB: QRS >= 140 ms, broad R in I, aVL, V5-V6, deep S (rS/QS) in V1-V3;
+#   first-degree AV block: PR > 200 ms (here 280 ms); brady/tachycardia: < 60 / > 100 bpm;
+#   ST elevation >= 0.1 mV (here 0.25 mV) in II, III, aVF (reciprocal depression in aVL);
+#   ST depression >= 0.05 mV horizontal (here 0.15 mV) in V4-V6;
+#   low voltage: QRS amplitude < 0.5 mV in every limb lead and < 1.0 mV in every chest lead.
+
+DEMO_F_WAVE_MV = 0.05  # fibrillatory waves (AF): amplitude in V1, a third of it in the limb leads
+DEMO_F_WAVE_HZ = 6.0
+DEMO_AF_RR_CV = 0.22  # irregularly irregular ventricular response: RR SD / mean
+DEMO_PVC_COUPLING = 0.6
+DEMO_PAC_COUPLING = 0.7
+DEMO_AVB_PR_MS = 280.0
+DEMO_STE_MV = 0.25
+DEMO_STD_MV = 0.15
+DEMO_LOW_VOLTAGE_SCALE = 0.35  # limb QRS 1.25 -> 0.44 mV, largest chest QRS 2.0 -> 0.7 mV
+
+
+def _p_wave(t_ms: np.ndarray, rr_s: float, shift_ms: float = 0.0) -> np.ndarray:
+    """The P wave of ``_beat`` alone (leads I, II, V1-V6), moved by ``shift_ms``."""
+    pr = SYN_PR_MS - SYN_PR_MS_PER_BPM * (60.0 / rr_s - 75.0)
+    centre, sd = SYN_QRS_ONSET_MS - pr + SYN_P_MS / 2 + shift_ms, SYN_P_MS / 5
+    out = np.zeros((len(_MODEL_LEADS), len(t_ms)))
+    mag, deg = SYN_FRONTAL["P"][:2]
+    shape = _gauss(t_ms, centre, sd)
+    out[0] = mag * np.cos(np.radians(deg)) * shape
+    out[1] = mag * np.cos(np.radians(deg - 60.0)) * shape
+    for i, lead in enumerate(_MODEL_LEADS[2:], start=2):
+        p = SYN_PRECORDIAL[lead][0]
+        if lead == "V1":
+            out[i] = p * _gauss(t_ms, centre - 12.0, 0.7 * sd)
+            out[i] -= SYN_V1_P_NEGATIVE_MV * _gauss(t_ms, centre + 22.0, 0.7 * sd)
+        else:
+            out[i] = p * shape
+    return out
+
+
+def _wave(
+    t_ms: np.ndarray, frontal: tuple[float, float], chest: dict, centre: float, sd: float, sd_after=None
+):
+    """One Gaussian wave: a frontal heart vector (mV, degrees) on I and II, and chest-lead amplitudes."""
+    shape = _gauss(t_ms, centre, sd, sd_after)
+    out = np.zeros((len(_MODEL_LEADS), len(t_ms)))
+    mag, deg = frontal
+    out[0] = mag * np.cos(np.radians(deg)) * shape
+    out[1] = mag * np.cos(np.radians(deg - 60.0)) * shape
+    for i, lead in enumerate(_MODEL_LEADS[2:], start=2):
+        out[i] = chest.get(lead, 0.0) * shape
+    return out
+
+
+def _st_shift(t_ms: np.ndarray, rr_s: float, frontal: tuple[float, float], chest: dict) -> np.ndarray:
+    """A level shift of the ST segment: from the J point (QRS end) into the T wave, smooth at both ends."""
+    j = SYN_QRS_ONSET_MS + SYN_QRS_MS
+    t_peak = SYN_QRS_ONSET_MS + SYN_QTC_MS * np.sqrt(rr_s) - 2.0 * SYN_T_DOWN_MS * rr_s
+    plateau = 1.0 / (1.0 + np.exp(-(t_ms - j) / 6.0)) * (1.0 / (1.0 + np.exp((t_ms - t_peak) / 25.0)))
+    out = np.zeros((len(_MODEL_LEADS), len(t_ms)))
+    mag, deg = frontal
+    out[0] = mag * np.cos(np.radians(deg)) * plateau
+    out[1] = mag * np.cos(np.radians(deg - 60.0)) * plateau
+    for i, lead in enumerate(_MODEL_LEADS[2:], start=2):
+        out[i] = chest.get(lead, 0.0) * plateau
+    return out
+
+
+def _rbbb(t_ms, rr_s):  # late rightward, anterior forces: R' in V1-V2, broad S in I, aVL, V5-V6
+    late = _wave(t_ms, (0.3, 180.0), {"V1": 1.2, "V2": 0.8, "V5": -0.35, "V6": -0.4}, 62.0, 20.0)
+    return _beat(t_ms, rr_s) + late
+
+
+def _lbbb(t_ms, rr_s):  # slow leftward, posterior activation: broad R in I, aVL, V5-V6, deep S in V1-V3
+    slow = _wave(
+        t_ms,
+        (0.75, -10.0),
+        {"V1": -0.9, "V2": -1.2, "V3": -0.6, "V4": 0.3, "V5": 0.7, "V6": 0.8},
+        48.0,
+        28.0,
+    )
+    return _beat(t_ms, rr_s) + slow
+
+
+def _avb(t_ms, rr_s):
+    pr = SYN_PR_MS - SYN_PR_MS_PER_BPM * (60.0 / rr_s - 75.0)
+    return _beat(t_ms, rr_s) - _p_wave(t_ms, rr_s) + _p_wave(t_ms, rr_s, pr - DEMO_AVB_PR_MS)
+
+
+def _no_p(t_ms, rr_s):
+    return _beat(t_ms, rr_s) - _p_wave(t_ms, rr_s)
+
+
+def _ste(t_ms, rr_s):  # inferior injury current: a +90 degree ST vector
+    return _beat(t_ms, rr_s) + _st_shift(t_ms, rr_s, (DEMO_STE_MV / np.cos(np.radians(30.0)), 90.0), {})
+
+
+def _std(t_ms, rr_s):  # subendocardial: horizontal depression in V4-V6
+    d = -DEMO_STD_MV
+    return _beat(t_ms, rr_s) + _st_shift(t_ms, rr_s, (0.0, 0.0), {"V4": d, "V5": d, "V6": d})
+
+
+def _low_voltage(t_ms, rr_s):
+    return DEMO_LOW_VOLTAGE_SCALE * _beat(t_ms, rr_s)
+
+
+def _pvc(t_ms, rr_s):
+    """A ventricular ectopic beat: no P, a wide (about 160 ms) bizarre QRS, a large discordant T."""
+    qrs = _wave(
+        t_ms, (1.6, -70.0), {"V1": 1.1, "V2": 1.5, "V3": 1.0, "V4": -0.4, "V5": -0.9, "V6": -1.0}, 20, 30
+    )
+    t = _wave(t_ms, (0.55, 110.0), {"V1": -0.4, "V2": -0.5, "V3": -0.3, "V5": 0.3, "V6": 0.3}, 300, 55, 45)
+    return qrs + t
+
+
+def _pac(t_ms, rr_s):  # an early, smaller P (ectopic focus) before a normal QRS
+    return _beat(t_ms, rr_s) - 0.5 * _p_wave(t_ms, rr_s)
+
+
+def _render_beats(beats, duration_s: float, fs: int, rng: np.random.Generator, noise: float, extra=None):
+    """(12, N) float32 from [(R time s, RR before s, beat function)], plus ``extra(t_ms)`` (8, N)."""
+    n = int(round(duration_s * fs))
+    t_ms = np.arange(n) * 1000.0 / fs
+    base = np.zeros((len(_MODEL_LEADS), n))
+    for r_s, rr, fn in beats:
+        lo, hi = np.searchsorted(t_ms, [r_s * 1000.0 - 600.0, r_s * 1000.0 + 300.0 + 600.0 * max(rr, 1.0)])
+        if hi > lo:
+            base[:, lo:hi] += fn(t_ms[lo:hi] - r_s * 1000.0, rr)
+    if extra is not None:
+        base += extra(t_ms)
+    if noise > 0:
+        base += rng.normal(0.0, noise, base.shape)
+    i, ii = base[0], base[1]
+    limb = [i, ii, ii - i, -(i + ii) / 2, i - ii / 2, ii - i / 2]
+    return np.vstack([np.array(limb), base[2:]]).astype(np.float32)
+
+
+def _regular(rate: float, duration_s: float, rng, fn=_beat, ectopic: dict | None = None):
+    """Beats of a sinus rhythm at ``rate`` (mild sinus arrhythmia), with ``ectopic`` {beat index: kind}:
+    "PVC" comes early with a full compensatory pause, "PAC" early and resets the sinus node."""
+    rr0 = 60.0 / rate
+    k_max = int(duration_s / rr0) + 4
+    rr = _rr_sequence(rate, k_max, rng)
+    beats, t = [], 0.3 + 0.3 * rr0 - 2 * rr0
+    for k in range(k_max):
+        kind = (ectopic or {}).get(k)
+        if kind == "PVC":
+            beats.append((t + DEMO_PVC_COUPLING * rr[k], DEMO_PVC_COUPLING * rr[k], _pvc))
+            t += 2 * rr[k]  # the sinus beat it hid was not conducted: full compensatory pause
+            beats.append((t, 2 * rr[k], fn))
+            continue
+        if kind == "PAC":
+            t += DEMO_PAC_COUPLING * rr[k]
+            beats.append((t, DEMO_PAC_COUPLING * rr[k], _pac))
+            continue
+        t += rr[k]
+        beats.append((t, rr[k], fn))
+    return beats
+
+
+def _af(duration_s: float, rng):
+    """AF at about 100 bpm: irregularly irregular RR (gamma-distributed), no P waves, f waves."""
+    rr_mean = 0.6
+    shape = 1.0 / DEMO_AF_RR_CV**2
+    beats, t = [], -1.0
+    while t < duration_s + 1.0:
+        rr = max(0.3, float(rng.gamma(shape, rr_mean / shape)))
+        t += rr
+        beats.append((t, rr, _no_p))
+    phase = rng.uniform(0, 2 * np.pi, 3)
+
+    def f_waves(t_ms):
+        s = t_ms / 1000.0
+        wave = sum(
+            np.sin(2 * np.pi * DEMO_F_WAVE_HZ * k * s + phase[j]) / k for j, k in enumerate((1.0, 1.13, 0.87))
+        ) * (1 + 0.3 * np.sin(2 * np.pi * 0.3 * s))
+        out = np.zeros((len(_MODEL_LEADS), len(t_ms)))
+        amp = DEMO_F_WAVE_MV / 2.0
+        out[0], out[1], out[2], out[3] = amp / 3 * wave, amp / 2 * wave, amp * wave, amp / 2 * wave
+        return out
+
+    return beats, f_waves
+
+
+# kind -> (title, labels (gem_core.labels abbreviations), what the record was built to show)
+DEMO_RECORDS: dict[str, tuple[str, tuple[str, ...], str]] = {
+    "af": ("Atrial fibrillation", ("AF",), "irregularly irregular RR near 100 bpm, no P waves, f waves"),
+    "pvc": (
+        "Premature ventricular contractions",
+        ("PVC",),
+        "sinus 70 bpm, two wide early beats, full pauses",
+    ),
+    "pac": ("Premature atrial contractions", ("PAC",), "sinus 70 bpm, two narrow early beats"),
+    "rbbb": ("Right bundle branch block", ("RBBB",), "QRS about 140 ms, rsR' in V1, broad S in I and V6"),
+    "lbbb": ("Left bundle branch block", ("LBBB",), "QRS about 150 ms, broad R in I and V6, deep S in V1"),
+    "avb1": ("First-degree AV block", ("I-AVB",), f"sinus 65 bpm, PR {DEMO_AVB_PR_MS:g} ms"),
+    "ste": ("Inferior ST elevation", ("STE",), f"ST up {DEMO_STE_MV:g} mV in II, III, aVF"),
+    "std": ("Lateral ST depression", ("STD",), f"ST down {DEMO_STD_MV:g} mV in V4-V6"),
+    "brady": ("Sinus bradycardia", ("SB",), "sinus rhythm, 48 bpm"),
+    "tachy": ("Sinus tachycardia", ("STach",), "sinus rhythm, 118 bpm"),
+    "lowv": ("Low QRS voltage", ("LQRSV",), "QRS < 0.5 mV in the limb leads, < 1.0 mV in the chest leads"),
+}
+
+
+def demo_ecg(kind: str, duration_s: float = 10.0, fs: int = 500, seed: int = 0, noise: float = 0.01) -> ECG:
+    """A synthetic record built to show one finding (``DEMO_RECORDS``), labelled synthetic.
+
+    >>> demo_ecg("rbbb").metadata["labels"], demo_ecg("rbbb").record_id
+    (['RBBB'], 'synthetic-rbbb')
+    """
+    if kind not in DEMO_RECORDS:
+        raise GemError(f"no demo record {kind!r}; kinds are {', '.join(DEMO_RECORDS)}")
+    rng = np.random.default_rng(seed)
+    extra = None
+    builders = {
+        "pvc": lambda: _regular(70, duration_s, rng, ectopic={4: "PVC", 9: "PVC"}),
+        "pac": lambda: _regular(70, duration_s, rng, ectopic={4: "PAC", 9: "PAC"}),
+        "rbbb": lambda: _regular(72, duration_s, rng, _rbbb),
+        "lbbb": lambda: _regular(72, duration_s, rng, _lbbb),
+        "avb1": lambda: _regular(65, duration_s, rng, _avb),
+        "ste": lambda: _regular(78, duration_s, rng, _ste),
+        "std": lambda: _regular(85, duration_s, rng, _std),
+        "brady": lambda: _regular(48, duration_s, rng),
+        "tachy": lambda: _regular(118, duration_s, rng),
+        "lowv": lambda: _regular(76, duration_s, rng, _low_voltage),
+    }
+    if kind == "af":
+        beats, extra = _af(duration_s, rng)
+    else:
+        beats = builders[kind]()
+    sig = _render_beats(beats, duration_s, fs, rng, noise, extra)
+    title, labels, built = DEMO_RECORDS[kind]
+    return ECG(
+        signal=sig,
+        fs=fs,
+        record_id=f"synthetic-{kind}",
+        metadata={
+            "source": SYNTHETIC_SOURCE,
+            "synthetic": True,
+            "labels": list(labels),
+            "label_system": "synthetic",
+            "built_to_show": built,
+        },
+        report={
+            "source_format": "synthetic",
+            "fs_original": fs,
+            "len_original": sig.shape[1],
+            "original_leads": list(LEADS),
+            "derived_leads": ["III", "aVR", "aVL", "aVF"],
+            "dropped_channels": [],
+            "nan_count": 0,
+            "warnings": [],
+        },
+    )
+
+
+class DemoSource:
+    """Synthetic records of AF, ectopy, bundle branch blocks, AV block, ST changes, rate and voltage."""
+
+    name = "demo"
+    label = "Synthetic findings (demo)"
+
+    def list(self) -> list[SampleInfo]:
+        return [
+            SampleInfo(
+                id=f"demo:{kind}",
+                title=f"Synthetic: {title}",
+                source=self.name,
+                labels=labels,
+                label_system="synthetic",
+                description=f"simulated, not a patient: {built}",
+                fs=500.0,
+                duration_s=10.0,
+            )
+            for kind, (title, labels, built) in DEMO_RECORDS.items()
+        ]
+
+    def load(self, sample_id: str) -> ECG:
+        return demo_ecg(_key(sample_id, self.name))
+
+
 # --------------------------------------------------------------------------------------------- folder
 
 
@@ -497,7 +784,8 @@ def _scp_labels(text: str) -> list[str]:
 def default_sources(
     settings: Settings | None = None, problems: list[str] | None = None
 ) -> list[SampleSource]:
-    """The synthetic gallery, plus ``GEM_SAMPLES_DIR`` and ``GEM_PTBXL_DIR`` when they are set.
+    """The synthetic gallery (sinus rhythm at several rates, then the demo records of findings), plus
+    ``GEM_SAMPLES_DIR`` and ``GEM_PTBXL_DIR`` when they are set.
 
     A setting that names no usable folder is a ``GemError``; with a ``problems`` list, that source is
     left out and the message (naming the setting) appended there instead, so an app can start with the
@@ -505,12 +793,12 @@ def default_sources(
 
     >>> problems = []
     >>> [s.name for s in default_sources(Settings(samples_dir="/no/such/dir"), problems)]
-    ['synthetic']
+    ['synthetic', 'demo']
     >>> problems[0].startswith("GEM_SAMPLES_DIR")
     True
     """
     settings = settings or get_settings()
-    sources: list[SampleSource] = [SyntheticSource()]
+    sources: list[SampleSource] = [SyntheticSource(), DemoSource()]
     configured = (
         ("GEM_SAMPLES_DIR", settings.samples_dir, lambda: FolderSource(settings.samples_dir, settings)),
         ("GEM_PTBXL_DIR", settings.ptbxl_dir, lambda: PtbxlSource(settings.ptbxl_dir, settings=settings)),

@@ -123,7 +123,7 @@ def review_page(browser, served):
     """A page with a record loaded and interpreted (shared by the Review and Rate tests)."""
     url, _ = served
     page = open_app(browser, url)
-    pick_sample(page, "A0003" if REAL_FOLDER.is_dir() else "Synthetic")
+    pick_sample(page, "A0003" if REAL_FOLDER.is_dir() else "Synthetic: Atrial fibrillation")
     interpret(page)
     yield page
     page.context.close()

@@ -299,7 +299,7 @@ def test_a_bad_samples_dir_leaves_the_synthetic_gallery_and_says_why(tmp_path):
     settings = get_settings(data_dir=tmp_path, samples_dir=str(missing), auth_file="")
     ctx = make_context(settings)
     choices = handlers.sample_choices(ctx)
-    assert choices and all(sample_id.startswith("synthetic:") for _, sample_id in choices)
+    assert choices and all(sample_id.startswith(("synthetic:", "demo:")) for _, sample_id in choices)
     assert "GEM_SAMPLES_DIR" in ctx.samples_error and str(missing) in ctx.samples_error
     demo = build_demo(settings, ctx)
     assert demo.gem_context is ctx

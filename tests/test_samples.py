@@ -314,9 +314,9 @@ def test_ptbxl_with_the_real_record_and_metadata(shared_ecg_dir, tmp_path):
 
 
 def test_default_sources_follow_settings(folder, ptbxl):
-    assert [s.name for s in default_sources(Settings())] == ["synthetic"]
+    assert [s.name for s in default_sources(Settings())] == ["synthetic", "demo"]
     sources = default_sources(Settings(samples_dir=str(folder), ptbxl_dir=str(ptbxl)))
-    assert [s.name for s in sources] == ["synthetic", "folder", "ptbxl"]
+    assert [s.name for s in sources] == ["synthetic", "demo", "folder", "ptbxl"]
     ids = [info.id for s in sources for info in s.list()]
     assert len(ids) == len(set(ids))
     assert load_sample("ptbxl:1", sources).record_id == "ptbxl-1"
@@ -328,7 +328,7 @@ def test_default_sources_follow_settings(folder, ptbxl):
 def test_default_sources_read_the_environment(monkeypatch, folder):
     monkeypatch.setenv("GEM_SAMPLES_DIR", str(folder))
     monkeypatch.delenv("GEM_PTBXL_DIR", raising=False)
-    assert [s.name for s in default_sources()] == ["synthetic", "folder"]
+    assert [s.name for s in default_sources()] == ["synthetic", "demo", "folder"]
 
 
 def test_a_bad_source_setting_raises_or_is_reported(tmp_path, folder):
@@ -336,6 +336,71 @@ def test_a_bad_source_setting_raises_or_is_reported(tmp_path, folder):
     with pytest.raises(GemError, match="does not exist"):
         default_sources(bad)
     problems: list[str] = []
-    assert [s.name for s in default_sources(bad, problems=problems)] == ["synthetic"]
+    assert [s.name for s in default_sources(bad, problems=problems)] == ["synthetic", "demo"]
     assert [p.split("=")[0] for p in problems] == ["GEM_SAMPLES_DIR", "GEM_PTBXL_DIR"]
     assert "does not exist" in problems[0] and "ptbxl_database.csv is missing" in problems[1]
+
+
+# ------------------------------------------------------------------ demo records of findings
+DEMO_EXPECT = {  # kind -> (labels the rules must give, labels they may add)
+    "af": ({"AF"}, set()),
+    "pvc": ({"PVC"}, set()),
+    "pac": ({"PAC"}, set()),
+    "rbbb": ({"RBBB"}, set()),
+    "lbbb": ({"LBBB"}, set()),
+    "avb1": ({"I-AVB"}, set()),
+    "ste": ({"STE"}, set()),
+    "std": ({"STD"}, set()),
+    "brady": ({"SB"}, {"Normal"}),
+    "tachy": ({"STach"}, {"Normal"}),
+    "lowv": ({"LQRSV"}, set()),
+}
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("kind", sorted(DEMO_EXPECT))
+def test_each_demo_record_measures_as_what_it_was_built_to_show(kind, seed):
+    """gem_core.features.measure and gem_core.rules find the finding each record was built for, and
+    nothing else."""
+    from gem_core.features import measure
+    from gem_core.rules import assess
+    from gem_core.samples import DEMO_RECORDS, demo_ecg
+
+    ecg = demo_ecg(kind, seed=seed)
+    assert ecg.signal.shape == (12, 5000) and ecg.metadata["synthetic"] is True
+    assert ecg.metadata["labels"] == list(DEMO_RECORDS[kind][1])
+    m = measure(ecg)
+    labels = set(assess(m).diagnosis_labels)
+    must, may = DEMO_EXPECT[kind]
+    assert must <= labels <= must | may, labels
+    g = m.global_values
+    if kind == "af":
+        assert g["p_wave_fraction"] < 0.5 and g["rr_sd_ms"] / g["rr_ms"] > 0.1
+    if kind in ("pvc", "pac"):
+        found = [(b["kind"], b["qrs"]) for b in m.premature_beats]
+        assert found == [(kind.upper(), "wide" if kind == "pvc" else "narrow")] * 2
+    if kind == "rbbb":
+        assert g["qrs_ms"] >= 120
+    if kind == "lbbb":
+        assert g["qrs_ms"] >= 140
+    if kind == "avb1":
+        assert g["pr_ms"] > 200
+    if kind == "brady":
+        assert g["heart_rate_bpm"] < 60
+    if kind == "tachy":
+        assert g["heart_rate_bpm"] > 100
+    if kind == "lowv":
+        v = m.voltage if hasattr(m, "voltage") else g
+        assert v.get("low_voltage_limb", True) and v.get("low_voltage_precordial", True)
+
+
+def test_the_gallery_offers_the_demo_records_labelled_synthetic():
+    from gem_core.samples import DEMO_RECORDS, default_sources, load_sample
+
+    sources = default_sources(Settings())
+    infos = [i for s in sources for i in s.list() if i.source == "demo"]
+    assert {i.id for i in infos} == {f"demo:{k}" for k in DEMO_RECORDS}
+    assert all(i.title.startswith("Synthetic") and "not a patient" in i.description for i in infos)
+    assert load_sample("demo:af", sources).record_id == "synthetic-af"
+    with pytest.raises(GemError, match="no demo record"):
+        load_sample("demo:nope", sources)
