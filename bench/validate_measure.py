@@ -13,6 +13,8 @@ Run: ``python bench/validate_measure.py [--quick]``
    scoring), heart rate within 3 bpm of wfdb's XQRS on lead II (regular records: RR irregularity under
    0.1), the QRS of every LBBB record and whether any record is called normal with QRS, QT or axis
    missing.
+3. Speed in the same run: ``measure`` against neurokit2's ``ecg_process`` on each of the 12 leads
+   (``bench/features.py``'s baseline) on 10 s records; target ratio <= 0.5.
 """
 
 from __future__ import annotations
@@ -180,6 +182,24 @@ def report_real(rows: list[dict]) -> None:
         )
 
 
+def report_speed(n: int) -> None:
+    import statistics
+
+    from features import naive, ours, ten_second_records, timed
+
+    records = ten_second_records(n)
+    if not records:
+        return
+    ours(records[0]), naive(records[0])  # warm-up
+    t_ours = [timed(ours, ecg) for ecg in records]
+    t_naive = [timed(naive, ecg) for ecg in records]
+    a, b = statistics.median(t_ours), statistics.median(t_naive)
+    print(
+        f"\n3. speed on {len(records)} 10 s records: measure {a:.0f} ms, ecg_process x 12 {b:.0f} ms, "
+        f"ratio {a / b:.3f} (target <= 0.5)"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a smaller synthetic grid")
@@ -189,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     report_synthetic(synthetic_grid(args.quick))
     if (SHARED_ECG / "cpsc2018").is_dir():
         report_real(real_rows())
+        report_speed(4 if args.quick else 10)
     else:
         print(f"\n2. skipped: no records at {SHARED_ECG}")
     print(f"\n({time.perf_counter() - t0:.0f} s)")

@@ -16,7 +16,11 @@ How it works (neurokit2 + scipy, vectorised over beats where it matters):
    shared by every lead.
 3. Each lead gets a verdict (``ok`` / ``noisy`` / ``flat``) from its high-frequency noise and from how
    well its beats match its own median beat; global values use only ``ok`` leads.
-4. Shared fiducials per beat: QRS onset/offset from the spatial velocity of the ok leads, T onset/
+4. Shared fiducials per beat: QRS onset/offset of the dominant beats (those shaped like the record's
+   median QRS) from the representative (median) beat of each ok lead, high-passed only, as the programs
+   on cardiologists' carts do (``_template_qrs_bounds``); other beats (premature, aberrant) keep their
+   own bounds from the spatial velocity of the ok leads. Beats inside a bad time window of a lead
+   (artifact burst, saturation, flat line, baseline jump) are left out of that lead. T onset/
    peak/offset from their spatial T magnitude, P waves from neurokit's dwt delineator on up to three
    representative ok leads (one limb, one right and one left precordial lead; per-beat median).
    neurokit's own QRS and T bounds were measured and found 40-90 ms off on the shared records.

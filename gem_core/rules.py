@@ -1,9 +1,10 @@
 """Clinical rules over beat-level measurements: structured findings, each with the values behind it.
 
-Input is only ``gem_core.features.measure(ecg)`` (a ``Measurements``). Every threshold is a named
-constant with its clinical source. ``assess(m)`` returns an ``Assessment``: the usable and excluded
-leads, the ordered findings (each with its sentence, label, feature, value, leads and evidence spans)
-and the diagnosis. ``gem_core.backends.measure`` turns it into GEM-style prose and grounded claims.
+Input is only ``gem_core.features.measure(ecg)`` (a ``Measurements``). Every threshold comes from
+``gem_core.criteria`` (one table with sources, shared with the grounding checker). ``assess(m)``
+returns an ``Assessment``: the usable and excluded leads, the ordered findings (each with its
+sentence, label, feature, value, leads and evidence spans) and the diagnosis.
+``gem_core.backends.measure`` turns it into GEM-style prose and grounded claims.
 
 Sources cited below:
 - AHA/ACCF/HRS 2009: Recommendations for the Standardization and Interpretation of the ECG, Part III
