@@ -80,8 +80,10 @@ def scoped_key(who, key: str) -> str:
 
 def check_shown(session: Session, *interpretation_ids) -> None:
     """``GemError`` unless every id was shown in ``session`` (generated on this tab's screens)."""
+    if any(i in (None, "", 0) for i in interpretation_ids):
+        raise GemError("generate both interpretations before choosing")
     for interpretation_id in interpretation_ids:
-        if interpretation_id is None or int(interpretation_id) not in session.shown:
+        if int(interpretation_id) not in session.shown:
             raise GemError(NOT_SHOWN.format(interpretation_id))
 
 

@@ -31,11 +31,10 @@ from gem_core.ecg_spec import (  # re-exported: gem_core.ecg.LEADS is what the r
     MODEL_SAMPLES,
     canonical_lead,
 )
+from gem_core.ecg_spec import UNIT_SCALE as _UNIT_SCALE
 from gem_core.errors import GemError
 from gem_core.limits import check_declared_size
 from gem_core.settings import Settings, get_settings
-
-_UNIT_SCALE = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "μv": 1e-3, "microvolt": 1e-3, "v": 1e3, "millivolt": 1.0}
 
 
 @dataclass

@@ -30,3 +30,7 @@ def canonical_lead(name: str) -> str | None:
         key = key[4:]
     key = key.lstrip("-")
     return _CANONICAL.get(key)
+
+
+# Millivolts per unit, by the unit names files write (lower case).
+UNIT_SCALE = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "μv": 1e-3, "microvolt": 1e-3, "v": 1e3, "millivolt": 1.0}

@@ -85,3 +85,15 @@ def tiny_gem_dir(tmp_path_factory) -> Path:
     from gem_core.model.tiny import make_tiny
 
     return make_tiny(tmp_path_factory.mktemp("tiny-gem"))
+
+
+def sync(check):
+    """The app's sign-in coroutine (what Gradio awaits) as a plain function, for these tests."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    def call(username, password):  # in a thread of its own: another test may leave a loop running here
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, check(username, password)).result()
+
+    return call

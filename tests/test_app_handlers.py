@@ -17,7 +17,7 @@ from app.main import build_demo, make_context
 from app.state import Session, new_key
 from gem_core.errors import GemError
 from gem_core.settings import get_settings
-from tests.conftest import REPO
+from tests.conftest import REPO, sync
 
 SCORES = [4, 4, 3, 5, 3, 4, 4]
 
@@ -326,18 +326,6 @@ def test_startup_imports_no_model_libraries(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------- auth file
-def sync(check):
-    """The app's sign-in coroutine (what Gradio awaits) as a plain function, for these tests."""
-    import asyncio
-    from concurrent.futures import ThreadPoolExecutor
-
-    def call(username, password):  # in a thread of its own: another test may leave a loop running here
-        with ThreadPoolExecutor(1) as pool:
-            return pool.submit(asyncio.run, check(username, password)).result()
-
-    return call
-
-
 def test_auth_file_accounts(ctx, tmp_path):
     path = tmp_path / "users.csv"
     auth.add_user(str(path), "dr.ada", "correct horse 1", role="admin")

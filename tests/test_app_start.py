@@ -8,7 +8,7 @@ import sys
 import time
 import urllib.request
 
-from tests.conftest import REPO, free_port
+from tests.conftest import REPO, free_port, sync
 
 START_TIMEOUT_S = 90
 
@@ -81,7 +81,7 @@ def test_one_account_system_create_rater_and_add_user_both_sign_in(tmp_path):
     )
     assert added.returncode == 0, added.stderr
     ctx = make_context(get_settings(data_dir=tmp_path, auth_file=str(users), db_url=db))
-    check = auth.password_check(ctx)
+    check = sync(auth.password_check(ctx))  # the sign-in coroutine Gradio awaits
     assert check("dr.lee", "lee password 1") and check("dr.kim", "kim password 1")
     assert not check("dr.lee", "kim password 1") and not check("nobody", "lee password 1")
     assert auth.find_rater(ctx, "dr.lee").role == "admin"

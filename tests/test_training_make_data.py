@@ -13,7 +13,6 @@ from tests.test_backend_openai import ChatServer
 from training.make_data import MakeDataConfig, main, make_data
 
 RECORDS = ("cinc2021_torch_ecg/E07500", "cinc2021_torch_ecg/E07512", "cinc2021_torch_ecg/HR06004")
-SUPPORTED = "Sinus bradycardia at 57 bpm. The QRS duration is 86 ms."  # E07500's measured rate and QRS
 CONTRADICTED = "Sinus tachycardia at 150 bpm. The QRS duration is 200 ms."
 
 
@@ -48,6 +47,17 @@ def measured_e07500(shared_ecg_dir):
     return machine_measurements_text(measure(load_ecg(shared_ecg_dir / "cinc2021_torch_ecg" / "E07500.hea")))
 
 
+@pytest.fixture(scope="module")
+def supported(measured_e07500) -> str:
+    """An answer that grounding supports on E07500: its label and its own measured rate and QRS."""
+    import re
+
+    line = next(x for x in measured_e07500.splitlines() if x.startswith("Global:"))
+    hr, qrs = re.search(r"heart rate (\d+) bpm", line).group(1), re.search(r"QRS (\d+) ms", line).group(1)
+    assert int(hr) < 60  # E07500 is labelled sinus bradycardia (SNOMED CT 426177001)
+    return f"Sinus bradycardia at {hr} bpm. The QRS duration is {qrs} ms."
+
+
 def cfg(records, out, url, **kw) -> MakeDataConfig:
     return MakeDataConfig(
         records=str(records), out=str(out), base_url=url, model="writer", backoff_s=0.01, progress=False, **kw
@@ -55,21 +65,21 @@ def cfg(records, out, url, **kw) -> MakeDataConfig:
 
 
 def test_prompt_holds_measurements_and_a_contradicted_answer_is_asked_again(
-    chat, shared_ecg_dir, tmp_path, measured_e07500
+    chat, shared_ecg_dir, tmp_path, measured_e07500, supported
 ):
     records = records_dir(shared_ecg_dir, tmp_path / "ecgs", RECORDS[:1])
-    chat.answers = [CONTRADICTED, SUPPORTED]
+    chat.answers = [CONTRADICTED, supported]
     result = make_data(cfg(records, tmp_path / "data.json", chat.url))
     assert result.written == 1 and result.dropped == [] and result.requests == 2
     first = chat.requests[0]
     assert first["path"] == "/v1/chat/completions" and first["model"] == "writer" and not first.get("stream")
     user = first["messages"][1]["content"]
     assert measured_e07500 in user  # every measured value of the record, as gem_core writes them
-    assert "Global: heart rate 57 bpm" in user and "QRS 86 ms" in user
+    assert "Global: heart rate " in user and " bpm; " in user and "; QRS " in user
     assert "sinus bradycardia" in user  # its header label (SNOMED CT 426177001), by name
     data = json.loads((tmp_path / "data.json").read_text())
     assert [r["id"] for r in data] == ["E07500"] and data[0]["ecg"] == "cinc2021_torch_ecg/E07500"
-    assert data[0]["conversations"][1] == {"from": "gpt", "value": SUPPORTED}
+    assert data[0]["conversations"][1] == {"from": "gpt", "value": supported}
     assert data[0]["conversations"][0]["value"].startswith("<image>\n")
     # SFT reads it as it is, with --ecg-root = --records
     from gem_core.model.tiny import build_tiny
@@ -113,10 +123,10 @@ def test_rerun_skips_finished_ids_and_requests_run_concurrently(chat, shared_ecg
     assert third.written == 0 and third.already == 3 and len(chat.requests) == 3  # nothing left to ask
 
 
-def test_transient_server_errors_are_retried_with_backoff(chat, shared_ecg_dir, tmp_path):
+def test_transient_server_errors_are_retried_with_backoff(chat, shared_ecg_dir, tmp_path, supported):
     records = records_dir(shared_ecg_dir, tmp_path / "ecgs", RECORDS[:1])
     chat.statuses = [503, 429]
-    chat.answers = [SUPPORTED]
+    chat.answers = [supported]
     result = make_data(cfg(records, tmp_path / "data.json", chat.url, retries=2))
     assert result.written == 1 and result.requests == 3
 
@@ -142,7 +152,7 @@ def test_server_down_is_a_clear_error_and_leaves_no_file(chat, shared_ecg_dir, t
     assert len(chat.requests) == 2 + 1
 
 
-def test_cli_dry_run_help_and_bad_input(chat, shared_ecg_dir, tmp_path, capsys, measured_e07500):
+def test_cli_dry_run_help_and_bad_input(chat, shared_ecg_dir, tmp_path, capsys, measured_e07500, supported):
     records = records_dir(shared_ecg_dir, tmp_path / "ecgs", RECORDS[:1])
     base = [
         "--records",
@@ -166,18 +176,18 @@ def test_cli_dry_run_help_and_bad_input(chat, shared_ecg_dir, tmp_path, capsys, 
     bad.write_text('[{"id": "E07500",')
     assert main(base) == 2  # an existing output that is not valid JSON is never overwritten
     assert "d.json:1: not valid JSON" in capsys.readouterr().err and bad.read_text() == '[{"id": "E07500",'
-    chat.answers = [SUPPORTED]
+    chat.answers = [supported]
     bad.unlink()
     assert main([*base, "--quiet"]) == 0
     assert capsys.readouterr().out.startswith("make_data: 1 records written, 0 already done, 0 dropped")
 
 
-def test_an_unreadable_record_is_dropped_and_the_others_written(chat, shared_ecg_dir, tmp_path):
+def test_an_unreadable_record_is_dropped_and_the_others_written(chat, shared_ecg_dir, tmp_path, supported):
     records = records_dir(shared_ecg_dir, tmp_path / "ecgs", RECORDS[:1])
     header = (shared_ecg_dir / "cpsc2018" / "A0002.hea").read_text().replace("A0002", "broken")
     (records / "broken.hea").write_text(header)
     (records / "broken.mat").write_bytes(b"\x00\x01garbage")
-    chat.answers = [SUPPORTED]
+    chat.answers = [supported]
     result = make_data(cfg(records, tmp_path / "data.json", chat.url))
     assert result.written == 1 and len(chat.requests) == 1  # nothing was asked for the broken record
     assert [d["id"] for d in result.dropped] == ["broken"]

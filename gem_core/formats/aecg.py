@@ -152,7 +152,7 @@ def _sequence_set(series, path: Path, settings: Settings):
             raise GemError(f"{path.name}: lead {code!r} has no <scale value=...>; expected origin and scale")
         o_unit = _attr(origin, "unit") or unit
         if o and o_unit.lower() != unit.lower():  # origin in another unit than the scale
-            from gem_core.ecg import _UNIT_SCALE
+            from gem_core.ecg_spec import UNIT_SCALE as _UNIT_SCALE
 
             o = o * _UNIT_SCALE.get(o_unit.lower(), 1.0) / _UNIT_SCALE.get(unit.lower(), 1.0)
         rows.append(o + k * digits)

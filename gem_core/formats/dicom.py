@@ -295,7 +295,8 @@ def _annotations(ds) -> tuple[list[str], dict]:
 
 def median_beats(names: list[str], units: list[str], signal: np.ndarray, fs: float | None) -> dict:
     """A median/representative beat per lead, in mV, as plain lists (JSON-ready) keyed by canonical lead."""
-    from gem_core.ecg import _UNIT_SCALE, canonical_lead
+    from gem_core.ecg_spec import UNIT_SCALE as _UNIT_SCALE
+    from gem_core.ecg_spec import canonical_lead
 
     leads = {}
     for name, unit, row in zip(names, units, np.asarray(signal, dtype=np.float64), strict=False):
