@@ -294,10 +294,12 @@ def test_compare_blind_pair_and_preference(browser, served, artifacts_dir):
     )
     a_text, b_text = page.locator("#compare-a").inner_text(), page.locator("#compare-b").inner_text()
     assert a_text != b_text
-    shapes = "document.querySelectorAll('#compare-plot .shapelayer path').length"
+    # what the highlights draw (each shape's outline), not only how many: A's and B's may count alike
+    shapes = "Array.from(document.querySelectorAll('#compare-plot .shapelayer path'), p => p.getAttribute('d')).join('|')"
+    page.wait_for_timeout(300)  # let Plotly finish drawing A's figure before reading it
     shown_a = page.evaluate(shapes)
     choose(page, "compare-shown", "B")
-    page.wait_for_function(f"{shapes} !== {shown_a}", timeout=TIMEOUT, polling=100)
+    page.wait_for_function(f"{shapes} !== {json.dumps(shown_a)}", timeout=TIMEOUT, polling=100)
     assert "measure" not in page.locator("#compare-a").inner_text().lower()  # labels are blind
     before = ctx.store.counts()["preferences"]
     choose(page, "compare-choice", "Tie")
