@@ -755,17 +755,30 @@ class Store:
             row = s.get(Interpretation, interpretation_id)
             if row is None:
                 raise GemError(f"interpretation {interpretation_id} does not exist")
-            return {
-                "id": row.id,
-                "case_id": row.case_id,
-                "model": row.model,
-                "model_version": row.model_version,
-                "question": row.question,
-                "params": row.params,
-                "text": row.text,
-                "grounding": row.grounding,
-                "created_at": row.created_at,
-            }
+            return self._interpretation_dict(row)
+
+    def case_interpretations(self, case_id: int) -> list[dict]:
+        """Every stored interpretation of a case, oldest first: other backends, earlier samples and
+        imported (campaign) texts of the same recording."""
+        with self.session() as s:
+            rows = s.scalars(
+                select(Interpretation).where(Interpretation.case_id == case_id).order_by(Interpretation.id)
+            ).all()
+            return [self._interpretation_dict(row) for row in rows]
+
+    @staticmethod
+    def _interpretation_dict(row) -> dict:
+        return {
+            "id": row.id,
+            "case_id": row.case_id,
+            "model": row.model,
+            "model_version": row.model_version,
+            "question": row.question,
+            "params": row.params,
+            "text": row.text,
+            "grounding": row.grounding,
+            "created_at": row.created_at,
+        }
 
     def case_ecg(self, case_id: int) -> ECG:
         """The stored recording of a case (``GemError`` when it was stored without its samples)."""

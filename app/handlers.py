@@ -230,6 +230,52 @@ def interpret(
     yield session
 
 
+def compare_pair(ctx: AppContext, session: Session, generated: list, rng=None) -> tuple | None:
+    """Two interpretations of the loaded record with different texts, for the Compare tab; None if
+    fewer than two distinct texts exist.
+
+    The freshly ``generated`` ones come first; when they say the same thing, a stored interpretation of
+    the same record and question with another text (another backend or model, an earlier sample, an
+    imported campaign text) takes the second place, drawn at random. The caller shows the pair and
+    only then adds its ids to ``Session.shown``.
+    """
+    import random
+
+    from app.rating import same_text
+
+    pool = [i for i in generated if i.text.strip()]
+    distinct = []
+    for interp in pool:
+        if not any(same_text(interp.text, seen.text) for seen in distinct):
+            distinct.append(interp)
+    if len(distinct) >= 2:
+        return distinct[0], distinct[1]
+    if not distinct or ctx.store is None or session.case_id is None:
+        return None
+    first = distinct[0]
+    others = [
+        row
+        for row in ctx.store.case_interpretations(int(session.case_id))
+        if row["question"] == first.question
+        and row["id"] != first.interpretation_id
+        and not same_text(row["text"], first.text)
+    ]
+    if not others:
+        return None
+    row = (rng or random.Random()).choice(others)
+    stored = Interpretation(
+        backend=row["model"],
+        label=row["model"],
+        is_gem=False,
+        question=row["question"],
+        params=dict(row["params"] or {}),
+        text=row["text"],
+        claims=present.ground(row["text"], measured(session).measurements, final=True),
+        interpretation_id=row["id"],
+    )
+    return first, stored
+
+
 def stop(ctx: AppContext, session_hash: str | None) -> str:
     """Ask this tab's running generation to stop after its current chunk."""
     return "Stopping…" if ctx.request_stop(session_hash) else "Nothing is running."

@@ -155,12 +155,26 @@ def build_review(ctx: AppContext, gpu) -> dict:
                         max_height=220,
                         elem_id="evidence-table",
                     )
+                # Side by side only where both fit whole (min_width), else one above the other; long
+                # cells wrap rather than hide behind a horizontal scroll (the values were cut off).
                 with gr.Tab("Measurements"), gr.Row():
                     glob = gr.Dataframe(
-                        present.global_table(None), interactive=False, elem_classes="compact-table", scale=2
+                        present.global_table(None),
+                        interactive=False,
+                        elem_classes="compact-table",
+                        scale=2,
+                        min_width=360,
+                        wrap=True,
+                        elem_id="global-table",
                     )
                     per_lead = gr.Dataframe(
-                        present.lead_table(None), interactive=False, elem_classes="compact-table", scale=5
+                        present.lead_table(None),
+                        interactive=False,
+                        elem_classes="compact-table",
+                        scale=5,
+                        min_width=640,
+                        wrap=True,
+                        elem_id="lead-table",
                     )
                 with gr.Tab("Samples") as samples_tab:
                     gallery = gr.Gallery(

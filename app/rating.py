@@ -145,6 +145,14 @@ SAME_TEXT = (
 )
 
 
+FEWER_THAN_TWO = (
+    "fewer than two distinct interpretations of this record: the ones generated now say the same thing "
+    "and no interpretation stored for it (another model, an earlier sample, an imported text) differs; "
+    "pick two different interpreters, or one that samples (GEM or an OpenAI-compatible server) with a "
+    "temperature above 0"
+)
+
+
 def same_text(first: str, second: str) -> bool:
     """Whether two interpretations say the same thing (whitespace aside).
 
@@ -162,8 +170,10 @@ def compare_note(ctx: AppContext) -> str:
     if names == ["measure"]:
         return (
             "Only the measurement-based interpreter is available here, and it reads an ECG the same way "
-            "every time: Compare needs two different interpretations. Set `GEM_MODEL` (GEM on this "
-            "machine) or `GEM_OPENAI_BASE_URL` (a served model) to compare."
+            "every time: Compare needs two different interpretations, so it pairs its reading with a "
+            "different one stored for the same record (e.g. an imported campaign text) when there is one. "
+            "Set `GEM_MODEL` (GEM on this machine) or `GEM_OPENAI_BASE_URL` (a served model) to compare "
+            "fresh readings."
         )
     return ""
 

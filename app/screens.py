@@ -165,7 +165,9 @@ def build_compare(ctx: AppContext, review: dict, gpu) -> None:
     pair = gr.State({})
     gr.Markdown(
         "Two interpretations of the ECG loaded on the Review tab, shown under blind labels in random order. "
-        "Pick two interpreters (or the same one twice, sampled), generate, then choose.",
+        "Pick two interpreters (or the same one twice, sampled), generate, then choose. When both say the "
+        "same thing, a different interpretation stored for this record (another model, an earlier sample, "
+        "an imported campaign text) takes the second side.",
     )
     gr.Markdown(rating.compare_note(ctx), elem_id="compare-note")
     with gr.Row():
@@ -204,7 +206,7 @@ def build_compare(ctx: AppContext, review: dict, gpu) -> None:
         status = gr.Markdown("", elem_id="compare-status")
 
     @ui_errors
-    def generate(s: Session, one: str, two: str, temperature: float, request: gr.Request):
+    def generate_pair(s: Session, one: str, two: str, temperature: float, request: gr.Request):
         bind(s, user_of(request))
         if not s.loaded:
             raise gr.Error("load an ECG on the Review tab first")
@@ -217,12 +219,14 @@ def build_compare(ctx: AppContext, review: dict, gpu) -> None:
             *_, done = handlers.interpret(ctx, sub, name, review_question(s), params, request.session_hash)
             results.append(done.interpretation)
             s.shown |= done.shown
-        if rating.same_text(results[0].text, results[1].text):
+        found = handlers.compare_pair(ctx, s, results)
+        if found is None:
             # never offer two identical texts: a choice between them would be stored as a preference
-            note = rating.compare_note(ctx) or rating.SAME_TEXT[0].upper() + rating.SAME_TEXT[1:] + "."
+            note = rating.FEWER_THAN_TWO[0].upper() + rating.FEWER_THAN_TWO[1:] + "."
             fig = figure_value(present.reading_figure(s.ecg, []))
             return s, {}, None, None, [], [], new_key(), f"No pair to compare: {note}", fig, "A"
-        a, b = rating.blind_pair(*results)
+        a, b = rating.blind_pair(*found)
+        s.shown |= {a.interpretation_id, b.interpretation_id} - {None}  # a stored side is shown from now on
         state = {
             "owner": s.owner,
             "case": s.case_id,
@@ -244,7 +248,7 @@ def build_compare(ctx: AppContext, review: dict, gpu) -> None:
         )
 
     gen.click(
-        gpu(generate),
+        gpu(generate_pair),
         [session, first, second, temp],
         [session, pair, a_id, b_id, a_text, b_text, key, status, plot, shown],
         **PRIVATE,

@@ -517,3 +517,38 @@ def present_samples(ctx):
     from app import present
 
     return present.samples(ctx)
+
+
+CLIPPED_CELLS = """(id) => {
+  // every cell of the table, with whether its text shows whole: its right edge inside the component,
+  // the topmost element there is the cell itself, and its text does not overflow the cell
+  const table = document.getElementById(id);
+  table.scrollIntoView({block: 'start'});
+  const box = table.getBoundingClientRect();
+  return [...table.querySelectorAll('[role=gridcell]')].map((cell) => {
+    const r = cell.getBoundingClientRect();
+    const wrap = cell.querySelector('.cell-wrap') || cell;
+    const top = document.elementFromPoint(r.right - 2, (r.top + r.bottom) / 2);
+    const whole = r.right <= box.right + 1 && cell.contains(top) && wrap.scrollWidth <= wrap.clientWidth + 1;
+    return {col: cell.dataset.col, text: cell.innerText.trim(), whole};
+  });
+}"""
+
+
+def test_measurement_tables_show_every_value_whole(browser, served, artifacts_dir):
+    # The Measurements tab once cut off the global table's value column (and the per-lead table's last
+    # columns) behind a horizontal scroll: every value must be readable as the page opens.
+    url, _ = served
+    page = open_app(browser, url)
+    pick_sample(page, "A0003" if REAL_FOLDER.is_dir() else "Synthetic: Atrial fibrillation")
+    wait_text(page, "#status", "Measured")
+    page.get_by_role("tab", name="Measurements").click()
+    wait_text(page, "#global-table", "Heart rate")
+    for table, columns in (("global-table", 2), ("lead-table", 9)):
+        cells = page.evaluate(CLIPPED_CELLS, table)
+        assert len(cells) == 12 * columns and {c["col"] for c in cells} == {str(i) for i in range(columns)}
+        assert [c for c in cells if not c["whole"]] == [], table
+    values = [c["text"] for c in page.evaluate(CLIPPED_CELLS, "global-table") if c["col"] == "1"]
+    assert values[0].endswith(" bpm") and values[0][0].isdigit()  # heart rate, with its unit
+    page.locator("#global-table").screenshot(path=str(artifacts_dir / "measurements.png"))
+    page.context.close()

@@ -561,6 +561,56 @@ def test_a_compare_side_is_rated_blind(done):
     session.rate_target = None
 
 
+def test_compare_pairs_only_distinct_texts_and_draws_a_stored_one_for_the_same_record(tmp_path, sample_id):
+    # The measure backend reads a record the same way every time: two fresh readings are no pair. A
+    # different text stored for the same record and question (an imported/campaign reading) is; it is
+    # added to what this tab may compare only once it is shown, under a blind label.
+    from gem_core.prompts import DEFAULT_QUESTION
+
+    ctx = make_context(get_settings(data_dir=tmp_path, allow_anonymous_rating=True, auth_file=""))
+    demo = build_demo(ctx.settings, ctx)
+    fns = {f.fn.__name__: f.fn for f in demo.fns.values()}
+    generate, submit = fns["generate_pair"], fns["submit_preference"]
+    s = handlers.registered(ctx, handlers.load_sample(ctx, sample_id))
+    out = generate(s, "measure", "measure", 0.7, req("cmp-1"))
+    assert (
+        out[1] == {} and out[2] is None and out[7].startswith("No pair to compare: Fewer than two distinct")
+    )
+    fresh = set(s.shown)  # two samples (seeds 1 and 2), both stored, one text
+    (measure_text,) = {ctx.store.interpretation(i)["text"] for i in fresh}
+    assert len(fresh) == 2
+
+    # stored for this record but no pair: the same text (whitespace aside), or another question
+    ctx.store.add_interpretation(s.case_id, "imported", "  " + measure_text.replace(" ", "  ") + " ")
+    ctx.store.add_interpretation(s.case_id, "imported", "Atrial flutter.", question="Is there flutter?")
+    out = generate(s, "measure", "measure", 0.7, req("cmp-1"))
+    assert out[2] is None and "No pair to compare" in out[7] and s.shown == fresh
+
+    other = ctx.store.add_interpretation(
+        s.case_id, "campaign-model", "Sinus rhythm. Left axis deviation.", question=DEFAULT_QUESTION
+    )
+    assert other not in s.shown
+    with pytest.raises(gr.Error, match=f"interpretation {other} was not shown"):
+        submit(s, {}, min(fresh), other, "A is better", "", new_key(), req("cmp-1"))
+    s, state, a_id, b_id, a_text, b_text, _, status, _, _ = generate(
+        s, "measure", "measure", 0.7, req("cmp-1")
+    )
+    assert status.startswith("Choose") and other in (a_id, b_id) and ({a_id, b_id} - {other}) <= fresh
+    assert s.shown == fresh | {other}
+    texts = {"".join(t for t, _ in a_text), "".join(t for t, _ in b_text)}
+    assert texts == {measure_text, "Sinus rhythm. Left axis deviation."}
+    assert state["A"].backend == state["B"].backend == "hidden"  # blind: neither side names its model
+    assert "campaign-model" not in state["A"].label + state["B"].label
+    stored_side = state["A"] if a_id == other else state["B"]
+    assert stored_side.claims and stored_side.interpretation_id == other  # grounded on this record
+
+    saved, _ = submit(s, state, a_id, b_id, "B is better", "axis", new_key(), req("cmp-1"))
+    assert saved.startswith("Saved") and ctx.store.counts()["preferences"] == 1
+    stranger = handlers.registered(ctx, handlers.load_sample(ctx, sample_id))  # another tab, nothing shown
+    with pytest.raises(gr.Error, match="was not shown"):
+        submit(stranger, state, a_id, b_id, "A is better", "", new_key(), req("cmp-2"))
+
+
 def test_launch_settings_for_spaces_and_for_local_use(ctx, monkeypatch):
     from app.main import launch_kwargs
 

@@ -120,3 +120,48 @@ def test_console_commands_work_from_any_folder(installed, synthetic, tmp_path):
     assert summary.returncode == 0 and json.loads(summary.stdout)["n_ratings"] == 0, summary.stderr
     bad = run(bin_dir, elsewhere, "gem-ecg", "missing.npy")
     assert bad.returncode == 2 and bad.stderr.startswith("error:") and "Traceback" not in bad.stderr
+
+
+@pytest.mark.slow
+def test_an_editable_install_runs_the_checkout_from_any_folder(tmp_path):
+    # `pip install -e .` (what a developer does) into a fresh venv: the commands work from another folder
+    # and run the checkout's code, so an edit there is live without reinstalling. A copy of the
+    # checkout's files stands in for it, so the install's own files (egg-info) stay out of this one.
+    import shutil
+
+    files = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.split()
+    checkout = tmp_path / "checkout"
+    for name in files:
+        if (REPO / name).is_file():
+            (checkout / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, checkout / name)
+    env_dir = tmp_path / "venv"
+    venv.create(env_dir, system_site_packages=True, with_pip=False)
+    bin_dir = env_dir / "bin"
+    install = subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(bin_dir / "python"), "install"]
+        + ["--no-deps", "--no-index", "--no-build-isolation", "-e", str(checkout)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert install.returncode == 0, install.stderr[-2000:]
+    elsewhere = tmp_path / "somewhere" / "else"
+    elsewhere.mkdir(parents=True)
+    (checkout / "gem_core" / "edited_after_install.py").write_text("WORD = 'live'\n")
+    probe = run(
+        bin_dir,
+        elsewhere,
+        "python",
+        "-c",
+        "import app, gem_core.edited_after_install as e; print(app.__file__); print(e.WORD)",
+    )
+    assert probe.returncode == 0, probe.stderr
+    where, word = probe.stdout.split()
+    assert where == str(checkout / "app" / "__init__.py") and word == "live"
+    for command in ("gem-ecg", "gem-annotations"):
+        assert run(bin_dir, elsewhere, command, "--help").returncode == 0, command
+    bad = run(bin_dir, elsewhere, "gem-ecg", "missing.npy")
+    assert bad.returncode == 2 and bad.stderr.startswith("error:") and "Traceback" not in bad.stderr
