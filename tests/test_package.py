@@ -14,7 +14,20 @@ import pytest
 
 from tests.conftest import REPO
 
-COMMANDS = ("gem-studio", "gem-interpret", "gem-annotations", "gem-ecg", "gem-features", "gem-grounding")
+COMMANDS = (
+    "gem-studio",
+    "gem-interpret",
+    "gem-annotations",
+    "gem-ecg",
+    "gem-features",
+    "gem-grounding",
+    "gem-eval",
+    "gem-make-data",
+    "gem-sft",
+    "gem-dpo",
+    "gem-kto",
+    "gem-pairs",
+)
 
 
 @pytest.fixture(scope="module")

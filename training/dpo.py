@@ -7,7 +7,13 @@ from __future__ import annotations
 
 import sys
 
-from training.preference import main
+from training.preference import main as _main
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The ``gem-dpo`` console command: ``python -m training.dpo``."""
+    return _main("dpo", argv)
+
 
 if __name__ == "__main__":
-    sys.exit(main("dpo"))
+    sys.exit(main())
