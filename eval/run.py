@@ -18,7 +18,6 @@ from __future__ import annotations
 import inspect
 import json
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -29,34 +28,15 @@ from pathlib import Path
 from eval.sets import EvalSet, Item, load_set
 from gem_core.backends import GenerationParams, Interpreter, get_backend
 from gem_core.errors import GemError
+from gem_core.provenance import project_commit
 from gem_core.settings import Settings, get_settings
 
 ANSWERS = "answers.jsonl"
 RUN_JSON = "run.json"
-REPO = Path(__file__).resolve().parents[1]
 
 
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def project_commit() -> dict:
-    """The checkout's commit and whether it had uncommitted changes (None outside a git checkout)."""
-    try:
-        head = subprocess.run(
-            ["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10
-        )
-        dirty = subprocess.run(
-            ["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return {"commit": None, "dirty": None}
-    if head.returncode != 0:
-        return {"commit": None, "dirty": None}
-    return {"commit": head.stdout.strip(), "dirty": bool(dirty.stdout.strip())}
 
 
 def file_exists(path: str | None) -> bool:

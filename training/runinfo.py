@@ -3,34 +3,19 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from gem_core.provenance import project_commit
 
 
 def git_commit() -> str | None:
     """The checkout's commit (with ``+dirty`` when files differ from it), or None outside a git checkout."""
-    try:
-        head = subprocess.run(
-            ["git", "-C", str(REPO), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
+    state = project_commit()
+    if state["commit"] is None:
         return None
-    return head + ("+dirty" if dirty else "")
+    return state["commit"] + ("+dirty" if state["dirty"] else "")
 
 
 def write_config(path: Path, step: str, settings: dict, results: dict | None = None) -> Path:

@@ -28,7 +28,6 @@ import hashlib
 import json
 import logging
 import os
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -37,11 +36,11 @@ from pathlib import Path
 import torch
 
 from gem_core.errors import GemError
+from gem_core.provenance import project_commit
 from training.data import MAX_LENGTH, GemCollator, SftDataset, read_records
 
 log = logging.getLogger(__name__)
 RUN_CONFIG = "training_config.json"
-REPO = Path(__file__).resolve().parents[1]
 
 
 @dataclass
@@ -305,23 +304,10 @@ def loss_log():
 
 
 def git_commit() -> str:
-    try:
-        sha = subprocess.run(
-            ["git", "-C", str(REPO), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-        ).stdout.strip()
-        return sha + ("+uncommitted changes" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
+    state = project_commit()
+    if state["commit"] is None:
         return "unknown (not a git checkout)"
+    return state["commit"] + ("+uncommitted changes" if state["dirty"] else "")
 
 
 def file_sha256(path: str | Path) -> str:
