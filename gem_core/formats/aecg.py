@@ -24,12 +24,12 @@ from gem_core.formats.common import (
     children,
     count_tokens,
     descendants,
+    exported_record,
     find,
     local,
     number,
     parse_numbers,
     parse_sex,
-    record_name,
     source_reading,
 )
 from gem_core.limits import check_declared_size
@@ -72,26 +72,19 @@ def read_aecg(root, path: Path, settings: Settings) -> RawRecord:
         metadata["sex"] = sex
     statements, measurements = _annotations(root)
     metadata["source_reading"] = source_reading("HL7 aECG", statements, measurements, patient)
-    warnings = []
     beat = next((d for d in descendants(root, "derivedSeries") if "REPRESENTATIVE" in _code(d).upper()), None)
-    if beat is not None:
-        try:
-            from gem_core.formats.dicom import median_beats
-
-            metadata["median_beats"] = median_beats(*_sequence_set(beat, path, settings))
-        except GemError as err:
-            warnings.append(f"representative beats not read: {err}")
-    metadata.update(patient.metadata(settings.store_patient_fields))
-    return RawRecord(
-        signal=signal,
-        names=names,
-        fs=fs,
-        record_id=record_name(path.stem, patient, settings.store_patient_fields),
-        source_format="hl7-aecg",
-        units=units,
-        metadata=metadata,
-        dropped_metadata=patient.dropped,
-        warnings=warnings,
+    return exported_record(
+        path,
+        signal,
+        names,
+        fs,
+        units,
+        "hl7-aecg",
+        patient,
+        metadata,
+        settings,
+        median=None if beat is None else lambda: _sequence_set(beat, path, settings),
+        what="representative beats",
     )
 
 

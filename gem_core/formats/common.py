@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from gem_core.ecg_formats import RawRecord
+from gem_core.ecg_spec import UNIT_SCALE, canonical_lead
 from gem_core.errors import GemError
 
 # Global measurements as carts label them -> our key (values in ms, bpm or degrees).
@@ -258,3 +260,51 @@ def text(elem, *path: str) -> str:
 
 def descendants(elem, name: str) -> list:
     return [e for e in elem.iter() if local(e.tag) == name]
+
+
+def median_beats(names: list[str], units: list[str], signal: np.ndarray, fs: float | None) -> dict:
+    """A median/representative beat per lead, in mV, as plain lists (JSON-ready) keyed by canonical lead."""
+    leads = {}
+    for name, unit, row in zip(names, units, np.asarray(signal, dtype=np.float64), strict=False):
+        canon = canonical_lead(name)
+        scale = UNIT_SCALE.get((unit or "mv").strip().lower(), 1.0)
+        if canon and canon not in leads:
+            leads[canon] = np.round(row * scale, 5).tolist()
+    return {"fs": fs, "units": "mV", "leads": leads}
+
+
+def exported_record(
+    path: Path,
+    signal,
+    names: list[str],
+    fs: float,
+    units: list[str],
+    source_format: str,
+    patient: PatientFields,
+    metadata: dict,
+    settings,
+    median=None,
+    what: str = "median beats",
+    warnings: list[str] | None = None,
+) -> RawRecord:
+    """The ``RawRecord`` every exported format ends with: the median (representative) beats when
+    ``median`` (a callable giving names, units, signal, fs) reads them, else a warning; the patient fields
+    the deployment keeps; a record id that repeats no identifier. ``warnings``: the reader's own."""
+    warnings = list(warnings or [])
+    if median is not None:
+        try:
+            metadata["median_beats"] = median_beats(*median())
+        except GemError as err:
+            warnings.append(f"{what} not read: {err}")
+    metadata.update(patient.metadata(settings.store_patient_fields))
+    return RawRecord(
+        signal=signal,
+        names=names,
+        fs=fs,
+        record_id=record_name(path.stem, patient, settings.store_patient_fields),
+        source_format=source_format,
+        units=units,
+        metadata=metadata,
+        dropped_metadata=patient.dropped,
+        warnings=warnings,
+    )

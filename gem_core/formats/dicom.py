@@ -14,16 +14,14 @@ import re
 import warnings
 from pathlib import Path
 
-import numpy as np
-
 from gem_core.ecg_formats import RawRecord
 from gem_core.errors import GemError
 from gem_core.formats.common import (
     PatientFields,
     add_measurement,
+    exported_record,
     parse_age,
     parse_sex,
-    record_name,
     source_reading,
 )
 from gem_core.limits import check_declared_size
@@ -146,24 +144,19 @@ def _read(ds, path: Path, settings: Settings) -> RawRecord:
     patient = _patient(ds)
     metadata = {k: v for k, v in (("age", _age(ds)), ("sex", parse_sex(ds.get("PatientSex")))) if v}
     metadata["source_reading"] = source_reading(f"DICOM {ECG_SOP_CLASSES[sop]}", *_annotations(ds), patient)
-    warnings = []
-    if median is not None and median != rhythm:
-        try:
-            m_names, m_units, m_signal, m_fs = _group(ds, groups, median, path, settings)
-            metadata["median_beats"] = median_beats(m_names, m_units, m_signal, m_fs)
-        except GemError as err:
-            warnings.append(f"median beats not read: {err}")
-    metadata.update(patient.metadata(settings.store_patient_fields))
-    return RawRecord(
-        signal=signal,
-        names=names,
-        fs=fs,
-        record_id=record_name(path.stem, patient, settings.store_patient_fields),
-        source_format="dicom",
-        units=units,
-        metadata=metadata,
-        dropped_metadata=patient.dropped,
-        warnings=warnings,
+    return exported_record(
+        path,
+        signal,
+        names,
+        fs,
+        units,
+        "dicom",
+        patient,
+        metadata,
+        settings,
+        median=None
+        if median is None or median == rhythm
+        else lambda: _group(ds, groups, median, path, settings),
     )
 
 
@@ -291,17 +284,3 @@ def _annotations(ds) -> tuple[list[str], dict]:
             first = value[0] if isinstance(value, MultiValue) else value
             add_measurement(measurements, str(concept[0].get("CodeMeaning", "")), first, unit)
     return statements, measurements
-
-
-def median_beats(names: list[str], units: list[str], signal: np.ndarray, fs: float | None) -> dict:
-    """A median/representative beat per lead, in mV, as plain lists (JSON-ready) keyed by canonical lead."""
-    from gem_core.ecg_spec import UNIT_SCALE as _UNIT_SCALE
-    from gem_core.ecg_spec import canonical_lead
-
-    leads = {}
-    for name, unit, row in zip(names, units, np.asarray(signal, dtype=np.float64), strict=False):
-        canon = canonical_lead(name)
-        scale = _UNIT_SCALE.get((unit or "mv").strip().lower(), 1.0)
-        if canon and canon not in leads:
-            leads[canon] = np.round(row * scale, 5).tolist()
-    return {"fs": fs, "units": "mV", "leads": leads}

@@ -23,11 +23,11 @@ from gem_core.formats.common import (
     add_measurement,
     child,
     children,
+    exported_record,
     local,
     number,
     parse_age,
     parse_sex,
-    record_name,
     source_reading,
     text,
 )
@@ -69,25 +69,17 @@ def read_muse(root, path: Path, settings: Settings) -> RawRecord:
     if sex:
         metadata["sex"] = sex
     metadata["source_reading"] = source_reading("GE MUSE", *_reading(root), patient)
-    warnings = []
-    if median is not None and median is not rhythm:
-        from gem_core.formats.dicom import median_beats
-
-        try:
-            metadata["median_beats"] = median_beats(*_waveform(median, path, settings))
-        except GemError as err:
-            warnings.append(f"median beats not read: {err}")
-    metadata.update(patient.metadata(settings.store_patient_fields))
-    return RawRecord(
-        signal=signal,
-        names=names,
-        fs=fs,
-        record_id=record_name(path.stem, patient, settings.store_patient_fields),
-        source_format="ge-muse-xml",
-        units=units,
-        metadata=metadata,
-        dropped_metadata=patient.dropped,
-        warnings=warnings,
+    return exported_record(
+        path,
+        signal,
+        names,
+        fs,
+        units,
+        "ge-muse-xml",
+        patient,
+        metadata,
+        settings,
+        median=None if median is None or median is rhythm else lambda: _waveform(median, path, settings),
     )
 
 

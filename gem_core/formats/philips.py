@@ -22,13 +22,13 @@ from gem_core.formats.common import (
     add_measurement,
     child,
     descendants,
+    exported_record,
     find,
     local,
     number,
     parse_age,
     parse_numbers,
     parse_sex,
-    record_name,
     source_reading,
     text,
 )
@@ -93,16 +93,16 @@ def read_philips(root, path: Path, settings: Settings) -> RawRecord:
     if sex:
         metadata["sex"] = sex
     metadata["source_reading"] = source_reading("Philips", *_reading(root), patient)
-    metadata.update(patient.metadata(settings.store_patient_fields))
-    return RawRecord(
-        signal=signal * resolution,
-        names=labels,
-        fs=fs,
-        record_id=record_name(path.stem, patient, settings.store_patient_fields),
-        source_format="philips-xml",
-        units=["uV"] * len(labels),
-        metadata=metadata,
-        dropped_metadata=patient.dropped,
+    return exported_record(
+        path,
+        signal * resolution,
+        labels,
+        fs,
+        ["uV"] * len(labels),
+        "philips-xml",
+        patient,
+        metadata,
+        settings,
         warnings=warnings,
     )
 
