@@ -23,7 +23,6 @@ from gem_core.features import measure
 
 LAYOUTS = ("12x1", "3x4+II", "6x2")
 # what the upload button accepts: WFDB, arrays, CSV, the exported formats (gem_core.formats) and zips of them
-UPLOAD_TYPES = (".hea", ".dat", ".mat", ".npy", ".npz", ".csv", ".dcm", ".xml", ".h5", ".hdf5", ".zip")
 PAGE_MS = 10_000.0  # the tracing shows 10 s at a time; longer records are paged
 GROUND_EVERY_S = 0.25  # re-ground a streaming text at most this often (and at each sentence end)
 

@@ -116,7 +116,9 @@ def build_review(ctx: AppContext, gpu) -> dict:
         )
         upload = gr.UploadButton(
             "Upload record (.hea+.dat/.mat, .npy, .npz, .csv, DICOM, aECG/Philips/MUSE .xml, CODE-15 .h5, .zip)",
-            file_types=list(handlers.UPLOAD_TYPES),
+            # any file: PACS exports DICOM ECGs without an extension; load_ecg knows each format by its
+            # content or name and refuses anything else with one clear message
+            file_types=None,
             file_count="multiple",
             scale=2,
             elem_id="upload-btn",

@@ -57,6 +57,8 @@ def files(tmp_path_factory):
         for key in ("dicom", "muse"):
             zf.write(out[key], out[key].name)
     out["zip"] = archive
+    out["pacs"] = folder / "IM000001"  # PACS exports name DICOM files without an extension
+    out["pacs"].write_bytes(out["dicom"].read_bytes())
     return out
 
 
@@ -89,6 +91,19 @@ def test_zip_of_exported_files_offers_its_members(ctx, files):
     assert session.ecg.report["source_format"] == "ge-muse-xml"
     other = handlers.load_record_in_upload(ctx, session, "rest.dcm")
     assert other.ecg.report["source_format"] == "dicom"
+
+
+def test_a_dicom_without_an_extension_is_taken_and_other_files_are_refused_clearly(ctx, files, tmp_path):
+    session = handlers.load_upload(ctx, [str(files["pacs"])])
+    assert session.ecg.report["source_format"] == "dicom" and session.ecg.n_samples == 5000
+    junk = tmp_path / "notes"
+    junk.write_text("not an ECG\n")
+    with pytest.raises(GemError, match="unsupported file type '\\(no extension\\)' for notes; use .hea"):
+        handlers.load_upload(ctx, [str(junk)])
+    # the upload button filters nothing, so the browser hands such files over (see the Chromium test)
+    demo = build_demo(get_settings(data_dir=tmp_path, auth_file=""), ctx)
+    button = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "upload-btn")
+    assert button.file_types is None
 
 
 def test_source_reading_line_escapes_file_text():
@@ -141,4 +156,9 @@ def test_browser_upload_code15_pick_an_exam_then_a_dicom(browser, served, files)
     )
     html = page.content().lower()
     assert not [s for s in identifier_strings() if s.lower() in html]
+
+    # a DICOM file as PACS exports it, with no extension: the button takes it, load_ecg reads it
+    file_input.set_input_files([str(files["pacs"])])
+    page.wait_for_function(f"{shown} === 'IM000001'", timeout=TIMEOUT, polling=100)
+    assert "Cart's reading" in page.locator("#record-info").inner_text()
     page.context.close()
