@@ -203,6 +203,20 @@ def _simulate(heart_rate: int, duration_s: float, fs: int, seed: int, noise: flo
     return np.vstack([np.array(limb), base[2:]]).astype(np.float32)
 
 
+def _synthetic_report(sig: np.ndarray, fs: float) -> dict:
+    """The loading report of a simulated record: nothing resampled, dropped or missing."""
+    return {
+        "source_format": "synthetic",
+        "fs_original": fs,
+        "len_original": sig.shape[1],
+        "original_leads": list(LEADS),
+        "derived_leads": ["III", "aVR", "aVL", "aVF"],
+        "dropped_channels": [],
+        "nan_count": 0,
+        "warnings": [],
+    }
+
+
 def synthetic_ecg(
     heart_rate: int = 75, duration_s: float = 10.0, fs: int = 500, seed: int = 0, noise: float = 0.01
 ) -> ECG:
@@ -237,16 +251,7 @@ def synthetic_ecg(
         fs=fs,
         record_id=f"synthetic-{heart_rate}bpm",
         metadata={"source": SYNTHETIC_SOURCE, "heart_rate_bpm": heart_rate},
-        report={
-            "source_format": "synthetic",
-            "fs_original": fs,
-            "len_original": sig.shape[1],
-            "original_leads": list(LEADS),
-            "derived_leads": ["III", "aVR", "aVL", "aVF"],
-            "dropped_channels": [],
-            "nan_count": 0,
-            "warnings": [],
-        },
+        report=_synthetic_report(sig, fs),
     )
 
 
@@ -543,16 +548,7 @@ def demo_ecg(kind: str, duration_s: float = 10.0, fs: int = 500, seed: int = 0, 
             "label_system": "synthetic",
             "built_to_show": built,
         },
-        report={
-            "source_format": "synthetic",
-            "fs_original": fs,
-            "len_original": sig.shape[1],
-            "original_leads": list(LEADS),
-            "derived_leads": ["III", "aVR", "aVL", "aVF"],
-            "dropped_channels": [],
-            "nan_count": 0,
-            "warnings": [],
-        },
+        report=_synthetic_report(sig, fs),
     )
 
 
