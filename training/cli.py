@@ -15,3 +15,18 @@ class Parser(argparse.ArgumentParser):
             file=sys.stderr,
         )
         raise SystemExit(2)
+
+
+def end_distributed(wait: bool = True) -> None:
+    """Leave the process group cleanly once a run is over (under ``accelerate launch``/torchrun).
+
+    A process that exits with its gloo group still open can abort in the group's threads at exit
+    ("terminate called without an active exception"), failing a run that trained and saved correctly.
+    ``wait``: meet the other ranks first (not after an error, which they may not share).
+    """
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        if wait:
+            dist.barrier()
+        dist.destroy_process_group()

@@ -650,11 +650,15 @@ def summary_line(kind: str, results: dict) -> str:
 def main(kind: str, argv: list[str] | None = None) -> int:
     import sys
 
+    from training.cli import end_distributed
+
     args = parse_args(kind, argv)
     try:
         results = train(kind, args)
     except GemError as err:
+        end_distributed(wait=False)
         print(f"error: {err}", file=sys.stderr)
         return 2
+    end_distributed()
     print(summary_line(kind, results))
     return 0

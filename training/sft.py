@@ -596,13 +596,17 @@ def config_from_args(args: argparse.Namespace) -> SftConfig:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from training.cli import end_distributed
+
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     try:
         result = train(config_from_args(args), progress=lambda m: print(m, file=sys.stderr))
     except GemError as err:
+        end_distributed(wait=False)
         print(f"error: {err}", file=sys.stderr)
         return 2
+    end_distributed()
     if int(os.environ.get("RANK", "0")) == 0:
         print(result.summary())
     return 0
