@@ -53,6 +53,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.ndimage import uniform_filter1d
+from scipy.signal import filtfilt, iirnotch
 
 from gem_core.criteria import ST_FAST_BPM, ST_POINT_FAST_MS, ST_POINT_MS
 from gem_core.ecg import ECG, LEADS
@@ -669,11 +670,16 @@ def _template_qrs_bounds(
     the sample-wise median of its dominant beats (``dominant``: the QRS morphology of the record's
     median beat), which removes noise and the odd beat; the spatial velocity of those median beats
     (root sum of squared slopes over the leads) spans the QRS of every lead at once, so the global onset
-    is the earliest and the offset the latest point any lead's QRS reaches. Onset and offset are where
-    it drops under 4% of its peak above the quiet level for 20 ms, read
-    outward from the peak. Where the QRS runs straight into the ST-T without a quiet gap (tachycardia,
-    LBBB, ventricular beats) the ST-T slope keeps the velocity above 4%; the offset is then where it
-    first falls under 8%, then 15% of the peak: the knee between the steep QRS and the slower ST-T.
+    is the earliest and the offset the latest point any lead's QRS reaches.
+
+    Read outward from the velocity peak, the QRS ends at the last sample above a threshold set 4% of the
+    peak above the quiet level, where the velocity then stays under it for 20 ms on average. The quiet
+    level is the lowest 20 ms mean of the velocity on that side: the noise left in the median beats
+    (slow rates give few beats), never a single low sample, so noise alone does not hold the QRS open.
+    Where the QRS runs straight into the ST-T without a quiet gap (tachycardia, LBBB, ventricular
+    beats), the ST-T slope keeps the velocity above 4%; the offset is then read at 8%, then 15%: the
+    knee between the steep QRS and the slower ST-T. The velocity is not smoothed, so a boundary is the
+    QRS's own sample (a smoothing window or a quiet-run midpoint would move both ends outward).
     """
     ms = fs / 1000.0
     idx_dom = np.flatnonzero(dominant)
@@ -684,39 +690,49 @@ def _template_qrs_bounds(
     after = int(min(240 * ms, 0.65 * rr))
     offs = np.arange(-before, after)
     idx = np.clip(r[idx_dom][:, None] + offs[None, :], 0, clean.shape[1] - 1)
-    acc = np.zeros(len(offs))
+    notches = [iirnotch(f, 30.0, fs) for f in (50.0, 60.0) if f < 0.45 * fs]
+    slopes, noise_sd = [], []
     for i in leads:
-        template = np.median(clean[i].astype(np.float64)[idx], axis=0)
-        acc += np.gradient(template) ** 2
-    sv = uniform_filter1d(np.sqrt(acc), max(1, int(4 * ms)))
+        lead = clean[i].astype(np.float64)
+        for b, a in notches:  # mains hum, removed without smearing the QRS (a moving average would)
+            lead = filtfilt(b, a, lead)
+        beats = lead[idx]
+        template = np.median(beats, axis=0)
+        slopes.append(np.gradient(template))
+        # slope noise left in the median beat: robust SD of the beats' slope residuals, times the
+        # median's standard error factor sqrt(pi / 2n)
+        resid = np.gradient(beats - template, axis=1)
+        sd = 1.4826 * float(np.median(np.abs(resid - np.median(resid))))
+        noise_sd.append(sd * math.sqrt(np.pi / (2 * len(idx_dom))))
+    noise_sd = np.asarray(noise_sd)
+    keep = noise_sd <= 3.0 * np.median(noise_sd)  # an outlier lead (noisy) would hold the QRS open alone
+    sv = np.sqrt((np.asarray(slopes)[keep] ** 2).sum(axis=0))
+    noise = 3.0 * math.sqrt(float((noise_sd[keep] ** 2).sum()))  # noise stays under 3x its velocity RMS
     centre = np.flatnonzero(np.abs(offs) <= 60 * ms)
     pk_i = int(centre[np.argmax(sv[centre])])
     pk = float(sv[pk_i])
-    k = max(1, int(20 * ms))  # a notch between S and R' is shorter than a quiet ST segment
-    floor_before = float(sv[: pk_i + 1].min())
-    floor_after = float(sv[pk_i:].min())
+    k = max(1, int(round(20 * ms)))  # a notch between S and R' is shorter than a quiet ST segment
     if pk <= 0:
         return None
 
-    def first_run(mask: np.ndarray) -> int | None:
-        run = uniform_filter1d(mask.astype(np.float64), k, mode="nearest") > 0.999
-        hit = np.flatnonzero(run)
-        return int(hit[0]) if len(hit) else None
-
-    on_rel = None
-    below = sv[: pk_i + 1][::-1] < floor_before + 0.04 * (pk - floor_before)
-    j = first_run(below)
-    if j is not None:
-        on_rel = float(offs[max(0, pk_i - (j - k // 2))])  # the quiet sample nearest the QRS
-    off_rel = None
-    for frac in (0.04, 0.08, 0.15):
-        j = first_run(sv[pk_i:] < floor_after + frac * (pk - floor_after))
-        if j is not None:
-            off_rel = float(offs[min(len(offs) - 1, pk_i + (j - k // 2))])
-            break
-    if on_rel is None or off_rel is None:
+    def boundary(side: np.ndarray, fracs: tuple[float, ...]) -> int | None:
+        """Samples from the peak (``side`` runs outward) to the last one above the threshold."""
+        if len(side) <= k:
+            return None
+        floor = float(np.convolve(side, np.ones(k) / k, mode="valid").min())
+        for frac in fracs:
+            thr = max(floor + frac * (pk - floor), noise)
+            quiet = np.convolve((side < thr).astype(np.float64), np.ones(k), mode="valid") > k - 0.5
+            hit = np.flatnonzero(quiet)
+            if len(hit):
+                return int(hit[0]) - 1
         return None
-    return on_rel, off_rel
+
+    j_on = boundary(sv[: pk_i + 1][::-1], (0.04,))
+    j_off = boundary(sv[pk_i:], (0.04, 0.08, 0.15))
+    if j_on is None or j_off is None:
+        return None
+    return float(offs[pk_i - j_on]), float(offs[pk_i + j_off])
 
 
 def _shared_fiducials(
@@ -930,7 +946,9 @@ def _measure_lead(
     """
     ms = fs / 1000.0
     on, off = fid["qrs_on"], fid["qrs_off"]
-    base = _window_mean(sig, on - 20 * ms, on - 4 * ms)  # PR baseline just before the QRS
+    # PR baseline just before the QRS; ecg_clean's moving average (filtfilt, +-18 ms) smears the QRS
+    # into the samples before its onset, so the window stops 6 ms short of it
+    base = _window_mean(sig, on - 22 * ms, on - 6 * ms)
     p_base = _at(sig, fid["p_on"])
     # P peak: largest deviation from the level at P onset (vals shifted per beat)
     vals, valid, idx = _window(sig, fid["p_on"], fid["p_off"])
