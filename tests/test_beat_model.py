@@ -12,16 +12,40 @@ from gem_core.features import measure
 from gem_core.rules import assess
 
 
+RATES = (40, 60, 75, 100, 120, 150, 180)
+WIDTHS = {"normal": (80, 100), "rsr": (100, 120, 140, 180), "slurred_s": (120, 140, 180)}
+
+
+def _vt_like(rate, qrs):
+    return rate >= 180 and qrs >= 140  # a sine-like ventricular tachycardia: tested apart
+
+
 @pytest.mark.parametrize(
     "rate, qrs, morph",
-    [(r, q, "normal") for r, q in itertools.product((40, 75, 120, 150), (80, 100))]
-    + [(r, q, "rsr") for r, q in itertools.product((40, 75, 120, 150), (100, 120, 140))]
-    + [(r, q, "slurred_s") for r, q in itertools.product((75, 128, 150), (120, 140))],
+    [
+        (rate, qrs, morph)
+        for morph, widths in WIDTHS.items()
+        for rate, qrs in itertools.product(RATES, widths)
+        if not _vt_like(rate, qrs)
+    ],
 )
 def test_qrs_duration_within_10_ms(rate, qrs, morph):
-    ecg, truth = conduction_ecg(rate, qrs, 160, 0.0, morphology=morph, seed=rate + qrs)
+    """Every morphology at 40-180 bpm, with an ST offset in V2-V4. At slow rates few beats leave noise in
+    the median beats: six of these (slurred S at 40-120 bpm, the 180 ms rSR' at 40 bpm) read 12-30 ms
+    long when the quiet level was the lowest single sample of that noise."""
+    ecg, truth = conduction_ecg(rate, qrs, 160, -0.15, ("V2", "V3", "V4"), morph, seed=rate + qrs + 160)
     g = measure(ecg).global_values
     assert g["qrs_ms"] is not None and abs(g["qrs_ms"] - truth["qrs_ms"]) <= 10, (g["qrs_ms"], truth)
+
+
+@pytest.mark.parametrize("qrs", [140, 160, 180])
+def test_vt_like_complexes_get_a_qrs_duration_within_10_ms(qrs):
+    """QRS >= 140 ms at 180 bpm (rSR' complexes): the QRS runs into the ST-T 120-160 ms later.
+    The slurred-S (LBBB-like) complex at 180 bpm is not here: its sine-like beats defeat the R peak
+    detector upstream (0-2 beats found), so no bounds are read at all (bench/validate_measure.py)."""
+    ecg, truth = conduction_ecg(180, qrs, 160, 0.0, morphology="rsr", seed=qrs)
+    g = measure(ecg).global_values
+    assert g["qrs_ms"] is not None and abs(g["qrs_ms"] - qrs) <= 10, g["qrs_ms"]
 
 
 @pytest.mark.parametrize("rate", [75, 128, 150])
