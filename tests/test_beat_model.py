@@ -11,7 +11,6 @@ from gem_core.errors import GemError
 from gem_core.features import measure
 from gem_core.rules import assess
 
-
 RATES = (40, 60, 75, 100, 120, 150, 180)
 WIDTHS = {"normal": (80, 100), "rsr": (100, 120, 140, 180), "slurred_s": (120, 140, 180)}
 
