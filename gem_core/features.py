@@ -18,7 +18,7 @@ How it works (neurokit2 + scipy, vectorised over beats where it matters):
    well its beats match its own median beat; global values use only ``ok`` leads.
 4. Shared fiducials per beat: QRS onset/offset of the dominant beats (those shaped like the record's
    median QRS) from the representative (median) beat of each ok lead, high-passed only, as the programs
-   on cardiologists' carts do (``_template_qrs_bounds``); other beats (premature, aberrant) keep their
+   on cardiologists' carts do (``_qrs_bounds``); other beats (premature, aberrant) keep their
    own bounds from the spatial velocity of the ok leads. Beats inside a bad time window of a lead
    (artifact burst, saturation, flat line, baseline jump) are left out of that lead. T onset/
    peak/offset from their spatial T magnitude, P waves from neurokit's dwt delineator on up to three
@@ -624,115 +624,122 @@ def _delineate_lead(sig: np.ndarray, peaks: np.ndarray, fs: float) -> dict[str, 
     return out
 
 
+def _qrs_velocity(sig: np.ndarray, r: np.ndarray, fs: float, leads: list[int], dominant: np.ndarray) -> dict:
+    """Spatial velocity (root sum of squared slopes over the leads) of every beat and of the median beat.
+
+    ``sig`` is high-passed only (``_amplitude_lead``): ecg_clean's moving average (filtfilt, +-18 ms)
+    would smear every QRS outward. Mains hum is notched out (50 and 60 Hz) instead. Per lead, the slope
+    noise of one beat is the robust SD of the beats' slope residuals from the median beat of the
+    ``dominant`` ones; a lead whose noise is over 3 times the median lead's is left out (alone it
+    would hold the QRS open). Returns offs (samples from R), beat_sv (n_beats, width), median_sv
+    (width,), beat_noise and median_noise (velocity RMS of noise alone: one beat, the median beat).
+    """
+    ms = fs / 1000.0
+    rr = float(np.median(np.diff(r))) if len(r) > 1 else fs
+    offs = np.arange(-int(min(160 * ms, 0.45 * rr)), int(min(240 * ms, 0.65 * rr)))
+    idx = np.clip(r[:, None] + offs[None, :], 0, sig.shape[1] - 1)
+    dom = np.flatnonzero(dominant) if dominant.any() else np.arange(len(r))
+    notches = [iirnotch(f, 30.0, fs) for f in (50.0, 60.0) if f < 0.45 * fs]
+    beat_sq, median_sq, noise_sd = [], [], []
+    for i in leads:
+        lead = sig[i].astype(np.float64)
+        for b, a in notches:
+            lead = filtfilt(b, a, lead)
+        slopes = np.gradient(lead[idx], axis=1)
+        template = np.median(lead[idx][dom], axis=0)
+        resid = slopes[dom] - np.gradient(template)
+        noise_sd.append(1.4826 * float(np.median(np.abs(resid - np.median(resid)))))
+        beat_sq.append(slopes**2)
+        median_sq.append(np.gradient(template) ** 2)
+    noise_sd = np.asarray(noise_sd)
+    keep = noise_sd <= 3.0 * np.median(noise_sd)
+    beat_noise = math.sqrt(float((noise_sd[keep] ** 2).sum()))
+    return {
+        "offs": offs,
+        "beat_sv": np.sqrt(sum(x for x, k in zip(beat_sq, keep, strict=True) if k)),
+        "median_sv": np.sqrt(sum(x for x, k in zip(median_sq, keep, strict=True) if k)),
+        "beat_noise": beat_noise,
+        # the median of n beats keeps sqrt(pi / 2n) of one beat's noise
+        "median_noise": beat_noise * math.sqrt(np.pi / (2 * len(dom))),
+    }
+
+
+def _qrs_edges(sv: np.ndarray, offs: np.ndarray, fs: float, noise: float) -> tuple[np.ndarray, np.ndarray]:
+    """QRS onset and offset (samples from R, NaN where none) in each row of a spatial velocity.
+
+    Read outward from the row's velocity peak near R, the QRS ends at its last sample above a threshold
+    set 4% of the peak above the quiet level, after which the velocity stays under it for 20 ms (a
+    notch between S and R' is shorter). The quiet level is the lowest 20 ms mean of the velocity on that
+    side; the threshold is never under 3 times the RMS velocity of noise alone (``noise``), so noise
+    cannot hold the QRS open. Where the QRS runs straight into the ST-T without a quiet gap
+    (tachycardia, LBBB, ventricular beats), the ST-T slope keeps the velocity above 4%; the offset is
+    then read at 8%, then 15% of the peak: the knee between the steep QRS and the slower ST-T. The
+    velocity is not smoothed, so a bound is the QRS's own sample: the last one above the threshold.
+    """
+    ms = fs / 1000.0
+    n, width = sv.shape
+    k = max(1, int(round(20 * ms)))
+    rows = np.arange(n)
+    centre = np.abs(offs) <= 60 * ms
+    pk_i = np.where(centre[None, :], sv, -1.0).argmax(axis=1)
+    pk = sv[rows, pk_i]
+    cols = np.arange(width)[None, :]
+    # window sums over sv[j:j + k] (j = 0 .. width - k), padded to the full width
+    csum = np.concatenate([np.zeros((n, 1)), np.cumsum(sv, axis=1)], axis=1)
+    mean_k = np.full((n, width), np.inf)
+    mean_k[:, : width - k + 1] = (csum[:, k:] - csum[:, : width - k + 1]) / k
+    before = cols + k - 1 <= pk_i[:, None]  # windows wholly before the peak
+    after = cols >= pk_i[:, None]
+    floor_on = np.where(before, mean_k, np.inf).min(axis=1)
+    floor_off = np.where(after, mean_k, np.inf).min(axis=1)
+
+    def quiet_windows(floor: np.ndarray, frac: float) -> np.ndarray:
+        """Windows sv[j:j + k] whose mean is under the threshold and whose every sample is under it or,
+        where noise is larger, under the quiet level plus 3 times the noise RMS."""
+        thr = floor + frac * (pk - floor)
+        hi = np.maximum(thr, floor + 3.0 * noise)
+        below = np.concatenate([np.zeros((n, 1)), np.cumsum(sv < hi[:, None], axis=1)], axis=1)
+        q = np.zeros((n, width), dtype=bool)
+        q[:, : width - k + 1] = below[:, k:] - below[:, : width - k + 1] > k - 0.5
+        return q & (mean_k < thr[:, None])
+
+    last = np.where(quiet_windows(floor_on, 0.04) & before, cols, -1).max(axis=1)  # nearest the QRS
+    on = np.where((last >= 0) & np.isfinite(floor_on) & (pk > 0), last + k, -1)
+    off = np.full(n, -1)
+    for frac in (0.04, 0.08, 0.15):
+        first = np.where(quiet_windows(floor_off, frac) & after, cols, width).min(axis=1)
+        off = np.where((off < 0) & (first < width) & (pk > 0), first - 1, off)
+    ok_on, ok_off = (on >= 0) & (on < width), (off >= 0) & (off < width)
+    return (
+        np.where(ok_on, offs[np.clip(on, 0, width - 1)], np.nan).astype(np.float64),
+        np.where(ok_off, offs[np.clip(off, 0, width - 1)], np.nan).astype(np.float64),
+    )
+
+
 def _qrs_bounds(
-    clean: np.ndarray, r: np.ndarray, fs: float, leads: list[int]
+    sig: np.ndarray, r: np.ndarray, fs: float, leads: list[int], dominant: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Global QRS onset/offset per beat from the spatial velocity of the given leads.
+    """Global QRS onset/offset per beat (float samples, NaN = none) from the spatial velocity of the leads.
 
     Hand-written on purpose: neurokit's per-lead QRS bounds were 40-90 ms too wide on the CPSC Normal
-    records (they latch onto P or T slopes). The spatial velocity (root sum of squared slopes over the
-    leads) is the usual multi-lead way: the QRS spans where it stays above 4% of its peak height over
-    its 10th-percentile floor; onset/offset are where it drops below for at least 16 ms (8% for the
-    onset, so that a steep P wave just before a small QRS is not taken in; on the CPSC records this
-    keeps every Normal under 110 ms and 11 of 12 bundle branch blocks at 120 ms or more).
+    records (they latch onto P or T slopes). The beats of the dominant QRS morphology (``dominant``: shaped
+    like the record's median beat) take the bounds of the representative beat, as the programs on
+    cardiologists' carts do (GE 12SL, Glasgow): each lead's median beat over the dominant beats, which
+    removes noise and the odd beat; the spatial velocity of those median beats spans the QRS of every
+    lead at once, so the global onset is the earliest and the offset the latest point any lead's QRS
+    reaches. Other beats (premature, aberrant) are read on their own velocity; both by ``_qrs_edges``.
     """
-    ms = fs / 1000.0
-    before, after = int(160 * ms), int(220 * ms)
-    offs = np.arange(-before, after)
-    idx = np.clip(r[:, None] + offs[None, :], 0, clean.shape[1] - 1)
-    acc = np.zeros(idx.shape)
-    for i in leads:
-        acc += np.gradient(clean[i].astype(np.float64))[idx] ** 2
-    sv = uniform_filter1d(np.sqrt(acc), max(1, int(8 * ms)), axis=1)
-    centre = (offs >= -60 * ms) & (offs <= 60 * ms)
-    pk_i = np.where(centre[None, :], sv, -1.0).argmax(axis=1)
-    pk = sv[np.arange(len(r)), pk_i]
-    floor = np.percentile(sv, 10, axis=1)
-    k = max(1, int(16 * ms))
-    cols = np.arange(len(offs))[None, :]
-    quiet = {}
-    for frac in (0.04, 0.08):
-        below = sv < (floor + frac * (pk - floor))[:, None]
-        quiet[frac] = uniform_filter1d(below.astype(np.float64), k, axis=1) > 0.999  # below for k samples
-    on_c = np.where(quiet[0.08] & (cols < pk_i[:, None]), cols, -1).max(axis=1)
-    off_c = np.where(quiet[0.04] & (cols > pk_i[:, None]), cols, len(offs)).min(axis=1)
-    on = np.where(on_c >= 0, r - before + on_c + k // 2, np.nan)
-    off = np.where(off_c < len(offs), r - before + off_c - k // 2, np.nan)
-    return on.astype(np.float64), off.astype(np.float64)
-
-
-def _template_qrs_bounds(
-    clean: np.ndarray, r: np.ndarray, fs: float, leads: list[int], dominant: np.ndarray
-) -> tuple[float, float] | None:
-    """Global QRS onset and offset (samples relative to R) on the representative beats of ``leads``.
-
-    As the programs on cardiologists' carts do (GE 12SL, Glasgow): each lead's representative beat is
-    the sample-wise median of its dominant beats (``dominant``: the QRS morphology of the record's
-    median beat), which removes noise and the odd beat; the spatial velocity of those median beats
-    (root sum of squared slopes over the leads) spans the QRS of every lead at once, so the global onset
-    is the earliest and the offset the latest point any lead's QRS reaches.
-
-    Read outward from the velocity peak, the QRS ends at the last sample above a threshold set 4% of the
-    peak above the quiet level, where the velocity then stays under it for 20 ms on average. The quiet
-    level is the lowest 20 ms mean of the velocity on that side: the noise left in the median beats
-    (slow rates give few beats), never a single low sample, so noise alone does not hold the QRS open.
-    Where the QRS runs straight into the ST-T without a quiet gap (tachycardia, LBBB, ventricular
-    beats), the ST-T slope keeps the velocity above 4%; the offset is then read at 8%, then 15%: the
-    knee between the steep QRS and the slower ST-T. The velocity is not smoothed, so a boundary is the
-    QRS's own sample (a smoothing window or a quiet-run midpoint would move both ends outward).
-    """
-    ms = fs / 1000.0
-    idx_dom = np.flatnonzero(dominant)
-    if len(idx_dom) < 1 or not leads:
-        return None
-    rr = float(np.median(np.diff(r))) if len(r) > 1 else fs
-    before = int(min(160 * ms, 0.45 * rr))
-    after = int(min(240 * ms, 0.65 * rr))
-    offs = np.arange(-before, after)
-    idx = np.clip(r[idx_dom][:, None] + offs[None, :], 0, clean.shape[1] - 1)
-    notches = [iirnotch(f, 30.0, fs) for f in (50.0, 60.0) if f < 0.45 * fs]
-    slopes, noise_sd = [], []
-    for i in leads:
-        lead = clean[i].astype(np.float64)
-        for b, a in notches:  # mains hum, removed without smearing the QRS (a moving average would)
-            lead = filtfilt(b, a, lead)
-        beats = lead[idx]
-        template = np.median(beats, axis=0)
-        slopes.append(np.gradient(template))
-        # slope noise left in the median beat: robust SD of the beats' slope residuals, times the
-        # median's standard error factor sqrt(pi / 2n)
-        resid = np.gradient(beats - template, axis=1)
-        sd = 1.4826 * float(np.median(np.abs(resid - np.median(resid))))
-        noise_sd.append(sd * math.sqrt(np.pi / (2 * len(idx_dom))))
-    noise_sd = np.asarray(noise_sd)
-    keep = noise_sd <= 3.0 * np.median(noise_sd)  # an outlier lead (noisy) would hold the QRS open alone
-    sv = np.sqrt((np.asarray(slopes)[keep] ** 2).sum(axis=0))
-    noise = 3.0 * math.sqrt(float((noise_sd[keep] ** 2).sum()))  # noise stays under 3x its velocity RMS
-    centre = np.flatnonzero(np.abs(offs) <= 60 * ms)
-    pk_i = int(centre[np.argmax(sv[centre])])
-    pk = float(sv[pk_i])
-    k = max(1, int(round(20 * ms)))  # a notch between S and R' is shorter than a quiet ST segment
-    if pk <= 0:
-        return None
-
-    def boundary(side: np.ndarray, fracs: tuple[float, ...]) -> int | None:
-        """Samples from the peak (``side`` runs outward) to the last one above the threshold."""
-        if len(side) <= k:
-            return None
-        floor = float(np.convolve(side, np.ones(k) / k, mode="valid").min())
-        for frac in fracs:
-            thr = max(floor + frac * (pk - floor), noise)
-            quiet = np.convolve((side < thr).astype(np.float64), np.ones(k), mode="valid") > k - 0.5
-            hit = np.flatnonzero(quiet)
-            if len(hit):
-                return int(hit[0]) - 1
-        return None
-
-    j_on = boundary(sv[: pk_i + 1][::-1], (0.04,))
-    j_off = boundary(sv[pk_i:], (0.04, 0.08, 0.15))
-    if j_on is None or j_off is None:
-        return None
-    return float(offs[pk_i - j_on]), float(offs[pk_i + j_off])
+    dominant = np.ones(len(r), dtype=bool) if dominant is None else dominant
+    if not leads or len(r) == 0:
+        return np.full(len(r), np.nan), np.full(len(r), np.nan)
+    v = _qrs_velocity(sig, r, fs, leads, dominant)
+    on, off = _qrs_edges(v["beat_sv"], v["offs"], fs, v["beat_noise"])
+    t_on, t_off = _qrs_edges(v["median_sv"][None, :], v["offs"], fs, v["median_noise"])
+    if np.isfinite(t_on[0]) and np.isfinite(t_off[0]):
+        on = np.where(dominant, t_on[0], on)
+        off = np.where(dominant, t_off[0], off)
+    rf = r.astype(np.float64)
+    return rf + on, rf + off
 
 
 def _shared_fiducials(
@@ -750,13 +757,7 @@ def _shared_fiducials(
     QRS bounds from the spatial velocity of the ok leads; P and T points from neurokit's dwt on the
     representative leads (each checked against those QRS bounds), median over the leads.
     """
-    on, off = _qrs_bounds(clean, r, fs, ok_idx)
-    if dominant is not None:  # dominant beats take the representative beat's bounds (relative to R)
-        bounds = _template_qrs_bounds(amp if amp is not None else clean, r, fs, ok_idx, dominant)
-        if bounds is not None:
-            rf = r.astype(np.float64)
-            on = np.where(dominant, rf + bounds[0], on)
-            off = np.where(dominant, rf + bounds[1], off)
+    on, off = _qrs_bounds(amp if amp is not None else clean, r, fs, ok_idx, dominant)
     per_lead = []
     for i in reps:
         peaks = own.get(i, np.full(len(r), -1))
