@@ -92,10 +92,13 @@ def _raised_cosine(t: np.ndarray, start: float, end: float) -> np.ndarray:
     return np.where((x >= 0) & (x <= 1), 0.5 - 0.5 * np.cos(2 * np.pi * np.clip(x, 0, 1)), 0.0)
 
 
-def _beat(t: np.ndarray, qrs: float, pr: float | None, qt: float, morphology: str, st: dict) -> np.ndarray:
+def _beat(
+    t: np.ndarray, qrs: float, pr: float | None, qt: float, morphology: str, st: dict, st_segment: float | None
+) -> np.ndarray:
     """One beat, t in ms from the QRS onset: (8, len) for the drawn leads."""
     out = np.zeros((len(_DRAWN), len(t)))
-    t_start = qrs + max(70.0, 0.25 * (qt - qrs))  # after J+60 ms: the ST level there is the plateau alone
+    # by default the T wave starts after J+60 ms, so the ST level there is the plateau alone
+    t_start = qrs + (max(70.0, 0.25 * (qt - qrs)) if st_segment is None else st_segment)
     t_peak = t_start + 0.55 * (qt - t_start)
     for i, lead in enumerate(_DRAWN):
         for amp, a, b in _QRS[morphology][lead]:
@@ -125,14 +128,19 @@ def conduction_ecg(
     fs: int = 500,
     noise: float = 0.01,
     seed: int = 0,
+    st_segment_ms: float | None = None,
 ) -> tuple[ECG, dict]:
     """A regular record with known QRS duration, PR interval and ST level; returns (ECG, truth).
 
     ``st_mv`` is added as a plateau from the J point in ``st_leads`` (drawn leads only: I, II, V1-V6).
     The P wave is left out (``truth["pr_ms"]`` None) when it would not fit between the previous T wave
-    and the QRS. ``truth``: qrs_ms, pr_ms, st_mv ({lead: mV} for every lead, 0 where none),
+    and the QRS. ``st_segment_ms`` is the time from the J point to the T wave's start (default: at least
+    70 ms, a quarter of the ST-T); 0 makes the ST-T rise straight out of the QRS, as at fast rates, and
+    then the level at J+40/60 ms holds part of the T wave besides ``st_mv``. ``truth``: qrs_ms, pr_ms, st_mv ({lead: mV} for every lead, 0 where none),
     heart_rate_bpm, morphology, qt_ms, qrs_onsets_ms (per beat).
     """
+    if st_segment_ms is not None and st_segment_ms < 0:
+        raise GemError(f"st_segment_ms must be >= 0 ms, not {st_segment_ms}")
     if morphology not in _QRS:
         raise GemError(f"unknown morphology {morphology!r}; one of {sorted(_QRS)}")
     bad = [lead for lead in st_leads if lead not in _DRAWN]
@@ -140,6 +148,8 @@ def conduction_ecg(
         raise GemError(f"ST offsets go on drawn leads {_DRAWN}, not {bad}")
     rr = 60000.0 / heart_rate
     qt = min(max(QTC_MS * np.sqrt(rr / 1000.0), qrs_ms + 200.0), rr - 30.0)
+    if st_segment_ms is not None and qrs_ms + st_segment_ms > qt - 80.0:
+        raise GemError(f"an ST segment of {st_segment_ms} ms leaves the T wave under 80 ms (QT {qt:.0f} ms)")
     pr = pr_ms if pr_ms is not None and rr - pr_ms - qt >= 40.0 else None
     rng = np.random.default_rng(seed)
     n = int(round(duration_s * fs))
@@ -151,7 +161,7 @@ def conduction_ecg(
     for on in onsets:
         lo, hi = np.searchsorted(t, [on - (pr or 0.0) - 10.0, on + qt + 10.0])
         if hi > lo:
-            drawn[:, lo:hi] += _beat(t[lo:hi] - on, qrs_ms, pr, qt, morphology, st)
+            drawn[:, lo:hi] += _beat(t[lo:hi] - on, qrs_ms, pr, qt, morphology, st, st_segment_ms)
     drawn += rng.normal(0.0, noise, drawn.shape)
     i, ii = drawn[0], drawn[1]
     limb = [i, ii, ii - i, -(i + ii) / 2, i - ii / 2, ii - i / 2]

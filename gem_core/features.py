@@ -640,24 +640,27 @@ def _qrs_velocity(sig: np.ndarray, r: np.ndarray, fs: float, leads: list[int], d
     idx = np.clip(r[:, None] + offs[None, :], 0, sig.shape[1] - 1)
     dom = np.flatnonzero(dominant) if dominant.any() else np.arange(len(r))
     notches = [iirnotch(f, 30.0, fs) for f in (50.0, 60.0) if f < 0.45 * fs]
-    beat_sq, median_sq, noise_sd = [], [], []
+    notched, median_slopes, noise_sd = [], [], []
     for i in leads:
         lead = sig[i].astype(np.float64)
         for b, a in notches:
             lead = filtfilt(b, a, lead)
-        slopes = np.gradient(lead[idx], axis=1)
-        template = np.median(lead[idx][dom], axis=0)
-        resid = slopes[dom] - np.gradient(template)
+        beats = lead[idx]
+        median_slope = np.gradient(np.median(beats[dom], axis=0))
+        resid = np.gradient(beats[dom], axis=1) - median_slope
         noise_sd.append(1.4826 * float(np.median(np.abs(resid - np.median(resid)))))
-        beat_sq.append(slopes**2)
-        median_sq.append(np.gradient(template) ** 2)
+        notched.append(lead)
+        median_slopes.append(median_slope)
     noise_sd = np.asarray(noise_sd)
-    keep = noise_sd <= 3.0 * np.median(noise_sd)
+    keep = np.flatnonzero(noise_sd <= 3.0 * np.median(noise_sd))
+    beat_sv = np.zeros(idx.shape)
+    for j in keep:  # one lead at a time: long records have thousands of beats
+        beat_sv += np.gradient(notched[j][idx], axis=1) ** 2
     beat_noise = math.sqrt(float((noise_sd[keep] ** 2).sum()))
     return {
         "offs": offs,
-        "beat_sv": np.sqrt(sum(x for x, k in zip(beat_sq, keep, strict=True) if k)),
-        "median_sv": np.sqrt(sum(x for x, k in zip(median_sq, keep, strict=True) if k)),
+        "beat_sv": np.sqrt(beat_sv),
+        "median_sv": np.sqrt((np.asarray(median_slopes)[keep] ** 2).sum(axis=0)),
         "beat_noise": beat_noise,
         # the median of n beats keeps sqrt(pi / 2n) of one beat's noise
         "median_noise": beat_noise * math.sqrt(np.pi / (2 * len(dom))),
@@ -667,14 +670,16 @@ def _qrs_velocity(sig: np.ndarray, r: np.ndarray, fs: float, leads: list[int], d
 def _qrs_edges(sv: np.ndarray, offs: np.ndarray, fs: float, noise: float) -> tuple[np.ndarray, np.ndarray]:
     """QRS onset and offset (samples from R, NaN where none) in each row of a spatial velocity.
 
-    Read outward from the row's velocity peak near R, the QRS ends at its last sample above a threshold
-    set 4% of the peak above the quiet level, after which the velocity stays under it for 20 ms (a
-    notch between S and R' is shorter). The quiet level is the lowest 20 ms mean of the velocity on that
-    side; the threshold is never under 3 times the RMS velocity of noise alone (``noise``), so noise
-    cannot hold the QRS open. Where the QRS runs straight into the ST-T without a quiet gap
-    (tachycardia, LBBB, ventricular beats), the ST-T slope keeps the velocity above 4%; the offset is
-    then read at 8%, then 15% of the peak: the knee between the steep QRS and the slower ST-T. The
-    velocity is not smoothed, so a bound is the QRS's own sample: the last one above the threshold.
+    Read outward from the row's velocity peak near R, the QRS ends at its last sample before a quiet
+    20 ms (a notch between S and R' is shorter): a window whose mean velocity is under a threshold set
+    4% of the peak above the quiet level (the lowest 20 ms mean on that side) and whose every sample
+    stays under that threshold, or, where noise is larger, under the quiet level plus 3 times the
+    velocity RMS of noise alone (``noise``). A window's mean steadies noise; the cap on each sample keeps
+    a slow terminal R' or slurred S, whose velocity dips under the threshold only briefly, inside the
+    QRS. Where the QRS runs straight into the ST-T without a quiet gap (tachycardia, LBBB, ventricular
+    beats), the ST-T slope keeps the velocity above 4%; the offset is then read at 8%, then 15% of the
+    peak: the knee between the steep QRS and the slower ST-T. The velocity is not smoothed, so a bound
+    is the QRS's own sample.
     """
     ms = fs / 1000.0
     n, width = sv.shape
