@@ -93,7 +93,13 @@ def _raised_cosine(t: np.ndarray, start: float, end: float) -> np.ndarray:
 
 
 def _beat(
-    t: np.ndarray, qrs: float, pr: float | None, qt: float, morphology: str, st: dict, st_segment: float | None
+    t: np.ndarray,
+    qrs: float,
+    pr: float | None,
+    qt: float,
+    morphology: str,
+    st: dict,
+    st_segment: float | None,
 ) -> np.ndarray:
     """One beat, t in ms from the QRS onset: (8, len) for the drawn leads."""
     out = np.zeros((len(_DRAWN), len(t)))
