@@ -198,6 +198,34 @@ def test_atrial_fibrillation_needs_irregular_rr_and_absent_p_waves():
 # --- intervals and the spans they point at ------------------------------------------------------
 
 
+@pytest.mark.parametrize("pr", [None, 160])
+def test_a_stated_share_of_beats_with_p_waves_is_compared_with_the_measured_one(pr):
+    """The interpreter writes "P waves precede 0% of the dominant beats" for a regular rhythm without
+    P waves; the checker read any such sentence as "P waves present" and contradicted it."""
+    from gem_core.backends.measure import MeasureInterpreter
+    from gem_core.beat_model import conduction_ecg
+    from gem_core.features import measure
+
+    ecg, _ = conduction_ecg(75, 90, pr, 0.0)
+    m = measure(ecg)
+    share = 0 if pr is None else 100
+    assert only(f"P waves precede {share}% of the dominant beats in lead II.", m)["verdict"] == "supported"
+    assert only(f"P waves precede {share - 15 if share else 15} % of beats.", m)["verdict"] == "contradicted"
+    assert (
+        only(f"P waves precede {share + 8 if not share else share - 8} percent of beats.", m)["verdict"]
+        == "supported"
+    )
+    assert only(f"P waves precede {100 - share}% of the beats.", m)["measured"] == (
+        f"text: P waves {100 - share}%; measured: P waves in {share}% of beats"
+    )
+    reading = MeasureInterpreter().interpret(ecg)
+    assert f"P waves precede {share}% of the dominant beats" in reading.text
+    claims = ground(reading.text, m, final=True)
+    assert claims and all(c["verdict"] == "supported" for c in claims), [
+        (c["text"], c["verdict"]) for c in claims if c["verdict"] != "supported"
+    ]
+
+
 def test_qrs_duration_in_v1_points_at_v1_qrs_complexes():
     m = make_measurements(qrs=132.0)
     c = only("The QRS duration is prolonged (>120 ms) in V1.", m)

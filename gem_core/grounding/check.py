@@ -105,6 +105,7 @@ T_FLAT_MV, T_PEAKED_MV, T_UPRIGHT_MV = criteria.T_FLAT_MV, criteria.T_PEAKED_MV,
 T_UPRIGHT_LEADS = criteria.T_UPRIGHT_LEADS
 SINUS_P_FRACTION = criteria.SINUS_MIN_P_WAVE_FRACTION
 AF_P_FRACTION = criteria.AF_MAX_P_WAVE_FRACTION
+P_FRACTION_TOL = 0.1  # a stated share of beats with P waves: dominant beats or all beats may be counted
 AF_RR_IRREGULARITY = criteria.AF_MIN_NORMALISED_RMSSD
 IRREGULAR_RR = criteria.IRREGULAR_NORMALISED_RMSSD
 PAUSE_RATIO = criteria.PAUSE_RATIO
@@ -215,7 +216,7 @@ _RHYTHM_FEATURES = {
     "bradycardia",
     "higher_degree_av_block",
 }
-_UNIT_LABEL = {"bpm": "bpm", "ms": "ms", "mV": "mV", "deg": "°"}
+_UNIT_LABEL = {"bpm": "bpm", "ms": "ms", "mV": "mV", "deg": "°", "pct": "%"}
 _LABEL = {
     "first_degree_av_block": "first-degree AV block",
     "lafb": "left anterior fascicular block",
@@ -259,7 +260,7 @@ def fmt(value, unit: str | None) -> str:
     if text.lstrip("-").strip("0.") == "":
         text = text.lstrip("-")  # no "-0.00"
     label = _UNIT_LABEL.get(unit or "", unit or "")
-    return text + ("" if not label else ("°" if label == "°" else f" {label}"))
+    return text + ("" if not label else (label if label in ("°", "%") else f" {label}"))
 
 
 _ABBREV = {
@@ -1145,6 +1146,9 @@ def _p_wave(d: Draft, m: Measurements):
     if pfrac is None:
         return NOT_CHECKABLE, "P waves n/a", evidence
     measured = f"P waves in {100 * pfrac:.0f}% of {counted}"
+    if d.unit == "pct" and isinstance(d.value, float):  # a stated share: "P waves precede 0% of ..."
+        ok = abs(d.value / 100.0 - pfrac) <= P_FRACTION_TOL
+        return _verdict(ok, d.negated), measured, evidence
     if d.comparator in (None, "normal", "positive", "present", "regular"):
         return _verdict(pfrac >= AF_P_FRACTION, d.negated), measured, evidence
     return NOT_CHECKABLE, measured, evidence

@@ -230,6 +230,7 @@ _UNITS = {
     "mV": r"mV|millivolts?",
     "mm": r"mm",
     "deg": r"°|degrees?|deg",
+    "pct": r"%|per\s*cent",
 }
 _UNIT_RE = "|".join(f"(?P<u_{name}>{pat})" for name, pat in _UNITS.items())
 _NUM = r"\d+(?:\.\d+)?"
@@ -256,7 +257,7 @@ FEATURE_UNITS: dict[str, tuple[str, ...]] = {
     "low_voltage": ("mV",),
     "qt_interval": ("ms",),
     "qtc_interval": ("ms",),
-    "p_wave": ("ms", "mV"),
+    "p_wave": ("ms", "mV", "pct"),  # "P waves precede 80% of the beats"
     "t_wave": ("ms", "mV"),
     "t_inversion": ("mV",),
     "st_segment": ("mV",),
