@@ -52,7 +52,8 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.ndimage import uniform_filter1d
+from scipy.ndimage import gaussian_filter1d, uniform_filter1d
+from scipy.signal import find_peaks
 
 from gem_core.criteria import ST_FAST_BPM, ST_POINT_FAST_MS, ST_POINT_MS
 from gem_core.ecg import ECG, LEADS
@@ -114,6 +115,16 @@ WIDE_QRS_MS = 120.0
 # on the CPSC records: >= 0.90; atrial fibrillation: mostly 0.55-0.84).
 P_LOCK_BEAT = 0.75
 P_LOCK_RECORD = 0.85
+# P onset and offset on the representative beats (``_template_p_wave``): the wave-boundary rule of
+# Martinez et al. 2004 (IEEE TBME 51:570, the wavelet delineator that neurokit's dwt implements): from
+# the steepest P slope, outward to where the slope falls under this share of it (their xi_Pon 0.5 and
+# xi_Pend 0.9).
+P_ONSET_SLOPE = 0.5
+P_OFFSET_SLOPE = 0.9
+P_SLOPE_SCALE_MS = 8.0  # Gaussian-derivative scale, about the dwt scale neurokit reads P bounds at
+P_MIN_SNR = 3.0  # a P wave must stand this many times above the representative beat's noise
+P_LEAD_SHARE = 0.5  # leads whose P is at least this share of the largest lead's P give an onset
+P_LEAD_AGREE_MS = 20.0  # those onsets must lie within this of their median (outlier leads dropped)
 PREMATURE_RATIO = 0.88  # coupling interval below this share of the local median RR is premature
 LIMB_LEADS = ("I", "II", "III", "aVR", "aVL", "aVF")
 PRECORDIAL_LEADS = ("V1", "V2", "V3", "V4", "V5", "V6")
@@ -867,6 +878,99 @@ def _p_consistency(clean: np.ndarray, r: np.ndarray, fs: float, leads: list[int]
     return best
 
 
+def _lead_p_bounds(
+    template: np.ndarray, end: int, noise: float, fs: float
+) -> tuple[float, float, float] | None:
+    """(onset, offset, prominence) of the P wave in one lead's representative pre-QRS segment.
+
+    ``template[end]`` is the QRS onset (the segment runs on a little, so that the slope there is not an
+    edge effect). The P wave is the most prominent peak (either polarity) before it, prominence taken
+    over both its bases and over the PR-segment level (20-4 ms before the QRS onset), in a segment that starts at the
+    previous beat's T end so the T wave is not in it; a peak at the segment's edge is not a peak. Its bounds follow Martinez et al. 2004 on a Gaussian-derivative slope: from the steepest
+    rise into the peak, back to where the slope falls under P_ONSET_SLOPE of it; from the steepest fall
+    after the peak, on to where it falls under P_OFFSET_SLOPE of that. None where no peak stands
+    P_MIN_SNR times above ``noise``, or a bound runs off the segment or into the QRS (a wave that has
+    not ended by the QRS onset is not a P wave whose bounds can be read).
+    """
+    sigma = P_SLOPE_SCALE_MS * fs / 1000.0
+    smooth = gaussian_filter1d(template, sigma, mode="nearest")[: end + 1]
+    slope = gaussian_filter1d(template, sigma, order=1, mode="nearest")
+    ms = fs / 1000.0
+    pr_level = float(np.mean(template[max(0, end - int(20 * ms)) : max(1, end - int(4 * ms))]))
+    best = None
+    for sign in (1.0, -1.0):
+        peaks, props = find_peaks(sign * smooth, prominence=P_MIN_SNR * noise)
+        for k, p in enumerate(peaks):
+            # its height over both its bases and over the PR-segment level: the trough
+            # between a T wave's tail and the P wave stands over its bases but not over that level
+            prom = min(float(props["prominences"][k]), sign * (float(smooth[p]) - pr_level))
+            if prom >= P_MIN_SNR * noise and (best is None or prom > best[3]):
+                best = (sign, int(p), (int(props["left_bases"][k]), int(props["right_bases"][k])), prom)
+    if best is None:
+        return None
+    sign, p, (lb, rb), prom = best
+    d = sign * slope
+    up = lb + int(np.argmax(d[lb : p + 1]))
+    quiet = np.flatnonzero(d[:up] < P_ONSET_SLOPE * d[up])
+    down = p + int(np.argmin(d[p : rb + 1]))
+    settled = np.flatnonzero(-d[down:] < P_OFFSET_SLOPE * -d[down])
+    if d[up] <= 0 or d[down] >= 0 or not len(quiet) or not len(settled) or down + settled[0] > end:
+        return None
+    return float(quiet[-1]), float(down + settled[0]), prom
+
+
+def _template_p_wave(
+    clean: np.ndarray, r: np.ndarray, fs: float, fid: dict, beats: np.ndarray, leads: list[int]
+) -> tuple[float, float] | None:
+    """(PR interval, P duration) in ms from the representative beats of ``leads``.
+
+    As for the QRS (``_template_qrs_bounds``): per lead, the sample-wise median of ``beats`` (dominant
+    beats with a time-locked P wave) from the previous beat's T end to the QRS onset; each lead's P
+    bounds by ``_lead_p_bounds``. Guarded as the cart programs guard theirs: only leads whose P is at
+    least P_LEAD_SHARE of the largest one vote, a lead whose onset lies more than P_LEAD_AGREE_MS from
+    the voters' median is dropped, and at least two leads must agree; the global bounds are the median
+    of the agreeing leads; the PR runs to the QRS onset of the same beats. None (the caller keeps the
+    per-beat dwt values) otherwise.
+    """
+    ms = fs / 1000.0
+    use = np.flatnonzero(beats)
+    use = use[use >= 1]
+    if len(use) < 3 or not leads:
+        return None
+    rf = r.astype(np.float64)
+    qrs_on = float(_nanmedian(fid["qrs_on"][use] - rf[use]))
+    t_end = float(_nanmedian(fid["t_off"][use - 1] - rf[use - 1]))  # previous beat's T end, from its R
+    rr = float(np.median(rf[use] - rf[use - 1]))
+    if not (math.isfinite(qrs_on) and math.isfinite(t_end)):
+        return None
+    start = max(t_end - rr, qrs_on - 500 * ms)
+    if qrs_on - start < 60 * ms:
+        return None
+    offs = np.arange(int(math.floor(start)), int(math.ceil(qrs_on + 3 * P_SLOPE_SCALE_MS * ms)) + 1)
+    end = int(math.ceil(qrs_on)) - int(offs[0])  # the QRS onset's place in the segment
+    idx = np.clip(r[use][:, None] + offs[None, :], 0, clean.shape[1] - 1)
+    found = []
+    for i in leads:
+        rows = clean[i].astype(np.float64)[idx]
+        template = np.median(rows, axis=0)
+        # the noise a P wave must stand out of: the single beats' spread about the median beat (robust SD)
+        # before the QRS, so that a P wave counts only where it would be seen beat by beat
+        noise = 1.4826 * float(np.median(np.abs(rows - template)[:, : end + 1]))
+        bounds = _lead_p_bounds(template, end, max(noise, 1e-4), fs)
+        if bounds is not None:
+            found.append(bounds)
+    if not found:
+        return None
+    top = max(b[2] for b in found)
+    votes = np.array([(b[0], b[1]) for b in found if b[2] >= P_LEAD_SHARE * top])
+    mid = np.median(votes[:, 0])
+    agree = votes[np.abs(votes[:, 0] - mid) <= P_LEAD_AGREE_MS * ms]
+    if len(agree) < 2:
+        return None
+    on, off = np.median(agree, axis=0) + offs[0]
+    return (qrs_on - on) / ms, (min(off, qrs_on) - on) / ms
+
+
 # ----------------------------------------------------------------------------------------------------
 # Per-lead measurement around the shared fiducials (vectorised over beats)
 # ----------------------------------------------------------------------------------------------------
@@ -1243,6 +1347,10 @@ def _measure_uncached(ecg: ECG) -> Measurements:
     p_present = np.isfinite(fid["p_on"]) & (p_lock >= P_LOCK_BEAT) & locked
     for k in ("p_on", "p_peak", "p_off"):
         fid[k] = np.where(p_present, fid[k], np.nan)
+    # global PR from the representative beats (per-beat values stay for beat-level claims)
+    p_template = (
+        _template_p_wave(clean, r, fs, fid, dominant & (p_lock >= P_LOCK_BEAT), ok_idx) if locked else None
+    )
 
     timing = _timing(fid, r, fs)
     st_point = _st_point_ms(r, fs)
@@ -1273,7 +1381,7 @@ def _measure_uncached(ecg: ECG) -> Measurements:
         )
 
     ok_names = {LEADS[i] for i in ok_idx}
-    g = _global_values(r, fs, timing, p_present, lead_med, ok_names, quality, reps)
+    g = _global_values(r, fs, timing, p_present, lead_med, ok_names, quality, reps, p_template)
     g["st_point_ms"] = st_point
     g["bad_windows"] = {
         LEADS[i]: _windows_ms(bad[i], r, fs, ecg.duration_ms) for i in range(len(LEADS)) if bad[i].any()
@@ -1294,7 +1402,7 @@ def _measure_uncached(ecg: ECG) -> Measurements:
     )
 
 
-def _global_values(r, fs, timing, p_present, lead_med, ok_names, quality, reps) -> dict:
+def _global_values(r, fs, timing, p_present, lead_med, ok_names, quality, reps, p_template=None) -> dict:
     qd = dict(zip(LEADS, quality, strict=True))
     g = _empty_globals(qd, len(r))
     rr = np.diff(r) * 1000.0 / fs
@@ -1311,7 +1419,7 @@ def _global_values(r, fs, timing, p_present, lead_med, ok_names, quality, reps) 
         rr_ms=rnd(mean_rr),
         rr_sd_ms=rnd(float(rr.std())) if len(rr) > 1 else None,
         rr_irregularity=rnd(rmssd / mean_rr, 3),
-        pr_ms=rnd(_nanmedian(timing["pr_interval"])),
+        pr_ms=rnd(p_template[0] if p_template else _nanmedian(timing["pr_interval"])),
         qrs_ms=rnd(_nanmedian(timing["qrs_duration"])),
         qt_ms=rnd(_nanmedian(timing["qt_interval"])),
         qtc_ms=rnd(_nanmedian(timing["qtc_interval"])),
