@@ -36,7 +36,7 @@ sys.path.insert(0, str(REPO / "bench"))
 from interpret_cpsc import SHARED_ECG, scores, truth_labels  # noqa: E402
 
 from gem_core.backends.measure import MeasureInterpreter  # noqa: E402
-from gem_core.beat_model import conduction_ecg  # noqa: E402
+from gem_core.beat_model import P_MS, conduction_ecg  # noqa: E402
 from gem_core.ecg import load_ecg  # noqa: E402
 from gem_core.features import measure  # noqa: E402
 from gem_core.labels import CPSC_CLASSES, labels_from_text  # noqa: E402
@@ -74,6 +74,7 @@ def synthetic_grid(quick: bool) -> list[dict]:
                     if g["pr_ms"] is None or truth["pr_ms"] is None
                     else g["pr_ms"] - truth["pr_ms"],
                     "pr_missing": truth["pr_ms"] is not None and g["pr_ms"] is None,
+                    "p_err": None if g["p_ms"] is None or truth["pr_ms"] is None else g["p_ms"] - P_MS,
                     "st_err": max(st_err) if st_err else None,
                 }
             )
@@ -110,7 +111,10 @@ def report_synthetic(rows: list[dict]) -> None:
             "ms",
             10,
         )
+    for rate in sorted({r["rate"] for r in usable}):
+        _stats(f"PR interval at {rate} bpm", [r["pr_err"] for r in usable if r["rate"] == rate], "ms", 10)
     print(f"  PR truth present but not measured: {sum(r['pr_missing'] for r in usable)}")
+    _stats("P duration", [r["p_err"] for r in usable], "ms", 10)
     _stats("ST level (worst of V2-V4, II, V6)", [r["st_err"] for r in usable], "mV", 0.03)
     for rate in sorted({r["rate"] for r in usable}):
         _stats(f"ST level at {rate} bpm", [r["st_err"] for r in usable if r["rate"] == rate], "mV", 0.03)

@@ -55,7 +55,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d, uniform_filter1d
 from scipy.signal import find_peaks
 
-from gem_core.criteria import ST_FAST_BPM, ST_POINT_FAST_MS, ST_POINT_MS
+from gem_core.criteria import FIRST_DEGREE_AVB_PR_MS, ST_FAST_BPM, ST_POINT_FAST_MS, ST_POINT_MS
 from gem_core.ecg import ECG, LEADS
 from gem_core.errors import GemError
 
@@ -125,6 +125,7 @@ P_SLOPE_SCALE_MS = 8.0  # Gaussian-derivative scale, about the dwt scale neuroki
 P_MIN_SNR = 3.0  # a P wave must stand this many times above the representative beat's noise
 P_LEAD_SHARE = 0.5  # leads whose P is at least this share of the largest lead's P give an onset
 P_LEAD_AGREE_MS = 20.0  # those onsets must lie within this of their median (outlier leads dropped)
+P_VISIBLE_MV = 0.03  # the atrial wave under which _p_consistency counts a lead as having none
 PREMATURE_RATIO = 0.88  # coupling interval below this share of the local median RR is premature
 LIMB_LEADS = ("I", "II", "III", "aVR", "aVL", "aVF")
 PRECORDIAL_LEADS = ("V1", "V2", "V3", "V4", "V5", "V6")
@@ -872,7 +873,7 @@ def _p_consistency(clean: np.ndarray, r: np.ndarray, fs: float, leads: list[int]
     for i in leads:
         rows = _beat_matrix(clean[i], r, before, after)
         template = np.median(rows, axis=0)
-        if np.ptp(template) < 0.03:  # no consistent atrial wave at all in this lead
+        if np.ptp(template) < P_VISIBLE_MV:  # no consistent atrial wave at all in this lead
             continue
         best = np.maximum(best, _row_corr(rows, template))
     return best
@@ -889,8 +890,8 @@ def _lead_p_bounds(
     previous beat's T end so the T wave is not in it; a peak at the segment's edge is not a peak. Its bounds follow Martinez et al. 2004 on a Gaussian-derivative slope: from the steepest
     rise into the peak, back to where the slope falls under P_ONSET_SLOPE of it; from the steepest fall
     after the peak, on to where it falls under P_OFFSET_SLOPE of that. None where no peak stands
-    P_MIN_SNR times above ``noise``, or a bound runs off the segment or into the QRS (a wave that has
-    not ended by the QRS onset is not a P wave whose bounds can be read).
+    P_MIN_SNR times above ``noise``; NaN bounds (with the prominence) where a bound runs off the segment
+    or into the QRS (a wave that has not ended by the QRS onset is not a P wave whose bounds can be read).
     """
     sigma = P_SLOPE_SCALE_MS * fs / 1000.0
     smooth = gaussian_filter1d(template, sigma, mode="nearest")[: end + 1]
@@ -915,7 +916,7 @@ def _lead_p_bounds(
     down = p + int(np.argmin(d[p : rb + 1]))
     settled = np.flatnonzero(-d[down:] < P_OFFSET_SLOPE * -d[down])
     if d[up] <= 0 or d[down] >= 0 or not len(quiet) or not len(settled) or down + settled[0] > end:
-        return None
+        return math.nan, math.nan, prom
     return float(quiet[-1]), float(down + settled[0]), prom
 
 
@@ -929,8 +930,16 @@ def _template_p_wave(
     bounds by ``_lead_p_bounds``. Guarded as the cart programs guard theirs: only leads whose P is at
     least P_LEAD_SHARE of the largest one vote, a lead whose onset lies more than P_LEAD_AGREE_MS from
     the voters' median is dropped, and at least two leads must agree; the global bounds are the median
-    of the agreeing leads; the PR runs to the QRS onset of the same beats. None (the caller keeps the
-    per-beat dwt values) otherwise.
+    of the agreeing leads; the PR runs to the QRS onset of the same beats.
+
+    (NaN, NaN), no P wave, where fewer than two leads show a peak at all in a segment quiet enough that
+    a P wave of P_VISIBLE_MV would stand out in most leads, still and on the segment's baseline in all
+    but one lead over the 30-14 ms before the QRS onset (where a P wave cut off by too early a QRS onset
+    would still be moving or raised), and
+    long enough to hold the P wave of a normal PR (FIRST_DEGREE_AVB_PR_MS) or holding the per-beat dwt
+    P peaks: the beats are then time-locked to something that is not a P wave (a QRS onset or T wave
+    inside the lock window of ``_p_consistency``). None (the caller keeps the per-beat dwt values)
+    otherwise.
     """
     ms = fs / 1000.0
     use = np.flatnonzero(beats)
@@ -949,16 +958,29 @@ def _template_p_wave(
     offs = np.arange(int(math.floor(start)), int(math.ceil(qrs_on + 3 * P_SLOPE_SCALE_MS * ms)) + 1)
     end = int(math.ceil(qrs_on)) - int(offs[0])  # the QRS onset's place in the segment
     idx = np.clip(r[use][:, None] + offs[None, :], 0, clean.shape[1] - 1)
-    found = []
+    found, thresholds, moving = [], [], 0
+    # before the QRS onset and the ~10 ms by which ecg_clean's moving average smears the QRS outward
+    late = max(0, end - int(30 * ms)), max(0, end - int(14 * ms))
     for i in leads:
         rows = clean[i].astype(np.float64)[idx]
         template = np.median(rows, axis=0)
         # the noise a P wave must stand out of: the single beats' spread about the median beat (robust SD)
         # before the QRS, so that a P wave counts only where it would be seen beat by beat
         noise = 1.4826 * float(np.median(np.abs(rows - template)[:, : end + 1]))
+        thresholds.append(P_MIN_SNR * noise)
+        # still changing, or off the segment's baseline, just before the QRS
+        level = template[late[1]]
+        shift = max(abs(level - template[late[0]]), abs(level - float(np.median(template[: end + 1]))))
+        moving += shift > P_MIN_SNR * noise
         bounds = _lead_p_bounds(template, end, max(noise, 1e-4), fs)
         if bounds is not None:
             found.append(bounds)
+    if len(found) < 2:  # as for presence, one lead alone does not count
+        dwt_peak = float(_nanmedian(fid["p_peak"][use] - rf[use]))
+        covered = qrs_on - start >= FIRST_DEGREE_AVB_PR_MS * ms or start <= dwt_peak <= qrs_on
+        quiet = float(np.median(thresholds)) <= P_VISIBLE_MV and moving < 2
+        return (math.nan, math.nan) if covered and quiet else None
+    found = [b for b in found if math.isfinite(b[0])]
     if not found:
         return None
     top = max(b[2] for b in found)
@@ -1287,6 +1309,7 @@ def _empty_globals(quality: dict, n_beats: int) -> dict:
         "rr_sd_ms",
         "rr_irregularity",
         "pr_ms",
+        "p_ms",
         "qrs_ms",
         "qt_ms",
         "qtc_ms",
@@ -1420,6 +1443,7 @@ def _global_values(r, fs, timing, p_present, lead_med, ok_names, quality, reps, 
         rr_sd_ms=rnd(float(rr.std())) if len(rr) > 1 else None,
         rr_irregularity=rnd(rmssd / mean_rr, 3),
         pr_ms=rnd(p_template[0] if p_template else _nanmedian(timing["pr_interval"])),
+        p_ms=rnd(p_template[1] if p_template else _nanmedian(timing["p_duration"])),
         qrs_ms=rnd(_nanmedian(timing["qrs_duration"])),
         qt_ms=rnd(_nanmedian(timing["qt_interval"])),
         qtc_ms=rnd(_nanmedian(timing["qtc_interval"])),
