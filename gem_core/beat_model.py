@@ -125,12 +125,14 @@ def conduction_ecg(
     fs: int = 500,
     noise: float = 0.01,
     seed: int = 0,
+    atrial_rate: float | None = None,
 ) -> tuple[ECG, dict]:
     """A regular record with known QRS duration, PR interval and ST level; returns (ECG, truth).
 
     ``st_mv`` is added as a plateau from the J point in ``st_leads`` (drawn leads only: I, II, V1-V6).
     The P wave is left out (``truth["pr_ms"]`` None) when it would not fit between the previous T wave
-    and the QRS. ``truth``: qrs_ms, pr_ms, st_mv ({lead: mV} for every lead, 0 where none),
+    and the QRS. With ``atrial_rate`` (bpm) the P waves march at that rate, unrelated to the QRS
+    complexes (complete AV block: no PR interval, ``pr_ms`` ignored). ``truth``: qrs_ms, pr_ms, st_mv ({lead: mV} for every lead, 0 where none),
     heart_rate_bpm, morphology, qt_ms, qrs_onsets_ms (per beat).
     """
     if morphology not in _QRS:
@@ -140,7 +142,7 @@ def conduction_ecg(
         raise GemError(f"ST offsets go on drawn leads {_DRAWN}, not {bad}")
     rr = 60000.0 / heart_rate
     qt = min(max(QTC_MS * np.sqrt(rr / 1000.0), qrs_ms + 200.0), rr - 30.0)
-    pr = pr_ms if pr_ms is not None and rr - pr_ms - qt >= 40.0 else None
+    pr = pr_ms if pr_ms is not None and rr - pr_ms - qt >= 40.0 and atrial_rate is None else None
     rng = np.random.default_rng(seed)
     n = int(round(duration_s * fs))
     t = np.arange(n) * 1000.0 / fs
@@ -152,6 +154,11 @@ def conduction_ecg(
         lo, hi = np.searchsorted(t, [on - (pr or 0.0) - 10.0, on + qt + 10.0])
         if hi > lo:
             drawn[:, lo:hi] += _beat(t[lo:hi] - on, qrs_ms, pr, qt, morphology, st)
+    if atrial_rate is not None:  # P waves of their own, from 170 ms into the record
+        p_wave = np.array([_P[lead] for lead in _DRAWN])[:, None]
+        for p_on in np.arange(170.0, duration_s * 1000.0, 60000.0 / atrial_rate):
+            lo, hi = np.searchsorted(t, [p_on, p_on + P_MS])
+            drawn[:, lo:hi] += p_wave * _half_sine(t[lo:hi], p_on, p_on + P_MS)
     drawn += rng.normal(0.0, noise, drawn.shape)
     i, ii = drawn[0], drawn[1]
     limb = [i, ii, ii - i, -(i + ii) / 2, i - ii / 2, ii - i / 2]
