@@ -92,7 +92,9 @@ def _raised_cosine(t: np.ndarray, start: float, end: float) -> np.ndarray:
     return np.where((x >= 0) & (x <= 1), 0.5 - 0.5 * np.cos(2 * np.pi * np.clip(x, 0, 1)), 0.0)
 
 
-def _beat(t: np.ndarray, qrs: float, pr: float | None, qt: float, morphology: str, st: dict) -> np.ndarray:
+def _beat(
+    t: np.ndarray, qrs: float, pr: float | None, qt: float, morphology: str, st: dict, p_lobe=_half_sine
+) -> np.ndarray:
     """One beat, t in ms from the QRS onset: (8, len) for the drawn leads."""
     out = np.zeros((len(_DRAWN), len(t)))
     t_start = qrs + max(70.0, 0.25 * (qt - qrs))  # after J+60 ms: the ST level there is the plateau alone
@@ -101,7 +103,7 @@ def _beat(t: np.ndarray, qrs: float, pr: float | None, qt: float, morphology: st
         for amp, a, b in _QRS[morphology][lead]:
             out[i] += amp * _half_sine(t, a * qrs, b * qrs)
         if pr is not None:
-            out[i] += _P[lead] * _half_sine(t, -pr, -pr + P_MS)
+            out[i] += _P[lead] * p_lobe(t, -pr, -pr + P_MS)
         out[i] += _T[morphology][lead] * _raised_cosine(t, t_start, qt)
         level = st.get(lead, 0.0)
         if level:
@@ -126,15 +128,22 @@ def conduction_ecg(
     noise: float = 0.01,
     seed: int = 0,
     atrial_rate: float | None = None,
+    p_shape: str = "half_sine",
 ) -> tuple[ECG, dict]:
     """A regular record with known QRS duration, PR interval and ST level; returns (ECG, truth).
 
     ``st_mv`` is added as a plateau from the J point in ``st_leads`` (drawn leads only: I, II, V1-V6).
     The P wave is left out (``truth["pr_ms"]`` None) when it would not fit between the previous T wave
     and the QRS. With ``atrial_rate`` (bpm) the P waves march at that rate, unrelated to the QRS
-    complexes (complete AV block: no PR interval, ``pr_ms`` ignored). ``truth``: qrs_ms, pr_ms, st_mv ({lead: mV} for every lead, 0 where none),
+    complexes (complete AV block: no PR interval, ``pr_ms`` ignored). ``p_shape`` "raised_cosine" draws
+    P waves that leave the baseline with zero slope, as real ones do, instead of the half-sine's definite
+    slope (same 100 ms, same start: the onset is still exact, but no slope rule sees it at its first
+    sample). ``truth``: qrs_ms, pr_ms, st_mv ({lead: mV} for every lead, 0 where none),
     heart_rate_bpm, morphology, qt_ms, qrs_onsets_ms (per beat).
     """
+    p_lobe = {"half_sine": _half_sine, "raised_cosine": _raised_cosine}.get(p_shape)
+    if p_lobe is None:
+        raise GemError(f"unknown P-wave shape {p_shape!r}; one of ['half_sine', 'raised_cosine']")
     if morphology not in _QRS:
         raise GemError(f"unknown morphology {morphology!r}; one of {sorted(_QRS)}")
     bad = [lead for lead in st_leads if lead not in _DRAWN]
@@ -153,12 +162,12 @@ def conduction_ecg(
     for on in onsets:
         lo, hi = np.searchsorted(t, [on - (pr or 0.0) - 10.0, on + qt + 10.0])
         if hi > lo:
-            drawn[:, lo:hi] += _beat(t[lo:hi] - on, qrs_ms, pr, qt, morphology, st)
+            drawn[:, lo:hi] += _beat(t[lo:hi] - on, qrs_ms, pr, qt, morphology, st, p_lobe)
     if atrial_rate is not None:  # P waves of their own, from 170 ms into the record
         p_wave = np.array([_P[lead] for lead in _DRAWN])[:, None]
         for p_on in np.arange(170.0, duration_s * 1000.0, 60000.0 / atrial_rate):
             lo, hi = np.searchsorted(t, [p_on, p_on + P_MS])
-            drawn[:, lo:hi] += p_wave * _half_sine(t[lo:hi], p_on, p_on + P_MS)
+            drawn[:, lo:hi] += p_wave * p_lobe(t[lo:hi], p_on, p_on + P_MS)
     drawn += rng.normal(0.0, noise, drawn.shape)
     i, ii = drawn[0], drawn[1]
     limb = [i, ii, ii - i, -(i + ii) / 2, i - ii / 2, ii - i / 2]
