@@ -14,6 +14,8 @@ Sources (cited by short name below):
   Part VI acute ischemia/infarction (Wagner et al., Circulation 2009;119:e262).
 - UDMI 2018: Fourth Universal Definition of Myocardial Infarction (Thygesen et al., Eur Heart J 2019;
   40:237), ECG manifestations of acute ischaemia, Table 3.
+- Minnesota Code: Prineas, Crow & Zhang, The Minnesota Code Manual of Electrocardiographic Findings,
+  2nd ed., Springer 2010; 4-codes (ST junction and segment depression).
 - ESC 2020 AF: Hindricks et al., Eur Heart J 2021;42:373 (irregularly irregular RR, no distinct P).
 - Dash et al. 2009: Ann Biomed Eng 37:1701 (normalised RMSSD of RR > 0.1 in AF).
 - Strauss 2011: Strauss, Selvester & Wagner, Am J Cardiol 2011;107:927 (strict LBBB).
