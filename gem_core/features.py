@@ -752,7 +752,64 @@ def _shared_fiducials(
     fid["qrs_on"], fid["qrs_off"] = on, off
     fid = _validate_fiducials(fid, r, fs, fill=True)
     fid.update(_t_waves(clean, fid, r, fs, ok_idx))
+    if dominant is not None:  # dominant beats: T offset of the representative beats (tangent method)
+        t_end = _template_t_offset(clean, r, fs, ok_idx, dominant, fid)
+        if t_end is not None:
+            fid["t_off"] = np.where(dominant & np.isfinite(fid["t_off"]), r + t_end, fid["t_off"])
     return _validate_fiducials(fid, r, fs, fill=True)
+
+
+def _template_t_offset(
+    clean: np.ndarray, r: np.ndarray, fs: float, leads: list[int], dominant: np.ndarray, fid: dict
+) -> float | None:
+    """The T offset of the representative beats (samples after R), or None.
+
+    Each lead's median beat over the dominant beats, its deviation from the PR baseline; the spatial
+    magnitude of those deviations peaks at the T wave, and the T wave ends where the tangent at the
+    steepest point of its descent meets the level after it: the tangent method readers use by hand
+    (Lepeschkin & Surawicz 1952; Postema & Wilde 2014), read on the leads together, so the global T end
+    is the latest end any lead's T reaches, as cart programs take it.
+    """
+    ms = fs / 1000.0
+    idx_dom = np.flatnonzero(dominant & np.isfinite(fid["t_peak"]) & np.isfinite(fid["qrs_off"]))
+    if len(idx_dom) < 1 or not leads:
+        return None
+    rr = float(np.median(np.diff(r))) if len(r) > 1 else fs
+    rel_on = float(np.median(fid["qrs_on"][idx_dom] - r[idx_dom]))
+    rel_off = float(np.median(fid["qrs_off"][idx_dom] - r[idx_dom]))
+    rel_tpk = float(np.median(fid["t_peak"][idx_dom] - r[idx_dom]))
+    if not all(map(math.isfinite, (rel_on, rel_off, rel_tpk))):
+        return None
+    before = int(max(-rel_on + 20 * ms, 30 * ms))
+    after = int(min(rel_on + 600 * ms * math.sqrt(rr / fs), rr - 30 * ms))  # QTc 600 ms, or the next QRS
+    if after <= rel_tpk + 10 * ms or int(r[idx_dom[-1]]) + after >= clean.shape[1]:
+        idx_dom = idx_dom[r[idx_dom] + after < clean.shape[1]]
+        if len(idx_dom) < 1 or after <= rel_tpk + 10 * ms:
+            return None
+    offs = np.arange(-before, after)
+    idx = np.clip(r[idx_dom][:, None] + offs[None, :], 0, clean.shape[1] - 1)
+    base_win = (offs >= rel_on - 20 * ms) & (offs <= rel_on - 4 * ms)
+    acc = np.zeros(len(offs))
+    for i in leads:
+        template = np.median(clean[i].astype(np.float64)[idx], axis=0)
+        acc += (template - template[base_win].mean()) ** 2
+    mag = uniform_filter1d(np.sqrt(acc), max(1, int(20 * ms)))
+    pk = int(np.argmin(np.abs(offs - rel_tpk)))
+    lo = int(np.searchsorted(offs, rel_off + 60 * ms))
+    window = slice(max(lo, pk - int(80 * ms)), min(len(offs), pk + int(80 * ms)))
+    pk = window.start + int(np.argmax(mag[window]))  # the T peak on the representative beats
+    tail = mag[pk:]
+    if len(tail) < 4:
+        return None
+    slope = np.gradient(tail)
+    steep = int(np.argmin(slope))
+    if slope[steep] >= 0:
+        return None
+    floor = float(tail[steep:].min())
+    end = steep + (tail[steep] - floor) / -slope[steep]
+    if pk + end >= len(offs):
+        return None
+    return float(offs[0] + pk + end)
 
 
 def _t_waves(
