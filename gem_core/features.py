@@ -54,7 +54,16 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.ndimage import uniform_filter1d
 
-from gem_core.criteria import ST_FAST_BPM, ST_POINT_FAST_MS, ST_POINT_MS
+from gem_core.criteria import (
+    ST_FAST_BPM,
+    ST_POINT_FAST_MS,
+    ST_POINT_MS,
+    ST_UPSLOPE_MV_PER_S,
+    STE_MV,
+    STE_V2_V3_UNKNOWN_MV,
+    T_UPRIGHT_LEADS,
+    st_depression_form,
+)
 from gem_core.ecg import ECG, LEADS
 from gem_core.errors import GemError
 
@@ -98,16 +107,12 @@ FIDUCIALS = (
     "t_peak_ms",
     "t_offset_ms",
 )
-# ST form of a beat in a lead: level first (deviation at J+60 ms of at least ST_ELEVATION_MV, 0.2 mV in
-# V2-V3 where a normal ST sits higher, or at most ST_DEPRESSION_MV), else the slope between J+20 and
-# J+80 ms against ST_SLOPE_MV_PER_S.
+# ST form of a beat in a lead: level first (elevated by the UDMI limits of gem_core.criteria, 0.2 mV in
+# V2-V3 where a normal ST sits higher; depressed by criteria.st_depression_form), else the slope between
+# J+20 and J+80 ms against criteria.ST_UPSLOPE_MV_PER_S.
 ST_FORMS = ("upsloping", "horizontal", "downsloping", "elevated", "depressed")
 QUALITY = ("ok", "noisy", "flat")
 
-ST_ELEVATION_MV = 0.1
-ST_ELEVATION_V2_V3_MV = 0.2
-ST_DEPRESSION_MV = -0.05
-ST_SLOPE_MV_PER_S = 1.0
 WIDE_QRS_MS = 120.0
 # P waves count only where the pre-QRS segment correlates with the median one at least this much (per
 # beat) and the median beat-to-template correlation of the record reaches P_LOCK_RECORD (sinus rhythm
@@ -966,15 +971,23 @@ def _at(sig: np.ndarray, pos: np.ndarray, half: int = 2) -> np.ndarray:
     return _window_mean(sig, pos - half, pos + half)
 
 
-def _st_form(dev: np.ndarray, slope: np.ndarray, lead: str = "II") -> list:
+def _st_form(dev: np.ndarray, slope: np.ndarray, lead: str = "II", j=None, t=None) -> list:
+    """Per beat: "elevated", "depressed" (gem_core.criteria), else "upsloping"/"horizontal"/"downsloping";
+    None where the level or slope is missing. ``j``, ``t``: J levels and T peaks per beat, when known."""
     forms = np.full(len(dev), None, dtype=object)
     fin = np.isfinite(dev) & np.isfinite(slope)
-    forms[fin & (slope > ST_SLOPE_MV_PER_S)] = "upsloping"
-    forms[fin & (slope < -ST_SLOPE_MV_PER_S)] = "downsloping"
-    forms[fin & (np.abs(slope) <= ST_SLOPE_MV_PER_S)] = "horizontal"
-    elevation = ST_ELEVATION_V2_V3_MV if lead in ("V2", "V3") else ST_ELEVATION_MV
+    forms[fin & (slope > ST_UPSLOPE_MV_PER_S)] = "upsloping"
+    forms[fin & (slope < -ST_UPSLOPE_MV_PER_S)] = "downsloping"
+    forms[fin & (np.abs(slope) <= ST_UPSLOPE_MV_PER_S)] = "horizontal"
+    elevation = STE_V2_V3_UNKNOWN_MV if lead in ("V2", "V3") else STE_MV
     forms[fin & (dev >= elevation)] = "elevated"
-    forms[fin & (dev <= ST_DEPRESSION_MV)] = "depressed"
+    nan = np.full(len(dev), np.nan)
+    j = nan if j is None else j
+    t = nan if t is None or lead not in T_UPRIGHT_LEADS else t
+    for k in np.flatnonzero(fin & (forms != "elevated")):
+        jk, tk = (float(v[k]) if np.isfinite(v[k]) else None for v in (j, t))
+        if st_depression_form(jk, float(dev[k]), float(slope[k]), t_mv=tk):
+            forms[k] = "depressed"
     return forms.tolist()
 
 
@@ -1096,7 +1109,13 @@ def _beat_dicts(fid, timing, lead_vals, r, fs, lead: str) -> list[dict]:
         put(name, times[name] * to_ms, 1)
     for name in BEAT_FEATURES:
         if name == "st_form":
-            cols[name] = _st_form(lead_vals["st_deviation"], lead_vals["st_slope"], lead)
+            cols[name] = _st_form(
+                lead_vals["st_deviation"],
+                lead_vals["st_slope"],
+                lead,
+                lead_vals["st_j"],
+                lead_vals["t_amplitude"],
+            )
         elif BEAT_FEATURES[name] == "mV":
             put(name, lead_vals[name], 3)
         else:

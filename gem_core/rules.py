@@ -965,7 +965,7 @@ def st_segments(
     candidates = [lead for lead in dev if lead not in exclude]
     up = _contiguous([lead for lead in candidates if dev[lead] >= ste_limit(lead, sex, age)])
     depressed = {lead: st_depression(m, lead) for lead in candidates}
-    down = _contiguous([lead for lead in candidates if depressed[lead]])
+    down = _contiguous([lead for lead in candidates if depressed[lead] and lead not in up])
     secondary = secondary_st_reason(m, qrs_kind, rhythm)
     if secondary:
         changed = [lead for lead in dev if abs(dev[lead]) >= STD_MV or st_depression(m, lead)]
