@@ -77,6 +77,7 @@ def synthetic_grid(quick: bool) -> list[dict]:
                     "p_err": None if g["p_ms"] is None or truth["pr_ms"] is None else g["p_ms"] - P_MS,
                     "p_on_err": _p_onset_error(m, truth),
                     "st_err": max(st_err) if st_err else None,
+                    "qt_err": None if g["qt_ms"] is None else g["qt_ms"] - truth["qt_tangent_ms"],
                 }
             )
     return out
@@ -132,6 +133,9 @@ def report_synthetic(rows: list[dict]) -> None:
     _stats("ST level (worst of V2-V4, II, V6)", [r["st_err"] for r in usable], "mV", 0.03)
     for rate in sorted({r["rate"] for r in usable}):
         _stats(f"ST level at {rate} bpm", [r["st_err"] for r in usable if r["rate"] == rate], "mV", 0.03)
+    _stats("QT (tangent-method end)", [r["qt_err"] for r in usable], "ms", 10)
+    for rate in sorted({r["rate"] for r in usable}):
+        _stats(f"QT at {rate} bpm", [r["qt_err"] for r in usable if r["rate"] == rate], "ms", 10)
     vt = [r for r in rows if r["vt_like"]]
     if vt:
         print(

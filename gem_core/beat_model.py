@@ -92,12 +92,17 @@ def _raised_cosine(t: np.ndarray, start: float, end: float) -> np.ndarray:
     return np.where((x >= 0) & (x <= 1), 0.5 - 0.5 * np.cos(2 * np.pi * np.clip(x, 0, 1)), 0.0)
 
 
+def _t_start(qrs: float, qt: float) -> float:
+    """Where the T wave starts (ms from QRS onset): after J+60 ms, so the ST level there is the plateau."""
+    return qrs + max(70.0, 0.25 * (qt - qrs))
+
+
 def _beat(
     t: np.ndarray, qrs: float, pr: float | None, qt: float, morphology: str, st: dict, p_lobe=_half_sine
 ) -> np.ndarray:
     """One beat, t in ms from the QRS onset: (8, len) for the drawn leads."""
     out = np.zeros((len(_DRAWN), len(t)))
-    t_start = qrs + max(70.0, 0.25 * (qt - qrs))  # after J+60 ms: the ST level there is the plateau alone
+    t_start = _t_start(qrs, qt)
     t_peak = t_start + 0.55 * (qt - t_start)
     for i, lead in enumerate(_DRAWN):
         for amp, a, b in _QRS[morphology][lead]:
@@ -139,7 +144,10 @@ def conduction_ecg(
     P waves that leave the baseline with zero slope, as real ones do, instead of the half-sine's definite
     slope (same 100 ms, same start: the onset is still exact, but no slope rule sees it at its first
     sample). ``truth``: qrs_ms, pr_ms, st_mv ({lead: mV} for every lead, 0 where none),
-    heart_rate_bpm, morphology, qt_ms, qrs_onsets_ms (per beat).
+    heart_rate_bpm, morphology, qt_ms, qt_tangent_ms, qrs_onsets_ms (per beat). ``qt_ms`` ends where the
+    T wave is drawn to end; the raised-cosine T returns to the baseline with zero slope, so a reader using
+    the tangent method (tangent at the steepest point of the T downslope to the baseline) ends it earlier,
+    at 3/4 + 1/(2 pi) of its width: ``qt_tangent_ms``.
     """
     p_lobe = {"half_sine": _half_sine, "raised_cosine": _raised_cosine}.get(p_shape)
     if p_lobe is None:
@@ -181,6 +189,7 @@ def conduction_ecg(
         )
     )
     st_all.update({lead: st.get(lead, 0.0) for lead in _DRAWN[2:]})
+    t_start = _t_start(qrs_ms, qt)
     inside = onsets[(onsets > 0) & (onsets + qt < duration_s * 1000.0)]
     truth = {
         "qrs_ms": float(qrs_ms),
@@ -189,6 +198,7 @@ def conduction_ecg(
         "heart_rate_bpm": float(heart_rate),
         "morphology": morphology,
         "qt_ms": float(qt),
+        "qt_tangent_ms": float(t_start + (0.75 + 0.5 / np.pi) * (qt - t_start)),
         "qrs_onsets_ms": [float(x) for x in inside],
     }
     name = f"conduction-{morphology}-{round(heart_rate)}bpm-qrs{round(qrs_ms)}"

@@ -55,7 +55,17 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d, uniform_filter1d
 from scipy.signal import find_peaks
 
-from gem_core.criteria import FIRST_DEGREE_AVB_PR_MS, ST_FAST_BPM, ST_POINT_FAST_MS, ST_POINT_MS
+from gem_core.criteria import (
+    FIRST_DEGREE_AVB_PR_MS,
+    ST_FAST_BPM,
+    ST_POINT_FAST_MS,
+    ST_POINT_MS,
+    ST_UPSLOPE_MV_PER_S,
+    STE_MV,
+    STE_V2_V3_UNKNOWN_MV,
+    T_UPRIGHT_LEADS,
+    st_depression_form,
+)
 from gem_core.ecg import ECG, LEADS
 from gem_core.errors import GemError
 
@@ -99,16 +109,12 @@ FIDUCIALS = (
     "t_peak_ms",
     "t_offset_ms",
 )
-# ST form of a beat in a lead: level first (deviation at J+60 ms of at least ST_ELEVATION_MV, 0.2 mV in
-# V2-V3 where a normal ST sits higher, or at most ST_DEPRESSION_MV), else the slope between J+20 and
-# J+80 ms against ST_SLOPE_MV_PER_S.
+# ST form of a beat in a lead: level first (elevated by the UDMI limits of gem_core.criteria, 0.2 mV in
+# V2-V3 where a normal ST sits higher; depressed by criteria.st_depression_form), else the slope between
+# J+20 and J+80 ms against criteria.ST_UPSLOPE_MV_PER_S.
 ST_FORMS = ("upsloping", "horizontal", "downsloping", "elevated", "depressed")
 QUALITY = ("ok", "noisy", "flat")
 
-ST_ELEVATION_MV = 0.1
-ST_ELEVATION_V2_V3_MV = 0.2
-ST_DEPRESSION_MV = -0.05
-ST_SLOPE_MV_PER_S = 1.0
 WIDE_QRS_MS = 120.0
 # P waves count only where the pre-QRS segment correlates with the median one at least this much (per
 # beat) and the median beat-to-template correlation of the record reaches P_LOCK_RECORD (sinus rhythm
@@ -764,7 +770,64 @@ def _shared_fiducials(
     fid["qrs_on"], fid["qrs_off"] = on, off
     fid = _validate_fiducials(fid, r, fs, fill=True)
     fid.update(_t_waves(clean, fid, r, fs, ok_idx))
+    if dominant is not None:  # dominant beats: T offset of the representative beats (tangent method)
+        t_end = _template_t_offset(clean, r, fs, ok_idx, dominant, fid)
+        if t_end is not None:
+            fid["t_off"] = np.where(dominant & np.isfinite(fid["t_off"]), r + t_end, fid["t_off"])
     return _validate_fiducials(fid, r, fs, fill=True)
+
+
+def _template_t_offset(
+    clean: np.ndarray, r: np.ndarray, fs: float, leads: list[int], dominant: np.ndarray, fid: dict
+) -> float | None:
+    """The T offset of the representative beats (samples after R), or None.
+
+    Each lead's median beat over the dominant beats, its deviation from the PR baseline; the spatial
+    magnitude of those deviations peaks at the T wave, and the T wave ends where the tangent at the
+    steepest point of its descent meets the level after it: the tangent method readers use by hand
+    (Lepeschkin & Surawicz 1952; Postema & Wilde 2014), read on the leads together, so the global T end
+    is the latest end any lead's T reaches, as cart programs take it.
+    """
+    ms = fs / 1000.0
+    idx_dom = np.flatnonzero(dominant & np.isfinite(fid["t_peak"]) & np.isfinite(fid["qrs_off"]))
+    if len(idx_dom) < 1 or not leads:
+        return None
+    rr = float(np.median(np.diff(r))) if len(r) > 1 else fs
+    rel_on = float(np.median(fid["qrs_on"][idx_dom] - r[idx_dom]))
+    rel_off = float(np.median(fid["qrs_off"][idx_dom] - r[idx_dom]))
+    rel_tpk = float(np.median(fid["t_peak"][idx_dom] - r[idx_dom]))
+    if not all(map(math.isfinite, (rel_on, rel_off, rel_tpk))):
+        return None
+    before = int(max(-rel_on + 20 * ms, 30 * ms))
+    after = int(min(rel_on + 600 * ms * math.sqrt(rr / fs), rr - 30 * ms))  # QTc 600 ms, or the next QRS
+    if after <= rel_tpk + 10 * ms or int(r[idx_dom[-1]]) + after >= clean.shape[1]:
+        idx_dom = idx_dom[r[idx_dom] + after < clean.shape[1]]
+        if len(idx_dom) < 1 or after <= rel_tpk + 10 * ms:
+            return None
+    offs = np.arange(-before, after)
+    idx = np.clip(r[idx_dom][:, None] + offs[None, :], 0, clean.shape[1] - 1)
+    base_win = (offs >= rel_on - 20 * ms) & (offs <= rel_on - 4 * ms)
+    acc = np.zeros(len(offs))
+    for i in leads:
+        template = np.median(clean[i].astype(np.float64)[idx], axis=0)
+        acc += (template - template[base_win].mean()) ** 2
+    mag = uniform_filter1d(np.sqrt(acc), max(1, int(20 * ms)))
+    pk = int(np.argmin(np.abs(offs - rel_tpk)))
+    lo = int(np.searchsorted(offs, rel_off + 60 * ms))
+    window = slice(max(lo, pk - int(80 * ms)), min(len(offs), pk + int(80 * ms)))
+    pk = window.start + int(np.argmax(mag[window]))  # the T peak on the representative beats
+    tail = mag[pk:]
+    if len(tail) < 4:
+        return None
+    slope = np.gradient(tail)
+    steep = int(np.argmin(slope))
+    if slope[steep] >= 0:
+        return None
+    floor = float(tail[steep:].min())
+    end = steep + (tail[steep] - floor) / -slope[steep]
+    if pk + end >= len(offs):
+        return None
+    return float(offs[0] + pk + end)
 
 
 def _t_waves(
@@ -1035,15 +1098,23 @@ def _at(sig: np.ndarray, pos: np.ndarray, half: int = 2) -> np.ndarray:
     return _window_mean(sig, pos - half, pos + half)
 
 
-def _st_form(dev: np.ndarray, slope: np.ndarray, lead: str = "II") -> list:
+def _st_form(dev: np.ndarray, slope: np.ndarray, lead: str = "II", j=None, t=None) -> list:
+    """Per beat: "elevated", "depressed" (gem_core.criteria), else "upsloping"/"horizontal"/"downsloping";
+    None where the level or slope is missing. ``j``, ``t``: J levels and T peaks per beat, when known."""
     forms = np.full(len(dev), None, dtype=object)
     fin = np.isfinite(dev) & np.isfinite(slope)
-    forms[fin & (slope > ST_SLOPE_MV_PER_S)] = "upsloping"
-    forms[fin & (slope < -ST_SLOPE_MV_PER_S)] = "downsloping"
-    forms[fin & (np.abs(slope) <= ST_SLOPE_MV_PER_S)] = "horizontal"
-    elevation = ST_ELEVATION_V2_V3_MV if lead in ("V2", "V3") else ST_ELEVATION_MV
+    forms[fin & (slope > ST_UPSLOPE_MV_PER_S)] = "upsloping"
+    forms[fin & (slope < -ST_UPSLOPE_MV_PER_S)] = "downsloping"
+    forms[fin & (np.abs(slope) <= ST_UPSLOPE_MV_PER_S)] = "horizontal"
+    elevation = STE_V2_V3_UNKNOWN_MV if lead in ("V2", "V3") else STE_MV
     forms[fin & (dev >= elevation)] = "elevated"
-    forms[fin & (dev <= ST_DEPRESSION_MV)] = "depressed"
+    nan = np.full(len(dev), np.nan)
+    j = nan if j is None else j
+    t = nan if t is None or lead not in T_UPRIGHT_LEADS else t
+    for k in np.flatnonzero(fin & (forms != "elevated")):
+        jk, tk = (float(v[k]) if np.isfinite(v[k]) else None for v in (j, t))
+        if st_depression_form(jk, float(dev[k]), float(slope[k]), t_mv=tk):
+            forms[k] = "depressed"
     return forms.tolist()
 
 
@@ -1165,7 +1236,13 @@ def _beat_dicts(fid, timing, lead_vals, r, fs, lead: str) -> list[dict]:
         put(name, times[name] * to_ms, 1)
     for name in BEAT_FEATURES:
         if name == "st_form":
-            cols[name] = _st_form(lead_vals["st_deviation"], lead_vals["st_slope"], lead)
+            cols[name] = _st_form(
+                lead_vals["st_deviation"],
+                lead_vals["st_slope"],
+                lead,
+                lead_vals["st_j"],
+                lead_vals["t_amplitude"],
+            )
         elif BEAT_FEATURES[name] == "mV":
             put(name, lead_vals[name], 3)
         else:

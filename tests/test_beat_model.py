@@ -176,3 +176,12 @@ def test_artifact_in_part_of_some_leads_is_left_out_and_named():
     claims = ground(reading.text, m, final=True)
     assert claims and all(c["verdict"] == "supported" for c in claims)
     assert all(e["t_end_ms"] <= 6734 for c in claims for e in c["evidence"] if e["lead"] in windows)
+
+
+@pytest.mark.parametrize("morph, qrs", [("normal", 90), ("rsr", 130), ("slurred_s", 140)])
+@pytest.mark.parametrize("rate", [40, 75, 120, 150])
+def test_qt_ends_where_the_tangent_method_ends_the_t_wave(rate, morph, qrs):
+    ecg, truth = conduction_ecg(rate, qrs, 160, 0.0, morphology=morph, seed=rate)
+    qt = measure(ecg).global_values["qt_ms"]
+    assert qt is not None and abs(qt - truth["qt_tangent_ms"]) <= 10, (qt, truth["qt_tangent_ms"])
+    assert truth["qt_tangent_ms"] < truth["qt_ms"]  # the drawn T returns to baseline with zero slope
