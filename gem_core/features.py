@@ -949,8 +949,9 @@ def _lead_p_bounds(
 
     ``template[end]`` is the QRS onset (the segment runs on a little, so that the slope there is not an
     edge effect). The P wave is the most prominent peak (either polarity) before it, prominence taken
-    over both its bases and over the PR-segment level (20-4 ms before the QRS onset), in a segment that starts at the
-    previous beat's T end so the T wave is not in it; a peak at the segment's edge is not a peak. Its bounds follow Martinez et al. 2004 on a Gaussian-derivative slope: from the steepest
+    over both its bases and over the PR-segment level (20-4 ms before the QRS onset), in a segment that
+    starts at the previous beat's T end so the T wave is not in it; a peak at the segment's edge is not
+    a peak. Its bounds follow Martinez et al. 2004 on a Gaussian-derivative slope: from the steepest
     rise into the peak, back to where the slope falls under P_ONSET_SLOPE of it; from the steepest fall
     after the peak, on to where it falls under P_OFFSET_SLOPE of that. None where no peak stands
     P_MIN_SNR times above ``noise``; NaN bounds (with the prominence) where a bound runs off the segment
@@ -998,11 +999,10 @@ def _template_p_wave(
     (NaN, NaN), no P wave, where fewer than two leads show a peak at all in a segment quiet enough that
     a P wave of P_VISIBLE_MV would stand out in most leads, still and on the segment's baseline in all
     but one lead over the 30-14 ms before the QRS onset (where a P wave cut off by too early a QRS onset
-    would still be moving or raised), and
-    long enough to hold the P wave of a normal PR (FIRST_DEGREE_AVB_PR_MS) or holding the per-beat dwt
-    P peaks: the beats are then time-locked to something that is not a P wave (a QRS onset or T wave
-    inside the lock window of ``_p_consistency``). None (the caller keeps the per-beat dwt values)
-    otherwise.
+    would still be moving or raised), and long enough to hold the P wave of a normal PR
+    (FIRST_DEGREE_AVB_PR_MS) or holding the per-beat dwt P peaks: the beats are then time-locked to
+    something that is not a P wave (a QRS onset or T wave inside the lock window of ``_p_consistency``).
+    None (the caller keeps the per-beat dwt values) otherwise.
     """
     ms = fs / 1000.0
     use = np.flatnonzero(beats)
