@@ -38,7 +38,7 @@ sys.path.insert(0, str(REPO / "bench"))
 from interpret_cpsc import SHARED_ECG, scores, truth_labels  # noqa: E402
 
 from gem_core.backends.measure import MeasureInterpreter  # noqa: E402
-from gem_core.beat_model import conduction_ecg  # noqa: E402
+from gem_core.beat_model import P_MS, conduction_ecg  # noqa: E402
 from gem_core.ecg import load_ecg  # noqa: E402
 from gem_core.features import measure  # noqa: E402
 from gem_core.labels import CPSC_CLASSES, labels_from_text  # noqa: E402
@@ -77,7 +77,10 @@ def synthetic_grid(quick: bool) -> list[dict]:
                     if g["pr_ms"] is None or truth["pr_ms"] is None
                     else g["pr_ms"] - truth["pr_ms"],
                     "pr_missing": truth["pr_ms"] is not None and g["pr_ms"] is None,
+                    "p_err": None if g["p_ms"] is None or truth["pr_ms"] is None else g["p_ms"] - P_MS,
+                    "p_on_err": _p_onset_error(m, truth),
                     "st_err": max(st_err) if st_err else None,
+                    "qt_err": None if g["qt_ms"] is None else g["qt_ms"] - truth["qt_tangent_ms"],
                 }
             )
     # wide QRS complexes whose ST-T rises straight out of the QRS (no ST segment): QRS only
@@ -92,6 +95,18 @@ def synthetic_grid(quick: bool) -> list[dict]:
                 | {"qrs_err": None if got is None else got - qrs}
             )
     return out
+
+
+def _p_onset_error(m, truth: dict) -> float | None:
+    """Error of the P onset itself (ms): the PR's error less that of the QRS onset it runs to (a beat
+    in the middle of lead II)."""
+    pr = m.global_values["pr_ms"]
+    beats = m.leads["II"].beats
+    beat = beats[len(beats) // 2] if beats else {}
+    if pr is None or truth["pr_ms"] is None or beat.get("qrs_onset_ms") is None:
+        return None
+    qrs_on_err = beat["qrs_onset_ms"] - min(truth["qrs_onsets_ms"], key=lambda x: abs(x - beat["r_peak_ms"]))
+    return qrs_on_err - (pr - truth["pr_ms"])
 
 
 def _stats(name: str, errors: list, unit: str, target: float) -> None:
@@ -128,10 +143,17 @@ def report_synthetic(rows: list[dict]) -> None:
             "ms",
             10,
         )
+    for rate in sorted({r["rate"] for r in usable}):
+        _stats(f"PR interval at {rate} bpm", [r["pr_err"] for r in usable if r["rate"] == rate], "ms", 10)
     print(f"  PR truth present but not measured: {sum(r['pr_missing'] for r in usable)}")
+    _stats("P onset (PR less QRS-onset error)", [r["p_on_err"] for r in usable], "ms", 10)
+    _stats("P duration", [r["p_err"] for r in usable], "ms", 10)
     _stats("ST level (worst of V2-V4, II, V6)", [r["st_err"] for r in usable], "mV", 0.03)
     for rate in sorted({r["rate"] for r in usable}):
         _stats(f"ST level at {rate} bpm", [r["st_err"] for r in usable if r["rate"] == rate], "mV", 0.03)
+    _stats("QT (tangent-method end)", [r["qt_err"] for r in usable], "ms", 10)
+    for rate in sorted({r["rate"] for r in usable}):
+        _stats(f"QT at {rate} bpm", [r["qt_err"] for r in usable if r["rate"] == rate], "ms", 10)
     into_st = [r for r in rows if r["st_segment"] == 0]
     if into_st:
         _stats("QRS into the ST-T (no ST segment)", [r["qrs_err"] for r in into_st], "ms", 10)

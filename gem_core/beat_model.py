@@ -92,6 +92,12 @@ def _raised_cosine(t: np.ndarray, start: float, end: float) -> np.ndarray:
     return np.where((x >= 0) & (x <= 1), 0.5 - 0.5 * np.cos(2 * np.pi * np.clip(x, 0, 1)), 0.0)
 
 
+def _t_start(qrs: float, qt: float, st_segment: float | None = None) -> float:
+    """Where the T wave starts (ms from QRS onset): by default after J+60 ms, so the ST level there is the
+    plateau; ``st_segment`` ms after the J point when given."""
+    return qrs + (max(70.0, 0.25 * (qt - qrs)) if st_segment is None else st_segment)
+
+
 def _beat(
     t: np.ndarray,
     qrs: float,
@@ -99,18 +105,18 @@ def _beat(
     qt: float,
     morphology: str,
     st: dict,
-    st_segment: float | None,
+    p_lobe=_half_sine,
+    st_segment: float | None = None,
 ) -> np.ndarray:
     """One beat, t in ms from the QRS onset: (8, len) for the drawn leads."""
     out = np.zeros((len(_DRAWN), len(t)))
-    # by default the T wave starts after J+60 ms, so the ST level there is the plateau alone
-    t_start = qrs + (max(70.0, 0.25 * (qt - qrs)) if st_segment is None else st_segment)
+    t_start = _t_start(qrs, qt, st_segment)
     t_peak = t_start + 0.55 * (qt - t_start)
     for i, lead in enumerate(_DRAWN):
         for amp, a, b in _QRS[morphology][lead]:
             out[i] += amp * _half_sine(t, a * qrs, b * qrs)
         if pr is not None:
-            out[i] += _P[lead] * _half_sine(t, -pr, -pr + P_MS)
+            out[i] += _P[lead] * p_lobe(t, -pr, -pr + P_MS)
         out[i] += _T[morphology][lead] * _raised_cosine(t, t_start, qt)
         level = st.get(lead, 0.0)
         if level:
@@ -134,17 +140,29 @@ def conduction_ecg(
     fs: int = 500,
     noise: float = 0.01,
     seed: int = 0,
+    atrial_rate: float | None = None,
+    p_shape: str = "half_sine",
     st_segment_ms: float | None = None,
 ) -> tuple[ECG, dict]:
     """A regular record with known QRS duration, PR interval and ST level; returns (ECG, truth).
 
     ``st_mv`` is added as a plateau from the J point in ``st_leads`` (drawn leads only: I, II, V1-V6).
     The P wave is left out (``truth["pr_ms"]`` None) when it would not fit between the previous T wave
-    and the QRS. ``st_segment_ms`` is the time from the J point to the T wave's start (default: at least
-    70 ms, a quarter of the ST-T); 0 makes the ST-T rise straight out of the QRS, as at fast rates, and
-    then the level at J+40/60 ms holds part of the T wave besides ``st_mv``. ``truth``: qrs_ms, pr_ms, st_mv ({lead: mV} for every lead, 0 where none),
-    heart_rate_bpm, morphology, qt_ms, qrs_onsets_ms (per beat).
+    and the QRS. With ``atrial_rate`` (bpm) the P waves march at that rate, unrelated to the QRS
+    complexes (complete AV block: no PR interval, ``pr_ms`` ignored). ``p_shape`` "raised_cosine" draws
+    P waves that leave the baseline with zero slope, as real ones do, instead of the half-sine's definite
+    slope (same 100 ms, same start: the onset is still exact, but no slope rule sees it at its first
+    sample). ``st_segment_ms`` is the time from the J point to the T wave's start (default: at least 70
+    ms, a quarter of the ST-T); 0 makes the ST-T rise straight out of the QRS, as at fast rates, and then
+    the level at J+40/60 ms holds part of the T wave besides ``st_mv``. ``truth``: qrs_ms, pr_ms, st_mv
+    ({lead: mV} for every lead, 0 where none), heart_rate_bpm, morphology, qt_ms, qt_tangent_ms,
+    qrs_onsets_ms (per beat). ``qt_ms`` ends where the T wave is drawn to end; the raised-cosine T returns
+    to the baseline with zero slope, so a reader using the tangent method (tangent at the steepest point of
+    the T downslope to the baseline) ends it earlier, at 3/4 + 1/(2 pi) of its width: ``qt_tangent_ms``.
     """
+    p_lobe = {"half_sine": _half_sine, "raised_cosine": _raised_cosine}.get(p_shape)
+    if p_lobe is None:
+        raise GemError(f"unknown P-wave shape {p_shape!r}; one of ['half_sine', 'raised_cosine']")
     if st_segment_ms is not None and st_segment_ms < 0:
         raise GemError(f"st_segment_ms must be >= 0 ms, not {st_segment_ms}")
     if morphology not in _QRS:
@@ -156,7 +174,7 @@ def conduction_ecg(
     qt = min(max(QTC_MS * np.sqrt(rr / 1000.0), qrs_ms + 200.0), rr - 30.0)
     if st_segment_ms is not None and qrs_ms + st_segment_ms > qt - 80.0:
         raise GemError(f"an ST segment of {st_segment_ms} ms leaves the T wave under 80 ms (QT {qt:.0f} ms)")
-    pr = pr_ms if pr_ms is not None and rr - pr_ms - qt >= 40.0 else None
+    pr = pr_ms if pr_ms is not None and rr - pr_ms - qt >= 40.0 and atrial_rate is None else None
     rng = np.random.default_rng(seed)
     n = int(round(duration_s * fs))
     t = np.arange(n) * 1000.0 / fs
@@ -167,7 +185,12 @@ def conduction_ecg(
     for on in onsets:
         lo, hi = np.searchsorted(t, [on - (pr or 0.0) - 10.0, on + qt + 10.0])
         if hi > lo:
-            drawn[:, lo:hi] += _beat(t[lo:hi] - on, qrs_ms, pr, qt, morphology, st, st_segment_ms)
+            drawn[:, lo:hi] += _beat(t[lo:hi] - on, qrs_ms, pr, qt, morphology, st, p_lobe, st_segment_ms)
+    if atrial_rate is not None:  # P waves of their own, from 170 ms into the record
+        p_wave = np.array([_P[lead] for lead in _DRAWN])[:, None]
+        for p_on in np.arange(170.0, duration_s * 1000.0, 60000.0 / atrial_rate):
+            lo, hi = np.searchsorted(t, [p_on, p_on + P_MS])
+            drawn[:, lo:hi] += p_wave * p_lobe(t[lo:hi], p_on, p_on + P_MS)
     drawn += rng.normal(0.0, noise, drawn.shape)
     i, ii = drawn[0], drawn[1]
     limb = [i, ii, ii - i, -(i + ii) / 2, i - ii / 2, ii - i / 2]
@@ -181,6 +204,7 @@ def conduction_ecg(
         )
     )
     st_all.update({lead: st.get(lead, 0.0) for lead in _DRAWN[2:]})
+    t_start = _t_start(qrs_ms, qt, st_segment_ms)
     inside = onsets[(onsets > 0) & (onsets + qt < duration_s * 1000.0)]
     truth = {
         "qrs_ms": float(qrs_ms),
@@ -189,6 +213,7 @@ def conduction_ecg(
         "heart_rate_bpm": float(heart_rate),
         "morphology": morphology,
         "qt_ms": float(qt),
+        "qt_tangent_ms": float(t_start + (0.75 + 0.5 / np.pi) * (qt - t_start)),
         "qrs_onsets_ms": [float(x) for x in inside],
     }
     name = f"conduction-{morphology}-{round(heart_rate)}bpm-qrs{round(qrs_ms)}"

@@ -14,6 +14,8 @@ Sources (cited by short name below):
   Part VI acute ischemia/infarction (Wagner et al., Circulation 2009;119:e262).
 - UDMI 2018: Fourth Universal Definition of Myocardial Infarction (Thygesen et al., Eur Heart J 2019;
   40:237), ECG manifestations of acute ischaemia, Table 3.
+- Minnesota Code: Prineas, Crow & Zhang, The Minnesota Code Manual of Electrocardiographic Findings,
+  2nd ed., Springer 2010; 4-codes (ST junction and segment depression).
 - ESC 2020 AF: Hindricks et al., Eur Heart J 2021;42:373 (irregularly irregular RR, no distinct P).
 - Dash et al. 2009: Ann Biomed Eng 37:1701 (normalised RMSSD of RR > 0.1 in AF).
 - Strauss 2011: Strauss, Selvester & Wagner, Am J Cardiol 2011;107:927 (strict LBBB).
@@ -120,8 +122,15 @@ STE_V2_V3_MEN_40_MV = 0.2
 STE_V2_V3_MEN_UNDER_40_MV = 0.25
 STE_V2_V3_WOMEN_MV = 0.15
 STE_V2_V3_UNKNOWN_MV = STE_V2_V3_MEN_40_MV
-# New horizontal or downsloping ST depression >= 0.05 mV in two contiguous leads.
+# New horizontal or downsloping ST depression >= 0.05 mV in two contiguous leads (UDMI 2018; Minnesota
+# Code 4-1/4-2: horizontal or downward ST; 4-3: a downward ST falling >= 0.05 mV below the PR baseline).
+# Judged at J+60 ms (J+40 ms at fast rates), where the level is stable: the J point itself moves with
+# where the QRS offset is placed, and in V2-V3 a J point read a few ms early sits on the S wave.
 STD_MV = 0.05
+# Upsloping (junctional) ST depression: the J point >= 0.1 mV below the PR baseline with an upsloping ST
+# segment (Minnesota Code 4-4, a minor ST change), in two contiguous leads. The ST level may be back at
+# baseline by J+60 ms, so this is judged at the J point.
+STD_UPSLOPING_J_MV = 0.1
 # ST slope over J+20..J+80 ms above this (mV/s) is upsloping, below minus this downsloping.
 ST_UPSLOPE_MV_PER_S = 1.0
 # Where the ST level is read: J+60 ms, or J+40 ms when the heart rate exceeds 100 bpm (the ST segment
@@ -170,6 +179,38 @@ def ste_limit(lead: str, sex: str | None, age: float | None) -> float:
     if sex == "male" and age is not None and age < 40:
         return STE_V2_V3_MEN_UNDER_40_MV
     return STE_V2_V3_MEN_40_MV if sex == "male" else STE_V2_V3_UNKNOWN_MV
+
+
+def st_depression_form(
+    j_mv: float | None,
+    st_mv: float | None,
+    slope_mv_per_s: float | None,
+    margin_mv: float = 0.0,
+    t_mv: float | None = None,
+) -> str | None:
+    """How a lead's ST segment is depressed by the criteria above ("horizontal", "downsloping" or
+    "upsloping"), or None when it is not. ``j_mv``: the J-point level, ``st_mv``: the level at J+60/J+40
+    ms, both against the PR baseline; ``slope_mv_per_s``: J+20..J+80 ms (None: not measured, judged as
+    not upsloping). ``t_mv``: the T wave's signed peak, given only for leads where T is normally upright:
+    a downsloping ST that ends in a T nadir >= 0.05 mV under the baseline is depressed (Minnesota 4-3)
+    even when the J+60 level is not yet that deep. ``margin_mv``: the checker's measurement tolerance,
+    counted toward depression.
+
+    >>> st_depression_form(-0.02, -0.07, 0.0), st_depression_form(-0.12, -0.01, 1.8)
+    ('horizontal', 'upsloping')
+    >>> st_depression_form(-0.08, 0.0, 1.8) is None  # J 0.08 mV down, upsloping: under the 4-4 limit
+    True
+    """
+    if slope_mv_per_s is not None and slope_mv_per_s > ST_UPSLOPE_MV_PER_S:
+        ok = j_mv is not None and j_mv <= -(STD_UPSLOPING_J_MV - margin_mv)
+        return "upsloping" if ok else None
+    down = slope_mv_per_s is not None and slope_mv_per_s < -ST_UPSLOPE_MV_PER_S
+    limit = -(STD_MV - margin_mv)
+    if st_mv is not None and st_mv <= limit:
+        return "downsloping" if down else "horizontal"
+    if down and t_mv is not None and t_mv <= limit:
+        return "downsloping"
+    return None
 
 
 def qtc_long_limit(sex: str | None) -> float:

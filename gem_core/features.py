@@ -52,10 +52,20 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.ndimage import uniform_filter1d
-from scipy.signal import filtfilt, iirnotch
+from scipy.ndimage import gaussian_filter1d, uniform_filter1d
+from scipy.signal import filtfilt, find_peaks, iirnotch
 
-from gem_core.criteria import ST_FAST_BPM, ST_POINT_FAST_MS, ST_POINT_MS
+from gem_core.criteria import (
+    FIRST_DEGREE_AVB_PR_MS,
+    ST_FAST_BPM,
+    ST_POINT_FAST_MS,
+    ST_POINT_MS,
+    ST_UPSLOPE_MV_PER_S,
+    STE_MV,
+    STE_V2_V3_UNKNOWN_MV,
+    T_UPRIGHT_LEADS,
+    st_depression_form,
+)
 from gem_core.ecg import ECG, LEADS
 from gem_core.errors import GemError
 
@@ -99,22 +109,29 @@ FIDUCIALS = (
     "t_peak_ms",
     "t_offset_ms",
 )
-# ST form of a beat in a lead: level first (deviation at J+60 ms of at least ST_ELEVATION_MV, 0.2 mV in
-# V2-V3 where a normal ST sits higher, or at most ST_DEPRESSION_MV), else the slope between J+20 and
-# J+80 ms against ST_SLOPE_MV_PER_S.
+# ST form of a beat in a lead: level first (elevated by the UDMI limits of gem_core.criteria, 0.2 mV in
+# V2-V3 where a normal ST sits higher; depressed by criteria.st_depression_form), else the slope between
+# J+20 and J+80 ms against criteria.ST_UPSLOPE_MV_PER_S.
 ST_FORMS = ("upsloping", "horizontal", "downsloping", "elevated", "depressed")
 QUALITY = ("ok", "noisy", "flat")
 
-ST_ELEVATION_MV = 0.1
-ST_ELEVATION_V2_V3_MV = 0.2
-ST_DEPRESSION_MV = -0.05
-ST_SLOPE_MV_PER_S = 1.0
 WIDE_QRS_MS = 120.0
 # P waves count only where the pre-QRS segment correlates with the median one at least this much (per
 # beat) and the median beat-to-template correlation of the record reaches P_LOCK_RECORD (sinus rhythm
 # on the CPSC records: >= 0.90; atrial fibrillation: mostly 0.55-0.84).
 P_LOCK_BEAT = 0.75
 P_LOCK_RECORD = 0.85
+# P onset and offset on the representative beats (``_template_p_wave``): the wave-boundary rule of
+# Martinez et al. 2004 (IEEE TBME 51:570, the wavelet delineator that neurokit's dwt implements): from
+# the steepest P slope, outward to where the slope falls under this share of it (their xi_Pon 0.5 and
+# xi_Pend 0.9).
+P_ONSET_SLOPE = 0.5
+P_OFFSET_SLOPE = 0.9
+P_SLOPE_SCALE_MS = 8.0  # Gaussian-derivative scale, about the dwt scale neurokit reads P bounds at
+P_MIN_SNR = 3.0  # a P wave must stand this many times above the representative beat's noise
+P_LEAD_SHARE = 0.5  # leads whose P is at least this share of the largest lead's P give an onset
+P_LEAD_AGREE_MS = 20.0  # those onsets must lie within this of their median (outlier leads dropped)
+P_VISIBLE_MV = 0.03  # the atrial wave under which _p_consistency counts a lead as having none
 PREMATURE_RATIO = 0.88  # coupling interval below this share of the local median RR is premature
 LIMB_LEADS = ("I", "II", "III", "aVR", "aVL", "aVF")
 PRECORDIAL_LEADS = ("V1", "V2", "V3", "V4", "V5", "V6")
@@ -774,7 +791,64 @@ def _shared_fiducials(
     fid["qrs_on"], fid["qrs_off"] = on, off
     fid = _validate_fiducials(fid, r, fs, fill=True)
     fid.update(_t_waves(clean, fid, r, fs, ok_idx))
+    if dominant is not None:  # dominant beats: T offset of the representative beats (tangent method)
+        t_end = _template_t_offset(clean, r, fs, ok_idx, dominant, fid)
+        if t_end is not None:
+            fid["t_off"] = np.where(dominant & np.isfinite(fid["t_off"]), r + t_end, fid["t_off"])
     return _validate_fiducials(fid, r, fs, fill=True)
+
+
+def _template_t_offset(
+    clean: np.ndarray, r: np.ndarray, fs: float, leads: list[int], dominant: np.ndarray, fid: dict
+) -> float | None:
+    """The T offset of the representative beats (samples after R), or None.
+
+    Each lead's median beat over the dominant beats, its deviation from the PR baseline; the spatial
+    magnitude of those deviations peaks at the T wave, and the T wave ends where the tangent at the
+    steepest point of its descent meets the level after it: the tangent method readers use by hand
+    (Lepeschkin & Surawicz 1952; Postema & Wilde 2014), read on the leads together, so the global T end
+    is the latest end any lead's T reaches, as cart programs take it.
+    """
+    ms = fs / 1000.0
+    idx_dom = np.flatnonzero(dominant & np.isfinite(fid["t_peak"]) & np.isfinite(fid["qrs_off"]))
+    if len(idx_dom) < 1 or not leads:
+        return None
+    rr = float(np.median(np.diff(r))) if len(r) > 1 else fs
+    rel_on = float(np.median(fid["qrs_on"][idx_dom] - r[idx_dom]))
+    rel_off = float(np.median(fid["qrs_off"][idx_dom] - r[idx_dom]))
+    rel_tpk = float(np.median(fid["t_peak"][idx_dom] - r[idx_dom]))
+    if not all(map(math.isfinite, (rel_on, rel_off, rel_tpk))):
+        return None
+    before = int(max(-rel_on + 20 * ms, 30 * ms))
+    after = int(min(rel_on + 600 * ms * math.sqrt(rr / fs), rr - 30 * ms))  # QTc 600 ms, or the next QRS
+    if after <= rel_tpk + 10 * ms or int(r[idx_dom[-1]]) + after >= clean.shape[1]:
+        idx_dom = idx_dom[r[idx_dom] + after < clean.shape[1]]
+        if len(idx_dom) < 1 or after <= rel_tpk + 10 * ms:
+            return None
+    offs = np.arange(-before, after)
+    idx = np.clip(r[idx_dom][:, None] + offs[None, :], 0, clean.shape[1] - 1)
+    base_win = (offs >= rel_on - 20 * ms) & (offs <= rel_on - 4 * ms)
+    acc = np.zeros(len(offs))
+    for i in leads:
+        template = np.median(clean[i].astype(np.float64)[idx], axis=0)
+        acc += (template - template[base_win].mean()) ** 2
+    mag = uniform_filter1d(np.sqrt(acc), max(1, int(20 * ms)))
+    pk = int(np.argmin(np.abs(offs - rel_tpk)))
+    lo = int(np.searchsorted(offs, rel_off + 60 * ms))
+    window = slice(max(lo, pk - int(80 * ms)), min(len(offs), pk + int(80 * ms)))
+    pk = window.start + int(np.argmax(mag[window]))  # the T peak on the representative beats
+    tail = mag[pk:]
+    if len(tail) < 4:
+        return None
+    slope = np.gradient(tail)
+    steep = int(np.argmin(slope))
+    if slope[steep] >= 0:
+        return None
+    floor = float(tail[steep:].min())
+    end = steep + (tail[steep] - floor) / -slope[steep]
+    if pk + end >= len(offs):
+        return None
+    return float(offs[0] + pk + end)
 
 
 def _t_waves(
@@ -883,10 +957,124 @@ def _p_consistency(clean: np.ndarray, r: np.ndarray, fs: float, leads: list[int]
     for i in leads:
         rows = _beat_matrix(clean[i], r, before, after)
         template = np.median(rows, axis=0)
-        if np.ptp(template) < 0.03:  # no consistent atrial wave at all in this lead
+        if np.ptp(template) < P_VISIBLE_MV:  # no consistent atrial wave at all in this lead
             continue
         best = np.maximum(best, _row_corr(rows, template))
     return best
+
+
+def _lead_p_bounds(
+    template: np.ndarray, end: int, noise: float, fs: float
+) -> tuple[float, float, float] | None:
+    """(onset, offset, prominence) of the P wave in one lead's representative pre-QRS segment.
+
+    ``template[end]`` is the QRS onset (the segment runs on a little, so that the slope there is not an
+    edge effect). The P wave is the most prominent peak (either polarity) before it, prominence taken
+    over both its bases and over the PR-segment level (20-4 ms before the QRS onset), in a segment that
+    starts at the previous beat's T end so the T wave is not in it; a peak at the segment's edge is not
+    a peak. Its bounds follow Martinez et al. 2004 on a Gaussian-derivative slope: from the steepest
+    rise into the peak, back to where the slope falls under P_ONSET_SLOPE of it; from the steepest fall
+    after the peak, on to where it falls under P_OFFSET_SLOPE of that. None where no peak stands
+    P_MIN_SNR times above ``noise``; NaN bounds (with the prominence) where a bound runs off the segment
+    or into the QRS (a wave that has not ended by the QRS onset is not a P wave whose bounds can be read).
+    """
+    sigma = P_SLOPE_SCALE_MS * fs / 1000.0
+    smooth = gaussian_filter1d(template, sigma, mode="nearest")[: end + 1]
+    slope = gaussian_filter1d(template, sigma, order=1, mode="nearest")
+    ms = fs / 1000.0
+    pr_level = float(np.mean(template[max(0, end - int(20 * ms)) : max(1, end - int(4 * ms))]))
+    best = None
+    for sign in (1.0, -1.0):
+        peaks, props = find_peaks(sign * smooth, prominence=P_MIN_SNR * noise)
+        for k, p in enumerate(peaks):
+            # its height over both its bases and over the PR-segment level: the trough
+            # between a T wave's tail and the P wave stands over its bases but not over that level
+            prom = min(float(props["prominences"][k]), sign * (float(smooth[p]) - pr_level))
+            if prom >= P_MIN_SNR * noise and (best is None or prom > best[3]):
+                best = (sign, int(p), (int(props["left_bases"][k]), int(props["right_bases"][k])), prom)
+    if best is None:
+        return None
+    sign, p, (lb, rb), prom = best
+    d = sign * slope
+    up = lb + int(np.argmax(d[lb : p + 1]))
+    quiet = np.flatnonzero(d[:up] < P_ONSET_SLOPE * d[up])
+    down = p + int(np.argmin(d[p : rb + 1]))
+    settled = np.flatnonzero(-d[down:] < P_OFFSET_SLOPE * -d[down])
+    if d[up] <= 0 or d[down] >= 0 or not len(quiet) or not len(settled) or down + settled[0] > end:
+        return math.nan, math.nan, prom
+    return float(quiet[-1]), float(down + settled[0]), prom
+
+
+def _template_p_wave(
+    clean: np.ndarray, r: np.ndarray, fs: float, fid: dict, beats: np.ndarray, leads: list[int]
+) -> tuple[float, float] | None:
+    """(PR interval, P duration) in ms from the representative beats of ``leads``.
+
+    As for the QRS (``_qrs_bounds``): per lead, the sample-wise median of ``beats`` (dominant
+    beats with a time-locked P wave) from the previous beat's T end to the QRS onset; each lead's P
+    bounds by ``_lead_p_bounds``. Guarded as the cart programs guard theirs: only leads whose P is at
+    least P_LEAD_SHARE of the largest one vote, a lead whose onset lies more than P_LEAD_AGREE_MS from
+    the voters' median is dropped, and at least two leads must agree; the global bounds are the median
+    of the agreeing leads; the PR runs to the QRS onset of the same beats.
+
+    (NaN, NaN), no P wave, where fewer than two leads show a peak at all in a segment quiet enough that
+    a P wave of P_VISIBLE_MV would stand out in most leads, still and on the segment's baseline in all
+    but one lead over the 30-14 ms before the QRS onset (where a P wave cut off by too early a QRS onset
+    would still be moving or raised), and long enough to hold the P wave of a normal PR
+    (FIRST_DEGREE_AVB_PR_MS) or holding the per-beat dwt P peaks: the beats are then time-locked to
+    something that is not a P wave (a QRS onset or T wave inside the lock window of ``_p_consistency``).
+    None (the caller keeps the per-beat dwt values) otherwise.
+    """
+    ms = fs / 1000.0
+    use = np.flatnonzero(beats)
+    use = use[use >= 1]
+    if len(use) < 3 or not leads:
+        return None
+    rf = r.astype(np.float64)
+    qrs_on = float(_nanmedian(fid["qrs_on"][use] - rf[use]))
+    t_end = float(_nanmedian(fid["t_off"][use - 1] - rf[use - 1]))  # previous beat's T end, from its R
+    rr = float(np.median(rf[use] - rf[use - 1]))
+    if not (math.isfinite(qrs_on) and math.isfinite(t_end)):
+        return None
+    start = max(t_end - rr, qrs_on - 500 * ms)
+    if qrs_on - start < 60 * ms:
+        return None
+    offs = np.arange(int(math.floor(start)), int(math.ceil(qrs_on + 3 * P_SLOPE_SCALE_MS * ms)) + 1)
+    end = int(math.ceil(qrs_on)) - int(offs[0])  # the QRS onset's place in the segment
+    idx = np.clip(r[use][:, None] + offs[None, :], 0, clean.shape[1] - 1)
+    found, thresholds, moving = [], [], 0
+    # before the QRS onset and the ~10 ms by which ecg_clean's moving average smears the QRS outward
+    late = max(0, end - int(30 * ms)), max(0, end - int(14 * ms))
+    for i in leads:
+        rows = clean[i].astype(np.float64)[idx]
+        template = np.median(rows, axis=0)
+        # the noise a P wave must stand out of: the single beats' spread about the median beat (robust SD)
+        # before the QRS, so that a P wave counts only where it would be seen beat by beat
+        noise = 1.4826 * float(np.median(np.abs(rows - template)[:, : end + 1]))
+        thresholds.append(P_MIN_SNR * noise)
+        # still changing, or off the segment's baseline, just before the QRS
+        level = template[late[1]]
+        shift = max(abs(level - template[late[0]]), abs(level - float(np.median(template[: end + 1]))))
+        moving += shift > P_MIN_SNR * noise
+        bounds = _lead_p_bounds(template, end, max(noise, 1e-4), fs)
+        if bounds is not None:
+            found.append(bounds)
+    if len(found) < 2:  # as for presence, one lead alone does not count
+        dwt_peak = float(_nanmedian(fid["p_peak"][use] - rf[use]))
+        covered = qrs_on - start >= FIRST_DEGREE_AVB_PR_MS * ms or start <= dwt_peak <= qrs_on
+        quiet = float(np.median(thresholds)) <= P_VISIBLE_MV and moving < 2
+        return (math.nan, math.nan) if covered and quiet else None
+    found = [b for b in found if math.isfinite(b[0])]
+    if not found:
+        return None
+    top = max(b[2] for b in found)
+    votes = np.array([(b[0], b[1]) for b in found if b[2] >= P_LEAD_SHARE * top])
+    mid = np.median(votes[:, 0])
+    agree = votes[np.abs(votes[:, 0] - mid) <= P_LEAD_AGREE_MS * ms]
+    if len(agree) < 2:
+        return None
+    on, off = np.median(agree, axis=0) + offs[0]
+    return (qrs_on - on) / ms, (min(off, qrs_on) - on) / ms
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -931,15 +1119,23 @@ def _at(sig: np.ndarray, pos: np.ndarray, half: int = 2) -> np.ndarray:
     return _window_mean(sig, pos - half, pos + half)
 
 
-def _st_form(dev: np.ndarray, slope: np.ndarray, lead: str = "II") -> list:
+def _st_form(dev: np.ndarray, slope: np.ndarray, lead: str = "II", j=None, t=None) -> list:
+    """Per beat: "elevated", "depressed" (gem_core.criteria), else "upsloping"/"horizontal"/"downsloping";
+    None where the level or slope is missing. ``j``, ``t``: J levels and T peaks per beat, when known."""
     forms = np.full(len(dev), None, dtype=object)
     fin = np.isfinite(dev) & np.isfinite(slope)
-    forms[fin & (slope > ST_SLOPE_MV_PER_S)] = "upsloping"
-    forms[fin & (slope < -ST_SLOPE_MV_PER_S)] = "downsloping"
-    forms[fin & (np.abs(slope) <= ST_SLOPE_MV_PER_S)] = "horizontal"
-    elevation = ST_ELEVATION_V2_V3_MV if lead in ("V2", "V3") else ST_ELEVATION_MV
+    forms[fin & (slope > ST_UPSLOPE_MV_PER_S)] = "upsloping"
+    forms[fin & (slope < -ST_UPSLOPE_MV_PER_S)] = "downsloping"
+    forms[fin & (np.abs(slope) <= ST_UPSLOPE_MV_PER_S)] = "horizontal"
+    elevation = STE_V2_V3_UNKNOWN_MV if lead in ("V2", "V3") else STE_MV
     forms[fin & (dev >= elevation)] = "elevated"
-    forms[fin & (dev <= ST_DEPRESSION_MV)] = "depressed"
+    nan = np.full(len(dev), np.nan)
+    j = nan if j is None else j
+    t = nan if t is None or lead not in T_UPRIGHT_LEADS else t
+    for k in np.flatnonzero(fin & (forms != "elevated")):
+        jk, tk = (float(v[k]) if np.isfinite(v[k]) else None for v in (j, t))
+        if st_depression_form(jk, float(dev[k]), float(slope[k]), t_mv=tk):
+            forms[k] = "depressed"
     return forms.tolist()
 
 
@@ -1063,7 +1259,13 @@ def _beat_dicts(fid, timing, lead_vals, r, fs, lead: str) -> list[dict]:
         put(name, times[name] * to_ms, 1)
     for name in BEAT_FEATURES:
         if name == "st_form":
-            cols[name] = _st_form(lead_vals["st_deviation"], lead_vals["st_slope"], lead)
+            cols[name] = _st_form(
+                lead_vals["st_deviation"],
+                lead_vals["st_slope"],
+                lead,
+                lead_vals["st_j"],
+                lead_vals["t_amplitude"],
+            )
         elif BEAT_FEATURES[name] == "mV":
             put(name, lead_vals[name], 3)
         else:
@@ -1207,6 +1409,7 @@ def _empty_globals(quality: dict, n_beats: int) -> dict:
         "rr_sd_ms",
         "rr_irregularity",
         "pr_ms",
+        "p_ms",
         "qrs_ms",
         "qt_ms",
         "qtc_ms",
@@ -1267,6 +1470,10 @@ def _measure_uncached(ecg: ECG) -> Measurements:
     p_present = np.isfinite(fid["p_on"]) & (p_lock >= P_LOCK_BEAT) & locked
     for k in ("p_on", "p_peak", "p_off"):
         fid[k] = np.where(p_present, fid[k], np.nan)
+    # global PR from the representative beats (per-beat values stay for beat-level claims)
+    p_template = (
+        _template_p_wave(clean, r, fs, fid, dominant & (p_lock >= P_LOCK_BEAT), ok_idx) if locked else None
+    )
 
     timing = _timing(fid, r, fs)
     st_point = _st_point_ms(r, fs)
@@ -1297,7 +1504,7 @@ def _measure_uncached(ecg: ECG) -> Measurements:
         )
 
     ok_names = {LEADS[i] for i in ok_idx}
-    g = _global_values(r, fs, timing, p_present, lead_med, ok_names, quality, reps)
+    g = _global_values(r, fs, timing, p_present, lead_med, ok_names, quality, reps, p_template)
     g["st_point_ms"] = st_point
     g["bad_windows"] = {
         LEADS[i]: _windows_ms(bad[i], r, fs, ecg.duration_ms) for i in range(len(LEADS)) if bad[i].any()
@@ -1318,7 +1525,7 @@ def _measure_uncached(ecg: ECG) -> Measurements:
     )
 
 
-def _global_values(r, fs, timing, p_present, lead_med, ok_names, quality, reps) -> dict:
+def _global_values(r, fs, timing, p_present, lead_med, ok_names, quality, reps, p_template=None) -> dict:
     qd = dict(zip(LEADS, quality, strict=True))
     g = _empty_globals(qd, len(r))
     rr = np.diff(r) * 1000.0 / fs
@@ -1335,7 +1542,8 @@ def _global_values(r, fs, timing, p_present, lead_med, ok_names, quality, reps) 
         rr_ms=rnd(mean_rr),
         rr_sd_ms=rnd(float(rr.std())) if len(rr) > 1 else None,
         rr_irregularity=rnd(rmssd / mean_rr, 3),
-        pr_ms=rnd(_nanmedian(timing["pr_interval"])),
+        pr_ms=rnd(p_template[0] if p_template else _nanmedian(timing["pr_interval"])),
+        p_ms=rnd(p_template[1] if p_template else _nanmedian(timing["p_duration"])),
         qrs_ms=rnd(_nanmedian(timing["qrs_duration"])),
         qt_ms=rnd(_nanmedian(timing["qt_interval"])),
         qtc_ms=rnd(_nanmedian(timing["qtc_interval"])),

@@ -12,7 +12,7 @@ Sources cited below:
   (ST segment, T and U waves, QT interval, Rautaharju et al., Circulation 2009;119:e241), Part V
   (hypertrophy, Hancock et al., Circulation 2009;119:e251).
 - Fourth Universal Definition of Myocardial Infarction (Thygesen et al., ESC/ACC/AHA/WHF 2018).
-- Minnesota Code (Prineas, Crow, Blackburn, 2nd ed. 2010): codes 4-1/4-2 (ST depression), 5 (T waves).
+- Minnesota Code (Prineas, Crow, Blackburn, 2nd ed. 2010): codes 4-1 to 4-4 (ST depression), 5 (T waves).
 - ESC 2020 guidelines for atrial fibrillation (Hindricks et al.): irregularly irregular RR, no P waves.
 - Dash, Chon et al., Ann Biomed Eng 2009: normalised RMSSD of RR intervals > 0.1 flags AF.
 - Sokolow & Lyon, Am Heart J 1949; Casale et al. (Cornell voltage), Circulation 1985.
@@ -56,8 +56,8 @@ from gem_core.criteria import (
     SECONDARY_QRS_MS,
     SINUS_MIN_P_WAVE_FRACTION,
     SOKOLOW_LYON_MV,
-    ST_UPSLOPE_MV_PER_S,
     STD_MV,
+    STD_UPSLOPING_J_MV,
     T_INVERSION_MV,
     T_UPRIGHT_LEADS,
     TACHYCARDIA_BPM,
@@ -67,6 +67,7 @@ from gem_core.criteria import (
     lbbb_qrs_limit,
     qtc_formula,
     qtc_long_limit,
+    st_depression_form,
     ste_limit,
 )
 from gem_core.features import BEAT_FEATURES, EXTRA_BEAT_VALUES, Measurements
@@ -906,9 +907,23 @@ def _territory_names(leads: list[str]) -> list[str]:
     return [name for name, group in TERRITORIES.items() if sum(lead in leads for lead in group) >= 2]
 
 
-def _not_upsloping(m: Measurements, lead: str) -> bool:
-    slope = lead_median(m, lead, "st_slope")
-    return slope is None or slope <= ST_UPSLOPE_MV_PER_S
+def _where(leads: list[str]) -> str:
+    """The territories the leads cover, e.g. " (inferior, lateral)", or "" when none."""
+    terr = _territory_names(leads)
+    return f" ({', '.join(terr)})" if terr else ""
+
+
+def st_depression(m: Measurements, lead: str) -> tuple[str, float] | None:
+    """(form, depth in mV) of the lead's ST depression by ``criteria.st_depression_form`` on its dominant
+    beats' median J level, ST level and slope, or None. The depth is read at the J point for an upsloping
+    segment, else at J+60/J+40 ms."""
+    j, st = lead_median(m, lead, "st_j"), lead_median(m, lead, "st_deviation")
+    t = lead_median(m, lead, "t_amplitude") if lead in T_UPRIGHT_LEADS else None
+    form = st_depression_form(j, st, lead_median(m, lead, "st_slope"), t_mv=t)
+    if form is None:
+        return None
+    depth = -j if form == "upsloping" else -st
+    return form, depth
 
 
 def _lead_st(m: Measurements, lead: str) -> float | None:
@@ -946,16 +961,14 @@ def st_segments(
     where_read = f"J+{point} ms"  # J+40 ms when the dominant RR is under 600 ms (gem_core.criteria)
     dev = {lead: _lead_st(m, lead) for lead in usable if lead != "aVR"}
     dev = {lead: v for lead, v in dev.items() if v is not None}
-    up_level = down_level = dev  # judged at the ST point; the J level is reported in the details
     j_level = {lead: lead_median(m, lead, "st_j") for lead in dev}
     candidates = [lead for lead in dev if lead not in exclude]
-    up = _contiguous([lead for lead in candidates if up_level[lead] >= ste_limit(lead, sex, age)])
-    down = _contiguous(
-        [lead for lead in candidates if down_level[lead] <= -STD_MV and _not_upsloping(m, lead)]
-    )
+    up = _contiguous([lead for lead in candidates if dev[lead] >= ste_limit(lead, sex, age)])
+    depressed = {lead: st_depression(m, lead) for lead in candidates}
+    down = _contiguous([lead for lead in candidates if depressed[lead] and lead not in up])
     secondary = secondary_st_reason(m, qrs_kind, rhythm)
     if secondary:
-        changed = [lead for lead in dev if abs(dev[lead]) >= STD_MV]
+        changed = [lead for lead in dev if abs(dev[lead]) >= STD_MV or st_depression(m, lead)]
         if not changed:
             return []
         sentence = f"The ST-T changes in {_leads_phrase(changed)} are secondary to {secondary}."
@@ -975,64 +988,92 @@ def st_segments(
             )
         ]
     findings = []
-    for key, leads, label, word, level in (
-        ("st_elevation", up, "STE", "elevation", up_level),
-        ("st_depression", down, "STD", "depression", down_level),
-    ):
-        if not leads:
-            continue
-        peak = max(leads, key=lambda lead: abs(dev[lead]))
-        terr = _territory_names(leads)
-        where = f" ({', '.join(terr)})" if terr else ""
-        sentence = (
-            f"ST-segment {word} at {where_read} is seen in {_leads_phrase(leads)}{where}, up to "
-            f"{_mv(dev[peak])} in lead {peak}."
+    if up:
+        peak = max(up, key=lambda lead: abs(dev[lead]))
+        findings.append(
+            Finding(
+                "st_elevation",
+                f"ST-segment elevation at {where_read} is seen in {_leads_phrase(up)}{_where(up)}, up to "
+                f"{_mv(dev[peak])} in lead {peak}.",
+                "st_deviation",
+                round(dev[peak], 2),
+                "mV",
+                comparator=">=",
+                leads=up,
+                label="STE",
+                abnormal=True,
+                source="Fourth UDMI 2018 (two contiguous leads; V2-V3 by sex and age)",
+                evidence=spans(m, up, "st_deviation", per_lead=2),
+                details={
+                    "deviation_mv": {lead: round(dev[lead], 3) for lead in up},
+                    "j_level_mv": {lead: j_level[lead] for lead in up},
+                    "limit_mv": {lead: ste_limit(lead, sex, age) for lead in up},
+                    "st_point_ms": point,
+                },
+            )
         )
-        if label == "STD" and up:  # depression opposite an injury current is its mirror image
-            key, label = "st_reciprocal", None
-            sentence = f"Reciprocal ST changes are seen in {_leads_phrase(leads)}, deepest in lead {peak}."
-        limit_note = None
-        if label == "STE" and {"V2", "V3"} & set(leads):
+        if {"V2", "V3"} & set(up):
             who = {
                 None: "sex not recorded, so the limit for men aged 40 or more was used",
                 "male": "men aged 40 or more" if age is None or age >= 40 else "men under 40",
                 "female": "women",
             }[sex]
-            limit_note = Finding(
-                "st_limit",
-                f"The limit applied in leads V2 and V3 was {ste_limit('V2', sex, age):.2f} mV ({who}).",
-                "st_limit",
-                ste_limit("V2", sex, age),
-                "mV",
-                leads=["V2", "V3"],
-                source="Fourth UDMI 2018",
+            findings.append(
+                Finding(
+                    "st_limit",
+                    f"The limit applied in leads V2 and V3 was {ste_limit('V2', sex, age):.2f} mV ({who}).",
+                    "st_limit",
+                    ste_limit("V2", sex, age),
+                    "mV",
+                    leads=["V2", "V3"],
+                    source="Fourth UDMI 2018",
+                )
+            )
+    if down:
+        depth = {lead: depressed[lead][1] for lead in down}
+        forms = sorted(
+            {depressed[lead][0] for lead in down}, key=("horizontal", "downsloping", "upsloping").index
+        )
+        peak = max(down, key=lambda lead: depth[lead])
+        if up:  # depression opposite an injury current is its mirror image
+            sentence = f"Reciprocal ST changes are seen in {_leads_phrase(down)}, deepest in lead {peak}."
+        elif forms == ["upsloping"]:
+            sentence = (
+                f"Upsloping ST-segment depression is seen in {_leads_phrase(down)}{_where(down)}, with the J "
+                f"point up to {_mv(depth[peak])} below the PR baseline in lead {peak}."
+            )
+        else:
+            sentence = (
+                f"ST-segment depression ({' and '.join(forms)}) is seen in {_leads_phrase(down)}{_where(down)},"
+                f" up to {_mv(depth[peak])} in lead {peak} (at "
+                f"{'the J point' if depressed[peak][0] == 'upsloping' else where_read})."
             )
         findings.append(
             Finding(
-                key,
+                "st_reciprocal" if up else "st_depression",
                 sentence,
                 "st_deviation",
-                round(dev[peak], 2),
+                round(-depth[peak], 2),
                 "mV",
-                comparator=">=" if label == "STE" else "<=",
-                leads=leads,
-                label=label,
+                comparator="<=",
+                leads=down,
+                label=None if up else "STD",
                 abnormal=True,
-                source="Fourth UDMI 2018 (two contiguous leads; V2-V3 by sex and age)",
-                evidence=spans(m, leads, "st_deviation", per_lead=2),
+                source="Fourth UDMI 2018; Minnesota Code 4-1 to 4-4 (two contiguous leads)",
+                evidence=spans(m, down, "st_deviation", per_lead=2),
                 details={
-                    "deviation_mv": {lead: round(dev[lead], 3) for lead in leads},
-                    "level_mv": {lead: round(level[lead], 3) for lead in leads},
-                    "j_level_mv": {lead: j_level[lead] for lead in leads},
+                    "form": {lead: depressed[lead][0] for lead in down},
+                    "depth_mv": {lead: round(depth[lead], 3) for lead in down},
+                    "deviation_mv": {lead: round(dev[lead], 3) for lead in down},
+                    "j_level_mv": {lead: j_level[lead] for lead in down},
                     "limit_mv": {
-                        lead: ste_limit(lead, sex, age) if label == "STE" else -STD_MV for lead in leads
+                        lead: -(STD_UPSLOPING_J_MV if depressed[lead][0] == "upsloping" else STD_MV)
+                        for lead in down
                     },
                     "st_point_ms": point,
                 },
             )
         )
-        if limit_note:
-            findings.append(limit_note)
     if not findings and dev:
         big = max(dev, key=lambda lead: abs(dev[lead]))
         if dev[big] < 0:

@@ -31,6 +31,8 @@ def test_limits_are_the_guidelines():
     assert (criteria.SOKOLOW_LYON_MV, criteria.CORNELL_MALE_MV, criteria.CORNELL_FEMALE_MV) == (3.5, 2.8, 2.0)
     # Fourth UDMI 2018
     assert (criteria.STE_MV, criteria.STD_MV) == (0.1, 0.05)
+    # Minnesota Code 4-4: upsloping ST with the J point >= 1 mm (0.1 mV) down; 1 mV/s = 0.06 mV per 60 ms
+    assert (criteria.STD_UPSLOPING_J_MV, criteria.ST_UPSLOPE_MV_PER_S) == (0.1, 1.0)
     assert (
         criteria.STE_V2_V3_MEN_40_MV,
         criteria.STE_V2_V3_MEN_UNDER_40_MV,
@@ -151,3 +153,36 @@ def test_a_pause_is_only_called_a_pause_when_it_is_one():
     m = make_measurements(rr=rr, premature=(pac,))
     sentence = next(f.sentence for f in assess(m).findings if f.key == "pac")
     assert "pause" not in sentence and "RR interval of 800 ms" in sentence, sentence
+
+
+@pytest.mark.parametrize(
+    "j, st, slope, form",
+    [
+        (-0.02, -0.07, 0.0, "horizontal"),  # UDMI: >= 0.05 mV, not upsloping
+        (-0.02, -0.07, -1.5, "downsloping"),
+        (-0.02, -0.04, 0.0, None),  # under 0.05 mV
+        (-0.12, -0.01, 1.8, "upsloping"),  # Minnesota 4-4: J >= 0.1 mV down, back near baseline by J+60
+        (-0.08, -0.01, 1.8, None),  # J-point depression under 0.1 mV with an upsloping ST: normal
+        (-0.12, -0.08, 1.8, "upsloping"),
+        (None, -0.07, None, "horizontal"),  # slope not measured: judged as not upsloping
+        (-0.2, None, 2.0, "upsloping"),
+        (None, None, None, None),
+    ],
+)
+def test_st_depression_forms(j, st, slope, form):
+    assert criteria.st_depression_form(j, st, slope) == form
+
+
+def test_the_checker_margin_counts_toward_depression():
+    assert criteria.st_depression_form(-0.02, -0.035, 0.0) is None
+    assert criteria.st_depression_form(-0.02, -0.035, 0.0, margin_mv=0.02) == "horizontal"
+    assert criteria.st_depression_form(-0.085, 0.0, 2.0, margin_mv=0.02) == "upsloping"
+
+
+def test_a_downsloping_st_into_a_negative_t_is_depression():  # Minnesota 4-3
+    assert criteria.st_depression_form(-0.02, -0.03, -1.5, t_mv=-0.12) == "downsloping"
+    assert (
+        criteria.st_depression_form(-0.02, -0.03, -1.5) is None
+    )  # T not given: a lead where T may be negative
+    assert criteria.st_depression_form(-0.02, -0.03, -0.5, t_mv=-0.12) is None  # not downsloping
+    assert criteria.st_depression_form(-0.02, -0.03, -1.5, t_mv=-0.03) is None  # T nadir too shallow

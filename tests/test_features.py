@@ -294,6 +294,12 @@ def test_st_form_vocabulary():
     # V2-V3: 0.15 mV is within normal limits there, elevation from 0.2 mV
     assert _st_form(np.array([0.15, 0.25]), np.zeros(2), "V2") == ["horizontal", "elevated"]
     assert _st_form(np.array([0.15]), np.zeros(1), "V5") == ["elevated"]
+    # the criteria's ST depression: upsloping from a J point 0.15 mV down (Minnesota 4-4); downsloping
+    # into a T wave 0.2 mV down where T is normally upright (4-3), not in III where it may be negative
+    j, t = np.array([-0.15, -0.05, 0.0]), np.array([0.3, 0.3, -0.2])
+    up = _st_form(np.array([0.0, 0.0, -0.02]), np.array([2.0, 2.0, -2.0]), "V5", j, t)
+    assert up == ["depressed", "upsloping", "depressed"]
+    assert _st_form(np.array([-0.02]), np.array([-2.0]), "III", j[2:], t[2:]) == ["downsloping"]
 
 
 @pytest.mark.parametrize(("lead", "shift"), [("V5", 0.2), ("aVL", -0.2), ("V1", 0.2)])

@@ -299,3 +299,31 @@ def test_premature_beats_without_a_kind_are_classified_by_width():
         in reading.text
     )
     assert "one premature atrial contraction (PAC) at 6.5 s, narrow" in reading.text
+
+
+def _with_st_shape(m, leads, slope, j=0.0):
+    for lead in leads:
+        for beat in m.leads[lead].beats:
+            beat["st_slope"], beat["st_j"] = slope, j
+    return m
+
+
+@pytest.mark.parametrize(("slope", "named"), [(-1.5, True), (-0.5, False)])
+def test_downsloping_st_into_an_inverted_t_is_st_depression(slope, named):  # Minnesota 4-3
+    lateral = ("V4", "V5", "V6")
+    m = build(st=dict.fromkeys(lateral, -0.03), t=dict.fromkeys(lateral, -0.2))
+    reading, labels = read(_with_st_shape(m, lateral, slope))
+    assert ("STD" in labels) is named, reading.text
+    assert ("ST-segment depression (downsloping) is seen in leads V4, V5 and V6" in reading.text) is named
+    assert "T waves are inverted in leads V4, V5 and V6" in reading.text
+
+
+def test_upsloping_st_from_a_depressed_j_point_is_st_depression():  # Minnesota 4-4
+    anterior = ("V2", "V3", "V4")
+    shallow = _with_st_shape(build(), anterior, 2.0, j=-0.07)
+    deep = _with_st_shape(build(), anterior, 2.0, j=-0.15)
+    assert "STD" not in read(shallow)[1]
+    reading, labels = read(deep)
+    assert (
+        labels == ["STD"] and "Upsloping ST-segment depression is seen in leads V2, V3 and V4" in reading.text
+    )

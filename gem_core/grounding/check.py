@@ -488,13 +488,14 @@ def _unchecked(d: Draft, m: Measurements, text: str) -> Result:
     )
 
 
-def _per_lead(d: Draft, m: Measurements, key: str, test, unit: str | None):
-    """Apply ``test(value, lead) -> bool|None`` to each named (or every) ok lead's median ``key``."""
+def _per_lead(d: Draft, m: Measurements, key, test, unit: str | None):
+    """Apply ``test(value, lead) -> bool|None`` to each named (or every) ok lead's median ``key`` (a beat
+    feature, or a function of the lead giving the value)."""
     leads = d.leads or tuple(m.leads)
     checkable = _ok_leads(m, leads)
     results, shown = [], []
     for lead in checkable:
-        value = _lead_median(m, lead, key)
+        value = key(lead) if callable(key) else _lead_median(m, lead, key)
         if value is None:
             continue
         ok = test(value, lead)
@@ -1054,13 +1055,23 @@ def _st(kind: str):
                 present = v >= ST_ELEVATION_MV - tol
                 # "elevation of 2 mm" / "up to 2 mm": elevation present, and as high as the text says
                 return present and (d.value is None or compare(v, d.comparator or "=", d.value, value_tol))
-        elif kind == "depression":
+        elif kind == "depression":  # criteria.st_depression_form on J, J+60/J+40 and slope; depth as rules
+
+            def depth(lead):
+                j, st = _lead_median(m, lead, "st_j"), _lead_median(m, lead, "st_deviation")
+                t = _lead_median(m, lead, "t_amplitude") if lead in T_UPRIGHT_LEADS else None
+                form = criteria.st_depression_form(j, st, _lead_median(m, lead, "st_slope"), tol, t)
+                if form is None:
+                    return None if st is None and j is None else 0.0
+                return -j if form == "upsloping" else -st
 
             def test(v, _lead):
-                present = v <= ST_DEPRESSION_MV + tol
-                return present and (
-                    d.value is None or compare(-v, d.comparator or "=", _depth(d.value), value_tol)
+                return v > 0 and (
+                    d.value is None or compare(v, d.comparator or "=", _depth(d.value), value_tol)
                 )
+
+            ok, measured = _per_lead(d, m, depth, test, "mV")
+            return _verdict(ok, d.negated), "ST depression " + measured, evidence
         elif kind == "normal":
 
             def test(v, _lead):
@@ -1078,7 +1089,10 @@ def _st_t_changes(d: Draft, m: Measurements, evidence):
         st, t = _lead_median(m, lead, "st_deviation"), _lead_median(m, lead, "t_amplitude")
         if st is None and t is None:
             return None
+        slope, j = _lead_median(m, lead, "st_slope"), _lead_median(m, lead, "st_j")
         bad = st is not None and abs(st) >= ST_T_CHANGE_MV
+        upright_t = t if lead in T_UPRIGHT_LEADS else None
+        bad = bad or criteria.st_depression_form(j, st, slope, t_mv=upright_t) is not None
         if t is not None and lead in T_UPRIGHT_LEADS:
             bad = bad or t <= T_INVERTED_MV or abs(t) < T_FLAT_MV / 2
         return bad
