@@ -695,8 +695,10 @@ def _qrs_edges(sv: np.ndarray, offs: np.ndarray, fs: float, noise: float) -> tup
     a slow terminal R' or slurred S, whose velocity dips under the threshold only briefly, inside the
     QRS. Where the QRS runs straight into the ST-T without a quiet gap (tachycardia, LBBB, ventricular
     beats), the ST-T slope keeps the velocity above 4%; the offset is then read at 8%, then 15% of the
-    peak: the knee between the steep QRS and the slower ST-T. The velocity is not smoothed, so a bound
-    is the QRS's own sample.
+    peak: the knee between the steep QRS and the slower ST-T. From there each bound moves out while the
+    velocity stays over the quiet level plus twice the noise RMS (hysteresis, at most 20 ms), so a
+    QRS that tapers into the baseline ends where the taper does. The velocity is not smoothed, so a
+    bound is the QRS's own sample.
     """
     ms = fs / 1000.0
     n, width = sv.shape
@@ -731,6 +733,14 @@ def _qrs_edges(sv: np.ndarray, offs: np.ndarray, fs: float, noise: float) -> tup
     for frac in (0.04, 0.08, 0.15):
         first = np.where(quiet_windows(floor_off, frac) & after, cols, width).min(axis=1)
         off = np.where((off < 0) & (first < width) & (pk > 0), first - 1, off)
+    # hysteresis: from where the velocity crossed the threshold, out to where it is back at the quiet
+    # level (within 2 noise RMS, which noise alone seldom exceeds), at most 20 ms: a smooth QRS end
+    # tapers under the threshold first (Gaussian waves read 3-4 samples short at each end without this)
+    steps = np.arange(1, k + 1)[None, :]
+    tail_on = np.take_along_axis(sv, np.clip(on[:, None] - steps, 0, width - 1), axis=1)
+    tail_off = np.take_along_axis(sv, np.clip(off[:, None] + steps, 0, width - 1), axis=1)
+    on = on - np.cumprod(tail_on > (floor_on + 2.0 * noise)[:, None], axis=1).sum(axis=1)
+    off = off + np.cumprod(tail_off > (floor_off + 2.0 * noise)[:, None], axis=1).sum(axis=1)
     ok_on, ok_off = (on >= 0) & (on < width), (off >= 0) & (off < width)
     return (
         np.where(ok_on, offs[np.clip(on, 0, width - 1)], np.nan).astype(np.float64),
@@ -1178,7 +1188,9 @@ def _measure_lead(
     vals, valid, idx = _window(sig, fid["t_on"], fid["t_off"])
     t_val, t_pos = _extreme(vals - base[:, None], valid, idx, "abs")
     j60 = _at(sig, off + st_point_ms * ms) - base
-    j0 = _at(sig, off) - base
+    # the J point on the high-passed lead: on the cleaned one the moving average (+-18 ms) smears the S
+    # wave past the QRS offset
+    j0 = _at(amp, off) - amp_base
     slope = (_at(sig, off + 80 * ms) - _at(sig, off + 20 * ms)) / 0.06
     area_win = _window(sig, on, off)
     qrs_area = ((area_win[0] - base[:, None]) * area_win[1]).sum(axis=1) / fs
