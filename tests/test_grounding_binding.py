@@ -13,6 +13,7 @@ from gem_core.grounding import EVIDENCE_KEYS, clear_cache, ground
 # The clinical limits and tolerances, pinned as literal values (not read back from the code under test):
 QRS_WIDE_MS = 120.0  # complete bundle branch block (AHA/ACCF/HRS 2009 Part III)
 QRS_TOL_MS = 10.0  # QRS measurement tolerance of the checker
+QRS_INCOMPLETE_BBB_MS = 110.0  # incomplete bundle branch block: 110-119 ms (AHA/ACCF/HRS 2009 Part III)
 HEART_RATE_TOL_BPM = 5.0
 CATEGORY_MARGIN = 0.5  # share of the tolerance granted at a category's threshold
 LBBB_V1_NEGATIVE_RATIO = 2.0  # rS in V1: the S more than twice the r
@@ -400,30 +401,25 @@ def test_incomplete_bundle_branch_blocks_are_110_to_120_ms_with_the_sides_morpho
     assert only("Incomplete RBBB.", bbb_record(_LEFT, qrs=112.0))["verdict"] == "not_checkable"
 
 
-# Shared records labelled RBBB whose QRS measures under 120 ms on the representative beats: V1 shows the
-# right pattern (an rSR' or a dominant R), but the width rules out a complete block, so both sides'
-# "bundle branch block" is contradicted by the width.
-BBB_PATTERN_NOT_MEASURED = {
-    "A0006": "RBBB",  # QRS 104 ms, rSR' in V1
-    "A0028": "RBBB",  # QRS 102 ms, dominant R in V1
-    # AF with a noisy median beat: QRS 110 ms (about 114 ms by eye on the median beats; the
-    # noise-aware quiet test ends the slow terminal R' early, 118 ms without it)
-    "JS00001": "RBBB",
-}
+# CPSC's and SNOMED's RBBB labels also hold incomplete blocks: a labelled record whose QRS measures under
+# 120 ms on the representative beats is judged by the width, not the label, so
+# only the side is checked there: never the wrong way round, and V1 shows the right pattern. At most this
+# many of them (a QRS rule that read blocks narrow would fail here).
+NARROW_LABELLED_BBB_MAX = 3
 
 
 @pytest.mark.slow
 def test_bundle_branch_side_on_every_labelled_shared_record(shared_ecg_dir):
     """Every shared record labelled LBBB (CPSC 'LBBB' or its SNOMED CT codes) contradicts "right bundle
     branch block" and supports "left bundle branch block", and the other way round for RBBB records;
-    the exceptions (``BBB_PATTERN_NOT_MEASURED``) are not checkable, never the wrong way round."""
+    those measured narrow (``NARROW_LABELLED_BBB_MAX``) never the wrong way round."""
     from gem_core.ecg import load_ecg
     from gem_core.features import measure
     from gem_core.labels import cpsc_from_snomed
     from tests.conftest import shared_records
 
     names = {"RBBB": "right bundle branch block", "LBBB": "left bundle branch block"}
-    seen, exceptions = {"RBBB": [], "LBBB": []}, {}
+    seen, narrow = {"RBBB": [], "LBBB": []}, []
     for path in shared_records():
         ecg = load_ecg(path)
         raw = [str(x) for x in ecg.metadata.get("labels") or []]
@@ -444,14 +440,17 @@ def test_bundle_branch_side_on_every_labelled_shared_record(shared_ecg_dir):
         )
         print(line, "|", got[(False, own)]["measured"])
         seen[own].append(ecg.record_id)
-        if ecg.record_id in BBB_PATTERN_NOT_MEASURED:
-            exceptions[ecg.record_id] = own
-            print(f"  exception: {ecg.record_id} labelled {own}; right pattern with a QRS under 120 ms")
-            assert got[(False, own)]["verdict"] == got[(False, other)]["verdict"] == "contradicted", line
-            assert "right pattern" in got[(False, own)]["measured"] and m.global_values["qrs_ms"] < 120
+        qrs = m.global_values["qrs_ms"]
+        if qrs < QRS_WIDE_MS:
+            narrow.append(ecg.record_id)
+            print(f"  {ecg.record_id} labelled {own}; QRS {qrs:.0f} ms: judged by the width")
+            assert (
+                got[(False, other)]["verdict"] != "supported" and got[(True, other)]["verdict"] == "supported"
+            )
+            assert got[(False, own)]["verdict"] != "supported" or qrs >= QRS_INCOMPLETE_BBB_MS, line
+            assert f"{'right' if own == 'RBBB' else 'left'} pattern" in got[(False, own)]["measured"], line
             continue
         # at the 120 ms limit the width tolerance counts in the text's favour: "no RBBB" is not contradicted
-        qrs = m.global_values["qrs_ms"]
         borderline = abs(qrs - QRS_WIDE_MS) <= QRS_TOL_MS * CATEGORY_MARGIN
         expected = {
             (False, own): "supported",
@@ -464,7 +463,7 @@ def test_bundle_branch_side_on_every_labelled_shared_record(shared_ecg_dir):
         assert {k: c["verdict"] for k, c in got.items()} == expected, (line, got[(False, own)]["measured"])
         assert f"{'right' if own == 'RBBB' else 'left'} pattern" in got[(False, other)]["measured"]
     print("records:", seen)
-    assert exceptions == BBB_PATTERN_NOT_MEASURED  # the list names exactly the records that need it
+    assert len(narrow) <= NARROW_LABELLED_BBB_MAX, narrow
     assert len(seen["LBBB"]) >= 3 and len(seen["RBBB"]) >= 10, seen
 
 
