@@ -132,6 +132,8 @@ P_MIN_SNR = 3.0  # a P wave must stand this many times above the representative 
 P_LEAD_SHARE = 0.5  # leads whose P is at least this share of the largest lead's P give an onset
 P_LEAD_AGREE_MS = 20.0  # those onsets must lie within this of their median (outlier leads dropped)
 P_VISIBLE_MV = 0.03  # the atrial wave under which _p_consistency counts a lead as having none
+# The PR-segment baseline every level is read against: the mean from 22 to 6 ms before the QRS onset.
+PR_BASELINE_MS = (22.0, 6.0)
 PREMATURE_RATIO = 0.88  # coupling interval below this share of the local median RR is premature
 LIMB_LEADS = ("I", "II", "III", "aVR", "aVL", "aVF")
 PRECORDIAL_LEADS = ("V1", "V2", "V3", "V4", "V5", "V6")
@@ -831,13 +833,12 @@ def _template_t_offset(
         return None
     before = int(max(-rel_on + 20 * ms, 30 * ms))
     after = int(min(rel_on + 600 * ms * math.sqrt(rr / fs), rr - 30 * ms))  # QTc 600 ms, or the next QRS
-    if after <= rel_tpk + 10 * ms or int(r[idx_dom[-1]]) + after >= clean.shape[1]:
-        idx_dom = idx_dom[r[idx_dom] + after < clean.shape[1]]
-        if len(idx_dom) < 1 or after <= rel_tpk + 10 * ms:
-            return None
+    idx_dom = idx_dom[r[idx_dom] + after < clean.shape[1]]  # whole beats only
+    if len(idx_dom) < 1 or after <= rel_tpk + 10 * ms:
+        return None
     offs = np.arange(-before, after)
     idx = np.clip(r[idx_dom][:, None] + offs[None, :], 0, clean.shape[1] - 1)
-    base_win = (offs >= rel_on - 20 * ms) & (offs <= rel_on - 4 * ms)
+    base_win = (offs >= rel_on - PR_BASELINE_MS[0] * ms) & (offs <= rel_on - PR_BASELINE_MS[1] * ms)
     acc = np.zeros(len(offs))
     for i in leads:
         template = np.median(clean[i].astype(np.float64)[idx], axis=0)
@@ -889,7 +890,7 @@ def _t_waves(
     acc = None
     for i in leads:
         sig = uniform_filter1d(clean[i].astype(np.float64), max(1, int(40 * ms)))
-        base = _window_mean(sig, on - 20 * ms, on - 4 * ms)
+        base = _window_mean(sig, on - PR_BASELINE_MS[0] * ms, on - PR_BASELINE_MS[1] * ms)
         vals, valid, idx = _window(sig, start, stop)
         dev = (vals - base[:, None]) ** 2
         acc = dev if acc is None else acc + dev
@@ -980,7 +981,7 @@ def _lead_p_bounds(
 
     ``template[end]`` is the QRS onset (the segment runs on a little, so that the slope there is not an
     edge effect). The P wave is the most prominent peak (either polarity) before it, prominence taken
-    over both its bases and over the PR-segment level (20-4 ms before the QRS onset), in a segment that
+    over both its bases and over the PR-segment level (``PR_BASELINE_MS`` before the QRS onset), in a segment that
     starts at the previous beat's T end so the T wave is not in it; a peak at the segment's edge is not
     a peak. Its bounds follow Martinez et al. 2004 on a Gaussian-derivative slope: from the steepest
     rise into the peak, back to where the slope falls under P_ONSET_SLOPE of it; from the steepest fall
@@ -992,7 +993,8 @@ def _lead_p_bounds(
     smooth = gaussian_filter1d(template, sigma, mode="nearest")[: end + 1]
     slope = gaussian_filter1d(template, sigma, order=1, mode="nearest")
     ms = fs / 1000.0
-    pr_level = float(np.mean(template[max(0, end - int(20 * ms)) : max(1, end - int(4 * ms))]))
+    a, b = (int(x * ms) for x in PR_BASELINE_MS)
+    pr_level = float(np.mean(template[max(0, end - a) : max(1, end - b)]))
     best = None
     for sign in (1.0, -1.0):
         peaks, props = find_peaks(sign * smooth, prominence=P_MIN_SNR * noise)
@@ -1160,12 +1162,12 @@ def _measure_lead(
     on, off = fid["qrs_on"], fid["qrs_off"]
     # PR baseline just before the QRS; ecg_clean's moving average (filtfilt, +-18 ms) smears the QRS
     # into the samples before its onset, so the window stops 6 ms short of it
-    base = _window_mean(sig, on - 22 * ms, on - 6 * ms)
+    base = _window_mean(sig, on - PR_BASELINE_MS[0] * ms, on - PR_BASELINE_MS[1] * ms)
     p_base = _at(sig, fid["p_on"])
     # P peak: largest deviation from the level at P onset (vals shifted per beat)
     vals, valid, idx = _window(sig, fid["p_on"], fid["p_off"])
     p_val, p_pos = _extreme(vals - p_base[:, None], valid, idx, "abs")
-    amp_base = _window_mean(amp, on - 20 * ms, on - 4 * ms)
+    amp_base = _window_mean(amp, on - PR_BASELINE_MS[0] * ms, on - PR_BASELINE_MS[1] * ms)
     q_vals, q_valid, q_idx = _window(amp, on, off)
     hi, hi_pos = _extreme(q_vals, q_valid, q_idx, "max")
     lo, _ = _extreme(q_vals, q_valid, q_idx, "min")
