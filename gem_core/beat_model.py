@@ -107,6 +107,7 @@ def _beat(
     st: dict,
     p_lobe=_half_sine,
     st_segment: float | None = None,
+    qrs_lobe=_half_sine,
 ) -> np.ndarray:
     """One beat, t in ms from the QRS onset: (8, len) for the drawn leads."""
     out = np.zeros((len(_DRAWN), len(t)))
@@ -114,7 +115,7 @@ def _beat(
     t_peak = t_start + 0.55 * (qt - t_start)
     for i, lead in enumerate(_DRAWN):
         for amp, a, b in _QRS[morphology][lead]:
-            out[i] += amp * _half_sine(t, a * qrs, b * qrs)
+            out[i] += amp * qrs_lobe(t, a * qrs, b * qrs)
         if pr is not None:
             out[i] += _P[lead] * p_lobe(t, -pr, -pr + P_MS)
         out[i] += _T[morphology][lead] * _raised_cosine(t, t_start, qt)
@@ -143,6 +144,7 @@ def conduction_ecg(
     atrial_rate: float | None = None,
     p_shape: str = "half_sine",
     st_segment_ms: float | None = None,
+    qrs_shape: str = "half_sine",
 ) -> tuple[ECG, dict]:
     """A regular record with known QRS duration, PR interval and ST level; returns (ECG, truth).
 
@@ -154,15 +156,21 @@ def conduction_ecg(
     slope (same 100 ms, same start: the onset is still exact, but no slope rule sees it at its first
     sample). ``st_segment_ms`` is the time from the J point to the T wave's start (default: at least 70
     ms, a quarter of the ST-T); 0 makes the ST-T rise straight out of the QRS, as at fast rates, and then
-    the level at J+40/60 ms holds part of the T wave besides ``st_mv``. ``truth``: qrs_ms, pr_ms, st_mv
+    the level at J+40/60 ms holds part of the T wave besides ``st_mv``. ``qrs_shape`` "raised_cosine" draws
+    QRS lobes that taper into the baseline with zero slope, as real QRS ends often do (same start and end,
+    so the truth is unchanged; the last few ms of such a lobe are under 0.02 mV, below what a reader
+    sees). ``truth``: qrs_ms, pr_ms, st_mv
     ({lead: mV} for every lead, 0 where none), heart_rate_bpm, morphology, qt_ms, qt_tangent_ms,
     qrs_onsets_ms (per beat). ``qt_ms`` ends where the T wave is drawn to end; the raised-cosine T returns
     to the baseline with zero slope, so a reader using the tangent method (tangent at the steepest point of
     the T downslope to the baseline) ends it earlier, at 3/4 + 1/(2 pi) of its width: ``qt_tangent_ms``.
     """
-    p_lobe = {"half_sine": _half_sine, "raised_cosine": _raised_cosine}.get(p_shape)
+    lobes = {"half_sine": _half_sine, "raised_cosine": _raised_cosine}
+    p_lobe, qrs_lobe = lobes.get(p_shape), lobes.get(qrs_shape)
     if p_lobe is None:
-        raise GemError(f"unknown P-wave shape {p_shape!r}; one of ['half_sine', 'raised_cosine']")
+        raise GemError(f"unknown P-wave shape {p_shape!r}; one of {sorted(lobes)}")
+    if qrs_lobe is None:
+        raise GemError(f"unknown QRS shape {qrs_shape!r}; one of {sorted(lobes)}")
     if st_segment_ms is not None and st_segment_ms < 0:
         raise GemError(f"st_segment_ms must be >= 0 ms, not {st_segment_ms}")
     if morphology not in _QRS:
@@ -185,7 +193,9 @@ def conduction_ecg(
     for on in onsets:
         lo, hi = np.searchsorted(t, [on - (pr or 0.0) - 10.0, on + qt + 10.0])
         if hi > lo:
-            drawn[:, lo:hi] += _beat(t[lo:hi] - on, qrs_ms, pr, qt, morphology, st, p_lobe, st_segment_ms)
+            drawn[:, lo:hi] += _beat(
+                t[lo:hi] - on, qrs_ms, pr, qt, morphology, st, p_lobe, st_segment_ms, qrs_lobe
+            )
     if atrial_rate is not None:  # P waves of their own, from 170 ms into the record
         p_wave = np.array([_P[lead] for lead in _DRAWN])[:, None]
         for p_on in np.arange(170.0, duration_s * 1000.0, 60000.0 / atrial_rate):

@@ -214,6 +214,21 @@ def test_bad_arguments_are_gem_errors():
         conduction_ecg(heart_rate=150, qrs_ms=120, st_segment_ms=150)
     with pytest.raises(GemError, match="P-wave shape"):
         conduction_ecg(p_shape="gaussian")
+    with pytest.raises(GemError, match="QRS shape"):
+        conduction_ecg(qrs_shape="gaussian")
+
+
+@pytest.mark.parametrize("morph, qrs", [("normal", 80), ("normal", 100), ("rsr", 120), ("slurred_s", 140)])
+@pytest.mark.parametrize("rate", [40, 75, 120, 150])
+def test_qrs_that_tapers_into_the_baseline_is_not_cut_short(rate, morph, qrs):
+    """QRS lobes that end with zero slope (as real QRS ends often do): the bounds move out to where the
+    taper is back at the baseline; what is left unread is the few ms under 0.02 mV a reader would not see
+    either (within 10 ms, never longer than drawn)."""
+    ecg, truth = conduction_ecg(
+        rate, qrs, 160, 0.0, morphology=morph, seed=rate + qrs, qrs_shape="raised_cosine"
+    )
+    got = measure(ecg).global_values["qrs_ms"]
+    assert got is not None and -10 <= got - truth["qrs_ms"] <= 2, (got, truth["qrs_ms"])
 
 
 def test_artifact_in_part_of_some_leads_is_left_out_and_named():
