@@ -913,13 +913,13 @@ def _where(leads: list[str]) -> str:
     return f" ({', '.join(terr)})" if terr else ""
 
 
-def st_depression(m: Measurements, lead: str) -> tuple[str, float] | None:
+def st_depression(m: Measurements, lead: str, margin_mv: float = 0.0) -> tuple[str, float] | None:
     """(form, depth in mV) of the lead's ST depression by ``criteria.st_depression_form`` on its dominant
     beats' median J level, ST level and slope, or None. The depth is read at the J point for an upsloping
-    segment, else at J+60/J+40 ms."""
+    segment, else at J+60/J+40 ms. ``margin_mv``: the claim checker's tolerance (see the criteria)."""
     j, st = lead_median(m, lead, "st_j"), lead_median(m, lead, "st_deviation")
     t = lead_median(m, lead, "t_amplitude") if lead in T_UPRIGHT_LEADS else None
-    form = st_depression_form(j, st, lead_median(m, lead, "st_slope"), t_mv=t)
+    form = st_depression_form(j, st, lead_median(m, lead, "st_slope"), margin_mv, t)
     if form is None:
         return None
     depth = -j if form == "upsloping" else -st

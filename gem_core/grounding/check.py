@@ -28,7 +28,7 @@ from gem_core import criteria
 from gem_core.features import Measurements
 from gem_core.grounding.extract import Draft
 from gem_core.leads_vocab import LIMB_LEADS
-from gem_core.rules import bbb_pattern, dominance, lead_median, lead_quality, normalised_rmssd
+from gem_core.rules import bbb_pattern, dominance, lead_median, lead_quality, normalised_rmssd, st_depression
 
 SUPPORTED, CONTRADICTED, NOT_CHECKABLE = "supported", "contradicted", "not_checkable"
 
@@ -1055,15 +1055,14 @@ def _st(kind: str):
                 present = v >= ST_ELEVATION_MV - tol
                 # "elevation of 2 mm" / "up to 2 mm": elevation present, and as high as the text says
                 return present and (d.value is None or compare(v, d.comparator or "=", d.value, value_tol))
-        elif kind == "depression":  # criteria.st_depression_form on J, J+60/J+40 and slope; depth as rules
+        elif kind == "depression":  # the interpreter's reading (rules.st_depression), with the tolerance
 
             def depth(lead):
-                j, st = _lead_median(m, lead, "st_j"), _lead_median(m, lead, "st_deviation")
-                t = _lead_median(m, lead, "t_amplitude") if lead in T_UPRIGHT_LEADS else None
-                form = criteria.st_depression_form(j, st, _lead_median(m, lead, "st_slope"), tol, t)
-                if form is None:
-                    return None if st is None and j is None else 0.0
-                return -j if form == "upsloping" else -st
+                found = st_depression(m, lead, margin_mv=tol)
+                if found:
+                    return found[1]
+                measured = any(_lead_median(m, lead, k) is not None for k in ("st_j", "st_deviation"))
+                return 0.0 if measured else None
 
             def test(v, _lead):
                 return v > 0 and (
@@ -1089,10 +1088,8 @@ def _st_t_changes(d: Draft, m: Measurements, evidence):
         st, t = _lead_median(m, lead, "st_deviation"), _lead_median(m, lead, "t_amplitude")
         if st is None and t is None:
             return None
-        slope, j = _lead_median(m, lead, "st_slope"), _lead_median(m, lead, "st_j")
         bad = st is not None and abs(st) >= ST_T_CHANGE_MV
-        upright_t = t if lead in T_UPRIGHT_LEADS else None
-        bad = bad or criteria.st_depression_form(j, st, slope, t_mv=upright_t) is not None
+        bad = bad or st_depression(m, lead) is not None
         if t is not None and lead in T_UPRIGHT_LEADS:
             bad = bad or t <= T_INVERTED_MV or abs(t) < T_FLAT_MV / 2
         return bad
