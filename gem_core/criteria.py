@@ -164,6 +164,20 @@ TERRITORIES: dict[str, tuple[str, ...]] = {
 }
 
 
+# Reciprocal (mirror-image) leads of each territory's ST elevation: the leads that look at the injured
+# wall from the opposite side, where the same injury current shows as ST depression (AHA/ACCF/HRS 2009
+# Part VI; Birnbaum & Drew, Postgrad Med J 2003;79:490). Inferior elevation is mirrored in I and aVL, and
+# in V1-V3 when the posterior wall is involved; high-lateral (I, aVL) and lateral elevation in the inferior
+# leads, and with a posterolateral injury in V1-V3; septal and anterior elevation in the inferior leads.
+# Depression outside these leads is ST depression in its own right, even when elevation is present.
+RECIPROCAL_LEADS: dict[str, tuple[str, ...]] = {
+    "inferior": ("I", "aVL", "V1", "V2", "V3"),
+    "lateral": ("II", "III", "aVF", "V1", "V2", "V3"),
+    "septal": ("II", "III", "aVF"),
+    "anterior": ("II", "III", "aVF"),
+}
+
+
 def ste_limit(lead: str, sex: str | None, age: float | None) -> float:
     """UDMI 2018 ST-elevation limit (mV) for one lead.
 

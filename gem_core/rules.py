@@ -52,6 +52,7 @@ from gem_core.criteria import (
     PVC_MIN_EXTRA_QRS_MS,
     RBBB_LATERAL_S_MV,
     RBBB_V1_R_MV,
+    RECIPROCAL_LEADS,
     SECONDARY_AF_BPM,
     SECONDARY_QRS_MS,
     SINUS_MIN_P_WAVE_FRACTION,
@@ -889,6 +890,9 @@ def voltage(m: Measurements, qrs_kind: str | None, usable: list[str], metadata: 
     return findings
 
 
+_TERRITORY_OF = {lead: name for name, group in TERRITORIES.items() for lead in group}
+
+
 def _contiguous(leads: list[str]) -> list[str]:
     """The leads that have a contiguous partner (same anatomic territory or adjacent precordial lead)."""
     keep = set()
@@ -941,6 +945,60 @@ def secondary_st_reason(m: Measurements, qrs_kind: str | None, rhythm: str) -> s
     if rhythm == "af" and hr is not None and hr > SECONDARY_AF_BPM:
         return "atrial fibrillation with a fast ventricular rate"
     return None
+
+
+def _st_depression_finding(
+    m: Measurements,
+    down: list[str],
+    depressed: dict,
+    dev: dict,
+    j_level: dict,
+    where_read: str,
+    point: int,
+    reciprocal: bool,
+) -> Finding:
+    """The ST-depression (or, ``reciprocal``, the mirror-image) finding for the depressed leads ``down``."""
+    depth = {lead: depressed[lead][1] for lead in down}
+    forms = sorted(
+        {depressed[lead][0] for lead in down}, key=("horizontal", "downsloping", "upsloping").index
+    )
+    peak = max(down, key=lambda lead: depth[lead])
+    if reciprocal:
+        sentence = f"Reciprocal ST changes are seen in {_leads_phrase(down)}, deepest in lead {peak}."
+    elif forms == ["upsloping"]:
+        sentence = (
+            f"Upsloping ST-segment depression is seen in {_leads_phrase(down)}{_where(down)}, with the J "
+            f"point up to {_mv(depth[peak])} below the PR baseline in lead {peak}."
+        )
+    else:
+        sentence = (
+            f"ST-segment depression ({' and '.join(forms)}) is seen in {_leads_phrase(down)}{_where(down)},"
+            f" up to {_mv(depth[peak])} in lead {peak} (at "
+            f"{'the J point' if depressed[peak][0] == 'upsloping' else where_read})."
+        )
+    return Finding(
+        "st_reciprocal" if reciprocal else "st_depression",
+        sentence,
+        "st_deviation",
+        round(-depth[peak], 2),
+        "mV",
+        comparator="<=",
+        leads=down,
+        label=None if reciprocal else "STD",
+        abnormal=True,
+        source="Fourth UDMI 2018; Minnesota Code 4-1 to 4-4 (two contiguous leads)",
+        evidence=spans(m, down, "st_deviation", per_lead=2),
+        details={
+            "form": {lead: depressed[lead][0] for lead in down},
+            "depth_mv": {lead: round(depth[lead], 3) for lead in down},
+            "deviation_mv": {lead: round(dev[lead], 3) for lead in down},
+            "j_level_mv": {lead: j_level[lead] for lead in down},
+            "limit_mv": {
+                lead: -(STD_UPSLOPING_J_MV if depressed[lead][0] == "upsloping" else STD_MV) for lead in down
+            },
+            "st_point_ms": point,
+        },
+    )
 
 
 def st_segments(
@@ -1029,51 +1087,20 @@ def st_segments(
                     source="Fourth UDMI 2018",
                 )
             )
-    if down:
-        depth = {lead: depressed[lead][1] for lead in down}
-        forms = sorted(
-            {depressed[lead][0] for lead in down}, key=("horizontal", "downsloping", "upsloping").index
-        )
-        peak = max(down, key=lambda lead: depth[lead])
-        if up:  # depression opposite an injury current is its mirror image
-            sentence = f"Reciprocal ST changes are seen in {_leads_phrase(down)}, deepest in lead {peak}."
-        elif forms == ["upsloping"]:
-            sentence = (
-                f"Upsloping ST-segment depression is seen in {_leads_phrase(down)}{_where(down)}, with the J "
-                f"point up to {_mv(depth[peak])} below the PR baseline in lead {peak}."
+    # depression facing the elevation from the opposite wall is its mirror image (reciprocal, no label of
+    # its own); depression elsewhere is reported as ST depression in its own right
+    mirror = {
+        lead
+        for territory in {_TERRITORY_OF.get(x) for x in up} - {None}
+        for lead in RECIPROCAL_LEADS[territory]
+    }
+    reciprocal = [lead for lead in down if lead in mirror]
+    primary = _contiguous([lead for lead in down if lead not in mirror])
+    for leads, is_reciprocal in ((reciprocal, True), (primary, False)):
+        if leads:
+            findings.append(
+                _st_depression_finding(m, leads, depressed, dev, j_level, where_read, point, is_reciprocal)
             )
-        else:
-            sentence = (
-                f"ST-segment depression ({' and '.join(forms)}) is seen in {_leads_phrase(down)}{_where(down)},"
-                f" up to {_mv(depth[peak])} in lead {peak} (at "
-                f"{'the J point' if depressed[peak][0] == 'upsloping' else where_read})."
-            )
-        findings.append(
-            Finding(
-                "st_reciprocal" if up else "st_depression",
-                sentence,
-                "st_deviation",
-                round(-depth[peak], 2),
-                "mV",
-                comparator="<=",
-                leads=down,
-                label=None if up else "STD",
-                abnormal=True,
-                source="Fourth UDMI 2018; Minnesota Code 4-1 to 4-4 (two contiguous leads)",
-                evidence=spans(m, down, "st_deviation", per_lead=2),
-                details={
-                    "form": {lead: depressed[lead][0] for lead in down},
-                    "depth_mv": {lead: round(depth[lead], 3) for lead in down},
-                    "deviation_mv": {lead: round(dev[lead], 3) for lead in down},
-                    "j_level_mv": {lead: j_level[lead] for lead in down},
-                    "limit_mv": {
-                        lead: -(STD_UPSLOPING_J_MV if depressed[lead][0] == "upsloping" else STD_MV)
-                        for lead in down
-                    },
-                    "st_point_ms": point,
-                },
-            )
-        )
     if not findings and dev:
         big = max(dev, key=lambda lead: abs(dev[lead]))
         if dev[big] < 0:

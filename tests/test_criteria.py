@@ -45,6 +45,14 @@ def test_limits_are_the_guidelines():
     # ESC 2020 / Dash 2009: one AF irregularity limit for interpreter and checker
     assert criteria.AF_MIN_NORMALISED_RMSSD == 0.10
     assert (criteria.ST_POINT_MS, criteria.ST_POINT_FAST_MS) == (60.0, 40.0)
+    # mirror-image leads (AHA/ACCF/HRS 2009 Part VI): inferior <-> I and aVL; anterior, septal and
+    # lateral -> inferior; V1-V3 when the posterior wall is involved
+    assert criteria.RECIPROCAL_LEADS == {
+        "inferior": ("I", "aVL", "V1", "V2", "V3"),
+        "lateral": ("II", "III", "aVF", "V1", "V2", "V3"),
+        "septal": ("II", "III", "aVF"),
+        "anterior": ("II", "III", "aVF"),
+    }
 
 
 def test_the_checker_reads_the_same_table():

@@ -1,7 +1,8 @@
 """ST depression on synthetic records whose truth is exact (``gem_core.beat_model``): horizontal
 depression at J+60 ms (UDMI 2018) and upsloping J-point depression (Minnesota Code 4-4) are named as ST
 depression by the interpreter and supported by the claim checker; a shallow J-point dip with a rising ST
-segment, which healthy hearts show at fast rates, is neither."""
+segment, which healthy hearts show at fast rates, is neither. With ST elevation present, depression in the
+elevated wall's mirror-image leads is reciprocal, and depression elsewhere is still ST depression."""
 
 from __future__ import annotations
 
@@ -88,3 +89,40 @@ def test_no_depression_on_a_normal_record():
     a = assess(measure(ecg))
     assert "STD" not in a.diagnosis_labels
     assert _verdict(ecg, "ST depression in V4, V5 and V6.") == "contradicted"
+
+
+def elevation_with_depression(
+    up: tuple[str, ...], up_mv: float, down: tuple[str, ...], down_mv: float
+) -> ECG:
+    """ST elevation ``up_mv`` in the drawn leads ``up`` and depression ``down_mv`` in ``down`` on one record
+    (two records with the same noise, less the record without either: each ST offset is added once)."""
+    a, _ = conduction_ecg(70, 90.0, 160.0, up_mv, up, "normal", seed=7)
+    b, _ = conduction_ecg(70, 90.0, 160.0, down_mv, down, "normal", seed=7)
+    c, _ = conduction_ecg(70, 90.0, 160.0, 0.0, up, "normal", seed=7)
+    return ECG(
+        signal=a.signal + b.signal - c.signal, fs=a.fs, record_id="elevation-and-depression", metadata={}
+    )
+
+
+def test_depression_facing_the_elevation_is_reciprocal_and_not_labelled():
+    # anterior elevation (V2-V4 +0.35 mV) mirrored in II, III and aVF (II -0.15 mV; III and aVF follow)
+    a = assess(measure(elevation_with_depression(("V2", "V3", "V4"), 0.35, ("II",), -0.15)), {"sex": "male"})
+    (reciprocal,) = [f for f in a.findings if f.key == "st_reciprocal"]
+    assert set(reciprocal.leads) == {"II", "III", "aVF"}
+    assert reciprocal.sentence.startswith("Reciprocal ST changes are seen in leads II, III and aVF")
+    assert "STE" in a.diagnosis_labels and "STD" not in a.diagnosis_labels
+    assert not any(f.key == "st_depression" for f in a.findings)
+
+
+def test_depression_away_from_the_mirror_leads_is_still_st_depression():
+    # inferior elevation (II +0.25 mV: III and aVF follow, aVL mirrors it) with lateral precordial
+    # depression (V5-V6 -0.1 mV), which does not face the inferior wall
+    a = assess(measure(elevation_with_depression(("II",), 0.25, ("V5", "V6"), -0.1)))
+    (elevation,) = [f for f in a.findings if f.key == "st_elevation"]
+    (depression,) = [f for f in a.findings if f.key == "st_depression"]
+    assert set(elevation.leads) == {"II", "III", "aVF"}
+    assert set(depression.leads) == {"V5", "V6"}
+    assert {"STE", "STD"} <= set(a.diagnosis_labels)
+    assert all(abs(d - 0.1) <= 0.03 for d in depression.details["depth_mv"].values()), depression.details
+    reciprocal = [f for f in a.findings if f.key == "st_reciprocal"]
+    assert all(set(f.leads) <= {"I", "aVL"} for f in reciprocal)
