@@ -7,8 +7,9 @@ Run: ``python bench/validate_measure.py [--quick]``
    and 95th percentile (targets: QRS and PR within 10 ms, ST within 0.03 mV). Combinations a heart cannot
    make are left out and counted: a P wave that would fall inside the previous T wave is not drawn (no PR
    truth), and a QRS >= 140 ms at 180 bpm is a sine-like ventricular tachycardia (reported apart). QRS
-   errors per morphology and per rate, and apart for wide complexes whose ST-T rises straight out of
-   the QRS (``st_segment_ms=0``: no ST segment).
+   errors per morphology and per rate, and apart for complexes whose ST-T rises straight out of the QRS
+   (``st_segment_ms=0``: no ST segment): wide ones, and narrow ones at 100 bpm or more on clean records
+   (noise 0.005 mV). J-point levels (the first 10 ms after the QRS offset) against the ST truth.
    QRS lobes that taper into the baseline with zero slope (as real QRS ends often do) are measured apart:
    the few ms under 0.02 mV at a tapered end are left out, as a reader leaves them.
 2. The shared real records split by a fixed rule, the parity of the record number (A0001 -> 1: odd):
@@ -65,6 +66,11 @@ def synthetic_grid(quick: bool) -> list[dict]:
                 for lead in ("V2", "V3", "V4", "II", "V6")
                 if g["st_deviation_mv"].get(lead) is not None
             ]
+            j_err = [
+                abs(sorted(js)[len(js) // 2] - truth["st_mv"][lead])
+                for lead in ("V2", "V3", "V4", "II", "V6")
+                if (js := [b["st_j"] for b in m.leads[lead].beats if b["st_j"] is not None])
+            ]
             out.append(
                 {
                     "rate": rate,
@@ -72,6 +78,7 @@ def synthetic_grid(quick: bool) -> list[dict]:
                     "qrs": qrs,
                     "pr": truth["pr_ms"],
                     "st": st,
+                    "j_err": max(j_err) if j_err else None,
                     "vt_like": rate >= 180 and qrs >= 140,
                     "st_segment": None,
                     "qrs_err": None if g["qrs_ms"] is None else g["qrs_ms"] - qrs,
@@ -96,6 +103,16 @@ def synthetic_grid(quick: bool) -> list[dict]:
                 {"rate": rate, "morph": morph, "qrs": qrs, "vt_like": False, "st_segment": 0}
                 | {"qrs_err": None if got is None else got - qrs}
             )
+    # narrow QRS complexes at fast rates on clean records (noise 0.005 mV), the T wave rising out of J
+    for rate, qrs in itertools.product([r for r in rates if r >= 100], widths["normal"]):
+        ecg, _ = conduction_ecg(
+            rate, qrs, 120, morphology="normal", seed=rate + qrs, st_segment_ms=0, noise=0.005
+        )
+        got = measure(ecg).global_values["qrs_ms"]
+        out.append(
+            {"rate": rate, "morph": "normal", "qrs": qrs, "vt_like": False, "st_segment": 0}
+            | {"qrs_err": None if got is None else got - qrs}
+        )
     return out
 
 
@@ -153,12 +170,17 @@ def report_synthetic(rows: list[dict]) -> None:
     _stats("ST level (worst of V2-V4, II, V6)", [r["st_err"] for r in usable], "mV", 0.03)
     for rate in sorted({r["rate"] for r in usable}):
         _stats(f"ST level at {rate} bpm", [r["st_err"] for r in usable if r["rate"] == rate], "mV", 0.03)
+    _stats("J-point level (worst lead)", [r["j_err"] for r in usable], "mV", 0.03)
+    for morph in ("normal", "rsr", "slurred_s"):
+        _stats(f"J-point level, {morph}", [r["j_err"] for r in usable if r["morph"] == morph], "mV", 0.03)
     _stats("QT (tangent-method end)", [r["qt_err"] for r in usable], "ms", 10)
     for rate in sorted({r["rate"] for r in usable}):
         _stats(f"QT at {rate} bpm", [r["qt_err"] for r in usable if r["rate"] == rate], "ms", 10)
     into_st = [r for r in rows if r["st_segment"] == 0]
     if into_st:
         _stats("QRS into the ST-T (no ST segment)", [r["qrs_err"] for r in into_st], "ms", 10)
+        for morph in ("normal", "rsr", "slurred_s"):
+            _stats(f"  of which {morph}", [r["qrs_err"] for r in into_st if r["morph"] == morph], "ms", 10)
         print(
             f"    errors over 10 ms: {[(r['morph'], r['rate'], r['qrs'], r['qrs_err']) for r in into_st if r['qrs_err'] is None or abs(r['qrs_err']) > 10]}"
         )
