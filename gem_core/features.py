@@ -1533,6 +1533,13 @@ def _measure_uncached(ecg: ECG) -> Measurements:
     p_template = (
         _template_p_wave(clean, r, fs, fid, dominant & (p_lock >= P_LOCK_BEAT), ok_idx) if locked else None
     )
+    if p_template is not None and not math.isfinite(p_template[0]):
+        # the representative beats show no P wave: what was locked to the QRS and delineated per beat is
+        # not one (a T wave or QRS onset inside the lock window), so those beats have none either
+        no_p = dominant & (p_lock >= P_LOCK_BEAT)
+        p_present &= ~no_p
+        for k in ("p_on", "p_peak", "p_off"):
+            fid[k] = np.where(no_p, np.nan, fid[k])
 
     timing = _timing(fid, r, fs)
     st_point = _st_point_ms(r, fs)

@@ -158,6 +158,28 @@ def test_no_p_wave_no_pr_even_when_the_lock_window_holds_the_qrs(rate):
     assert g["qrs_ms"] is not None  # the record is measured, only the PR is refused
 
 
+@pytest.mark.parametrize(
+    "rate, morph, qrs",
+    [
+        (rate, morph, qrs)
+        for rate in (60, 100)
+        for morph, qrs in (("normal", 90), ("rsr", 120), ("slurred_s", 140))
+    ],
+)
+def test_no_p_wave_is_not_called_sinus(rate, morph, qrs):
+    """Where the representative beats show no P wave, the beats whose dwt P points they were asked about
+    have none either: P waves were said to precede 100% of the beats, "consistent with sinus rhythm",
+    on records drawn without any."""
+    ecg, truth = conduction_ecg(rate, qrs, None, 0.0, morphology=morph, seed=rate)
+    m = measure(ecg)
+    assert truth["pr_ms"] is None and m.global_values["p_wave_fraction"] == 0.0
+    assert all(b["p_onset_ms"] is None for b in m.leads["II"].beats)
+    a = assess(m)
+    (rhythm,) = [f for f in a.findings if f.key == "rhythm"]
+    assert "sinus" not in rhythm.sentence and "cannot be determined" in rhythm.sentence
+    assert not {"Normal", "STach", "SB"} & set(a.diagnosis_labels)
+
+
 @pytest.mark.parametrize("rate, atrial", [(40, 75), (50, 83), (60, 100)])
 def test_p_waves_unrelated_to_the_qrs_give_no_pr(rate, atrial):
     """Complete AV block: P waves march at their own rate, so no PR interval exists."""
