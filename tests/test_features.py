@@ -321,6 +321,25 @@ def test_st_deviation_at_j_plus_60_follows_a_known_st_shift(lead, shift):
     assert forms.count("elevated" if shift > 0 else "depressed") >= 0.8 * len(forms)
 
 
+@pytest.mark.parametrize(
+    "name, wave",
+    [
+        ("sine 1.5 Hz", lambda t: np.sin(2 * np.pi * 1.5 * t)),
+        ("sine 3 Hz", lambda t: 0.5 * np.sin(2 * np.pi * 3 * t)),
+        ("triangle 2 Hz", lambda t: 2 * np.abs((2 * t) % 1 - 0.5)),
+    ],
+)
+def test_a_periodic_wave_without_qrs_complexes_is_not_taken_for_heartbeats(name, wave):
+    # strongly periodic, but with no short steep event per cycle: the periodicity fallback for wide
+    # complexes the detectors miss must not turn it into a rhythm
+    t = np.arange(5000) / 500.0
+    m = measure(ECG(signal=np.tile(wave(t), (12, 1)).astype(np.float32), fs=500.0, record_id=name))
+    assert m.enough_beats is False and m.message.startswith("not enough beats"), (
+        len(m.r_peaks_ms),
+        m.message,
+    )
+
+
 def test_one_beat_gives_not_enough_beats_not_a_crash(normal):
     short = _copy(normal, normal.signal[:, : int(1.2 * normal.fs)], "short")
     m = measure(short)
