@@ -437,7 +437,7 @@ def _periodic_r_peaks(clean: np.ndarray, fs: float, usable: np.ndarray, found: i
     peak is placed on the largest absolute deflection within 60 ms of it."""
     leads = np.flatnonzero(usable)
     n = clean.shape[1]
-    if len(leads) == 0 or n < 2 * fs:
+    if len(leads) == 0 or n < 2 * fs or found >= 0.5 * n / (0.25 * fs):  # found half the most there can be
         return None
     sv = uniform_filter1d(_spatial_velocity(clean, leads).astype(np.float64), max(1, int(0.04 * fs)))
     x = sv - sv.mean()
