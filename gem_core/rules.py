@@ -733,6 +733,35 @@ def qrs_conduction(
     return [finding], kind
 
 
+def wide_complex_tachycardia(m: Measurements, rhythm: str) -> list[Finding]:
+    """A regular tachycardia with wide QRS complexes and no P wave before them: ventricular tachycardia
+    until proven otherwise (AHA/ACC/HRS 2017 ventricular arrhythmias; ACC/AHA/HRS 2015 SVT: the
+    alternative is a supraventricular rhythm conducted with a bundle branch block or aberrancy)."""
+    hr, qrs = _num(m.global_values.get("heart_rate_bpm")), _num(m.global_values.get("qrs_ms"))
+    if rhythm != "regular_no_p" or hr is None or qrs is None:
+        return []
+    if hr <= TACHYCARDIA_BPM or qrs < COMPLETE_BBB_QRS_MS:
+        return []
+    sentence = (
+        f"This is a regular wide-QRS tachycardia ({round(hr)} bpm, QRS {_ms(qrs)}) with no P wave before the "
+        "QRS complexes: ventricular tachycardia must be assumed until proven otherwise; a supraventricular "
+        "tachycardia with bundle branch block or aberrant conduction is the alternative."
+    )
+    return [
+        Finding(
+            "wide_complex_tachycardia",
+            sentence,
+            "rhythm",
+            "wide-complex tachycardia",
+            abnormal=True,
+            source="AHA/ACC/HRS 2017 (ventricular arrhythmias); ACC/AHA/HRS 2015 (SVT)",
+            details={
+                "diagnosis": "wide-complex tachycardia (ventricular tachycardia until proven otherwise)"
+            },
+        )
+    ]
+
+
 def axis(m: Measurements) -> list[Finding]:
     """Frontal QRS axis: left deviation < -30 deg, right deviation > +90 deg."""
     deg = _num(m.global_values.get("qrs_axis_deg"))
@@ -1236,6 +1265,7 @@ def assess(m: Measurements, metadata: dict | None = None) -> Assessment:
     findings += pr_interval(m, rhythm, usable)
     qrs_findings, qrs_kind = qrs_conduction(m, usable, metadata)
     findings += qrs_findings
+    findings += wide_complex_tachycardia(m, rhythm)
     findings += axis(m)
     findings += qt_interval(m, qrs_kind, usable, metadata)
     findings += voltage(m, qrs_kind, usable, metadata)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from gem_core.backends.measure import compose
-from gem_core.features import LeadMeasurements, Measurements
+from gem_core.beat_model import conduction_ecg
+from gem_core.features import LeadMeasurements, Measurements, measure
 from gem_core.labels import labels_from_text
 from gem_core.rules import assess
 
@@ -327,3 +328,26 @@ def test_upsloping_st_from_a_depressed_j_point_is_st_depression():  # Minnesota 
     assert (
         labels == ["STD"] and "Upsloping ST-segment depression is seen in leads V2, V3 and V4" in reading.text
     )
+
+
+def test_a_regular_wide_qrs_tachycardia_without_p_waves_is_named_as_possible_vt():
+    ecg, _ = conduction_ecg(180, 160, None, 0.0, morphology="slurred_s", seed=160)  # sine-like, no P waves
+    a = assess(measure(ecg))
+    (wct,) = [f for f in a.findings if f.key == "wide_complex_tachycardia"]
+    assert wct.sentence.startswith("This is a regular wide-QRS tachycardia (180 bpm, QRS 1")
+    assert "ventricular tachycardia must be assumed until proven otherwise" in wct.sentence
+    assert any("ventricular tachycardia" in d for d in a.diagnosis) and not a.normal
+
+
+@pytest.mark.parametrize(
+    "rate, qrs, pr, morph",
+    [
+        (110, 140, 160, "rsr"),  # sinus tachycardia with RBBB: P waves before every QRS
+        (150, 90, None, "normal"),  # narrow complexes without P waves
+        (80, 160, None, "slurred_s"),  # wide complexes without P waves, not a tachycardia
+    ],
+)
+def test_no_wide_complex_tachycardia_statement_otherwise(rate, qrs, pr, morph):
+    ecg, _ = conduction_ecg(rate, qrs, pr, 0.0, morphology=morph, seed=rate)
+    a = assess(measure(ecg))
+    assert not any(f.key == "wide_complex_tachycardia" for f in a.findings), a.diagnosis
