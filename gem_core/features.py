@@ -56,6 +56,7 @@ from scipy.ndimage import gaussian_filter1d, uniform_filter1d
 from scipy.signal import filtfilt, find_peaks, iirnotch
 
 from gem_core.criteria import (
+    AF_MIN_NORMALISED_RMSSD,
     FIRST_DEGREE_AVB_PR_MS,
     ST_FAST_BPM,
     ST_POINT_FAST_MS,
@@ -1101,6 +1102,25 @@ def _lead_p_bounds(
     return float(quiet[-1]), float(down + settled[0]), prom
 
 
+def _p_inside_previous_t(fid: dict, r: np.ndarray, beats: np.ndarray) -> bool:
+    """True where the per-beat P peaks of ``beats`` lie, in the median, before the previous beat's T
+    offset: inside the T wave, where a P wave cannot be told from the T wave it rides on (at fast rates,
+    or a wide QRS with a long QT, there is no TP segment). ``_template_p_wave`` cannot judge such beats
+    (it reads the segment from the T end on) and answers None; the per-beat dwt peaks then are no
+    evidence of P waves. Regular rhythms only."""
+    use = np.flatnonzero(beats)
+    use = use[use >= 1]
+    if len(use) < 3:
+        return False
+    rr = np.diff(r.astype(np.float64))
+    if np.sqrt(np.mean(np.diff(rr) ** 2)) > AF_MIN_NORMALISED_RMSSD * rr.mean():
+        return False  # irregular: a premature atrial beat's P wave rides on the T wave by definition
+    rf = r.astype(np.float64)
+    p_peak = _nanmedian(fid["p_peak"][use] - rf[use])
+    t_end = _nanmedian(fid["t_off"][use - 1] - rf[use])  # the previous beat's T offset, from this R
+    return bool(math.isfinite(p_peak) and math.isfinite(t_end) and p_peak < t_end)
+
+
 def _template_p_wave(
     clean: np.ndarray, r: np.ndarray, fs: float, fid: dict, beats: np.ndarray, leads: list[int]
 ) -> tuple[float, float] | None:
@@ -1577,9 +1597,12 @@ def _measure_uncached(ecg: ECG) -> Measurements:
     p_template = (
         _template_p_wave(clean, r, fs, fid, dominant & (p_lock >= P_LOCK_BEAT), ok_idx) if locked else None
     )
+    if p_template is None and locked and _p_inside_previous_t(fid, r, dominant & (p_lock >= P_LOCK_BEAT)):
+        p_template = (math.nan, math.nan)
     if p_template is not None and not math.isfinite(p_template[0]):
-        # the representative beats show no P wave: what was locked to the QRS and delineated per beat is
-        # not one (a T wave or QRS onset inside the lock window), so those beats have none either
+        # the representative beats show no P wave (or none apart from the previous T wave): what was locked
+        # to the QRS and delineated per beat is not one we can show (a T wave or QRS onset inside the lock
+        # window), so those beats have none either
         no_p = dominant & (p_lock >= P_LOCK_BEAT)
         p_present &= ~no_p
         for k in ("p_on", "p_peak", "p_off"):

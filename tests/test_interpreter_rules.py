@@ -351,3 +351,19 @@ def test_no_wide_complex_tachycardia_statement_otherwise(rate, qrs, pr, morph):
     ecg, _ = conduction_ecg(rate, qrs, pr, 0.0, morphology=morph, seed=rate)
     a = assess(measure(ecg))
     assert not any(f.key == "wide_complex_tachycardia" for f in a.findings), a.diagnosis
+
+
+@pytest.mark.parametrize("qrs, morph", [(140, "rsr"), (160, "rsr")])
+def test_a_p_wave_that_could_only_hide_in_the_t_wave_is_not_sinus_rhythm(qrs, morph):
+    # 150 bpm, wide complexes, long QT: no TP segment is left, and neurokit's dwt places a "P wave" on the
+    # previous T wave; it was reported as "P waves precede 75%, consistent with sinus tachycardia"
+    ecg, truth = conduction_ecg(150, qrs, None, 0.0, morphology=morph, seed=qrs)
+    m = measure(ecg)
+    assert (
+        truth["pr_ms"] is None
+        and m.global_values["p_wave_fraction"] == 0.0
+        and m.global_values["pr_ms"] is None
+    )
+    a = assess(m)
+    assert "STach" not in a.diagnosis_labels
+    assert any(f.key == "wide_complex_tachycardia" for f in a.findings)
