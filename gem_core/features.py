@@ -434,8 +434,8 @@ def _periodic_r_peaks(clean: np.ndarray, fs: float, usable: np.ndarray, found: i
     implies, the beats are the velocity's peaks at least 0.6 cycle apart and at least a third as high as
     its typical peak, provided that peak stands 1.8 times over the velocity's median (a QRS is the
     steepest part of its cycle: 2.0-3.3 times on sine-like wide complexes at 150-180 bpm; a sine wave's
-    velocity peaks at 1.4 times its median, a triangle wave's at 1). Each
-    peak is placed on the largest absolute deflection within 60 ms of it."""
+    velocity peaks at 1.4 times its median, a triangle wave's at 1). Each peak is placed on the largest
+    absolute deflection within 60 ms of it."""
     leads = np.flatnonzero(usable)
     n = clean.shape[1]
     if len(leads) == 0 or n < 2 * fs or found >= 0.5 * n / (0.25 * fs):  # found half the most there can be
@@ -811,9 +811,9 @@ def _not_at_an_apex(
     rates) its slope can keep every 20 ms after J above the quiet threshold up to the T wave's apex,
     where the velocity is briefly near zero. An offset whose spatial magnitude (``mag``: the leads'
     deviation from the PR baseline) is the highest point since the knee (the first quiet window at 15%
-    of the peak) and 0.1 mV above the lowest has ridden up a wave after the QRS: the offset is then the first
-    quiet window before the velocity's lowest point between the knee and the steepest of that rise
-    (the junction of QRS and ST-T), or that point itself. A QRS that ends on its ST segment, a terminal
+    of the peak) and 0.1 mV above the lowest has ridden up a wave after the QRS: the offset is then the
+    first quiet window before the velocity's lowest point between the knee and the steepest of that
+    rise (the junction of QRS and ST-T), or that point itself. A QRS that ends on its ST segment, a terminal
     R' included, is not above its own end and keeps its offset; so does every offset found at J with an
     ST segment after it."""
     ms = fs / 1000.0

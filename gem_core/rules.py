@@ -733,7 +733,7 @@ def qrs_conduction(
     return [finding], kind
 
 
-def wide_complex_tachycardia(m: Measurements, rhythm: str) -> list[Finding]:
+def wide_complex_tachycardia(m: Measurements, rhythm: str, usable: list[str]) -> list[Finding]:
     """A regular tachycardia with wide QRS complexes and no P wave before them: ventricular tachycardia
     until proven otherwise (AHA/ACC/HRS 2017 ventricular arrhythmias; ACC/AHA/HRS 2015 SVT: the
     alternative is a supraventricular rhythm conducted with a bundle branch block or aberrancy)."""
@@ -747,13 +747,16 @@ def wide_complex_tachycardia(m: Measurements, rhythm: str) -> list[Finding]:
         "QRS complexes: ventricular tachycardia must be assumed until proven otherwise; a supraventricular "
         "tachycardia with bundle branch block or aberrant conduction is the alternative."
     )
+    lead = _rhythm_lead(usable)
     return [
         Finding(
             "wide_complex_tachycardia",
             sentence,
             "rhythm",
             "wide-complex tachycardia",
+            leads=[lead],
             abnormal=True,
+            evidence=spans(m, [lead], "qrs_duration", per_lead=3),
             source="AHA/ACC/HRS 2017 (ventricular arrhythmias); ACC/AHA/HRS 2015 (SVT)",
             details={
                 "diagnosis": "wide-complex tachycardia (ventricular tachycardia until proven otherwise)"
@@ -1265,7 +1268,7 @@ def assess(m: Measurements, metadata: dict | None = None) -> Assessment:
     findings += pr_interval(m, rhythm, usable)
     qrs_findings, qrs_kind = qrs_conduction(m, usable, metadata)
     findings += qrs_findings
-    findings += wide_complex_tachycardia(m, rhythm)
+    findings += wide_complex_tachycardia(m, rhythm, usable)
     findings += axis(m)
     findings += qt_interval(m, qrs_kind, usable, metadata)
     findings += voltage(m, qrs_kind, usable, metadata)
