@@ -1102,7 +1102,7 @@ def _lead_p_bounds(
     return float(quiet[-1]), float(down + settled[0]), prom
 
 
-def _p_inside_previous_t(fid: dict, r: np.ndarray, beats: np.ndarray) -> bool:
+def _p_inside_previous_t(fid: dict, r: np.ndarray, fs: float, beats: np.ndarray) -> bool:
     """True where the per-beat P peaks of ``beats`` lie, in the median, before the previous beat's T
     offset: inside the T wave, where a P wave cannot be told from the T wave it rides on (at fast rates,
     or a wide QRS with a long QT, there is no TP segment). ``_template_p_wave`` cannot judge such beats
@@ -1112,8 +1112,7 @@ def _p_inside_previous_t(fid: dict, r: np.ndarray, beats: np.ndarray) -> bool:
     use = use[use >= 1]
     if len(use) < 3:
         return False
-    rr = np.diff(r.astype(np.float64))
-    if np.sqrt(np.mean(np.diff(rr) ** 2)) > AF_MIN_NORMALISED_RMSSD * rr.mean():
+    if not _rr_irregularity(_rr_ms(r, fs)) <= AF_MIN_NORMALISED_RMSSD:
         return False  # irregular: a premature atrial beat's P wave rides on the T wave by definition
     rf = r.astype(np.float64)
     p_peak = _nanmedian(fid["p_peak"][use] - rf[use])
@@ -1597,7 +1596,7 @@ def _measure_uncached(ecg: ECG) -> Measurements:
     p_template = (
         _template_p_wave(clean, r, fs, fid, dominant & (p_lock >= P_LOCK_BEAT), ok_idx) if locked else None
     )
-    if p_template is None and locked and _p_inside_previous_t(fid, r, dominant & (p_lock >= P_LOCK_BEAT)):
+    if p_template is None and locked and _p_inside_previous_t(fid, r, fs, dominant & (p_lock >= P_LOCK_BEAT)):
         p_template = (math.nan, math.nan)
     if p_template is not None and not math.isfinite(p_template[0]):
         # the representative beats show no P wave (or none apart from the previous T wave): what was locked
@@ -1658,14 +1657,23 @@ def _measure_uncached(ecg: ECG) -> Measurements:
     )
 
 
+def _rr_ms(r: np.ndarray, fs: float) -> np.ndarray:
+    """RR intervals (ms) between the R peaks, less the gaps of a signal dropout (not beat intervals)."""
+    rr = np.diff(r) * 1000.0 / fs
+    gap = (rr > 3 * np.median(rr)) & (rr > 2500)
+    return rr[~gap] if (~gap).any() else rr
+
+
+def _rr_irregularity(rr: np.ndarray) -> float:
+    """Normalised RMSSD of RR intervals: RMS of successive differences over the mean (NaN from one RR)."""
+    return float(np.sqrt(np.mean(np.diff(rr) ** 2)) / rr.mean()) if len(rr) > 1 else float("nan")
+
+
 def _global_values(r, fs, timing, p_present, lead_med, ok_names, quality, reps, p_template=None) -> dict:
     qd = dict(zip(LEADS, quality, strict=True))
     g = _empty_globals(qd, len(r))
-    rr = np.diff(r) * 1000.0 / fs
-    gap = (rr > 3 * np.median(rr)) & (rr > 2500)  # a signal dropout, not a beat interval
-    rr = rr[~gap] if (~gap).any() else rr
+    rr = _rr_ms(r, fs)
     mean_rr = float(rr.mean())
-    rmssd = float(np.sqrt(np.mean(np.diff(rr) ** 2))) if len(rr) > 1 else float("nan")
 
     def rnd(x, d=1):
         return round(float(x), d) if math.isfinite(x) else None
@@ -1674,7 +1682,7 @@ def _global_values(r, fs, timing, p_present, lead_med, ok_names, quality, reps, 
         heart_rate_bpm=rnd(60000.0 / mean_rr),
         rr_ms=rnd(mean_rr),
         rr_sd_ms=rnd(float(rr.std())) if len(rr) > 1 else None,
-        rr_irregularity=rnd(rmssd / mean_rr, 3),
+        rr_irregularity=rnd(_rr_irregularity(rr), 3),
         pr_ms=rnd(p_template[0] if p_template else _nanmedian(timing["pr_interval"])),
         p_ms=rnd(p_template[1] if p_template else _nanmedian(timing["p_duration"])),
         qrs_ms=rnd(_nanmedian(timing["qrs_duration"])),
