@@ -232,6 +232,62 @@ def test_st_level_within_003_mv_against_the_pr_baseline(rate, st):
 
 
 @pytest.mark.parametrize(
+    "rate, morph, qrs", [(45, "normal", 90), (60, "slurred_s", 140), (100, "normal", 90), (100, "rsr", 130)]
+)
+def test_every_beat_keeps_its_st_level_up_to_the_record_edges(rate, morph, qrs):
+    """Single beats, not the median: every beat of every lead within 0.05 mV of the ST truth. The baseline
+    filter ran on scipy's default (point-reflected) extension, which turns the edge beats upside down; it
+    rang for about 2 s at each end and moved the first and last beats' ST level by 0.07-0.2 mV; the last
+    beat's J+60 ms, past the record's end at 45 bpm, was read from the last sample (0.9 mV off)."""
+    ecg, truth = conduction_ecg(rate, qrs, 160, -0.15, ("V4", "V5", "V6"), morph, noise=0.005, seed=rate)
+    m = measure(ecg)
+    worst = 0.0
+    for lead, lm in m.leads.items():
+        assert lm.quality == "ok"
+        for beat in lm.beats:
+            if beat["st_deviation"] is not None:
+                worst = max(worst, abs(beat["st_deviation"] - truth["st_mv"][lead]))
+    assert 0.0 < worst <= 0.05, worst
+
+
+def test_qt_and_pr_under_deep_st_depression():
+    """0.3 mV of ST depression in V2-V4 under small T waves: the leads' deviation is largest at J+60 ms,
+    where the T-wave search window starts, and that edge was taken for the T peak, so no T wave was
+    found (QT missing) or the P-wave segment began inside the T wave (PR 183-192 ms for 120)."""
+    for rate, qrs in ((75, 100), (100, 100), (120, 100)):
+        ecg, truth = conduction_ecg(rate, qrs, 120, -0.3, ("V2", "V3", "V4"), "rsr", seed=rate + qrs + 120)
+        g = measure(ecg).global_values
+        assert g["qt_ms"] is not None and abs(g["qt_ms"] - truth["qt_tangent_ms"]) <= 10, g["qt_ms"]
+        assert abs(g["pr_ms"] - 120) <= 10, g["pr_ms"]
+
+
+@pytest.mark.parametrize(
+    "morph, qrs, rate, st_segment",
+    [
+        ("normal", 100, 140, 0),
+        ("normal", 80, 160, 0),
+        ("rsr", 140, 140, 0),
+        ("slurred_s", 100, 120, 0),
+        ("slurred_s", 100, 160, 0),
+        ("slurred_s", 120, 120, 0),
+        ("slurred_s", 80, 160, 0),
+        ("slurred_s", 100, 120, None),
+        ("slurred_s", 100, 140, None),
+    ],
+)
+def test_qrs_within_10_ms_on_very_clean_records(morph, qrs, rate, st_segment):
+    """Noise 0.002 mV. The bound moved out from the velocity threshold while the velocity stayed over the
+    beat's quiet level (its lowest 20 ms); where the T wave rises out of the QRS that level lies at the T
+    apex, which the ST-T junction never reaches, and the offset walked the full 20 ms into the T
+    upslope (or into the mains notch's ringing): these read 12-28 ms long."""
+    ecg, _ = conduction_ecg(
+        rate, qrs, 160, 0.0, morphology=morph, seed=rate + qrs, st_segment_ms=st_segment, noise=0.002
+    )
+    g = measure(ecg).global_values
+    assert g["qrs_ms"] is not None and abs(g["qrs_ms"] - qrs) <= 10, g["qrs_ms"]
+
+
+@pytest.mark.parametrize(
     "rate, st, shape, st_segment",
     [
         (rate, st, shape, seg)

@@ -353,6 +353,29 @@ def test_no_wide_complex_tachycardia_statement_otherwise(rate, qrs, pr, morph):
     assert not any(f.key == "wide_complex_tachycardia" for f in a.findings), a.diagnosis
 
 
+@pytest.mark.parametrize(
+    "rate, qrs, morph",
+    [(110, 130, "rsr"), (130, 160, "rsr"), (120, 160, "slurred_s"), (150, 130, "slurred_s")],
+)
+def test_a_noisy_wide_qrs_tachycardia_without_p_waves_is_not_sinus_tachycardia(rate, qrs, morph):
+    # noise 0.04 mV: no P wave can be seen beat by beat, so the median-beat analysis answered "cannot
+    # tell" and neurokit's per-beat dwt points, placed on noise, were kept: "P waves precede 100% of the
+    # dominant beats, consistent with sinus tachycardia" on records drawn without P waves. The median
+    # beat, whose noise is a fifth of one beat's, shows none.
+    ecg, truth = conduction_ecg(rate, qrs, None, 0.0, morphology=morph, noise=0.04, seed=rate)
+    a = assess(measure(ecg))
+    assert truth["pr_ms"] is None and "STach" not in a.diagnosis_labels
+    assert any(f.key == "wide_complex_tachycardia" for f in a.findings), a.diagnosis
+
+
+@pytest.mark.parametrize("rate, qrs, morph", [(110, 140, "rsr"), (120, 130, "rsr")])
+def test_a_noisy_wide_qrs_tachycardia_with_p_waves_stays_sinus_tachycardia(rate, qrs, morph):
+    ecg, truth = conduction_ecg(rate, qrs, 120, 0.0, morphology=morph, noise=0.04, seed=rate)
+    a = assess(measure(ecg))
+    assert truth["pr_ms"] == 120 and "STach" in a.diagnosis_labels, a.diagnosis
+    assert not any(f.key == "wide_complex_tachycardia" for f in a.findings)
+
+
 @pytest.mark.parametrize("qrs, morph", [(140, "rsr"), (160, "rsr")])
 def test_a_p_wave_that_could_only_hide_in_the_t_wave_is_not_sinus_rhythm(qrs, morph):
     # 150 bpm, wide complexes, long QT: no TP segment is left, and neurokit's dwt places a "P wave" on the
