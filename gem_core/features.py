@@ -140,6 +140,9 @@ HIGH_PASS_HZ = 0.5
 EDGE_PAD_S = 2.0
 # The PR-segment baseline every level is read against: the mean from 22 to 6 ms before the QRS onset.
 PR_BASELINE_MS = (22.0, 6.0)
+# Beat alignment (``_align_beats``): shifts up to this, kept where the QRS then matches the median one
+ALIGN_MAX_MS = 40.0
+ALIGN_MIN_CORR = 0.9
 PREMATURE_RATIO = 0.88  # coupling interval below this share of the local median RR is premature
 LIMB_LEADS = ("I", "II", "III", "aVR", "aVL", "aVF")
 PRECORDIAL_LEADS = ("V1", "V2", "V3", "V4", "V5", "V6")
@@ -513,6 +516,41 @@ def _search_back(kept: np.ndarray, centre: np.ndarray, support: np.ndarray, fs: 
         ]
         if len(inside):
             kept[inside[np.argmax(support[inside])]] = True
+
+
+def _align_beats(clean: np.ndarray, r: np.ndarray, fs: float, leads) -> np.ndarray:
+    """R peaks moved to where each beat's QRS best matches the median beat's, as the cart programs align
+    beats before averaging them: the cross-correlation over ``leads`` of the QRS window (80 ms before to
+    120 ms after R) with the median one, at shifts up to ALIGN_MAX_MS, twice (the second time against
+    the median of the aligned beats). The leads' detectors sit on either lobe of a notched or slurred R:
+    the shared peak (their median) jumped by 15-35 ms from beat to beat on synthetic slurred complexes,
+    smearing the median beats, the P-wave lock test and every per-beat bound. A beat that matches the
+    median beat at no shift by ALIGN_MIN_CORR (an ectopic beat) keeps its peak."""
+    before, after = int(0.08 * fs), int(0.12 * fs)
+    m = int(ALIGN_MAX_MS * fs / 1000.0)
+    if len(r) < 3 or not len(leads) or m < 1:
+        return r
+    width = before + after
+    out = r.astype(np.int64).copy()
+    for _ in range(2):
+        idx = np.clip(out[:, None] + np.arange(-before - m, after + m)[None, :], 0, clean.shape[1] - 1)
+        wins = np.stack([clean[i][idx].astype(np.float64) for i in leads])  # (leads, beats, width + 2m)
+        template = np.median(wins[:, :, m : m + width], axis=1)
+        template -= template.mean(axis=1, keepdims=True)
+        norm_t = float(np.linalg.norm(template))
+        best, best_shift = np.full(len(out), -np.inf), np.zeros(len(out), dtype=np.int64)
+        for shift in range(-m, m + 1):
+            seg = wins[:, :, m + shift : m + shift + width]
+            seg = seg - seg.mean(axis=2, keepdims=True)
+            denom = np.sqrt((seg**2).sum(axis=(0, 2))) * norm_t
+            corr = np.einsum("lbw,lw->b", seg, template) / np.where(denom > 0, denom, np.inf)
+            better = corr > best
+            best, best_shift = np.where(better, corr, best), np.where(better, shift, best_shift)
+        moved = np.where(best >= ALIGN_MIN_CORR, best_shift, 0)
+        out = np.clip(out + moved, 0, clean.shape[1] - 1)
+        if not moved.any():
+            break
+    return out
 
 
 def _beat_matrix(sig: np.ndarray, centres: np.ndarray, before: int, after: int) -> np.ndarray:
@@ -1627,6 +1665,7 @@ def _measure_uncached(ecg: ECG) -> Measurements:
     if periodic is not None:  # the detectors missed most beats of a strongly periodic rhythm
         r, own = periodic, {}
     r, own = _drop_dropout_edges(ecg.signal, r, own, fs)
+    r = _align_beats(clean, r, fs, np.flatnonzero(~flat))
     if len(r) < 2:
         seconds = ecg.duration_ms / 1000.0
         quality = ["flat" if f else "ok" for f in flat]

@@ -368,7 +368,7 @@ def test_a_noisy_wide_qrs_tachycardia_without_p_waves_is_not_sinus_tachycardia(r
     assert any(f.key == "wide_complex_tachycardia" for f in a.findings), a.diagnosis
 
 
-@pytest.mark.parametrize("rate, qrs, morph", [(110, 140, "rsr"), (120, 130, "rsr")])
+@pytest.mark.parametrize("rate, qrs, morph", [(110, 140, "rsr"), (110, 140, "slurred_s"), (120, 130, "rsr")])
 def test_a_noisy_wide_qrs_tachycardia_with_p_waves_stays_sinus_tachycardia(rate, qrs, morph):
     ecg, truth = conduction_ecg(rate, qrs, 120, 0.0, morphology=morph, noise=0.04, seed=rate)
     a = assess(measure(ecg))
