@@ -1255,7 +1255,8 @@ def _template_p_wave(
         rows = clean[i].astype(np.float64)[idx]
         template = np.median(rows, axis=0)
         # the noise a P wave must stand out of: the single beats' spread about the median beat (robust SD)
-        # before the QRS, so that a P wave counts only where it would be seen beat by beat
+        # before the QRS, so that a P wave counts only where it would be seen beat by beat; and a wave
+        # under P_VISIBLE_MV is none, however clean the record (a QRS onset's smear on a filtered one)
         noise = max(1.4826 * float(np.median(np.abs(rows - template)[:, : end + 1])), 1e-4)
         # still changing, or off the segment's baseline, just before the QRS
         level = template[late[1]]
