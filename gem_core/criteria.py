@@ -142,6 +142,11 @@ ST_FAST_BPM = TACHYCARDIA_BPM
 # Secondary ST-T changes: after a QRS >= 120 ms (bundle branch block, ventricular beats) or in atrial
 # fibrillation faster than 100 bpm ST changes follow the depolarisation / rate and are reported as
 # secondary, not as ST elevation/depression (AHA/ACCF/HRS 2009 Part IV, "secondary ST-T changes").
+# A secondary change is directed opposite to the terminal QRS deflection (Part IV): in right bundle
+# branch block, depression under the terminal R' of V1-V3 and slight elevation under the broad S of I,
+# aVL, V5-V6. So ST elevation in leads whose QRS ends on an R wave is not the block's and is judged by the
+# limits above (the Fourth UDMI 2018 reads ST elevation in RBBB by the usual criteria, unlike in LBBB);
+# depression stays secondary in every lead.
 SECONDARY_QRS_MS = COMPLETE_BBB_QRS_MS
 SECONDARY_AF_BPM = TACHYCARDIA_BPM
 

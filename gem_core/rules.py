@@ -64,6 +64,7 @@ from gem_core.criteria import (
     TACHYCARDIA_BPM,
     TERMINAL_S_MIN_MS,
     TERRITORIES,
+    WAVE_PRESENT_MV,
     axis_category,
     lbbb_qrs_limit,
     qtc_formula,
@@ -552,6 +553,18 @@ def dominance(m: Measurements, lead: str) -> tuple[float | None, float | None]:
         return None, s
     neg = max(v for v in (s, (pp - r) if pp is not None else None, 0.0) if v is not None)
     return r, neg
+
+
+def ends_on_r(m: Measurements, lead: str) -> bool:
+    """Whether a lead's QRS ends on a positive wave (dominant beats): a terminal R' of WAVE_PRESENT_MV, or
+    an R of WAVE_PRESENT_MV at least as tall as any S after it and no broad (TERMINAL_S_MIN_MS) terminal
+    S. In right bundle branch block: V1-V2 (the R'), not I, aVL or V5-V6 (the broad S)."""
+    r, s, r_prime, s_ms = (
+        lead_median(m, lead, f) for f in ("r_amplitude", "s_amplitude", "r_prime_amplitude", "s_duration")
+    )
+    if (r_prime or 0.0) >= WAVE_PRESENT_MV:
+        return True
+    return (r or 0.0) >= max(WAVE_PRESENT_MV, s or 0.0) and (s_ms or 0.0) < TERMINAL_S_MIN_MS
 
 
 def v1_shape(r: float | None, neg: float | None) -> str | None:
@@ -1043,9 +1056,9 @@ def st_segments(
 ) -> list[Finding]:
     """ST deviation in two contiguous leads (UDMI 2018 limits; V2-V3 by sex and age), read at J+60 ms
     (J+40 ms above 100 bpm) against the PR baseline on the dominant beats (the J level is kept in the
-    details). After a wide QRS or in
-    fast AF the changes are secondary and reported as such. ``exclude``: leads whose ST-T follows a
-    terminal conduction delay (an rSR' in V1-V2)."""
+    details). After a wide QRS or in fast AF the changes are secondary and reported as such, except ST
+    elevation in right bundle branch block where the QRS ends on an R wave (``ends_on_r``), which the block
+    does not explain. ``exclude``: leads whose ST-T follows a terminal conduction delay (an rSR' in V1-V2)."""
     sex, age = _sex(metadata), _age(metadata)
     point = round(_num(m.global_values.get("st_point_ms")) or 60.0)
     where_read = f"J+{point} ms"  # J+40 ms when the dominant RR is under 600 ms (gem_core.criteria)
@@ -1057,26 +1070,37 @@ def st_segments(
     depressed = {lead: st_depression(m, lead) for lead in candidates}
     down = _contiguous([lead for lead in candidates if depressed[lead] and lead not in up])
     secondary = secondary_st_reason(m, qrs_kind, rhythm)
+    secondary_findings = []
     if secondary:
-        changed = [lead for lead in dev if abs(dev[lead]) >= STD_MV or st_depression(m, lead)]
-        if not changed:
-            return []
-        sentence = f"The ST-T changes in {_leads_phrase(changed)} are secondary to {secondary}."
-        return [
-            Finding(
-                "st_secondary",
-                sentence,
-                "st_t_changes",
-                "secondary",
-                leads=changed,
-                source="AHA/ACCF/HRS 2009 Part IV (secondary ST-T changes)",
-                evidence=spans(m, changed, "st_deviation", per_lead=1),
-                details={
-                    "reason": secondary,
-                    "deviation_mv": {lead: round(dev[lead], 3) for lead in changed},
-                },
-            )
+        # right bundle branch block: its secondary ST change is discordant to the terminal QRS wave;
+        # elevation under a terminal R' (V1-V3) is not the block's and is judged as in any ECG
+        # (gem_core.criteria); every depression stays secondary
+        rbbb = qrs_kind == "RBBB" and secondary == "the wide QRS complexes"
+        up = _contiguous(
+            [lead for lead in dev if rbbb and ends_on_r(m, lead) and dev[lead] >= ste_limit(lead, sex, age)]
+        )
+        down = []
+        changed = [
+            lead for lead in dev if lead not in up and (abs(dev[lead]) >= STD_MV or st_depression(m, lead))
         ]
+        if changed:
+            secondary_findings.append(
+                Finding(
+                    "st_secondary",
+                    f"The ST-T changes in {_leads_phrase(changed)} are secondary to {secondary}.",
+                    "st_t_changes",
+                    "secondary",
+                    leads=changed,
+                    source="AHA/ACCF/HRS 2009 Part IV (secondary ST-T changes)",
+                    evidence=spans(m, changed, "st_deviation", per_lead=1),
+                    details={
+                        "reason": secondary,
+                        "deviation_mv": {lead: round(dev[lead], 3) for lead in changed},
+                    },
+                )
+            )
+        if not up:
+            return secondary_findings
     findings = []
     if up:
         peak = max(up, key=lambda lead: abs(dev[lead]))
@@ -1149,7 +1173,7 @@ def st_segments(
                 evidence=spans(m, [big], "st_deviation", per_lead=1),
             )
         )
-    return findings
+    return findings + secondary_findings
 
 
 def t_waves(m: Measurements, qrs_kind: str | None, usable: list[str]) -> list[Finding]:

@@ -330,6 +330,30 @@ def test_upsloping_st_from_a_depressed_j_point_is_st_depression():  # Minnesota 
     )
 
 
+@pytest.mark.parametrize(
+    "st_leads, st, named",
+    [
+        (("V1", "V2", "V3"), 0.3, True),  # under the terminal R': not the block's
+        (("V5", "V6"), 0.15, False),  # under the broad terminal S: the block's (discordant)
+        (("V5", "V6"), -0.15, False),  # depression: secondary in every lead
+        (("V1", "V2"), -0.15, False),
+    ],
+)
+def test_st_elevation_in_rbbb_is_named_where_the_qrs_ends_on_an_r_wave(st_leads, st, named):
+    # 0.3 mV of ST elevation in V1-V3 on a right bundle branch block was "secondary to the wide QRS
+    # complexes", i.e. an anterior STEMI went unnamed
+    ecg, _ = conduction_ecg(75, 140, 160, st, st_leads, "rsr", seed=3)
+    a = assess(measure(ecg))
+    assert "RBBB" in a.diagnosis_labels
+    assert ("STE" in a.diagnosis_labels) is named and "STD" not in a.diagnosis_labels, a.diagnosis
+    secondary = [f for f in a.findings if f.key == "st_secondary"]
+    if named:
+        (ste,) = [f for f in a.findings if f.key == "st_elevation"]
+        assert ste.leads == ["V1", "V2", "V3"] and not secondary
+    else:
+        assert secondary and set(st_leads) <= set(secondary[0].leads)
+
+
 def test_a_regular_wide_qrs_tachycardia_without_p_waves_is_named_as_possible_vt():
     ecg, _ = conduction_ecg(180, 160, None, 0.0, morphology="slurred_s", seed=160)  # sine-like, no P waves
     a = assess(measure(ecg))
