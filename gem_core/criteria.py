@@ -146,8 +146,12 @@ ST_FAST_BPM = TACHYCARDIA_BPM
 # branch block, depression under the terminal R' of V1-V3 and slight elevation under the broad S of I,
 # aVL, V5-V6. So ST elevation in leads whose QRS ends on an R wave is not the block's and is judged by the
 # limits above (the Fourth UDMI 2018 reads ST elevation in RBBB by the usual criteria, unlike in LBBB);
-# depression stays secondary in every lead.
+# depression stays secondary in every lead. In left bundle branch block the discordant changes are large
+# (elevation in V1-V3, depression in I, aVL, V5-V6); the concordant ones are Sgarbossa's criteria of
+# acute MI (Sgarbossa et al., N Engl J Med 1996;334:481; cited by the Fourth UDMI 2018): ST elevation
+# >= 0.1 mV where the QRS is positive, and ST depression >= 0.1 mV in V1-V3.
 SECONDARY_QRS_MS = COMPLETE_BBB_QRS_MS
+SGARBOSSA_V1_V3_STD_MV = 0.1
 SECONDARY_AF_BPM = TACHYCARDIA_BPM
 
 # --- T waves (AHA/ACCF/HRS 2009 Part IV; Minnesota Code 5) --------------------------------------------

@@ -1380,10 +1380,13 @@ def _measure_lead(
     # baseline and falls again before the QRS offset (so a J point raised by ST elevation is not an R')
     lo_all, lo_pos = _extreme(q_vals, q_valid, q_idx, "min")
     after_nadir = q_valid & (q_idx > lo_pos[:, None])
-    rp, _ = _extreme(q_vals, after_nadir, q_idx, "max")
-    at_off = _at(amp, off)
+    rp, rp_pos = _extreme(q_vals, after_nadir, q_idx, "max")
+    # how far it falls after its peak, by the QRS offset: a J point raised into an elevated ST segment
+    # rises to the offset and does not fall (the mean of the samples around the offset, read on the
+    # upstroke, made it fall 0.08 mV)
+    after_rp, _ = _extreme(q_vals, q_valid & (q_idx >= rp_pos[:, None]), q_idx, "min")
     has_rp = (
-        (rp - lo_all >= 0.1) & (rp - at_off >= 0.05) & (rp - amp_base >= 0.05) & (amp_base - lo_all >= 0.05)
+        (rp - lo_all >= 0.1) & (rp - after_rp >= 0.05) & (rp - amp_base >= 0.05) & (amp_base - lo_all >= 0.05)
     )
     r_prime = np.where(np.isfinite(rp), np.where(has_rp, rp - amp_base, 0.0), np.nan)
     # terminal S width: samples after R more than 0.05 mV under the baseline, where the S reaches 0.1 mV

@@ -55,6 +55,7 @@ from gem_core.criteria import (
     RECIPROCAL_LEADS,
     SECONDARY_AF_BPM,
     SECONDARY_QRS_MS,
+    SGARBOSSA_V1_V3_STD_MV,
     SINUS_MIN_P_WAVE_FRACTION,
     SOKOLOW_LYON_MV,
     STD_MV,
@@ -557,14 +558,14 @@ def dominance(m: Measurements, lead: str) -> tuple[float | None, float | None]:
 
 def ends_on_r(m: Measurements, lead: str) -> bool:
     """Whether a lead's QRS ends on a positive wave (dominant beats): a terminal R' of WAVE_PRESENT_MV, or
-    an R of WAVE_PRESENT_MV at least as tall as any S after it and no broad (TERMINAL_S_MIN_MS) terminal
-    S. In right bundle branch block: V1-V2 (the R'), not I, aVL or V5-V6 (the broad S)."""
-    r, s, r_prime, s_ms = (
-        lead_median(m, lead, f) for f in ("r_amplitude", "s_amplitude", "r_prime_amplitude", "s_duration")
-    )
-    if (r_prime or 0.0) >= WAVE_PRESENT_MV:
+    an R of WAVE_PRESENT_MV taller than the deepest negative wave (``dominance``) with no broad
+    (TERMINAL_S_MIN_MS) terminal S. RBBB: V1-V2 (the R'), not I, aVL or V5-V6 (the broad S); LBBB: I, aVL,
+    V5-V6, not V1-V3 (QS or rS)."""
+    if (lead_median(m, lead, "r_prime_amplitude") or 0.0) >= WAVE_PRESENT_MV:
         return True
-    return (r or 0.0) >= max(WAVE_PRESENT_MV, s or 0.0) and (s_ms or 0.0) < TERMINAL_S_MIN_MS
+    r, neg = dominance(m, lead)
+    s_ms = lead_median(m, lead, "s_duration") or 0.0
+    return r is not None and r >= WAVE_PRESENT_MV and r > (neg or 0.0) and s_ms < TERMINAL_S_MIN_MS
 
 
 def v1_shape(r: float | None, neg: float | None) -> str | None:
@@ -1058,7 +1059,8 @@ def st_segments(
     (J+40 ms above 100 bpm) against the PR baseline on the dominant beats (the J level is kept in the
     details). After a wide QRS or in fast AF the changes are secondary and reported as such, except ST
     elevation in right bundle branch block where the QRS ends on an R wave (``ends_on_r``), which the block
-    does not explain. ``exclude``: leads whose ST-T follows a terminal conduction delay (an rSR' in V1-V2)."""
+    does not explain, and in left bundle branch block elevation there and depression of 0.1 mV in V1-V3
+    (Sgarbossa's concordant changes). ``exclude``: leads whose ST-T follows a terminal conduction delay (an rSR' in V1-V2)."""
     sex, age = _sex(metadata), _age(metadata)
     point = round(_num(m.global_values.get("st_point_ms")) or 60.0)
     where_read = f"J+{point} ms"  # J+40 ms when the dominant RR is under 600 ms (gem_core.criteria)
@@ -1072,16 +1074,28 @@ def st_segments(
     secondary = secondary_st_reason(m, qrs_kind, rhythm)
     secondary_findings = []
     if secondary:
-        # right bundle branch block: its secondary ST change is discordant to the terminal QRS wave;
-        # elevation under a terminal R' (V1-V3) is not the block's and is judged as in any ECG
-        # (gem_core.criteria); every depression stays secondary
-        rbbb = qrs_kind == "RBBB" and secondary == "the wide QRS complexes"
+        # a bundle branch block's own ST change is discordant to the terminal QRS wave; elevation where
+        # the QRS ends on an R wave is not the block's and is named (RBBB: V1-V3, by the usual limits;
+        # LBBB: I, aVL, V5-V6, Sgarbossa's concordant elevation), and so is LBBB's concordant depression
+        # in V1-V3 (gem_core.criteria); all else stays secondary
+        block = qrs_kind if secondary == "the wide QRS complexes" and qrs_kind in ("RBBB", "LBBB") else None
         up = _contiguous(
-            [lead for lead in dev if rbbb and ends_on_r(m, lead) and dev[lead] >= ste_limit(lead, sex, age)]
+            [lead for lead in dev if block and ends_on_r(m, lead) and dev[lead] >= ste_limit(lead, sex, age)]
         )
-        down = []
+        down = _contiguous(
+            [
+                lead
+                for lead in ("V1", "V2", "V3")
+                if block == "LBBB"
+                and depressed.get(lead)
+                and depressed[lead][1] >= SGARBOSSA_V1_V3_STD_MV
+                and not ends_on_r(m, lead)
+            ]
+        )
         changed = [
-            lead for lead in dev if lead not in up and (abs(dev[lead]) >= STD_MV or st_depression(m, lead))
+            lead
+            for lead in dev
+            if lead not in up + down and (abs(dev[lead]) >= STD_MV or st_depression(m, lead))
         ]
         if changed:
             secondary_findings.append(
@@ -1099,7 +1113,7 @@ def st_segments(
                     },
                 )
             )
-        if not up:
+        if not up and not down:
             return secondary_findings
     findings = []
     if up:

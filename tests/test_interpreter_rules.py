@@ -354,6 +354,26 @@ def test_st_elevation_in_rbbb_is_named_where_the_qrs_ends_on_an_r_wave(st_leads,
         assert secondary and set(st_leads) <= set(secondary[0].leads)
 
 
+@pytest.mark.parametrize(
+    "st_leads, st, label",
+    [
+        (("I", "V5", "V6"), 0.15, "STE"),  # concordant elevation (Sgarbossa)
+        (("V1", "V2", "V3"), -0.15, "STD"),  # concordant depression in V1-V3 (Sgarbossa)
+        (("V1", "V2", "V3"), 0.3, None),  # discordant elevation: the block's own
+        (("V5", "V6"), -0.15, None),  # discordant depression: the block's own
+    ],
+)
+def test_concordant_st_changes_in_lbbb_are_named(st_leads, st, label):
+    # a raised J point in V2-V3 read as a terminal R' (the samples around the offset were averaged on the
+    # upstroke) made the discordant elevation look concordant
+    ecg, _ = conduction_ecg(75, 150, 160, st, st_leads, "slurred_s", seed=75)
+    m = measure(ecg)
+    a = assess(m)
+    assert "LBBB" in a.diagnosis_labels
+    assert set(a.diagnosis_labels) - {"LBBB"} == ({label} if label else set()), a.diagnosis
+    assert all(b["r_prime_amplitude"] == 0 for b in m.leads["V2"].beats if b["r_prime_amplitude"] is not None)
+
+
 def test_a_regular_wide_qrs_tachycardia_without_p_waves_is_named_as_possible_vt():
     ecg, _ = conduction_ecg(180, 160, None, 0.0, morphology="slurred_s", seed=160)  # sine-like, no P waves
     a = assess(measure(ecg))
