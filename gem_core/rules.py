@@ -1058,9 +1058,10 @@ def st_segments(
     """ST deviation in two contiguous leads (UDMI 2018 limits; V2-V3 by sex and age), read at J+60 ms
     (J+40 ms above 100 bpm) against the PR baseline on the dominant beats (the J level is kept in the
     details). After a wide QRS or in fast AF the changes are secondary and reported as such, except ST
-    elevation in right bundle branch block where the QRS ends on an R wave (``ends_on_r``), which the block
-    does not explain, and in left bundle branch block elevation there and depression of 0.1 mV in V1-V3
-    (Sgarbossa's concordant changes). ``exclude``: leads whose ST-T follows a terminal conduction delay (an rSR' in V1-V2)."""
+    elevation in right bundle branch block where the QRS ends on an R wave (``ends_on_r``), which the
+    block does not explain, and in left bundle branch block elevation there and depression of 0.1 mV in
+    V1-V3 (Sgarbossa's concordant changes). ``exclude``: leads whose ST-T follows a terminal conduction
+    delay (an rSR' in V1-V2)."""
     sex, age = _sex(metadata), _age(metadata)
     point = round(_num(m.global_values.get("st_point_ms")) or 60.0)
     where_read = f"J+{point} ms"  # J+40 ms when the dominant RR is under 600 ms (gem_core.criteria)
@@ -1095,7 +1096,10 @@ def st_segments(
         changed = [
             lead
             for lead in dev
-            if lead not in up + down and (abs(dev[lead]) >= STD_MV or st_depression(m, lead))
+            if lead not in up + down
+            and (
+                abs(dev[lead]) >= STD_MV or (depressed[lead] if lead in depressed else st_depression(m, lead))
+            )
         ]
         if changed:
             secondary_findings.append(
