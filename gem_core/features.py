@@ -851,9 +851,7 @@ def _qrs_edges(
         first = np.where(quiet, cols, width).min(axis=1)
         off = np.where((off < 0) & (first < width) & (pk > 0), first - 1, off)
     if beats is not None and n == 1 and on[0] >= 0:  # the representative beat: its leads' waveforms
-        base = beats[
-            :, max(0, on[0] - int(PR_BASELINE_MS[0] * ms)) : max(1, on[0] - int(PR_BASELINE_MS[1] * ms))
-        ]
+        base = beats[:, _pr_window(int(on[0]), fs)]
         mag = np.sqrt(((beats - base.mean(axis=1, keepdims=True)) ** 2).sum(axis=0))[None, :]
         off = _not_at_an_apex(off, windows, mean_k, mag, fs)
     # hysteresis: from where the velocity crossed the threshold, out to where it is back at the quiet
@@ -1047,7 +1045,7 @@ def _t_waves(
     acc = None
     for i in leads:
         sig = uniform_filter1d(clean[i].astype(np.float64), max(1, int(40 * ms)))
-        base = _window_mean(sig, on - PR_BASELINE_MS[0] * ms, on - PR_BASELINE_MS[1] * ms)
+        base = _pr_baseline(sig, on, fs)
         vals, valid, idx = _window(sig, start, stop)
         dev = (vals - base[:, None]) ** 2
         acc = dev if acc is None else acc + dev
@@ -1154,9 +1152,7 @@ def _lead_p_bounds(
     sigma = P_SLOPE_SCALE_MS * fs / 1000.0
     smooth = gaussian_filter1d(template, sigma, mode="nearest")[: end + 1]
     slope = gaussian_filter1d(template, sigma, order=1, mode="nearest")
-    ms = fs / 1000.0
-    a, b = (int(x * ms) for x in PR_BASELINE_MS)
-    pr_level = float(np.mean(template[max(0, end - a) : max(1, end - b)]))
+    pr_level = float(np.mean(template[_pr_window(end, fs)]))
     best = None
     for sign in (1.0, -1.0):
         peaks, props = find_peaks(sign * smooth, prominence=P_MIN_SNR * noise)
@@ -1241,7 +1237,7 @@ def _template_p_wave(
     # from its PR-segment level there
     dwt_peak = float(_nanmedian(fid["p_peak"][use] - rf[use]))
     at_dwt = int(round(dwt_peak - offs[0])) if start <= dwt_peak <= qrs_on else None
-    pr_window = slice(max(0, end - int(PR_BASELINE_MS[0] * ms)), max(1, end - int(PR_BASELINE_MS[1] * ms)))
+    pr_window = _pr_window(end, fs)
     raised = 0
     # the same judged on the median beat itself, whose noise is the single beats' over sqrt(n) (x 1.25 for
     # a median): on a noisy record no P wave may be seen beat by beat, yet one of P_VISIBLE_MV would stand
@@ -1267,10 +1263,12 @@ def _template_p_wave(
         if at_dwt is not None:
             raised += abs(template[at_dwt] - float(np.mean(template[pr_window]))) >= P_VISIBLE_MV
         template_moving += shift > max(template_thresholds[-1], P_VISIBLE_MV)
-        bounds = _lead_p_bounds(template, end, max(noise, P_VISIBLE_MV / P_MIN_SNR), fs)
+        visible = P_VISIBLE_MV / P_MIN_SNR  # the noise level at which a P_VISIBLE_MV wave just counts
+        bounds = _lead_p_bounds(template, end, max(noise, visible), fs)
         if bounds is not None:
             found.append(bounds)
-        seen += _lead_p_bounds(template, end, P_VISIBLE_MV / P_MIN_SNR, fs) is not None
+        # the median beat's own question, asked again only where the single-beat noise raised the bar
+        seen += (bounds if noise <= visible else _lead_p_bounds(template, end, visible, fs)) is not None
     if len(found) < 2:  # as for presence, one lead alone does not count
         covered = qrs_on - start >= FIRST_DEGREE_AVB_PR_MS * ms or (at_dwt is not None and raised < 2)
         quiet = float(np.median(thresholds)) <= P_VISIBLE_MV and moving < 2
@@ -1313,6 +1311,18 @@ def _window_mean(sig, start, stop) -> np.ndarray:
     vals, valid, _ = _window(sig, start, stop)
     count = valid.sum(axis=1)
     return np.where(count > 0, (vals * valid).sum(axis=1) / np.maximum(count, 1), np.nan)
+
+
+def _pr_baseline(sig: np.ndarray, on: np.ndarray, fs: float) -> np.ndarray:
+    """Per beat, the PR-segment level (mean over PR_BASELINE_MS before the QRS onsets ``on``)."""
+    ms = fs / 1000.0
+    return _window_mean(sig, on - PR_BASELINE_MS[0] * ms, on - PR_BASELINE_MS[1] * ms)
+
+
+def _pr_window(onset: int, fs: float) -> slice:
+    """The PR-segment samples (PR_BASELINE_MS before the QRS onset at index ``onset``) of one beat."""
+    ms = fs / 1000.0
+    return slice(max(0, onset - int(PR_BASELINE_MS[0] * ms)), max(1, onset - int(PR_BASELINE_MS[1] * ms)))
 
 
 def _extreme(vals, valid, idx, mode: str):
@@ -1365,12 +1375,12 @@ def _measure_lead(
     on, off = fid["qrs_on"], fid["qrs_off"]
     # PR baseline just before the QRS; ecg_clean's moving average (filtfilt, +-18 ms) smears the QRS
     # into the samples before its onset, so the window stops 6 ms short of it
-    base = _window_mean(sig, on - PR_BASELINE_MS[0] * ms, on - PR_BASELINE_MS[1] * ms)
+    base = _pr_baseline(sig, on, fs)
     p_base = _at(sig, fid["p_on"])
     # P peak: largest deviation from the level at P onset (vals shifted per beat)
     vals, valid, idx = _window(sig, fid["p_on"], fid["p_off"])
     p_val, p_pos = _extreme(vals - p_base[:, None], valid, idx, "abs")
-    amp_base = _window_mean(amp, on - PR_BASELINE_MS[0] * ms, on - PR_BASELINE_MS[1] * ms)
+    amp_base = _pr_baseline(amp, on, fs)
     q_vals, q_valid, q_idx = _window(amp, on, off)
     hi, hi_pos = _extreme(q_vals, q_valid, q_idx, "max")
     lo, _ = _extreme(q_vals, q_valid, q_idx, "min")
