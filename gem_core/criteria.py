@@ -116,7 +116,9 @@ CORNELL_FEMALE_MV = 2.0
 # New ST elevation at the J point in two contiguous leads: >= 0.1 mV in all leads other than V2-V3;
 # in V2-V3 >= 0.2 mV in men >= 40 years, >= 0.25 mV in men < 40 years, >= 0.15 mV in women.
 # When the sex is unknown the men's >= 40 limit (0.2 mV) is used and the text says so; when only the age
-# is unknown in a man, the same 0.2 mV.
+# is unknown in a man, the same 0.2 mV. Elevation is judged at the J point, where UDMI (and Minnesota
+# Code 9-2) measure it: where the T wave rises straight out of the QRS (a short ST segment at fast
+# rates, tall T waves in young men) the level at J+60 ms is the T wave's upstroke, not the ST segment.
 STE_MV = 0.1
 STE_V2_V3_MEN_40_MV = 0.2
 STE_V2_V3_MEN_UNDER_40_MV = 0.25
@@ -134,8 +136,8 @@ STD_UPSLOPING_J_MV = 0.1
 # ST slope over J+20..J+80 ms above this (mV/s) is upsloping, below minus this downsloping.
 ST_UPSLOPE_MV_PER_S = 1.0
 # Where the ST level is read: J+60 ms, or J+40 ms when the heart rate exceeds 100 bpm (the ST segment
-# shortens; AHA/ACCF/HRS 2009 Part VI recommends stating the point used). The UDMI limits are for J;
-# J+60/J+40 is where the baseline-to-ST level is stable.
+# shortens; AHA/ACCF/HRS 2009 Part VI recommends stating the point used). ST depression is judged
+# there; ST elevation at the J point (above).
 ST_POINT_MS = 60.0
 ST_POINT_FAST_MS = 40.0
 ST_FAST_BPM = TACHYCARDIA_BPM
@@ -202,6 +204,15 @@ def ste_limit(lead: str, sex: str | None, age: float | None) -> float:
     if sex == "male" and age is not None and age < 40:
         return STE_V2_V3_MEN_UNDER_40_MV
     return STE_V2_V3_MEN_40_MV if sex == "male" else STE_V2_V3_UNKNOWN_MV
+
+
+def st_elevated(j_mv: float | None, lead: str, sex: str | None, age: float | None) -> bool:
+    """Whether a lead's J point is at or above its UDMI elevation limit (``ste_limit``).
+
+    >>> st_elevated(0.12, "II", None, None), st_elevated(0.15, "V3", None, None)
+    (True, False)
+    """
+    return j_mv is not None and j_mv >= ste_limit(lead, sex, age)
 
 
 def st_depression_form(

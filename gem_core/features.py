@@ -63,10 +63,9 @@ from gem_core.criteria import (
     ST_POINT_FAST_MS,
     ST_POINT_MS,
     ST_UPSLOPE_MV_PER_S,
-    STE_MV,
-    STE_V2_V3_UNKNOWN_MV,
     T_UPRIGHT_LEADS,
     st_depression_form,
+    ste_limit,
 )
 from gem_core.ecg import ECG, LEADS
 from gem_core.errors import GemError
@@ -1345,17 +1344,16 @@ def _at(sig: np.ndarray, pos: np.ndarray, half: int = 2) -> np.ndarray:
 
 
 def _st_form(dev: np.ndarray, slope: np.ndarray, lead: str = "II", j=None, t=None) -> list:
-    """Per beat: "elevated", "depressed" (gem_core.criteria), else "upsloping"/"horizontal"/"downsloping";
-    None where the level or slope is missing. ``j``, ``t``: J levels and T peaks per beat, when known."""
+    """Per beat: "elevated" (at the J point), "depressed" (gem_core.criteria), else "upsloping",
+    "horizontal" or "downsloping"; None where the level or slope is missing. ``j``, ``t``: J levels and T peaks per beat, when known."""
     forms = np.full(len(dev), None, dtype=object)
     fin = np.isfinite(dev) & np.isfinite(slope)
     forms[fin & (slope > ST_UPSLOPE_MV_PER_S)] = "upsloping"
     forms[fin & (slope < -ST_UPSLOPE_MV_PER_S)] = "downsloping"
     forms[fin & (np.abs(slope) <= ST_UPSLOPE_MV_PER_S)] = "horizontal"
-    elevation = STE_V2_V3_UNKNOWN_MV if lead in ("V2", "V3") else STE_MV
-    forms[fin & (dev >= elevation)] = "elevated"
     nan = np.full(len(dev), np.nan)
     j = nan if j is None else j
+    forms[fin & (np.nan_to_num(j, nan=-np.inf) >= ste_limit(lead, None, None))] = "elevated"
     t = nan if t is None or lead not in T_UPRIGHT_LEADS else t
     for k in np.flatnonzero(fin & (forms != "elevated")):
         jk, tk = (float(v[k]) if np.isfinite(v[k]) else None for v in (j, t))

@@ -71,6 +71,7 @@ from gem_core.criteria import (
     qtc_formula,
     qtc_long_limit,
     st_depression_form,
+    st_elevated,
     ste_limit,
 )
 from gem_core.features import BEAT_FEATURES, EXTRA_BEAT_VALUES, Measurements
@@ -1055,9 +1056,9 @@ def st_segments(
     rhythm: str = "sinus",
     exclude: tuple[str, ...] = (),
 ) -> list[Finding]:
-    """ST deviation in two contiguous leads (UDMI 2018 limits; V2-V3 by sex and age), read at J+60 ms
-    (J+40 ms above 100 bpm) against the PR baseline on the dominant beats (the J level is kept in the
-    details). After a wide QRS or in fast AF the changes are secondary and reported as such, except ST
+    """ST deviation in two contiguous leads against the PR baseline on the dominant beats: elevation at
+    the J point (UDMI 2018 limits; V2-V3 by sex and age), depression by ``st_depression`` (J+60 ms, or
+    J+40 ms above 100 bpm; the J point for an upsloping segment); both levels are stated. After a wide QRS or in fast AF the changes are secondary and reported as such, except ST
     elevation in right bundle branch block where the QRS ends on an R wave (``ends_on_r``), which the
     block does not explain, and in left bundle branch block elevation there and depression of 0.1 mV in
     V1-V3 (Sgarbossa's concordant changes). ``exclude``: leads whose ST-T follows a terminal conduction
@@ -1069,7 +1070,7 @@ def st_segments(
     dev = {lead: v for lead, v in dev.items() if v is not None}
     j_level = {lead: lead_median(m, lead, "st_j") for lead in dev}
     candidates = [lead for lead in dev if lead not in exclude]
-    up = _contiguous([lead for lead in candidates if dev[lead] >= ste_limit(lead, sex, age)])
+    up = _contiguous([lead for lead in candidates if st_elevated(j_level[lead], lead, sex, age)])
     depressed = {lead: st_depression(m, lead) for lead in candidates}
     down = _contiguous([lead for lead in candidates if depressed[lead] and lead not in up])
     secondary = secondary_st_reason(m, qrs_kind, rhythm)
@@ -1081,7 +1082,11 @@ def st_segments(
         # in V1-V3 (gem_core.criteria); all else stays secondary
         block = qrs_kind if secondary == "the wide QRS complexes" and qrs_kind in ("RBBB", "LBBB") else None
         up = _contiguous(
-            [lead for lead in dev if block and ends_on_r(m, lead) and dev[lead] >= ste_limit(lead, sex, age)]
+            [
+                lead
+                for lead in dev
+                if block and ends_on_r(m, lead) and st_elevated(j_level[lead], lead, sex, age)
+            ]
         )
         down = _contiguous(
             [
@@ -1121,14 +1126,14 @@ def st_segments(
             return secondary_findings
     findings = []
     if up:
-        peak = max(up, key=lambda lead: abs(dev[lead]))
+        peak = max(up, key=lambda lead: j_level[lead])
         findings.append(
             Finding(
                 "st_elevation",
-                f"ST-segment elevation at {where_read} is seen in {_leads_phrase(up)}{_where(up)}, up to "
-                f"{_mv(dev[peak])} in lead {peak}.",
+                f"ST-segment elevation at the J point is seen in {_leads_phrase(up)}{_where(up)}, up to "
+                f"{_mv(j_level[peak])} in lead {peak} ({_mv(dev[peak])} at {where_read}).",
                 "st_deviation",
-                round(dev[peak], 2),
+                round(j_level[peak], 2),
                 "mV",
                 comparator=">=",
                 leads=up,
@@ -1175,17 +1180,21 @@ def st_segments(
             findings.append(
                 _st_depression_finding(m, leads, depressed, dev, j_level, where_read, point, is_reciprocal)
             )
-    if not findings and dev:
-        big = max(dev, key=lambda lead: abs(dev[lead]))
-        if dev[big] < 0:
+    at_j = {lead: v for lead, v in j_level.items() if v is not None}
+    if not findings and at_j:
+        big = max(at_j, key=lambda lead: abs(at_j[lead]))
+        if at_j[big] < 0:
             return findings  # a depth below the depression limit: nothing to say that reads unambiguously
-        sentence = f"The largest ST deviation at {where_read} is {dev[big]:.2f} mV in lead {big}."
+        sentence = (
+            f"The largest ST deviation at the J point is {at_j[big]:.2f} mV in lead {big} "
+            f"({dev[big]:.2f} mV at {where_read})."
+        )
         findings.append(
             Finding(
                 "st_normal",
                 sentence,
                 "st_deviation",
-                round(dev[big], 2),
+                round(at_j[big], 2),
                 "mV",
                 leads=[big],
                 evidence=spans(m, [big], "st_deviation", per_lead=1),

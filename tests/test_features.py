@@ -290,10 +290,15 @@ def test_frontal_axis_recovers_a_known_vector(angle):
 def test_st_form_vocabulary():
     dev = np.array([0.2, -0.1, 0.0, 0.0, 0.0, np.nan])
     slope = np.array([0.0, 0.0, 3.0, -3.0, 0.2, 0.0])
-    assert _st_form(dev, slope) == ["elevated", "depressed", "upsloping", "downsloping", "horizontal", None]
+    want = ["elevated", "depressed", "upsloping", "downsloping", "horizontal", None]
+    assert _st_form(dev, slope, "II", dev) == want  # flat segments: the J point at the ST level
+    # elevation is read at the J point: a T wave rising out of J is 0.25 mV up at J+60 ms, not elevation
+    assert _st_form(np.array([0.25]), np.array([3.0]), "V5", np.array([0.0])) == ["upsloping"]
+    assert _st_form(np.array([0.25]), np.array([3.0]), "V5") == ["upsloping"]  # J unknown: not elevated
     # V2-V3: 0.15 mV is within normal limits there, elevation from 0.2 mV
-    assert _st_form(np.array([0.15, 0.25]), np.zeros(2), "V2") == ["horizontal", "elevated"]
-    assert _st_form(np.array([0.15]), np.zeros(1), "V5") == ["elevated"]
+    flat = np.array([0.15, 0.25])
+    assert _st_form(flat, np.zeros(2), "V2", flat) == ["horizontal", "elevated"]
+    assert _st_form(flat[:1], np.zeros(1), "V5", flat[:1]) == ["elevated"]
     # the criteria's ST depression: upsloping from a J point 0.15 mV down (Minnesota 4-4); downsloping
     # into a T wave 0.2 mV down where T is normally upright (4-3), not in III where it may be negative
     j, t = np.array([-0.15, -0.05, 0.0]), np.array([0.3, 0.3, -0.2])

@@ -78,6 +78,7 @@ def make_measurements(
                     "r_amplitude": r_amp,
                     "s_amplitude": s_amp,
                     "st_deviation": st_mv.get(lead, 0.0),
+                    "st_j": st_mv.get(lead, 0.0),  # a flat ST segment
                 }
             )
         leads[lead] = LeadMeasurements(

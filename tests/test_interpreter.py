@@ -223,8 +223,10 @@ def _cpsc_records(root, cls):
 
 # Recall each class must reach on the shared CPSC records: half, except ST depression, which the ST
 # level at J+60 ms finds in 1 of the 6 shared records (subtle depressions under 0.05 mV: a known
-# weakness, stated rather than hidden).
-MIN_RECALL = {"STD": 1 / 6}
+# weakness, stated rather than hidden), and ST elevation, judged at the J point by the UDMI limits: 2 of
+# the 5 shared records reach them there; the others rise over them only at J+60 ms, as normal ST
+# segments running into tall T waves do. The precision that buys is pinned below.
+MIN_RECALL = {"STD": 1 / 6, "STE": 2 / 5}
 
 
 @pytest.mark.slow
@@ -244,6 +246,22 @@ def test_real_records_of_each_class(shared_ecg_dir, interpreter, cls):
             named += 1
             assert not (labels & CONTRADICTS[cls]) - truth, (ecg.record_id, labels)
     assert named >= 1 and named >= MIN_RECALL.get(cls, 0.5) * len(records), (cls, named, len(records))
+
+
+@pytest.mark.slow
+def test_st_elevation_is_not_named_on_cpsc_records_without_it(shared_ecg_dir, interpreter):
+    """ST elevation read at J+60 ms was named on 2 of the 45 shared CPSC records not labelled with it
+    (first-degree AV block and PVCs in men with tall anterior T waves); at the J point on none. At most
+    one may slip back."""
+    from gem_core.ecg import load_ecg
+
+    named = []
+    for header in sorted((shared_ecg_dir / "cpsc2018").glob("*.hea")):
+        ecg = load_ecg(header)
+        text = interpreter.interpret(ecg).text
+        if "STE" not in ecg.metadata.get("labels", []) and "STE" in labels_from_text(text):
+            named.append(ecg.record_id)
+    assert len(named) <= 1, named
 
 
 @pytest.mark.slow

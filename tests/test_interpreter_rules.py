@@ -62,6 +62,7 @@ def build(
                 "r_amplitude": rs[lead][0],
                 "s_amplitude": rs[lead][1],
                 "st_deviation": (st or {}).get(lead, 0.0),
+                "st_j": (st or {}).get(lead, 0.0),  # a flat ST segment: the J point at the same level
                 "t_amplitude": (t or {}).get(lead, -0.2 if lead == "aVR" else 0.3),
                 "qt_interval": qt,
                 "qtc_interval": qt / (mean_rr / 1000) ** 0.5,

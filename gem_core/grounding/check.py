@@ -92,7 +92,8 @@ LOW_VOLTAGE_PRECORDIAL_MV = criteria.LOW_VOLTAGE_PRECORDIAL_MV
 # the text is used: the women's for "LVH", the men's for "no LVH" (stated leniency).
 SOKOLOW_LYON_MV = criteria.SOKOLOW_LYON_MV
 CORNELL_MV, CORNELL_FEMALE_MV = criteria.CORNELL_MALE_MV, criteria.CORNELL_FEMALE_MV
-# ST elevation: the UDMI 2018 limit of leads other than V2-V3 (0.1 mV) in every lead: the sex and age that
+# ST elevation, read at the J point as the interpreter reads it (criteria.st_elevated): the UDMI 2018
+# limit of leads other than V2-V3 (0.1 mV) in every lead: the sex and age that
 # set the V2-V3 limit are not known here, and 0.1 mV is the lowest of them (stated leniency for
 # "ST elevation"; "no ST elevation" is read against the same 0.1 mV, so it is strict there).
 ST_ELEVATION_MV, ST_DEPRESSION_MV = criteria.STE_MV, -criteria.STD_MV
@@ -514,7 +515,9 @@ def _per_lead(d: Draft, m: Measurements, key, test, unit: str | None):
     return sum(results) / len(results) >= 0.5, measured
 
 
-def _numeric(d: Draft, m: Measurements):
+def _numeric(d: Draft, m: Measurements, per_lead=None):
+    """A numeric claim against the measurement of ``_NUMERIC``; ``per_lead``: a function of the lead
+    that gives the value instead of the beats' median of the beat feature."""
     beat_key, global_key, start, end, name, unit, normal = _NUMERIC[d.feature]
     tol = TOLERANCES.get(d.feature, 0.0)
     if d.value is not None:
@@ -536,7 +539,7 @@ def _numeric(d: Draft, m: Measurements):
         ok = compare(measured_value, comparator, value, _tol(d, tol))
         return _verdict(ok, d.negated), fmt(measured_value, unit), evidence
     ok, measured = _per_lead(
-        d, m, beat_key, lambda v, _lead: compare(v, comparator, value, _tol(d, tol)), unit
+        d, m, per_lead or beat_key, lambda v, _lead: compare(v, comparator, value, _tol(d, tol)), unit
     )
     return _verdict(ok, d.negated), measured, evidence
 
@@ -1040,7 +1043,8 @@ def _voltage_index(key: str, threshold: float | None, leads: tuple[str, ...]):
 
 
 def _st(kind: str):
-    """ST elevation / depression / changes per lead, from the median ST deviation at J+60 ms."""
+    """ST elevation / normal ST per lead from the median J level; depression by the interpreter's reading
+    (criteria.st_depression_form); ST-T changes from the level at J+60/J+40 ms."""
 
     def handler(d: Draft, m: Measurements):
         span = "st_t" if kind == "st_t" else "st"
@@ -1049,12 +1053,20 @@ def _st(kind: str):
         evidence = beat_spans(m, leads, start, end, value_key, name, unit, d.feature)
         tol = _tol(d, ST_TOL_MV)
         value_tol = _tol(d, ST_VALUE_TOL_MV)
-        if kind == "elevation":
+        if kind == "elevation":  # at the J point, as the interpreter (criteria.st_elevated)
 
-            def test(v, _lead):
+            def test(v, lead):
                 present = v >= ST_ELEVATION_MV - tol
                 # "elevation of 2 mm" / "up to 2 mm": elevation present, and as high as the text says
-                return present and (d.value is None or compare(v, d.comparator or "=", d.value, value_tol))
+                # at the J point or at J+60/J+40 ms (texts seldom say where; the interpreter states both)
+                levels = [x for x in (v, _lead_median(m, lead, "st_deviation")) if x is not None]
+                return present and (
+                    d.value is None
+                    or any(compare(x, d.comparator or "=", d.value, value_tol) for x in levels)
+                )
+
+            ok, measured = _per_lead(d, m, "st_j", test, "mV")
+            return _verdict(ok, d.negated), "ST at the J point " + measured, evidence
         elif kind == "depression":  # the interpreter's reading (rules.st_depression), with the tolerance
 
             def depth(lead):
@@ -1075,10 +1087,10 @@ def _st(kind: str):
 
             def test(v, _lead):
                 return abs(v) < ST_ELEVATION_MV + tol
-        else:
-            return _st_t_changes(d, m, evidence)
-        ok, measured = _per_lead(d, m, "st_deviation", test, "mV")
-        return _verdict(ok, d.negated), "ST " + measured, evidence
+
+            ok, measured = _per_lead(d, m, "st_j", test, "mV")
+            return _verdict(ok, d.negated), "ST at the J point " + measured, evidence
+        return _st_t_changes(d, m, evidence)
 
     return handler
 
@@ -1112,7 +1124,15 @@ def _st_segment(d: Draft, m: Measurements):
     if d.comparator == "normal":
         return _st("normal")(d, m)
     if d.value is not None:
-        return _numeric(d, m)
+        # a stated ST level may be the J point's or the one at J+60/J+40 ms (texts seldom say which, and
+        # the interpreter states both): the lead's level nearer the stated one is compared
+        stated = sum(d.value) / 2 if isinstance(d.value, tuple) else d.value
+
+        def level(lead):
+            found = [v for k in ("st_j", "st_deviation") if (v := _lead_median(m, lead, k)) is not None]
+            return min(found, key=lambda v: abs(v - stated)) if found else None
+
+        return _numeric(d, m, per_lead=level)
     return _st("st_t")(d, m)
 
 
