@@ -101,7 +101,11 @@ TERMINAL_S_MIN_MS = 40.0
 # LBBB in V1: QS or rS, the negative wave more than twice the r (so that an RS is not read as rS).
 LBBB_V1_NEGATIVE_RATIO = 2.0
 BBB_MIN_UPRIGHT_LATERAL = 2
-# Ventricular (PVC) morphology: a premature QRS unlike the dominant one (correlation < 0.9) or 20 ms wider.
+# A premature beat of ventricular origin (PVC; AHA/ACCF/HRS 2009 Part III: a premature QRS that is wide
+# and unlike the dominant one): broad, that is >= 120 ms or, where the dominant QRS is narrow, at least
+# 20 ms wider than it (a single beat's width reads short more often than long), and unlike the dominant
+# QRS (correlation < 0.9). A premature beat of the dominant width, however different its shape, is
+# supraventricular (aberrant or not). ``premature_is_ventricular``.
 PVC_MAX_MORPHOLOGY_CORR = 0.9
 PVC_MIN_EXTRA_QRS_MS = 20.0
 
@@ -204,6 +208,22 @@ def ste_limit(lead: str, sex: str | None, age: float | None) -> float:
     if sex == "male" and age is not None and age < 40:
         return STE_V2_V3_MEN_UNDER_40_MV
     return STE_V2_V3_MEN_40_MV if sex == "male" else STE_V2_V3_UNKNOWN_MV
+
+
+def premature_is_ventricular(qrs_ms: float | None, dominant_qrs_ms: float | None, corr: float | None) -> bool:
+    """Whether a premature beat is ventricular (a PVC) by the rule above; a width or correlation that
+    was not measured does not count for it.
+
+    >>> premature_is_ventricular(150, 90, 0.3), premature_is_ventricular(112, 84, 0.5)
+    (True, True)
+    >>> premature_is_ventricular(82, 74, 0.38), premature_is_ventricular(150, 140, 0.95)  # aberrant PACs
+    (False, False)
+    """
+    broad = qrs_ms is not None and (
+        qrs_ms >= COMPLETE_BBB_QRS_MS
+        or (dominant_qrs_ms is not None and qrs_ms >= dominant_qrs_ms + PVC_MIN_EXTRA_QRS_MS)
+    )
+    return broad and corr is not None and corr < PVC_MAX_MORPHOLOGY_CORR
 
 
 def st_elevated(j_mv: float | None, lead: str, sex: str | None, age: float | None) -> bool:

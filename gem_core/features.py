@@ -58,12 +58,14 @@ from scipy.signal import butter, filtfilt, find_peaks, iirnotch, sosfiltfilt
 
 from gem_core.criteria import (
     AF_MIN_NORMALISED_RMSSD,
+    COMPLETE_BBB_QRS_MS,
     FIRST_DEGREE_AVB_PR_MS,
     ST_FAST_BPM,
     ST_POINT_FAST_MS,
     ST_POINT_MS,
     ST_UPSLOPE_MV_PER_S,
     T_UPRIGHT_LEADS,
+    premature_is_ventricular,
     st_depression_form,
     ste_limit,
 )
@@ -116,7 +118,6 @@ FIDUCIALS = (
 ST_FORMS = ("upsloping", "horizontal", "downsloping", "elevated", "depressed")
 QUALITY = ("ok", "noisy", "flat")
 
-WIDE_QRS_MS = 120.0
 # P waves count only where the pre-QRS segment correlates with the median one at least this much (per
 # beat) and the median beat-to-template correlation of the record reaches P_LOCK_RECORD (sinus rhythm
 # on the CPSC records: >= 0.90; atrial fibrillation: mostly 0.55-0.84).
@@ -1595,9 +1596,9 @@ def _premature_beats(r, fs, timing, qrs_corr, af_like) -> list[dict]:
             out[-1]["interpolated"] = True
             continue
         width = qrs[k]
-        wide = bool(math.isfinite(width) and width >= WIDE_QRS_MS)
-        aberrant = qrs_corr[k] < 0.8 or (math.isfinite(width) and width > dominant_qrs + 25)
-        kind = "PVC" if (aberrant and (wide or qrs_corr[k] < 0.5)) else "PAC"
+        wide = bool(math.isfinite(width) and width >= COMPLETE_BBB_QRS_MS)
+        finite = [float(v) if math.isfinite(v) else None for v in (width, dominant_qrs, qrs_corr[k])]
+        kind = "PVC" if premature_is_ventricular(*finite) else "PAC"
         paused = rr2[k] > rr1[k] + 0.1 * ref
         if kind == "PAC" and (af_like or not paused):
             continue

@@ -48,8 +48,6 @@ from gem_core.criteria import (
     LOW_VOLTAGE_PRECORDIAL_MV,
     PAUSE_MIN_MS,
     PAUSE_RATIO,
-    PVC_MAX_MORPHOLOGY_CORR,
-    PVC_MIN_EXTRA_QRS_MS,
     RBBB_LATERAL_S_MV,
     RBBB_V1_R_MV,
     RECIPROCAL_LEADS,
@@ -68,6 +66,7 @@ from gem_core.criteria import (
     WAVE_PRESENT_MV,
     axis_category,
     lbbb_qrs_limit,
+    premature_is_ventricular,
     qtc_formula,
     qtc_long_limit,
     st_depression_form,
@@ -417,20 +416,14 @@ def rate_and_rhythm(m: Measurements, usable: list[str]) -> tuple[list[Finding], 
 def premature_kind(m: Measurements, beat: dict) -> str:
     """'PVC' or 'PAC' for one premature beat.
 
-    The measurements classify premature beats already (width and QRS morphology against the dominant
-    beat); their verdict is kept so that the text and the grounding checker agree. Without it: 'PVC'
-    for a wide QRS (>= 120 ms) unlike the dominant one, 'PAC' otherwise.
+    The measurements classify premature beats already, by the same rule; their verdict is kept so that
+    the text and the grounding checker agree. Without it: ``criteria.premature_is_ventricular`` on the
+    beat's width and correlation against the dominant QRS.
     """
     if beat.get("kind") in ("PVC", "PAC"):
         return beat["kind"]
-    qrs = _num(beat.get("qrs_duration_ms"))
-    dominant = _num(m.global_values.get("qrs_ms"))
-    corr = _num(beat.get("morphology_corr"))
-    wide = qrs is not None and qrs >= COMPLETE_BBB_QRS_MS
-    unlike = (corr is not None and corr < PVC_MAX_MORPHOLOGY_CORR) or (
-        qrs is not None and dominant is not None and qrs >= dominant + PVC_MIN_EXTRA_QRS_MS
-    )
-    return "PVC" if wide and unlike else "PAC"
+    qrs, corr = _num(beat.get("qrs_duration_ms")), _num(beat.get("morphology_corr"))
+    return "PVC" if premature_is_ventricular(qrs, _num(m.global_values.get("qrs_ms")), corr) else "PAC"
 
 
 def _premature_shape(kind: str, qrs: float | None) -> str:

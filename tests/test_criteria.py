@@ -11,6 +11,23 @@ from gem_core.rules import assess
 from tests.test_grounding_binding import make_measurements
 
 
+@pytest.mark.parametrize(
+    ("qrs", "dominant", "corr", "ventricular"),
+    [
+        (150.0, 90.0, 0.3, True),  # wide and unlike the dominant beat
+        (112.0, 84.0, 0.49, True),  # under 120 ms but 28 ms wider than a narrow dominant QRS
+        (82.0, 74.0, 0.38, False),  # the dominant width, another shape: an aberrant PAC
+        (150.0, 140.0, 0.95, False),  # a bundle branch block's own shape
+        (130.0, None, None, False),  # shape not measured
+    ],
+)
+def test_a_premature_beat_is_ventricular_when_wide_and_unlike_the_dominant_one(
+    qrs, dominant, corr, ventricular
+):
+    assert criteria.premature_is_ventricular(qrs, dominant, corr) is ventricular
+    assert (criteria.PVC_MAX_MORPHOLOGY_CORR, criteria.PVC_MIN_EXTRA_QRS_MS) == (0.9, 20.0)
+
+
 def test_limits_are_the_guidelines():
     # AHA/ACCF/HRS 2009 Parts I, III, IV, V
     assert (criteria.BRADYCARDIA_BPM, criteria.TACHYCARDIA_BPM) == (60.0, 100.0)

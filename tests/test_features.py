@@ -11,6 +11,7 @@ import warnings
 import numpy as np
 import pytest
 
+from gem_core import criteria
 from gem_core.ecg import ECG, LEADS
 from gem_core.errors import GemError
 from gem_core.features import (
@@ -184,6 +185,32 @@ def test_premature_narrow_beat_with_compensatory_pause(normal):
     assert pb["pause_ms"] == pytest.approx(1400, abs=30)
     assert pb["compensatory"] is True
     assert "Premature beat: PAC" in machine_measurements_text(m)
+
+
+def test_a_premature_beat_of_the_dominant_width_is_supraventricular_however_shaped():
+    """The spliced PAC of the test above with its QRS turned upside down in every lead: a premature beat
+    unlike the dominant one (correlation under 0.5, which alone used to make it a PVC) but no wider is
+    supraventricular, conducted aberrantly (criteria.premature_is_ventricular)."""
+    base = synthetic_ecg(heart_rate=60, duration_s=10)
+    fs = base.fs
+    r = (np.array(measure(base).r_peaks_ms) * fs / 1000).astype(int)
+    k = 5
+    sig = base.signal.copy()
+    qrs = slice(r[k] - int(0.05 * fs), r[k] + int(0.05 * fs))
+    sig[:, qrs] = sig[:, qrs].mean(axis=1, keepdims=True) * 2 - sig[:, qrs]  # mirrored about its mean
+    cut_from, cut_to = r[k - 1] + int(0.45 * fs), r[k] - int(0.15 * fs)
+    pause = np.repeat(sig[:, [r[k] + int(0.45 * fs)]], int(0.4 * fs), axis=1)
+    parts = [
+        sig[:, :cut_from],
+        sig[:, cut_to : r[k] + int(0.45 * fs)],
+        pause,
+        sig[:, r[k] + int(0.45 * fs) :],
+    ]
+    m = measure(_copy(base, np.concatenate(parts, axis=1), "spliced-aberrant-pac"))
+    (pb,) = m.premature_beats
+    assert pb["beat_index"] == k and pb["morphology_corr"] < 0.5
+    assert pb["qrs_duration_ms"] < m.global_values["qrs_ms"] + criteria.PVC_MIN_EXTRA_QRS_MS
+    assert pb["kind"] == "PAC"
 
 
 def test_no_premature_beats_in_regular_rhythm(normal):
