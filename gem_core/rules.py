@@ -750,27 +750,73 @@ def wide_complex_tachycardia(m: Measurements, rhythm: str, usable: list[str]) ->
         return []
     if hr <= TACHYCARDIA_BPM or qrs < COMPLETE_BBB_QRS_MS:
         return []
-    sentence = (
-        f"This is a regular wide-QRS tachycardia ({round(hr)} bpm, QRS {_ms(qrs)}) with no P wave before the "
-        "QRS complexes: ventricular tachycardia must be assumed until proven otherwise; a supraventricular "
-        "tachycardia with bundle branch block or aberrant conduction is the alternative."
-    )
     lead = _rhythm_lead(usable)
+    head = f"This is a regular wide-QRS tachycardia ({round(hr)} bpm, QRS {_ms(qrs)}) with no P wave before the QRS"
+    favours, why, leads = wct_morphology(m, usable)
+    if favours == "svt":
+        sentence = (
+            f"{head} complexes, which show a typical right bundle branch block ({why}): by the morphology "
+            "criteria of Brugada et al. a supraventricular tachycardia with the block is favoured, and "
+            "ventricular tachycardia remains possible."
+        )
+        diagnosis = (
+            "wide-complex tachycardia (typical right bundle branch block: supraventricular origin favoured)"
+        )
+    else:
+        sentence = (
+            f"{head} complexes: ventricular tachycardia must be assumed until proven otherwise"
+            + (f" ({why}, favouring it by the criteria of Brugada et al.)" if favours == "vt" else "")
+            + "; a supraventricular tachycardia with bundle branch block or aberrant conduction is the "
+            "alternative."
+        )
+        diagnosis = "wide-complex tachycardia (ventricular tachycardia until proven otherwise)"
     return [
         Finding(
             "wide_complex_tachycardia",
             sentence,
             "rhythm",
             "wide-complex tachycardia",
-            leads=[lead],
+            leads=leads or [lead],
             abnormal=True,
-            evidence=spans(m, [lead], "qrs_duration", per_lead=3),
-            source="AHA/ACC/HRS 2017 (ventricular arrhythmias); ACC/AHA/HRS 2015 (SVT)",
-            details={
-                "diagnosis": "wide-complex tachycardia (ventricular tachycardia until proven otherwise)"
-            },
+            evidence=spans(m, leads or [lead], "qrs_duration", per_lead=3),
+            source="AHA/ACC/HRS 2017 (ventricular arrhythmias); ACC/AHA/HRS 2015 (SVT); Brugada et al. 1991",
+            details={"diagnosis": diagnosis, "morphology_favours": favours},
         )
     ]
+
+
+def wct_morphology(m: Measurements, usable: list[str]) -> tuple[str | None, str, list[str]]:
+    """What the QRS of a wide-complex tachycardia favours by the morphology steps of Brugada et al.
+    (Circulation 1991) that amplitudes can answer: ("vt", why, leads) when no precordial lead shows an RS
+    complex (step 1) or the right-bundle-like complex has the ventricular shape in both V1 (a monophasic
+    R, no rSR') and V6 (S deeper than R) (step 4); ("svt", why, leads) when it is a typical right bundle
+    branch block in both (a triphasic rSR' in V1, a dominant R in V6); (None, "", []) otherwise. The
+    RS interval (step 2) and AV dissociation (step 3) are not read here."""
+    precordial = [lead for lead in PRECORDIAL_LEADS if lead in usable]
+    rs = [
+        lead
+        for lead in precordial
+        if (lead_median(m, lead, "r_amplitude") or 0.0) >= WAVE_PRESENT_MV
+        and (lead_median(m, lead, "s_amplitude") or 0.0) >= WAVE_PRESENT_MV
+    ]
+    if len(precordial) >= 4 and not rs:
+        return "vt", "no precordial lead shows an RS complex", []
+    if not {"V1", "V6"} <= set(usable):
+        return None, "", []
+    bbb = bbb_pattern(m, usable)
+    r6, neg6 = dominance(m, "V6")
+    if bbb["v1"] != "V1" or r6 is None or neg6 is None or bbb["v1_shape"] is None:
+        return None, "", []
+    triphasic = "V1" in bbb["rsr"]
+    if triphasic and r6 > neg6:
+        return "svt", "an rSR' in lead V1 and a dominant R wave in lead V6", ["V1", "V6"]
+    if bbb["v1_shape"] == "R" and not triphasic and (lead_median(m, "V6", "s_amplitude") or 0.0) > r6:
+        return (
+            "vt",
+            "a monophasic R wave in lead V1 and an S wave deeper than the R wave in lead V6",
+            ["V1", "V6"],
+        )
+    return None, "", []
 
 
 def axis(m: Measurements) -> list[Finding]:

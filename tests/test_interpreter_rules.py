@@ -384,6 +384,35 @@ def test_a_regular_wide_qrs_tachycardia_without_p_waves_is_named_as_possible_vt(
     assert any("ventricular tachycardia" in d for d in a.diagnosis) and not a.normal
 
 
+@pytest.mark.parametrize("rate, qrs", [(130, 140), (150, 160)])
+def test_a_wide_qrs_tachycardia_with_a_typical_rbbb_favours_a_supraventricular_origin(rate, qrs):
+    # Brugada et al. 1991, step 4: a triphasic rSR' in V1 and a dominant R in V6 are the bundle branch
+    # block's own shape; "ventricular tachycardia must be assumed" was written for every such record
+    ecg, truth = conduction_ecg(rate, qrs, None, 0.0, morphology="rsr", seed=rate)
+    a = assess(measure(ecg))
+    (wct,) = [f for f in a.findings if f.key == "wide_complex_tachycardia"]
+    assert (
+        "typical right bundle branch block (an rSR' in lead V1 and a dominant R wave in lead V6)"
+        in wct.sentence
+    )
+    assert "a supraventricular tachycardia with the block is favoured" in wct.sentence
+    assert (
+        "ventricular tachycardia remains possible" in wct.sentence and "must be assumed" not in wct.sentence
+    )
+    assert wct.leads == ["V1", "V6"] and wct.details["morphology_favours"] == "svt"
+
+
+def test_a_wide_qrs_tachycardia_without_an_rs_complex_in_any_precordial_lead_favours_vt():
+    # precordial concordance (Brugada step 1): every precordial QRS entirely negative
+    rs = {lead: (0.0, 1.2) for lead in ("V1", "V2", "V3", "V4", "V5", "V6")}
+    reading, _ = read(build(rr_ms=(400.0,) * 20, p=False, qrs=160.0, qt=340.0, rs=rs))
+    (sentence,) = [s for s in reading.sentences if "wide-QRS tachycardia" in s]
+    assert (
+        "ventricular tachycardia must be assumed until proven otherwise (no precordial lead shows an RS"
+        in (sentence)
+    )
+
+
 @pytest.mark.parametrize(
     "rate, qrs, pr, morph",
     [
