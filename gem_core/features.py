@@ -57,6 +57,7 @@ from scipy.ndimage import gaussian_filter1d, uniform_filter1d
 from scipy.signal import butter, filtfilt, find_peaks, iirnotch, sosfiltfilt
 
 from gem_core.criteria import (
+    AF_MAX_P_WAVE_FRACTION,
     AF_MIN_NORMALISED_RMSSD,
     COMPLETE_BBB_QRS_MS,
     FIRST_DEGREE_AVB_PR_MS,
@@ -1754,7 +1755,11 @@ def _measure_uncached(ecg: ECG) -> Measurements:
     g["bad_windows"] = {
         LEADS[i]: _windows_ms(bad[i], r, fs, ecg.duration_ms) for i in range(len(LEADS)) if bad[i].any()
     }
-    af_like = (g["p_wave_fraction"] or 0) < 0.5 and (g["rr_irregularity"] or 0) > 0.08
+    # atrial fibrillation by the criteria's rule (no consistent P waves, irregular RR): premature narrow
+    # beats are then part of the irregularity, not PACs
+    af_like = (g["p_wave_fraction"] or 0) < AF_MAX_P_WAVE_FRACTION and (
+        g["rr_irregularity"] or 0
+    ) > AF_MIN_NORMALISED_RMSSD
     premature = _premature_beats(r, fs, timing, qrs_corr, af_like)
     return Measurements(
         record_id=ecg.record_id,
