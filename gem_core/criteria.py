@@ -88,6 +88,10 @@ LEFT_AXIS_DEG = -30.0
 RIGHT_AXIS_DEG = 90.0
 LAFB_AXIS_DEG = -45.0
 EXTREME_AXIS_DEG = -90.0
+# Left anterior fascicular block (AHA/ACCF/HRS 2009 Part III): frontal axis -45 to -90 degrees, an rS
+# complex in II, III and aVF (an r wave, then a deeper S: the QS or Qr of an inferior infarct is not
+# LAFB) and a QRS under 120 ms; beside a right bundle branch block, bifascicular block. The qR in aVL
+# and its R-peak time (>= 45 ms) are not measured here. ``left_anterior_fascicular_block``.
 
 # --- QRS morphology ------------------------------------------------------------------------------
 # A deflection worth naming: 0.1 mV (1 mm), the smallest read on standard paper.
@@ -208,6 +212,24 @@ def ste_limit(lead: str, sex: str | None, age: float | None) -> float:
     if sex == "male" and age is not None and age < 40:
         return STE_V2_V3_MEN_UNDER_40_MV
     return STE_V2_V3_MEN_40_MV if sex == "male" else STE_V2_V3_UNKNOWN_MV
+
+
+def left_anterior_fascicular_block(
+    axis_deg: float | None, inferior: dict[str, tuple[float | None, float | None]]
+) -> bool:
+    """LAFB by the axis and the inferior leads' (R height, deepest negative wave) in mV, the rule above
+    less its QRS width, which the caller judges with the bundle branch block.
+
+    >>> rs = {"II": (0.2, 0.8), "III": (0.15, 1.0), "aVF": (0.2, 0.9)}
+    >>> left_anterior_fascicular_block(-60, rs), left_anterior_fascicular_block(-40, rs)
+    (True, False)
+    >>> left_anterior_fascicular_block(-60, {**rs, "III": (0.0, 1.0)})  # QS in III: an inferior infarct?
+    False
+    """
+    if axis_deg is None or not EXTREME_AXIS_DEG <= axis_deg <= LAFB_AXIS_DEG:
+        return False
+    shapes = [inferior.get(lead, (None, None)) for lead in ("II", "III", "aVF")]
+    return all(r is not None and neg is not None and WAVE_PRESENT_MV <= r < neg for r, neg in shapes)
 
 
 def premature_is_ventricular(qrs_ms: float | None, dominant_qrs_ms: float | None, corr: float | None) -> bool:

@@ -79,6 +79,11 @@ _GROUP_RE = re.compile(
 )
 
 
+# "left anterior fascicular block", "anterior hemiblock", "left anterior descending (artery)": a fascicle
+# or an artery, not the anterior leads
+_NOT_A_GROUP_AFTER = re.compile(r"[\s-]+(?:fascic|hemiblock|descending)", re.IGNORECASE)
+
+
 @dataclass(frozen=True)
 class LeadMention:
     """Leads named at ``text[start:end]``; ``group`` is the group name when the mention is a group."""
@@ -144,12 +149,20 @@ def _explicit_mentions(text: str) -> list[LeadMention]:
 
 
 def _group_mentions(text: str) -> list[LeadMention]:
+    """Lead groups named in ``text``; not the "anterior" of the left anterior fascicle (fascicular block,
+    hemiblock) or of the left anterior descending artery.
+
+    >>> [m.leads for m in _group_mentions("left anterior fascicular block; anterior ST elevation")]
+    [('V3', 'V4')]
+    """
     mentions = []
     for m in _GROUP_RE.finditer(text):
         names = [m.group("name"), m.group("name2")]
         names = [re.sub(r"[\s-]+", " ", n.lower()) for n in names if n]
         if not m.group("noun") and not all(n in _ADJECTIVE_OK for n in names):
             continue  # "precordial", "limb", "chest", "all" need "leads" after them
+        if not m.group("noun") and _NOT_A_GROUP_AFTER.match(text, m.end()):
+            continue
         leads = [lead for n in names for lead in LEAD_GROUPS[n]]
         mentions.append(LeadMention(m.start(), m.end(), order_leads(leads), group=" and ".join(names)))
     return mentions

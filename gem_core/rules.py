@@ -66,6 +66,7 @@ from gem_core.criteria import (
     WAVE_PRESENT_MV,
     axis_category,
     lbbb_qrs_limit,
+    left_anterior_fascicular_block,
     premature_is_ventricular,
     qtc_formula,
     qtc_long_limit,
@@ -851,6 +852,43 @@ def axis(m: Measurements) -> list[Finding]:
     ]
 
 
+def fascicular_block(m: Measurements, qrs_kind: str | None, usable: list[str]) -> list[Finding]:
+    """Left anterior fascicular block (``criteria.left_anterior_fascicular_block``): with a narrow QRS, or
+    beside a right bundle branch block (bifascicular block); not with other wide complexes."""
+    deg, qrs = _num(m.global_values.get("qrs_axis_deg")), _num(m.global_values.get("qrs_ms"))
+    inferior = ("II", "III", "aVF")
+    if qrs is None or not set(inferior) <= set(usable):
+        return []
+    if not (qrs < COMPLETE_BBB_QRS_MS or qrs_kind == "RBBB"):
+        return []
+    if not left_anterior_fascicular_block(deg, {lead: dominance(m, lead) for lead in inferior}):
+        return []
+    both = qrs_kind == "RBBB"
+    name = "bifascicular block (right bundle branch block and left anterior fascicular block)"
+    sentence = (
+        f"The axis of {round(deg)} degrees (-45 to -90) with rS complexes in leads II, III and aVF indicates "
+        + (
+            "left anterior fascicular block; with the right bundle branch block, bifascicular block."
+            if both
+            else "left anterior fascicular block."
+        )
+    )
+    return [
+        Finding(
+            "lafb",
+            sentence,
+            "lafb",
+            round(deg),
+            "deg",
+            leads=list(inferior),
+            abnormal=True,
+            source="AHA/ACCF/HRS 2009 Part III",
+            evidence=spans(m, list(inferior), "qrs_amplitude", per_lead=1),
+            details={"diagnosis": name if both else "left anterior fascicular block"},
+        )
+    ]
+
+
 def qt_interval(
     m: Measurements, qrs_kind: str | None, usable: list[str], metadata: dict | None
 ) -> list[Finding]:
@@ -1360,6 +1398,7 @@ def assess(m: Measurements, metadata: dict | None = None) -> Assessment:
     findings += qrs_findings
     findings += wide_complex_tachycardia(m, rhythm, usable)
     findings += axis(m)
+    findings += fascicular_block(m, qrs_kind, usable)
     findings += qt_interval(m, qrs_kind, usable, metadata)
     findings += voltage(m, qrs_kind, usable, metadata)
     # ST-T after a terminal conduction delay (rSR' in V1-V2) is secondary there

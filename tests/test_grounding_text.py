@@ -72,6 +72,19 @@ def test_lead_groups(text, leads):
     assert mentions[0].group
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "left anterior fascicular block",
+        "left anterior hemiblock",
+        "occlusion of the left anterior descending artery",
+    ],
+)
+def test_the_anterior_fascicle_and_artery_are_not_the_anterior_leads(text):
+    assert find_leads(text) == []
+    assert [m.leads for m in find_leads(f"{text} with anterior ST elevation")] == [("V3", "V4")]
+
+
 def test_group_followed_by_explicit_list_keeps_the_list():
     mentions = find_leads("the lateral precordial leads (V5, V6, I, aVL)")
     assert [m.leads for m in mentions] == [("I", "aVL", "V5", "V6")]

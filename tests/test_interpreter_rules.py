@@ -464,3 +464,40 @@ def test_a_p_wave_that_could_only_hide_in_the_t_wave_is_not_sinus_rhythm(qrs, mo
     a = assess(m)
     assert "STach" not in a.diagnosis_labels
     assert any(f.key == "wide_complex_tachycardia" for f in a.findings)
+
+
+LAFB_RS = {"II": (0.2, 0.8), "III": (0.15, 1.0), "aVF": (0.2, 0.9)}
+
+
+def test_left_anterior_fascicular_block_needs_the_axis_and_rs_complexes_inferiorly():
+    reading, labels = read(build(axis=-60.0, rs=LAFB_RS))
+    assert (
+        "The axis of -60 degrees (-45 to -90) with rS complexes in leads II, III and aVF indicates left "
+        "anterior fascicular block." in reading.text
+    )
+    assert reading.sentences[-1] == (
+        "Overall, the findings indicate sinus rhythm, left axis deviation and left anterior fascicular block; "
+        "abnormal ECG."
+    )
+    assert labels == []  # neither is a CPSC class, and the record is not normal
+    for axis, rs in ((-40.0, LAFB_RS), (-60.0, {**LAFB_RS, "III": (0.0, 1.0), "aVF": (0.05, 0.9)})):
+        # -40 degrees: left axis deviation only; QS in III: an inferior infarct's pattern, not LAFB
+        reading, _ = read(build(axis=axis, rs=rs))
+        assert "fascicular" not in reading.text
+
+
+def test_lafb_beside_rbbb_is_bifascicular_block_and_not_named_beside_lbbb():
+    rbbb = {**LAFB_RS, "V1": (0.9, 0.2), "I": (0.8, 0.3), "V6": (1.0, 0.3)}
+    reading, labels = read(build(axis=-70.0, qrs=140.0, rs=rbbb))
+    assert "RBBB" in labels
+    assert "with the right bundle branch block, bifascicular block" in reading.text
+    lbbb = {
+        **LAFB_RS,
+        "V1": (0.05, 1.5),
+        "I": (1.0, 0.0),
+        "aVL": (0.9, 0.0),
+        "V5": (1.2, 0.0),
+        "V6": (1.1, 0.0),
+    }
+    reading, labels = read(build(axis=-60.0, qrs=160.0, rs=lbbb))
+    assert "LBBB" in labels and "fascicular" not in reading.text

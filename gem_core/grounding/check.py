@@ -84,6 +84,8 @@ QTC_SHORT_MS, QTC_LONG_MS = criteria.QTC_SHORT_MS, criteria.QTC_LONG_UNKNOWN_SEX
 P_LONG_MS = criteria.P_LONG_MS
 RR_SHORT_MS, RR_LONG_MS = criteria.RR_SHORT_MS, criteria.RR_LONG_MS
 AXIS_LEFT_DEG, AXIS_RIGHT_DEG = criteria.LEFT_AXIS_DEG, criteria.RIGHT_AXIS_DEG
+# "Left anterior fascicular block" is read on the axis criterion alone (criteria: -45 to -90 degrees);
+# the rS complexes in II, III and aVF the interpreter also asks for are not required (stated leniency).
 AXIS_LAFB_DEG = criteria.LAFB_AXIS_DEG
 AXIS_EXTREME_DEG = criteria.EXTREME_AXIS_DEG
 LOW_VOLTAGE_LIMB_MV = criteria.LOW_VOLTAGE_LIMB_MV
