@@ -1044,6 +1044,12 @@ def _voltage_index(key: str, threshold: float | None, leads: tuple[str, ...]):
     return handler
 
 
+def _st_levels(m: Measurements, lead: str) -> list[float]:
+    """A lead's ST levels, at the J point and at J+60/J+40 ms (those measured): a stated level may be
+    either, as texts seldom say where they read it and the interpreter states both."""
+    return [v for k in ("st_j", "st_deviation") if (v := _lead_median(m, lead, k)) is not None]
+
+
 def _st(kind: str):
     """ST elevation / normal ST per lead from the median J level; depression by the interpreter's reading
     (criteria.st_depression_form); ST-T changes from the level at J+60/J+40 ms."""
@@ -1060,11 +1066,9 @@ def _st(kind: str):
             def test(v, lead):
                 present = v >= ST_ELEVATION_MV - tol
                 # "elevation of 2 mm" / "up to 2 mm": elevation present, and as high as the text says
-                # at the J point or at J+60/J+40 ms (texts seldom say where; the interpreter states both)
-                levels = [x for x in (v, _lead_median(m, lead, "st_deviation")) if x is not None]
                 return present and (
                     d.value is None
-                    or any(compare(x, d.comparator or "=", d.value, value_tol) for x in levels)
+                    or any(compare(x, d.comparator or "=", d.value, value_tol) for x in _st_levels(m, lead))
                 )
 
             ok, measured = _per_lead(d, m, "st_j", test, "mV")
@@ -1126,12 +1130,11 @@ def _st_segment(d: Draft, m: Measurements):
     if d.comparator == "normal":
         return _st("normal")(d, m)
     if d.value is not None:
-        # a stated ST level may be the J point's or the one at J+60/J+40 ms (texts seldom say which, and
-        # the interpreter states both): the lead's level nearer the stated one is compared
+        # the lead's level (``_st_levels``) nearer the stated one is compared
         stated = sum(d.value) / 2 if isinstance(d.value, tuple) else d.value
 
         def level(lead):
-            found = [v for k in ("st_j", "st_deviation") if (v := _lead_median(m, lead, k)) is not None]
+            found = _st_levels(m, lead)
             return min(found, key=lambda v: abs(v - stated)) if found else None
 
         return _numeric(d, m, per_lead=level)
