@@ -113,6 +113,20 @@ BBB_MIN_UPRIGHT_LATERAL = 2
 PVC_MAX_MORPHOLOGY_CORR = 0.9
 PVC_MIN_EXTRA_QRS_MS = 20.0
 
+# --- Q waves of a prior myocardial infarction (Fourth UDMI 2018, in the absence of QRS confounders:
+# left bundle branch block, other wide complexes, LVH) -----------------------------------------------
+# Any Q wave in V2-V3 over 20 ms (or a QS complex); a Q wave >= 30 ms and >= 0.1 mV deep (or a QS
+# complex) in I, II, aVL, aVF or V4-V6; in any two leads of a contiguous group (I, aVL; V1-V6; II, III,
+# aVF). III and V1 (and aVR) never count: a Q wave or QS there is common on normal hearts.
+Q_V2_V3_MS = 20.0
+Q_MS = 30.0
+Q_MV = 0.1
+Q_GROUPS: dict[str, tuple[str, ...]] = {
+    "lateral": ("I", "aVL"),
+    "anterior": ("V2", "V3", "V4", "V5", "V6"),
+    "inferior": ("II", "aVF"),
+}
+
 # --- voltage (AHA/ACCF/HRS 2009 Part V) ----------------------------------------------------------
 LOW_VOLTAGE_LIMB_MV = 0.5
 LOW_VOLTAGE_PRECORDIAL_MV = 1.0
@@ -230,6 +244,22 @@ def left_anterior_fascicular_block(
         return False
     shapes = [inferior.get(lead, (None, None)) for lead in ("II", "III", "aVF")]
     return all(r is not None and neg is not None and WAVE_PRESENT_MV <= r < neg for r, neg in shapes)
+
+
+def pathological_q(lead: str, q_ms: float | None, q_mv: float | None) -> bool:
+    """Whether one lead's Q wave meets the UDMI 2018 limits above (a QS complex is a Q wave the length
+    of the QRS, so its duration meets them).
+
+    >>> pathological_q("V2", 24, 0.05), pathological_q("II", 40, 0.3), pathological_q("II", 24, 0.3)
+    (True, True, False)
+    >>> pathological_q("III", 60, 0.5), pathological_q("aVF", 40, 0.08)
+    (False, False)
+    """
+    if q_ms is None or q_mv is None or q_mv <= 0:
+        return False
+    if lead in ("V2", "V3"):
+        return q_ms > Q_V2_V3_MS
+    return any(lead in group for group in Q_GROUPS.values()) and q_ms >= Q_MS and q_mv >= Q_MV
 
 
 def premature_is_ventricular(qrs_ms: float | None, dominant_qrs_ms: float | None, corr: float | None) -> bool:

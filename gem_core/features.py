@@ -100,6 +100,8 @@ EXTRA_BEAT_VALUES: dict[str, str] = {
     "r_prime_amplitude": "mV",  # (added) terminal R' after the S nadir above the baseline (0 if none)
     "s_duration": "ms",  # (added) time the QRS spends below the baseline after R (terminal S width)
     "st_slope": "mV/s",  # (added) slope of the ST segment between J+20 and J+80 ms
+    "q_amplitude": "mV",  # (added) depth of the initial Q wave under the baseline (0 if none; QS: the QRS)
+    "q_duration": "ms",  # (added) QRS onset to the Q wave's return to the baseline (0 if none)
 }
 # Fiducial points per beat, ms from the record start; None where absent (e.g. no P wave in AF).
 FIDUCIALS = (
@@ -144,6 +146,8 @@ PR_BASELINE_MS = (22.0, 6.0)
 # Beat alignment (``_align_beats``): shifts up to this, kept where the QRS then matches the median one
 ALIGN_MAX_MS = 40.0
 ALIGN_MIN_CORR = 0.9
+# A Q wave is counted from this depth under the PR baseline (half a small square at standard gain).
+Q_MIN_MV = 0.05
 PREMATURE_RATIO = 0.88  # coupling interval below this share of the local median RR is premature
 LIMB_LEADS = ("I", "II", "III", "aVR", "aVL", "aVF")
 PRECORDIAL_LEADS = ("V1", "V2", "V3", "V4", "V5", "V6")
@@ -1403,6 +1407,7 @@ def _measure_lead(
     under = after_r & (q_vals < amp_base[:, None] - 0.05)
     s_dur = np.where(amp_base - s_lo >= 0.1, under.sum(axis=1) * 1000.0 / fs, 0.0)
     s_dur = np.where(np.isfinite(s_lo), s_dur, np.nan)
+    q_depth, q_ms = _q_wave(q_vals, q_valid, q_idx, amp_base, on, off, fs)
     vals, valid, idx = _window(sig, fid["t_on"], fid["t_off"])
     t_val, t_pos = _extreme(vals - base[:, None], valid, idx, "abs")
     j60 = _at(sig, off + st_point_ms * ms) - base
@@ -1430,11 +1435,34 @@ def _measure_lead(
         "st_j": j0,
         "r_prime_amplitude": r_prime,
         "s_duration": s_dur,
+        "q_amplitude": q_depth,
+        "q_duration": q_ms,
         "st_slope": slope,
         "qrs_area": np.where(np.isfinite(base), qrs_area, np.nan),
         "p_area": np.where(np.isfinite(fid["p_on"]), p_area, np.nan),
         "t_area": np.where(np.isfinite(fid["t_on"]), t_area, np.nan),
     }
+
+
+def _q_wave(vals, valid, idx, base, on, off, fs) -> tuple[np.ndarray, np.ndarray]:
+    """(depth mV, duration ms) of each beat's initial Q wave: the lowest point between the QRS onset and
+    the first positive wave (the first sample Q_MIN_MV over the PR baseline; the whole QRS where there
+    is none, a QS complex), when it lies Q_MIN_MV or more under the baseline; its duration runs from the
+    onset to where the lead climbs back to the baseline after that nadir (the QRS offset for a QS). 0
+    where the lead has no Q wave, NaN where the QRS was not measured."""
+    up = valid & (vals >= base[:, None] + Q_MIN_MV)
+    first_up = np.where(up.any(axis=1), idx[np.arange(len(idx)), up.argmax(axis=1)], np.inf)
+    low, low_pos = _extreme(vals, valid & (idx < first_up[:, None]), idx, "min")
+    depth = base - low
+    has_q = depth >= Q_MIN_MV
+    back = valid & (idx > low_pos[:, None]) & (vals >= base[:, None])
+    end = np.where(back.any(axis=1), idx[np.arange(len(idx)), back.argmax(axis=1)], off)
+    dur = (end - on) * 1000.0 / fs
+    measured = np.isfinite(base) & np.isfinite(on) & np.isfinite(off)
+    return (
+        np.where(measured, np.where(has_q, depth, 0.0), np.nan),
+        np.where(measured, np.where(has_q, dur, 0.0), np.nan),
+    )
 
 
 def _st_point_ms(r: np.ndarray, fs: float) -> float:

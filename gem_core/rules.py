@@ -48,6 +48,7 @@ from gem_core.criteria import (
     LOW_VOLTAGE_PRECORDIAL_MV,
     PAUSE_MIN_MS,
     PAUSE_RATIO,
+    Q_GROUPS,
     RBBB_LATERAL_S_MV,
     RBBB_V1_R_MV,
     RECIPROCAL_LEADS,
@@ -67,6 +68,7 @@ from gem_core.criteria import (
     axis_category,
     lbbb_qrs_limit,
     left_anterior_fascicular_block,
+    pathological_q,
     premature_is_ventricular,
     qtc_formula,
     qtc_long_limit,
@@ -179,6 +181,9 @@ def _span_bounds(beat: dict, feature: str) -> tuple[float | None, float | None]:
     if feature in ("heart_rate", "rr_interval_1"):
         r, rr = _num(g("r_peak_ms")), _num(g("rr_interval_1"))
         return (r - rr if r is not None and rr is not None else None), r
+    if feature in ("q_duration", "q_amplitude"):  # the Q wave: from the QRS onset for its duration
+        on, dur = _num(g("qrs_onset_ms")), _num(g("q_duration"))
+        return on, (on + dur if on is not None and dur else None)
     pairs = {
         "pr_interval": ("p_onset_ms", "qrs_onset_ms"),
         "p_amplitude": ("p_onset_ms", "p_offset_ms"),
@@ -852,6 +857,45 @@ def axis(m: Measurements) -> list[Finding]:
     ]
 
 
+def q_waves(m: Measurements, qrs_kind: str | None, usable: list[str], lvh: bool = False) -> list[Finding]:
+    """Q waves of a prior myocardial infarction (``criteria.pathological_q`` in two leads of a group of
+    ``criteria.Q_GROUPS``), on the dominant beats; not read beside the QRS confounders of UDMI 2018
+    (left bundle branch block, other wide complexes, LVH)."""
+    qrs = _num(m.global_values.get("qrs_ms"))
+    if lvh or qrs is None or qrs_kind in ("LBBB", "ILBBB", "NSIVCB"):
+        return []
+    q = {lead: (lead_median(m, lead, "q_duration"), lead_median(m, lead, "q_amplitude")) for lead in usable}
+    path = [lead for lead, (ms, mv) in q.items() if pathological_q(lead, ms, mv)]
+    leads = [lead for group in Q_GROUPS.values() if sum(x in path for x in group) >= 2 for lead in group]
+    leads = [lead for lead in usable if lead in leads and lead in path]
+    if not leads:
+        return []
+    peak = max(leads, key=lambda lead: q[lead][0])
+    # the sentence names no infarct: the checker cannot read "infarction" claims (an ischemia feature)
+    sentence = (
+        f"Pathological Q waves are seen in {_leads_phrase(leads)}{_where(leads)}, up to {_ms(q[peak][0])} long "
+        f"and {_mv(q[peak][1])} deep in lead {peak} (by the limits of the Fourth UDMI)."
+    )
+    return [
+        Finding(
+            "q_waves",
+            sentence,
+            "q_waves_pathological",
+            round(q[peak][0]),
+            "ms",
+            leads=leads,
+            abnormal=True,
+            source="Fourth UDMI 2018 (Q waves of prior infarction: >= 30 ms and >= 0.1 mV; V2-V3 > 20 ms)",
+            evidence=spans(m, leads, "q_duration", per_lead=2),
+            details={
+                "diagnosis": f"pathological Q waves{_where(leads)}",
+                "q_ms": {lead: q[lead][0] for lead in leads},
+                "q_mv": {lead: round(q[lead][1], 3) for lead in leads},
+            },
+        )
+    ]
+
+
 def fascicular_block(m: Measurements, qrs_kind: str | None, usable: list[str]) -> list[Finding]:
     """Left anterior fascicular block (``criteria.left_anterior_fascicular_block``): with a narrow QRS, or
     beside a right bundle branch block (bifascicular block); not with other wide complexes."""
@@ -1401,6 +1445,7 @@ def assess(m: Measurements, metadata: dict | None = None) -> Assessment:
     findings += fascicular_block(m, qrs_kind, usable)
     findings += qt_interval(m, qrs_kind, usable, metadata)
     findings += voltage(m, qrs_kind, usable, metadata)
+    findings += q_waves(m, qrs_kind, usable, lvh=any(f.label == "LVH" for f in findings))
     # ST-T after a terminal conduction delay (rSR' in V1-V2) is secondary there
     rsr_leads = tuple(next((f.details.get("rsr") for f in qrs_findings if f.details.get("rsr")), ()))
     findings += st_segments(m, qrs_kind, usable, metadata, rhythm, exclude=rsr_leads)

@@ -28,6 +28,23 @@ def test_a_premature_beat_is_ventricular_when_wide_and_unlike_the_dominant_one(
     assert (criteria.PVC_MAX_MORPHOLOGY_CORR, criteria.PVC_MIN_EXTRA_QRS_MS) == (0.9, 20.0)
 
 
+@pytest.mark.parametrize(
+    ("lead", "q_ms", "q_mv", "pathological"),
+    [
+        ("V2", 24.0, 0.05, True),  # V2-V3: any Q over 20 ms
+        ("V3", 20.0, 0.5, False),
+        ("II", 30.0, 0.1, True),  # elsewhere >= 30 ms and >= 0.1 mV
+        ("aVL", 40.0, 0.08, False),
+        ("V5", 28.0, 0.4, False),
+        ("III", 60.0, 0.5, False),  # III, V1 and aVR never count
+        ("V1", 80.0, 1.0, False),
+    ],
+)
+def test_pathological_q_waves_by_the_fourth_udmi(lead, q_ms, q_mv, pathological):
+    assert criteria.pathological_q(lead, q_ms, q_mv) is pathological
+    assert (criteria.Q_V2_V3_MS, criteria.Q_MS, criteria.Q_MV) == (20.0, 30.0, 0.1)
+
+
 def test_limits_are_the_guidelines():
     # AHA/ACCF/HRS 2009 Parts I, III, IV, V
     assert (criteria.BRADYCARDIA_BPM, criteria.TACHYCARDIA_BPM) == (60.0, 100.0)

@@ -182,7 +182,6 @@ _SPAN_OF = {
 }
 _UNCHECKED_SPANS = {
     "qrs_complex": "qrs",
-    "q_waves": "qrs",
     "rsr_pattern": "qrs",
     "poor_r_progression": "qrs",
     "rvh": "qrs",
@@ -235,6 +234,8 @@ _LABEL = {
     "st_t_changes": "ST-T changes",
     "p_wave": "P waves",
     "t_wave": "T waves",
+    "q_waves": "Q waves",
+    "q_waves_pathological": "pathological Q waves",
 }
 
 
@@ -1141,6 +1142,37 @@ def _st_segment(d: Draft, m: Measurements):
     return _st("st_t")(d, m)
 
 
+def _q_waves(pathological: bool):
+    """Q waves in the named (or any) leads: present (a Q wave of criteria depth, features.Q_MIN_MV), or
+    pathological by the interpreter's UDMI 2018 limits (``criteria.pathological_q``, duration and depth
+    read with the QRS and amplitude tolerances). III, V1 and aVR, where those limits do not apply, are
+    not judged for "pathological"."""
+
+    def handler(d: Draft, m: Measurements):
+        leads = d.leads or tuple(m.leads)
+        evidence = beat_spans(
+            m, leads, "qrs_onset_ms", "qrs_offset_ms", "q_amplitude", "q_waves", "mV", d.feature
+        )
+
+        def test(ms, lead):
+            depth = _lead_median(m, lead, "q_amplitude")
+            if not pathological:
+                return ms > 0
+            if not any(lead in group for group in criteria.Q_GROUPS.values()) and lead not in ("V2", "V3"):
+                return None
+            margin_ms, margin_mv = _margin(d, QRS_TOL_MS), _margin(d, AMPLITUDE_TOL_MV)
+            return (
+                depth is not None
+                and depth > 0
+                and criteria.pathological_q(lead, ms + margin_ms, depth + margin_mv)
+            )
+
+        ok, measured = _per_lead(d, m, "q_duration", test, "ms")
+        return _verdict(ok, d.negated), "Q wave duration " + measured, evidence
+
+    return handler
+
+
 def _t_rule(kind: str):
     def handler(d: Draft, m: Measurements):
         leads = d.leads or tuple(m.leads)
@@ -1312,6 +1344,8 @@ _HANDLERS = {
     "p_wave": _p_wave,
     "qrs_polarity": _qrs_polarity,
     "rsr_pattern": _rsr,
+    "q_waves": _q_waves(pathological=False),
+    "q_waves_pathological": _q_waves(pathological=True),
     "r_waves": _wave("r"),
     "s_waves": _wave("s"),
     **{name: _numeric for name in _NUMERIC if name != "st_segment"},

@@ -118,7 +118,11 @@ FEATURE_PATTERNS: tuple[tuple[str, str], ...] = (
     ("heart_rate", r"(?:heart|ventricular)\s+rates?|(?-i:HR)|rate"),
     ("rhythm", r"rhythm"),
     ("interval", r"intervals?"),
-    ("q_waves", r"(?:pathologic(?:al)?\s+|significant\s+)?(?:(?-i:Q)[\s-]*|(?-i:q)[\s-]+)waves?"),
+    (
+        "q_waves_pathological",
+        r"(?:pathologic(?:al)?|significant|infarct)\s+(?:(?-i:Q)[\s-]*|(?-i:q)[\s-]+)waves?",
+    ),
+    ("q_waves", r"(?:(?-i:Q)[\s-]*|(?-i:q)[\s-]+)waves?"),
     ("rsr_pattern", r"(?-i:[rR]?[sS][rR]['’′])|M[\s-]shaped"),
     ("poor_r_progression", r"poor\s+(?-i:R)[\s-]*wave\s+progression"),
     ("s_waves", r"(?-i:S)[\s-]*waves?"),
@@ -278,7 +282,17 @@ FEATURE_UNITS: dict[str, tuple[str, ...]] = {
 }
 # Features a following clause without its own feature may continue ("..., and inverted in aVR").
 _INHERITABLE = frozenset(
-    {"t_wave", "t_inversion", "st_segment", "st_elevation", "st_depression", "qrs", "p_wave", "q_waves"}
+    {
+        "t_wave",
+        "t_inversion",
+        "st_segment",
+        "st_elevation",
+        "st_depression",
+        "qrs",
+        "p_wave",
+        "q_waves",
+        "q_waves_pathological",
+    }
 )
 _IMPLICIT_FEATURE = {"bpm": "heart_rate", "deg": "axis"}  # a bare "121 bpm" is a heart-rate claim
 
