@@ -32,13 +32,17 @@ EVIDENCE_COLUMNS = ["lead", "from (ms)", "to (ms)", "feature", "measured", "unit
 # (HR, PR, QRS, QT/QTc) are in the global table only, not repeated in twelve rows.
 PER_LEAD_FEATURES = (
     ("qrs_amplitude", "QRS p-p mV"),
+    ("q_amplitude", "Q mV"),
+    ("q_duration", "Q ms"),
     ("r_amplitude", "R mV"),
     ("s_amplitude", "S mV"),
     ("r_prime_amplitude", "R' mV"),
-    ("st_deviation", "ST mV"),
+    ("st_j", "J mV"),  # where ST elevation is judged (gem_core.criteria.st_elevated)
+    ("st_deviation", "ST mV"),  # at J+60 ms, J+40 ms above 100 bpm (the global table says which)
     ("st_slope", "ST slope mV/s"),
     ("t_amplitude", "T mV"),
 )
+_DECIMALS = {"q_duration": 0, "st_slope": 1}
 
 
 # ----------------------------------------------------------------------------------------------- samples
@@ -135,7 +139,8 @@ def global_table(measurements) -> pd.DataFrame:
 
 def lead_table(measurements) -> pd.DataFrame:
     """Each lead's own values: medians over its dominant beats (premature beats left out) of the QRS
-    amplitudes, R' (terminal R), ST level and slope and T amplitude, with the lead's quality verdict."""
+    amplitudes, the Q wave, R' (terminal R), the J point, ST level and slope and T amplitude, with the
+    lead's quality verdict."""
     from gem_core.rules import lead_median
 
     columns = ["lead", "quality", *[label for _, label in PER_LEAD_FEATURES]]
@@ -143,10 +148,7 @@ def lead_table(measurements) -> pd.DataFrame:
         return pd.DataFrame(columns=columns)
     rows = []
     for name, lm in measurements.leads.items():
-        values = [
-            _fmt(lead_median(measurements, name, f), 1 if f == "st_slope" else 2)
-            for f, _ in PER_LEAD_FEATURES
-        ]
+        values = [_fmt(lead_median(measurements, name, f), _DECIMALS.get(f, 2)) for f, _ in PER_LEAD_FEATURES]
         rows.append([name, lm.quality, *values])
     return pd.DataFrame(rows, columns=columns)
 

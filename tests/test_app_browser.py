@@ -13,6 +13,7 @@ import pytest
 
 from app import auth, rating
 from app.main import build_demo, launch_kwargs, make_context
+from app.present import PER_LEAD_FEATURES
 from gem_core.settings import get_settings
 from tests.conftest import REPO, SHARED_ECG, free_port
 
@@ -544,7 +545,7 @@ def test_measurement_tables_show_every_value_whole(browser, served, artifacts_di
     wait_text(page, "#status", "Measured")
     page.get_by_role("tab", name="Measurements").click()
     wait_text(page, "#global-table", "Heart rate")
-    for table, columns in (("global-table", 2), ("lead-table", 9)):
+    for table, columns in (("global-table", 2), ("lead-table", 2 + len(PER_LEAD_FEATURES))):
         cells = page.evaluate(CLIPPED_CELLS, table)
         assert len(cells) == 12 * columns and {c["col"] for c in cells} == {str(i) for i in range(columns)}
         assert [c for c in cells if not c["whole"]] == [], table
