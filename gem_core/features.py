@@ -148,6 +148,7 @@ ALIGN_MAX_MS = 40.0
 ALIGN_MIN_CORR = 0.9
 # A Q wave is counted from this depth under the PR baseline (half a small square at standard gain).
 Q_MIN_MV = 0.05
+Q_SMOOTH_MS = 8.0
 PREMATURE_RATIO = 0.88  # coupling interval below this share of the local median RR is premature
 LIMB_LEADS = ("I", "II", "III", "aVR", "aVL", "aVF")
 PRECORDIAL_LEADS = ("V1", "V2", "V3", "V4", "V5", "V6")
@@ -1450,6 +1451,8 @@ def _q_wave(vals, valid, idx, base, on, off, fs) -> tuple[np.ndarray, np.ndarray
     is none, a QS complex), when it lies Q_MIN_MV or more under the baseline; its duration runs from the
     onset to where the lead climbs back to the baseline after that nadir (the QRS offset for a QS). 0
     where the lead has no Q wave, NaN where the QRS was not measured."""
+    # read on the lead smoothed over Q_SMOOTH_MS: a single beat's noise dips are shorter than any Q wave
+    vals = uniform_filter1d(vals, max(1, round(Q_SMOOTH_MS * fs / 1000.0)), axis=1, mode="nearest")
     up = valid & (vals >= base[:, None] + Q_MIN_MV)
     first_up = np.where(up.any(axis=1), idx[np.arange(len(idx)), up.argmax(axis=1)], np.inf)
     low, low_pos = _extreme(vals, valid & (idx < first_up[:, None]), idx, "min")

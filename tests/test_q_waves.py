@@ -78,3 +78,12 @@ def test_q_waves_are_not_read_beside_left_bundle_branch_block():
     m = measure(ecg)
     a = assess(m)
     assert "LBBB" in a.diagnosis_labels and not any(f.key == "q_waves" for f in a.findings)
+
+
+@pytest.mark.parametrize("qrs", [130, 170])
+def test_a_single_beats_noise_is_not_read_as_a_q_wave(qrs):
+    # 0.04 mV of noise on a left bundle branch block (no q drawn in I, V5, V6): the lowest noise dip
+    # before the R wave read as a 0.05-0.06 mV "q" in the median of the beats
+    ecg, _ = conduction_ecg(60, qrs, 160.0, 0.0, morphology="slurred_s", noise=0.04, seed=60 + qrs)
+    m = measure(ecg)
+    assert all(lead_median(m, lead, "q_amplitude") == 0 for lead in ("I", "V5", "V6"))
