@@ -1352,7 +1352,8 @@ def _at(sig: np.ndarray, pos: np.ndarray, half: int = 2) -> np.ndarray:
 
 def _st_form(dev: np.ndarray, slope: np.ndarray, lead: str = "II", j=None, t=None) -> list:
     """Per beat: "elevated" (at the J point), "depressed" (gem_core.criteria), else "upsloping",
-    "horizontal" or "downsloping"; None where the level or slope is missing. ``j``, ``t``: J levels and T peaks per beat, when known."""
+    "horizontal" or "downsloping"; None where the level or slope is missing. ``j``, ``t``: J levels and
+    T peaks per beat, when known."""
     forms = np.full(len(dev), None, dtype=object)
     fin = np.isfinite(dev) & np.isfinite(slope)
     forms[fin & (slope > ST_UPSLOPE_MV_PER_S)] = "upsloping"

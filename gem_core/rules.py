@@ -757,7 +757,8 @@ def wide_complex_tachycardia(m: Measurements, rhythm: str, usable: list[str]) ->
     if hr <= TACHYCARDIA_BPM or qrs < COMPLETE_BBB_QRS_MS:
         return []
     lead = _rhythm_lead(usable)
-    head = f"This is a regular wide-QRS tachycardia ({round(hr)} bpm, QRS {_ms(qrs)}) with no P wave before the QRS"
+    head = f"This is a regular wide-QRS tachycardia ({round(hr)} bpm, QRS {_ms(qrs)}) with no P wave before"
+    head += " the QRS"
     favours, why, leads = wct_morphology(m, usable)
     if favours == "svt":
         sentence = (
@@ -888,7 +889,9 @@ def q_waves(m: Measurements, qrs_kind: str | None, usable: list[str], lvh: bool 
             source="Fourth UDMI 2018 (Q waves of prior infarction: >= 30 ms and >= 0.1 mV; V2-V3 > 20 ms)",
             evidence=spans(m, leads, "q_duration", per_lead=2),
             details={
-                "diagnosis": f"pathological Q waves{_where(leads)}",
+                # no territory here: "(inferior)" in the summary sentence would lend its leads to the
+                # claims beside it there
+                "diagnosis": "pathological Q waves",
                 "q_ms": {lead: q[lead][0] for lead in leads},
                 "q_mv": {lead: round(q[lead][1], 3) for lead in leads},
             },
@@ -1179,10 +1182,11 @@ def st_segments(
 ) -> list[Finding]:
     """ST deviation in two contiguous leads against the PR baseline on the dominant beats: elevation at
     the J point (UDMI 2018 limits; V2-V3 by sex and age), depression by ``st_depression`` (J+60 ms, or
-    J+40 ms above 100 bpm; the J point for an upsloping segment); both levels are stated. After a wide QRS or in fast AF the changes are secondary and reported as such, except ST
-    elevation in right bundle branch block where the QRS ends on an R wave (``ends_on_r``), which the
-    block does not explain, and in left bundle branch block elevation there and depression of 0.1 mV in
-    V1-V3 (Sgarbossa's concordant changes). ``exclude``: leads whose ST-T follows a terminal conduction
+    J+40 ms above 100 bpm; the J point for an upsloping segment); both levels are stated. After a wide
+    QRS or in fast AF the changes are secondary and reported as such, except ST elevation in right
+    bundle branch block where the QRS ends on an R wave (``ends_on_r``), which the block does not
+    explain, and in left bundle branch block elevation there and depression of 0.1 mV in V1-V3
+    (Sgarbossa's concordant changes). ``exclude``: leads whose ST-T follows a terminal conduction
     delay (an rSR' in V1-V2)."""
     sex, age = _sex(metadata), _age(metadata)
     point = round(_num(m.global_values.get("st_point_ms")) or 60.0)

@@ -67,7 +67,7 @@ def test_the_q_waves_of_an_infarct_are_named_and_supported(monkeypatch, wall, le
     assert q.leads == leads and not a.normal
     assert q.sentence.startswith(f"Pathological Q waves are seen in leads {leads[0]}")
     assert where in q.sentence
-    assert f"pathological Q waves {where}" in a.diagnosis
+    assert "pathological Q waves" in a.diagnosis
     claims = ground(q.sentence, m, final=True)
     assert claims and all(c["verdict"] == "supported" for c in claims), claims
     assert _verdicts("No pathological Q waves.", m) == ["contradicted"]
