@@ -6,10 +6,12 @@ then passed for its mirror image."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from gem_core.beat_model import conduction_ecg
 from gem_core.criteria import ste_limit
+from gem_core.ecg import ECG
 from gem_core.features import clear_cache, measure
 from gem_core.grounding import ground
 from gem_core.rules import assess, lead_median
@@ -65,3 +67,20 @@ def test_depression_is_not_taken_for_the_mirror_of_a_t_wave_upstroke(rate, leads
     a = assess(measure(ecg))
     assert "STE" not in a.diagnosis_labels and "STD" in a.diagnosis_labels
     assert not any(f.key == "st_reciprocal" for f in a.findings)
+
+
+@pytest.mark.parametrize(("mains_hz", "rate"), [(50, 60), (50, 100), (60, 72)])
+def test_mains_hum_locked_to_the_beats_is_not_st_elevation(mains_hz, rate):
+    """0.3 mV of mains hum whose period divides the RR interval (50 Hz at 60 and 100 bpm, 60 Hz at 72
+    bpm) survives in the median beat. The J point, a 10 ms mean, was read on the high-passed lead with the
+    hum in it: +0.07 to +0.14 mV in every lead, aVR too, and "ST elevation" on a normal heart."""
+    ecg, _ = conduction_ecg(rate, 90.0, 160.0, 0.0, morphology="normal", seed=rate)
+    t = np.arange(ecg.signal.shape[1]) / ecg.fs
+    hum = 0.3 * np.sin(2 * np.pi * mains_hz * t + 0.7)
+    ecg = ECG(signal=(ecg.signal + hum).astype(np.float32), fs=ecg.fs, record_id="hum")
+    m = measure(ecg)
+    assert all(abs(lead_median(m, lead, "st_j")) <= 0.03 for lead in m.leads), {
+        lead: lead_median(m, lead, "st_j") for lead in m.leads
+    }
+    assert abs(lead_median(m, "V5", "r_amplitude") - 1.5) <= 0.1  # the drawn R, hum taken out
+    assert "STE" not in assess(m).diagnosis_labels
