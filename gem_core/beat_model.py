@@ -145,6 +145,7 @@ def conduction_ecg(
     p_shape: str = "half_sine",
     st_segment_ms: float | None = None,
     qrs_shape: str = "half_sine",
+    sinus_arrhythmia: float = 0.0,
 ) -> tuple[ECG, dict]:
     """A regular record with known QRS duration, PR interval and ST level; returns (ECG, truth).
 
@@ -159,7 +160,9 @@ def conduction_ecg(
     the level at J+40/60 ms holds part of the T wave besides ``st_mv``. ``qrs_shape`` "raised_cosine" draws
     QRS lobes that taper into the baseline with zero slope, as real QRS ends often do (same start and end,
     so the truth is unchanged; the last few ms of such a lobe are under 0.02 mV, below what a reader
-    sees). ``truth``: qrs_ms, pr_ms, st_mv
+    sees). ``sinus_arrhythmia`` (a fraction, e.g. 0.15) swings the rate by that much either way over a
+    breath of 5 beats (respiratory sinus arrhythmia: every beat keeps its P wave and PR interval; the
+    waves keep the durations of ``heart_rate``). ``truth``: qrs_ms, pr_ms, st_mv
     ({lead: mV} for every lead, 0 where none), heart_rate_bpm, morphology, qt_ms, qt_tangent_ms,
     qrs_onsets_ms (per beat). ``qt_ms`` ends where the T wave is drawn to end; the raised-cosine T returns
     to the baseline with zero slope, so a reader using the tangent method (tangent at the steepest point of
@@ -188,6 +191,14 @@ def conduction_ecg(
     t = np.arange(n) * 1000.0 / fs
     first = 400.0 + (pr or 0.0)
     onsets = np.arange(first - rr, duration_s * 1000.0 + rr, rr)
+    if sinus_arrhythmia:
+        cycles = rr / (1.0 + sinus_arrhythmia * np.sin(2.0 * np.pi * np.arange(len(onsets) + 1) / 5.0))
+        if pr is not None and cycles.min() - pr - qt < 40.0:
+            raise GemError(
+                f"at {sinus_arrhythmia:.0%} the shortest RR ({cycles.min():.0f} ms) leaves no room for P"
+            )
+        onsets = first - rr + np.concatenate([[0.0], np.cumsum(cycles)])
+        onsets = onsets[onsets < duration_s * 1000.0 + rr]
     st = dict.fromkeys(st_leads, st_mv)
     drawn = np.zeros((len(_DRAWN), n))
     for on in onsets:

@@ -41,6 +41,10 @@ AF_MIN_NORMALISED_RMSSD = 0.10
 # "Irregular rhythm": the same RR irregularity as AF, computed on the dominant beats (premature beats and
 # the RR intervals around them left out), so that one PVC in sinus rhythm is not "irregular".
 IRREGULAR_NORMALISED_RMSSD = AF_MIN_NORMALISED_RMSSD
+# Sinus arrhythmia: P waves before the beats as in sinus rhythm, the dominant RR intervals irregular by
+# that measure, and no premature beats (beside ectopy the irregularity left may be ectopy missed). A normal
+# variant, chiefly respiratory: named beside the sinus rate ("sinus bradycardia with sinus arrhythmia"), as
+# the programs on cardiologists' carts do, and not counted as abnormal.
 # A pause: an RR interval of at least 2 s (sinus pause/arrest as usually reported) or at least 1.5 times
 # the dominant RR (a pause after a premature beat); RR intervals merely a few percent over the mean are
 # not pauses.

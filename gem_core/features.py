@@ -1614,23 +1614,29 @@ def _voltage(lead_med: dict[str, dict[str, float]], ok: set[str]) -> dict:
 
 
 def _premature_beats(r, fs, timing, qrs_corr, af_like) -> list[dict]:
-    """Beats whose coupling interval is short against the local median RR.
+    """Beats whose coupling interval is short against the local median RR and against the cycle before.
 
     A narrow beat counts only when a pause follows (a PAC); a beat with a different, wide QRS counts
-    with or without one (a PVC; ``interpolated`` when the two RRs around it add up to one normal RR,
-    and the sinus beat after such a PVC is not itself premature). In an irregular rhythm without P
-    waves only PVCs are reported.
+    with or without one (a PVC; ``interpolated`` when the two RRs around it add up to one normal RR, and
+    the sinus beat after such a PVC is not itself premature). In an irregular rhythm without P waves
+    only PVCs are reported.
     """
     rr1, rr2, qrs = timing["rr_interval_1"], timing["rr_interval_2"], timing["qrs_duration"]
     n = len(r)
     out: list[dict] = []
     dominant_qrs = _nanmedian(qrs)
+    cycle = rr1[0]  # the last RR that did not end on an early beat
     for k in range(1, n - 1):
         lo, hi = max(1, k - 5), min(n, k + 6)
         local = np.delete(rr1[lo:hi], k - lo)
         local = local[np.isfinite(local)]
         ref = float(np.median(local)) if len(local) else float("nan")
-        if not rr1[k] < PREMATURE_RATIO * ref:
+        # premature against the local rate and against the cycle before it (the last one that did not
+        # end on an early beat): in sinus arrhythmia the fast phase runs under the local median while
+        # each RR is no shorter than the one before
+        early = rr1[k] < PREMATURE_RATIO * ref and not rr1[k] >= PREMATURE_RATIO * cycle
+        if not early:
+            cycle = rr1[k]
             continue
         after_pvc = out and out[-1]["beat_index"] == k - 1 and out[-1]["kind"] == "PVC"
         if after_pvc and abs(rr1[k - 1] + rr1[k] - ref) <= 0.15 * ref:

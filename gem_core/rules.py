@@ -396,6 +396,26 @@ def rate_and_rhythm(m: Measurements, usable: list[str]) -> tuple[list[Finding], 
                 details=details,
             )
         )
+        if (
+            irregular and not m.premature_beats
+        ):  # beside ectopy the leftover irregularity may be ectopy missed
+            sentence = (
+                f"The RR intervals between the dominant beats vary (normalised RMSSD {nrmssd:.2f}) with a sinus "
+                "P wave before each, consistent with sinus arrhythmia, a normal variant."
+            )
+            findings.append(
+                Finding(
+                    "sinus_arrhythmia",
+                    sentence,
+                    "sinus_arrhythmia",
+                    "sinus arrhythmia",
+                    leads=[lead],
+                    label="SA",
+                    source="criteria.IRREGULAR_NORMALISED_RMSSD (Dash et al. 2009)",
+                    evidence=hr_ev,
+                    details=details,
+                )
+            )
         return findings, "sinus"
     rhythm = "irregular" if irregular else "regular_no_p"
     sentence = f"{p_text}; the atrial rhythm cannot be determined from the measurements."
@@ -1356,10 +1376,20 @@ def t_waves(m: Measurements, qrs_kind: str | None, usable: list[str]) -> list[Fi
 
 
 # --- diagnosis ----------------------------------------------------------------------------------
+def _rhythm_name(labels: list[str], default: str) -> str:
+    """The rhythm's name from its labels: "sinus bradycardia with sinus arrhythmia", "sinus arrhythmia",
+    "atrial fibrillation"; ``default`` when no rhythm label was given."""
+    rate = next((_DIAGNOSIS_NAMES[lab] for lab in labels if lab in ("AF", "SB", "STach")), None)
+    if "SA" in labels:
+        return f"{rate} with sinus arrhythmia" if rate else "sinus arrhythmia"
+    return rate or default
+
+
 _DIAGNOSIS_NAMES = {
     "AF": "atrial fibrillation",
     "SB": "sinus bradycardia",
     "STach": "sinus tachycardia",
+    "SA": "sinus arrhythmia",
     "I-AVB": "first-degree AV block",
     "RBBB": "right bundle branch block",
     "IRBBB": "incomplete right bundle branch block",
@@ -1469,15 +1499,15 @@ def assess(m: Measurements, metadata: dict | None = None) -> Assessment:
     labels = [f.label for f in findings if f.label]
     abnormal = [f for f in findings if f.abnormal]
     normal = rhythm == "sinus" and not abnormal and not missing
-    rhythm_labels = {"AF", "SB", "STach"}
+    rhythm_labels = {"AF", "SB", "STach", "SA"}
+    diag_labels = list(dict.fromkeys(labels))
     if normal and not labels:
         diagnosis, diag_labels = ["normal sinus rhythm", "normal ECG"], ["Normal"]
-    elif normal:  # sinus bradycardia or tachycardia and nothing else
-        diagnosis = [_DIAGNOSIS_NAMES[labels[0]], "otherwise normal ECG"]
-        diag_labels = [labels[0], "Normal"]
+    elif normal:  # sinus bradycardia, tachycardia or arrhythmia and nothing else
+        diagnosis = [_rhythm_name(diag_labels, "sinus rhythm"), "otherwise normal ECG"]
+        diag_labels.append("Normal")
     elif rhythm == "sinus" and not abnormal:  # nothing abnormal, but not everything measured
-        diag_labels = list(dict.fromkeys(labels))
-        name = next((_DIAGNOSIS_NAMES[lab] for lab in diag_labels if lab in rhythm_labels), "sinus rhythm")
+        name = _rhythm_name(diag_labels, "sinus rhythm")
         diagnosis = [name, "the ECG is not classified as normal because measurements are missing (see above)"]
     else:
         rhythm_name = {
@@ -1486,10 +1516,7 @@ def assess(m: Measurements, metadata: dict | None = None) -> Assessment:
             "regular_no_p": "a rhythm of undetermined origin",
             "irregular": "an irregular rhythm of undetermined origin",
         }[rhythm]
-        diag_labels = list(dict.fromkeys(labels))
-        rhythm_name = next(
-            (_DIAGNOSIS_NAMES[lab] for lab in diag_labels if lab in rhythm_labels), rhythm_name
-        )
+        rhythm_name = _rhythm_name(diag_labels, rhythm_name)
         rest = [_DIAGNOSIS_NAMES[lab] for lab in diag_labels if lab not in rhythm_labels]
         rest += [f.details["diagnosis"] for f in abnormal if not f.label and f.details.get("diagnosis")]
         diagnosis = [rhythm_name, *rest]

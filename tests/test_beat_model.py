@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import itertools
 
+import numpy as np
 import pytest
 
 from gem_core.beat_model import P_MS, conduction_ecg
 from gem_core.errors import GemError
 from gem_core.features import measure
+from gem_core.grounding import ground
 from gem_core.rules import assess
 
 RATES = (40, 60, 75, 100, 120, 150, 180)
@@ -408,3 +410,29 @@ def test_qt_ends_where_the_tangent_method_ends_the_t_wave(rate, morph, qrs):
     qt = measure(ecg).global_values["qt_ms"]
     assert qt is not None and abs(qt - truth["qt_tangent_ms"]) <= 10, (qt, truth["qt_tangent_ms"])
     assert truth["qt_tangent_ms"] < truth["qt_ms"]  # the drawn T returns to baseline with zero slope
+
+
+@pytest.mark.parametrize("swing", [0.15, 0.2])
+@pytest.mark.parametrize("rate", [55, 75, 90])
+def test_sinus_arrhythmia_is_named_without_premature_beats(rate, swing):
+    """Respiratory sinus arrhythmia (rate swinging 15-20% either way over 5 beats, a P wave before every
+    beat). The second beat of the fast phase (918 ms after 876 at 60 bpm) is under 0.88 of the local
+    median RR, and a longer RR follows: judged on the local median alone it was a PAC, on 4 of 6 such
+    records. A premature beat is also early against the cycle before it, the last one that did not end
+    on an early beat; 918 ms after a 1000 ms cycle is not. The rhythm is named as cart programs name it,
+    and the checker reads a "sinus arrhythmia" claim on the same measurements."""
+    ecg, truth = conduction_ecg(rate, sinus_arrhythmia=swing, noise=0.03, p_shape="raised_cosine", seed=rate)
+    rr = np.diff(truth["qrs_onsets_ms"])
+    assert rr.max() / rr.min() >= 1.3  # the RR swings: a 15% rate swing is 1.35 between the extremes
+    m = measure(ecg)
+    assert m.premature_beats == []
+    a = assess(m)
+    rate_name = "sinus bradycardia with " if rate < 60 else ""
+    assert a.diagnosis == [f"{rate_name}sinus arrhythmia", "otherwise normal ECG"], a.diagnosis
+    assert {"SA", "Normal"} <= set(a.diagnosis_labels) and "PAC" not in a.diagnosis_labels
+    (claim,) = ground("Sinus arrhythmia.", m, final=True)
+    assert claim["verdict"] == "supported"
+    regular = measure(conduction_ecg(rate, noise=0.03, seed=rate)[0])
+    assert "SA" not in assess(regular).diagnosis_labels
+    (claim,) = ground("Sinus arrhythmia.", regular, final=True)
+    assert claim["verdict"] == "contradicted"

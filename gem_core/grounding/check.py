@@ -675,6 +675,14 @@ def _sinus_rhythm(d: Draft, m: Measurements):
     return _verdict(ok, d.negated), text, _rhythm_evidence(m, d.feature)
 
 
+def _sinus_arrhythmia(d: Draft, m: Measurements):
+    """Sinus rhythm whose dominant beats' RR intervals are irregular (criteria: sinus arrhythmia)."""
+    sinus, text = _sinus(m)
+    irr = _dominant_irregularity(m)
+    ok = None if sinus is None or irr is None else sinus and irr > IRREGULAR_RR
+    return _verdict(ok, d.negated), text, _rhythm_evidence(m, d.feature)
+
+
 def _irregular(m: Measurements) -> bool | None:
     """Irregular: the dominant beats' RR irregularity above the limit, or premature beats interrupting them."""
     irr = _dominant_irregularity(m)
@@ -1311,6 +1319,7 @@ _HANDLERS = {
     "sinus_tachycardia": _rate_category(">", TACHYCARDIA_BPM, sinus=True),
     "sinus_bradycardia": _rate_category("<", BRADYCARDIA_BPM, sinus=True),
     "sinus_rhythm": _sinus_rhythm,
+    "sinus_arrhythmia": _sinus_arrhythmia,
     "atrial_fibrillation": _atrial_fibrillation,
     "rhythm": _rhythm,
     "rr_interval": _rr_interval,
