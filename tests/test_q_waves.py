@@ -71,6 +71,18 @@ def test_the_q_waves_of_an_infarct_are_named_and_supported(monkeypatch, wall, le
     claims = ground(q.sentence, m, final=True)
     assert claims and all(c["verdict"] == "supported" for c in claims), claims
     assert _verdicts("No pathological Q waves.", m) == ["contradicted"]
+    # the checker's evidence is the Q wave itself (QRS onset + Q duration), as the interpreter's is
+    (claim,) = [c for c in claims if c["feature"] == "q_waves_pathological"]
+    beats = {(lead, b["index"]): b for lead in leads for b in m.leads[lead].beats}
+    shown = [e for e in claim["evidence"] if e["lead"] in leads]
+    assert shown
+    for e in shown:
+        b = min(
+            (b for (lead, _), b in beats.items() if lead == e["lead"] and b.get("qrs_onset_ms") is not None),
+            key=lambda b: abs(b["qrs_onset_ms"] - e["t_start_ms"]),
+        )
+        assert e["t_end_ms"] - e["t_start_ms"] == pytest.approx(b["q_duration"], abs=1.0)
+        assert e["t_end_ms"] <= b["qrs_offset_ms"]  # a QS complex: the whole QRS
 
 
 def test_q_waves_are_not_read_beside_left_bundle_branch_block():

@@ -372,12 +372,14 @@ def _item(m, lead, span, feature, value, unit, name) -> dict | None:
 
 
 def beat_spans(
-    m: Measurements, leads, start_key, end_key, value_key, name, unit, feature, beats=None
+    m: Measurements, leads, start_key, end_key, value_key, name, unit, feature, beats=None, length_key=None
 ) -> list[dict]:
     """One evidence item per beat and lead: ``start_key..end_key`` with the beat's ``value_key``.
 
     Where the end was not delineated but the start was (a T wave missed at a fast rate), spans that
-    start at the J point (ST, ST-T) use ``SPAN_AFTER_J_MS`` instead.
+    start at the J point (ST, ST-T) use ``SPAN_AFTER_J_MS`` instead. With ``length_key`` a beat whose
+    value there is over 0 ends that many ms after its start instead (a Q wave: the QRS onset plus the Q
+    wave's duration, as the interpreter's own evidence shows it).
     """
     out = []
     fallback = SPAN_AFTER_J_MS.get(end_key) if start_key == "qrs_offset_ms" else None
@@ -388,6 +390,8 @@ def beat_spans(
             if beats is not None and b.get("index") not in beats:
                 continue
             start, end = b.get(start_key), b.get(end_key)
+            if length_key and start is not None and (b.get(length_key) or 0) > 0:
+                end = start + b[length_key]
             if end is None and start is not None and fallback:
                 end = start + fallback
             item = _item(m, lead, (start, end), feature, b.get(value_key), unit, name)
@@ -1159,7 +1163,16 @@ def _q_waves(pathological: bool):
     def handler(d: Draft, m: Measurements):
         leads = d.leads or tuple(m.leads)
         evidence = beat_spans(
-            m, leads, "qrs_onset_ms", "qrs_offset_ms", "q_amplitude", "q_waves", "mV", d.feature
+            m,
+            leads,
+            "qrs_onset_ms",
+            "qrs_offset_ms",
+            "q_amplitude",
+            "q_waves",
+            "mV",
+            d.feature,
+            None,
+            "q_duration",
         )
 
         def test(ms, lead):
