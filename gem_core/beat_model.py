@@ -146,6 +146,10 @@ def conduction_ecg(
     st_segment_ms: float | None = None,
     qrs_shape: str = "half_sine",
     sinus_arrhythmia: float = 0.0,
+    pvc_every: int | None = None,
+    pvc_coupling: float = 0.6,
+    pvc_morphology: str = "slurred_s",
+    pvc_qrs_ms: float = 150.0,
 ) -> tuple[ECG, dict]:
     """A regular record with known QRS duration, PR interval and ST level; returns (ECG, truth).
 
@@ -162,7 +166,11 @@ def conduction_ecg(
     so the truth is unchanged; the last few ms of such a lobe are under 0.02 mV, below what a reader
     sees). ``sinus_arrhythmia`` (a fraction, e.g. 0.15) swings the rate by that much either way over a
     breath of 5 beats (respiratory sinus arrhythmia: every beat keeps its P wave and PR interval; the
-    waves keep the durations of ``heart_rate``). ``truth``: qrs_ms, pr_ms, st_mv
+    waves keep the durations of ``heart_rate``). ``pvc_every`` (2: ventricular bigeminy, 3: trigeminy)
+    replaces every such sinus beat by a premature ventricular beat ``pvc_coupling`` x RR after the beat
+    before it, drawn with ``pvc_morphology`` and ``pvc_qrs_ms`` and no P wave; the sinus beat due in its
+    place does not conduct, so a compensatory pause follows (truth["pvc_onsets_ms"]; "qrs_onsets_ms"
+    then holds the sinus beats only). ``truth``: qrs_ms, pr_ms, st_mv
     ({lead: mV} for every lead, 0 where none), heart_rate_bpm, morphology, qt_ms, qt_tangent_ms,
     qrs_onsets_ms (per beat). ``qt_ms`` ends where the T wave is drawn to end; the raised-cosine T returns
     to the baseline with zero slope, so a reader using the tangent method (tangent at the steepest point of
@@ -199,13 +207,24 @@ def conduction_ecg(
             )
         onsets = first - rr + np.concatenate([[0.0], np.cumsum(cycles)])
         onsets = onsets[onsets < duration_s * 1000.0 + rr]
+    pvcs = np.zeros(0)
+    if pvc_every:
+        if pvc_every < 2 or pvc_morphology not in _QRS or not qrs_ms + 40.0 < pvc_coupling * rr < rr:
+            raise GemError(
+                "pvc_every >= 2, a known pvc_morphology and a coupling after the QRS, inside the RR"
+            )
+        slot = (np.arange(len(onsets)) % pvc_every) == pvc_every - 1
+        pvcs, onsets = onsets[slot] - rr + pvc_coupling * rr, onsets[~slot]
     st = dict.fromkeys(st_leads, st_mv)
     drawn = np.zeros((len(_DRAWN), n))
-    for on in onsets:
-        lo, hi = np.searchsorted(t, [on - (pr or 0.0) - 10.0, on + qt + 10.0])
+    pvc_qt = min(max(QTC_MS * np.sqrt(rr / 1000.0), pvc_qrs_ms + 200.0), rr - 30.0)
+    beats = [(on, qrs_ms, pr, qt, morphology, st) for on in onsets]
+    beats += [(on, pvc_qrs_ms, None, pvc_qt, pvc_morphology, {}) for on in pvcs]
+    for on, width, p_r, q_t, morph, levels in beats:
+        lo, hi = np.searchsorted(t, [on - (p_r or 0.0) - 10.0, on + q_t + 10.0])
         if hi > lo:
             drawn[:, lo:hi] += _beat(
-                t[lo:hi] - on, qrs_ms, pr, qt, morphology, st, p_lobe, st_segment_ms, qrs_lobe
+                t[lo:hi] - on, width, p_r, q_t, morph, levels, p_lobe, st_segment_ms, qrs_lobe
             )
     if atrial_rate is not None:  # P waves of their own, from 170 ms into the record
         p_wave = np.array([_P[lead] for lead in _DRAWN])[:, None]
@@ -236,6 +255,7 @@ def conduction_ecg(
         "qt_ms": float(qt),
         "qt_tangent_ms": float(t_start + (0.75 + 0.5 / np.pi) * (qt - t_start)),
         "qrs_onsets_ms": [float(x) for x in inside],
+        "pvc_onsets_ms": [float(x) for x in pvcs if 0 < x < duration_s * 1000.0 - pvc_qt],
     }
     name = f"conduction-{morphology}-{round(heart_rate)}bpm-qrs{round(qrs_ms)}"
     return ECG(signal=signal, fs=fs, record_id=name, metadata={"source": "gem_core.beat_model"}), truth

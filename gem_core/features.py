@@ -146,6 +146,9 @@ PR_BASELINE_MS = (22.0, 6.0)
 # Beat alignment (``_align_beats``): shifts up to this, kept where the QRS then matches the median one
 ALIGN_MAX_MS = 40.0
 ALIGN_MIN_CORR = 0.9
+# A second QRS morphology this share of the beats or more (ventricular bigeminy, trigeminy) may be the
+# dominant one (``_qrs_morphology_corr``).
+TWO_CLASS_SHARE = 1.0 / 3.0
 # A Q wave is counted from this depth under the PR baseline (half a small square at standard gain).
 Q_MIN_MV = 0.05
 Q_SMOOTH_MS = 8.0
@@ -994,7 +997,10 @@ def _template_t_offset(
     idx_dom = np.flatnonzero(dominant & np.isfinite(fid["t_peak"]) & np.isfinite(fid["qrs_off"]))
     if len(idx_dom) < 1 or not leads:
         return None
-    rr = float(np.median(np.diff(r))) if len(r) > 1 else fs
+    # the RR to the next beat of the dominant beats themselves: in ventricular bigeminy the record's median
+    # RR runs past the premature beat that follows each of them, into its QRS
+    nxt = idx_dom[idx_dom < len(r) - 1]
+    rr = float(np.median(r[nxt + 1] - r[nxt])) if len(nxt) else fs
     rel_on = float(np.median(fid["qrs_on"][idx_dom] - r[idx_dom]))
     rel_off = float(np.median(fid["qrs_off"][idx_dom] - r[idx_dom]))
     rel_tpk = float(np.median(fid["t_peak"][idx_dom] - r[idx_dom]))
@@ -1131,17 +1137,21 @@ def _validate_fiducials(fid: dict, r: np.ndarray, fs: float, fill: bool) -> dict
     return fid
 
 
-def _p_consistency(clean: np.ndarray, r: np.ndarray, fs: float, leads: list[int]) -> np.ndarray:
-    """Per beat, the best correlation (over ``leads``) of its pre-QRS segment with the median one.
+def _p_consistency(
+    clean: np.ndarray, r: np.ndarray, fs: float, leads: list[int], dominant: np.ndarray | None = None
+) -> np.ndarray:
+    """Per beat, the best correlation (over ``leads``) of its pre-QRS segment with the median one of the
+    ``dominant`` beats (all by default; ventricular beats in bigeminy have none to share).
 
     Sinus P waves are time-locked to the QRS, so each beat's pre-QRS segment looks like the median;
     fibrillation waves are not, and the median of random waves is close to flat.
     """
     before, after = int(0.32 * fs), -int(0.06 * fs)
     best = np.full(len(r), -1.0)
+    dominant = np.ones(len(r), dtype=bool) if dominant is None or not dominant.any() else dominant
     for i in leads:
         rows = _beat_matrix(clean[i], r, before, after)
-        template = np.median(rows, axis=0)
+        template = np.median(rows[dominant], axis=0)
         if np.ptp(template) < P_VISIBLE_MV:  # no consistent atrial wave at all in this lead
             continue
         best = np.maximum(best, _row_corr(rows, template))
@@ -1674,10 +1684,48 @@ def _dominant_beats(qrs_corr: np.ndarray) -> np.ndarray:
 
 
 def _qrs_morphology_corr(clean, r, fs, ok_idx) -> np.ndarray:
-    """Per beat: correlation of its QRS (all ok leads joined) with the median beat's."""
+    """Per beat: correlation of its QRS (all ok leads joined) with the dominant morphology's median beat.
+
+    That is the median of all beats, unless the beats fall into two morphologies unlike each other
+    (their median beats correlate under ALIGN_MIN_CORR) of which the second holds at least
+    TWO_CLASS_SHARE of the beats, as in ventricular bigeminy. The median of such a mix resembles both,
+    so every beat passed as dominant, the premature ones were judged against themselves and the record
+    read as a bundle branch block in atrial fibrillation. Then, as the cart programs choose their
+    primary beat, the dominant morphology is the one whose beats come later after the beat before them
+    (the longer median RR: conducted beats, not the premature ones)."""
     before, after = int(0.08 * fs), int(0.12 * fs)
     rows = np.concatenate([_beat_matrix(clean[i], r, before, after) for i in ok_idx], axis=1)
-    return _row_corr(rows, np.median(rows, axis=0))
+    template = np.median(rows, axis=0)
+    classes = _two_morphologies(rows)
+    if classes is not None:
+        rr1 = np.concatenate([[np.nan], np.diff(r.astype(np.float64))])
+        later = max(classes, key=lambda c: _nanmedian(rr1[c]) if np.isfinite(rr1[c]).any() else -np.inf)
+        template = np.median(rows[later], axis=0)
+    return _row_corr(rows, template)
+
+
+def _two_morphologies(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Two classes of beats (boolean masks) whose QRS shapes differ, the second holding at least
+    TWO_CLASS_SHARE of the beats, or None. As template matching groups beats: the first class is the beats
+    that correlate at ALIGN_MIN_CORR or more with the beat most others do, the second the rest (ectopic
+    beats of one focus or several); they count as two where their median beats correlate under
+    ALIGN_MIN_CORR."""
+    n = len(rows)
+    if n < 4:
+        return None
+    z = rows - rows.mean(axis=1, keepdims=True)
+    norms = np.linalg.norm(z, axis=1)
+    z = z / np.where(norms > 0, norms, 1.0)[:, None]
+    seeds = np.linspace(0, n - 1, min(n, 300)).astype(np.int64)  # long records: a sample of seed beats
+    like = (z @ z[seeds].T) >= ALIGN_MIN_CORR  # (beats, seeds)
+    first = like[:, int(np.argmax(like.sum(axis=0)))]
+    rest = ~first
+    if rest.sum() < TWO_CLASS_SHARE * n:
+        return None
+    a, b = np.median(rows[first], axis=0), np.median(rows[rest], axis=0)
+    if _row_corr(a[None, :], b)[0] >= ALIGN_MIN_CORR:
+        return None
+    return first, rest
 
 
 def _empty_globals(quality: dict, n_beats: int) -> dict:
@@ -1747,8 +1795,8 @@ def _measure_uncached(ecg: ECG) -> Measurements:
     fid = _shared_fiducials(clean, r, own, fs, reps, ok_idx, dominant, amp)
 
     # P waves: delineated, plausibly placed AND time-locked to the QRS (pre-QRS segment matches median)
-    p_lock = _p_consistency(clean, r, fs, reps[:2] if len(reps) > 1 else reps)
-    locked = np.median(p_lock) >= P_LOCK_RECORD  # the record has atrial waves time-locked to the QRS
+    p_lock = _p_consistency(clean, r, fs, reps[:2] if len(reps) > 1 else reps, dominant)
+    locked = np.median(p_lock[dominant]) >= P_LOCK_RECORD  # atrial waves time-locked to the dominant QRS
     p_present = np.isfinite(fid["p_on"]) & (p_lock >= P_LOCK_BEAT) & locked
     for k in ("p_on", "p_peak", "p_off"):
         fid[k] = np.where(p_present, fid[k], np.nan)
@@ -1785,7 +1833,7 @@ def _measure_uncached(ecg: ECG) -> Measurements:
         beats = _beat_dicts(fid, timing, vals, r, fs, name)
         for k in np.flatnonzero(bad[i]):  # left out of this lead: no values, no fiducials, no evidence
             beats[k] = {key: (v if key == "index" else None) for key, v in beats[k].items()}
-        med = {k: _nanmedian(v) for k, v in vals.items() if k not in ("p_peak", "t_peak")}
+        med = {k: _nanmedian(v[dominant]) for k, v in vals.items() if k not in ("p_peak", "t_peak")}
         lead_med[name] = med
         st = med["st_deviation"]
         leads[name] = LeadMeasurements(
@@ -1796,7 +1844,7 @@ def _measure_uncached(ecg: ECG) -> Measurements:
         )
 
     ok_names = {LEADS[i] for i in ok_idx}
-    g = _global_values(r, fs, timing, p_present, lead_med, ok_names, quality, reps, p_template)
+    g = _global_values(r, fs, timing, p_present, lead_med, ok_names, quality, reps, p_template, dominant)
     g["st_point_ms"] = st_point
     g["bad_windows"] = {
         LEADS[i]: _windows_ms(bad[i], r, fs, ecg.duration_ms) for i in range(len(LEADS)) if bad[i].any()
@@ -1833,8 +1881,15 @@ def _rr_irregularity(rr: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.diff(rr) ** 2)) / rr.mean()) if len(rr) > 1 else float("nan")
 
 
-def _global_values(r, fs, timing, p_present, lead_med, ok_names, quality, reps, p_template=None) -> dict:
+def _global_values(
+    r, fs, timing, p_present, lead_med, ok_names, quality, reps, p_template=None, dominant=None
+) -> dict:
+    """The record's values: intervals and the P-wave share over the ``dominant`` beats (the dominant QRS
+    morphology: all beats by default), rate and RR over all."""
     qd = dict(zip(LEADS, quality, strict=True))
+    dom = np.ones(len(r), dtype=bool) if dominant is None or not dominant.any() else dominant
+    timing = {k: v[dom] for k, v in timing.items()}
+    p_present = p_present[dom]
     g = _empty_globals(qd, len(r))
     rr = _rr_ms(r, fs)
     mean_rr = float(rr.mean())

@@ -436,3 +436,35 @@ def test_sinus_arrhythmia_is_named_without_premature_beats(rate, swing):
     assert "SA" not in assess(regular).diagnosis_labels
     (claim,) = ground("Sinus arrhythmia.", regular, final=True)
     assert claim["verdict"] == "contradicted"
+
+
+@pytest.mark.parametrize("every", [2, 3])
+@pytest.mark.parametrize("pvc", [("slurred_s", 150.0), ("rsr", 140.0)])
+@pytest.mark.parametrize("rate", [60, 100])
+def test_ventricular_bigeminy_and_trigeminy_are_read_on_the_sinus_beats(rate, pvc, every):
+    """Every 2nd (bigeminy) or 3rd (trigeminy) beat a wide PVC. In bigeminy half the beats are ventricular:
+    the median of all beats resembled both shapes, every beat passed as dominant, and the record read as
+    "atrial fibrillation, right bundle branch block" with no PVC, or a rhythm of undetermined origin
+    with left bundle branch block. The dominant morphology is the conducted one (later after the beat
+    before it), and the intervals, the P waves and the T wave's end are read on those beats."""
+    morphology, width = pvc
+    ecg, truth = conduction_ecg(
+        rate,
+        pvc_every=every,
+        pvc_morphology=morphology,
+        pvc_qrs_ms=width,
+        noise=0.015,
+        p_shape="raised_cosine",
+    )
+    m = measure(ecg)
+    g = m.global_values
+    assert g["qrs_ms"] == pytest.approx(truth["qrs_ms"], abs=10)
+    assert g["pr_ms"] == pytest.approx(truth["pr_ms"], abs=10)
+    assert g["qt_ms"] == pytest.approx(truth["qt_tangent_ms"], abs=25)
+    r = np.array(m.r_peaks_ms)
+    judged = [t for t in truth["pvc_onsets_ms"] if r[0] < t < r[-1] - 10]  # the first and last beats are not
+    found = [b for b in m.premature_beats if b["kind"] == "PVC"]
+    assert len(found) == len(judged) and len(found) == len(m.premature_beats)
+    a = assess(m)
+    assert "sinus" in a.diagnosis[0], a.diagnosis
+    assert set(a.diagnosis_labels) - {"SB", "STach"} == {"PVC"}, a.diagnosis  # the rate counts the PVCs
