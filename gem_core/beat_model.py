@@ -108,6 +108,7 @@ def _beat(
     p_lobe=_half_sine,
     st_segment: float | None = None,
     qrs_lobe=_half_sine,
+    p_sign: float = 1.0,
 ) -> np.ndarray:
     """One beat, t in ms from the QRS onset: (8, len) for the drawn leads."""
     out = np.zeros((len(_DRAWN), len(t)))
@@ -117,7 +118,7 @@ def _beat(
         for amp, a, b in _QRS[morphology][lead]:
             out[i] += amp * qrs_lobe(t, a * qrs, b * qrs)
         if pr is not None:
-            out[i] += _P[lead] * p_lobe(t, -pr, -pr + P_MS)
+            out[i] += p_sign * _P[lead] * p_lobe(t, -pr, -pr + P_MS)
         out[i] += _T[morphology][lead] * _raised_cosine(t, t_start, qt)
         level = st.get(lead, 0.0)
         if level:
@@ -150,6 +151,8 @@ def conduction_ecg(
     pvc_coupling: float = 0.6,
     pvc_morphology: str = "slurred_s",
     pvc_qrs_ms: float = 150.0,
+    pac_every: int | None = None,
+    pac_coupling: float = 0.7,
 ) -> tuple[ECG, dict]:
     """A regular record with known QRS duration, PR interval and ST level; returns (ECG, truth).
 
@@ -170,7 +173,9 @@ def conduction_ecg(
     replaces every such sinus beat by a premature ventricular beat ``pvc_coupling`` x RR after the beat
     before it, drawn with ``pvc_morphology`` and ``pvc_qrs_ms`` and no P wave; the sinus beat due in its
     place does not conduct, so a compensatory pause follows (truth["pvc_onsets_ms"]; "qrs_onsets_ms"
-    then holds the sinus beats only). ``truth``: qrs_ms, pr_ms, st_mv
+    then holds the sinus beats only). ``pac_every`` does the same with premature atrial beats: an
+    inverted P wave (a low atrial focus) at the sinus PR, the dominant QRS, and the sinus node reset, so
+    the next sinus beat follows one RR later (a non-compensatory pause; truth["pac_onsets_ms"]). ``truth``: qrs_ms, pr_ms, st_mv
     ({lead: mV} for every lead, 0 where none), heart_rate_bpm, morphology, qt_ms, qt_tangent_ms,
     qrs_onsets_ms (per beat). ``qt_ms`` ends where the T wave is drawn to end; the raised-cosine T returns
     to the baseline with zero slope, so a reader using the tangent method (tangent at the steepest point of
@@ -215,16 +220,28 @@ def conduction_ecg(
             )
         slot = (np.arange(len(onsets)) % pvc_every) == pvc_every - 1
         pvcs, onsets = onsets[slot] - rr + pvc_coupling * rr, onsets[~slot]
+    pacs = np.zeros(0)
+    if pac_every:
+        if pac_every < 2 or pr is None or not pr + qt - 20.0 < pac_coupling * rr < rr:
+            raise GemError("pac_every >= 2, a P wave, and a coupling after the T wave, inside the RR")
+        sinus, pacs, at, k = [first - rr], [], first - rr, 1
+        while at < duration_s * 1000.0 + rr:
+            premature = k % pac_every == pac_every - 1
+            at += pac_coupling * rr if premature else rr  # after a PAC the reset sinus node: one RR
+            (pacs if premature else sinus).append(at)
+            k += 1
+        onsets, pacs = np.array(sinus), np.array(pacs)
     st = dict.fromkeys(st_leads, st_mv)
     drawn = np.zeros((len(_DRAWN), n))
     pvc_qt = min(max(QTC_MS * np.sqrt(rr / 1000.0), pvc_qrs_ms + 200.0), rr - 30.0)
-    beats = [(on, qrs_ms, pr, qt, morphology, st) for on in onsets]
-    beats += [(on, pvc_qrs_ms, None, pvc_qt, pvc_morphology, {}) for on in pvcs]
-    for on, width, p_r, q_t, morph, levels in beats:
+    beats = [(on, qrs_ms, pr, qt, morphology, st, 1.0) for on in onsets]
+    beats += [(on, pvc_qrs_ms, None, pvc_qt, pvc_morphology, {}, 1.0) for on in pvcs]
+    beats += [(on, qrs_ms, pr, qt, morphology, st, -1.0) for on in pacs]
+    for on, width, p_r, q_t, morph, levels, p_sign in beats:
         lo, hi = np.searchsorted(t, [on - (p_r or 0.0) - 10.0, on + q_t + 10.0])
         if hi > lo:
             drawn[:, lo:hi] += _beat(
-                t[lo:hi] - on, width, p_r, q_t, morph, levels, p_lobe, st_segment_ms, qrs_lobe
+                t[lo:hi] - on, width, p_r, q_t, morph, levels, p_lobe, st_segment_ms, qrs_lobe, p_sign
             )
     if atrial_rate is not None:  # P waves of their own, from 170 ms into the record
         p_wave = np.array([_P[lead] for lead in _DRAWN])[:, None]
@@ -256,6 +273,7 @@ def conduction_ecg(
         "qt_tangent_ms": float(t_start + (0.75 + 0.5 / np.pi) * (qt - t_start)),
         "qrs_onsets_ms": [float(x) for x in inside],
         "pvc_onsets_ms": [float(x) for x in pvcs if 0 < x < duration_s * 1000.0 - pvc_qt],
+        "pac_onsets_ms": [float(x) for x in pacs if 0 < x < duration_s * 1000.0 - qt],
     }
     name = f"conduction-{morphology}-{round(heart_rate)}bpm-qrs{round(qrs_ms)}"
     return ECG(signal=signal, fs=fs, record_id=name, metadata={"source": "gem_core.beat_model"}), truth

@@ -1623,6 +1623,25 @@ def _voltage(lead_med: dict[str, dict[str, float]], ok: set[str]) -> dict:
     }
 
 
+def _early_beats(rr1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(early, local median RR) per beat from its RR to the beat before (ms; NaN for the first). Early:
+    under PREMATURE_RATIO of the local median RR (five beats either side) and of the cycle before it, the
+    last RR that did not end on an early beat: in sinus arrhythmia the fast phase runs under the local
+    median while each RR is no shorter than the one before. The first and last beats are never early."""
+    n = len(rr1)
+    early, refs = np.zeros(n, dtype=bool), np.full(n, np.nan)
+    cycle = rr1[0] if n else np.nan
+    for k in range(1, n - 1):
+        lo, hi = max(1, k - 5), min(n, k + 6)
+        local = np.delete(rr1[lo:hi], k - lo)
+        local = local[np.isfinite(local)]
+        refs[k] = float(np.median(local)) if len(local) else float("nan")
+        early[k] = rr1[k] < PREMATURE_RATIO * refs[k] and not rr1[k] >= PREMATURE_RATIO * cycle
+        if not early[k]:
+            cycle = rr1[k]
+    return early, refs
+
+
 def _premature_beats(r, fs, timing, qrs_corr, af_like) -> list[dict]:
     """Beats whose coupling interval is short against the local median RR and against the cycle before.
 
@@ -1632,22 +1651,11 @@ def _premature_beats(r, fs, timing, qrs_corr, af_like) -> list[dict]:
     only PVCs are reported.
     """
     rr1, rr2, qrs = timing["rr_interval_1"], timing["rr_interval_2"], timing["qrs_duration"]
-    n = len(r)
     out: list[dict] = []
-    dominant_qrs = _nanmedian(qrs)
-    cycle = rr1[0]  # the last RR that did not end on an early beat
-    for k in range(1, n - 1):
-        lo, hi = max(1, k - 5), min(n, k + 6)
-        local = np.delete(rr1[lo:hi], k - lo)
-        local = local[np.isfinite(local)]
-        ref = float(np.median(local)) if len(local) else float("nan")
-        # premature against the local rate and against the cycle before it (the last one that did not
-        # end on an early beat): in sinus arrhythmia the fast phase runs under the local median while
-        # each RR is no shorter than the one before
-        early = rr1[k] < PREMATURE_RATIO * ref and not rr1[k] >= PREMATURE_RATIO * cycle
-        if not early:
-            cycle = rr1[k]
-            continue
+    dominant_qrs = _nanmedian(qrs[_dominant_beats(qrs_corr)])
+    early, refs = _early_beats(rr1)
+    for k in map(int, np.flatnonzero(early)):
+        ref = refs[k]
         after_pvc = out and out[-1]["beat_index"] == k - 1 and out[-1]["kind"] == "PVC"
         if after_pvc and abs(rr1[k - 1] + rr1[k] - ref) <= 0.15 * ref:
             out[-1]["interpolated"] = True
@@ -1795,8 +1803,12 @@ def _measure_uncached(ecg: ECG) -> Measurements:
     fid = _shared_fiducials(clean, r, own, fs, reps, ok_idx, dominant, amp)
 
     # P waves: delineated, plausibly placed AND time-locked to the QRS (pre-QRS segment matches median)
-    p_lock = _p_consistency(clean, r, fs, reps[:2] if len(reps) > 1 else reps, dominant)
-    locked = np.median(p_lock[dominant]) >= P_LOCK_RECORD  # atrial waves time-locked to the dominant QRS
+    # the beats on time of the dominant morphology: the P waves of premature beats (atrial bigeminy: half
+    # of them) are their own, and a median over both shapes matches neither
+    steady = dominant & ~_early_beats(np.concatenate([[np.nan], np.diff(r) * 1000.0 / fs]))[0]
+    steady = steady if steady.sum() >= 3 else dominant
+    p_lock = _p_consistency(clean, r, fs, reps[:2] if len(reps) > 1 else reps, steady)
+    locked = np.median(p_lock[steady]) >= P_LOCK_RECORD  # atrial waves time-locked to the dominant QRS
     p_present = np.isfinite(fid["p_on"]) & (p_lock >= P_LOCK_BEAT) & locked
     for k in ("p_on", "p_peak", "p_off"):
         fid[k] = np.where(p_present, fid[k], np.nan)
@@ -1844,7 +1856,7 @@ def _measure_uncached(ecg: ECG) -> Measurements:
         )
 
     ok_names = {LEADS[i] for i in ok_idx}
-    g = _global_values(r, fs, timing, p_present, lead_med, ok_names, quality, reps, p_template, dominant)
+    g = _global_values(r, fs, timing, p_present, lead_med, ok_names, quality, reps, p_template, steady)
     g["st_point_ms"] = st_point
     g["bad_windows"] = {
         LEADS[i]: _windows_ms(bad[i], r, fs, ecg.duration_ms) for i in range(len(LEADS)) if bad[i].any()

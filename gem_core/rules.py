@@ -336,8 +336,11 @@ def rate_and_rhythm(m: Measurements, usable: list[str]) -> tuple[list[Finding], 
     hr_ev = spans(m, [lead], "rr_interval_1", per_lead=len(m.r_peaks_ms))
     details = {"rr_ms": rr, "normalised_rmssd": nrmssd, "p_wave_fraction": p_fraction}
     if hr is not None:
-        dominant_rr = _median(v for v, _, i in _rr_intervals(m) if not {i - 1, i} & _premature_indices(m))
-        if irregular or dominant_rr is None:
+        between = [v for v, _, i in _rr_intervals(m) if not {i - 1, i} & _premature_indices(m)]
+        dominant_rr = _median(between)
+        # with frequent premature beats two or fewer RRs are left between dominant beats, too few to state
+        # one (the median of 550 and 1044 ms is no RR of the record)
+        if irregular or dominant_rr is None or (m.premature_beats and len(between) < 3):
             rr_text = "irregular RR intervals"
         elif m.premature_beats:
             rr_text = f"RR intervals of about {_ms(dominant_rr)} between the dominant beats"

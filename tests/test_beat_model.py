@@ -438,6 +438,13 @@ def test_sinus_arrhythmia_is_named_without_premature_beats(rate, swing):
     assert claim["verdict"] == "contradicted"
 
 
+def _inner(r_peaks_ms: np.ndarray, onsets_ms) -> list[float]:
+    """The ectopic onsets whose beat is neither the first nor the last (those have no RR on one side and
+    are never judged premature)."""
+    nearest = [int(np.argmin(np.abs(r_peaks_ms - t))) for t in onsets_ms]
+    return [t for t, i in zip(onsets_ms, nearest, strict=True) if 0 < i < len(r_peaks_ms) - 1]
+
+
 @pytest.mark.parametrize("every", [2, 3])
 @pytest.mark.parametrize("pvc", [("slurred_s", 150.0), ("rsr", 140.0)])
 @pytest.mark.parametrize("rate", [60, 100])
@@ -462,9 +469,27 @@ def test_ventricular_bigeminy_and_trigeminy_are_read_on_the_sinus_beats(rate, pv
     assert g["pr_ms"] == pytest.approx(truth["pr_ms"], abs=10)
     assert g["qt_ms"] == pytest.approx(truth["qt_tangent_ms"], abs=25)
     r = np.array(m.r_peaks_ms)
-    judged = [t for t in truth["pvc_onsets_ms"] if r[0] < t < r[-1] - 10]  # the first and last beats are not
+    judged = _inner(r, truth["pvc_onsets_ms"])
     found = [b for b in m.premature_beats if b["kind"] == "PVC"]
     assert len(found) == len(judged) and len(found) == len(m.premature_beats)
     a = assess(m)
     assert "sinus" in a.diagnosis[0], a.diagnosis
     assert set(a.diagnosis_labels) - {"SB", "STach"} == {"PVC"}, a.diagnosis  # the rate counts the PVCs
+
+
+@pytest.mark.parametrize("every", [2, 3])
+@pytest.mark.parametrize("rate", [60, 75])
+def test_atrial_bigeminy_is_sinus_rhythm_with_pacs_not_atrial_fibrillation(rate, every):
+    """Every 2nd or 3rd beat a PAC (inverted P wave, the sinus node reset). In atrial bigeminy half the P
+    waves are the ectopic ones: the P-wave lock, taken against the median of all beats, matched neither
+    shape, the record had "no consistent P wave" and irregular RR, and read as atrial fibrillation. The lock
+    is taken on the beats on time (not early against the local and the preceding RR)."""
+    ecg, truth = conduction_ecg(rate, pac_every=every, pac_coupling=0.8, noise=0.015, p_shape="raised_cosine")
+    m = measure(ecg)
+    assert m.global_values["pr_ms"] == pytest.approx(truth["pr_ms"], abs=10)
+    r = np.array(m.r_peaks_ms)
+    judged = _inner(r, truth["pac_onsets_ms"])
+    assert [b["kind"] for b in m.premature_beats] == ["PAC"] * len(judged)
+    a = assess(m)
+    assert "sinus" in a.diagnosis[0], a.diagnosis
+    assert set(a.diagnosis_labels) - {"SB"} == {"PAC"}, a.diagnosis

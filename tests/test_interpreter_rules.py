@@ -221,6 +221,24 @@ def test_premature_beats():
     assert "compensatory pause of 1100 ms" in reading.text
 
 
+def test_frequent_premature_beats_leave_too_few_dominant_rrs_to_state_one():
+    """Premature beats at 1, 3, 6 and 8 of 11 leave two RRs between dominant beats (1044 and 550 ms): their
+    median, 797 ms, is no RR of the record, and the checker contradicted "RR intervals of about 797 ms"."""
+    rr = (602.0, 1244.0, 552.0, 1066.0, 1044.0, 606.0, 1116.0, 550.0, 1068.0, 550.0)
+    pac = {
+        "kind": "PAC",
+        "qrs": "narrow",
+        "qrs_duration_ms": 90.0,
+        "compensatory": False,
+        "morphology_corr": 0.98,
+    }
+    premature = [
+        {**pac, "beat_index": i, "time_ms": 0.0, "coupling_ms": 0.0, "pause_ms": 0.0} for i in (1, 3, 6, 8)
+    ]
+    reading, _ = read(build(rr_ms=rr, premature=premature))
+    assert "The heart rate is 71 bpm with irregular RR intervals." in reading.text
+
+
 def test_lvh_and_axis():
     reading, _ = read(build(rs={"V1": (0.2, 2.0), "V5": (2.2, 0.2)}, axis=-45.0))
     assert "left ventricular hypertrophy" in reading.text
