@@ -20,6 +20,9 @@ Run: ``python bench/validate_measure.py [--quick]``
    missing.
 3. Speed in the same run: ``measure`` against neurokit2's ``ecg_process`` on each of the 12 leads
    (``bench/features.py``'s baseline) on 10 s records; target ratio <= 0.5.
+4. Rhythms and interference whose reading is known: respiratory sinus arrhythmia (10-20% rate swing), ventricular
+   and atrial bigeminy and trigeminy, and normal hearts under baseline wander, 50 Hz mains hum and muscle noise:
+   how many records are read as drawn.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from interpret_cpsc import SHARED_ECG, scores, truth_labels  # noqa: E402
 from gem_core.backends.measure import MeasureInterpreter  # noqa: E402
 from gem_core.beat_model import P_MS, conduction_ecg  # noqa: E402
 from gem_core.ecg import load_ecg  # noqa: E402
+from gem_core.errors import GemError  # noqa: E402
 from gem_core.features import measure  # noqa: E402
 from gem_core.labels import CPSC_CLASSES, labels_from_text  # noqa: E402
 
@@ -212,6 +216,78 @@ def report_tapered(quick: bool) -> None:
         print(f"    signed error {min(signed):+.0f} to {max(signed):+.0f} ms")
 
 
+def _interfere(ecg, kind: str, level: float, seed: int):
+    """The record with one kind of interference added: baseline wander (0.15-0.5 Hz sines per lead, level
+    mV), mains hum (50 Hz, level mV), muscle noise (white noise above 20 Hz, level mV SD, drawn on I, II and
+    V1-V6 and the other limb leads derived from I and II, as on a real recorder)."""
+    from scipy.signal import butter, sosfiltfilt
+
+    from gem_core.ecg import ECG
+
+    rng = np.random.default_rng(seed)
+    x = ecg.signal.astype(np.float64).copy()
+    t = np.arange(x.shape[1]) / ecg.fs
+    if kind == "wander":
+        for i in range(12):
+            x[i] += level * np.sin(2 * np.pi * rng.uniform(0.15, 0.5) * t + rng.uniform(0, 2 * np.pi))
+    elif kind == "mains":
+        x += level * np.sin(2 * np.pi * 50.0 * t + rng.uniform(0, 2 * np.pi))[None, :]
+    elif kind == "emg":
+        w = sosfiltfilt(butter(4, 20.0, "hp", fs=ecg.fs, output="sos"), rng.normal(0, level, x.shape), axis=1)
+        i, ii = w[0], w[1]
+        w[2:6] = [ii - i, -(i + ii) / 2, i - ii / 2, ii - i / 2]
+        x += w
+    return ECG(signal=x.astype(np.float32), fs=ecg.fs, record_id=f"{ecg.record_id}-{kind}")
+
+
+def report_rhythms(quick: bool) -> None:
+    """Rhythms and interference with a known reading (``conduction_ecg``): sinus arrhythmia, ventricular
+    and atrial bigeminy/trigeminy, and normal hearts under baseline wander, mains hum and muscle noise.
+    Counts records read otherwise than the truth (the rate labels SB/STach aside)."""
+    from gem_core.rules import assess
+
+    rates = (60, 90) if quick else (55, 75, 90, 100)
+    cases = []  # (group, ecg, the labels expected besides the rate)
+    for swing, rate in itertools.product((0.1, 0.15, 0.2), rates):
+        try:
+            ecg, _ = conduction_ecg(
+                rate, sinus_arrhythmia=swing, noise=0.03, p_shape="raised_cosine", seed=rate
+            )
+        except GemError:  # the shortest RR leaves no room for the P wave: not drawn
+            continue
+        cases.append((f"sinus arrhythmia {swing:.0%}", ecg, {"SA", "Normal"}))
+    for every, (morph, width), rate in itertools.product(
+        (2, 3), (("slurred_s", 150.0), ("rsr", 140.0)), rates
+    ):
+        ecg, _ = conduction_ecg(rate, pvc_every=every, pvc_morphology=morph, pvc_qrs_ms=width, noise=0.015,
+                                p_shape="raised_cosine")  # fmt: skip
+        cases.append((f"ventricular {'bigeminy' if every == 2 else 'trigeminy'}", ecg, {"PVC"}))
+    for every, rate in itertools.product((2, 3), (60, 75, 90)):
+        ecg, _ = conduction_ecg(rate, pac_every=every, pac_coupling=0.8, noise=0.015, p_shape="raised_cosine")
+        cases.append((f"atrial {'bigeminy' if every == 2 else 'trigeminy'}", ecg, {"PAC"}))
+    for (kind, level), rate in itertools.product(
+        (("wander", 0.5), ("wander", 1.0), ("mains", 0.15), ("mains", 0.3), ("emg", 0.05), ("emg", 0.08)),
+        rates,
+    ):
+        ecg, _ = conduction_ecg(
+            rate, noise=0.01, p_shape="raised_cosine", qrs_shape="raised_cosine", seed=rate
+        )
+        cases.append((f"normal heart, {kind} {level} mV", _interfere(ecg, kind, level, rate), {"Normal"}))
+    print("\n4. rhythms and interference with a known reading (labels besides SB/STach)")
+    wrong: dict[str, list] = {}
+    for group, ecg, expected in cases:
+        labels = set(assess(measure(ecg)).diagnosis_labels) - {"SB", "STach"}
+        if group.startswith("sinus arrhythmia") and labels == {"Normal"}:
+            labels = expected  # too little swing to be irregular: sinus rhythm, also right
+        wrong.setdefault(group, []).append(None if labels == expected else sorted(labels))
+    for group, results in wrong.items():
+        bad = [r for r in results if r is not None]
+        print(
+            f"  {group:34s} {len(results) - len(bad):2d}/{len(results)} right"
+            + (f"  read: {bad}" if bad else "")
+        )
+
+
 def record_number(name: str) -> int:
     digits = re.findall(r"\d+", name)
     return int(digits[-1]) if digits else 0
@@ -298,6 +374,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     report_synthetic(synthetic_grid(args.quick))
     report_tapered(args.quick)
+    report_rhythms(args.quick)
     if (SHARED_ECG / "cpsc2018").is_dir():
         report_real(real_rows())
         report_speed(4 if args.quick else 10)
