@@ -266,6 +266,30 @@ def pathological_q(lead: str, q_ms: float | None, q_mv: float | None) -> bool:
     return any(lead in group for group in Q_GROUPS.values()) and q_ms >= Q_MS and q_mv >= Q_MV
 
 
+# Bigeminy / trigeminy: premature beats of one kind alternating with conducted ones (every 2nd beat) or
+# every 3rd beat, over at least PATTERN_MIN_BEATS premature beats in a row of the pattern (three cycles,
+# as the run a reader needs to call a pattern rather than a coincidence).
+PATTERN_MIN_BEATS = 3
+PATTERNS = {2: "bigeminy", 3: "trigeminy"}
+
+
+def premature_pattern(indices) -> str | None:
+    """ "bigeminy" or "trigeminy" when the premature beats (their beat indices) fall on every 2nd or 3rd
+    beat for PATTERN_MIN_BEATS in a row, else None.
+
+    >>> premature_pattern([3, 5, 7]), premature_pattern([2, 5, 8, 11]), premature_pattern([3, 5, 9])
+    ('bigeminy', 'trigeminy', None)
+    """
+    idx = sorted(set(int(i) for i in indices))
+    for every, name in PATTERNS.items():
+        run = 1
+        for a, b in zip(idx, idx[1:], strict=False):
+            run = run + 1 if b - a == every else 1
+            if run >= PATTERN_MIN_BEATS:
+                return name
+    return None
+
+
 def premature_is_ventricular(qrs_ms: float | None, dominant_qrs_ms: float | None, corr: float | None) -> bool:
     """Whether a premature beat is ventricular (a PVC) by the rule above; a width or correlation that
     was not measured does not count for it.

@@ -70,6 +70,7 @@ from gem_core.criteria import (
     left_anterior_fascicular_block,
     pathological_q,
     premature_is_ventricular,
+    premature_pattern,
     qtc_formula,
     qtc_long_limit,
     st_depression_form,
@@ -491,6 +492,10 @@ def premature_beats(m: Measurements, rhythm: str) -> list[Finding]:
         sentence = (
             f"There {'are' if n > 1 else 'is'} {what} at {times}{'' if n <= 6 else ' and later'}, {shape}"
         )
+        pattern = premature_pattern(p.get("beat_index") for p in beats if p.get("beat_index") is not None)
+        if pattern:
+            every = "every other beat" if pattern == "bigeminy" else "every third beat"
+            sentence += f", on {every} ({'ventricular' if kind == 'PVC' else 'atrial'} {pattern})"
         if coupling is not None:
             sentence += f"; the {'first ' if n > 1 else ''}coupling RR interval is {_ms(coupling)}"
             if pause is not None:

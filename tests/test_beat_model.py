@@ -475,6 +475,12 @@ def test_ventricular_bigeminy_and_trigeminy_are_read_on_the_sinus_beats(rate, pv
     a = assess(m)
     assert "sinus" in a.diagnosis[0], a.diagnosis
     assert set(a.diagnosis_labels) - {"SB", "STach"} == {"PVC"}, a.diagnosis  # the rate counts the PVCs
+    pattern = "ventricular bigeminy" if every == 2 else "ventricular trigeminy"
+    (pvc,) = [f for f in a.findings if f.key == "pvc"]
+    assert f"({pattern})" in pvc.sentence
+    claims = ground(pvc.sentence, m, final=True)
+    assert pattern.replace(" ", "_") in [c["feature"] for c in claims]
+    assert all(c["verdict"] == "supported" for c in claims), claims
 
 
 @pytest.mark.parametrize("every", [2, 3])
@@ -493,3 +499,7 @@ def test_atrial_bigeminy_is_sinus_rhythm_with_pacs_not_atrial_fibrillation(rate,
     a = assess(m)
     assert "sinus" in a.diagnosis[0], a.diagnosis
     assert set(a.diagnosis_labels) - {"SB"} == {"PAC"}, a.diagnosis
+    (pac,) = [f for f in a.findings if f.key == "pac"]
+    assert f"(atrial {'bigeminy' if every == 2 else 'trigeminy'})" in pac.sentence
+    (claim,) = ground("Ventricular bigeminy.", m, final=True)  # the premature beats are atrial
+    assert claim["verdict"] == "contradicted"

@@ -228,3 +228,19 @@ def test_a_downsloping_st_into_a_negative_t_is_depression():  # Minnesota 4-3
     )  # T not given: a lead where T may be negative
     assert criteria.st_depression_form(-0.02, -0.03, -0.5, t_mv=-0.12) is None  # not downsloping
     assert criteria.st_depression_form(-0.02, -0.03, -1.5, t_mv=-0.03) is None  # T nadir too shallow
+
+
+@pytest.mark.parametrize(
+    ("indices", "pattern"),
+    [
+        ([3, 5, 7], "bigeminy"),  # three premature beats on every other beat
+        ([1, 3, 6, 8, 10], "bigeminy"),  # a run of three inside
+        ([2, 5, 8, 11], "trigeminy"),
+        ([3, 5], None),  # two are a coincidence, not a pattern
+        ([3, 5, 9, 11], None),
+        ([4, 8, 12], None),  # every fourth beat: named by count, not as a pattern
+        ([], None),
+    ],
+)
+def test_bigeminy_and_trigeminy_need_three_premature_beats_in_the_pattern(indices, pattern):
+    assert criteria.premature_pattern(indices) == pattern

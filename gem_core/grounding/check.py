@@ -777,6 +777,22 @@ def _pause(d: Draft, m: Measurements):
     return _verdict(bool(found), d.negated), measured, evidence
 
 
+def _premature_pattern(kinds: tuple[str, ...], pattern: str):
+    """Bigeminy / trigeminy of premature beats of ``kinds`` (``criteria.premature_pattern``); the evidence
+    is those premature beats, as for a PVC or PAC claim."""
+    count = _premature(kinds)
+
+    def handler(d: Draft, m: Measurements):
+        _, measured, evidence = count(d, m)
+        found = criteria.premature_pattern(
+            pb["beat_index"] for pb in m.premature_beats if pb.get("kind") in kinds
+        )
+        measured += f"; pattern: {found or 'none'}"
+        return _verdict(found == pattern, d.negated), measured, evidence
+
+    return handler
+
+
 def _premature(kinds: tuple[str, ...]):
     def handler(d: Draft, m: Measurements):
         beats = [pb for pb in m.premature_beats if pb.get("kind") in kinds]
@@ -1340,6 +1356,12 @@ _HANDLERS = {
     "pvc": _premature(("PVC",)),
     "pac": _premature(("PAC",)),
     "premature_beat": _premature(("PVC", "PAC")),
+    "ventricular_bigeminy": _premature_pattern(("PVC",), "bigeminy"),
+    "ventricular_trigeminy": _premature_pattern(("PVC",), "trigeminy"),
+    "atrial_bigeminy": _premature_pattern(("PAC",), "bigeminy"),
+    "atrial_trigeminy": _premature_pattern(("PAC",), "trigeminy"),
+    "bigeminy": _premature_pattern(("PVC", "PAC"), "bigeminy"),
+    "trigeminy": _premature_pattern(("PVC", "PAC"), "trigeminy"),
     "rbbb": _bundle_branch_side(QRS_WIDE_MS, None),
     "lbbb": _bundle_branch_side(QRS_WIDE_MS, None),
     "bundle_branch_block": _qrs_width(QRS_WIDE_MS, None),

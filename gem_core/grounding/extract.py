@@ -31,6 +31,12 @@ FEATURE_PATTERNS: tuple[tuple[str, str], ...] = (
     ("atrial_flutter", r"atrial\s+flutter|(?-i:AFL)"),
     ("tachycardia", r"tachycardi\w*|rapid\s+ventricular\s+(?:response|rate)|(?-i:RVR)"),
     ("bradycardia", r"bradycardi\w*"),
+    ("ventricular_bigeminy", r"ventricular\s+bigemin\w*"),
+    ("ventricular_trigeminy", r"ventricular\s+trigemin\w*"),
+    ("atrial_bigeminy", r"(?:atrial|supraventricular)\s+bigemin\w*"),
+    ("atrial_trigeminy", r"(?:atrial|supraventricular)\s+trigemin\w*"),
+    ("bigeminy", r"bigemin\w*"),
+    ("trigeminy", r"trigemin\w*"),
     (
         "pvc",
         rf"premature\s+ventricular\s+{_BEATS}|ventricular\s+(?:premature|ectopic|extra)\s*{_BEATS}"
@@ -164,6 +170,12 @@ GLOBAL_FEATURES = frozenset(
         "higher_degree_av_block",
         "rr_interval",
         "pause",
+        "ventricular_bigeminy",
+        "ventricular_trigeminy",
+        "atrial_bigeminy",
+        "atrial_trigeminy",
+        "bigeminy",
+        "trigeminy",
     }
 )
 # Words that claim nothing without a value or a qualifier ("the rhythm is sinus bradycardia").
