@@ -21,8 +21,8 @@ Run: ``python bench/validate_measure.py [--quick]``
 3. Speed in the same run: ``measure`` against neurokit2's ``ecg_process`` on each of the 12 leads
    (``bench/features.py``'s baseline) on 10 s records; target ratio <= 0.5.
 4. Rhythms and interference whose reading is known: respiratory sinus arrhythmia (10-20% rate swing), ventricular
-   and atrial bigeminy and trigeminy, and normal hearts under baseline wander, 50 Hz mains hum and muscle noise:
-   how many records are read as drawn.
+   and atrial bigeminy and trigeminy, 2:1 AV block, 0.2 mV U waves without one, and normal hearts under baseline
+   wander, 50 Hz mains hum and muscle noise: how many records are read as drawn.
 """
 
 from __future__ import annotations
@@ -273,10 +273,24 @@ def report_rhythms(quick: bool) -> None:
             rate, noise=0.01, p_shape="raised_cosine", qrs_shape="raised_cosine", seed=rate
         )
         cases.append((f"normal heart, {kind} {level} mV", _interfere(ecg, kind, level, rate), {"Normal"}))
+    for rate, pr in itertools.product((30, 35, 40, 45, 50), (160, 240)):
+        ecg, _ = conduction_ecg(rate, pr_ms=pr, av_block_2to1=True, noise=0.015, p_shape="raised_cosine")
+        cases.append(
+            ("2:1 AV block (ventricles 30-50 bpm)", ecg, {"2:1"} | ({"I-AVB"} if pr > 200 else set()))
+        )
+    for rate, morph in itertools.product(rates, ("normal", "rsr", "slurred_s")):
+        qrs = {"normal": 90.0, "rsr": 130.0, "slurred_s": 150.0}[morph]
+        ecg, _ = conduction_ecg(rate, qrs, morphology=morph, u_mv=0.2, noise=0.015, p_shape="raised_cosine")
+        cases.append(
+            ("0.2 mV U waves", ecg, {{"normal": "Normal", "rsr": "RBBB", "slurred_s": "LBBB"}[morph]})
+        )
     print("\n4. rhythms and interference with a known reading (labels besides SB/STach)")
     wrong: dict[str, list] = {}
     for group, ecg, expected in cases:
-        labels = set(assess(measure(ecg)).diagnosis_labels) - {"SB", "STach"}
+        a = assess(measure(ecg))
+        labels = set(a.diagnosis_labels) - {"SB", "STach"} | (
+            {"2:1"} if "2:1 AV block" in a.diagnosis else set()
+        )
         if group.startswith("sinus arrhythmia") and labels == {"Normal"}:
             labels = expected  # too little swing to be irregular: sinus rhythm, also right
         wrong.setdefault(group, []).append(None if labels == expected else sorted(labels))

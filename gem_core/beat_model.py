@@ -78,6 +78,9 @@ _T = {
 }
 _P = {"I": 0.08, "II": 0.15, "V1": 0.06, "V2": 0.08, "V3": 0.08, "V4": 0.08, "V5": 0.08, "V6": 0.07}
 P_MS = 100.0
+# U wave (``u_mv`` scales it): largest in V2-V3, as it usually is, a third of that in the limb leads.
+_U = {"I": 0.3, "II": 0.4, "V1": 0.5, "V2": 1.0, "V3": 1.0, "V4": 0.7, "V5": 0.5, "V6": 0.4}
+U_AFTER_T_MS = (20.0, 180.0)
 QTC_MS = 420.0  # QT = QTC_MS * sqrt(RR s), at least QRS + 200 ms, ending 30 ms before the next QRS
 
 
@@ -153,6 +156,8 @@ def conduction_ecg(
     pvc_qrs_ms: float = 150.0,
     pac_every: int | None = None,
     pac_coupling: float = 0.7,
+    u_mv: float = 0.0,
+    av_block_2to1: bool = False,
 ) -> tuple[ECG, dict]:
     """A regular record with known QRS duration, PR interval and ST level; returns (ECG, truth).
 
@@ -175,7 +180,10 @@ def conduction_ecg(
     place does not conduct, so a compensatory pause follows (truth["pvc_onsets_ms"]; "qrs_onsets_ms"
     then holds the sinus beats only). ``pac_every`` does the same with premature atrial beats: an
     inverted P wave (a low atrial focus) at the sinus PR, the dominant QRS, and the sinus node reset, so
-    the next sinus beat follows one RR later (a non-compensatory pause; truth["pac_onsets_ms"]). ``truth``: qrs_ms, pr_ms, st_mv
+    the next sinus beat follows one RR later (a non-compensatory pause; truth["pac_onsets_ms"]). ``u_mv``
+    adds a U wave after every T wave (U_AFTER_T_MS after its end; ``u_mv`` in V2-V3, less elsewhere: _U).
+    ``av_block_2to1`` draws the atria at twice the ventricular rate: a second P wave, not conducted, half
+    an RR before each conducted one (2:1 AV block; truth["blocked_p_onsets_ms"]). ``truth``: qrs_ms, pr_ms, st_mv
     ({lead: mV} for every lead, 0 where none), heart_rate_bpm, morphology, qt_ms, qt_tangent_ms,
     qrs_onsets_ms (per beat). ``qt_ms`` ends where the T wave is drawn to end; the raised-cosine T returns
     to the baseline with zero slope, so a reader using the tangent method (tangent at the steepest point of
@@ -243,6 +251,21 @@ def conduction_ecg(
             drawn[:, lo:hi] += _beat(
                 t[lo:hi] - on, width, p_r, q_t, morph, levels, p_lobe, st_segment_ms, qrs_lobe, p_sign
             )
+    blocked = np.zeros(0)
+    if av_block_2to1:
+        if pr is None or rr / 2.0 < P_MS + 20.0:
+            raise GemError("a 2:1 AV block needs a conducted P wave and half an RR of at least 120 ms")
+        blocked = onsets - pr - rr / 2.0
+        p_wave = np.array([_P[lead] for lead in _DRAWN])[:, None]
+        for p_on in blocked:
+            lo, hi = np.searchsorted(t, [p_on, p_on + P_MS])
+            drawn[:, lo:hi] += p_wave * p_lobe(t[lo:hi], p_on, p_on + P_MS)
+    if u_mv:
+        u_wave = np.array([_U[lead] for lead in _DRAWN])[:, None] * u_mv
+        for on in onsets:
+            a, b = on + qt + U_AFTER_T_MS[0], on + qt + U_AFTER_T_MS[1]
+            lo, hi = np.searchsorted(t, [a, b])
+            drawn[:, lo:hi] += u_wave * _raised_cosine(t[lo:hi], a, b)
     if atrial_rate is not None:  # P waves of their own, from 170 ms into the record
         p_wave = np.array([_P[lead] for lead in _DRAWN])[:, None]
         for p_on in np.arange(170.0, duration_s * 1000.0, 60000.0 / atrial_rate):
@@ -274,6 +297,7 @@ def conduction_ecg(
         "qrs_onsets_ms": [float(x) for x in inside],
         "pvc_onsets_ms": [float(x) for x in pvcs if 0 < x < duration_s * 1000.0 - pvc_qt],
         "pac_onsets_ms": [float(x) for x in pacs if 0 < x < duration_s * 1000.0 - qt],
+        "blocked_p_onsets_ms": [float(x) for x in blocked if 0 < x < duration_s * 1000.0 - P_MS],
     }
     name = f"conduction-{morphology}-{round(heart_rate)}bpm-qrs{round(qrs_ms)}"
     return ECG(signal=signal, fs=fs, record_id=name, metadata={"source": "gem_core.beat_model"}), truth

@@ -137,6 +137,8 @@ P_MIN_SNR = 3.0  # a P wave must stand this many times above the representative 
 P_LEAD_SHARE = 0.5  # leads whose P is at least this share of the largest lead's P give an onset
 P_LEAD_AGREE_MS = 20.0  # those onsets must lie within this of their median (outlier leads dropped)
 P_VISIBLE_MV = 0.03  # the atrial wave under which _p_consistency counts a lead as having none
+BLOCKED_P_MIN_CORR = 0.85  # a second P wave half an RR before the conducted one (_blocked_p_wave)
+BLOCKED_P_MARGIN_MS = 40.0  # of baseline either side of the P wave, matched with it
 # Baseline filter: neurokit's ecg_clean high-pass (0.5 Hz; zero-phase, as AHA 2007 allows up to 0.67 Hz
 # for filters without phase distortion), run on a mirrored extension of the record (``_high_pass``).
 HIGH_PASS_HZ = 0.5
@@ -1199,6 +1201,63 @@ def _lead_p_bounds(
     return float(quiet[-1]), float(down + settled[0]), prom
 
 
+def _blocked_p_wave(
+    clean: np.ndarray, r: np.ndarray, fs: float, fid: dict, beats: np.ndarray, leads: list[int], pr_ms, p_ms
+) -> float | None:
+    """Where a second P wave, not conducted, stands half an RR before the conducted one on the
+    representative beats (2:1 AV block: the atria at twice the ventricular rate), as ms before the QRS
+    onset; None where there is none.
+
+    Per lead, the median over ``beats`` of the conducted P wave (its onset to offset, 10 ms either side)
+    and of the same span half a median RR earlier, searched +-10% of that half RR. Each span has its
+    straight line taken out (a T wave's slope under it); the spans of the ``leads`` are joined. Counted
+    where the earlier span matches the P wave at BLOCKED_P_MIN_CORR or more with a size between half and
+    twice its own, lies after the previous beat's T wave ends, and the P wave itself stands out
+    (P_VISIBLE_MV). A U wave seldom has the P wave's shape in two leads at once, nor its size."""
+    ms = fs / 1000.0
+    use = np.flatnonzero(beats)
+    use = use[use >= 1]
+    if len(use) < 3 or not leads or pr_ms is None or p_ms is None or not (pr_ms > 0 and p_ms > 0):
+        return None
+    rf = r.astype(np.float64)
+    rel_on = float(_nanmedian(fid["qrs_on"][use] - rf[use]))
+    rel_t_end = float(_nanmedian(fid["t_off"][use - 1] - rf[use - 1]))
+    rr = float(np.median(rf[use] - rf[use - 1]))
+    if not (math.isfinite(rel_on) and math.isfinite(rel_t_end)):
+        return None
+    p_on = rel_on - pr_ms * ms
+    span = np.arange(int(round(-BLOCKED_P_MARGIN_MS * ms)), int(round((p_ms + BLOCKED_P_MARGIN_MS) * ms)))
+    half = rr / 2.0
+    shifts = np.arange(int(round(-0.1 * half)), int(round(0.1 * half)) + 1)
+
+    def flat(x: np.ndarray) -> np.ndarray:  # the straight line through the span taken out
+        k = np.arange(x.shape[-1])
+        coef = np.polyfit(k, x.T, 1)
+        return x - (np.outer(coef[0], k) + coef[1][:, None]).reshape(x.shape)
+
+    def median_span(i: int, start: float) -> np.ndarray:
+        idx = np.clip(r[use][:, None] + int(round(start)) + span[None, :], 0, clean.shape[1] - 1)
+        return np.median(clean[i].astype(np.float64)[idx], axis=0)
+
+    own = np.stack([median_span(i, p_on) for i in leads])
+    if np.ptp(own, axis=1).max() < P_VISIBLE_MV:
+        return None
+    template = flat(own).ravel()
+    best, best_at, best_size = -1.0, None, 0.0
+    for shift in shifts:
+        start = p_on - half + shift
+        if start + span[0] < rel_t_end - rr:  # still inside the previous beat's T wave
+            continue
+        cand = flat(np.stack([median_span(i, start) for i in leads])).ravel()
+        denom = np.linalg.norm(cand) * np.linalg.norm(template)
+        corr = float(cand @ template / denom) if denom > 0 else 0.0
+        if corr > best:
+            best, best_at, best_size = corr, start, float(np.linalg.norm(cand) / np.linalg.norm(template))
+    if best_at is None or best < BLOCKED_P_MIN_CORR or not 0.5 <= best_size <= 2.0:
+        return None
+    return float((rel_on - best_at) / ms)
+
+
 def _p_inside_previous_t(fid: dict, r: np.ndarray, fs: float, beats: np.ndarray) -> bool:
     """True where the per-beat P peaks of ``beats`` lie, in the median, before the previous beat's T
     offset: inside the T wave, where a P wave cannot be told from the T wave it rides on (at fast rates,
@@ -1827,6 +1886,11 @@ def _measure_uncached(ecg: ECG) -> Measurements:
         for k in ("p_on", "p_peak", "p_off"):
             fid[k] = np.where(no_p, np.nan, fid[k])
 
+    blocked_p = (
+        _blocked_p_wave(clean, r, fs, fid, steady & p_present, reps, *p_template)
+        if p_template is not None and math.isfinite(p_template[0])
+        else None
+    )
     timing = _timing(fid, r, fs)
     st_point = _st_point_ms(r, fs)
     bad = _bad_beats(ecg.signal, clean, r, fs)
@@ -1858,6 +1922,7 @@ def _measure_uncached(ecg: ECG) -> Measurements:
     ok_names = {LEADS[i] for i in ok_idx}
     g = _global_values(r, fs, timing, p_present, lead_med, ok_names, quality, reps, p_template, steady)
     g["st_point_ms"] = st_point
+    g["blocked_p_wave_ms"] = None if blocked_p is None else round(blocked_p, 1)
     g["bad_windows"] = {
         LEADS[i]: _windows_ms(bad[i], r, fs, ecg.duration_ms) for i in range(len(LEADS)) if bad[i].any()
     }

@@ -383,7 +383,9 @@ def rate_and_rhythm(m: Measurements, usable: list[str]) -> tuple[list[Finding], 
         return findings, "af"
     if p_fraction is not None and p_fraction >= SINUS_MIN_P_WAVE_FRACTION:
         label, name = None, "sinus rhythm"
-        if hr is not None and hr < BRADYCARDIA_BPM:
+        if g.get("blocked_p_wave_ms") is not None:
+            pass  # 2:1 AV block: the sinus rate is twice the ventricular rate (av_block_2to1)
+        elif hr is not None and hr < BRADYCARDIA_BPM:
             label, name = "SB", "sinus bradycardia"
         elif hr is not None and hr > TACHYCARDIA_BPM:
             label, name = "STach", "sinus tachycardia"
@@ -537,6 +539,34 @@ def premature_beats(m: Measurements, rhythm: str) -> list[Finding]:
             )
         )
     return findings
+
+
+def av_block_2to1(m: Measurements, rhythm: str, usable: list[str]) -> list[Finding]:
+    """2:1 AV block: a second P wave, shaped like the conducted one, half an RR interval before it on the
+    representative beats (``features._blocked_p_wave``): the atria beat at twice the ventricular rate and
+    every other P wave is not conducted (AHA/ACCF/HRS 2009 Part III: 2:1 block, second-degree, its type
+    not decidable from the ECG alone)."""
+    at = _num(m.global_values.get("blocked_p_wave_ms"))
+    if rhythm != "sinus" or at is None:
+        return []
+    lead = _rhythm_lead(usable)
+    sentence = (
+        "Midway between the conducted P waves stands a second P wave of the same shape that the ventricles "
+        "skip: the atrial rate is twice the ventricular rate, a 2:1 AV block."
+    )
+    return [
+        Finding(
+            "av_block_2to1",
+            sentence,
+            "av_block_2to1",
+            "2:1 AV block",
+            leads=[lead],
+            abnormal=True,
+            source="AHA/ACCF/HRS 2009 Part III",
+            evidence=spans(m, [lead], "p_amplitude", per_lead=3),
+            details={"diagnosis": "2:1 AV block", "blocked_p_wave_ms": at},
+        )
+    ]
 
 
 def pr_interval(m: Measurements, rhythm: str, usable: list[str]) -> list[Finding]:
@@ -1479,6 +1509,7 @@ def assess(m: Measurements, metadata: dict | None = None) -> Assessment:
     findings, rhythm = rate_and_rhythm(m, usable)
     findings = unreadable_windows(m, usable) + findings
     findings += premature_beats(m, rhythm)
+    findings += av_block_2to1(m, rhythm, usable)
     findings += pr_interval(m, rhythm, usable)
     qrs_findings, qrs_kind = qrs_conduction(m, usable, metadata)
     findings += qrs_findings

@@ -503,3 +503,41 @@ def test_atrial_bigeminy_is_sinus_rhythm_with_pacs_not_atrial_fibrillation(rate,
     assert f"(atrial {'bigeminy' if every == 2 else 'trigeminy'})" in pac.sentence
     (claim,) = ground("Ventricular bigeminy.", m, final=True)  # the premature beats are atrial
     assert claim["verdict"] == "contradicted"
+
+
+@pytest.mark.parametrize(("rate", "pr"), [(30, 160), (35, 240), (40, 160)])
+@pytest.mark.parametrize("noise", [0.015, 0.04])
+def test_2_to_1_av_block_is_not_a_normal_ecg(rate, pr, noise):
+    """Atria at twice the ventricular rate, every other P wave not conducted: the conducted P wave locks to
+    the QRS as in sinus rhythm, and the record read "normal sinus rhythm; normal ECG" (or sinus
+    bradycardia). The second P wave midway between the conducted ones is now looked for and named."""
+    ecg, truth = conduction_ecg(rate, pr_ms=pr, av_block_2to1=True, noise=noise, p_shape="raised_cosine")
+    m = measure(ecg)
+    assert m.global_values["pr_ms"] == pytest.approx(pr, abs=20)  # 5 beats at 30 bpm under 0.04 mV: 141 ms
+    assert m.global_values["blocked_p_wave_ms"] == pytest.approx(pr + 30000.0 / rate, rel=0.1)
+    a = assess(m)
+    assert not a.normal and "2:1 AV block" in a.diagnosis, a.diagnosis
+    assert a.diagnosis[0] == "sinus rhythm"  # the sinus rate is the atrial one, twice the ventricular
+    (finding,) = [f for f in a.findings if f.key == "av_block_2to1"]
+    claims = ground(finding.sentence, m, final=True)
+    assert "av_block_2to1" in [c["feature"] for c in claims]
+    assert all(c["verdict"] == "supported" for c in claims), claims
+
+
+def test_no_2_to_1_av_block_on_normal_hearts_with_u_waves():
+    """A U wave after the T wave stands where a blocked P wave would at some rates; up to 0.2 mV (twice a
+    usual U wave) it is not read as one, on any of the three QRS morphologies, 40-110 bpm."""
+    flagged = []
+    for rate, u, (morph, qrs) in itertools.product(
+        (40, 50, 60, 75, 90, 110), (0.0, 0.1, 0.2), (("normal", 90), ("rsr", 130), ("slurred_s", 150))
+    ):
+        ecg, _ = conduction_ecg(rate, qrs, morphology=morph, u_mv=u, noise=0.015, p_shape="raised_cosine")
+        m = measure(ecg)
+        if m.global_values["blocked_p_wave_ms"] is not None or "2:1 AV block" in assess(m).diagnosis:
+            flagged.append((rate, u, morph))
+    assert flagged == []
+    (claim,) = ground("2:1 AV block.", m, final=True)
+    assert claim["verdict"] == "contradicted"
+    assert [c["feature"] for c in ground("Atrial flutter with 2:1 conduction.", m, final=True)] == [
+        "atrial_flutter"
+    ]

@@ -687,6 +687,26 @@ def _sinus_arrhythmia(d: Draft, m: Measurements):
     return _verdict(ok, d.negated), text, _rhythm_evidence(m, d.feature)
 
 
+def _av_block_2to1(d: Draft, m: Measurements):
+    """2:1 AV block: a second P wave half an RR before the conducted one (features._blocked_p_wave). Not
+    found is "contradicted" only where the conducted P wave was measured (a 2:1 block's second P wave can
+    hide in the T wave at higher rates; the measurements then say nothing)."""
+    at = m.global_values.get("blocked_p_wave_ms")
+    if at is not None:
+        return (
+            _verdict(True, d.negated),
+            f"second P wave {at:.0f} ms before the QRS onset",
+            _rhythm_evidence(m, d.feature),
+        )
+    if m.global_values.get("pr_ms") is None:
+        return NOT_CHECKABLE, "no conducted P wave measured", _rhythm_evidence(m, d.feature)
+    return (
+        _verdict(False, d.negated),
+        "no second P wave between the conducted ones",
+        _rhythm_evidence(m, d.feature),
+    )
+
+
 def _irregular(m: Measurements) -> bool | None:
     """Irregular: the dominant beats' RR irregularity above the limit, or premature beats interrupting them."""
     irr = _dominant_irregularity(m)
@@ -1349,6 +1369,7 @@ _HANDLERS = {
     "sinus_bradycardia": _rate_category("<", BRADYCARDIA_BPM, sinus=True),
     "sinus_rhythm": _sinus_rhythm,
     "sinus_arrhythmia": _sinus_arrhythmia,
+    "av_block_2to1": _av_block_2to1,
     "atrial_fibrillation": _atrial_fibrillation,
     "rhythm": _rhythm,
     "rr_interval": _rr_interval,

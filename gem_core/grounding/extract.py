@@ -63,6 +63,7 @@ FEATURE_PATTERNS: tuple[tuple[str, str], ...] = (
         "first_degree_av_block",
         r"(?:first|1st)[\s-]+degree\s+(?:AV\s+|A-V\s+|atrioventricular\s+|heart\s+)?block|(?-i:I-AVB|1AVB)",
     ),
+    ("av_block_2to1", r"2\s*:\s*1\s+(?:AV\s+|A-V\s+|atrioventricular\s+|heart\s+)?block"),
     (
         "higher_degree_av_block",
         r"(?:second|third|2nd|3rd)[\s-]+degree\s+(?:AV\s+|A-V\s+|atrioventricular\s+|heart\s+)?block"
@@ -168,6 +169,7 @@ GLOBAL_FEATURES = frozenset(
         "lpfb",
         "first_degree_av_block",
         "higher_degree_av_block",
+        "av_block_2to1",
         "rr_interval",
         "pause",
         "ventricular_bigeminy",
