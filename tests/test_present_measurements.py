@@ -21,3 +21,12 @@ def test_lead_rows_hold_the_leads_own_values_and_globals_are_listed_once():
     assert glob["QTc (Fridericia, for this rate)"].endswith(" ms")  # 118 bpm: Bazett over-corrects
     assert glob["ST read at"] == "J+40 ms"
     assert int(glob["QTc (Fridericia, for this rate)"].split()[0]) < int(glob["QTc (Bazett)"].split()[0])
+
+
+def test_a_non_conducted_p_wave_is_listed_only_where_there_is_one():
+    from gem_core.beat_model import conduction_ecg
+
+    blocked = measure(conduction_ecg(35, av_block_2to1=True, noise=0.015, p_shape="raised_cosine")[0])
+    rows = present.global_table(blocked).set_index("measurement")["value"]
+    assert rows["Non-conducted P wave"].endswith("ms before the QRS onset")
+    assert "Non-conducted P wave" not in set(present.global_table(measure(synthetic_ecg(70)))["measurement"])
