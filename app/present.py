@@ -132,6 +132,8 @@ def global_table(measurements) -> pd.DataFrame:
         ("Beats", _fmt(g.get("n_beats"))),
         ("Premature beats", str(len(measurements.premature_beats))),
     ]
+    if g.get("dissociated_atrial_rate_bpm") is not None:  # complete AV block: the atria at their own rate
+        rows.insert(1, ("Atrial rate (dissociated)", _fmt(g["dissociated_atrial_rate_bpm"]) + " /min"))
     if g.get("blocked_p_wave_ms") is not None:  # 2:1 AV block: the second, non-conducted P wave
         rows.insert(3, ("Non-conducted P wave", f"{_fmt(g['blocked_p_wave_ms'])} ms before the QRS onset"))
     if not measurements.enough_beats and measurements.message:

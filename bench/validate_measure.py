@@ -21,8 +21,8 @@ Run: ``python bench/validate_measure.py [--quick]``
 3. Speed in the same run: ``measure`` against neurokit2's ``ecg_process`` on each of the 12 leads
    (``bench/features.py``'s baseline) on 10 s records; target ratio <= 0.5.
 4. Rhythms and interference whose reading is known: respiratory sinus arrhythmia (10-20% rate swing), ventricular
-   and atrial bigeminy and trigeminy, 2:1 AV block, 0.2 mV U waves without one, and normal hearts under baseline
-   wander, 50 Hz mains hum and muscle noise: how many records are read as drawn.
+   and atrial bigeminy and trigeminy, 2:1 and complete AV block, 0.2 mV U waves, and normal hearts under
+   baseline wander, 50 Hz mains hum and muscle noise: how many records are read as drawn.
 """
 
 from __future__ import annotations
@@ -278,6 +278,15 @@ def report_rhythms(quick: bool) -> None:
         cases.append(
             ("2:1 AV block (ventricles 30-50 bpm)", ecg, {"2:1"} | ({"I-AVB"} if pr > 200 else set()))
         )
+    for (rate, atria), morph in itertools.product(
+        ((30, 75), (35, 90), (40, 60), (40, 110), (45, 75)), ("normal", "slurred_s")
+    ):
+        qrs = 150.0 if morph == "slurred_s" else 90.0
+        ecg, _ = conduction_ecg(
+            rate, qrs, morphology=morph, atrial_rate=atria, noise=0.015, p_shape="raised_cosine"
+        )
+        expected = {"3AVB"} | ({"LBBB"} if morph == "slurred_s" else set())
+        cases.append(("complete AV block (30-45 bpm)", ecg, expected))
     for rate, morph in itertools.product(rates, ("normal", "rsr", "slurred_s")):
         qrs = {"normal": 90.0, "rsr": 130.0, "slurred_s": 150.0}[morph]
         ecg, _ = conduction_ecg(rate, qrs, morphology=morph, u_mv=0.2, noise=0.015, p_shape="raised_cosine")
@@ -291,6 +300,7 @@ def report_rhythms(quick: bool) -> None:
         labels = set(a.diagnosis_labels) - {"SB", "STach"} | (
             {"2:1"} if "2:1 AV block" in a.diagnosis else set()
         )
+        labels |= {"3AVB"} if "complete AV block" in a.diagnosis else set()
         if group.startswith("sinus arrhythmia") and labels == {"Normal"}:
             labels = expected  # too little swing to be irregular: sinus rhythm, also right
         wrong.setdefault(group, []).append(None if labels == expected else sorted(labels))

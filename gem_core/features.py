@@ -61,6 +61,7 @@ from gem_core.criteria import (
     AF_MIN_NORMALISED_RMSSD,
     COMPLETE_BBB_QRS_MS,
     FIRST_DEGREE_AVB_PR_MS,
+    SINUS_MIN_P_WAVE_FRACTION,
     ST_FAST_BPM,
     ST_POINT_FAST_MS,
     ST_POINT_MS,
@@ -139,6 +140,12 @@ P_LEAD_AGREE_MS = 20.0  # those onsets must lie within this of their median (out
 P_VISIBLE_MV = 0.03  # the atrial wave under which _p_consistency counts a lead as having none
 BLOCKED_P_MIN_CORR = 0.85  # a second P wave half an RR before the conducted one (_blocked_p_wave)
 BLOCKED_P_MARGIN_MS = 40.0  # of baseline either side of the P wave, matched with it
+# Atrial waves on their own (_dissociated_atrial_rate): a P-wave-sized lobe, how far a wave must stand out
+# (P_VISIBLE_MV, the size under which no P wave is counted), how many in a regular row.
+ATRIAL_LOBE_MS = 100.0
+ATRIAL_MIN_PROMINENCE_MV = 0.03
+ATRIAL_MIN_WAVES = 4
+ATRIAL_MIN_RATIO = 1.2  # atria at least this much faster than the ventricles (complete AV block)
 # Baseline filter: neurokit's ecg_clean high-pass (0.5 Hz; zero-phase, as AHA 2007 allows up to 0.67 Hz
 # for filters without phase distortion), run on a mirrored extension of the record (``_high_pass``).
 HIGH_PASS_HZ = 0.5
@@ -1258,6 +1265,68 @@ def _blocked_p_wave(
     return float((rel_on - best_at) / ms)
 
 
+def _dissociated_atrial_rate(
+    clean: np.ndarray, r: np.ndarray, fs: float, leads: list[int], fid: dict
+) -> float | None:
+    """The rate (bpm) of atrial waves that recur regularly on their own, unrelated to the QRS complexes,
+    or None: complete AV block's P waves, which no QRS-locked search finds.
+
+    The QRS-T complexes are cancelled (each lead's median beat from the QRS onset to the T wave's end
+    subtracted at every beat: the atrial waves, at their own rate, average out of it; the TP segments are
+    left as they are, since with few beats the median keeps the P waves of the phase most beats share and
+    its subtraction would leave inverted ones between them), and what is left is matched with a P-wave-sized lobe (ATRIAL_LOBE_MS), the ``leads`` joined. Counted where at
+    least ATRIAL_MIN_WAVES peaks stand ATRIAL_MIN_PROMINENCE_MV or more out of it (and three times its
+    median) at intervals within 10% of their median, for an atrial rate of 40-180 bpm (cancellation after
+    Slocum et al. 1992, Stridh & Sornmo 2001, used there for fibrillatory waves)."""
+    if len(r) < 4 or not leads:
+        return None
+    rr = int(np.median(np.diff(r)))
+    ms = fs / 1000.0
+    rel_on = _nanmedian(fid["qrs_on"] - r) if np.isfinite(fid["qrs_on"]).any() else math.nan
+    rel_end = _nanmedian(fid["t_off"] - r) if np.isfinite(fid["t_off"]).any() else math.nan
+    if not (math.isfinite(rel_on) and math.isfinite(rel_end)):
+        return None
+    before, after = int(-rel_on + 10 * ms), int(min(rel_end + 20 * ms, rr - 10 * ms))
+    n = int(round(ATRIAL_LOBE_MS * fs / 1000.0))
+    lobe = np.sin(np.pi * np.arange(n) / n)
+    kernel = (lobe - lobe.mean()) / float(((lobe - lobe.mean()) ** 2).sum())  # output: a lobe's height in mV
+    energy = np.zeros(clean.shape[1])
+    for i in leads:
+        sig = clean[i].astype(np.float64)
+        idx = np.clip(r[:, None] + np.arange(-before, after)[None, :], 0, len(sig) - 1)
+        template = np.median(sig[idx], axis=0)
+        left = sig.copy()
+        for k in range(len(r)):
+            lo, hi = r[k] - before, r[k] + after
+            a, b = max(lo, 0), min(hi, len(sig))
+            left[a:b] = sig[a:b] - template[a - lo : b - lo]
+        energy += np.convolve(left, kernel[::-1], mode="same") ** 2
+    energy = np.sqrt(energy)
+    edge = r[0] - before, r[-1] + after  # between the first and the last beat
+    peaks, props = find_peaks(energy, distance=int(0.3 * fs), prominence=ATRIAL_MIN_PROMINENCE_MV)
+    prom = props["prominences"]
+    keep = (peaks > edge[0]) & (peaks < edge[1]) & (prom >= 3.0 * np.median(energy))
+    if keep.any():  # waves of one size: noise peaks that pass the floor are smaller than the P waves
+        keep &= prom >= 0.5 * float(np.max(prom[keep]))
+    peaks = peaks[keep]
+    if len(peaks) < ATRIAL_MIN_WAVES:
+        return None
+    pp = np.diff(peaks) * 1000.0 / fs
+    mid = float(np.min(pp[pp >= 0.8 * np.median(pp)]))  # the atrial cycle (a wave lost in a QRS doubles one)
+    steps = pp / mid
+    on_beat = np.abs(steps - np.round(steps)) <= 0.1 * np.round(steps)
+    ventricular = 60000.0 * fs / 1000.0 / float(rr)
+    if np.mean(on_beat & (np.round(steps) <= 2)) < 0.8 or not 40.0 <= 60000.0 / mid <= 180.0:
+        return None
+    ratio = 60000.0 / mid / ventricular
+    # atria slower than the ventricles are not a complete AV block's; at 1, 2 or 3 times the ventricular
+    # rate the waves may be what the cancellation leaves of each beat (its edges), and a whole-number
+    # ratio locks to the QRS like conduction does (2:1 is _blocked_p_wave's)
+    if ratio < ATRIAL_MIN_RATIO or abs(ratio - round(ratio)) < 0.1:
+        return None
+    return 60000.0 / float(np.median(pp[np.round(steps) == 1])) if (np.round(steps) == 1).any() else None
+
+
 def _p_inside_previous_t(fid: dict, r: np.ndarray, fs: float, beats: np.ndarray) -> bool:
     """True where the per-beat P peaks of ``beats`` lie, in the median, before the previous beat's T
     offset: inside the T wave, where a P wave cannot be told from the T wave it rides on (at fast rates,
@@ -1891,6 +1960,12 @@ def _measure_uncached(ecg: ECG) -> Measurements:
         if p_template is not None and math.isfinite(p_template[0])
         else None
     )
+    # no P wave locked to the QRS in a regular rhythm: atrial waves of their own (complete AV block)?
+    regular = len(r) > 3 and _rr_irregularity(_rr_ms(r, fs)) <= AF_MIN_NORMALISED_RMSSD
+    sinus_like = float(np.mean(p_present[steady])) >= SINUS_MIN_P_WAVE_FRACTION
+    atrial_rate = (
+        _dissociated_atrial_rate(clean, r, fs, reps[:2], fid) if regular and not sinus_like else None
+    )
     timing = _timing(fid, r, fs)
     st_point = _st_point_ms(r, fs)
     bad = _bad_beats(ecg.signal, clean, r, fs)
@@ -1923,6 +1998,7 @@ def _measure_uncached(ecg: ECG) -> Measurements:
     g = _global_values(r, fs, timing, p_present, lead_med, ok_names, quality, reps, p_template, steady)
     g["st_point_ms"] = st_point
     g["blocked_p_wave_ms"] = None if blocked_p is None else round(blocked_p, 1)
+    g["dissociated_atrial_rate_bpm"] = None if atrial_rate is None else round(atrial_rate, 1)
     g["bad_windows"] = {
         LEADS[i]: _windows_ms(bad[i], r, fs, ecg.duration_ms) for i in range(len(LEADS)) if bad[i].any()
     }

@@ -424,6 +424,30 @@ def rate_and_rhythm(m: Measurements, usable: list[str]) -> tuple[list[Finding], 
             )
         return findings, "sinus"
     rhythm = "irregular" if irregular else "regular_no_p"
+    if rhythm == "regular_no_p" and _num(g.get("dissociated_atrial_rate_bpm")) is not None:
+        # atrial waves at their own, faster rate (features._dissociated_atrial_rate): complete AV block
+        sentence = (
+            f"{p_text}; atrial waves recur regularly at their own, faster rate, unrelated to the QRS "
+            "complexes (AV dissociation): complete AV block, the ventricles following an escape rhythm."
+        )
+        findings.append(
+            Finding(
+                "rhythm",
+                sentence,
+                "rhythm",
+                "complete AV block",
+                leads=[lead],
+                abnormal=True,
+                source="AHA/ACCF/HRS 2009 Part III",
+                evidence=hr_ev,
+                details={
+                    **details,
+                    "diagnosis": "complete AV block",
+                    "atrial_rate_bpm": g["dissociated_atrial_rate_bpm"],
+                },
+            )
+        )
+        return findings, rhythm
     sentence = f"{p_text}; the atrial rhythm cannot be determined from the measurements."
     if not irregular and hr is not None and FLUTTER_2TO1_BPM[0] <= hr <= FLUTTER_2TO1_BPM[1]:
         sentence = (
@@ -1555,6 +1579,8 @@ def assess(m: Measurements, metadata: dict | None = None) -> Assessment:
             "regular_no_p": "a rhythm of undetermined origin",
             "irregular": "an irregular rhythm of undetermined origin",
         }[rhythm]
+        if any(f.key == "rhythm" and f.value == "complete AV block" for f in findings):
+            rhythm_name = "an escape rhythm"
         rhythm_name = _rhythm_name(diag_labels, rhythm_name)
         rest = [_DIAGNOSIS_NAMES[lab] for lab in diag_labels if lab not in rhythm_labels]
         rest += [f.details["diagnosis"] for f in abnormal if not f.label and f.details.get("diagnosis")]

@@ -541,3 +541,54 @@ def test_no_2_to_1_av_block_on_normal_hearts_with_u_waves():
     assert [c["feature"] for c in ground("Atrial flutter with 2:1 conduction.", m, final=True)] == [
         "atrial_flutter"
     ]
+
+
+@pytest.mark.parametrize(
+    ("ventricles", "atria", "morph"),
+    [
+        (35, 75, "normal"),
+        (35, 90, "slurred_s"),
+        (40, 60, "normal"),
+        (40, 90, "slurred_s"),
+        (45, 110, "normal"),
+    ],
+)
+def test_complete_av_block_is_named_from_atrial_waves_unrelated_to_the_qrs(ventricles, atria, morph):
+    """P waves marching at their own rate through a slow escape rhythm: no P wave is locked to the QRS, and
+    the record read "a rhythm of undetermined origin". The QRS-T complexes are cancelled and the atrial
+    waves left over are counted: complete AV block, at the atrial rate drawn. (Found on 74 of 104 such
+    records of 30-45 bpm: 3 of 16 at 30 bpm, where 10 s hold five beats; whole-number ratios left out.)"""
+    qrs = 150.0 if morph == "slurred_s" else 90.0
+    ecg, _ = conduction_ecg(
+        ventricles, qrs, morphology=morph, atrial_rate=atria, noise=0.015, p_shape="raised_cosine"
+    )
+    m = measure(ecg)
+    assert m.global_values["dissociated_atrial_rate_bpm"] == pytest.approx(atria, abs=3)
+    a = assess(m)
+    assert "complete AV block" in a.diagnosis and a.diagnosis[0] == "an escape rhythm", a.diagnosis
+    (rhythm,) = [f for f in a.findings if f.key == "rhythm"]
+    claims = ground(rhythm.sentence, m, final=True)
+    assert "complete_av_block" in [c["feature"] for c in claims]
+    assert all(c["verdict"] == "supported" for c in claims), claims
+
+
+def test_no_complete_av_block_without_atrial_waves_of_their_own():
+    """Junctional rhythms (no P wave), sinus rhythm and 0.2 mV U waves, 40-160 bpm, three QRS shapes: what
+    the cancellation leaves of each beat recurs at the ventricular rate or twice it, never counted."""
+    flagged = []
+    for rate, (morph, qrs), kind in itertools.product(
+        (40, 60, 75, 100, 130, 160), (("normal", 90), ("rsr", 130), ("slurred_s", 150)), ("junctional", "u")
+    ):
+        pr, u = (None, 0.0) if kind == "junctional" else (None, 0.2)
+        ecg, _ = conduction_ecg(rate, qrs, pr_ms=pr, morphology=morph, u_mv=u, noise=0.015)
+        m = measure(ecg)
+        if (
+            m.global_values["dissociated_atrial_rate_bpm"] is not None
+            or "complete AV block" in assess(m).diagnosis
+        ):
+            flagged.append((rate, morph, kind))
+    assert flagged == []
+    sinus = measure(conduction_ecg(60, noise=0.015)[0])
+    assert sinus.global_values["dissociated_atrial_rate_bpm"] is None
+    (claim,) = ground("Complete heart block.", sinus, final=True)
+    assert claim["verdict"] == "contradicted"

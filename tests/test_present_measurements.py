@@ -30,3 +30,11 @@ def test_a_non_conducted_p_wave_is_listed_only_where_there_is_one():
     rows = present.global_table(blocked).set_index("measurement")["value"]
     assert rows["Non-conducted P wave"].endswith("ms before the QRS onset")
     assert "Non-conducted P wave" not in set(present.global_table(measure(synthetic_ecg(70)))["measurement"])
+
+
+def test_the_atrial_rate_of_a_complete_av_block_is_listed():
+    from gem_core.beat_model import conduction_ecg
+
+    m = measure(conduction_ecg(35, atrial_rate=75, noise=0.015, p_shape="raised_cosine")[0])
+    rows = present.global_table(m).set_index("measurement")["value"]
+    assert rows["Atrial rate (dissociated)"] == "75 /min"

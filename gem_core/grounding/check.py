@@ -707,6 +707,23 @@ def _av_block_2to1(d: Draft, m: Measurements):
     )
 
 
+def _complete_av_block(d: Draft, m: Measurements):
+    """Complete AV block / AV dissociation: atrial waves at their own, faster rate, unrelated to the QRS
+    (features._dissociated_atrial_rate). Where P waves are locked to the QRS (sinus rhythm) it is
+    contradicted; otherwise not finding such waves says nothing (they can hide in the QRS-T)."""
+    rate = m.global_values.get("dissociated_atrial_rate_bpm")
+    if rate is not None:
+        return (
+            _verdict(True, d.negated),
+            f"atrial waves at {rate:.0f}/min, unrelated to the QRS",
+            _rhythm_evidence(m, d.feature),
+        )
+    sinus, text = _sinus(m)
+    if sinus:
+        return _verdict(False, d.negated), text, _rhythm_evidence(m, d.feature)
+    return NOT_CHECKABLE, "no atrial waves of their own found", _rhythm_evidence(m, d.feature)
+
+
 def _irregular(m: Measurements) -> bool | None:
     """Irregular: the dominant beats' RR irregularity above the limit, or premature beats interrupting them."""
     irr = _dominant_irregularity(m)
@@ -1370,6 +1387,7 @@ _HANDLERS = {
     "sinus_rhythm": _sinus_rhythm,
     "sinus_arrhythmia": _sinus_arrhythmia,
     "av_block_2to1": _av_block_2to1,
+    "complete_av_block": _complete_av_block,
     "atrial_fibrillation": _atrial_fibrillation,
     "rhythm": _rhythm,
     "rr_interval": _rr_interval,

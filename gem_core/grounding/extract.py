@@ -63,6 +63,11 @@ FEATURE_PATTERNS: tuple[tuple[str, str], ...] = (
         "first_degree_av_block",
         r"(?:first|1st)[\s-]+degree\s+(?:AV\s+|A-V\s+|atrioventricular\s+|heart\s+)?block|(?-i:I-AVB|1AVB)",
     ),
+    (
+        "complete_av_block",
+        r"complete\s+(?:AV\s+|A-V\s+|atrioventricular\s+|heart\s+)block"
+        r"|(?:third|3rd)[\s-]+degree\s+(?:AV\s+|A-V\s+|atrioventricular\s+|heart\s+)?block|AV\s+dissociation",
+    ),
     ("av_block_2to1", r"2\s*:\s*1\s+(?:AV\s+|A-V\s+|atrioventricular\s+|heart\s+)?block"),
     (
         "higher_degree_av_block",
@@ -170,6 +175,7 @@ GLOBAL_FEATURES = frozenset(
         "first_degree_av_block",
         "higher_degree_av_block",
         "av_block_2to1",
+        "complete_av_block",
         "rr_interval",
         "pause",
         "ventricular_bigeminy",
