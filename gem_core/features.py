@@ -432,11 +432,14 @@ def _consensus_r_peaks(clean: np.ndarray, fs: float, usable: np.ndarray) -> tupl
     # the shared R peak: the median of the leads' peak times (one lead's detector may sit on a Q or S)
     centre = np.array([int(np.median(times[bounds[c] : bounds[c + 1]])) for c in range(n_clusters)])
     # a QRS has steep slopes in many leads: drop candidates whose spatial velocity is under 30% of the
-    # typical beat's (P or T waves several leads' detectors picked up during a long pause)
+    # typical beat's (P or T waves several leads' detectors picked up during a long pause). The typical
+    # beat is the 90th percentile, not the median: in complete AV block at 30 bpm the P waves the
+    # detectors took for beats outnumbered the QRS complexes (8 to 5 at atria of 75/min)
     sv = _spatial_velocity(clean, leads)
     half = int(0.1 * fs)
     strength = np.array([sv[max(0, t - half) : t + half + 1].max() for t in centre])
-    strong = strength >= 0.3 * np.median(strength[kept]) if kept.any() else np.ones(n_clusters, bool)
+    typical = float(np.percentile(strength[kept], 90)) if kept.any() else 0.0
+    strong = strength >= 0.3 * typical if kept.any() else np.ones(n_clusters, bool)
     kept &= strong
     _search_back(kept, centre, np.where(strong, support, 0), fs, min_support=min(need, 2))
     shared: list[int] = []
