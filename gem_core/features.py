@@ -1624,6 +1624,11 @@ def _st_point_ms(r: np.ndarray, fs: float) -> float:
     return ST_POINT_FAST_MS if 60.0 / rr > ST_FAST_BPM else ST_POINT_MS
 
 
+def _rr_before(r: np.ndarray, fs: float) -> np.ndarray:
+    """Per beat, the RR interval (ms) from the beat before it; NaN for the first."""
+    return np.concatenate([[np.nan], np.diff(r) * 1000.0 / fs])
+
+
 def _timing(fid: dict, r: np.ndarray, fs: float) -> dict[str, np.ndarray]:
     """Intervals shared by all leads, per beat (ms)."""
     to_ms = 1000.0 / fs
@@ -1837,7 +1842,7 @@ def _qrs_morphology_corr(clean, r, fs, ok_idx) -> np.ndarray:
     template = np.median(rows, axis=0)
     classes = _two_morphologies(rows)
     if classes is not None:
-        rr1 = np.concatenate([[np.nan], np.diff(r.astype(np.float64))])
+        rr1 = _rr_before(r, fs)
         later = max(classes, key=lambda c: _nanmedian(rr1[c]) if np.isfinite(rr1[c]).any() else -np.inf)
         template = np.median(rows[later], axis=0)
     return _row_corr(rows, template)
@@ -1936,7 +1941,7 @@ def _measure_uncached(ecg: ECG) -> Measurements:
     # P waves: delineated, plausibly placed AND time-locked to the QRS (pre-QRS segment matches median)
     # the beats on time of the dominant morphology: the P waves of premature beats (atrial bigeminy: half
     # of them) are their own, and a median over both shapes matches neither
-    steady = dominant & ~_early_beats(np.concatenate([[np.nan], np.diff(r) * 1000.0 / fs]))[0]
+    steady = dominant & ~_early_beats(_rr_before(r, fs))[0]
     steady = steady if steady.sum() >= 3 else dominant
     p_lock = _p_consistency(clean, r, fs, reps[:2] if len(reps) > 1 else reps, steady)
     locked = np.median(p_lock[steady]) >= P_LOCK_RECORD  # atrial waves time-locked to the dominant QRS

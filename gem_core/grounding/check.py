@@ -691,37 +691,25 @@ def _av_block_2to1(d: Draft, m: Measurements):
     """2:1 AV block: a second P wave half an RR before the conducted one (features._blocked_p_wave). Not
     found is "contradicted" only where the conducted P wave was measured (a 2:1 block's second P wave can
     hide in the T wave at higher rates; the measurements then say nothing)."""
-    at = m.global_values.get("blocked_p_wave_ms")
+    at, ev = m.global_values.get("blocked_p_wave_ms"), _rhythm_evidence(m, d.feature)
     if at is not None:
-        return (
-            _verdict(True, d.negated),
-            f"second P wave {at:.0f} ms before the QRS onset",
-            _rhythm_evidence(m, d.feature),
-        )
+        return _verdict(True, d.negated), f"second P wave {at:.0f} ms before the QRS onset", ev
     if m.global_values.get("pr_ms") is None:
-        return NOT_CHECKABLE, "no conducted P wave measured", _rhythm_evidence(m, d.feature)
-    return (
-        _verdict(False, d.negated),
-        "no second P wave between the conducted ones",
-        _rhythm_evidence(m, d.feature),
-    )
+        return NOT_CHECKABLE, "no conducted P wave measured", ev
+    return _verdict(False, d.negated), "no second P wave between the conducted ones", ev
 
 
 def _complete_av_block(d: Draft, m: Measurements):
     """Complete AV block / AV dissociation: atrial waves at their own, faster rate, unrelated to the QRS
     (features._dissociated_atrial_rate). Where P waves are locked to the QRS (sinus rhythm) it is
     contradicted; otherwise not finding such waves says nothing (they can hide in the QRS-T)."""
-    rate = m.global_values.get("dissociated_atrial_rate_bpm")
+    rate, ev = m.global_values.get("dissociated_atrial_rate_bpm"), _rhythm_evidence(m, d.feature)
     if rate is not None:
-        return (
-            _verdict(True, d.negated),
-            f"atrial waves at {rate:.0f}/min, unrelated to the QRS",
-            _rhythm_evidence(m, d.feature),
-        )
+        return _verdict(True, d.negated), f"atrial waves at {rate:.0f}/min, unrelated to the QRS", ev
     sinus, text = _sinus(m)
     if sinus:
-        return _verdict(False, d.negated), text, _rhythm_evidence(m, d.feature)
-    return NOT_CHECKABLE, "no atrial waves of their own found", _rhythm_evidence(m, d.feature)
+        return _verdict(False, d.negated), text, ev
+    return NOT_CHECKABLE, "no atrial waves of their own found", ev
 
 
 def _irregular(m: Measurements) -> bool | None:
