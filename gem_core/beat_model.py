@@ -112,6 +112,8 @@ def _beat(
     st_segment: float | None = None,
     qrs_lobe=_half_sine,
     p_sign: float = 1.0,
+    p_scale: float = 1.0,
+    t_scale: float = 1.0,
 ) -> np.ndarray:
     """One beat, t in ms from the QRS onset: (8, len) for the drawn leads."""
     out = np.zeros((len(_DRAWN), len(t)))
@@ -121,8 +123,8 @@ def _beat(
         for amp, a, b in _QRS[morphology][lead]:
             out[i] += amp * qrs_lobe(t, a * qrs, b * qrs)
         if pr is not None:
-            out[i] += p_sign * _P[lead] * p_lobe(t, -pr, -pr + P_MS)
-        out[i] += _T[morphology][lead] * _raised_cosine(t, t_start, qt)
+            out[i] += p_sign * p_scale * _P[lead] * p_lobe(t, -pr, -pr + P_MS)
+        out[i] += t_scale * _T[morphology][lead] * _raised_cosine(t, t_start, qt)
         level = st.get(lead, 0.0)
         if level:
             # reaches the ST level inside the QRS's last 40%, flat from J to the T peak, then back to 0 at T end
@@ -158,6 +160,8 @@ def conduction_ecg(
     pac_coupling: float = 0.7,
     u_mv: float = 0.0,
     av_block_2to1: bool = False,
+    p_scale: float = 1.0,
+    t_scale: float = 1.0,
 ) -> tuple[ECG, dict]:
     """A regular record with known QRS duration, PR interval and ST level; returns (ECG, truth).
 
@@ -183,7 +187,9 @@ def conduction_ecg(
     the next sinus beat follows one RR later (a non-compensatory pause; truth["pac_onsets_ms"]). ``u_mv``
     adds a U wave after every T wave (U_AFTER_T_MS after its end; ``u_mv`` in V2-V3, less elsewhere: _U).
     ``av_block_2to1`` draws the atria at twice the ventricular rate: a second P wave, not conducted, half
-    an RR before each conducted one (2:1 AV block; truth["blocked_p_onsets_ms"]). ``truth``: qrs_ms, pr_ms, st_mv
+    an RR before each conducted one (2:1 AV block; truth["blocked_p_onsets_ms"]). ``p_scale`` and
+    ``t_scale`` multiply every P and T wave (II: P 0.15 mV, T 0.35 mV at 1; small P waves and flat T
+    waves, as in many older patients' records). ``truth``: qrs_ms, pr_ms, st_mv
     ({lead: mV} for every lead, 0 where none), heart_rate_bpm, morphology, qt_ms, qt_tangent_ms,
     qrs_onsets_ms (per beat). ``qt_ms`` ends where the T wave is drawn to end; the raised-cosine T returns
     to the baseline with zero slope, so a reader using the tangent method (tangent at the steepest point of
@@ -249,14 +255,25 @@ def conduction_ecg(
         lo, hi = np.searchsorted(t, [on - (p_r or 0.0) - 10.0, on + q_t + 10.0])
         if hi > lo:
             drawn[:, lo:hi] += _beat(
-                t[lo:hi] - on, width, p_r, q_t, morph, levels, p_lobe, st_segment_ms, qrs_lobe, p_sign
+                t[lo:hi] - on,
+                width,
+                p_r,
+                q_t,
+                morph,
+                levels,
+                p_lobe,
+                st_segment_ms,
+                qrs_lobe,
+                p_sign,
+                p_scale,
+                t_scale,
             )
     blocked = np.zeros(0)
     if av_block_2to1:
         if pr is None or rr / 2.0 < P_MS + 20.0:
             raise GemError("a 2:1 AV block needs a conducted P wave and half an RR of at least 120 ms")
         blocked = onsets - pr - rr / 2.0
-        p_wave = np.array([_P[lead] for lead in _DRAWN])[:, None]
+        p_wave = p_scale * np.array([_P[lead] for lead in _DRAWN])[:, None]
         for p_on in blocked:
             lo, hi = np.searchsorted(t, [p_on, p_on + P_MS])
             drawn[:, lo:hi] += p_wave * p_lobe(t[lo:hi], p_on, p_on + P_MS)
@@ -267,7 +284,7 @@ def conduction_ecg(
             lo, hi = np.searchsorted(t, [a, b])
             drawn[:, lo:hi] += u_wave * _raised_cosine(t[lo:hi], a, b)
     if atrial_rate is not None:  # P waves of their own, from 170 ms into the record
-        p_wave = np.array([_P[lead] for lead in _DRAWN])[:, None]
+        p_wave = p_scale * np.array([_P[lead] for lead in _DRAWN])[:, None]
         for p_on in np.arange(170.0, duration_s * 1000.0, 60000.0 / atrial_rate):
             lo, hi = np.searchsorted(t, [p_on, p_on + P_MS])
             drawn[:, lo:hi] += p_wave * p_lobe(t[lo:hi], p_on, p_on + P_MS)

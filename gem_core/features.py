@@ -127,6 +127,11 @@ QUALITY = ("ok", "noisy", "flat")
 # on the CPSC records: >= 0.90; atrial fibrillation: mostly 0.55-0.84).
 P_LOCK_BEAT = 0.75
 P_LOCK_RECORD = 0.85
+# The pre-QRS segment compared: from P_LOCK_WINDOW_MS before R to 60 ms before R; from the previous T
+# wave's end on the shorter cycles (10th percentile) where that is later but still P_LOCK_MIN_WINDOW_MS
+# before R (room for a P wave at a PR interval of 180 ms).
+P_LOCK_WINDOW_MS = 320.0
+P_LOCK_MIN_WINDOW_MS = 220.0
 # P onset and offset on the representative beats (``_template_p_wave``): the wave-boundary rule of
 # Martinez et al. 2004 (IEEE TBME 51:570, the wavelet delineator that neurokit's dwt implements): from
 # the steepest P slope, outward to where the slope falls under this share of it (their xi_Pon 0.5 and
@@ -1049,6 +1054,17 @@ def _template_t_offset(
     return float(offs[0] + pk + end)
 
 
+def _t_peak_search_end(rr_s: np.ndarray) -> np.ndarray:
+    """Seconds after R by which a T wave has peaked, from the RR after the beat (s): 0.7 RR - 36 ms under
+    an RR of 880 ms, else 0.2 RR + 404 ms (the T-wave search window of Elgendi et al., Sensors 2015;
+    15:17693). Later in the cycle stands the next P wave.
+
+    >>> np.round(_t_peak_search_end(np.array([0.545, 1.0])), 3).tolist()
+    [0.346, 0.604]
+    """
+    return np.where(rr_s < 0.88, 0.7 * rr_s - 0.036, 0.2 * rr_s + 0.404)
+
+
 def _t_waves(
     clean: np.ndarray, fid: dict, r: np.ndarray, fs: float, leads: list[int]
 ) -> dict[str, np.ndarray]:
@@ -1067,10 +1083,14 @@ def _t_waves(
     rf = r.astype(np.float64)
     rr = np.diff(rf)
     rr_prev = np.concatenate([[rr[0]], rr]) if n > 1 else np.full(n, fs)
+    rr_next = np.concatenate([rr, [np.median(rr)]]) if n > 1 else np.full(n, fs)
     next_on = np.concatenate([on[1:], [np.inf]])
     start = off + 60 * ms
     stop = np.fmin(on + 600 * ms * np.sqrt(rr_prev / fs), next_on - 30 * ms)
     stop = np.fmin(stop, clean.shape[1] - 1)
+    # the T peak lies before the next P wave: Elgendi's window is from R, about 50 ms before the end of a
+    # normal QRS; from the QRS end, so that it moves with the T wave after a wide QRS
+    peak_stop = np.where(np.isfinite(off), off - 50 * ms, rf) + _t_peak_search_end(rr_next / fs) * fs
     empty = {k: np.full(n, np.nan) for k in ("t_on", "t_peak", "t_off")}
     if not np.isfinite(start).any():
         return empty
@@ -1089,7 +1109,12 @@ def _t_waves(
     # depression in three leads under a small T), and then it is no T peak
     inner = np.zeros_like(valid)
     inner[:, 1:-1] = (mag_f[:, 1:-1] >= mag_f[:, :-2]) & (mag_f[:, 1:-1] > mag_f[:, 2:]) & valid[:, 2:]
-    pk_i = np.where(inner.any(axis=1), np.where(inner, mag_f, -np.inf).argmax(axis=1), mag_f.argmax(axis=1))
+    early = idx <= peak_stop[:, None]
+    inner &= early
+    first_part = np.where(early, mag_f, -np.inf)
+    pk_i = np.where(
+        inner.any(axis=1), np.where(inner, mag_f, -np.inf).argmax(axis=1), first_part.argmax(axis=1)
+    )
     rows = np.arange(n)
     pk = mag[rows, pk_i]
     cols = np.arange(mag.shape[1])[None, :]
@@ -1150,7 +1175,12 @@ def _validate_fiducials(fid: dict, r: np.ndarray, fs: float, fill: bool) -> dict
 
 
 def _p_consistency(
-    clean: np.ndarray, r: np.ndarray, fs: float, leads: list[int], dominant: np.ndarray | None = None
+    clean: np.ndarray,
+    r: np.ndarray,
+    fs: float,
+    leads: list[int],
+    dominant: np.ndarray | None = None,
+    t_off: np.ndarray | None = None,
 ) -> np.ndarray:
     """Per beat, the best correlation (over ``leads``) of its pre-QRS segment with the median one of the
     ``dominant`` beats (all by default; ventricular beats in bigeminy have none to share).
@@ -1158,9 +1188,19 @@ def _p_consistency(
     Sinus P waves are time-locked to the QRS, so each beat's pre-QRS segment looks like the median;
     fibrillation waves are not, and the median of random waves is close to flat.
     """
-    before, after = int(0.32 * fs), -int(0.06 * fs)
-    best = np.full(len(r), -1.0)
     dominant = np.ones(len(r), dtype=bool) if dominant is None or not dominant.any() else dominant
+    before, after = int(P_LOCK_WINDOW_MS * fs / 1000.0), -int(0.06 * fs)
+    if t_off is not None and len(r) > 1:
+        # the segment starts after the previous T wave: where the RR varies (sinus arrhythmia at fast
+        # rates) a T end inside it moves from beat to beat and the segments stop matching. Where the T
+        # waves run on closer to the next QRS (atrial fibrillation at fast rates, P on T) the segment
+        # keeps its full length: a shorter one would match by chance
+        gap = (r[1:] - t_off[:-1])[dominant[1:]]
+        gap = gap[np.isfinite(gap)]
+        start = np.percentile(gap, 10) if len(gap) else math.nan
+        if P_LOCK_MIN_WINDOW_MS * fs / 1000.0 <= start < before:
+            before = int(start)
+    best = np.full(len(r), -1.0)
     for i in leads:
         rows = _beat_matrix(clean[i], r, before, after)
         template = np.median(rows[dominant], axis=0)
@@ -1943,7 +1983,7 @@ def _measure_uncached(ecg: ECG) -> Measurements:
     # of them) are their own, and a median over both shapes matches neither
     steady = dominant & ~_early_beats(_rr_before(r, fs))[0]
     steady = steady if steady.sum() >= 3 else dominant
-    p_lock = _p_consistency(clean, r, fs, reps[:2] if len(reps) > 1 else reps, steady)
+    p_lock = _p_consistency(clean, r, fs, reps[:2] if len(reps) > 1 else reps, steady, fid["t_off"])
     locked = np.median(p_lock[steady]) >= P_LOCK_RECORD  # atrial waves time-locked to the dominant QRS
     p_present = np.isfinite(fid["p_on"]) & (p_lock >= P_LOCK_BEAT) & locked
     for k in ("p_on", "p_peak", "p_off"):

@@ -438,6 +438,43 @@ def test_sinus_arrhythmia_is_named_without_premature_beats(rate, swing):
     assert claim["verdict"] == "contradicted"
 
 
+@pytest.mark.parametrize("swing", [0.1, 0.15])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_sinus_tachycardia_with_sinus_arrhythmia_keeps_its_p_waves(seed, swing):
+    """Sinus tachycardia at 110 bpm whose rate swings 10-15% with breathing: every P wave stands clear of
+    the T wave before it. The P waves are locked to the QRS where each beat's pre-QRS segment matches
+    the median one; a fixed 320 ms segment held the previous T wave's end, which moves with the RR, so
+    the segments matched at 0.57-0.99 and the record read "a rhythm of undetermined origin". The segment
+    now starts after the T wave on the shorter cycles."""
+    ecg, truth = conduction_ecg(
+        110, pr_ms=120, sinus_arrhythmia=swing, noise=0.015, seed=seed, p_shape="raised_cosine"
+    )
+    assert truth["pr_ms"] == 120  # drawn: the P wave fits after the T wave on every cycle
+    m = measure(ecg)
+    g = m.global_values
+    assert g["p_wave_fraction"] >= 0.9 and abs(g["pr_ms"] - 120) <= 10, (g["p_wave_fraction"], g["pr_ms"])
+    a = assess(m)
+    assert a.diagnosis[0].startswith("sinus tachycardia"), a.diagnosis
+    assert "otherwise normal ECG" in a.diagnosis
+
+
+@pytest.mark.parametrize("t_scale", [0.25, 0.5])
+@pytest.mark.parametrize("rate", [90, 110])
+def test_a_flat_t_wave_is_not_swapped_for_the_next_p_wave(rate, t_scale):
+    """Low T waves (0.09 mV in II at a quarter of the usual size, as in many older patients) before a
+    normal 0.15 mV P wave: the T wave was taken where the leads' deviation peaks highest after the QRS,
+    which was the next P wave, so QT read 442 ms at 110 bpm (drawn: 297 ms), "prolonged QT", and the P
+    wave, now inside that "T wave", was lost ("a rhythm of undetermined origin"). The T peak is sought
+    before the next P wave, by the RR-scaled window of Elgendi et al. 2015."""
+    ecg, truth = conduction_ecg(
+        rate, pr_ms=160, noise=0.015, t_scale=t_scale, p_shape="raised_cosine", qrs_shape="raised_cosine"
+    )
+    g = measure(ecg).global_values
+    assert abs(g["qt_ms"] - truth["qt_tangent_ms"]) <= 15, (g["qt_ms"], truth["qt_tangent_ms"])
+    assert g["pr_ms"] is not None and abs(g["pr_ms"] - 160) <= 10, g["pr_ms"]
+    assert assess(measure(ecg)).diagnosis[-1].endswith("normal ECG")
+
+
 def _inner(r_peaks_ms: np.ndarray, onsets_ms) -> list[float]:
     """The ectopic onsets whose beat is neither the first nor the last (those have no RR on one side and
     are never judged premature)."""

@@ -405,7 +405,16 @@ def test_arbitrary_text_never_raises_and_spans_are_inside(text, final):
 
 @pytest.mark.parametrize(
     "module",
-    ["gem_core.leads_vocab", "gem_core.grounding.extract", "gem_core.grounding.check", "gem_core.grounding"],
+    [
+        "gem_core.leads_vocab",
+        "gem_core.grounding.extract",
+        "gem_core.grounding.check",
+        "gem_core.grounding",
+        "gem_core.criteria",
+        "gem_core.features",
+        "gem_core.rules",
+        "gem_core.beat_model",
+    ],
 )
 def test_docstring_examples_run(module):
     import doctest
