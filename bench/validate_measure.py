@@ -44,7 +44,7 @@ sys.path.insert(0, str(REPO / "bench"))
 from interpret_cpsc import SHARED_ECG, scores, truth_labels  # noqa: E402
 
 from gem_core.backends.measure import MeasureInterpreter  # noqa: E402
-from gem_core.beat_model import P_MS, conduction_ecg  # noqa: E402
+from gem_core.beat_model import P_MS, conduction_ecg, interfere  # noqa: E402
 from gem_core.ecg import load_ecg  # noqa: E402
 from gem_core.errors import GemError  # noqa: E402
 from gem_core.features import measure  # noqa: E402
@@ -216,30 +216,6 @@ def report_tapered(quick: bool) -> None:
         print(f"    signed error {min(signed):+.0f} to {max(signed):+.0f} ms")
 
 
-def _interfere(ecg, kind: str, level: float, seed: int):
-    """The record with one kind of interference added: baseline wander (0.15-0.5 Hz sines per lead, level
-    mV), mains hum (50 Hz, level mV), muscle noise (white noise above 20 Hz, level mV SD, drawn on I, II and
-    V1-V6 and the other limb leads derived from I and II, as on a real recorder)."""
-    from scipy.signal import butter, sosfiltfilt
-
-    from gem_core.ecg import ECG
-
-    rng = np.random.default_rng(seed)
-    x = ecg.signal.astype(np.float64).copy()
-    t = np.arange(x.shape[1]) / ecg.fs
-    if kind == "wander":
-        for i in range(12):
-            x[i] += level * np.sin(2 * np.pi * rng.uniform(0.15, 0.5) * t + rng.uniform(0, 2 * np.pi))
-    elif kind == "mains":
-        x += level * np.sin(2 * np.pi * 50.0 * t + rng.uniform(0, 2 * np.pi))[None, :]
-    elif kind == "emg":
-        w = sosfiltfilt(butter(4, 20.0, "hp", fs=ecg.fs, output="sos"), rng.normal(0, level, x.shape), axis=1)
-        i, ii = w[0], w[1]
-        w[2:6] = [ii - i, -(i + ii) / 2, i - ii / 2, ii - i / 2]
-        x += w
-    return ECG(signal=x.astype(np.float32), fs=ecg.fs, record_id=f"{ecg.record_id}-{kind}")
-
-
 def report_rhythms(quick: bool) -> None:
     """Rhythms and interference with a known reading (``conduction_ecg``): sinus arrhythmia, ventricular
     and atrial bigeminy/trigeminy, and normal hearts under baseline wander, mains hum and muscle noise.
@@ -266,13 +242,21 @@ def report_rhythms(quick: bool) -> None:
         ecg, _ = conduction_ecg(rate, pac_every=every, pac_coupling=0.8, noise=0.015, p_shape="raised_cosine")
         cases.append((f"atrial {'bigeminy' if every == 2 else 'trigeminy'}", ecg, {"PAC"}))
     for (kind, level), rate in itertools.product(
-        (("wander", 0.5), ("wander", 1.0), ("mains", 0.15), ("mains", 0.3), ("emg", 0.05), ("emg", 0.08)),
+        (
+            ("wander", 0.5),
+            ("wander", 1.0),
+            ("mains", 0.15),
+            ("mains", 0.3),
+            ("emg", 0.05),
+            ("emg", 0.08),
+            ("emg", 0.1),
+        ),
         rates,
     ):
         ecg, _ = conduction_ecg(
             rate, noise=0.01, p_shape="raised_cosine", qrs_shape="raised_cosine", seed=rate
         )
-        cases.append((f"normal heart, {kind} {level} mV", _interfere(ecg, kind, level, rate), {"Normal"}))
+        cases.append((f"normal heart, {kind} {level} mV", interfere(ecg, kind, level, rate), {"Normal"}))
     for rate, pr in itertools.product((30, 35, 40, 45, 50), (160, 240)):
         ecg, _ = conduction_ecg(rate, pr_ms=pr, av_block_2to1=True, noise=0.015, p_shape="raised_cosine")
         cases.append(

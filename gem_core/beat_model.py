@@ -318,3 +318,27 @@ def conduction_ecg(
     }
     name = f"conduction-{morphology}-{round(heart_rate)}bpm-qrs{round(qrs_ms)}"
     return ECG(signal=signal, fs=fs, record_id=name, metadata={"source": "gem_core.beat_model"}), truth
+
+
+def interfere(ecg: ECG, kind: str, level: float, seed: int = 0) -> ECG:
+    """The record with one kind of interference added: baseline wander (0.15-0.5 Hz sines per lead, level
+    mV), mains hum (50 Hz, level mV), muscle noise (white noise above 20 Hz, level mV SD, drawn on I, II and
+    V1-V6 and the other limb leads derived from I and II, as on a real recorder)."""
+    from scipy.signal import butter, sosfiltfilt
+
+    if kind not in ("wander", "mains", "emg"):
+        raise GemError(f"unknown interference {kind!r}; one of wander, mains, emg")
+    rng = np.random.default_rng(seed)
+    x = ecg.signal.astype(np.float64).copy()
+    t = np.arange(x.shape[1]) / ecg.fs
+    if kind == "wander":
+        for i in range(12):
+            x[i] += level * np.sin(2 * np.pi * rng.uniform(0.15, 0.5) * t + rng.uniform(0, 2 * np.pi))
+    elif kind == "mains":
+        x += level * np.sin(2 * np.pi * 50.0 * t + rng.uniform(0, 2 * np.pi))[None, :]
+    elif kind == "emg":
+        w = sosfiltfilt(butter(4, 20.0, "hp", fs=ecg.fs, output="sos"), rng.normal(0, level, x.shape), axis=1)
+        i, ii = w[0], w[1]
+        w[2:6] = [ii - i, -(i + ii) / 2, i - ii / 2, ii - i / 2]
+        x += w
+    return ECG(signal=x.astype(np.float32), fs=ecg.fs, record_id=f"{ecg.record_id}-{kind}")
