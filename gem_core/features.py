@@ -1841,18 +1841,22 @@ def _early_beats(rr1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return early, refs
 
 
-def _premature_beats(r, fs, timing, qrs_corr, af_like) -> list[dict]:
+def _premature_beats(r, fs, timing, qrs_corr, af_like, qrs_on) -> list[dict]:
     """Beats whose coupling interval is short against the local median RR and against the cycle before.
 
-    A narrow beat counts only when a pause follows (a PAC); a beat with a different, wide QRS counts
-    with or without one (a PVC; ``interpolated`` when the two RRs around it add up to one normal RR, and
-    the sinus beat after such a PVC is not itself premature). In an irregular rhythm without P waves
-    only PVCs are reported.
+    Prematurity is judged from QRS onset to QRS onset (``qrs_on``; R to R where an onset is missing): the
+    R peak of a wide beat lies late in its QRS, so an LBBB-like PVC 850 ms after the QRS before it (0.85
+    of the RR) stood 896 ms after that beat's R and was not premature. The intervals reported (coupling,
+    pause) are RRs, R to R, as the RR evidence the claim checker reads. A narrow beat counts only when a pause follows (a PAC); a beat with a different,
+    wide QRS counts with or without one (a PVC; ``interpolated`` when the two RRs around it add up to one
+    normal RR, and the sinus beat after such a PVC is not itself premature). In an irregular rhythm
+    without P waves only PVCs are reported.
     """
     rr1, rr2, qrs = timing["rr_interval_1"], timing["rr_interval_2"], timing["qrs_duration"]
+    onset_rr1 = np.concatenate([[np.nan], np.diff(np.asarray(qrs_on, dtype=np.float64)) * 1000.0 / fs])
     out: list[dict] = []
     dominant_qrs = _nanmedian(qrs[_dominant_beats(qrs_corr)])
-    early, refs = _early_beats(rr1)
+    early, refs = _early_beats(np.where(np.isfinite(onset_rr1), onset_rr1, rr1))
     for k in map(int, np.flatnonzero(early)):
         ref = refs[k]
         after_pvc = out and out[-1]["beat_index"] == k - 1 and out[-1]["kind"] == "PVC"
@@ -2078,7 +2082,7 @@ def _measure_uncached(ecg: ECG) -> Measurements:
     af_like = (g["p_wave_fraction"] or 0) < AF_MAX_P_WAVE_FRACTION and (
         g["rr_irregularity"] or 0
     ) > AF_MIN_NORMALISED_RMSSD
-    premature = _premature_beats(r, fs, timing, qrs_corr, af_like)
+    premature = _premature_beats(r, fs, timing, qrs_corr, af_like, fid["qrs_on"])
     return Measurements(
         record_id=ecg.record_id,
         fs=fs,

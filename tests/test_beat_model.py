@@ -497,6 +497,33 @@ def test_interference_is_named():
         interfere(ecg, "static", 0.1)
 
 
+@pytest.mark.parametrize("morph", ["slurred_s", "rsr"])
+@pytest.mark.parametrize("rate", [60, 100])
+def test_a_late_coupled_pvc_is_premature_from_qrs_onset_to_onset(rate, morph):
+    """A PVC every 4th beat, 0.85 of the RR after the QRS before it. Its R peak lies late in its wide QRS
+    (LBBB-like: 46 ms later than the sinus beats' R), so R to R it was 0.896 of the RR, not premature,
+    and the record read "normal ECG". Prematurity is judged from QRS onset to QRS onset."""
+    ecg, truth = conduction_ecg(
+        rate,
+        pvc_every=4,
+        pvc_coupling=0.85,
+        pvc_morphology=morph,
+        pvc_qrs_ms=140,
+        noise=0.015,
+        p_shape="raised_cosine",
+        qrs_shape="raised_cosine",
+        seed=rate,
+    )
+    m = measure(ecg)
+    inner = _inner(np.array(m.r_peaks_ms), truth["pvc_onsets_ms"])
+    assert len(m.premature_beats) == len(inner) >= 1
+    rr = 60000.0 / rate
+    for beat in m.premature_beats:
+        assert beat["kind"] == "PVC" and beat["coupling_ms"] >= 0.85 * rr - 10  # R to R
+        assert beat["compensatory"]
+    assert set(assess(m).diagnosis_labels) - {"SB", "STach"} == {"PVC"}
+
+
 def _inner(r_peaks_ms: np.ndarray, onsets_ms) -> list[float]:
     """The ectopic onsets whose beat is neither the first nor the last (those have no RR on one side and
     are never judged premature)."""
