@@ -81,6 +81,11 @@ P_MS = 100.0
 # U wave (``u_mv`` scales it): largest in V2-V3, as it usually is, a third of that in the limb leads.
 _U = {"I": 0.3, "II": 0.4, "V1": 0.5, "V2": 1.0, "V3": 1.0, "V4": 0.7, "V5": 0.5, "V6": 0.4}
 U_AFTER_T_MS = (20.0, 180.0)
+# Atrial fibrillation: fibrillatory waves largest in V1 (as they usually are), at AF_F_HZ +- 0.8 Hz; RR
+# intervals log-normal with this SD (an irregularly irregular ventricular response).
+_F = {"I": 0.15, "II": 0.4, "V1": 1.0, "V2": 0.6, "V3": 0.35, "V4": 0.2, "V5": 0.15, "V6": 0.1}
+AF_F_HZ = 6.0
+AF_RR_SD = 0.2
 QTC_MS = 420.0  # QT = QTC_MS * sqrt(RR s), at least QRS + 200 ms, ending 30 ms before the next QRS
 
 
@@ -162,6 +167,7 @@ def conduction_ecg(
     av_block_2to1: bool = False,
     p_scale: float = 1.0,
     t_scale: float = 1.0,
+    atrial_fibrillation: float | None = None,
 ) -> tuple[ECG, dict]:
     """A regular record with known QRS duration, PR interval and ST level; returns (ECG, truth).
 
@@ -189,7 +195,11 @@ def conduction_ecg(
     ``av_block_2to1`` draws the atria at twice the ventricular rate: a second P wave, not conducted, half
     an RR before each conducted one (2:1 AV block; truth["blocked_p_onsets_ms"]). ``p_scale`` and
     ``t_scale`` multiply every P and T wave (II: P 0.15 mV, T 0.35 mV at 1; small P waves and flat T
-    waves, as in many older patients' records). ``truth``: qrs_ms, pr_ms, st_mv
+    waves, as in many older patients' records). ``atrial_fibrillation`` (mV, 0 allowed) draws atrial
+    fibrillation: no P waves, RR intervals drawn at random (log-normal, SD AF_RR_SD, reflected above the
+    QT plus 60 ms, none longer than twice the RR of ``heart_rate``) and fibrillatory waves of that size in V1
+    (less elsewhere: _F) at 5-7 Hz, drifting; truth["heart_rate_bpm"] is then the mean rate drawn.
+    ``truth``: qrs_ms, pr_ms, st_mv
     ({lead: mV} for every lead, 0 where none), heart_rate_bpm, morphology, qt_ms, qt_tangent_ms,
     qrs_onsets_ms (per beat). ``qt_ms`` ends where the T wave is drawn to end; the raised-cosine T returns
     to the baseline with zero slope, so a reader using the tangent method (tangent at the steepest point of
@@ -213,6 +223,12 @@ def conduction_ecg(
     if st_segment_ms is not None and qrs_ms + st_segment_ms > qt - 80.0:
         raise GemError(f"an ST segment of {st_segment_ms} ms leaves the T wave under 80 ms (QT {qt:.0f} ms)")
     pr = pr_ms if pr_ms is not None and rr - pr_ms - qt >= 40.0 and atrial_rate is None else None
+    if atrial_fibrillation is not None:
+        if atrial_rate is not None or sinus_arrhythmia or pvc_every or pac_every or av_block_2to1:
+            raise GemError(
+                "atrial fibrillation draws its own rhythm: no atrial_rate, sinus_arrhythmia, PVCs, PACs"
+            )
+        pr = None
     rng = np.random.default_rng(seed)
     n = int(round(duration_s * fs))
     t = np.arange(n) * 1000.0 / fs
@@ -224,6 +240,14 @@ def conduction_ecg(
             raise GemError(
                 f"at {sinus_arrhythmia:.0%} the shortest RR ({cycles.min():.0f} ms) leaves no room for P"
             )
+        onsets = first - rr + np.concatenate([[0.0], np.cumsum(cycles)])
+        onsets = onsets[onsets < duration_s * 1000.0 + rr]
+    af_rng = np.random.default_rng([seed, 1])
+    if atrial_fibrillation is not None:
+        count = int(3 * duration_s * 1000.0 / rr) + 4
+        cycles = rr * np.exp(af_rng.normal(0.0, AF_RR_SD, count))
+        shortest = qt + 60.0  # reflected, not clipped: a pile of equal RRs would be a regular rhythm
+        cycles = np.minimum(shortest + np.abs(cycles - shortest), 2.0 * rr)
         onsets = first - rr + np.concatenate([[0.0], np.cumsum(cycles)])
         onsets = onsets[onsets < duration_s * 1000.0 + rr]
     pvcs = np.zeros(0)
@@ -288,6 +312,14 @@ def conduction_ecg(
         for p_on in np.arange(170.0, duration_s * 1000.0, 60000.0 / atrial_rate):
             lo, hi = np.searchsorted(t, [p_on, p_on + P_MS])
             drawn[:, lo:hi] += p_wave * p_lobe(t[lo:hi], p_on, p_on + P_MS)
+    if atrial_fibrillation:
+        secs = t / 1000.0
+        drift = AF_F_HZ + 0.8 * np.sin(2 * np.pi * 0.13 * secs + af_rng.uniform(0, 2 * np.pi))
+        phase = 2 * np.pi * np.cumsum(drift) / fs + af_rng.uniform(0, 2 * np.pi)
+        size = atrial_fibrillation * (
+            0.75 + 0.25 * np.sin(2 * np.pi * 0.3 * secs + af_rng.uniform(0, 2 * np.pi))
+        )
+        drawn += np.array([_F[lead] for lead in _DRAWN])[:, None] * (size * np.sin(phase))[None, :]
     drawn += rng.normal(0.0, noise, drawn.shape)
     i, ii = drawn[0], drawn[1]
     limb = [i, ii, ii - i, -(i + ii) / 2, i - ii / 2, ii - i / 2]
@@ -303,11 +335,12 @@ def conduction_ecg(
     st_all.update({lead: st.get(lead, 0.0) for lead in _DRAWN[2:]})
     t_start = _t_start(qrs_ms, qt, st_segment_ms)
     inside = onsets[(onsets > 0) & (onsets + qt < duration_s * 1000.0)]
+    rate_drawn = 60000.0 / float(np.mean(np.diff(inside))) if len(inside) > 1 else float(heart_rate)
     truth = {
         "qrs_ms": float(qrs_ms),
         "pr_ms": None if pr is None else float(pr),
         "st_mv": st_all,
-        "heart_rate_bpm": float(heart_rate),
+        "heart_rate_bpm": rate_drawn if atrial_fibrillation is not None else float(heart_rate),
         "morphology": morphology,
         "qt_ms": float(qt),
         "qt_tangent_ms": float(t_start + (0.75 + 0.5 / np.pi) * (qt - t_start)),

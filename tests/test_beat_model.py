@@ -524,6 +524,24 @@ def test_a_late_coupled_pvc_is_premature_from_qrs_onset_to_onset(rate, morph):
     assert set(assess(m).diagnosis_labels) - {"SB", "STach"} == {"PVC"}
 
 
+@pytest.mark.parametrize("f_mv", [0.0, 0.2])
+@pytest.mark.parametrize(("morph", "qrs", "labels"), [("normal", 90, {"AF"}), ("rsr", 140, {"AF", "RBBB"})])
+@pytest.mark.parametrize("rate", [70, 140])
+def test_atrial_fibrillation_is_named_with_fine_or_coarse_waves(rate, morph, qrs, labels, f_mv):
+    """Atrial fibrillation drawn with known truth: RR intervals at random, no P waves, fibrillatory waves
+    from none to 0.2 mV in V1 (coarse waves can pass for P waves). Named, with the block, at the mean
+    rate drawn; the random RRs are neither PACs nor PVCs."""
+    ecg, truth = conduction_ecg(rate, qrs, morphology=morph, atrial_fibrillation=f_mv, noise=0.015, seed=rate)
+    rr = np.diff(truth["qrs_onsets_ms"])
+    assert truth["pr_ms"] is None and rr.std() / rr.mean() > 0.05
+    m = measure(ecg)
+    assert abs(m.global_values["heart_rate_bpm"] - truth["heart_rate_bpm"]) <= 5
+    assert m.global_values["p_wave_fraction"] < 0.5
+    assert set(assess(m).diagnosis_labels) - {"STach"} == labels
+    with pytest.raises(GemError, match="atrial fibrillation draws its own rhythm"):
+        conduction_ecg(rate, atrial_fibrillation=f_mv, pvc_every=3)
+
+
 def _inner(r_peaks_ms: np.ndarray, onsets_ms) -> list[float]:
     """The ectopic onsets whose beat is neither the first nor the last (those have no RR on one side and
     are never judged premature)."""
