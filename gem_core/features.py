@@ -1112,8 +1112,12 @@ def _t_waves(
     stop = np.fmin(on + 600 * ms * np.sqrt(rr_prev / fs), next_on - 30 * ms)
     stop = np.fmin(stop, clean.shape[1] - 1)
     # the T peak lies before the next P wave: Elgendi's window is from R, about 50 ms before the end of a
-    # normal QRS; from the QRS end, so that it moves with the T wave after a wide QRS
-    peak_stop = np.where(np.isfinite(off), off - 50 * ms, rf) + _t_peak_search_end(rr_next / fs) * fs
+    # normal QRS; from the QRS end, so that it moves with the T wave after a wide QRS. Scaled by the
+    # longer of the RRs either side: the T wave follows the RR before the beat, the next P wave the RR
+    # after it, and where they differ (atrial fibrillation, a PAC's P wave on the T wave) the shorter one
+    # would cut off the T wave
+    rr_either = np.fmax(rr_prev, rr_next)
+    peak_stop = np.where(np.isfinite(off), off - 50 * ms, rf) + _t_peak_search_end(rr_either / fs) * fs
     empty = {k: np.full(n, np.nan) for k in ("t_on", "t_peak", "t_off")}
     if not np.isfinite(start).any():
         return empty
