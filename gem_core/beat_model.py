@@ -197,7 +197,8 @@ def conduction_ecg(
     ``t_scale`` multiply every P and T wave (II: P 0.15 mV, T 0.35 mV at 1; small P waves and flat T
     waves, as in many older patients' records). ``atrial_fibrillation`` (mV, 0 allowed) draws atrial
     fibrillation: no P waves, RR intervals drawn at random (log-normal, SD AF_RR_SD, reflected above the
-    QT plus 60 ms, none longer than twice the RR of ``heart_rate``) and fibrillatory waves of that size in V1
+    QT plus 60 ms, none longer than twice the RR of ``heart_rate``; with ``pvc_every`` every such beat is a
+    PVC ``pvc_coupling`` x RR after the beat before it) and fibrillatory waves of that size in V1
     (less elsewhere: _F) at 5-7 Hz, drifting; truth["heart_rate_bpm"] is then the mean rate drawn.
     ``truth``: qrs_ms, pr_ms, st_mv
     ({lead: mV} for every lead, 0 where none), heart_rate_bpm, morphology, qt_ms, qt_tangent_ms,
@@ -224,10 +225,8 @@ def conduction_ecg(
         raise GemError(f"an ST segment of {st_segment_ms} ms leaves the T wave under 80 ms (QT {qt:.0f} ms)")
     pr = pr_ms if pr_ms is not None and rr - pr_ms - qt >= 40.0 and atrial_rate is None else None
     if atrial_fibrillation is not None:
-        if atrial_rate is not None or sinus_arrhythmia or pvc_every or pac_every or av_block_2to1:
-            raise GemError(
-                "atrial fibrillation draws its own rhythm: no atrial_rate, sinus_arrhythmia, PVCs, PACs"
-            )
+        if atrial_rate is not None or sinus_arrhythmia or pac_every or av_block_2to1:
+            raise GemError("atrial fibrillation draws its own rhythm: no atrial_rate, sinus_arrhythmia, PACs")
         pr = None
     rng = np.random.default_rng(seed)
     n = int(round(duration_s * fs))
@@ -248,6 +247,8 @@ def conduction_ecg(
         cycles = rr * np.exp(af_rng.normal(0.0, AF_RR_SD, count))
         shortest = qt + 60.0  # reflected, not clipped: a pile of equal RRs would be a regular rhythm
         cycles = np.minimum(shortest + np.abs(cycles - shortest), 2.0 * rr)
+        if pvc_every:  # a PVC pvc_coupling x RR after the beat before it, the RR after it at random
+            cycles[pvc_every - 2 :: pvc_every] = pvc_coupling * rr
         onsets = first - rr + np.concatenate([[0.0], np.cumsum(cycles)])
         onsets = onsets[onsets < duration_s * 1000.0 + rr]
     pvcs = np.zeros(0)
@@ -257,7 +258,8 @@ def conduction_ecg(
                 "pvc_every >= 2, a known pvc_morphology and a coupling after the QRS, inside the RR"
             )
         slot = (np.arange(len(onsets)) % pvc_every) == pvc_every - 1
-        pvcs, onsets = onsets[slot] - rr + pvc_coupling * rr, onsets[~slot]
+        shift = 0.0 if atrial_fibrillation is not None else pvc_coupling * rr - rr  # AF: drawn in place
+        pvcs, onsets = onsets[slot] + shift, onsets[~slot]
     pacs = np.zeros(0)
     if pac_every:
         if pac_every < 2 or pr is None or not pr + qt - 20.0 < pac_coupling * rr < rr:

@@ -294,7 +294,13 @@ def _rr_intervals(m: Measurements) -> list[tuple[float, float, int]]:
 
 
 def normalised_rmssd(m: Measurements, skip_premature: bool = True) -> float | None:
-    """RMSSD / mean RR over consecutive RR intervals, leaving out those touching premature beats."""
+    """RMSSD / mean RR over consecutive RR intervals, leaving out those touching premature beats.
+
+    Where premature beats are so frequent (every third beat) that fewer than 3 such pairs are left, the RRs
+    between two dominant beats are not consecutive; their spread stands in for it: the standard deviation
+    over the mean times sqrt(2), what RMSSD is for independent RRs. Trigeminy in atrial fibrillation keeps
+    its irregular RRs between the dominant beats (and was a rhythm of undetermined origin); in sinus
+    rhythm they are equal."""
     skip = _premature_indices(m) if skip_premature else set()
     rr = [(v, i) for v, _, i in _rr_intervals(m)]
     diffs, used = [], []
@@ -304,6 +310,9 @@ def normalised_rmssd(m: Measurements, skip_premature: bool = True) -> float | No
         diffs.append(b - a)
         used.extend([a, b])
     if len(diffs) < 3:
+        between = [v for v, i in rr if not {i - 1, i} & skip]
+        if skip and len(between) >= 3:
+            return math.sqrt(2.0) * statistics.pstdev(between) / statistics.fmean(between)
         return None
     rmssd = math.sqrt(sum(d * d for d in diffs) / len(diffs))
     return rmssd / statistics.fmean(used)

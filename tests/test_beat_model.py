@@ -539,7 +539,30 @@ def test_atrial_fibrillation_is_named_with_fine_or_coarse_waves(rate, morph, qrs
     assert m.global_values["p_wave_fraction"] < 0.5
     assert set(assess(m).diagnosis_labels) - {"STach"} == labels
     with pytest.raises(GemError, match="atrial fibrillation draws its own rhythm"):
-        conduction_ecg(rate, atrial_fibrillation=f_mv, pvc_every=3)
+        conduction_ecg(rate, atrial_fibrillation=f_mv, pac_every=3)
+
+
+@pytest.mark.parametrize("morph", ["slurred_s", "rsr"])
+@pytest.mark.parametrize("rate", [70, 100])
+def test_atrial_fibrillation_with_ventricular_trigeminy_is_atrial_fibrillation(rate, morph):
+    """Atrial fibrillation with a PVC every third beat: every pair of consecutive RRs touches a PVC, so no
+    successive difference was left to judge the rhythm by, and it read "a rhythm of undetermined
+    origin". The RRs between two dominant beats, random in fibrillation, judge it then."""
+    ecg, truth = conduction_ecg(
+        rate,
+        atrial_fibrillation=0.05,
+        pvc_every=3,
+        pvc_coupling=0.6,
+        pvc_morphology=morph,
+        pvc_qrs_ms=150,
+        noise=0.015,
+        seed=rate,
+    )
+    m = measure(ecg)
+    assert len([b for b in m.premature_beats if b["kind"] == "PVC"]) >= 3
+    a = assess(m)
+    assert a.diagnosis[0] == "atrial fibrillation", a.diagnosis
+    assert set(a.diagnosis_labels) - {"STach"} == {"AF", "PVC"}
 
 
 def _inner(r_peaks_ms: np.ndarray, onsets_ms) -> list[float]:
