@@ -87,28 +87,43 @@ def _grounded(text: str, ecg) -> list[dict]:
     return [c if isinstance(c, dict) else c.to_dict() for c in ground(text, measure(ecg))]
 
 
+def record_headers(root: Path) -> list[tuple[str, Path]]:
+    """(dataset, header) of every record: those in the dataset folders under ``root`` (cpsc2018/, ...), or,
+    where there are none, the headers in ``root`` itself (a folder of CPSC records as distributed)."""
+    found = [(dataset, h) for dataset in DATASETS for h in sorted((root / dataset).glob("*.hea"))]
+    return found or [(root.name, h) for h in sorted(root.glob("*.hea"))]
+
+
 def run(root: Path) -> list[dict]:
+    """One row per record. A record that cannot be read or interpreted is kept, with no classes predicted
+    and its error, so that one bad file costs its own score, not the run."""
     interpreter = MeasureInterpreter()
     rows = []
-    for dataset in DATASETS:
-        for header in sorted((root / dataset).glob("*.hea")):
+    for dataset, header in record_headers(root):
+        row = {
+            "dataset": dataset,
+            "record": header.stem,
+            "truth": [],
+            "predicted": [],
+            "baseline": ["Normal"],
+        }
+        t0 = time.perf_counter()
+        try:
             ecg = load_ecg(header)
-            t0 = time.perf_counter()
+            row["truth"] = sorted(truth_labels(ecg.metadata))
+            row["cpsc"] = ecg.metadata.get("label_system") == "CPSC2018"
             reading = interpreter.interpret(ecg)
-            seconds = time.perf_counter() - t0
             verdicts = [c["verdict"] for c in _grounded(reading.text, ecg)]
-            rows.append(
-                {
-                    "dataset": dataset,
-                    "record": ecg.record_id,
-                    "truth": sorted(truth_labels(ecg.metadata)),
-                    "predicted": labels_from_text(reading.text),
-                    "baseline": ["Normal"],
-                    "seconds": seconds,
-                    "text": reading.text,
-                    "grounding": {v: verdicts.count(v) for v in set(verdicts)},
-                }
+            row.update(
+                predicted=labels_from_text(reading.text),
+                text=reading.text,
+                grounding={v: verdicts.count(v) for v in set(verdicts)},
             )
+        except Exception as exc:
+            row.update(error=f"{type(exc).__name__}: {exc}", grounding={})
+            row.setdefault("cpsc", dataset != "cinc2021_torch_ecg")  # a flat folder: CPSC records
+        row["seconds"] = time.perf_counter() - t0
+        rows.append(row)
     return rows
 
 
@@ -118,10 +133,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write per-record predictions and texts here")
     parser.add_argument("--verbose", action="store_true", help="print every record's truth and prediction")
     args = parser.parse_args(argv)
-    if not (args.records / "cpsc2018").is_dir():
-        print(f"error: no cpsc2018/ under {args.records}", file=sys.stderr)
+    if not record_headers(args.records):
+        print(f"error: no records (*.hea) in {args.records} or its cpsc2018/ folder", file=sys.stderr)
         return 2
     rows = run(args.records)
+    failed = [r for r in rows if "error" in r]
+    if failed:
+        print(f"{len(failed)} record(s) could not be read or interpreted (scored with no classes predicted):")
+        for r in failed:
+            print(f"  {r['record']}: {r['error']}")
     if args.verbose:
         for r in rows:
             mark = "ok " if set(r["truth"]) == set(r["predicted"]) else "   "
@@ -129,12 +149,14 @@ def main(argv: list[str] | None = None) -> int:
                 f"{mark}{r['record']:8s} truth={','.join(r['truth']) or '-':18s} pred={','.join(r['predicted'])}"
             )
     groups = {
-        "CPSC 2018": [r for r in rows if r["dataset"] == "cpsc2018"],
-        "Challenge 2021": [r for r in rows if r["dataset"] != "cpsc2018"],
+        "CPSC 2018": [r for r in rows if r["cpsc"]],
+        "Challenge 2021": [r for r in rows if not r["cpsc"]],
         "all records": rows,
     }
     summary = {}
     for title, subset in groups.items():
+        if not subset:
+            continue
         result, baseline = scores(subset, "predicted"), scores(subset, "baseline")
         print_table(f"{title}: {len(subset)} records", result, baseline)
         summary[title] = {"result": result, "baseline": baseline}
