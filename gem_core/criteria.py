@@ -34,6 +34,15 @@ TACHYCARDIA_BPM = 100.0
 # Sinus rhythm: a P wave before (nearly) every conducted QRS; measured P waves on >= 70% of the dominant
 # beats (allowing beats where the P wave is not measurable).
 SINUS_MIN_P_WAVE_FRACTION = 0.7
+# A sinus P wave is upright in leads I and II (AHA/ACCF/HRS 2009 Part I). Judged here on lead II only:
+# its P is upright while the frontal P axis lies within 90 degrees of the lead's +60, -30 to +150. P waves
+# inverted in II (and aVF) before every beat come from a low atrial focus (ectopic atrial rhythm), not the
+# sinus node. A P wave inverted in I with II upright (axis over +90) is left alone: a vertical P axis is
+# common in chronic lung disease, and such a P wave more often means swapped arm electrodes or
+# dextrocardia than an atrial focus. The P axis from the limb leads' P areas errs by 10-15 degrees on
+# small P waves: the sector is widened by SINUS_P_AXIS_MARGIN_DEG before P waves count as not sinus.
+SINUS_P_AXIS_DEG = (-30.0, 150.0)
+SINUS_P_AXIS_MARGIN_DEG = 15.0
 # Atrial fibrillation (ESC 2020 AF): no consistent P waves (fewer than half of the beats with a
 # time-locked one) and irregular RR: normalised RMSSD > 0.10 (Dash et al. 2009).
 AF_MAX_P_WAVE_FRACTION = 0.5
@@ -213,6 +222,19 @@ RECIPROCAL_LEADS: dict[str, tuple[str, ...]] = {
     "septal": ("II", "III", "aVF"),
     "anterior": ("II", "III", "aVF"),
 }
+
+
+def sinus_p_axis(axis_deg: float | None) -> bool | None:
+    """Whether a frontal P axis (degrees) fits a sinus P wave by the sector above, with its margin; None
+    where the axis was not measured.
+
+    >>> sinus_p_axis(60), sinus_p_axis(-126), sinus_p_axis(120), sinus_p_axis(-50), sinus_p_axis(None)
+    (True, False, True, False, None)
+    """
+    if axis_deg is None:
+        return None
+    low, high = SINUS_P_AXIS_DEG
+    return low - SINUS_P_AXIS_MARGIN_DEG <= axis_deg <= high + SINUS_P_AXIS_MARGIN_DEG
 
 
 def ste_limit(lead: str, sex: str | None, age: float | None) -> float:

@@ -1271,7 +1271,10 @@ def _lead_p_bounds(
     d = sign * slope
     up = lb + int(np.argmax(d[lb : p + 1]))
     quiet = np.flatnonzero(d[:up] < P_ONSET_SLOPE * d[up])
-    down = p + int(np.argmin(d[p : rb + 1]))
+    # the steepest return after the peak, sought short of the QRS onset: within two slope scales of it the
+    # slope holds the QRS's first deflection, which follows an inverted P wave upward in II (a low atrial
+    # rhythm read PR 192 ms for 140) or an upright one downward in V1
+    down = p + int(np.argmin(d[p : max(p + 1, min(rb, end - int(round(2 * sigma)))) + 1]))
     settled = np.flatnonzero(-d[down:] < P_OFFSET_SLOPE * -d[down])
     if d[up] <= 0 or d[down] >= 0 or not len(quiet) or not len(settled) or down + settled[0] > end:
         return math.nan, math.nan, prom
@@ -1782,6 +1785,33 @@ def _nanmedian_columns(stack: np.ndarray) -> np.ndarray:
     return out
 
 
+def _template_p_areas(
+    clean: np.ndarray, r: np.ndarray, fs: float, fid: dict, beats: np.ndarray, leads: list[int], pr_ms, p_ms
+) -> dict[str, float]:
+    """Each lead's P-wave area (mV s) on its median beat over ``beats``, inside the representative P wave
+    (``_template_p_wave``: from PR before the QRS onset, for the P duration) against the line joining its
+    onset and offset levels.
+    The per-beat P bounds come from a delineator that seeks upright P waves; on inverted ones (a low atrial
+    focus) their areas gave a P axis of +59 degrees for one of -126."""
+    use = np.flatnonzero(beats)
+    if len(use) < 3 or not leads:
+        return {}
+    ms = fs / 1000.0
+    on = float(_nanmedian(fid["qrs_on"][use] - r[use]))
+    start, stop = int(round(on - pr_ms * ms)), int(round(on - (pr_ms - p_ms) * ms))
+    if not math.isfinite(on) or stop <= start:
+        return {}
+    idx = np.clip(r[use][:, None] + np.arange(start, stop + 1)[None, :], 0, clean.shape[1] - 1)
+    out = {}
+    for i in leads:
+        template = np.median(clean[i].astype(np.float64)[idx], axis=0)
+        # against the line from its onset to its offset: a PR segment pulled down by atrial repolarisation
+        # or a drifting baseline would otherwise outweigh a small P wave
+        base = np.linspace(template[0], template[-1], len(template))
+        out[LEADS[i]] = float((template - base).sum() / fs)
+    return out
+
+
 def _frontal_axis(areas: dict[str, float]) -> float | None:
     """Frontal axis (degrees, -180..180) from net areas in the usable limb leads (least squares).
 
@@ -2075,6 +2105,10 @@ def _measure_uncached(ecg: ECG) -> Measurements:
 
     ok_names = {LEADS[i] for i in ok_idx}
     g = _global_values(r, fs, timing, p_present, lead_med, ok_names, quality, reps, p_template, steady)
+    if p_template is not None and math.isfinite(p_template[0]):  # the P axis of the representative beats
+        limb = [i for i, name in enumerate(LEADS) if name in LIMB_LEADS and name in ok_names]
+        areas = _template_p_areas(clean, r, fs, fid, steady & p_present, limb, *p_template)
+        g["p_axis_deg"] = _frontal_axis(areas) if areas else g["p_axis_deg"]
     g["st_point_ms"] = st_point
     g["blocked_p_wave_ms"] = None if blocked_p is None else round(blocked_p, 1)
     g["dissociated_atrial_rate_bpm"] = None if atrial_rate is None else round(atrial_rate, 1)

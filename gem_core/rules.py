@@ -73,6 +73,7 @@ from gem_core.criteria import (
     premature_pattern,
     qtc_formula,
     qtc_long_limit,
+    sinus_p_axis,
     st_depression_form,
     st_elevated,
     ste_limit,
@@ -391,6 +392,29 @@ def rate_and_rhythm(m: Measurements, usable: list[str]) -> tuple[list[Finding], 
         )
         return findings, "af"
     if p_fraction is not None and p_fraction >= SINUS_MIN_P_WAVE_FRACTION:
+        p_axis = _num(g.get("p_axis_deg"))
+        if sinus_p_axis(p_axis) is False:
+            # P waves before the beats, but not a sinus node's (criteria.SINUS_P_AXIS_DEG); the rhythm is
+            # still one with P waves, read as sinus rhythm is (PR, premature beats)
+            sentence = (
+                f"{p_text}, but their frontal axis lies outside that of sinus P waves (upright in lead II), "
+                "consistent with an ectopic atrial rhythm."
+            )
+            findings.append(
+                Finding(
+                    "rhythm",
+                    sentence,
+                    "rhythm",
+                    "ectopic atrial rhythm",
+                    leads=[lead],
+                    label="EAR",
+                    abnormal=True,
+                    source="AHA/ACCF/HRS 2009 Part I (sinus P wave upright in II)",
+                    evidence=spans(m, [lead], "p_amplitude", per_lead=3),
+                    details={**details, "p_axis_deg": p_axis},
+                )
+            )
+            return findings, "sinus"
         label, name = None, "sinus rhythm"
         if g.get("blocked_p_wave_ms") is not None:
             pass  # 2:1 AV block: the sinus rate is twice the ventricular rate (av_block_2to1)
@@ -1461,6 +1485,7 @@ _DIAGNOSIS_NAMES = {
     "SB": "sinus bradycardia",
     "STach": "sinus tachycardia",
     "SA": "sinus arrhythmia",
+    "EAR": "ectopic atrial rhythm",
     "I-AVB": "first-degree AV block",
     "RBBB": "right bundle branch block",
     "IRBBB": "incomplete right bundle branch block",
@@ -1571,7 +1596,7 @@ def assess(m: Measurements, metadata: dict | None = None) -> Assessment:
     labels = [f.label for f in findings if f.label]
     abnormal = [f for f in findings if f.abnormal]
     normal = rhythm == "sinus" and not abnormal and not missing
-    rhythm_labels = {"AF", "SB", "STach", "SA"}
+    rhythm_labels = {"AF", "SB", "STach", "SA", "EAR"}
     diag_labels = list(dict.fromkeys(labels))
     if normal and not labels:
         diagnosis, diag_labels = ["normal sinus rhythm", "normal ECG"], ["Normal"]
@@ -1590,6 +1615,8 @@ def assess(m: Measurements, metadata: dict | None = None) -> Assessment:
         }[rhythm]
         if any(f.key == "rhythm" and f.value == "complete AV block" for f in findings):
             rhythm_name = "an escape rhythm"
+        if "EAR" in diag_labels:
+            rhythm_name = _DIAGNOSIS_NAMES["EAR"]
         rhythm_name = _rhythm_name(diag_labels, rhythm_name)
         rest = [_DIAGNOSIS_NAMES[lab] for lab in diag_labels if lab not in rhythm_labels]
         rest += [f.details["diagnosis"] for f in abnormal if not f.label and f.details.get("diagnosis")]

@@ -565,6 +565,33 @@ def test_atrial_fibrillation_with_ventricular_trigeminy_is_atrial_fibrillation(r
     assert set(a.diagnosis_labels) - {"STach"} == {"AF", "PVC"}
 
 
+@pytest.mark.parametrize("pr", [140, 180])
+@pytest.mark.parametrize("rate", [60, 90])
+def test_inverted_p_waves_are_an_ectopic_atrial_rhythm_with_their_pr(rate, pr):
+    """P waves inverted in every lead (a low atrial focus) at a fixed PR. Two faults: the P wave's end was
+    sought up to the QRS onset, where the slope already holds the QRS's first upward deflection, so no
+    lead had P bounds and the PR came from the per-beat delineator (192 ms for 140, 128 for 180); and
+    the record read "normal sinus rhythm; normal ECG", though a sinus P wave is upright in II.
+    Now: the PR as drawn, the rhythm named an ectopic atrial rhythm, a "sinus rhythm" claim contradicted
+    and an "ectopic atrial rhythm" claim supported (contradicted on the upright P waves)."""
+    kwargs = dict(pr_ms=pr, noise=0.015, p_shape="raised_cosine", seed=rate)
+    m = measure(conduction_ecg(rate, p_scale=-1.0, **kwargs)[0])
+    g = m.global_values
+    assert abs(g["pr_ms"] - pr) <= 6 and not -45 <= g["p_axis_deg"] <= 105, (g["pr_ms"], g["p_axis_deg"])
+    a = assess(m)
+    assert a.diagnosis == ["ectopic atrial rhythm", "abnormal ECG"] and a.diagnosis_labels == ["EAR"]
+    verdicts = {
+        c["feature"]: c["verdict"] for c in ground("Sinus rhythm. Ectopic atrial rhythm.", m, final=True)
+    }
+    assert verdicts == {"sinus_rhythm": "contradicted", "ectopic_atrial_rhythm": "supported"}
+    upright = measure(conduction_ecg(rate, **kwargs)[0])
+    assert "EAR" not in assess(upright).diagnosis_labels
+    verdicts = {
+        c["feature"]: c["verdict"] for c in ground("Sinus rhythm. Low atrial rhythm.", upright, final=True)
+    }
+    assert verdicts == {"sinus_rhythm": "supported", "ectopic_atrial_rhythm": "contradicted"}
+
+
 def _inner(r_peaks_ms: np.ndarray, onsets_ms) -> list[float]:
     """The ectopic onsets whose beat is neither the first nor the last (those have no RR on one side and
     are never judged premature)."""

@@ -76,6 +76,10 @@ def test_limits_are_the_guidelines():
         0.25,
         0.15,
     )
+    # a sinus P wave is upright in II: frontal axis -30 to +150 degrees, read with 15 degrees of margin
+    assert (criteria.SINUS_P_AXIS_DEG, criteria.SINUS_P_AXIS_MARGIN_DEG) == ((-30.0, 150.0), 15.0)
+    axes = (-126.0, -46.0, -45.0, 60.0, 165.0, 166.0)
+    assert [criteria.sinus_p_axis(a) for a in axes] == [False, False, True, True, True, False]
     # ESC 2020 / Dash 2009: one AF irregularity limit for interpreter and checker
     assert criteria.AF_MIN_NORMALISED_RMSSD == 0.10
     assert (criteria.ST_POINT_MS, criteria.ST_POINT_FAST_MS) == (60.0, 40.0)

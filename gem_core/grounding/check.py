@@ -209,6 +209,7 @@ _RHYTHM_FEATURES = {
     "heart_rate",
     "rhythm",
     "sinus_rhythm",
+    "ectopic_atrial_rhythm",
     "sinus_tachycardia",
     "sinus_bradycardia",
     "sinus_arrhythmia",
@@ -657,11 +658,28 @@ def _is_af(m: Measurements) -> bool | None:
 
 
 def _sinus(m: Measurements) -> tuple[bool | None, str]:
+    """Sinus rhythm: P waves before the beats (criteria.SINUS_MIN_P_WAVE_FRACTION), not AF, and a P axis
+    that fits a sinus P wave where it was measured (criteria.sinus_p_axis)."""
     irr, pfrac, text = _rhythm_numbers(m)
     if pfrac is None:
         return None, text
     af = _is_af(m)
-    return (pfrac >= SINUS_P_FRACTION and not af), text
+    axis = m.global_values.get("p_axis_deg")
+    if criteria.sinus_p_axis(axis) is False:
+        text += f", P axis {axis:.0f} degrees (not a sinus P wave's)"
+    return (pfrac >= SINUS_P_FRACTION and not af and criteria.sinus_p_axis(axis) is not False), text
+
+
+def _ectopic_atrial_rhythm(d: Draft, m: Measurements):
+    """P waves before the beats whose frontal axis is outside a sinus P wave's (criteria.sinus_p_axis)."""
+    _, pfrac, text = _rhythm_numbers(m)
+    axis = m.global_values.get("p_axis_deg")
+    fits = criteria.sinus_p_axis(axis)
+    ev = _rhythm_evidence(m, d.feature)
+    if pfrac is None or (fits is None and pfrac >= SINUS_P_FRACTION):
+        return NOT_CHECKABLE, text, ev
+    ok = pfrac >= SINUS_P_FRACTION and not _is_af(m) and fits is False
+    return _verdict(ok, d.negated), text + ("" if axis is None else f", P axis {axis:.0f} degrees"), ev
 
 
 def _rhythm_evidence(m: Measurements, feature: str) -> list[dict]:
@@ -1374,6 +1392,7 @@ _HANDLERS = {
     "sinus_bradycardia": _rate_category("<", BRADYCARDIA_BPM, sinus=True),
     "sinus_rhythm": _sinus_rhythm,
     "sinus_arrhythmia": _sinus_arrhythmia,
+    "ectopic_atrial_rhythm": _ectopic_atrial_rhythm,
     "av_block_2to1": _av_block_2to1,
     "complete_av_block": _complete_av_block,
     "atrial_fibrillation": _atrial_fibrillation,
