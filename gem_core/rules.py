@@ -48,6 +48,7 @@ from gem_core.criteria import (
     LOW_VOLTAGE_PRECORDIAL_MV,
     PAUSE_MIN_MS,
     PAUSE_RATIO,
+    PR_SHORT_MS,
     Q_GROUPS,
     RBBB_LATERAL_S_MV,
     RBBB_V1_R_MV,
@@ -395,17 +396,24 @@ def rate_and_rhythm(m: Measurements, usable: list[str]) -> tuple[list[Finding], 
         p_axis = _num(g.get("p_axis_deg"))
         if sinus_p_axis(p_axis) is False:
             # P waves before the beats, but not a sinus node's (criteria.SINUS_P_AXIS_DEG); the rhythm is
-            # still one with P waves, read as sinus rhythm is (PR, premature beats)
+            # still one with P waves, read as sinus rhythm is (PR, premature beats). Inverted P waves with a
+            # short PR may as well be retrograde from the AV junction: the surface ECG cannot tell
+            pr = _num(g.get("pr_ms"))
+            name = (
+                "low atrial or junctional rhythm"
+                if pr is not None and pr < PR_SHORT_MS
+                else "ectopic atrial rhythm"
+            )
             sentence = (
                 f"{p_text}, but their frontal axis lies outside that of sinus P waves (upright in lead II), "
-                "consistent with an ectopic atrial rhythm."
+                f"consistent with {'a' if name.startswith('low') else 'an'} {name}."
             )
             findings.append(
                 Finding(
                     "rhythm",
                     sentence,
                     "rhythm",
-                    "ectopic atrial rhythm",
+                    name,
                     leads=[lead],
                     label="EAR",
                     abnormal=True,
@@ -1616,7 +1624,7 @@ def assess(m: Measurements, metadata: dict | None = None) -> Assessment:
         if any(f.key == "rhythm" and f.value == "complete AV block" for f in findings):
             rhythm_name = "an escape rhythm"
         if "EAR" in diag_labels:
-            rhythm_name = _DIAGNOSIS_NAMES["EAR"]
+            rhythm_name = next(f.value for f in findings if f.key == "rhythm" and f.label == "EAR")
         rhythm_name = _rhythm_name(diag_labels, rhythm_name)
         rest = [_DIAGNOSIS_NAMES[lab] for lab in diag_labels if lab not in rhythm_labels]
         rest += [f.details["diagnosis"] for f in abnormal if not f.label and f.details.get("diagnosis")]

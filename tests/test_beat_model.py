@@ -592,6 +592,14 @@ def test_inverted_p_waves_are_an_ectopic_atrial_rhythm_with_their_pr(rate, pr):
     assert verdicts == {"sinus_rhythm": "supported", "ectopic_atrial_rhythm": "contradicted"}
 
 
+def test_inverted_p_waves_with_a_short_pr_may_be_junctional():
+    """Inverted P waves 100 ms before the QRS: retrograde from the AV junction or from a low atrial focus,
+    which the surface ECG cannot tell apart; both are named."""
+    ecg, _ = conduction_ecg(70, pr_ms=100, p_scale=-1.0, noise=0.015, p_shape="raised_cosine", seed=70)
+    a = assess(measure(ecg))
+    assert a.diagnosis == ["low atrial or junctional rhythm", "abnormal ECG"]
+
+
 def _inner(r_peaks_ms: np.ndarray, onsets_ms) -> list[float]:
     """The ectopic onsets whose beat is neither the first nor the last (those have no RR on one side and
     are never judged premature)."""
