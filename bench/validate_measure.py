@@ -20,10 +20,10 @@ Run: ``python bench/validate_measure.py [--quick]``
    missing.
 3. Speed in the same run: ``measure`` against neurokit2's ``ecg_process`` on each of the 12 leads
    (``bench/features.py``'s baseline) on 10 s records; target ratio <= 0.5.
-4. Rhythms and interference whose reading is known: respiratory sinus arrhythmia (10-20% rate swing), ventricular
-   and atrial bigeminy and trigeminy, atrial fibrillation (fibrillatory waves of 0-0.2 mV), 2:1 and
-   complete AV block, 0.2 mV U waves, and normal hearts under baseline wander, 50 Hz mains hum and muscle
-   noise: how many records are read as drawn.
+4. Rhythms and interference whose reading is known: respiratory sinus arrhythmia (10-20% rate swing),
+   ventricular and atrial bigeminy and trigeminy, atrial fibrillation (fibrillatory waves of 0-0.2 mV), an
+   ectopic atrial rhythm (P waves inverted), 2:1 and complete AV block, 0.2 mV U waves, and normal hearts
+   under baseline wander, 50 Hz mains hum and muscle noise: how many records are read as drawn.
 """
 
 from __future__ import annotations
@@ -265,6 +265,9 @@ def report_rhythms(quick: bool) -> None:
                                 atrial_fibrillation=f_mv, noise=0.015, seed=rate)  # fmt: skip
         expected = {"AF"} | ({"RBBB"} if morph == "rsr" else set())
         cases.append(("atrial fibrillation, f waves 0-0.2 mV", ecg, expected))
+    for rate, pr in itertools.product((60, 90) if quick else (55, 75, 90, 110), (140, 180)):
+        ecg, _ = conduction_ecg(rate, pr_ms=pr, p_scale=-1.0, noise=0.015, p_shape="raised_cosine", seed=rate)
+        cases.append(("inverted P waves (low atrial focus)", ecg, {"EAR"}))
     for rate, pr in itertools.product((30, 35, 40, 45, 50), (160, 240)):
         ecg, _ = conduction_ecg(rate, pr_ms=pr, av_block_2to1=True, noise=0.015, p_shape="raised_cosine")
         cases.append(
