@@ -22,8 +22,9 @@ Run: ``python bench/validate_measure.py [--quick]``
    (``bench/features.py``'s baseline) on 10 s records; target ratio <= 0.5.
 4. Rhythms and interference whose reading is known: respiratory sinus arrhythmia (10-20% rate swing),
    ventricular and atrial bigeminy and trigeminy, atrial fibrillation (fibrillatory waves of 0-0.2 mV), an
-   ectopic atrial rhythm (P waves inverted), 2:1 and complete AV block, 0.2 mV U waves, and normal hearts
-   under baseline wander, 50 Hz mains hum and muscle noise: how many records are read as drawn.
+   ectopic atrial rhythm (P waves inverted), 2:1 and complete AV block, 0.2 mV U waves, swapped arm
+   electrodes, and normal hearts under baseline wander, 50 Hz mains hum and muscle noise: how many records
+   are read as drawn.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ sys.path.insert(0, str(REPO / "bench"))
 from interpret_cpsc import SHARED_ECG, scores, truth_labels  # noqa: E402
 
 from gem_core.backends.measure import MeasureInterpreter  # noqa: E402
-from gem_core.beat_model import P_MS, conduction_ecg, interfere  # noqa: E402
+from gem_core.beat_model import P_MS, conduction_ecg, interfere, swap_arm_electrodes  # noqa: E402
 from gem_core.ecg import load_ecg  # noqa: E402
 from gem_core.errors import GemError  # noqa: E402
 from gem_core.features import measure  # noqa: E402
@@ -268,6 +269,10 @@ def report_rhythms(quick: bool) -> None:
     for rate, pr in itertools.product((60, 90) if quick else (55, 75, 90, 110), (140, 180)):
         ecg, _ = conduction_ecg(rate, pr_ms=pr, p_scale=-1.0, noise=0.015, p_shape="raised_cosine", seed=rate)
         cases.append(("inverted P waves (low atrial focus)", ecg, {"EAR"}))
+    for rate, (morph, qrs) in itertools.product((60, 95), (("normal", 90.0), ("rsr", 130.0))):
+        ecg, _ = conduction_ecg(rate, qrs, morphology=morph, noise=0.015, p_shape="raised_cosine", seed=rate)
+        expected = {"swapped"} | ({"RBBB"} if morph == "rsr" else set())
+        cases.append(("arm electrodes swapped", swap_arm_electrodes(ecg), expected))
     for rate, pr in itertools.product((30, 35, 40, 45, 50), (160, 240)):
         ecg, _ = conduction_ecg(rate, pr_ms=pr, av_block_2to1=True, noise=0.015, p_shape="raised_cosine")
         cases.append(
@@ -296,6 +301,7 @@ def report_rhythms(quick: bool) -> None:
             {"2:1"} if "2:1 AV block" in a.diagnosis else set()
         )
         labels |= {"3AVB"} if "complete AV block" in a.diagnosis else set()
+        labels |= {"swapped"} if "suspected arm electrode reversal" in a.diagnosis else set()
         if group.startswith("sinus arrhythmia") and labels == {"Normal"}:
             labels = expected  # too little swing to be irregular: sinus rhythm, also right
         wrong.setdefault(group, []).append(None if labels == expected else sorted(labels))

@@ -377,3 +377,12 @@ def interfere(ecg: ECG, kind: str, level: float, seed: int = 0) -> ECG:
         w[2:6] = [ii - i, -(i + ii) / 2, i - ii / 2, ii - i / 2]
         x += w
     return ECG(signal=x.astype(np.float32), fs=ecg.fs, record_id=f"{ecg.record_id}-{kind}")
+
+
+def swap_arm_electrodes(ecg: ECG) -> ECG:
+    """The record as it reads with the left and right arm electrodes swapped: lead I inverted, II and III
+    traded, aVR and aVL traded, aVF and the chest leads unchanged."""
+    x = ecg.signal.copy()
+    i, ii, iii, avr, avl, avf = x[:6].copy()
+    x[:6] = [-i, iii, ii, avl, avr, avf]
+    return ECG(signal=x, fs=ecg.fs, record_id=f"{ecg.record_id}-arms-swapped")

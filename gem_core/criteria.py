@@ -224,6 +224,32 @@ RECIPROCAL_LEADS: dict[str, tuple[str, ...]] = {
 }
 
 
+# Swapped left and right arm electrodes: lead I is inverted (its P wave and QRS complex negative) while
+# V6, which faces the same left lateral wall, is upright; aVR and aVL trade places, and so do II and III
+# (Batchvarov, Malik & Camm, Europace 2007;9:1081). In sinus rhythm a P wave inverted in lead I is rare
+# otherwise: in dextrocardia V6 is not upright either, and a left atrial focus does not invert the QRS.
+# The P wave counts as inverted from ARM_REVERSAL_P_MV under the baseline (the smallest wave the P-wave
+# search counts, features.P_VISIBLE_MV).
+ARM_REVERSAL_P_MV = 0.03
+
+
+def arm_electrodes_swapped(
+    p_i: float | None, qrs_i: tuple[float | None, float | None], qrs_v6: tuple[float | None, float | None]
+) -> bool:
+    """Whether lead I's P wave (signed mV) and QRS (R height, deepest negative wave) against V6's QRS
+    show swapped arm electrodes by the rule above.
+
+    >>> arm_electrodes_swapped(-0.07, (0.17, 0.82), (1.2, 0.14)), arm_electrodes_swapped(0.07, (0.8, 0.2), (1.2, 0.1))
+    (True, False)
+    >>> arm_electrodes_swapped(-0.07, (0.17, 0.82), (0.2, 0.9))  # V6 not upright: dextrocardia, not a swap
+    False
+    """
+    (r_i, neg_i), (r6, neg6) = qrs_i, qrs_v6
+    if None in (p_i, r_i, neg_i, r6, neg6):
+        return False
+    return p_i <= -ARM_REVERSAL_P_MV and neg_i > r_i and r6 > neg6
+
+
 def sinus_p_axis(axis_deg: float | None) -> bool | None:
     """Whether a frontal P axis (degrees) fits a sinus P wave by the sector above, with its margin; None
     where the axis was not measured.

@@ -66,6 +66,7 @@ from gem_core.criteria import (
     TERMINAL_S_MIN_MS,
     TERRITORIES,
     WAVE_PRESENT_MV,
+    arm_electrodes_swapped,
     axis_category,
     lbbb_qrs_limit,
     left_anterior_fascicular_block,
@@ -335,8 +336,9 @@ def dominant_p_fraction(m: Measurements, lead: str) -> float | None:
     return sum(b.get("p_onset_ms") is not None for b in beats) / len(beats)
 
 
-def rate_and_rhythm(m: Measurements, usable: list[str]) -> tuple[list[Finding], str]:
-    """Heart rate and rhythm findings, and the rhythm: 'sinus' | 'af' | 'regular_no_p' | 'irregular'."""
+def rate_and_rhythm(m: Measurements, usable: list[str], p_axis: bool = True) -> tuple[list[Finding], str]:
+    """Heart rate and rhythm findings, and the rhythm: 'sinus' | 'af' | 'regular_no_p' | 'irregular'.
+    ``p_axis``: whether the frontal P axis may be read (not with the arm electrodes swapped)."""
     g = m.global_values
     hr = _num(g.get("heart_rate_bpm"))
     rr = _num(g.get("rr_ms"))
@@ -393,8 +395,8 @@ def rate_and_rhythm(m: Measurements, usable: list[str]) -> tuple[list[Finding], 
         )
         return findings, "af"
     if p_fraction is not None and p_fraction >= SINUS_MIN_P_WAVE_FRACTION:
-        p_axis = _num(g.get("p_axis_deg"))
-        if sinus_p_axis(p_axis) is False:
+        p_deg = _num(g.get("p_axis_deg")) if p_axis else None
+        if sinus_p_axis(p_deg) is False:
             # P waves before the beats, but not a sinus node's (criteria.SINUS_P_AXIS_DEG); the rhythm is
             # still one with P waves, read as sinus rhythm is (PR, premature beats). Inverted P waves with a
             # short PR may as well be retrograde from the AV junction: the surface ECG cannot tell
@@ -419,7 +421,7 @@ def rate_and_rhythm(m: Measurements, usable: list[str]) -> tuple[list[Finding], 
                     abnormal=True,
                     source="AHA/ACCF/HRS 2009 Part I (sinus P wave upright in II)",
                     evidence=spans(m, [lead], "p_amplitude", per_lead=3),
-                    details={**details, "p_axis_deg": p_axis},
+                    details={**details, "p_axis_deg": p_deg},
                 )
             )
             return findings, "sinus"
@@ -1544,6 +1546,32 @@ def unreadable_windows(m: Measurements, usable: list[str]) -> list[Finding]:
     return out
 
 
+def arm_reversal(m: Measurements, usable: list[str]) -> Finding | None:
+    """Swapped left and right arm electrodes (``criteria.arm_electrodes_swapped``): lead I inverted against V6."""
+    if not {"I", "V6"} <= set(usable):
+        return None
+    p_i = lead_median(m, "I", "p_amplitude")
+    if not arm_electrodes_swapped(p_i, dominance(m, "I"), dominance(m, "V6")):
+        return None
+    sentence = (
+        "Lead I is the mirror image of V6, which faces the same wall (its deflections point down where those "
+        "of V6 point up): the left and right arm electrodes were probably swapped, or the heart lies on the "
+        "right; leads I, aVR and aVL and the frontal axis are not interpreted, and the recording should be "
+        "repeated with the electrodes checked."
+    )
+    return Finding(
+        "arm_reversal",
+        sentence,
+        "lead_reversal",
+        "suspected",
+        leads=["I", "V6"],
+        abnormal=True,
+        source="Batchvarov, Malik & Camm, Europace 2007 (electrode cable interchange)",
+        evidence=spans(m, ["I", "V6"], "qrs_amplitude", per_lead=1),
+        details={"diagnosis": "suspected arm electrode reversal"},
+    )
+
+
 def missing_measurements(m: Measurements, rhythm: str, usable: list[str]) -> list[tuple[str, str, str]]:
     """(feature, name, why) for each measurement a normal statement needs that could not be made:
     rhythm (judged separately), PR (in sinus rhythm), QRS duration, QT/QTc and the frontal QRS axis."""
@@ -1572,23 +1600,28 @@ def assess(m: Measurements, metadata: dict | None = None) -> Assessment:
             else f"only {len(m.r_peaks_ms)} beats were found"
         )
         return Assessment(False, usable, excluded, [], [], [], False, message=why)
-    findings, rhythm = rate_and_rhythm(m, usable)
-    findings = unreadable_windows(m, usable) + findings
+    swapped = arm_reversal(m, usable)
+    # with the arm electrodes swapped, lead I is inverted and aVR and aVL trade places: their morphology and
+    # the frontal axes are not read (II and III trade places too, both inferior; aVF is unchanged)
+    read = [lead for lead in usable if not swapped or lead not in ("I", "aVR", "aVL")]
+    findings, rhythm = rate_and_rhythm(m, usable, p_axis=swapped is None)
+    findings = unreadable_windows(m, usable) + ([swapped] if swapped else []) + findings
     findings += premature_beats(m, rhythm)
     findings += av_block_2to1(m, rhythm, usable)
     findings += pr_interval(m, rhythm, usable)
-    qrs_findings, qrs_kind = qrs_conduction(m, usable, metadata)
+    qrs_findings, qrs_kind = qrs_conduction(m, read, metadata)
     findings += qrs_findings
-    findings += wide_complex_tachycardia(m, rhythm, usable)
-    findings += axis(m)
-    findings += fascicular_block(m, qrs_kind, usable)
-    findings += qt_interval(m, qrs_kind, usable, metadata)
-    findings += voltage(m, qrs_kind, usable, metadata)
-    findings += q_waves(m, qrs_kind, usable, lvh=any(f.label == "LVH" for f in findings))
+    findings += wide_complex_tachycardia(m, rhythm, read)
+    if not swapped:
+        findings += axis(m)
+        findings += fascicular_block(m, qrs_kind, read)
+    findings += qt_interval(m, qrs_kind, read, metadata)
+    findings += voltage(m, qrs_kind, read, metadata)
+    findings += q_waves(m, qrs_kind, read, lvh=any(f.label == "LVH" for f in findings))
     # ST-T after a terminal conduction delay (rSR' in V1-V2) is secondary there
     rsr_leads = tuple(next((f.details.get("rsr") for f in qrs_findings if f.details.get("rsr")), ()))
-    findings += st_segments(m, qrs_kind, usable, metadata, rhythm, exclude=rsr_leads)
-    findings += t_waves(m, qrs_kind, usable)
+    findings += st_segments(m, qrs_kind, read, metadata, rhythm, exclude=rsr_leads)
+    findings += t_waves(m, qrs_kind, read)
     missing = missing_measurements(m, rhythm, usable)
     findings += [
         Finding(

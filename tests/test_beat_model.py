@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from gem_core.beat_model import P_MS, conduction_ecg, interfere
+from gem_core.beat_model import P_MS, conduction_ecg, interfere, swap_arm_electrodes
 from gem_core.errors import GemError
 from gem_core.features import measure
 from gem_core.grounding import ground
@@ -598,6 +598,27 @@ def test_inverted_p_waves_with_a_short_pr_may_be_junctional():
     ecg, _ = conduction_ecg(70, pr_ms=100, p_scale=-1.0, noise=0.015, p_shape="raised_cosine", seed=70)
     a = assess(measure(ecg))
     assert a.diagnosis == ["low atrial or junctional rhythm", "abnormal ECG"]
+
+
+@pytest.mark.parametrize(
+    ("morph", "qrs", "block"), [("normal", 90, None), ("rsr", 130, "RBBB"), ("slurred_s", 150, "LBBB")]
+)
+@pytest.mark.parametrize("rate", [60, 95])
+def test_swapped_arm_electrodes_are_named_and_the_limb_leads_not_read(rate, morph, qrs, block):
+    """The left and right arm electrodes swapped: lead I inverted, II/III and aVR/aVL traded. The record read
+    "right axis deviation" (and, with an RBBB, "pathological Q waves"). Lead I mirrored against V6 is
+    named as a likely swap; I, aVR, aVL and the axis are not read, and axis claims are not checkable; the
+    chest-lead diagnosis stands. The correctly wired record says nothing of the kind."""
+    ecg, _ = conduction_ecg(rate, qrs, morphology=morph, noise=0.015, p_shape="raised_cosine", seed=rate)
+    m = measure(swap_arm_electrodes(ecg))
+    a = assess(m)
+    assert "suspected arm electrode reversal" in a.diagnosis and not {"RAD", "LAD"} & set(a.diagnosis_labels)
+    assert set(a.diagnosis_labels) - {"SB"} == ({block} if block else set()), a.diagnosis
+    assert not any(f.key in ("axis", "q_waves") for f in a.findings)
+    (claim,) = ground("Right axis deviation.", m, final=True)
+    assert claim["verdict"] == "not_checkable"
+    straight = assess(measure(ecg))
+    assert "suspected arm electrode reversal" not in straight.diagnosis
 
 
 def _inner(r_peaks_ms: np.ndarray, onsets_ms) -> list[float]:

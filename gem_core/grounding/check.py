@@ -28,7 +28,15 @@ from gem_core import criteria
 from gem_core.features import Measurements
 from gem_core.grounding.extract import Draft
 from gem_core.leads_vocab import LIMB_LEADS
-from gem_core.rules import bbb_pattern, dominance, lead_median, lead_quality, normalised_rmssd, st_depression
+from gem_core.rules import (
+    arm_reversal,
+    bbb_pattern,
+    dominance,
+    lead_median,
+    lead_quality,
+    normalised_rmssd,
+    st_depression,
+)
 
 SUPPORTED, CONTRADICTED, NOT_CHECKABLE = "supported", "contradicted", "not_checkable"
 
@@ -990,6 +998,8 @@ def _axis_rule(comparator: str, threshold):
             e.update(value=axis, unit="deg", measurement_name="qrs_axis")
         if axis is None:
             return NOT_CHECKABLE, "axis n/a", evidence
+        if arm_reversal(m, lead_quality(m)[0]) is not None:  # the interpreter reads no axis then either
+            return NOT_CHECKABLE, f"axis {fmt(axis, 'deg')}, but the arm electrodes appear swapped", evidence
         if d.value is not None:
             ok = compare(axis, d.comparator or "=", d.value, _tol(d, AXIS_TOL_DEG))
         elif comparator == "outside":  # "axis deviation", either way
