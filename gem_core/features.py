@@ -143,6 +143,10 @@ P_MIN_SNR = 3.0  # a P wave must stand this many times above the representative 
 P_LEAD_SHARE = 0.5  # leads whose P is at least this share of the largest lead's P give an onset
 P_LEAD_AGREE_MS = 20.0  # those onsets must lie within this of their median (outlier leads dropped)
 P_VISIBLE_MV = 0.03  # the atrial wave under which _p_consistency counts a lead as having none
+# The T peak of the representative beats is sought within 80 ms of the single beats' median T peak, unless
+# their middle half spreads over more than T_PEAK_SPREAD_MS (a flat T wave in noise, where each beat's
+# highest point is noise): the median beat is then searched whole.
+T_PEAK_SPREAD_MS = 40.0
 # Muscle noise on the representative beat: where the velocity of noise alone (``_qrs_velocity``) is over
 # NOISY_QRS_NOISE of the QRS's peak velocity, no 20 ms after the QRS is quiet and its end ran on into the
 # ST-T (a normal QRS of 90 ms read 150-200 ms, "bundle branch block", under 0.08-0.1 mV of noise above
@@ -1059,9 +1063,18 @@ def _template_t_offset(
         template = np.median(clean[i].astype(np.float64)[idx], axis=0)
         acc += (template - template[base_win].mean()) ** 2
     mag = uniform_filter1d(np.sqrt(acc), max(1, int(20 * ms)))
-    pk = int(np.argmin(np.abs(offs - rel_tpk)))
     lo = int(np.searchsorted(offs, rel_off + 60 * ms))
-    window = slice(max(lo, pk - int(80 * ms)), min(len(offs), pk + int(80 * ms)))
+    spread = np.subtract(*np.percentile(fid["t_peak"][idx_dom] - r[idx_dom], [75, 25]))
+    if spread > T_PEAK_SPREAD_MS * ms:
+        # the single beats' T peaks disagree (a flat T wave in noise): the median beat, whose noise is a
+        # fraction of one beat's, is searched instead, for its highest peak before the next P wave
+        stop = int(
+            np.searchsorted(offs, rel_off - 50 * ms + float(_t_peak_search_end(np.array(rr / fs))) * fs)
+        )
+        window = slice(lo, max(lo + 1, min(stop, len(offs))))
+    else:
+        pk = int(np.argmin(np.abs(offs - rel_tpk)))
+        window = slice(max(lo, pk - int(80 * ms)), min(len(offs), pk + int(80 * ms)))
     pk = window.start + int(np.argmax(mag[window]))  # the T peak on the representative beats
     tail = mag[pk:]
     if len(tail) < 4:

@@ -621,6 +621,27 @@ def test_swapped_arm_electrodes_are_named_and_the_limb_leads_not_read(rate, morp
     assert "suspected arm electrode reversal" not in straight.diagnosis
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("rate", [50, 110])
+def test_a_flat_t_wave_in_noise_is_read_on_the_median_beat(rate, seed):
+    """T waves of 0.05 mV in II under 0.03 mV of muscle noise: each beat's highest point after the QRS is
+    noise (T peaks 118-604 ms after R on one record), and the median of those put the representative
+    beat's T wave in the wrong place: QT 634 ms for 435, "prolonged QT". Where the single beats' T peaks
+    spread over more than 40 ms, the median beat is searched whole."""
+    ecg, truth = conduction_ecg(
+        rate,
+        pr_ms=160,
+        noise=0.015,
+        seed=seed,
+        t_scale=0.15,
+        p_shape="raised_cosine",
+        qrs_shape="raised_cosine",
+    )
+    m = measure(interfere(ecg, "emg", 0.03, seed))
+    assert abs(m.global_values["qt_ms"] - truth["qt_tangent_ms"]) <= 40, (m.global_values["qt_ms"], truth)
+    assert "LQT" not in assess(m).diagnosis_labels
+
+
 def _inner(r_peaks_ms: np.ndarray, onsets_ms) -> list[float]:
     """The ectopic onsets whose beat is neither the first nor the last (those have no RR on one side and
     are never judged premature)."""
