@@ -438,16 +438,17 @@ def test_sinus_arrhythmia_is_named_without_premature_beats(rate, swing):
     assert claim["verdict"] == "contradicted"
 
 
-@pytest.mark.parametrize("swing", [0.1, 0.15])
+@pytest.mark.parametrize(("rate", "swing"), [(110, 0.1), (110, 0.15), (117, 0.1), (125, 0.05)])
 @pytest.mark.parametrize("seed", [0, 1])
-def test_sinus_tachycardia_with_sinus_arrhythmia_keeps_its_p_waves(seed, swing):
+def test_sinus_tachycardia_with_sinus_arrhythmia_keeps_its_p_waves(seed, rate, swing):
     """Sinus tachycardia at 110 bpm whose rate swings 10-15% with breathing: every P wave stands clear of
     the T wave before it. The P waves are locked to the QRS where each beat's pre-QRS segment matches
     the median one; a fixed 320 ms segment held the previous T wave's end, which moves with the RR, so
     the segments matched at 0.57-0.99 and the record read "a rhythm of undetermined origin". The segment
-    now starts after the T wave on the shorter cycles."""
+    now starts after the T wave on the shorter cycles, where that leaves 200 ms before R (at 117 bpm the
+    previous T wave ends 205 ms before R on the shortest cycles)."""
     ecg, truth = conduction_ecg(
-        110, pr_ms=120, sinus_arrhythmia=swing, noise=0.015, seed=seed, p_shape="raised_cosine"
+        rate, pr_ms=120, sinus_arrhythmia=swing, noise=0.015, seed=seed, p_shape="raised_cosine"
     )
     assert truth["pr_ms"] == 120  # drawn: the P wave fits after the T wave on every cycle
     m = measure(ecg)
