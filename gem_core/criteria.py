@@ -239,8 +239,10 @@ def arm_electrodes_swapped(
     """Whether lead I's P wave (signed mV) and QRS (R height, deepest negative wave) against V6's QRS
     show swapped arm electrodes by the rule above.
 
-    >>> arm_electrodes_swapped(-0.07, (0.17, 0.82), (1.2, 0.14)), arm_electrodes_swapped(0.07, (0.8, 0.2), (1.2, 0.1))
-    (True, False)
+    >>> arm_electrodes_swapped(-0.07, (0.17, 0.82), (1.2, 0.14))
+    True
+    >>> arm_electrodes_swapped(0.07, (0.8, 0.2), (1.2, 0.1))  # correctly wired
+    False
     >>> arm_electrodes_swapped(-0.07, (0.17, 0.82), (0.2, 0.9))  # V6 not upright: dextrocardia, not a swap
     False
     """

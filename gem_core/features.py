@@ -1092,9 +1092,9 @@ def _template_t_offset(
 
 
 def _t_peak_search_end(rr_s: np.ndarray) -> np.ndarray:
-    """Seconds after R by which a T wave has peaked, from the RR after the beat (s): 0.7 RR - 36 ms under
-    an RR of 880 ms, else 0.2 RR + 404 ms (the T-wave search window of Elgendi et al., Sensors 2015;
-    15:17693). Later in the cycle stands the next P wave.
+    """Seconds after R by which a T wave has peaked, from the RR (s): 0.7 RR - 36 ms under an RR of 880 ms,
+    else 0.2 RR + 404 ms (the T-wave search window of Elgendi et al., Sensors 2015;15:17693). Later in the
+    cycle stands the next P wave.
 
     >>> np.round(_t_peak_search_end(np.array([0.545, 1.0])), 3).tolist()
     [0.346, 0.604]
@@ -1804,9 +1804,8 @@ def _template_p_areas(
 ) -> dict[str, float]:
     """Each lead's P-wave area (mV s) on its median beat over ``beats``, inside the representative P wave
     (``_template_p_wave``: from PR before the QRS onset, for the P duration) against the line joining its
-    onset and offset levels.
-    The per-beat P bounds come from a delineator that seeks upright P waves; on inverted ones (a low atrial
-    focus) their areas gave a P axis of +59 degrees for one of -126."""
+    onset and offset levels. The per-beat P bounds come from a delineator that seeks upright P waves; on
+    inverted ones (a low atrial focus) their areas gave a P axis of +59 degrees for one of -126."""
     use = np.flatnonzero(beats)
     if len(use) < 3 or not leads:
         return {}
@@ -1895,10 +1894,10 @@ def _premature_beats(r, fs, timing, qrs_corr, af_like, qrs_on) -> list[dict]:
     Prematurity is judged from QRS onset to QRS onset (``qrs_on``; R to R where an onset is missing): the
     R peak of a wide beat lies late in its QRS, so an LBBB-like PVC 850 ms after the QRS before it (0.85
     of the RR) stood 896 ms after that beat's R and was not premature. The intervals reported (coupling,
-    pause) are RRs, R to R, as the RR evidence the claim checker reads. A narrow beat counts only when a pause follows (a PAC); a beat with a different,
-    wide QRS counts with or without one (a PVC; ``interpolated`` when the two RRs around it add up to one
-    normal RR, and the sinus beat after such a PVC is not itself premature). In an irregular rhythm
-    without P waves only PVCs are reported.
+    pause) are RRs, R to R, as the RR evidence the claim checker reads. A narrow beat counts only when a
+    pause follows (a PAC); a beat with a different, wide QRS counts with or without one (a PVC;
+    ``interpolated`` when the two RRs around it add up to one normal RR, and the sinus beat after such a
+    PVC is not itself premature). In an irregular rhythm without P waves only PVCs are reported.
     """
     rr1, rr2, qrs = timing["rr_interval_1"], timing["rr_interval_2"], timing["qrs_duration"]
     onset_rr1 = np.concatenate([[np.nan], np.diff(np.asarray(qrs_on, dtype=np.float64)) * 1000.0 / fs])

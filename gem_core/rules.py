@@ -1547,7 +1547,8 @@ def unreadable_windows(m: Measurements, usable: list[str]) -> list[Finding]:
 
 
 def arm_reversal(m: Measurements, usable: list[str]) -> Finding | None:
-    """Swapped left and right arm electrodes (``criteria.arm_electrodes_swapped``): lead I inverted against V6."""
+    """Swapped left and right arm electrodes (``criteria.arm_electrodes_swapped``): lead I inverted
+    against V6."""
     if not {"I", "V6"} <= set(usable):
         return None
     p_i = lead_median(m, "I", "p_amplitude")
