@@ -618,8 +618,12 @@ def test_swapped_arm_electrodes_are_named_and_the_limb_leads_not_read(rate, morp
     assert not any(f.key in ("axis", "q_waves") for f in a.findings)
     (claim,) = ground("Right axis deviation.", m, final=True)
     assert claim["verdict"] == "not_checkable"
-    straight = assess(measure(ecg))
-    assert "suspected arm electrode reversal" not in straight.diagnosis
+    said = "The arm electrodes appear swapped. Limb lead reversal."
+    assert [c["verdict"] for c in ground(said, m, final=True)] == ["supported", "supported"]
+    straight = measure(ecg)
+    assert "suspected arm electrode reversal" not in assess(straight).diagnosis
+    # no sign of an arm swap; a swap with the leg electrode would leave lead I as it is
+    assert [c["verdict"] for c in ground(said, straight, final=True)] == ["contradicted", "not_checkable"]
 
 
 @pytest.mark.parametrize("seed", [0, 1])

@@ -678,6 +678,34 @@ def _sinus(m: Measurements) -> tuple[bool | None, str]:
     return (pfrac >= SINUS_P_FRACTION and not af and criteria.sinus_p_axis(axis) is not False), text
 
 
+def _lead_reversal(arm: bool):
+    """Swapped arm electrodes, by the interpreter's own test (rules.arm_reversal: lead I mirrored against V6).
+    A claim about the arm electrodes is contradicted where lead I is upright like V6; one about the limb
+    electrodes is then not checkable (a swap involving the leg electrode leaves lead I as it is)."""
+
+    def handler(d: Draft, m: Measurements):
+        usable = lead_quality(m)[0]
+        evidence = beat_spans(
+            m, ["I", "V6"], "qrs_onset_ms", "qrs_offset_ms", "qrs_amplitude", "qrs_amplitude", "mV", d.feature
+        )
+        if arm_reversal(m, usable) is not None:
+            return _verdict(True, d.negated), "lead I mirrored against V6", evidence
+        p_i, (r_i, neg_i), (r6, neg6) = (
+            lead_median(m, "I", "p_amplitude"),
+            dominance(m, "I"),
+            dominance(m, "V6"),
+        )
+        if not arm or not {"I", "V6"} <= set(usable) or None in (p_i, r_i, neg_i, r6, neg6):
+            return (
+                NOT_CHECKABLE,
+                "no sign of swapped arm electrodes; other swaps are not looked for",
+                evidence,
+            )
+        return _verdict(False, d.negated), f"lead I P {p_i:+.2f} mV, not mirrored against V6", evidence
+
+    return handler
+
+
 def _ectopic_atrial_rhythm(d: Draft, m: Measurements):
     """P waves before the beats whose frontal axis is outside a sinus P wave's (criteria.sinus_p_axis)."""
     _, pfrac, text = _rhythm_numbers(m)
@@ -1403,6 +1431,8 @@ _HANDLERS = {
     "sinus_rhythm": _sinus_rhythm,
     "sinus_arrhythmia": _sinus_arrhythmia,
     "ectopic_atrial_rhythm": _ectopic_atrial_rhythm,
+    "arm_lead_reversal": _lead_reversal(arm=True),
+    "limb_lead_reversal": _lead_reversal(arm=False),
     "av_block_2to1": _av_block_2to1,
     "complete_av_block": _complete_av_block,
     "atrial_fibrillation": _atrial_fibrillation,

@@ -21,6 +21,15 @@ from gem_core.leads_vocab import LeadMention, find_leads, order_leads
 
 # --- features -----------------------------------------------------------------------------------
 _BEATS = r"(?:contractions?|complex(?:es)?|beats?|depolari[sz]ations?|systoles?)"
+
+
+def _swapped(limb: str) -> str:
+    """Swapped electrodes of the arms or limbs: "arm electrodes (appear) swapped", "reversed limb leads"."""
+    verb = r"(?:reversal|reversed|swap(?:ped)?|interchange[d]?|misplace(?:d|ment))"
+    cables = rf"{limb}[- ](?:lead|electrode)s?"
+    return rf"{cables}(?:\s+\w+){{0,2}}?\s+{verb}|(?:reversed|swapped|interchanged|misplaced)\s+{cables}"
+
+
 # (feature, pattern), most specific first (see _FEATURE_RE); abbreviations are case-sensitive via (?-i:...).
 FEATURE_PATTERNS: tuple[tuple[str, str], ...] = (
     ("sinus_tachycardia", r"sinus\s+tachycardi\w*"),
@@ -58,6 +67,8 @@ FEATURE_PATTERNS: tuple[tuple[str, str], ...] = (
         "bundle_branch_block",
         r"bundle\s+branch\s+blocks?|(?-i:BBB)|intraventricular\s+conduction\s+(?:delay|defect)|(?-i:IVCD)",
     ),
+    ("arm_lead_reversal", _swapped("arm")),
+    ("limb_lead_reversal", _swapped("limb")),
     ("lafb", r"left\s+anterior\s+(?:fascicular\s+block|hemiblock)|(?-i:LAFB|LAHB)"),
     ("lpfb", r"left\s+posterior\s+(?:fascicular\s+block|hemiblock)|(?-i:LPFB|LPHB)"),
     (
@@ -161,6 +172,8 @@ GLOBAL_FEATURES = frozenset(
         "rhythm",
         "sinus_rhythm",
         "ectopic_atrial_rhythm",
+        "arm_lead_reversal",
+        "limb_lead_reversal",
         "sinus_tachycardia",
         "sinus_bradycardia",
         "sinus_arrhythmia",
