@@ -57,6 +57,7 @@ OTHER_LABELS: tuple[LabelCode, ...] = (
     LabelCode("STach", "sinus tachycardia", ("427084000",)),
     LabelCode("SA", "sinus arrhythmia", ("427393009",)),
     LabelCode("EAR", "ectopic atrial rhythm", ("106068003",)),
+    LabelCode("SPRI", "short PR interval", ("49578007",)),
     LabelCode("AFL", "atrial flutter", ("164890007",)),
     LabelCode("IRBBB", "incomplete right bundle branch block", ("713426002",)),
     LabelCode("ILBBB", "incomplete left bundle branch block", ("251120003",)),

@@ -637,7 +637,7 @@ def av_block_2to1(m: Measurements, rhythm: str, usable: list[str]) -> list[Findi
 
 
 def pr_interval(m: Measurements, rhythm: str, usable: list[str]) -> list[Finding]:
-    """PR interval; first-degree AV block when > 200 ms in sinus rhythm."""
+    """PR interval; first-degree AV block when > 200 ms in sinus rhythm, a short PR under 120 ms."""
     if rhythm != "sinus":
         return []
     lead = _rhythm_lead(usable)
@@ -661,6 +661,28 @@ def pr_interval(m: Measurements, rhythm: str, usable: list[str]) -> list[Finding
                 label="I-AVB",
                 abnormal=True,
                 source="AHA/ACCF/HRS 2009",
+                evidence=ev,
+            )
+        ]
+    if pr < PR_SHORT_MS:
+        # under the normal 120-200 ms: a short PR; beside a wide QRS the QRS may start early through an
+        # accessory pathway (pre-excitation), which the bundle branch names do not say
+        qrs = _num(m.global_values.get("qrs_ms"))
+        sentence = f"The PR interval is short at {_ms(pr)} (< {PR_SHORT_MS:.0f} ms)"
+        if qrs is not None and qrs >= INCOMPLETE_BBB_QRS_MS:
+            sentence += "; with the wide QRS, ventricular pre-excitation (a WPW pattern) should be considered"
+        return [
+            Finding(
+                "pr",
+                sentence + ".",
+                "pr_interval",
+                round(pr),
+                "ms",
+                comparator="<",
+                leads=[lead],
+                label="SPRI",
+                abnormal=True,
+                source="AHA/ACCF/HRS 2009 (PR 120-200 ms)",
                 evidence=ev,
             )
         ]
@@ -1497,6 +1519,7 @@ _DIAGNOSIS_NAMES = {
     "SA": "sinus arrhythmia",
     "EAR": "ectopic atrial rhythm",
     "I-AVB": "first-degree AV block",
+    "SPRI": "short PR interval",
     "RBBB": "right bundle branch block",
     "IRBBB": "incomplete right bundle branch block",
     "LBBB": "left bundle branch block",

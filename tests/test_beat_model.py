@@ -448,12 +448,12 @@ def test_sinus_tachycardia_with_sinus_arrhythmia_keeps_its_p_waves(seed, rate, s
     now starts after the T wave on the shorter cycles, where that leaves 200 ms before R (at 117 bpm the
     previous T wave ends 205 ms before R on the shortest cycles)."""
     ecg, truth = conduction_ecg(
-        rate, pr_ms=120, sinus_arrhythmia=swing, noise=0.015, seed=seed, p_shape="raised_cosine"
+        rate, pr_ms=126, sinus_arrhythmia=swing, noise=0.015, seed=seed, p_shape="raised_cosine"
     )
-    assert truth["pr_ms"] == 120  # drawn: the P wave fits after the T wave on every cycle
+    assert truth["pr_ms"] == 126  # drawn: the P wave fits after the T wave on every cycle
     m = measure(ecg)
     g = m.global_values
-    assert g["p_wave_fraction"] >= 0.9 and abs(g["pr_ms"] - 120) <= 10, (g["p_wave_fraction"], g["pr_ms"])
+    assert g["p_wave_fraction"] >= 0.9 and abs(g["pr_ms"] - 126) <= 10, (g["p_wave_fraction"], g["pr_ms"])
     a = assess(m)
     assert a.diagnosis[0].startswith("sinus tachycardia"), a.diagnosis
     assert "otherwise normal ECG" in a.diagnosis
@@ -598,7 +598,7 @@ def test_inverted_p_waves_with_a_short_pr_may_be_junctional():
     which the surface ECG cannot tell apart; both are named."""
     ecg, _ = conduction_ecg(70, pr_ms=100, p_scale=-1.0, noise=0.015, p_shape="raised_cosine", seed=70)
     a = assess(measure(ecg))
-    assert a.diagnosis == ["low atrial or junctional rhythm", "abnormal ECG"]
+    assert a.diagnosis == ["low atrial or junctional rhythm", "short PR interval", "abnormal ECG"]
 
 
 @pytest.mark.parametrize(
@@ -645,6 +645,28 @@ def test_a_flat_t_wave_in_noise_is_read_on_the_median_beat(rate, seed):
     m = measure(interfere(ecg, "emg", 0.03, seed))
     assert abs(m.global_values["qt_ms"] - truth["qt_tangent_ms"]) <= 40, (m.global_values["qt_ms"], truth)
     assert "LQT" not in assess(m).diagnosis_labels
+
+
+@pytest.mark.parametrize(("morph", "qrs"), [("normal", 90), ("rsr", 130)])
+def test_a_short_pr_is_named_and_with_a_wide_qrs_raises_pre_excitation(morph, qrs):
+    """PR 100 ms, under the normal 120-200: the record read "normal sinus rhythm; normal ECG". A short PR
+    is named (label SPRI); beside a wide QRS, ventricular pre-excitation is raised for the reader, since
+    the QRS may start early through an accessory pathway. A PR of 140 ms says nothing of the kind."""
+    ecg, _ = conduction_ecg(
+        70, qrs, pr_ms=100, morphology=morph, noise=0.015, p_shape="raised_cosine", seed=1
+    )
+    m = measure(ecg)
+    a = assess(m)
+    (pr,) = [f for f in a.findings if f.key == "pr"]
+    assert (
+        "SPRI" in a.diagnosis_labels
+        and "short PR interval" in a.diagnosis
+        and a.diagnosis[-1] == "abnormal ECG"
+    )
+    assert ("pre-excitation" in pr.sentence) is (qrs >= 110)
+    assert all(c["verdict"] == "supported" for c in ground(pr.sentence, m, final=True))
+    normal = assess(measure(conduction_ecg(70, pr_ms=140, noise=0.015, p_shape="raised_cosine", seed=1)[0]))
+    assert "SPRI" not in normal.diagnosis_labels and normal.diagnosis[-1] == "normal ECG"
 
 
 def _inner(r_peaks_ms: np.ndarray, onsets_ms) -> list[float]:
