@@ -620,8 +620,18 @@ def test_swapped_arm_electrodes_are_named_and_the_limb_leads_not_read(rate, morp
     assert claim["verdict"] == "not_checkable"
     said = "The arm electrodes appear swapped. Limb lead reversal."
     assert [c["verdict"] for c in ground(said, m, final=True)] == ["supported", "supported"]
+    # the P axis of swapped arm leads is not a sinus node's question: a "sinus rhythm" claim stands on
+    # the P waves, as the interpreter's rhythm does (on a correctly wired record that axis contradicts it)
+    axis = m.global_values["p_axis_deg"]
+    m.global_values["p_axis_deg"] = 175.0  # (measure's cache hands out this object: put it back below)
+    assert [c["verdict"] for c in ground("Sinus rhythm.", m, final=True)] == ["supported"]
+    m.global_values["p_axis_deg"] = axis
     straight = measure(ecg)
     assert "suspected arm electrode reversal" not in assess(straight).diagnosis
+    axis = straight.global_values["p_axis_deg"]
+    straight.global_values["p_axis_deg"] = 175.0
+    assert [c["verdict"] for c in ground("Sinus rhythm.", straight, final=True)] == ["contradicted"]
+    straight.global_values["p_axis_deg"] = axis
     # no sign of an arm swap; a swap with the leg electrode would leave lead I as it is
     assert [c["verdict"] for c in ground(said, straight, final=True)] == ["contradicted", "not_checkable"]
 

@@ -672,10 +672,19 @@ def _sinus(m: Measurements) -> tuple[bool | None, str]:
     if pfrac is None:
         return None, text
     af = _is_af(m)
-    axis = m.global_values.get("p_axis_deg")
-    if criteria.sinus_p_axis(axis) is False:
+    axis, fits = _p_axis_fit(m)
+    if fits is False:
         text += f", P axis {axis:.0f} degrees (not a sinus P wave's)"
-    return (pfrac >= SINUS_P_FRACTION and not af and criteria.sinus_p_axis(axis) is not False), text
+    return (pfrac >= SINUS_P_FRACTION and not af and fits is not False), text
+
+
+def _p_axis_fit(m: Measurements) -> tuple[float | None, bool | None]:
+    """(P axis, whether it fits a sinus P wave: criteria.sinus_p_axis); None for the fit where the axis was
+    not measured or the arm electrodes appear swapped (the interpreter reads no P axis then either)."""
+    axis = m.global_values.get("p_axis_deg")
+    if axis is None or arm_reversal(m, lead_quality(m)[0]) is not None:
+        return axis, None
+    return axis, criteria.sinus_p_axis(axis)
 
 
 def _lead_reversal(arm: bool):
@@ -709,8 +718,7 @@ def _lead_reversal(arm: bool):
 def _ectopic_atrial_rhythm(d: Draft, m: Measurements):
     """P waves before the beats whose frontal axis is outside a sinus P wave's (criteria.sinus_p_axis)."""
     _, pfrac, text = _rhythm_numbers(m)
-    axis = m.global_values.get("p_axis_deg")
-    fits = criteria.sinus_p_axis(axis)
+    axis, fits = _p_axis_fit(m)
     ev = _rhythm_evidence(m, d.feature)
     if pfrac is None or (fits is None and pfrac >= SINUS_P_FRACTION):
         return NOT_CHECKABLE, text, ev
