@@ -121,21 +121,26 @@ def global_table(measurements) -> pd.DataFrame:
     rows = [
         ("Heart rate", _fmt(g.get("heart_rate_bpm")) + " bpm"),
         ("RR mean (SD)", f"{_fmt(g.get('rr_ms'))} ({_fmt(g.get('rr_sd_ms'))}) ms"),
+        ("P wave", _fmt(g.get("p_ms")) + " ms"),
         ("PR", _fmt(g.get("pr_ms")) + " ms"),
         ("QRS", _fmt(g.get("qrs_ms")) + " ms"),
         ("QT", _fmt(g.get("qt_ms")) + " ms"),
         (f"QTc ({formula}, for this rate)", _fmt(rate_qtc) + " ms"),
         ("QTc (Bazett)", _fmt(g.get("qtc_ms")) + " ms"),
+        ("P axis", _fmt(g.get("p_axis_deg")) + "°"),
         ("QRS axis", _fmt(g.get("qrs_axis_deg")) + "°"),
+        ("T axis", _fmt(g.get("t_axis_deg")) + "°"),
         ("ST read at", f"J+{_fmt(st_point)} ms" if st_point else "—"),
         ("P-wave fraction", _fmt(g.get("p_wave_fraction"), 2)),
         ("Beats", _fmt(g.get("n_beats"))),
         ("Premature beats", str(len(measurements.premature_beats))),
     ]
+    if formula == "Bazett":  # at this rate the rate-appropriate QTc is Bazett's: one row, not two alike
+        rows.remove(("QTc (Bazett)", _fmt(g.get("qtc_ms")) + " ms"))
     if g.get("dissociated_atrial_rate_bpm") is not None:  # complete AV block: the atria at their own rate
         rows.insert(1, ("Atrial rate (dissociated)", _fmt(g["dissociated_atrial_rate_bpm"]) + " /min"))
     if g.get("blocked_p_wave_ms") is not None:  # 2:1 AV block: the second, non-conducted P wave
-        rows.insert(3, ("Non-conducted P wave", f"{_fmt(g['blocked_p_wave_ms'])} ms before the QRS onset"))
+        rows.insert(4, ("Non-conducted P wave", f"{_fmt(g['blocked_p_wave_ms'])} ms before the QRS onset"))
     if not measurements.enough_beats and measurements.message:
         rows.insert(0, ("Warning", measurements.message))
     return pd.DataFrame(rows, columns=["measurement", "value"])

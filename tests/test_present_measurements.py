@@ -38,3 +38,21 @@ def test_the_atrial_rate_of_a_complete_av_block_is_listed():
     m = measure(conduction_ecg(35, atrial_rate=75, noise=0.015, p_shape="raised_cosine")[0])
     rows = present.global_table(m).set_index("measurement")["value"]
     assert rows["Atrial rate (dissociated)"] == "75 /min"
+
+
+def test_the_p_qrs_and_t_axes_are_listed_as_the_interpreter_reads_them():
+    """The ectopic-atrial and swapped-electrode readings rest on the P axis: it is shown with the others,
+    and a P wave inverted in II (a low atrial focus) shows an axis outside the sinus range."""
+    from gem_core.beat_model import conduction_ecg
+
+    m = measure(synthetic_ecg(70))
+    rows = present.global_table(m).set_index("measurement")["value"]
+    for name in ("P axis", "QRS axis", "T axis"):
+        assert rows[name].endswith("°") and rows[name] != "—°"
+    assert 0 <= int(rows["P axis"].rstrip("°")) <= 90  # upright P waves in I and II
+    assert rows["P wave"].endswith(" ms") and 60 <= int(rows["P wave"].split()[0]) <= 130
+    qtc = [name for name in rows.index if name.startswith("QTc")]
+    assert qtc == ["QTc (Bazett, for this rate)"]  # 70 bpm: Bazett is the rate's correction, listed once
+    low = measure(conduction_ecg(70, p_scale=-1.0, noise=0.015, p_shape="raised_cosine", seed=70)[0])
+    axis = int(present.global_table(low).set_index("measurement")["value"]["P axis"].rstrip("°"))
+    assert not -30 <= axis <= 150
