@@ -163,11 +163,13 @@ def conduction_ecg(
     pvc_qrs_ms: float = 150.0,
     pac_every: int | None = None,
     pac_coupling: float = 0.7,
+    pac_p_sign: float = -1.0,
     u_mv: float = 0.0,
     av_block_2to1: bool = False,
     p_scale: float = 1.0,
     t_scale: float = 1.0,
     atrial_fibrillation: float | None = None,
+    breath_beats: float = 5.0,
 ) -> tuple[ECG, dict]:
     """A regular record with known QRS duration, PR interval and ST level; returns (ECG, truth).
 
@@ -183,14 +185,16 @@ def conduction_ecg(
     QRS lobes that taper into the baseline with zero slope, as real QRS ends often do (same start and end,
     so the truth is unchanged; the last few ms of such a lobe are under 0.02 mV, below what a reader
     sees). ``sinus_arrhythmia`` (a fraction, e.g. 0.15) swings the rate by that much either way over a
-    breath of 5 beats (respiratory sinus arrhythmia: every beat keeps its P wave and PR interval; the
+    breath of ``breath_beats`` beats (respiratory sinus arrhythmia: every beat keeps its P wave and PR interval; the
     waves keep the durations of ``heart_rate``). ``pvc_every`` (2: ventricular bigeminy, 3: trigeminy)
     replaces every such sinus beat by a premature ventricular beat ``pvc_coupling`` x RR after the beat
     before it, drawn with ``pvc_morphology`` and ``pvc_qrs_ms`` and no P wave; the sinus beat due in its
     place does not conduct, so a compensatory pause follows (truth["pvc_onsets_ms"]; "qrs_onsets_ms"
     then holds the sinus beats only). ``pac_every`` does the same with premature atrial beats: an
     inverted P wave (a low atrial focus) at the sinus PR, the dominant QRS, and the sinus node reset, so
-    the next sinus beat follows one RR later (a non-compensatory pause; truth["pac_onsets_ms"]). ``u_mv``
+    the next sinus beat follows one RR later (a non-compensatory pause; truth["pac_onsets_ms"]);
+    ``pac_p_sign`` 1 draws the PACs' P waves upright, shaped like the sinus one (a focus near the sinus
+    node). ``u_mv``
     adds a U wave after every T wave (U_AFTER_T_MS after its end; ``u_mv`` in V2-V3, less elsewhere: _U).
     ``av_block_2to1`` draws the atria at twice the ventricular rate: a second P wave, not conducted, half
     an RR before each conducted one (2:1 AV block; truth["blocked_p_onsets_ms"]). ``p_scale`` and
@@ -234,7 +238,9 @@ def conduction_ecg(
     first = 400.0 + (pr or 0.0)
     onsets = np.arange(first - rr, duration_s * 1000.0 + rr, rr)
     if sinus_arrhythmia:
-        cycles = rr / (1.0 + sinus_arrhythmia * np.sin(2.0 * np.pi * np.arange(len(onsets) + 1) / 5.0))
+        cycles = rr / (
+            1.0 + sinus_arrhythmia * np.sin(2.0 * np.pi * np.arange(len(onsets) + 1) / breath_beats)
+        )
         if pr is not None and cycles.min() - pr - qt < 40.0:
             raise GemError(
                 f"at {sinus_arrhythmia:.0%} the shortest RR ({cycles.min():.0f} ms) leaves no room for P"
@@ -276,7 +282,7 @@ def conduction_ecg(
     pvc_qt = min(max(QTC_MS * np.sqrt(rr / 1000.0), pvc_qrs_ms + 200.0), rr - 30.0)
     beats = [(on, qrs_ms, pr, qt, morphology, st, 1.0) for on in onsets]
     beats += [(on, pvc_qrs_ms, None, pvc_qt, pvc_morphology, {}, 1.0) for on in pvcs]
-    beats += [(on, qrs_ms, pr, qt, morphology, st, -1.0) for on in pacs]
+    beats += [(on, qrs_ms, pr, qt, morphology, st, pac_p_sign) for on in pacs]
     for on, width, p_r, q_t, morph, levels, p_sign in beats:
         lo, hi = np.searchsorted(t, [on - (p_r or 0.0) - 10.0, on + q_t + 10.0])
         if hi > lo:

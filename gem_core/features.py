@@ -1888,7 +1888,7 @@ def _early_beats(rr1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return early, refs
 
 
-def _premature_beats(r, fs, timing, qrs_corr, af_like, qrs_on) -> list[dict]:
+def _premature_beats(r, fs, timing, qrs_corr, af_like, qrs_on, p_lock=None, steady=None) -> list[dict]:
     """Beats whose coupling interval is short against the local median RR and against the cycle before.
 
     Prematurity is judged from QRS onset to QRS onset (``qrs_on``; R to R where an onset is missing): the
@@ -1898,14 +1898,26 @@ def _premature_beats(r, fs, timing, qrs_corr, af_like, qrs_on) -> list[dict]:
     pause follows (a PAC); a beat with a different, wide QRS counts with or without one (a PVC;
     ``interpolated`` when the two RRs around it add up to one normal RR, and the sinus beat after such a
     PVC is not itself premature). In an irregular rhythm without P waves only PVCs are reported.
+
+    Respiratory sinus arrhythmia is not read as PACs (``_sinus_phase``): an early narrow beat whose
+    atrial wave matches the sinus P wave (``p_lock`` against the ``steady`` beats') and whose cycle
+    shortened gradually is the fast phase of the sinus rate, and it sets the cycle the next beat is judged
+    against (a sinus arrhythmia's next, slightly shorter cycle was judged against the longer one before
+    and read as a PAC). An early beat with no pause after it that came abruptly (the first of two PACs)
+    does not: the next is judged as before.
     """
     rr1, rr2, qrs = timing["rr_interval_1"], timing["rr_interval_2"], timing["qrs_duration"]
     onset_rr1 = np.concatenate([[np.nan], np.diff(np.asarray(qrs_on, dtype=np.float64)) * 1000.0 / fs])
     out: list[dict] = []
     dominant_qrs = _nanmedian(qrs[_dominant_beats(qrs_corr)])
-    early, refs = _early_beats(np.where(np.isfinite(onset_rr1), onset_rr1, rr1))
+    cycles = np.where(np.isfinite(onset_rr1), onset_rr1, rr1)
+    early, refs = _early_beats(cycles)
+    passed: set[int] = set()  # early beats found to be the sinus rate's own (``_sinus_phase``)
     for k in map(int, np.flatnonzero(early)):
         ref = refs[k]
+        if k - 1 in passed and not cycles[k] < PREMATURE_RATIO * cycles[k - 1]:
+            passed.add(k)  # no shorter than the cycle before it, which was the sinus rate's own
+            continue
         after_pvc = out and out[-1]["beat_index"] == k - 1 and out[-1]["kind"] == "PVC"
         if after_pvc and abs(rr1[k - 1] + rr1[k] - ref) <= 0.15 * ref:
             out[-1]["interpolated"] = True
@@ -1915,6 +1927,10 @@ def _premature_beats(r, fs, timing, qrs_corr, af_like, qrs_on) -> list[dict]:
         finite = [float(v) if math.isfinite(v) else None for v in (width, dominant_qrs, qrs_corr[k])]
         kind = "PVC" if premature_is_ventricular(*finite) else "PAC"
         paused = rr2[k] > rr1[k] + 0.1 * ref
+        near_ectopic = any(k - 3 <= p["beat_index"] < k for p in out)  # a pause or coupling among its cycles
+        if kind == "PAC" and not near_ectopic and _sinus_phase(k, cycles, p_lock, steady):
+            passed.add(k)
+            continue
         if kind == "PAC" and (af_like or not paused):
             continue
         out.append(
@@ -1932,6 +1948,27 @@ def _premature_beats(r, fs, timing, qrs_corr, af_like, qrs_on) -> list[dict]:
             }
         )
     return out
+
+
+def _sinus_phase(k: int, cycles: np.ndarray, p_lock: np.ndarray | None, steady: np.ndarray | None) -> bool:
+    """Whether early beat ``k`` is the fast phase of a respiratory sinus arrhythmia rather than a PAC.
+
+    Two signs, both needed: its atrial wave is the sinus one (its pre-QRS segment matches the sinus
+    beats' median at least as well as nine in ten sinus beats do: a PAC's P wave comes from another
+    focus, often on the T wave before it), and its cycle shortened gradually, the one before it already
+    by at least half as much (the sinus rate swings with breathing, smoothly; a PAC comes abruptly out of
+    a steady rhythm; not judged where a cycle before it is an ectopic beat's coupling or pause). On the
+    record's second beat, with no cycle before it, the sinus P wave decides: a PAC is reported on
+    evidence of an ectopic beat. A PAC whose P wave looks sinus and that follows a shortening cycle is
+    missed."""
+    if p_lock is None or steady is None or not steady.any():
+        return False
+    if not np.isfinite(p_lock[k]) or p_lock[k] < np.percentile(p_lock[steady], 10):
+        return False
+    if k < 2 or not np.isfinite(cycles[k - 1]):
+        return k < 2
+    before = cycles[k - 2] - cycles[k - 1]
+    return bool(np.isfinite(before) and before >= (cycles[k - 1] - cycles[k]) / 2.0)
 
 
 def _dominant_beats(qrs_corr: np.ndarray) -> np.ndarray:
@@ -2133,7 +2170,7 @@ def _measure_uncached(ecg: ECG) -> Measurements:
     af_like = (g["p_wave_fraction"] or 0) < AF_MAX_P_WAVE_FRACTION and (
         g["rr_irregularity"] or 0
     ) > AF_MIN_NORMALISED_RMSSD
-    premature = _premature_beats(r, fs, timing, qrs_corr, af_like, fid["qrs_on"])
+    premature = _premature_beats(r, fs, timing, qrs_corr, af_like, fid["qrs_on"], p_lock, steady)
     return Measurements(
         record_id=ecg.record_id,
         fs=fs,

@@ -438,6 +438,54 @@ def test_sinus_arrhythmia_is_named_without_premature_beats(rate, swing):
     assert claim["verdict"] == "contradicted"
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("breath_s", [4.0, 5.0])
+@pytest.mark.parametrize("rate", [55, 66, 80])
+def test_sinus_arrhythmia_over_short_breaths_is_not_read_as_pacs(rate, breath_s, seed):
+    """Breathing every 4-5 s at 55-80 bpm (3.7-6.7 beats a breath) with the rate swinging 15% either way:
+    the fast phase shortens a cycle by 12-16% against the one before, so by the RRs alone those beats
+    were premature, and with a longer cycle after them PACs (4 of these 12 records). Their P waves are
+    the sinus ones and the cycles before them had already shortened: the fast phase of the sinus rate.
+    The beat after such a cycle is judged against it, not against the longer one before."""
+    ecg, truth = conduction_ecg(
+        rate,
+        sinus_arrhythmia=0.15,
+        breath_beats=breath_s * rate / 60.0,
+        noise=0.02,
+        p_shape="raised_cosine",
+        seed=seed,
+    )
+    rr = np.diff(truth["qrs_onsets_ms"])
+    assert (rr[1:] / rr[:-1]).min() < 0.88  # a cycle shorter than 0.88 of the one before: "early"
+    m = measure(ecg)
+    assert m.premature_beats == []
+    assert "PAC" not in assess(m).diagnosis_labels
+
+
+@pytest.mark.parametrize("every", [3, 4])
+@pytest.mark.parametrize("rate", [60, 80])
+def test_pacs_whose_p_wave_looks_sinus_are_still_pacs(rate, every):
+    """PACs from a focus near the sinus node: P waves upright and shaped like the sinus one, 0.7 RR after
+    the beat before in a steady rhythm. Their shortening is abrupt, so they stay PACs (all but one on the
+    record's second beat, where no cycle before it shows how the rate was moving and a sinus-shaped P wave
+    is taken for the sinus rate's)."""
+    ecg, truth = conduction_ecg(
+        rate,
+        pac_every=every,
+        pac_coupling=0.7,
+        pac_p_sign=1.0,
+        noise=0.015,
+        p_shape="raised_cosine",
+        seed=rate,
+    )
+    m = measure(ecg)
+    r = np.array(m.r_peaks_ms)
+    judged = [t for t in _inner(r, truth["pac_onsets_ms"]) if int(np.argmin(np.abs(r - t))) >= 2]
+    found = [b for b in m.premature_beats if b["kind"] == "PAC" and b["beat_index"] >= 2]
+    assert len(found) == len(judged) >= 2
+    assert "PAC" in assess(m).diagnosis_labels
+
+
 @pytest.mark.parametrize(("rate", "swing"), [(110, 0.1), (110, 0.15), (117, 0.1), (125, 0.05)])
 @pytest.mark.parametrize("seed", [0, 1])
 def test_sinus_tachycardia_with_sinus_arrhythmia_keeps_its_p_waves(seed, rate, swing):
