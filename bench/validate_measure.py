@@ -20,8 +20,9 @@ Run: ``python bench/validate_measure.py [--quick]``
    missing.
 3. Speed in the same run: ``measure`` against neurokit2's ``ecg_process`` on each of the 12 leads
    (``bench/features.py``'s baseline) on 10 s records; target ratio <= 0.5.
-4. Rhythms and interference whose reading is known: respiratory sinus arrhythmia (10-20% rate swing),
-   ventricular and atrial bigeminy and trigeminy, atrial fibrillation (fibrillatory waves of 0-0.2 mV), an
+4. Rhythms and interference whose reading is known: respiratory sinus arrhythmia (10-20% rate swing;
+   15% over breaths of 4-5 s), ventricular and atrial bigeminy and trigeminy, PACs whose P wave is shaped
+   like the sinus one, atrial fibrillation (fibrillatory waves of 0-0.2 mV), an
    ectopic atrial rhythm (P waves inverted), 2:1 and complete AV block, 0.2 mV U waves, swapped arm
    electrodes, and normal hearts under baseline wander, 50 Hz mains hum and muscle noise: how many records
    are read as drawn.
@@ -234,6 +235,10 @@ def report_rhythms(quick: bool) -> None:
         except GemError:  # the shortest RR leaves no room for the P wave: not drawn
             continue
         cases.append((f"sinus arrhythmia {swing:.0%}", ecg, {"SA", "Normal"}))
+    for breath_s, rate, seed in itertools.product((4.0, 5.0), (55, 66, 80), (0, 1)):  # breathing every 4-5 s
+        ecg, _ = conduction_ecg(rate, sinus_arrhythmia=0.15, breath_beats=breath_s * rate / 60.0, noise=0.02,
+                                p_shape="raised_cosine", seed=seed)  # fmt: skip
+        cases.append(("sinus arrhythmia 15%, 4-5 s breaths", ecg, {"SA", "Normal"}))
     for every, (morph, width), rate in itertools.product(
         (2, 3), (("slurred_s", 150.0), ("rsr", 140.0)), rates
     ):
@@ -243,6 +248,10 @@ def report_rhythms(quick: bool) -> None:
     for every, rate in itertools.product((2, 3), (60, 75, 90)):
         ecg, _ = conduction_ecg(rate, pac_every=every, pac_coupling=0.8, noise=0.015, p_shape="raised_cosine")
         cases.append((f"atrial {'bigeminy' if every == 2 else 'trigeminy'}", ecg, {"PAC"}))
+    for every, rate in itertools.product((3, 4), (60, 80)):
+        ecg, _ = conduction_ecg(rate, pac_every=every, pac_coupling=0.7, pac_p_sign=1.0, noise=0.015,
+                                p_shape="raised_cosine", seed=rate)  # fmt: skip
+        cases.append(("PACs with a sinus-shaped P wave", ecg, {"PAC"}))
     for (kind, level), rate in itertools.product(
         (
             ("wander", 0.5),
