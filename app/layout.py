@@ -167,6 +167,7 @@ def build_review(ctx: AppContext, gpu) -> dict:
                         scale=2,
                         min_width=360,
                         wrap=True,
+                        max_height=1000,  # every row in view (up to 18), none behind a scroll
                         elem_id="global-table",
                     )
                     per_lead = gr.Dataframe(

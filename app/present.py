@@ -108,6 +108,12 @@ def _fmt(value, digits: int = 0) -> str:
     return str(value)
 
 
+def _unit(value, unit: str) -> str:
+    """A value with its unit, or the dash alone where it was not measured (not "— ms")."""
+    text = _fmt(value)
+    return text if text == "—" else text + unit
+
+
 def global_table(measurements) -> pd.DataFrame:
     """Global measurements as (measurement, value) rows, in the order a reader scans them."""
     from gem_core.criteria import qtc_formula
@@ -119,24 +125,23 @@ def global_table(measurements) -> pd.DataFrame:
     rate_qtc = g.get("qtc_ms") if formula == "Bazett" else g.get("qtc_fridericia_ms")
     st_point = g.get("st_point_ms")
     rows = [
-        ("Heart rate", _fmt(g.get("heart_rate_bpm")) + " bpm"),
+        ("Heart rate", _unit(g.get("heart_rate_bpm"), " bpm")),
         ("RR mean (SD)", f"{_fmt(g.get('rr_ms'))} ({_fmt(g.get('rr_sd_ms'))}) ms"),
-        ("P wave", _fmt(g.get("p_ms")) + " ms"),
-        ("PR", _fmt(g.get("pr_ms")) + " ms"),
-        ("QRS", _fmt(g.get("qrs_ms")) + " ms"),
-        ("QT", _fmt(g.get("qt_ms")) + " ms"),
-        (f"QTc ({formula}, for this rate)", _fmt(rate_qtc) + " ms"),
-        ("QTc (Bazett)", _fmt(g.get("qtc_ms")) + " ms"),
-        ("P axis", _fmt(g.get("p_axis_deg")) + "°"),
-        ("QRS axis", _fmt(g.get("qrs_axis_deg")) + "°"),
-        ("T axis", _fmt(g.get("t_axis_deg")) + "°"),
+        ("P wave", _unit(g.get("p_ms"), " ms")),
+        ("PR", _unit(g.get("pr_ms"), " ms")),
+        ("QRS", _unit(g.get("qrs_ms"), " ms")),
+        ("QT", _unit(g.get("qt_ms"), " ms")),
+        (f"QTc ({formula}, for this rate)", _unit(rate_qtc, " ms")),
+        # Bazett's beside the rate's own correction; where that is Bazett's, one row, not two alike
+        *([] if formula == "Bazett" else [("QTc (Bazett)", _unit(g.get("qtc_ms"), " ms"))]),
+        ("P axis", _unit(g.get("p_axis_deg"), "°")),
+        ("QRS axis", _unit(g.get("qrs_axis_deg"), "°")),
+        ("T axis", _unit(g.get("t_axis_deg"), "°")),
         ("ST read at", f"J+{_fmt(st_point)} ms" if st_point else "—"),
         ("P-wave fraction", _fmt(g.get("p_wave_fraction"), 2)),
         ("Beats", _fmt(g.get("n_beats"))),
         ("Premature beats", str(len(measurements.premature_beats))),
     ]
-    if formula == "Bazett":  # at this rate the rate-appropriate QTc is Bazett's: one row, not two alike
-        rows.remove(("QTc (Bazett)", _fmt(g.get("qtc_ms")) + " ms"))
     if g.get("dissociated_atrial_rate_bpm") is not None:  # complete AV block: the atria at their own rate
         rows.insert(1, ("Atrial rate (dissociated)", _fmt(g["dissociated_atrial_rate_bpm"]) + " /min"))
     if g.get("blocked_p_wave_ms") is not None:  # 2:1 AV block: the second, non-conducted P wave
