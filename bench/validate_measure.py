@@ -24,8 +24,8 @@ Run: ``python bench/validate_measure.py [--quick]``
    15% over breaths of 4-5 s), ventricular and atrial bigeminy and trigeminy, PACs whose P wave is shaped
    like the sinus one, atrial fibrillation (fibrillatory waves of 0-0.2 mV), an
    ectopic atrial rhythm (P waves inverted), 2:1 and complete AV block, 0.2 mV U waves, swapped arm
-   electrodes, and normal hearts under baseline wander, 50 Hz mains hum and muscle noise: how many records
-   are read as drawn.
+   electrodes, and normal hearts under baseline wander, 50 Hz mains hum, muscle noise and an artifact on
+   one limb electrode: how many records are read as drawn.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ sys.path.insert(0, str(REPO / "bench"))
 from interpret_cpsc import SHARED_ECG, scores, truth_labels  # noqa: E402
 
 from gem_core.backends.measure import MeasureInterpreter  # noqa: E402
-from gem_core.beat_model import P_MS, conduction_ecg, interfere, swap_arm_electrodes  # noqa: E402
+from gem_core.beat_model import P_MS, conduction_ecg, electrode_artifact, interfere, swap_arm_electrodes  # noqa: E402
 from gem_core.ecg import load_ecg  # noqa: E402
 from gem_core.errors import GemError  # noqa: E402
 from gem_core.features import measure  # noqa: E402
@@ -268,6 +268,11 @@ def report_rhythms(quick: bool) -> None:
             rate, noise=0.01, p_shape="raised_cosine", qrs_shape="raised_cosine", seed=rate
         )
         cases.append((f"normal heart, {kind} {level} mV", interfere(ecg, kind, level, rate), {"Normal"}))
+    for electrode, shape, rate in itertools.product(("RA", "LA", "LL"), ("spike", "tap", "pop"), (60, 85)):
+        ecg, truth = conduction_ecg(rate, noise=0.015, p_shape="raised_cosine", seed=1)
+        at = truth["qrs_onsets_ms"][4] + 0.6 * 60000.0 / rate  # in diastole, where a beat could be
+        cases.append(("artifact on one limb electrode", electrode_artifact(ecg, electrode, shape, 1.0, at),
+                      {"Normal"}))  # fmt: skip
     for (f_mv, morph), rate in itertools.product(
         ((0.0, "normal"), (0.1, "normal"), (0.2, "rsr")), (60, 150) if quick else (60, 90, 120, 150)
     ):

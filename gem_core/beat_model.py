@@ -392,3 +392,30 @@ def swap_arm_electrodes(ecg: ECG) -> ECG:
     i, ii, iii, avr, avl, avf = x[:6].copy()
     x[:6] = [-i, iii, ii, avl, avr, avf]
     return ECG(signal=x, fs=ecg.fs, record_id=f"{ecg.record_id}-arms-swapped")
+
+
+def electrode_artifact(ecg: ECG, electrode: str, shape: str, mv: float, at_ms: float) -> ECG:
+    """The record with an artifact on one limb electrode (``electrode`` "RA", "LA" or "LL") at ``at_ms``:
+    "spike" (30 ms, one way, as a tap), "tap" (60 ms, up and down) or "pop" (a step of ``mv`` decaying
+    over 200 ms). Formed into the leads as a recorder forms them: the limb leads that use the electrode
+    and, through the central terminal (the mean of the limb electrodes), every chest lead, a third as
+    large."""
+    electrodes = ("RA", "LA", "LL")
+    if electrode not in electrodes or shape not in ("spike", "tap", "pop"):
+        raise GemError(f"an artifact is a spike, tap or pop on RA, LA or LL, not {shape!r} on {electrode!r}")
+    fs, n = ecg.fs, ecg.signal.shape[1]
+    i0 = int(at_ms * fs / 1000.0)
+    wave = np.zeros(n)
+    if shape == "pop":
+        wave[i0:] = mv * np.exp(-np.arange(n - i0) / fs / 0.2)
+    else:
+        w = int((0.03 if shape == "spike" else 0.06) * fs)
+        cycles = 1.0 if shape == "spike" else 2.0
+        wave[i0 : i0 + w] = mv * np.sin(np.linspace(0, cycles * np.pi, w))[: max(0, min(w, n - i0))]
+    e = {name: wave if name == electrode else np.zeros(n) for name in electrodes}
+    ra, la, ll = e["RA"], e["LA"], e["LL"]
+    wct = (ra + la + ll) / 3.0
+    limb = [la - ra, ll - ra, ll - la, ra - (la + ll) / 2, la - (ra + ll) / 2, ll - (ra + la) / 2]
+    added = np.stack(limb + [-wct] * 6)
+    signal = (ecg.signal.astype(np.float64) + added).astype(np.float32)
+    return ECG(signal=signal, fs=fs, record_id=f"{ecg.record_id}-{electrode}-{shape}")
