@@ -24,8 +24,8 @@ Run: ``python bench/validate_measure.py [--quick]``
    15% over breaths of 4-5 s), ventricular and atrial bigeminy and trigeminy, PACs whose P wave is shaped
    like the sinus one, atrial fibrillation (fibrillatory waves of 0-0.2 mV), an
    ectopic atrial rhythm (P waves inverted), 2:1 and complete AV block, 0.2 mV U waves, swapped arm
-   electrodes, and normal hearts under baseline wander, 50 Hz mains hum, muscle noise and an artifact on
-   one limb electrode: how many records are read as drawn.
+   electrodes, and normal hearts under baseline wander, 50 Hz mains hum, muscle noise, an artifact or a 5-8 Hz
+   tremor on one limb electrode: how many records are read as drawn.
 """
 
 from __future__ import annotations
@@ -273,6 +273,10 @@ def report_rhythms(quick: bool) -> None:
         at = truth["qrs_onsets_ms"][4] + 0.6 * 60000.0 / rate  # in diastole, where a beat could be
         cases.append(("artifact on one limb electrode", electrode_artifact(ecg, electrode, shape, 1.0, at),
                       {"Normal"}))  # fmt: skip
+    for electrode, hz, rate in itertools.product(("RA", "LA", "LL"), (5.0, 8.0), (60, 85)):
+        ecg, _ = conduction_ecg(rate, noise=0.01, p_shape="raised_cosine", seed=rate)
+        shaking = electrode_artifact(ecg, electrode, "tremor", 0.1, hz=hz, seed=rate)
+        cases.append(("tremor 0.1 mV on one limb electrode", shaking, {"Normal"}))
     for (f_mv, morph), rate in itertools.product(
         ((0.0, "normal"), (0.1, "normal"), (0.2, "rsr")), (60, 150) if quick else (60, 90, 120, 150)
     ):

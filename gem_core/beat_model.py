@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from gem_core.ecg import ECG, LEADS
+from gem_core.ecg_spec import LIMB_ELECTRODES, limb_electrode_leads
 from gem_core.errors import GemError
 
 _DRAWN = ("I", "II", "V1", "V2", "V3", "V4", "V5", "V6")
@@ -394,28 +395,38 @@ def swap_arm_electrodes(ecg: ECG) -> ECG:
     return ECG(signal=x, fs=ecg.fs, record_id=f"{ecg.record_id}-arms-swapped")
 
 
-def electrode_artifact(ecg: ECG, electrode: str, shape: str, mv: float, at_ms: float) -> ECG:
-    """The record with an artifact on one limb electrode (``electrode`` "RA", "LA" or "LL") at ``at_ms``:
-    "spike" (30 ms, one way, as a tap), "tap" (60 ms, up and down) or "pop" (a step of ``mv`` decaying
-    over 200 ms). Formed into the leads as a recorder forms them: the limb leads that use the electrode
-    and, through the central terminal (the mean of the limb electrodes), every chest lead, a third as
-    large."""
-    electrodes = ("RA", "LA", "LL")
-    if electrode not in electrodes or shape not in ("spike", "tap", "pop"):
-        raise GemError(f"an artifact is a spike, tap or pop on RA, LA or LL, not {shape!r} on {electrode!r}")
+def electrode_artifact(
+    ecg: ECG, electrode: str, shape: str, mv: float, at_ms: float = 0.0, hz: float = 6.0, seed: int = 0
+) -> ECG:
+    """The record with an artifact on one limb electrode (``electrode`` "RA", "LA" or "LL"), formed into the
+    leads as a recorder forms them (``ecg_spec.limb_electrode_leads``: the limb leads that use the
+    electrode and, a third as large, every chest lead). ``shape``: "spike" (30 ms, one way, as a tap),
+    "tap" (60 ms, up and down) or "pop" (a step of ``mv`` decaying over 200 ms) at ``at_ms``; or "tremor"
+    of ``hz`` (4-12 Hz for a trembling limb) throughout, amplitude ``mv`` swinging 30% at 0.3 Hz, its rate
+    drifting about 8% (a tremor keeps no exact period; ``seed`` draws the drift)."""
+    if electrode not in LIMB_ELECTRODES or shape not in ("spike", "tap", "pop", "tremor"):
+        raise GemError(
+            f"an artifact is a spike, tap, pop or tremor on RA, LA or LL, not {shape!r} on {electrode!r}"
+        )
     fs, n = ecg.fs, ecg.signal.shape[1]
-    i0 = int(at_ms * fs / 1000.0)
     wave = np.zeros(n)
-    if shape == "pop":
-        wave[i0:] = mv * np.exp(-np.arange(n - i0) / fs / 0.2)
+    if shape == "tremor":
+        from scipy.ndimage import gaussian_filter1d
+
+        rng = np.random.default_rng(seed)
+        sigma = 0.5 * fs  # the rate wanders over about a second
+        drift = gaussian_filter1d(rng.normal(0, 1, n), sigma) * np.sqrt(2.0 * np.sqrt(np.pi) * sigma)
+        phase = 2 * np.pi * np.cumsum(hz * (1.0 + 0.08 * drift)) / fs + rng.uniform(0, 2 * np.pi)
+        t = np.arange(n) / fs
+        wave = mv * (1.0 + 0.3 * np.sin(2 * np.pi * 0.3 * t + rng.uniform(0, 2 * np.pi))) * np.sin(phase)
     else:
-        w = int((0.03 if shape == "spike" else 0.06) * fs)
-        cycles = 1.0 if shape == "spike" else 2.0
-        wave[i0 : i0 + w] = mv * np.sin(np.linspace(0, cycles * np.pi, w))[: max(0, min(w, n - i0))]
-    e = {name: wave if name == electrode else np.zeros(n) for name in electrodes}
-    ra, la, ll = e["RA"], e["LA"], e["LL"]
-    wct = (ra + la + ll) / 3.0
-    limb = [la - ra, ll - ra, ll - la, ra - (la + ll) / 2, la - (ra + ll) / 2, ll - (ra + la) / 2]
-    added = np.stack(limb + [-wct] * 6)
+        i0 = int(at_ms * fs / 1000.0)
+        if shape == "pop":
+            wave[i0:] = mv * np.exp(-np.arange(n - i0) / fs / 0.2)
+        else:
+            w = int((0.03 if shape == "spike" else 0.06) * fs)
+            lobe = mv * np.sin(np.linspace(0, (1.0 if shape == "spike" else 2.0) * np.pi, w))
+            wave[i0 : i0 + w] = lobe[: max(0, min(w, n - i0))]
+    added = np.stack(limb_electrode_leads(electrode, wave))
     signal = (ecg.signal.astype(np.float64) + added).astype(np.float32)
     return ECG(signal=signal, fs=fs, record_id=f"{ecg.record_id}-{electrode}-{shape}")

@@ -15,6 +15,23 @@ MIN_DURATION_S = 1.0  # shorter input is rejected (shorter than a beat or two); 
 DEFAULT_FS = 500.0  # assumed for arrays/CSV that do not state their rate (the report warns)
 
 _CANONICAL = {name.upper(): name for name in LEADS}
+LIMB_ELECTRODES = ("RA", "LA", "LL")
+
+
+def limb_electrode_leads(electrode: str, wave) -> list:
+    """What a potential ``wave`` on one limb electrode ("RA", "LA" or "LL") adds to each of ``LEADS``: the
+    limb leads by their wiring (I = LA - RA, II = LL - RA, III = LL - LA, the augmented leads against the
+    mean of the other two), and every chest lead minus a third of it (each is read against the central
+    terminal, the mean of the three limb electrodes). A list of 12 of what ``wave`` is (array or number).
+
+    >>> limb_electrode_leads("LA", 3.0)
+    [3.0, 0.0, -3.0, -1.5, 3.0, -1.5, -1.0, -1.0, -1.0, -1.0, -1.0, -1.0]
+    """
+    if electrode not in LIMB_ELECTRODES:
+        raise ValueError(f"a limb electrode is one of {LIMB_ELECTRODES}, not {electrode!r}")
+    ra, la, ll = (wave if electrode == name else 0.0 * wave for name in LIMB_ELECTRODES)
+    limb = [la - ra, ll - ra, ll - la, ra - (la + ll) / 2, la - (ra + ll) / 2, ll - (ra + la) / 2]
+    return limb + [-(ra + la + ll) / 3.0] * 6
 
 
 def canonical_lead(name: str) -> str | None:

@@ -72,6 +72,7 @@ from gem_core.criteria import (
     ste_limit,
 )
 from gem_core.ecg import ECG, LEADS
+from gem_core.ecg_spec import limb_electrode_leads
 from gem_core.errors import GemError
 
 # The 14 per-lead, per-beat features of GEM's grounding data, with their units (None: categorical).
@@ -182,6 +183,25 @@ TWO_CLASS_SHARE = 1.0 / 3.0
 Q_MIN_MV = 0.05
 Q_SMOOTH_MS = 8.0
 PREMATURE_RATIO = 0.88  # coupling interval below this share of the local median RR is premature
+# Tremor on one limb electrode (``_electrode_tremor``): what the beats do not repeat, in the band of the
+# tremors that reach an ECG (TREMOR_BAND_HZ: parkinsonian 4-6 Hz, essential 4-12 Hz, physiological 8-12
+# Hz), where it follows the wiring of one electrode: the limb lead without that electrode is spared
+# (under TREMOR_SPARED of the two with it), the two with it carry one wave (TREMOR_MATCH_CORR, with the
+# sign their wiring gives), and the chest leads' mean carries a third of it, inverted (the central
+# terminal; TREMOR_CHEST_CORR, a share within TREMOR_CHEST_SHARE, the same in all six: TREMOR_CHEST_SAME),
+# of TREMOR_MIN_MV RMS or more.
+TREMOR_BAND_HZ = (3.0, 12.0)
+# A lead whose median beat keeps more than this of the tremor (RMS) is read as noisy: the ST level is
+# wanted within 0.03 mV.
+TREMOR_TEMPLATE_MV = 0.02
+# P waves are read only on leads keeping under half that: a P wave is 0.05-0.2 mV.
+TREMOR_P_TEMPLATE_MV = 0.01
+TREMOR_SPARED = 0.25
+TREMOR_MATCH_CORR = 0.9
+TREMOR_CHEST_CORR = 0.8
+TREMOR_CHEST_SHARE = (0.2, 0.5)
+TREMOR_CHEST_SAME = 0.5  # each chest lead's departure from their mean, at most this share of the mean
+TREMOR_MIN_MV = 0.015
 # A limb-electrode artifact reaches the six chest leads as one wave (``_drop_common_mode_artifacts``): a
 # detected peak whose chest-lead differences move under this share of the beats' median is none. The
 # 104 shared records' beats all stand at 0.34 or more (a wide beat in atrial fibrillation the lowest),
@@ -542,6 +562,102 @@ def _drop_common_mode_artifacts(clean: np.ndarray, r: np.ndarray, own: dict, fs:
     for i, v in own.items():
         own_out[i][at_kept] = v[~common]
     return out, own_out
+
+
+def _electrode_tremor(clean: np.ndarray, r: np.ndarray, fs: float, dominant: np.ndarray, flat: np.ndarray):
+    """A tremor on one limb electrode, as {"electrode", "hz", "mv", "leads"}, or None.
+
+    A trembling limb (parkinsonian or essential tremor, shivering) moves its electrode's potential by
+    a few hundred microvolts at 4-12 Hz. It is not locked to the beats, yet a median of ten beats keeps
+    about 0.4 of it (and what it keeps is locked to the beat, so no template can take it out again):
+    0.1 mV on an arm read as ST elevation or depression, 0.2 mV as a bundle branch block, a long PR or
+    an ectopic P wave (tremor is also the classic mimic of atrial flutter or fibrillation). What the beats
+    do not repeat is each lead less its median beat laid on every dominant beat (band-passed to
+    TREMOR_BAND_HZ; the QRS +-60 ms and the other beats left out); it is one electrode's where its wiring
+    shows (constants above). ``leads``: those whose median beat keeps more than TREMOR_TEMPLATE_MV of it
+    by their share of the electrode (1 for the two limb leads with it and the augmented lead at it, 1/2
+    for the other augmented leads, 1/3 for the chest leads), read as noisy; ``p_leads``: those keeping
+    more than TREMOR_P_TEMPLATE_MV, where no P wave is read. Atrial fibrillatory waves
+    spare no limb lead in that way nor reach V1-V6 alike; two trembling electrodes spare none either
+    and are left to the other quality checks."""
+    from scipy.signal import butter, sosfiltfilt
+
+    n = clean.shape[1]
+    if len(r) < 4 or flat[:3].any() or flat[6:].sum() > 2 or n < 3 * fs:
+        return None
+    resid, judged, other = _unrepeated(clean.astype(np.float64), r, dominant, fs)
+    if judged.sum() < 2 * fs:
+        return None
+    band = butter(2, TREMOR_BAND_HZ, "bandpass", fs=fs, output="sos")
+    u = sosfiltfilt(band, resid, axis=1)
+    chest_leads = u[6:][~flat[6:]]
+    chest = chest_leads.mean(axis=0)
+
+    def rms(x: np.ndarray) -> float:
+        return float(np.sqrt(np.mean(x[judged] ** 2)))
+
+    def corr(a: np.ndarray, b: np.ndarray) -> float:
+        a, b = a[judged], b[judged]
+        denom = float(np.linalg.norm(a) * np.linalg.norm(b))
+        return float(a @ b) / denom if denom > 0 else 0.0
+
+    # electrode: (the lead without it, the two with it, the sign between them, its wave from leads I-III)
+    wiring = {
+        "RA": (2, 0, 1, 1.0, lambda x: -(x[0] + x[1]) / 2.0),
+        "LA": (1, 0, 2, -1.0, lambda x: (x[0] - x[2]) / 2.0),
+        "LL": (0, 1, 2, 1.0, lambda x: (x[1] + x[2]) / 2.0),
+    }
+    for electrode, (spared, a, b, sign, wave_of) in wiring.items():
+        wave = wave_of(u)
+        size = rms(wave)
+        if not (
+            size >= TREMOR_MIN_MV
+            and rms(u[spared]) <= TREMOR_SPARED * min(rms(u[a]), rms(u[b]))
+            and corr(u[a], sign * u[b]) >= TREMOR_MATCH_CORR
+            and corr(chest, -wave) >= TREMOR_CHEST_CORR
+            and TREMOR_CHEST_SHARE[0] <= rms(chest) / size <= TREMOR_CHEST_SHARE[1]
+            and max(rms(lead - chest) for lead in chest_leads) <= TREMOR_CHEST_SAME * rms(chest)
+        ):
+            continue
+        spectrum = np.abs(np.fft.rfft(wave[judged]))
+        hz = float(np.fft.rfftfreq(int(judged.sum()), 1.0 / fs)[int(np.argmax(spectrum))])
+        # what the median beat of each lead keeps of it: the lead's share of the electrode's wave (1, 1/2
+        # or 1/3 by the wiring) over the dominant beats' median (sqrt(pi / 2n) of it)
+        share = np.abs(np.array(limb_electrode_leads(electrode, 1.0)))
+        kept = share * size * math.sqrt(math.pi / (2.0 * max(1, int(dominant.sum()))))
+        return {
+            "electrode": electrode,
+            "hz": round(hz, 1),
+            "mv": round(size * math.sqrt(2.0), 3),  # as a sine's amplitude
+            "leads": [LEADS[i] for i in np.flatnonzero(kept > TREMOR_TEMPLATE_MV)],
+            "p_leads": [LEADS[i] for i in np.flatnonzero(kept > TREMOR_P_TEMPLATE_MV)],
+        }
+    return None
+
+
+def _unrepeated(x: np.ndarray, r: np.ndarray, dominant: np.ndarray, fs: float):
+    """(residual, judged, other): each lead less its median dominant beat laid on every dominant beat
+    (from 0.4 RR before its R to 0.6 RR after); ``judged`` the dominant beats' samples outside their QRS
+    (+-60 ms), ``other`` the samples of beats of another shape (left as they are in the residual)."""
+    n, qrs = x.shape[1], int(0.06 * fs)
+    rr = np.diff(r).astype(np.float64)
+    before, after = int(0.4 * np.median(rr)), int(0.6 * np.median(rr))
+    idx = np.clip(r[dominant][:, None] + np.arange(-before, after)[None, :], 0, n - 1)
+    templates = np.median(x[:, idx], axis=1)  # (12, before + after)
+    tiled = np.zeros(x.shape)
+    judged = np.zeros(n, dtype=bool)
+    other = np.zeros(n, dtype=bool)
+    for k, at in enumerate(r):
+        lo = at - int(min(before, 0.4 * rr[k - 1])) if k else at - before
+        hi = at + int(min(after, 0.6 * rr[k])) if k < len(rr) else at + after
+        lo, hi = max(0, lo), min(n, hi)
+        if not dominant[k]:
+            other[lo:hi] = True
+            continue
+        tiled[:, lo:hi] = templates[:, lo - at + before : hi - at + before]
+        judged[lo:hi] = True
+        judged[max(0, at - qrs) : at + qrs] = False
+    return x - tiled, judged, other
 
 
 def _hidden_beat(clean: np.ndarray, kept: np.ndarray, artifact: int, fs: float, usable: np.ndarray):
@@ -2158,6 +2274,15 @@ def _measure_uncached(ecg: ECG) -> Measurements:
     reps = _representative_leads(quality)
     qrs_corr = _qrs_morphology_corr(clean, r, fs, ok_idx)
     dominant = _dominant_beats(qrs_corr)
+    tremor = _electrode_tremor(clean, r, fs, dominant, flat)
+    if tremor is not None and tremor["leads"]:  # the leads it reaches most are left out as noisy
+        quality = ["noisy" if LEADS[i] in tremor["leads"] and q == "ok" else q for i, q in enumerate(quality)]
+        ok_idx = [i for i, q in enumerate(quality) if q == "ok"] or [
+            i for i, q in enumerate(quality) if q != "flat"
+        ]
+        reps = _representative_leads(quality)
+        qrs_corr = _qrs_morphology_corr(clean, r, fs, ok_idx)
+        dominant = _dominant_beats(qrs_corr)
     # high-passed only: ecg_clean's 20 ms moving average widens every QRS by about 10 ms at each end
     amp = np.stack([_amplitude_lead(ecg.signal[i], fs) for i in range(12)])
     fid = _shared_fiducials(clean, r, own, fs, reps, ok_idx, dominant, amp)
@@ -2167,14 +2292,21 @@ def _measure_uncached(ecg: ECG) -> Measurements:
     # of them) are their own, and a median over both shapes matches neither
     steady = dominant & ~_early_beats(_rr_before(r, fs))[0]
     steady = steady if steady.sum() >= 3 else dominant
-    p_lock = _p_consistency(clean, r, fs, reps[:2] if len(reps) > 1 else reps, steady, fid["t_off"])
+    # the atrial waves are read on the leads a limb tremor leaves readable for a P wave (all ok leads
+    # where there is none)
+    p_ok, p_reps = ok_idx, reps
+    if tremor is not None:
+        p_quality = ["noisy" if LEADS[i] in tremor["p_leads"] else q for i, q in enumerate(quality)]
+        p_ok = [i for i in ok_idx if p_quality[i] == "ok"]
+        p_reps = [i for i in _representative_leads(p_quality) if p_quality[i] == "ok"]
+    p_lock = _p_consistency(clean, r, fs, p_reps[:2] if len(p_reps) > 1 else p_reps, steady, fid["t_off"])
     locked = np.median(p_lock[steady]) >= P_LOCK_RECORD  # atrial waves time-locked to the dominant QRS
     p_present = np.isfinite(fid["p_on"]) & (p_lock >= P_LOCK_BEAT) & locked
     for k in ("p_on", "p_peak", "p_off"):
         fid[k] = np.where(p_present, fid[k], np.nan)
     # global PR from the representative beats (per-beat values stay for beat-level claims)
     p_template = (
-        _template_p_wave(clean, r, fs, fid, dominant & (p_lock >= P_LOCK_BEAT), ok_idx) if locked else None
+        _template_p_wave(clean, r, fs, fid, dominant & (p_lock >= P_LOCK_BEAT), p_ok) if locked else None
     )
     if p_template is None and locked and _p_inside_previous_t(fid, r, fs, dominant & (p_lock >= P_LOCK_BEAT)):
         p_template = (math.nan, math.nan)
@@ -2188,7 +2320,7 @@ def _measure_uncached(ecg: ECG) -> Measurements:
             fid[k] = np.where(no_p, np.nan, fid[k])
 
     blocked_p = (
-        _blocked_p_wave(clean, r, fs, fid, steady & p_present, reps, *p_template)
+        _blocked_p_wave(clean, r, fs, fid, steady & p_present, p_reps, *p_template)
         if p_template is not None and math.isfinite(p_template[0])
         else None
     )
@@ -2196,7 +2328,7 @@ def _measure_uncached(ecg: ECG) -> Measurements:
     regular = len(r) > 3 and _rr_irregularity(_rr_ms(r, fs)) <= AF_MIN_NORMALISED_RMSSD
     sinus_like = float(np.mean(p_present[steady])) >= SINUS_MIN_P_WAVE_FRACTION
     atrial_rate = (
-        _dissociated_atrial_rate(clean, r, fs, reps[:2], fid) if regular and not sinus_like else None
+        _dissociated_atrial_rate(clean, r, fs, p_reps[:2], fid) if regular and not sinus_like else None
     )
     timing = _timing(fid, r, fs)
     st_point = _st_point_ms(r, fs)
@@ -2228,11 +2360,14 @@ def _measure_uncached(ecg: ECG) -> Measurements:
 
     ok_names = {LEADS[i] for i in ok_idx}
     g = _global_values(r, fs, timing, p_present, lead_med, ok_names, quality, reps, p_template, steady)
+    areas = {}
     if p_template is not None and math.isfinite(p_template[0]):  # the P axis of the representative beats
-        limb = [i for i, name in enumerate(LEADS) if name in LIMB_LEADS and name in ok_names]
+        limb = [i for i in p_ok if LEADS[i] in LIMB_LEADS]
         areas = _template_p_areas(clean, r, fs, fid, steady & p_present, limb, *p_template)
-        g["p_axis_deg"] = _frontal_axis(areas) if areas else g["p_axis_deg"]
+    # else the single beats' axis, but not over leads a limb tremor leaves unreadable for P waves
+    g["p_axis_deg"] = _frontal_axis(areas) if areas else (None if tremor else g["p_axis_deg"])
     g["st_point_ms"] = st_point
+    g["electrode_tremor"] = tremor
     g["blocked_p_wave_ms"] = None if blocked_p is None else round(blocked_p, 1)
     g["dissociated_atrial_rate_bpm"] = None if atrial_rate is None else round(atrial_rate, 1)
     g["bad_windows"] = {

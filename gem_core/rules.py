@@ -1569,6 +1569,20 @@ def unreadable_windows(m: Measurements, usable: list[str]) -> list[Finding]:
     return out
 
 
+def electrode_tremor(m: Measurements) -> list[Finding]:
+    """A tremor on one limb electrode (``features._electrode_tremor``): where, how fast and how large; the
+    leads its median beats keep most of are left out as noisy (named by the quality sentence)."""
+    tremor = m.global_values.get("electrode_tremor")
+    if not tremor:
+        return []
+    where = {"RA": "right arm", "LA": "left arm", "LL": "left leg"}[tremor["electrode"]]
+    sentence = (
+        f"A tremor artifact of about {tremor['hz']:.0f} Hz ({tremor['mv']:.2f} mV) on the {where} electrode "
+        "runs through the tracing; it is not atrial activity."
+    )
+    return [Finding("electrode_tremor", sentence, "quality", "tremor", details=dict(tremor))]
+
+
 def arm_reversal(m: Measurements, usable: list[str]) -> Finding | None:
     """Swapped left and right arm electrodes (``criteria.arm_electrodes_swapped``): lead I inverted
     against V6."""
@@ -1619,17 +1633,17 @@ def assess(m: Measurements, metadata: dict | None = None) -> Assessment:
     usable, excluded = lead_quality(m)
     if not m.enough_beats or len(usable) < MIN_USABLE_LEADS or len(m.r_peaks_ms) < 3:
         why = m.message or (
-            f"only {len(usable)} of 12 leads are of usable quality"
+            f"only {len(usable)} of 12 leads {'is' if len(usable) == 1 else 'are'} of usable quality"
             if len(usable) < MIN_USABLE_LEADS
             else f"only {len(m.r_peaks_ms)} beats were found"
         )
-        return Assessment(False, usable, excluded, [], [], [], False, message=why)
+        return Assessment(False, usable, excluded, electrode_tremor(m), [], [], False, message=why)
     swapped = arm_reversal(m, usable)
     # with the arm electrodes swapped, lead I is inverted and aVR and aVL trade places: their morphology and
     # the frontal axes are not read (II and III trade places too, both inferior; aVF is unchanged)
     read = [lead for lead in usable if not swapped or lead not in ("I", "aVR", "aVL")]
     findings, rhythm = rate_and_rhythm(m, usable, p_axis=swapped is None)
-    findings = unreadable_windows(m, usable) + ([swapped] if swapped else []) + findings
+    findings = electrode_tremor(m) + unreadable_windows(m, usable) + ([swapped] if swapped else []) + findings
     findings += premature_beats(m, rhythm)
     findings += av_block_2to1(m, rhythm, usable)
     findings += pr_interval(m, rhythm, usable)

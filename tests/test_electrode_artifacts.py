@@ -58,3 +58,51 @@ def test_concordant_pvcs_are_kept():
     ecg, truth = conduction_ecg(70, pvc_every=3, pvc_morphology="slurred_s", noise=0.015, seed=2)
     m = measure(ecg)
     assert sum(b["kind"] == "PVC" for b in m.premature_beats) >= 2
+
+
+@pytest.mark.parametrize("electrode", ELECTRODES)
+@pytest.mark.parametrize("hz", [5.0, 8.0])
+def test_a_limb_tremor_is_named_and_the_leads_it_distorts_are_left_out(electrode, hz):
+    """A tremor of 0.1 mV on one limb electrode (drifting in rate, as a tremor does). Not locked to the
+    beats, yet a median of ten beats keeps about 0.4 of it: it read as ST elevation or depression, a long
+    PR or an ectopic P wave. It is found from its wiring (the limb lead without that electrode spared, a
+    third of it in every chest lead), named, and the leads whose median beats keep most of it are left
+    out (for P waves, those keeping half that much); no false diagnosis is made."""
+    from gem_core.backends.measure import MeasureInterpreter
+
+    wired = {"RA": {"I", "II"}, "LA": {"I", "III"}, "LL": {"II", "III"}}[electrode]
+    ecg, _ = conduction_ecg(70, noise=0.01, p_shape="raised_cosine", seed=4)
+    shaking = electrode_artifact(ecg, electrode, "tremor", 0.1, hz=hz, seed=int(hz))
+    m = measure(shaking)
+    tremor = m.global_values["electrode_tremor"]
+    assert tremor["electrode"] == electrode and tremor["hz"] == pytest.approx(hz, abs=1.5)
+    assert tremor["mv"] == pytest.approx(0.1, rel=0.3)
+    assert wired <= set(tremor["leads"]) and all(m.leads[lead].quality == "noisy" for lead in wired)
+    assert set(tremor["leads"]) <= set(tremor["p_leads"])
+    assert set(assess(m).diagnosis_labels) <= {"Normal", "SB"}
+    where = {"RA": "right arm", "LA": "left arm", "LL": "left leg"}[electrode]
+    text = MeasureInterpreter().interpret(shaking).text
+    assert f"tremor artifact of about {tremor['hz']:.0f} Hz" in text and f"on the {where} electrode" in text
+
+
+@pytest.mark.parametrize(
+    "case", ["clean", "muscle noise", "wander", "mains", "atrial fibrillation", "RBBB", "arms swapped"]
+)
+def test_no_tremor_is_found_where_there_is_none(case):
+    """Noise that is no single electrode's (muscle noise on every lead, baseline wander, mains hum) and
+    atrial fibrillatory waves (no limb lead spared, unlike from V1 to V6) are not called a tremor."""
+    from gem_core.beat_model import interfere, swap_arm_electrodes
+
+    for seed in range(3):
+        if case == "atrial fibrillation":
+            ecg, _ = conduction_ecg(80 + 20 * seed, atrial_fibrillation=0.1 + 0.05 * seed, seed=seed)
+        elif case == "RBBB":
+            ecg, _ = conduction_ecg(70, 130, morphology="rsr", seed=seed)
+        else:
+            ecg, _ = conduction_ecg(70 + 10 * seed, noise=0.015, seed=seed)
+            kind = {"muscle noise": ("emg", 0.05), "wander": ("wander", 0.5), "mains": ("mains", 0.2)}
+            if case in kind:
+                ecg = interfere(ecg, *kind[case], seed)
+            elif case == "arms swapped":
+                ecg = swap_arm_electrodes(ecg)
+        assert measure(ecg).global_values["electrode_tremor"] is None, (case, seed)

@@ -121,12 +121,13 @@ def _label_entries(abbrs: list[str], text: str) -> list[dict]:
 
 def compose(assessment: Assessment) -> Reading:
     """The paragraph, claims and labels for an assessment (one sentence per finding, then the diagnosis)."""
-    findings: list[Finding] = []
+    # an artifact's cause (a trembling limb) before the leads it made noisy, then the rest
+    cause = [f for f in assessment.findings if f.key == "electrode_tremor"]
+    rest = [f for f in assessment.findings if f.key != "electrode_tremor"]
     quality = _quality_finding(assessment)
     if not assessment.readable:
-        findings = [f for f in (quality, _unreadable_finding(assessment)) if f]
-    else:
-        findings = [f for f in (quality, *assessment.findings) if f]
+        rest = [_unreadable_finding(assessment)]
+    findings = [f for f in (*cause, quality, *rest) if f]
     sentences, claims, offset = [], [], 0
     for i, finding in enumerate(findings, start=1):
         if offset:
