@@ -22,10 +22,10 @@ Run: ``python bench/validate_measure.py [--quick]``
    (``bench/features.py``'s baseline) on 10 s records; target ratio <= 0.5.
 4. Rhythms and interference whose reading is known: respiratory sinus arrhythmia (10-20% rate swing;
    15% over breaths of 4-5 s), ventricular and atrial bigeminy and trigeminy, PACs whose P wave is shaped
-   like the sinus one, atrial fibrillation (fibrillatory waves of 0-0.2 mV), an
-   ectopic atrial rhythm (P waves inverted), 2:1 and complete AV block, 0.2 mV U waves, swapped arm
-   electrodes, and normal hearts under baseline wander, 50 Hz mains hum, muscle noise, an artifact or a 5-8 Hz
-   tremor on one limb electrode: how many records are read as drawn.
+   like the sinus one, atrial fibrillation (fibrillatory waves of 0-0.2 mV), an ectopic atrial rhythm (P
+   waves inverted), 2:1 and complete AV block, 0.2 mV U waves, swapped arm electrodes, swapped right arm
+   and left leg electrodes, and normal hearts under baseline wander, 50 Hz mains hum, muscle noise, an
+   artifact or a 5-8 Hz tremor on one limb electrode: how many records are read as drawn.
 """
 
 from __future__ import annotations
@@ -47,7 +47,14 @@ sys.path.insert(0, str(REPO / "bench"))
 from interpret_cpsc import SHARED_ECG, scores, truth_labels  # noqa: E402
 
 from gem_core.backends.measure import MeasureInterpreter  # noqa: E402
-from gem_core.beat_model import P_MS, conduction_ecg, electrode_artifact, interfere, swap_arm_electrodes  # noqa: E402
+from gem_core.beat_model import (  # noqa: E402
+    P_MS,
+    conduction_ecg,
+    electrode_artifact,
+    interfere,
+    swap_arm_electrodes,
+    swap_arm_leg_electrodes,
+)
 from gem_core.ecg import load_ecg  # noqa: E402
 from gem_core.errors import GemError  # noqa: E402
 from gem_core.features import measure  # noqa: E402
@@ -291,6 +298,12 @@ def report_rhythms(quick: bool) -> None:
         ecg, _ = conduction_ecg(rate, qrs, morphology=morph, noise=0.015, p_shape="raised_cosine", seed=rate)
         expected = {"swapped"} | ({"RBBB"} if morph == "rsr" else set())
         cases.append(("arm electrodes swapped", swap_arm_electrodes(ecg), expected))
+    for rate, (morph, qrs) in itertools.product(
+        (55, 95), (("normal", 90.0), ("rsr", 130.0), ("slurred_s", 150.0))
+    ):
+        ecg, _ = conduction_ecg(rate, qrs, morphology=morph, noise=0.015, p_shape="raised_cosine", seed=rate)
+        expected = {"limb swap"} | {"normal": set(), "rsr": {"RBBB"}, "slurred_s": {"LBBB"}}[morph]
+        cases.append(("right arm / left leg swapped", swap_arm_leg_electrodes(ecg), expected))
     for rate, pr in itertools.product((30, 35, 40, 45, 50), (160, 240)):
         ecg, _ = conduction_ecg(rate, pr_ms=pr, av_block_2to1=True, noise=0.015, p_shape="raised_cosine")
         cases.append(
@@ -320,6 +333,7 @@ def report_rhythms(quick: bool) -> None:
         )
         labels |= {"3AVB"} if "complete AV block" in a.diagnosis else set()
         labels |= {"swapped"} if "suspected arm electrode reversal" in a.diagnosis else set()
+        labels |= {"limb swap"} if "suspected limb electrode reversal" in a.diagnosis else set()
         if group.startswith("sinus arrhythmia") and labels == {"Normal"}:
             labels = expected  # too little swing to be irregular: sinus rhythm, also right
         wrong.setdefault(group, []).append(None if labels == expected else sorted(labels))

@@ -395,6 +395,15 @@ def swap_arm_electrodes(ecg: ECG) -> ECG:
     return ECG(signal=x, fs=ecg.fs, record_id=f"{ecg.record_id}-arms-swapped")
 
 
+def swap_arm_leg_electrodes(ecg: ECG) -> ECG:
+    """The record as it reads with the right arm and left leg electrodes swapped: lead II inverted, I and
+    III traded and inverted, aVR and aVF traded, aVL and the chest leads unchanged."""
+    x = ecg.signal.copy()
+    i, ii, iii, avr, avl, avf = x[:6].copy()
+    x[:6] = [-iii, -ii, -i, avf, avl, avr]
+    return ECG(signal=x, fs=ecg.fs, record_id=f"{ecg.record_id}-ra-ll-swapped")
+
+
 def electrode_artifact(
     ecg: ECG, electrode: str, shape: str, mv: float, at_ms: float = 0.0, hz: float = 6.0, seed: int = 0
 ) -> ECG:

@@ -252,6 +252,36 @@ def arm_electrodes_swapped(
     return p_i <= -ARM_REVERSAL_P_MV and neg_i > r_i and r6 > neg6
 
 
+# Swapped right arm and left leg electrodes: lead II (LL - RA) is inverted whole, its P wave, QRS complex
+# and T wave pointing down, while V6's QRS is upright; I becomes -III, III becomes -I, aVR and
+# aVF trade places, aVL is unchanged (Batchvarov, Malik & Camm, Europace 2007;9:1081). A low atrial focus
+# inverts the P wave in II but not the QRS, an inferior infarction the QRS (a QS) but not the P wave.
+def arm_leg_electrodes_swapped(
+    p_ii: float | None,
+    qrs_ii: tuple[float | None, float | None],
+    t_ii: float | None,
+    qrs_v6: tuple[float | None, float | None],
+    qrs_ms: float | None = None,
+) -> bool:
+    """Whether lead II's P wave, QRS (R height, deepest negative wave) and T wave (signed mV) against V6's
+    QRS show swapped right arm and left leg electrodes by the rule above. After a QRS of ``qrs_ms`` >=
+    COMPLETE_BBB_QRS_MS the T wave is not asked for: it points away from the QRS there (secondary).
+
+    >>> arm_leg_electrodes_swapped(-0.12, (0.1, 0.9), -0.3, (1.2, 0.1))
+    True
+    >>> arm_leg_electrodes_swapped(-0.12, (0.9, 0.1), 0.3, (1.2, 0.1))  # low atrial rhythm
+    False
+    >>> arm_leg_electrodes_swapped(-0.12, (0.0, 0.6), 0.2, (1.2, 0.0), qrs_ms=150)  # with a bundle branch block
+    True
+    """
+    (r_ii, neg_ii), (r6, neg6) = qrs_ii, qrs_v6
+    wide = qrs_ms is not None and qrs_ms >= COMPLETE_BBB_QRS_MS
+    if None in (p_ii, r_ii, neg_ii, r6, neg6) or (t_ii is None and not wide):
+        return False
+    inverted_t = wide or t_ii <= T_NEGATIVE_MV
+    return p_ii <= -ARM_REVERSAL_P_MV and neg_ii > r_ii and inverted_t and r6 > neg6
+
+
 def sinus_p_axis(axis_deg: float | None) -> bool | None:
     """Whether a frontal P axis (degrees) fits a sinus P wave by the sector above, with its margin; None
     where the axis was not measured.

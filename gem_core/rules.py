@@ -67,6 +67,7 @@ from gem_core.criteria import (
     TERRITORIES,
     WAVE_PRESENT_MV,
     arm_electrodes_swapped,
+    arm_leg_electrodes_swapped,
     axis_category,
     lbbb_qrs_limit,
     left_anterior_fascicular_block,
@@ -1584,29 +1585,54 @@ def electrode_tremor(m: Measurements) -> list[Finding]:
 
 
 def arm_reversal(m: Measurements, usable: list[str]) -> Finding | None:
-    """Swapped left and right arm electrodes (``criteria.arm_electrodes_swapped``): lead I inverted
-    against V6."""
-    if not {"I", "V6"} <= set(usable):
+    """Swapped limb electrodes: the right arm and left leg (``criteria.arm_leg_electrodes_swapped``: lead
+    II inverted whole against V6; looked at first, as lead I then reads minus III, often inverted too), or
+    the left and right arm (``criteria.arm_electrodes_swapped``: lead I inverted against V6).
+    ``details["unread"]``: the limb leads the swap scrambles."""
+    if "V6" not in usable:
         return None
-    p_i = lead_median(m, "I", "p_amplitude")
-    if not arm_electrodes_swapped(p_i, dominance(m, "I"), dominance(m, "V6")):
+    if "II" in usable and arm_leg_electrodes_swapped(
+        lead_median(m, "II", "p_amplitude"),
+        dominance(m, "II"),
+        lead_median(m, "II", "t_amplitude"),
+        dominance(m, "V6"),
+        _num(m.global_values.get("qrs_ms")),
+    ):
+        leads, kind, unread = ["II", "V6"], "arm_leg", ["I", "II", "III", "aVR", "aVF"]
+        sentence = (
+            "Lead II is inverted whole (its P wave, QRS complex and T wave point down) while V6 is upright: "
+            "the right arm and left leg electrodes were probably swapped; leads I, II, III, aVR and aVF and "
+            "the frontal axis are not interpreted, and the recording should be repeated with the electrodes "
+            "checked."
+        )
+    elif "I" in usable and arm_electrodes_swapped(
+        lead_median(m, "I", "p_amplitude"), dominance(m, "I"), dominance(m, "V6")
+    ):
+        leads, kind, unread = ["I", "V6"], "arms", ["I", "aVR", "aVL"]
+        sentence = (
+            "Lead I is the mirror image of V6, which faces the same wall (its deflections point down where "
+            "those of V6 point up): the left and right arm electrodes were probably swapped, or the heart lies "
+            "on the right; leads I, aVR and aVL and the frontal axis are not interpreted, and the recording "
+            "should be repeated with the electrodes checked."
+        )
+    else:
         return None
-    sentence = (
-        "Lead I is the mirror image of V6, which faces the same wall (its deflections point down where those "
-        "of V6 point up): the left and right arm electrodes were probably swapped, or the heart lies on the "
-        "right; leads I, aVR and aVL and the frontal axis are not interpreted, and the recording should be "
-        "repeated with the electrodes checked."
-    )
     return Finding(
         "arm_reversal",
         sentence,
         "lead_reversal",
         "suspected",
-        leads=["I", "V6"],
+        leads=leads,
         abnormal=True,
         source="Batchvarov, Malik & Camm, Europace 2007 (electrode cable interchange)",
-        evidence=spans(m, ["I", "V6"], "qrs_amplitude", per_lead=1),
-        details={"diagnosis": "suspected arm electrode reversal"},
+        evidence=spans(m, leads, "qrs_amplitude", per_lead=1),
+        details={
+            "diagnosis": "suspected arm electrode reversal"
+            if kind == "arms"
+            else "suspected limb electrode reversal",
+            "swap": kind,
+            "unread": unread,
+        },
     )
 
 
@@ -1639,9 +1665,10 @@ def assess(m: Measurements, metadata: dict | None = None) -> Assessment:
         )
         return Assessment(False, usable, excluded, electrode_tremor(m), [], [], False, message=why)
     swapped = arm_reversal(m, usable)
-    # with the arm electrodes swapped, lead I is inverted and aVR and aVL trade places: their morphology and
-    # the frontal axes are not read (II and III trade places too, both inferior; aVF is unchanged)
-    read = [lead for lead in usable if not swapped or lead not in ("I", "aVR", "aVL")]
+    # with limb electrodes swapped the leads they scramble (lead I inverted and aVR/aVL traded for the arms;
+    # II inverted, I and III traded inverted, aVR/aVF traded for the right arm and left leg): their
+    # morphology and the frontal axes are not read
+    read = [lead for lead in usable if not swapped or lead not in swapped.details["unread"]]
     findings, rhythm = rate_and_rhythm(m, usable, p_axis=swapped is None)
     findings = electrode_tremor(m) + unreadable_windows(m, usable) + ([swapped] if swapped else []) + findings
     findings += premature_beats(m, rhythm)

@@ -684,6 +684,36 @@ def test_swapped_arm_electrodes_are_named_and_the_limb_leads_not_read(rate, morp
     assert [c["verdict"] for c in ground(said, straight, final=True)] == ["contradicted", "not_checkable"]
 
 
+@pytest.mark.parametrize(
+    ("morph", "qrs", "block"), [("normal", 90, None), ("rsr", 130, "RBBB"), ("slurred_s", 150, "LBBB")]
+)
+@pytest.mark.parametrize("rate", [55, 95])
+def test_swapped_right_arm_and_left_leg_electrodes_are_named(rate, morph, qrs, block):
+    """The right arm and left leg electrodes swapped: lead II inverted whole (P wave, QRS and T wave), I and
+    III traded and inverted, aVR and aVF traded. Lead I then reads minus III, inverted too, and the record
+    was read as swapped arms (normal hearts), or as an ectopic atrial rhythm with left axis deviation (an
+    LBBB, its T wave in II upright after the inversion, as it points away from the QRS). The inverted
+    lead II beside an upright V6 is looked for first: named, the scrambled limb leads and the axes not
+    read, axis claims not checkable, a claim of swapped arms not checkable either; the chest-lead
+    diagnosis stands."""
+    from gem_core.beat_model import swap_arm_leg_electrodes
+
+    ecg, _ = conduction_ecg(rate, qrs, morphology=morph, noise=0.015, p_shape="raised_cosine", seed=rate)
+    m = measure(swap_arm_leg_electrodes(ecg))
+    a = assess(m)
+    assert "suspected limb electrode reversal" in a.diagnosis, a.diagnosis
+    assert "suspected arm electrode reversal" not in a.diagnosis
+    assert set(a.diagnosis_labels) - {"SB"} == ({block} if block else set()), a.diagnosis
+    assert not any(f.key in ("axis", "q_waves") for f in a.findings)
+    (swap,) = [f for f in a.findings if f.key == "arm_reversal"]
+    assert "right arm and left leg electrodes were probably swapped" in swap.sentence
+    (claim,) = ground("Left axis deviation.", m, final=True)
+    assert claim["verdict"] == "not_checkable"
+    said = "The arm electrodes appear swapped. Limb lead reversal."
+    assert [c["verdict"] for c in ground(said, m, final=True)] == ["not_checkable", "supported"]
+    assert "suspected limb electrode reversal" not in assess(measure(ecg)).diagnosis
+
+
 @pytest.mark.parametrize("seed", [0, 1])
 @pytest.mark.parametrize("rate", [50, 110])
 def test_a_flat_t_wave_in_noise_is_read_on_the_median_beat(rate, seed):

@@ -688,16 +688,28 @@ def _p_axis_fit(m: Measurements) -> tuple[float | None, bool | None]:
 
 
 def _lead_reversal(arm: bool):
-    """Swapped arm electrodes, by the interpreter's own test (rules.arm_reversal: lead I mirrored against V6).
-    A claim about the arm electrodes is contradicted where lead I is upright like V6; one about the limb
-    electrodes is then not checkable (a swap involving the leg electrode leaves lead I as it is)."""
+    """Swapped limb electrodes, by the interpreter's own test (rules.arm_reversal: lead I mirrored against
+    V6 for the arms, lead II inverted whole for the right arm and left leg). A claim about the arm
+    electrodes is contradicted where lead I is upright like V6, and not checkable where the right arm and
+    left leg appear swapped instead; one about the limb electrodes is supported by either swap, else not
+    checkable (a swap of the left arm and leg is not looked for)."""
 
     def handler(d: Draft, m: Measurements):
         usable = lead_quality(m)[0]
+        found = arm_reversal(m, usable)
+        leads = found.leads if found is not None else ["I", "V6"]
         evidence = beat_spans(
-            m, ["I", "V6"], "qrs_onset_ms", "qrs_offset_ms", "qrs_amplitude", "qrs_amplitude", "mV", d.feature
+            m, leads, "qrs_onset_ms", "qrs_offset_ms", "qrs_amplitude", "qrs_amplitude", "mV", d.feature
         )
-        if arm_reversal(m, usable) is not None:
+        if found is not None and found.details["swap"] == "arm_leg":
+            if arm:
+                return (
+                    NOT_CHECKABLE,
+                    "the right arm and left leg electrodes appear swapped (II inverted)",
+                    evidence,
+                )
+            return _verdict(True, d.negated), "lead II inverted whole against V6", evidence
+        if found is not None:
             return _verdict(True, d.negated), "lead I mirrored against V6", evidence
         p_i, (r_i, neg_i), (r6, neg6) = (
             lead_median(m, "I", "p_amplitude"),
@@ -707,7 +719,7 @@ def _lead_reversal(arm: bool):
         if not arm or not {"I", "V6"} <= set(usable) or None in (p_i, r_i, neg_i, r6, neg6):
             return (
                 NOT_CHECKABLE,
-                "no sign of swapped arm electrodes; other swaps are not looked for",
+                "no sign of swapped arm electrodes; a swap of the left arm and leg is not looked for",
                 evidence,
             )
         return _verdict(False, d.negated), f"lead I P {p_i:+.2f} mV, not mirrored against V6", evidence
@@ -1035,7 +1047,7 @@ def _axis_rule(comparator: str, threshold):
         if axis is None:
             return NOT_CHECKABLE, "axis n/a", evidence
         if arm_reversal(m, lead_quality(m)[0]) is not None:  # the interpreter reads no axis then either
-            return NOT_CHECKABLE, f"axis {fmt(axis, 'deg')}, but the arm electrodes appear swapped", evidence
+            return NOT_CHECKABLE, f"axis {fmt(axis, 'deg')}, but limb electrodes appear swapped", evidence
         if d.value is not None:
             ok = compare(axis, d.comparator or "=", d.value, _tol(d, AXIS_TOL_DEG))
         elif comparator == "outside":  # "axis deviation", either way
