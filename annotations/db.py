@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
@@ -121,8 +122,24 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
     The migration runs inside one transaction that first takes a database-wide lock (``BEGIN
     IMMEDIATE`` on SQLite, an advisory lock on PostgreSQL) and re-reads the current revision, so
-    concurrent callers wait for the first one and then find nothing to do.
+    concurrent callers wait for the first one and then find nothing to do. SQLite now and then answers
+    a wait at once with "database is locked" rather than through its busy timeout (1 of 37 runs of four
+    processes opening one fresh file together, under load); the whole call, which finds nothing to do
+    once another has migrated, is then tried again until the busy timeout.
     """
+    from sqlalchemy.exc import OperationalError
+
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            return _upgrade_once(engine, revision)
+        except OperationalError as err:
+            if not is_sqlite(engine) or "locked" not in str(err.orig) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def _upgrade_once(engine: Engine, revision: str) -> None:
     from alembic import command
     from alembic.runtime.migration import MigrationContext
 
