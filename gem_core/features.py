@@ -191,6 +191,7 @@ PREMATURE_RATIO = 0.88  # coupling interval below this share of the local median
 # terminal; TREMOR_CHEST_CORR, a share within TREMOR_CHEST_SHARE, the same in all six: TREMOR_CHEST_SAME),
 # of TREMOR_MIN_MV RMS or more.
 TREMOR_BAND_HZ = (3.0, 12.0)
+TREMOR_WINDOW_S = 30.0  # judged on the record's first 30 s
 # A lead whose median beat keeps more than this of the tremor (RMS) is read as noisy: the ST level is
 # wanted within 0.03 mV.
 TREMOR_TEMPLATE_MV = 0.02
@@ -544,11 +545,10 @@ def _drop_common_mode_artifacts(clean: np.ndarray, r: np.ndarray, own: dict, fs:
     chest = [i for i in range(6, 12) if usable[i]]
     if len(chest) < 4 or len(r) < 3:
         return r, own
-    bipolar = np.diff(clean[chest].astype(np.float64), axis=0)
-    velocity = np.sqrt((np.gradient(bipolar, axis=1) ** 2).sum(axis=0))
     half = int(round(0.04 * fs))
     idx = np.clip(r[:, None] + np.arange(-half, half + 1)[None, :], 0, clean.shape[1] - 1)
-    peak = velocity[idx].max(axis=1)
+    bipolar = np.diff(clean[chest][:, idx].astype(np.float64), axis=0)  # (5, beats, window): near each peak
+    peak = np.sqrt((np.gradient(bipolar, axis=2) ** 2).sum(axis=0)).max(axis=1)
     common = peak < COMMON_MODE_RATIO * np.median(peak)
     if not common.any() or common.mean() >= 0.5:
         return r, own
@@ -565,7 +565,7 @@ def _drop_common_mode_artifacts(clean: np.ndarray, r: np.ndarray, own: dict, fs:
 
 
 def _electrode_tremor(clean: np.ndarray, r: np.ndarray, fs: float, dominant: np.ndarray, flat: np.ndarray):
-    """A tremor on one limb electrode, as {"electrode", "hz", "mv", "leads"}, or None.
+    """A tremor on one limb electrode, as {"electrode", "hz", "mv", "leads", "p_leads"}, or None.
 
     A trembling limb (parkinsonian or essential tremor, shivering) moves its electrode's potential by
     a few hundred microvolts at 4-12 Hz. It is not locked to the beats, yet a median of ten beats keeps
@@ -582,10 +582,13 @@ def _electrode_tremor(clean: np.ndarray, r: np.ndarray, fs: float, dominant: np.
     and are left to the other quality checks."""
     from scipy.signal import butter, sosfiltfilt
 
-    n = clean.shape[1]
-    if len(r) < 4 or flat[:3].any() or flat[6:].sum() > 2 or n < 3 * fs:
+    # judged on the first TREMOR_WINDOW_S (a tremor runs through the record; a long one held whole in
+    # float64 four times over would take gigabytes)
+    span = min(clean.shape[1], int(TREMOR_WINDOW_S * fs))
+    inside = r < span
+    if inside.sum() < 4 or flat[:3].any() or flat[6:].sum() > 2 or span < 3 * fs:
         return None
-    resid, judged, other = _unrepeated(clean.astype(np.float64), r, dominant, fs)
+    resid, judged = _unrepeated(clean[:, :span].astype(np.float64), r[inside], dominant[inside], fs)
     if judged.sum() < 2 * fs:
         return None
     band = butter(2, TREMOR_BAND_HZ, "bandpass", fs=fs, output="sos")
@@ -636,9 +639,9 @@ def _electrode_tremor(clean: np.ndarray, r: np.ndarray, fs: float, dominant: np.
 
 
 def _unrepeated(x: np.ndarray, r: np.ndarray, dominant: np.ndarray, fs: float):
-    """(residual, judged, other): each lead less its median dominant beat laid on every dominant beat
-    (from 0.4 RR before its R to 0.6 RR after); ``judged`` the dominant beats' samples outside their QRS
-    (+-60 ms), ``other`` the samples of beats of another shape (left as they are in the residual)."""
+    """(residual, judged): each lead less its median dominant beat laid on every dominant beat (from 0.4
+    RR before its R to 0.6 RR after; beats of another shape are left as they are); ``judged`` the
+    dominant beats' samples outside their QRS (+-60 ms)."""
     n, qrs = x.shape[1], int(0.06 * fs)
     rr = np.diff(r).astype(np.float64)
     before, after = int(0.4 * np.median(rr)), int(0.6 * np.median(rr))
@@ -646,18 +649,16 @@ def _unrepeated(x: np.ndarray, r: np.ndarray, dominant: np.ndarray, fs: float):
     templates = np.median(x[:, idx], axis=1)  # (12, before + after)
     tiled = np.zeros(x.shape)
     judged = np.zeros(n, dtype=bool)
-    other = np.zeros(n, dtype=bool)
     for k, at in enumerate(r):
+        if not dominant[k]:
+            continue
         lo = at - int(min(before, 0.4 * rr[k - 1])) if k else at - before
         hi = at + int(min(after, 0.6 * rr[k])) if k < len(rr) else at + after
         lo, hi = max(0, lo), min(n, hi)
-        if not dominant[k]:
-            other[lo:hi] = True
-            continue
         tiled[:, lo:hi] = templates[:, lo - at + before : hi - at + before]
         judged[lo:hi] = True
         judged[max(0, at - qrs) : at + qrs] = False
-    return x - tiled, judged, other
+    return x - tiled, judged
 
 
 def _hidden_beat(clean: np.ndarray, kept: np.ndarray, artifact: int, fs: float, usable: np.ndarray):
@@ -677,15 +678,16 @@ def _hidden_beat(clean: np.ndarray, kept: np.ndarray, artifact: int, fs: float, 
     if hi <= lo or not len(leads):
         return None
     offs = np.arange(-half, half + 1)
-    sig = clean[leads].astype(np.float64)
-    template = np.median(
-        sig[:, kept[(kept >= half) & (kept < clean.shape[1] - half)][:, None] + offs], axis=1
-    )
+    # the leads read only around the beats and the candidates (a long record is large)
+    rows = leads[:, None, None]
+    whole = kept[(kept >= half) & (kept < clean.shape[1] - half)]
+    template = np.median(clean[rows, (whole[:, None] + offs)[None]].astype(np.float64), axis=1)
     candidates = np.arange(lo, hi + 1)
     candidates = candidates[np.abs(candidates - artifact) >= half]
     if not len(candidates):
         return None
-    windows = sig[:, candidates[:, None] + offs].transpose(1, 0, 2).reshape(len(candidates), -1)
+    windows = clean[rows, (candidates[:, None] + offs)[None]].astype(np.float64)
+    windows = windows.transpose(1, 0, 2).reshape(len(candidates), -1)
     corr = _row_corr(windows, template.ravel())
     best = int(np.argmax(corr))
     return int(candidates[best]) if corr[best] >= ALIGN_MIN_CORR else None
