@@ -909,6 +909,13 @@ def _windows_ms(bad: np.ndarray, r: np.ndarray, fs: float, duration_ms: float) -
 # ----------------------------------------------------------------------------------------------------
 
 
+def _ok_leads(quality: list[str]) -> list[int]:
+    """The leads global values are read on: the ok ones, or every lead not flat where none is ok."""
+    return [i for i, q in enumerate(quality) if q == "ok"] or [
+        i for i, q in enumerate(quality) if q != "flat"
+    ]
+
+
 def _representative_leads(quality: list[str]) -> list[int]:
     reps = []
     for group in _REPRESENTATIVE_GROUPS:
@@ -2270,18 +2277,14 @@ def _measure_uncached(ecg: ECG) -> Measurements:
         quality = ["flat" if f else "ok" for f in flat]
         return _not_enough(ecg, r, quality, f"found {len(r)} R peak(s) in {seconds:.1f} s; need at least 2")
     quality = _lead_quality(clean, r, fs, flat)
-    ok_idx = [i for i, q in enumerate(quality) if q == "ok"] or [
-        i for i, q in enumerate(quality) if q != "flat"
-    ]
+    ok_idx = _ok_leads(quality)
     reps = _representative_leads(quality)
     qrs_corr = _qrs_morphology_corr(clean, r, fs, ok_idx)
     dominant = _dominant_beats(qrs_corr)
     tremor = _electrode_tremor(clean, r, fs, dominant, flat)
     if tremor is not None and tremor["leads"]:  # the leads it reaches most are left out as noisy
         quality = ["noisy" if LEADS[i] in tremor["leads"] and q == "ok" else q for i, q in enumerate(quality)]
-        ok_idx = [i for i, q in enumerate(quality) if q == "ok"] or [
-            i for i, q in enumerate(quality) if q != "flat"
-        ]
+        ok_idx = _ok_leads(quality)
         reps = _representative_leads(quality)
         qrs_corr = _qrs_morphology_corr(clean, r, fs, ok_idx)
         dominant = _dominant_beats(qrs_corr)

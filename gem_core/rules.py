@@ -1599,6 +1599,7 @@ def arm_reversal(m: Measurements, usable: list[str]) -> Finding | None:
         _num(m.global_values.get("qrs_ms")),
     ):
         leads, kind, unread = ["II", "V6"], "arm_leg", ["I", "II", "III", "aVR", "aVF"]
+        diagnosis = "suspected limb electrode reversal"
         sentence = (
             "Lead II is inverted whole (its P wave, QRS complex and T wave point down) while V6 is upright: "
             "the right arm and left leg electrodes were probably swapped; leads I, II, III, aVR and aVF and "
@@ -1609,6 +1610,7 @@ def arm_reversal(m: Measurements, usable: list[str]) -> Finding | None:
         lead_median(m, "I", "p_amplitude"), dominance(m, "I"), dominance(m, "V6")
     ):
         leads, kind, unread = ["I", "V6"], "arms", ["I", "aVR", "aVL"]
+        diagnosis = "suspected arm electrode reversal"
         sentence = (
             "Lead I is the mirror image of V6, which faces the same wall (its deflections point down where "
             "those of V6 point up): the left and right arm electrodes were probably swapped, or the heart lies "
@@ -1626,13 +1628,7 @@ def arm_reversal(m: Measurements, usable: list[str]) -> Finding | None:
         abnormal=True,
         source="Batchvarov, Malik & Camm, Europace 2007 (electrode cable interchange)",
         evidence=spans(m, leads, "qrs_amplitude", per_lead=1),
-        details={
-            "diagnosis": "suspected arm electrode reversal"
-            if kind == "arms"
-            else "suspected limb electrode reversal",
-            "swap": kind,
-            "unread": unread,
-        },
+        details={"diagnosis": diagnosis, "swap": kind, "unread": unread},
     )
 
 
