@@ -309,6 +309,11 @@ def report_rhythms(quick: bool) -> None:
         cases.append(
             ("2:1 AV block (ventricles 30-50 bpm)", ecg, {"2:1"} | ({"I-AVB"} if pr > 200 else set()))
         )
+    for rate, pr in itertools.product((55, 60, 65, 70, 75, 80), (160, 240)):  # the blocked P in the T wave
+        ecg, _ = conduction_ecg(rate, pr_ms=pr, av_block_2to1=True, noise=0.015, p_shape="raised_cosine")
+        cases.append(
+            ("2:1 AV block (ventricles 55-80 bpm)", ecg, {"2:1"} | ({"I-AVB"} if pr > 200 else set()))
+        )
     for (rate, atria), morph in itertools.product(
         ((30, 75), (35, 90), (40, 60), (40, 110), (45, 75)), ("normal", "slurred_s")
     ):

@@ -160,6 +160,7 @@ T_PEAK_SPREAD_MS = 40.0
 NOISY_QRS_NOISE = 0.1
 NOISY_QRS_SMOOTH_MS = 4.0
 BLOCKED_P_MIN_CORR = 0.85  # a second P wave half an RR before the conducted one (_blocked_p_wave)
+BLOCKED_P_IN_T_MIN_CORR = 0.93  # the same inside the previous T wave, its cubic taken out (_blocked_p_wave)
 BLOCKED_P_MARGIN_MS = 40.0  # of baseline either side of the P wave, matched with it
 # Atrial waves on their own (_dissociated_atrial_rate): a P-wave-sized lobe, how far a wave must stand out
 # (P_VISIBLE_MV, the size under which no P wave is counted), how many in a regular row.
@@ -1493,7 +1494,15 @@ def _lead_p_bounds(
 
 
 def _blocked_p_wave(
-    clean: np.ndarray, r: np.ndarray, fs: float, fid: dict, beats: np.ndarray, leads: list[int], pr_ms, p_ms
+    clean: np.ndarray,
+    r: np.ndarray,
+    fs: float,
+    fid: dict,
+    beats: np.ndarray,
+    leads: list[int],
+    pr_ms,
+    p_ms,
+    in_t_leads: list[int] | None = None,
 ) -> float | None:
     """Where a second P wave, not conducted, stands half an RR before the conducted one on the
     representative beats (2:1 AV block: the atria at twice the ventricular rate), as ms before the QRS
@@ -1503,8 +1512,14 @@ def _blocked_p_wave(
     and of the same span half a median RR earlier, searched +-10% of that half RR. Each span has its
     straight line taken out (a T wave's slope under it); the spans of the ``leads`` are joined. Counted
     where the earlier span matches the P wave at BLOCKED_P_MIN_CORR or more with a size between half and
-    twice its own, lies after the previous beat's T wave ends, and the P wave itself stands out
-    (P_VISIBLE_MV). A U wave seldom has the P wave's shape in two leads at once, nor its size."""
+    twice its own, and the P wave itself stands out (P_VISIBLE_MV). A U wave seldom has the P wave's shape
+    in two leads at once, nor its size.
+
+    Inside the previous beat's T wave (the ventricles at 50-80 bpm put the blocked P wave there) a straight
+    line does not take the T wave out: there the span's cubic is taken out of both (a T wave's curve over
+    the span; a P wave's narrower hump keeps most of its shape), the spans of every lead in ``in_t_leads``
+    are joined (the P wave's spread over the leads differs from the T wave's) and the match must reach
+    BLOCKED_P_IN_T_MIN_CORR; ``in_t_leads`` None: not looked for there. Never over the previous QRS."""
     ms = fs / 1000.0
     use = np.flatnonzero(beats)
     use = use[use >= 1]
@@ -1513,40 +1528,60 @@ def _blocked_p_wave(
     rf = r.astype(np.float64)
     rel_on = float(_nanmedian(fid["qrs_on"][use] - rf[use]))
     rel_t_end = float(_nanmedian(fid["t_off"][use - 1] - rf[use - 1]))
+    rel_qrs_end = float(_nanmedian(fid["qrs_off"][use - 1] - rf[use - 1]))
     rr = float(np.median(rf[use] - rf[use - 1]))
-    if not (math.isfinite(rel_on) and math.isfinite(rel_t_end)):
+    if not (math.isfinite(rel_on) and math.isfinite(rel_t_end) and math.isfinite(rel_qrs_end)):
         return None
     p_on = rel_on - pr_ms * ms
     span = np.arange(int(round(-BLOCKED_P_MARGIN_MS * ms)), int(round((p_ms + BLOCKED_P_MARGIN_MS) * ms)))
     half = rr / 2.0
     shifts = np.arange(int(round(-0.1 * half)), int(round(0.1 * half)) + 1)
+    k = np.linspace(-1.0, 1.0, len(span))
+    curves = {deg: np.linalg.qr(np.vander(k, deg + 1))[0] for deg in (1, 3)}
 
-    def flat(x: np.ndarray) -> np.ndarray:  # the straight line through the span taken out
-        k = np.arange(x.shape[-1])
-        coef = np.polyfit(k, x.T, 1)
-        return x - (np.outer(coef[0], k) + coef[1][:, None]).reshape(x.shape)
+    def flat(x: np.ndarray, deg: int) -> np.ndarray:  # the span's line (or cubic) taken out, per lead
+        q = curves[deg]
+        return x - (x @ q) @ q.T
 
-    def median_span(i: int, start: float) -> np.ndarray:
-        idx = np.clip(r[use][:, None] + int(round(start)) + span[None, :], 0, clean.shape[1] - 1)
-        return np.median(clean[i].astype(np.float64)[idx], axis=0)
+    # the median beat once, from the earliest span searched to the conducted P wave's end
+    lo = int(round(p_on - half + shifts[0])) + span[0]
+    hi = int(round(p_on)) + span[-1] + 1
+    idx = np.clip(r[use][:, None] + np.arange(lo, hi)[None, :], 0, clean.shape[1] - 1)
+    rows = sorted(set(leads) | set(in_t_leads or ()))
+    beat = dict(zip(rows, np.median(clean[rows][:, idx].astype(np.float64), axis=1), strict=True))
 
-    own = np.stack([median_span(i, p_on) for i in leads])
+    def spans_at(leads_: list[int], start: float) -> np.ndarray:
+        at = int(round(start)) + span - lo
+        return np.stack([beat[i][at] for i in leads_])
+
+    own = spans_at(leads, p_on)
     if np.ptp(own, axis=1).max() < P_VISIBLE_MV:
         return None
-    template = flat(own).ravel()
-    best, best_at, best_size = -1.0, None, 0.0
+    templates = {False: flat(own, 1).ravel()}
+    if in_t_leads:
+        templates[True] = flat(spans_at(in_t_leads, p_on), 3).ravel()
+    best = None  # (margin over the threshold, start, size against the P wave)
     for shift in shifts:
         start = p_on - half + shift
-        if start + span[0] < rel_t_end - rr:  # still inside the previous beat's T wave
+        if start + span[0] < rel_qrs_end - rr:  # over the previous QRS complex
             continue
-        cand = flat(np.stack([median_span(i, start) for i in leads])).ravel()
+        inside = start + span[0] < rel_t_end - rr  # inside the previous beat's T wave
+        if inside not in templates:
+            continue
+        template = templates[inside]
+        cand = flat(spans_at(in_t_leads if inside else leads, start), 3 if inside else 1).ravel()
         denom = np.linalg.norm(cand) * np.linalg.norm(template)
         corr = float(cand @ template / denom) if denom > 0 else 0.0
-        if corr > best:
-            best, best_at, best_size = corr, start, float(np.linalg.norm(cand) / np.linalg.norm(template))
-    if best_at is None or best < BLOCKED_P_MIN_CORR or not 0.5 <= best_size <= 2.0:
+        margin = corr - (BLOCKED_P_IN_T_MIN_CORR if inside else BLOCKED_P_MIN_CORR)
+        if best is None or margin > best[0]:
+            best = (
+                margin,
+                start,
+                float(np.linalg.norm(cand) / np.linalg.norm(template)) if denom > 0 else 0.0,
+            )
+    if best is None or best[0] < 0 or not 0.5 <= best[2] <= 2.0:
         return None
-    return float((rel_on - best_at) / ms)
+    return float((rel_on - best[1]) / ms)
 
 
 def _dissociated_atrial_rate(
@@ -2324,8 +2359,11 @@ def _measure_uncached(ecg: ECG) -> Measurements:
         for k in ("p_on", "p_peak", "p_off"):
             fid[k] = np.where(no_p, np.nan, fid[k])
 
+    # inside the T wave not under a limb tremor: its residue on the median beats is a P wave's size and shape
     blocked_p = (
-        _blocked_p_wave(clean, r, fs, fid, steady & p_present, p_reps, *p_template)
+        _blocked_p_wave(
+            clean, r, fs, fid, steady & p_present, p_reps, *p_template, in_t_leads=None if tremor else p_ok
+        )
         if p_template is not None and math.isfinite(p_template[0])
         else None
     )
