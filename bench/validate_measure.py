@@ -323,6 +323,15 @@ def report_rhythms(quick: bool) -> None:
         )
         expected = {"3AVB"} | ({"LBBB"} if morph == "slurred_s" else set())
         cases.append(("complete AV block (30-45 bpm)", ecg, expected))
+    for (rate, atria), morph in itertools.product(
+        ((30, 57), (30, 63), (34, 57), (38, 73), (42, 86), (46, 95)), ("normal", "slurred_s")
+    ):  # atria near twice the ventricles, or five beats in 10 s
+        qrs = 150.0 if morph == "slurred_s" else 90.0
+        ecg, _ = conduction_ecg(
+            rate, qrs, morphology=morph, atrial_rate=atria, noise=0.015, p_shape="raised_cosine", seed=rate
+        )
+        expected = {"3AVB"} | ({"LBBB"} if morph == "slurred_s" else set())
+        cases.append(("complete AV block, atria ~2x or 5 beats", ecg, expected))
     for rate, morph in itertools.product(rates, ("normal", "rsr", "slurred_s")):
         qrs = {"normal": 90.0, "rsr": 130.0, "slurred_s": 150.0}[morph]
         ecg, _ = conduction_ecg(rate, qrs, morphology=morph, u_mv=0.2, noise=0.015, p_shape="raised_cosine")

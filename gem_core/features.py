@@ -61,7 +61,6 @@ from gem_core.criteria import (
     AF_MIN_NORMALISED_RMSSD,
     COMPLETE_BBB_QRS_MS,
     FIRST_DEGREE_AVB_PR_MS,
-    SINUS_MIN_P_WAVE_FRACTION,
     ST_FAST_BPM,
     ST_POINT_FAST_MS,
     ST_POINT_MS,
@@ -1632,18 +1631,40 @@ def _dissociated_atrial_rate(
         return None
     pp = np.diff(peaks) * 1000.0 / fs
     mid = float(np.min(pp[pp >= 0.8 * np.median(pp)]))  # the atrial cycle (a wave lost in a QRS doubles one)
+    # a peak that splits one atrial cycle into two short parts is what the cancellation left of a QRS
+    # between two atrial waves: dropped
+    k = 1
+    while k < len(peaks) - 1:
+        a, b = (peaks[k] - peaks[k - 1]) * 1000.0 / fs, (peaks[k + 1] - peaks[k]) * 1000.0 / fs
+        if max(a, b) < 0.8 * mid and abs((a + b) / mid - round((a + b) / mid)) <= 0.1 * round((a + b) / mid):
+            peaks = np.delete(peaks, k)
+        else:
+            k += 1
+    pp = np.diff(peaks) * 1000.0 / fs
     steps = pp / mid
     on_beat = np.abs(steps - np.round(steps)) <= 0.1 * np.round(steps)
     ventricular = 60000.0 * fs / 1000.0 / float(rr)
     if np.mean(on_beat & (np.round(steps) <= 2)) < 0.8 or not 40.0 <= 60000.0 / mid <= 180.0:
         return None
-    ratio = 60000.0 / mid / ventricular
-    # atria slower than the ventricles are not a complete AV block's; at 1, 2 or 3 times the ventricular
-    # rate the waves may be what the cancellation leaves of each beat (its edges), and a whole-number
-    # ratio locks to the QRS like conduction does (2:1 is _blocked_p_wave's)
-    if ratio < ATRIAL_MIN_RATIO or abs(ratio - round(ratio)) < 0.1:
+    if not (np.round(steps) == 1).any():
         return None
-    return 60000.0 / float(np.median(pp[np.round(steps) == 1])) if (np.round(steps) == 1).any() else None
+    cycle = float(np.median(pp[np.round(steps) == 1]))
+    ratio = 60000.0 / cycle / ventricular
+    # both cycles as the slope of a line through every wave (the atrial count of waves lost in a QRS
+    # filled in): a median of single steps is off by a sample or two, which the drift below multiplies
+    count = np.concatenate([[0.0], np.cumsum(np.round(steps))])
+    atrial_ms = float(np.polyfit(count, peaks * 1000.0 / fs, 1)[0])
+    rr_ms = float(np.polyfit(np.arange(len(r)), r * 1000.0 / fs, 1)[0])
+    # atria slower than the ventricles are not a complete AV block's. Near 1, 2 or 3 times the ventricular
+    # rate the waves may be what the cancellation leaves of each beat (its edges), and a whole-number
+    # ratio locks to the QRS like conduction does (2:1 is _blocked_p_wave's): counted there only where
+    # the atrial waves march through the QRS complexes, moving at least a P wave's width against them
+    # between the first beat and the last
+    n = round(ratio)
+    drift = abs(rr_ms - n * atrial_ms) * (len(r) - 1)
+    if ratio < ATRIAL_MIN_RATIO or (abs(ratio - n) < 0.1 and drift < ATRIAL_LOBE_MS):
+        return None
+    return 60000.0 / cycle
 
 
 def _p_inside_previous_t(fid: dict, r: np.ndarray, fs: float, beats: np.ndarray) -> bool:
@@ -2339,8 +2360,14 @@ def _measure_uncached(ecg: ECG) -> Measurements:
         p_quality = ["noisy" if LEADS[i] in tremor["p_leads"] else q for i, q in enumerate(quality)]
         p_ok = [i for i in ok_idx if p_quality[i] == "ok"]
         p_reps = [i for i in _representative_leads(p_quality) if p_quality[i] == "ok"]
+    # atrial waves marching through the QRS complexes at a rate of their own (complete AV block), in a
+    # regular rhythm: then a P wave that seems locked to the QRS (a few slow beats, each with some P wave
+    # in the window before it) is not conducted
+    regular = len(r) > 3 and _rr_irregularity(_rr_ms(r, fs)) <= AF_MIN_NORMALISED_RMSSD
+    atrial_rate = _dissociated_atrial_rate(clean, r, fs, p_reps[:2], fid) if regular else None
     p_lock = _p_consistency(clean, r, fs, p_reps[:2] if len(p_reps) > 1 else p_reps, steady, fid["t_off"])
-    locked = np.median(p_lock[steady]) >= P_LOCK_RECORD  # atrial waves time-locked to the dominant QRS
+    # atrial waves time-locked to the dominant QRS
+    locked = np.median(p_lock[steady]) >= P_LOCK_RECORD and atrial_rate is None
     p_present = np.isfinite(fid["p_on"]) & (p_lock >= P_LOCK_BEAT) & locked
     for k in ("p_on", "p_peak", "p_off"):
         fid[k] = np.where(p_present, fid[k], np.nan)
@@ -2366,12 +2393,6 @@ def _measure_uncached(ecg: ECG) -> Measurements:
         )
         if p_template is not None and math.isfinite(p_template[0])
         else None
-    )
-    # no P wave locked to the QRS in a regular rhythm: atrial waves of their own (complete AV block)?
-    regular = len(r) > 3 and _rr_irregularity(_rr_ms(r, fs)) <= AF_MIN_NORMALISED_RMSSD
-    sinus_like = float(np.mean(p_present[steady])) >= SINUS_MIN_P_WAVE_FRACTION
-    atrial_rate = (
-        _dissociated_atrial_rate(clean, r, fs, p_reps[:2], fid) if regular and not sinus_like else None
     )
     timing = _timing(fid, r, fs)
     st_point = _st_point_ms(r, fs)
