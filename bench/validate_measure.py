@@ -332,6 +332,9 @@ def report_rhythms(quick: bool) -> None:
         )
         expected = {"3AVB"} | ({"LBBB"} if morph == "slurred_s" else set())
         cases.append(("complete AV block, atria ~2x or 5 beats", ecg, expected))
+    for rate in (40, 55, 75, 95):
+        ecg, _ = conduction_ecg(rate, pr_ms=None, noise=0.015, seed=rate)
+        cases.append(("junctional rhythm (no P, 40-95 bpm)", ecg, {"junctional"}))
     for rate, morph in itertools.product(rates, ("normal", "rsr", "slurred_s")):
         qrs = {"normal": 90.0, "rsr": 130.0, "slurred_s": 150.0}[morph]
         ecg, _ = conduction_ecg(rate, qrs, morphology=morph, u_mv=0.2, noise=0.015, p_shape="raised_cosine")
@@ -348,6 +351,7 @@ def report_rhythms(quick: bool) -> None:
         labels |= {"3AVB"} if "complete AV block" in a.diagnosis else set()
         labels |= {"swapped"} if "suspected arm electrode reversal" in a.diagnosis else set()
         labels |= {"limb swap"} if "suspected limb electrode reversal" in a.diagnosis else set()
+        labels |= {"junctional"} if "junctional" in a.diagnosis[0] else set()
         if group.startswith("sinus arrhythmia") and labels == {"Normal"}:
             labels = expected  # too little swing to be irregular: sinus rhythm, also right
         wrong.setdefault(group, []).append(None if labels == expected else sorted(labels))

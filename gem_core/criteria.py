@@ -34,6 +34,13 @@ TACHYCARDIA_BPM = 100.0
 # Sinus rhythm: a P wave before (nearly) every conducted QRS; measured P waves on >= 70% of the dominant
 # beats (allowing beats where the P wave is not measurable).
 SINUS_MIN_P_WAVE_FRACTION = 0.7
+# Junctional rhythm: a regular rhythm of narrow QRS complexes (< COMPLETE_BBB_QRS_MS) with no P wave
+# before them, or an inverted one with a short PR (retrograde atrial activation), and no atrial waves of
+# their own. The AV junction paces at 40-60 bpm (a junctional escape rhythm); faster, up to 100 bpm, is an
+# accelerated junctional rhythm, above 100 a junctional tachycardia (junctional rhythms as the AHA/ACCF/HRS
+# 2007 Part II statement list groups them; the rate bands here are the sinus rate's limits above). A wide
+# regular rhythm without P waves may be junctional with a bundle branch block or ventricular: not named.
+# Nor a narrow one above 100 bpm: AV nodal or AV re-entry are likelier there than a junctional focus.
 # A sinus P wave is upright in leads I and II (AHA/ACCF/HRS 2009 Part I). Judged here on lead II only:
 # its P is upright while the frontal P axis lies within 90 degrees of the lead's +60, -30 to +150. P waves
 # inverted in II (and aVF) before every beat come from a low atrial focus (ectopic atrial rhythm), not the

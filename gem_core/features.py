@@ -802,6 +802,20 @@ def _beat_matrix(sig: np.ndarray, centres: np.ndarray, before: int, after: int) 
     return rows - rows.mean(axis=1, keepdims=True)
 
 
+def _minus_wander(rows: np.ndarray, template: np.ndarray | None = None) -> np.ndarray:
+    """``rows`` (beats' segments, one per row) less a straight line fitted to each one's difference from
+    ``template`` (by default their median): what baseline wander adds to a short segment of one beat,
+    left out before the beats are compared or their median taken. A P wave common to the beats is in the
+    template and stays; lines under P_VISIBLE_MV / 2 are left in (noise: the beats' spread as it was)."""
+    template = np.median(rows, axis=0) if template is None else template
+    k = np.linspace(-1.0, 1.0, rows.shape[1])
+    q = np.linalg.qr(np.vander(k, 2))[0]
+    lines = ((rows - template) @ q) @ q.T
+    # a line that moves less than half the smallest P wave counted is noise, not wander: left alone
+    lines[np.abs(lines).max(axis=1) < P_VISIBLE_MV / 2.0] = 0.0
+    return rows - lines
+
+
 def _row_corr(rows: np.ndarray, template: np.ndarray) -> np.ndarray:
     t = template - template.mean()
     r = rows - rows.mean(axis=1, keepdims=True)
@@ -1424,7 +1438,9 @@ def _p_consistency(
     ``dominant`` beats (all by default; ventricular beats in bigeminy have none to share).
 
     Sinus P waves are time-locked to the QRS, so each beat's pre-QRS segment looks like the median;
-    fibrillation waves are not, and the median of random waves is close to flat.
+    fibrillation waves are not, and the median of random waves is close to flat. Baseline wander is taken
+    out of each segment first (``_minus_wander``): under 0.3 mV of it a sinus P wave of 0.06 mV lost its
+    lock and the rhythm read as one without P waves.
     """
     dominant = np.ones(len(r), dtype=bool) if dominant is None or not dominant.any() else dominant
     before, after = int(P_LOCK_WINDOW_MS * fs / 1000.0), -int(0.06 * fs)
@@ -1441,6 +1457,7 @@ def _p_consistency(
     best = np.full(len(r), -1.0)
     for i in leads:
         rows = _beat_matrix(clean[i], r, before, after)
+        rows = _minus_wander(rows, np.median(rows[dominant], axis=0))
         template = np.median(rows[dominant], axis=0)
         if np.ptp(template) < P_VISIBLE_MV:  # no consistent atrial wave at all in this lead
             continue
@@ -1743,9 +1760,11 @@ def _template_p_wave(
         rows = clean[i].astype(np.float64)[idx]
         template = np.median(rows, axis=0)
         # the noise a P wave must stand out of: the single beats' spread about the median beat (robust SD)
-        # before the QRS, so that a P wave counts only where it would be seen beat by beat; and a wave
-        # under P_VISIBLE_MV is none, however clean the record (a QRS onset's smear on a filtered one)
-        noise = max(1.4826 * float(np.median(np.abs(rows - template)[:, : end + 1])), 1e-4)
+        # before the QRS, baseline wander left out (``_minus_wander``), so that a P wave counts only where
+        # it would be seen beat by beat; and a wave under P_VISIBLE_MV is none, however clean the record (a
+        # QRS onset's smear on a filtered one)
+        spread = np.abs(_minus_wander(rows, template) - template)[:, : end + 1]
+        noise = max(1.4826 * float(np.median(spread)), 1e-4)
         # still changing, or off the segment's baseline, just before the QRS
         level = template[late[1]]
         shift = max(abs(level - template[late[0]]), abs(level - float(np.median(template[: end + 1]))))

@@ -492,6 +492,33 @@ def rate_and_rhythm(m: Measurements, usable: list[str], p_axis: bool = True) -> 
             )
         )
         return findings, rhythm
+    qrs = _num(g.get("qrs_ms"))
+    narrow = qrs is not None and qrs < COMPLETE_BBB_QRS_MS
+    # where the P waves could hide (in the T waves of premature beats, bigeminy) or were not read on every
+    # lead (a limb tremor), no P wave found is no evidence of none
+    hidden = bool(m.premature_beats) or g.get("electrode_tremor") is not None
+    if rhythm == "regular_no_p" and hr is not None and hr <= TACHYCARDIA_BPM and narrow and not hidden:
+        # narrow, regular, no P wave: the AV junction's pacemaker (criteria, junctional rhythm)
+        name = "junctional rhythm" if hr < BRADYCARDIA_BPM else "accelerated junctional rhythm"
+        article = "an" if name.startswith("a") else "a"
+        sentence = (
+            f"{p_text}; the QRS complexes are narrow and regular at {round(hr)} bpm, consistent with "
+            f"{article} {name}."
+        )
+        findings.append(
+            Finding(
+                "rhythm",
+                sentence,
+                "rhythm",
+                name,
+                leads=[lead],
+                abnormal=True,
+                source="AHA/ACCF/HRS 2007 Part II (junctional rhythms)",
+                evidence=hr_ev,
+                details={**details, "rhythm_name": f"{article} {name}"},
+            )
+        )
+        return findings, rhythm
     sentence = f"{p_text}; the atrial rhythm cannot be determined from the measurements."
     if not irregular and hr is not None and FLUTTER_2TO1_BPM[0] <= hr <= FLUTTER_2TO1_BPM[1]:
         sentence = (
@@ -1717,6 +1744,10 @@ def assess(m: Measurements, metadata: dict | None = None) -> Assessment:
         }[rhythm]
         if any(f.key == "rhythm" and f.value == "complete AV block" for f in findings):
             rhythm_name = "an escape rhythm"
+        rhythm_name = next(
+            (f.details["rhythm_name"] for f in findings if f.key == "rhythm" and "rhythm_name" in f.details),
+            rhythm_name,
+        )
         if "EAR" in diag_labels:
             rhythm_name = next(f.value for f in findings if f.key == "rhythm" and f.label == "EAR")
         rhythm_name = _rhythm_name(diag_labels, rhythm_name)

@@ -176,14 +176,15 @@ def test_no_p_wave_no_pr_even_when_the_lock_window_holds_the_qrs(rate):
 def test_no_p_wave_is_not_called_sinus(rate, morph, qrs):
     """Where the representative beats show no P wave, the beats whose dwt P points they were asked about
     have none either: P waves were said to precede 100% of the beats, "consistent with sinus rhythm",
-    on records drawn without any."""
+    on records drawn without any. (Narrow QRS complexes at up to 100 bpm are then a junctional rhythm.)"""
     ecg, truth = conduction_ecg(rate, qrs, None, 0.0, morphology=morph, seed=rate)
     m = measure(ecg)
     assert truth["pr_ms"] is None and m.global_values["p_wave_fraction"] == 0.0
     assert all(b["p_onset_ms"] is None for b in m.leads["II"].beats)
     a = assess(m)
     (rhythm,) = [f for f in a.findings if f.key == "rhythm"]
-    assert "sinus" not in rhythm.sentence and "cannot be determined" in rhythm.sentence
+    assert "sinus" not in rhythm.sentence
+    assert ("junctional rhythm" if qrs < 120 else "cannot be determined") in rhythm.sentence
     assert not {"Normal", "STach", "SB"} & set(a.diagnosis_labels)
 
 
@@ -948,3 +949,65 @@ def test_no_complete_av_block_without_atrial_waves_of_their_own():
     assert sinus.global_values["dissociated_atrial_rate_bpm"] is None
     (claim,) = ground("Complete heart block.", sinus, final=True)
     assert claim["verdict"] == "contradicted"
+
+
+@pytest.mark.parametrize(
+    ("rate", "name"),
+    [(40, "a junctional rhythm"), (55, "a junctional rhythm"), (75, "an accelerated junctional rhythm"),
+     (95, "an accelerated junctional rhythm")],
+)  # fmt: skip
+def test_regular_narrow_rhythm_without_p_waves_is_named_junctional(rate, name):
+    """No P wave before regular narrow QRS complexes read "a rhythm of undetermined origin"; the AV
+    junction's rhythm is named, by its rate (under 60 bpm an escape rhythm, 60-100 accelerated), and the
+    interpreter's sentence is supported by the claim checker, which now reads junctional claims."""
+    m = measure(conduction_ecg(rate, 90, pr_ms=None, noise=0.015)[0])
+    a = assess(m)
+    assert a.diagnosis == [name, "abnormal ECG"] and not a.normal
+    (rhythm,) = [f for f in a.findings if f.key == "rhythm"]
+    claims = ground(rhythm.sentence, m, final=True)
+    assert "junctional" in claims[-1]["feature"]
+    assert all(c["verdict"] == "supported" for c in claims), claims
+    verdicts = {
+        t: ground(t, m, final=True)[0]["verdict"] for t in ("Junctional tachycardia.", "Sinus rhythm.")
+    }
+    assert verdicts == {"Junctional tachycardia.": "contradicted", "Sinus rhythm.": "contradicted"}
+    accelerated = ground("Accelerated junctional rhythm.", m, final=True)[0]["verdict"]
+    assert accelerated == ("supported" if rate >= 60 else "contradicted")
+
+
+def test_junctional_is_not_named_for_wide_or_fast_rhythms_nor_claimed_over_sinus():
+    """A wide regular rhythm without P waves may be junctional with a bundle branch block or ventricular,
+    and a narrow one at 120 bpm is likelier AV nodal re-entry: neither is named junctional, and the
+    checker cannot tell a junctional claim on the wide one. Over sinus rhythm a junctional claim is
+    contradicted; over inverted P waves with a short PR ("low atrial or junctional rhythm") supported."""
+    for ecg in (
+        conduction_ecg(50, 140, pr_ms=None, morphology="rsr", noise=0.015)[0],
+        conduction_ecg(120, 90, pr_ms=None, noise=0.015)[0],
+    ):
+        a = assess(measure(ecg))
+        assert a.diagnosis[0] == "a rhythm of undetermined origin", a.diagnosis
+    wide = measure(conduction_ecg(50, 140, pr_ms=None, morphology="rsr", noise=0.015)[0])
+    assert ground("Junctional rhythm.", wide, final=True)[0]["verdict"] == "not_checkable"
+    sinus = measure(conduction_ecg(70, noise=0.015)[0])
+    assert ground("Junctional escape rhythm.", sinus, final=True)[0]["verdict"] == "contradicted"
+    low = conduction_ecg(70, pr_ms=100, p_scale=-1.0, noise=0.015, p_shape="raised_cosine")[0]
+    assert ground("Junctional rhythm.", measure(low), final=True)[0]["verdict"] == "supported"
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(heart_rate=56.3, pr_ms=190.5, p_scale=0.39, t_scale=1.43, sinus_arrhythmia=0.05, seed=36),
+        dict(heart_rate=66.1, pr_ms=167.1, p_scale=0.39, t_scale=0.63, qrs_shape="half_sine", seed=38),
+    ],
+)
+def test_small_p_waves_under_baseline_wander_stay_sinus(kw):
+    """P waves of 0.06 mV in II under 0.3 mV of baseline wander (found in a random sweep of normal hearts):
+    each beat's pre-QRS segment carried its own slope, the segments stopped matching their median (or
+    their spread about it hid the P wave) and the rhythm read as one without P waves, now named a
+    junctional rhythm. The wander's line is taken out of each beat's segment first."""
+    ecg, truth = conduction_ecg(noise=0.01, p_shape="raised_cosine", qrs_ms=90.0, **kw)
+    m = measure(interfere(ecg, "wander", 0.3, kw["seed"]))
+    a = assess(m)
+    assert a.diagnosis[0] in ("sinus bradycardia", "normal sinus rhythm"), a.diagnosis
+    assert m.global_values["pr_ms"] == pytest.approx(truth["pr_ms"], abs=15)

@@ -738,6 +738,35 @@ def _ectopic_atrial_rhythm(d: Draft, m: Measurements):
     return _verdict(ok, d.negated), text + ("" if axis is None else f", P axis {axis:.0f} degrees"), ev
 
 
+def _junctional(low: float, high: float):
+    """A junctional rhythm in a rate band (criteria: junctional rhythm): regular, narrow QRS complexes,
+    no sinus P wave before them (none, or one inverted in II with a short PR) and no atrial fibrillation.
+    Atrial waves of their own (complete AV block) do not contradict it: the escape may be junctional.
+    Contradicted by sinus rhythm, AF, irregular RRs or a rate outside the band (heart-rate tolerance); not
+    checkable with a wide QRS (junctional with a bundle branch block, or ventricular?), nor beside
+    premature beats or a limb tremor (the interpreter names no junctional rhythm there either)."""
+
+    def handler(d: Draft, m: Measurements):
+        irr, pfrac, text = _rhythm_numbers(m)
+        g = m.global_values
+        hr, qrs, pr = g.get("heart_rate_bpm"), g.get("qrs_ms"), g.get("pr_ms")
+        ev = _rhythm_evidence(m, d.feature)
+        if None in (irr, pfrac, hr, qrs):
+            return NOT_CHECKABLE, text, ev
+        text += f", {hr:.0f} bpm, QRS {qrs:.0f} ms"
+        sinus, _ = _sinus(m)
+        retrograde = pfrac >= SINUS_P_FRACTION and _p_axis_fit(m)[1] is False and pr is not None
+        retrograde = retrograde and pr < criteria.PR_SHORT_MS
+        if sinus or _is_af(m) or irr > IRREGULAR_RR or (pfrac >= SINUS_P_FRACTION and not retrograde):
+            return _verdict(False, d.negated), text, ev
+        if qrs >= QRS_WIDE_MS or m.premature_beats or g.get("electrode_tremor") is not None:
+            return NOT_CHECKABLE, text, ev  # P waves may hide in ectopic beats' T waves or under a tremor
+        margin = _margin(d, HEART_RATE_TOL_BPM)
+        return _verdict(low - margin <= hr <= high + margin, d.negated), text, ev
+
+    return handler
+
+
 def _rhythm_evidence(m: Measurements, feature: str) -> list[dict]:
     """Rhythm claims point at lead II over the whole record, valued by RR irregularity (RMSSD / mean RR)."""
     return _record_item(m, "rr_irregularity", m.global_values.get("rr_irregularity"), None, "rr_interval_1")
@@ -1451,6 +1480,10 @@ _HANDLERS = {
     "sinus_rhythm": _sinus_rhythm,
     "sinus_arrhythmia": _sinus_arrhythmia,
     "ectopic_atrial_rhythm": _ectopic_atrial_rhythm,
+    # "junctional rhythm" (or "junctional escape") up to 100 bpm: used loosely for the accelerated one too
+    "junctional_rhythm": _junctional(0.0, TACHYCARDIA_BPM),
+    "accelerated_junctional_rhythm": _junctional(BRADYCARDIA_BPM, TACHYCARDIA_BPM),
+    "junctional_tachycardia": _junctional(TACHYCARDIA_BPM, math.inf),
     "arm_lead_reversal": _lead_reversal(arm=True),
     "limb_lead_reversal": _lead_reversal(arm=False),
     "av_block_2to1": _av_block_2to1,
