@@ -374,6 +374,10 @@ def rate_and_rhythm(m: Measurements, usable: list[str], p_axis: bool = True) -> 
                 details=details,
             )
         )
+
+    def rhythm_finding(sentence: str, name: str, **kw) -> Finding:  # the rhythm statement, read on ``lead``
+        return Finding("rhythm", sentence, "rhythm", name, leads=[lead], **kw)
+
     p_text = f"P waves precede {round(100 * (p_fraction or 0.0))}% of the dominant beats in lead {lead}"
     if irregular and (p_fraction is None or p_fraction < AF_MAX_P_WAVE_FRACTION):
         sentence = (
@@ -381,12 +385,9 @@ def rate_and_rhythm(m: Measurements, usable: list[str], p_axis: bool = True) -> 
             "precedes the QRS complexes, consistent with atrial fibrillation."
         )
         findings.append(
-            Finding(
-                "rhythm",
+            rhythm_finding(
                 sentence,
-                "rhythm",
                 "atrial fibrillation",
-                leads=[lead],
                 label="AF",
                 abnormal=True,
                 source="ESC 2020; Dash et al. 2009",
@@ -412,12 +413,9 @@ def rate_and_rhythm(m: Measurements, usable: list[str], p_axis: bool = True) -> 
                 f"consistent with {'a' if name.startswith('low') else 'an'} {name}."
             )
             findings.append(
-                Finding(
-                    "rhythm",
+                rhythm_finding(
                     sentence,
-                    "rhythm",
                     name,
-                    leads=[lead],
                     label="EAR",
                     abnormal=True,
                     source="AHA/ACCF/HRS 2009 Part I (sinus P wave upright in II)",
@@ -434,12 +432,9 @@ def rate_and_rhythm(m: Measurements, usable: list[str], p_axis: bool = True) -> 
         elif hr is not None and hr > TACHYCARDIA_BPM:
             label, name = "STach", "sinus tachycardia"
         findings.append(
-            Finding(
-                "rhythm",
+            rhythm_finding(
                 f"{p_text}, consistent with {name}.",
-                "rhythm",
                 name,
-                leads=[lead],
                 label=label,
                 source="AHA/ACCF/HRS 2009",
                 evidence=spans(m, [lead], "p_amplitude", per_lead=3),
@@ -475,12 +470,9 @@ def rate_and_rhythm(m: Measurements, usable: list[str], p_axis: bool = True) -> 
             "complexes (AV dissociation): complete AV block, the ventricles following an escape rhythm."
         )
         findings.append(
-            Finding(
-                "rhythm",
+            rhythm_finding(
                 sentence,
-                "rhythm",
                 "complete AV block",
-                leads=[lead],
                 abnormal=True,
                 source="AHA/ACCF/HRS 2009 Part III",
                 evidence=hr_ev,
@@ -506,12 +498,9 @@ def rate_and_rhythm(m: Measurements, usable: list[str], p_axis: bool = True) -> 
             f"{article} {name}."
         )
         findings.append(
-            Finding(
-                "rhythm",
+            rhythm_finding(
                 sentence,
-                "rhythm",
                 name,
-                leads=[lead],
                 abnormal=True,
                 source="AHA/ACCF/HRS 2007 Part II (junctional rhythms)",
                 evidence=hr_ev,
@@ -526,12 +515,9 @@ def rate_and_rhythm(m: Measurements, usable: list[str], p_axis: bool = True) -> 
             "considered."
         )
     findings.append(
-        Finding(
-            "rhythm",
+        rhythm_finding(
             sentence,
-            "rhythm",
             "undetermined",
-            leads=[lead],
             abnormal=True,
             evidence=hr_ev,
             details=details,
