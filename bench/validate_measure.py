@@ -23,9 +23,11 @@ Run: ``python bench/validate_measure.py [--quick]``
 4. Rhythms and interference whose reading is known: respiratory sinus arrhythmia (10-20% rate swing;
    15% over breaths of 4-5 s), ventricular and atrial bigeminy and trigeminy, PACs whose P wave is shaped
    like the sinus one, atrial fibrillation (fibrillatory waves of 0-0.2 mV), an ectopic atrial rhythm (P
-   waves inverted), 2:1 and complete AV block, 0.2 mV U waves, swapped arm electrodes, swapped right arm
-   and left leg electrodes, and normal hearts under baseline wander, 50 Hz mains hum, muscle noise, an
-   artifact or a 5-8 Hz tremor on one limb electrode: how many records are read as drawn.
+   waves inverted), 2:1 AV block (the blocked P wave also inside the T wave at 55-80 bpm), complete AV
+   block (atria also near twice the ventricular rate), junctional rhythm, 0.2 mV U waves, swapped arm
+   electrodes, swapped right arm and left leg electrodes, and normal hearts under baseline wander, 50 Hz
+   mains hum, muscle noise, an artifact or a 5-8 Hz tremor on one limb electrode: how many records are
+   read as drawn.
 """
 
 from __future__ import annotations
