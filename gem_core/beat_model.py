@@ -88,6 +88,11 @@ _F = {"I": 0.15, "II": 0.4, "V1": 1.0, "V2": 0.6, "V3": 0.35, "V4": 0.2, "V5": 0
 AF_F_HZ = 6.0
 AF_RR_SD = 0.2
 QTC_MS = 420.0  # QT = QTC_MS * sqrt(RR s), at least QRS + 200 ms, ending 30 ms before the next QRS
+# Atrial flutter: sawtooth size per drawn lead (II = 1, the size given); FR interval from the start of
+# the conducted flutter wave to the QRS onset.
+_FL = {"I": 0.1, "II": 1.0, "V1": -0.6, "V2": -0.3, "V3": -0.1, "V4": 0.05, "V5": 0.05, "V6": 0.05}
+FLUTTER_RATE_BPM = (240.0, 350.0)
+FLUTTER_FR_MS = 260.0
 
 
 def _half_sine(t: np.ndarray, start: float, end: float) -> np.ndarray:
@@ -171,6 +176,8 @@ def conduction_ecg(
     t_scale: float = 1.0,
     atrial_fibrillation: float | None = None,
     breath_beats: float = 5.0,
+    atrial_flutter: float | None = None,
+    flutter_conduction: int = 4,
 ) -> tuple[ECG, dict]:
     """A regular record with known QRS duration, PR interval and ST level; returns (ECG, truth).
 
@@ -205,6 +212,11 @@ def conduction_ecg(
     QT plus 60 ms, none longer than twice the RR of ``heart_rate``; with ``pvc_every`` every such beat is a
     PVC ``pvc_coupling`` x RR after the beat before it) and fibrillatory waves of that size in V1
     (less elsewhere: _F) at 5-7 Hz, drifting; truth["heart_rate_bpm"] is then the mean rate drawn.
+    ``atrial_flutter`` (mV peak to peak in II) draws typical atrial flutter with fixed conduction: no P
+    waves, a sawtooth of flutter waves at ``flutter_conduction`` times the ventricular rate (240-350/min;
+    each wave falling slowly over 80% of its cycle and rising fast, negative-going in II, III and aVF,
+    the other way in V1: _FL), running on through the QRS-T complexes, every ``flutter_conduction``-th
+    one conducted FLUTTER_FR_MS before a QRS (truth["flutter_rate_bpm"], truth["conduction"]).
     ``truth``: qrs_ms, pr_ms, st_mv
     ({lead: mV} for every lead, 0 where none), heart_rate_bpm, morphology, qt_ms, qt_tangent_ms,
     qrs_onsets_ms (per beat). ``qt_ms`` ends where the T wave is drawn to end; the raised-cosine T returns
@@ -232,6 +244,24 @@ def conduction_ecg(
     if atrial_fibrillation is not None:
         if atrial_rate is not None or sinus_arrhythmia or pac_every or av_block_2to1:
             raise GemError("atrial fibrillation draws its own rhythm: no atrial_rate, sinus_arrhythmia, PACs")
+        pr = None
+    if atrial_flutter is not None:
+        others = (
+            atrial_rate,
+            atrial_fibrillation,
+            pac_every or None,
+            sinus_arrhythmia or None,
+            av_block_2to1 or None,
+        )
+        flutter_rate = heart_rate * flutter_conduction
+        if (
+            any(x is not None for x in others)
+            or not FLUTTER_RATE_BPM[0] <= flutter_rate <= FLUTTER_RATE_BPM[1]
+        ):
+            raise GemError(
+                "atrial flutter draws its own atrial rhythm (no atrial_rate, AF, PACs, sinus arrhythmia or 2:1 "
+                f"block), flutter waves at {FLUTTER_RATE_BPM[0]:.0f}-{FLUTTER_RATE_BPM[1]:.0f}/min"
+            )
         pr = None
     rng = np.random.default_rng(seed)
     n = int(round(duration_s * fs))
@@ -329,6 +359,13 @@ def conduction_ecg(
             0.75 + 0.25 * np.sin(2 * np.pi * 0.3 * secs + af_rng.uniform(0, 2 * np.pi))
         )
         drawn += np.array([_F[lead] for lead in _DRAWN])[:, None] * (size * np.sin(phase))[None, :]
+    if atrial_flutter:
+        cycle = rr / flutter_conduction
+        phase = ((t - (onsets[0] - FLUTTER_FR_MS)) / cycle) % 1.0
+        saw = np.where(
+            phase < 0.8, 0.5 - phase / 0.8, -0.5 + (phase - 0.8) / 0.2
+        )  # zero mean, 1 peak to peak
+        drawn += atrial_flutter * np.array([_FL[lead] for lead in _DRAWN])[:, None] * saw[None, :]
     drawn += rng.normal(0.0, noise, drawn.shape)
     i, ii = drawn[0], drawn[1]
     limb = [i, ii, ii - i, -(i + ii) / 2, i - ii / 2, ii - i / 2]
@@ -357,6 +394,8 @@ def conduction_ecg(
         "pvc_onsets_ms": [float(x) for x in pvcs if 0 < x < duration_s * 1000.0 - pvc_qt],
         "pac_onsets_ms": [float(x) for x in pacs if 0 < x < duration_s * 1000.0 - qt],
         "blocked_p_onsets_ms": [float(x) for x in blocked if 0 < x < duration_s * 1000.0 - P_MS],
+        "flutter_rate_bpm": None if atrial_flutter is None else float(heart_rate * flutter_conduction),
+        "conduction": None if atrial_flutter is None else int(flutter_conduction),
     }
     name = f"conduction-{morphology}-{round(heart_rate)}bpm-qrs{round(qrs_ms)}"
     return ECG(signal=signal, fs=fs, record_id=name, metadata={"source": "gem_core.beat_model"}), truth
