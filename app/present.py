@@ -144,6 +144,10 @@ def global_table(measurements) -> pd.DataFrame:
     ]
     if g.get("dissociated_atrial_rate_bpm") is not None:  # complete AV block: the atria at their own rate
         rows.insert(1, ("Atrial rate (dissociated)", _fmt(g["dissociated_atrial_rate_bpm"]) + " /min"))
+    if g.get("flutter_conduction"):  # atrial flutter locked at n:1: the atrial rate is n times the QRS rate
+        rate = g.get("heart_rate_bpm")
+        atrial = "" if rate is None else f", atria at about {_fmt(rate * g['flutter_conduction'])} /min"
+        rows.insert(1, ("Atrial flutter", f"{g['flutter_conduction']}:1 conduction{atrial}"))
     if g.get("blocked_p_wave_ms") is not None:  # 2:1 AV block: the second, non-conducted P wave
         rows.insert(4, ("Non-conducted P wave", f"{_fmt(g['blocked_p_wave_ms'])} ms before the QRS onset"))
     if not measurements.enough_beats and measurements.message:

@@ -160,6 +160,13 @@ NOISY_QRS_NOISE = 0.1
 NOISY_QRS_SMOOTH_MS = 4.0
 BLOCKED_P_MIN_CORR = 0.85  # a second P wave half an RR before the conducted one (_blocked_p_wave)
 BLOCKED_P_IN_T_MIN_CORR = 0.93  # the same inside the previous T wave, its cubic taken out (_blocked_p_wave)
+# Atrial flutter with fixed conduction (_flutter_conduction): flutter waves at 240-350/min (a cycle of
+# 170-250 ms; ESC 2019 SVT guideline: typical flutter about 300/min), with no baseline between them. What
+# does not repeat one cycle earlier must keep under FLUTTER_RESIDUE of the T-Q window's energy, over at
+# least FLUTTER_WINDOW_MS.
+FLUTTER_CYCLE_MS = (170.0, 250.0)
+FLUTTER_RESIDUE = 0.25
+FLUTTER_WINDOW_MS = 80.0
 BLOCKED_P_MARGIN_MS = 40.0  # of baseline either side of the P wave, matched with it
 # Atrial waves on their own (_dissociated_atrial_rate): a P-wave-sized lobe, how far a wave must stand out
 # (P_VISIBLE_MV, the size under which no P wave is counted), how many in a regular row.
@@ -1684,6 +1691,60 @@ def _dissociated_atrial_rate(
     return 60000.0 / cycle
 
 
+def _flutter_conduction(
+    clean: np.ndarray, r: np.ndarray, fs: float, fid: dict, beats: np.ndarray, leads: list[int]
+) -> int | None:
+    """n where the atria flutter at n times the ventricular rate with fixed n:1 conduction, or None.
+
+    Flutter waves follow one another with no baseline between them, and with fixed conduction they lock
+    to the QRS: the RR holds exactly n flutter cycles (a cycle of FLUTTER_CYCLE_MS). On the median beat of
+    each of ``leads`` (over ``beats``), between the previous T wave's end and the QRS onset (less 10 ms),
+    the signal less itself one cycle (RR/n) earlier is what does not repeat at that cycle: near nothing
+    for flutter waves, the P wave itself for a sinus beat (one cycle before a P wave there is baseline, or
+    the T wave, which the window leaves out), noise alone doubled where there is no atrial wave. Counted
+    where that difference keeps under FLUTTER_RESIDUE of the window's own energy, the window holds at
+    least FLUTTER_WINDOW_MS of comparison and its waves stand out (P_VISIBLE_MV in some lead). Needs a
+    T-Q stretch longer than a cycle: 4:1 conduction and slower; at 2:1 and 3:1 the QRS-T leaves too
+    little."""
+    ms = fs / 1000.0
+    use = np.flatnonzero(beats)
+    use = use[use >= 1]
+    if len(use) < 3 or not leads:
+        return None
+    rf = r.astype(np.float64)
+    rel_on = float(_nanmedian(fid["qrs_on"][use] - rf[use]))
+    rr = float(np.median(rf[use] - rf[use - 1]))
+    t_end = float(_nanmedian(fid["t_off"][use - 1] - rf[use - 1])) - rr  # before this beat's R
+    if not (math.isfinite(rel_on) and math.isfinite(t_end)):
+        return None
+    end = int(round(rel_on - 10 * ms))
+    offs = np.arange(int(round(t_end)), end + 1)
+    if len(offs) < 2:
+        return None
+    idx = np.clip(r[use][:, None] + offs[None, :], 0, clean.shape[1] - 1)
+    # (leads, window): each beat's baseline wander taken out before the median
+    beat = np.stack([np.median(_minus_wander(clean[i].astype(np.float64)[idx]), axis=0) for i in leads])
+    best = None
+    for n in range(2, 9):
+        cycle = rr / n
+        if not FLUTTER_CYCLE_MS[0] * ms <= cycle <= FLUTTER_CYCLE_MS[1] * ms:
+            continue
+        lag = int(round(cycle))
+        if len(offs) - lag < FLUTTER_WINDOW_MS * ms:
+            continue
+        now, before = beat[:, lag:], beat[:, :-lag]
+        if np.ptp(now, axis=1).max() < P_VISIBLE_MV:
+            continue
+        k = np.linspace(-1.0, 1.0, now.shape[1])
+        q = np.linalg.qr(np.vander(k, 2))[0]  # what is left of the wander: a straight line, taken out
+        diff = (now - before) - ((now - before) @ q) @ q.T
+        own = now - (now @ q) @ q.T
+        residue = float((diff**2).sum() / max((own**2).sum(), 1e-12))
+        if residue < FLUTTER_RESIDUE and (best is None or residue < best[0]):
+            best = (residue, n)
+    return None if best is None else best[1]
+
+
 def _p_inside_previous_t(fid: dict, r: np.ndarray, fs: float, beats: np.ndarray) -> bool:
     """True where the per-beat P peaks of ``beats`` lie, in the median, before the previous beat's T
     offset: inside the T wave, where a P wave cannot be told from the T wave it rides on (at fast rates,
@@ -2384,9 +2445,11 @@ def _measure_uncached(ecg: ECG) -> Measurements:
     # in the window before it) is not conducted
     regular = len(r) > 3 and _rr_irregularity(_rr_ms(r, fs)) <= AF_MIN_NORMALISED_RMSSD
     atrial_rate = _dissociated_atrial_rate(clean, r, fs, p_reps[:2], fid) if regular else None
+    # flutter waves locked to the QRS at n:1 are no P waves either
+    flutter = _flutter_conduction(clean, r, fs, fid, steady, p_ok) if regular and tremor is None else None
     p_lock = _p_consistency(clean, r, fs, p_reps[:2] if len(p_reps) > 1 else p_reps, steady, fid["t_off"])
     # atrial waves time-locked to the dominant QRS
-    locked = np.median(p_lock[steady]) >= P_LOCK_RECORD and atrial_rate is None
+    locked = np.median(p_lock[steady]) >= P_LOCK_RECORD and atrial_rate is None and flutter is None
     p_present = np.isfinite(fid["p_on"]) & (p_lock >= P_LOCK_BEAT) & locked
     for k in ("p_on", "p_peak", "p_off"):
         fid[k] = np.where(p_present, fid[k], np.nan)
@@ -2452,6 +2515,7 @@ def _measure_uncached(ecg: ECG) -> Measurements:
     g["st_point_ms"] = st_point
     g["electrode_tremor"] = tremor
     g["blocked_p_wave_ms"] = None if blocked_p is None else round(blocked_p, 1)
+    g["flutter_conduction"] = flutter
     g["dissociated_atrial_rate_bpm"] = None if atrial_rate is None else round(atrial_rate, 1)
     g["bad_windows"] = {
         LEADS[i]: _windows_ms(bad[i], r, fs, ecg.duration_ms) for i in range(len(LEADS)) if bad[i].any()

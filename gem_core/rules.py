@@ -463,6 +463,25 @@ def rate_and_rhythm(m: Measurements, usable: list[str], p_axis: bool = True) -> 
             )
         return findings, "sinus"
     rhythm = "irregular" if irregular else "regular_no_p"
+    n = g.get("flutter_conduction")
+    if rhythm == "regular_no_p" and n:  # features._flutter_conduction: flutter waves locked at n:1
+        name = f"atrial flutter with {n}:1 conduction"
+        sentence = (
+            f"{p_text}; waves recur between the QRS complexes with no baseline between them, {n} to each QRS "
+            f"complex, consistent with {name}."
+        )
+        findings.append(
+            rhythm_finding(
+                sentence,
+                name,
+                label="AFL",
+                abnormal=True,
+                source="ESC 2019 SVT guideline (typical flutter about 300/min)",
+                evidence=hr_ev,
+                details={**details, "conduction": n, "rhythm_name": name},
+            )
+        )
+        return findings, rhythm
     if rhythm == "regular_no_p" and _num(g.get("dissociated_atrial_rate_bpm")) is not None:
         # atrial waves at their own, faster rate (features._dissociated_atrial_rate): complete AV block
         sentence = (
@@ -1269,13 +1288,16 @@ def _lead_st(m: Measurements, lead: str) -> float | None:
 
 def secondary_st_reason(m: Measurements, qrs_kind: str | None, rhythm: str) -> str | None:
     """Why ST-T changes would be secondary (AHA/ACCF/HRS 2009 Part IV), or None: a wide QRS (bundle branch
-    block, IVCD, ventricular rhythm) or atrial fibrillation with a fast ventricular rate."""
+    block, IVCD, ventricular rhythm), atrial fibrillation with a fast ventricular rate, or flutter waves
+    (their sawtooth runs on through the ST segment)."""
     qrs = _num(m.global_values.get("qrs_ms"))
     hr = _num(m.global_values.get("heart_rate_bpm"))
     if qrs_kind in ("RBBB", "LBBB", "NSIVCB") or (qrs is not None and qrs >= SECONDARY_QRS_MS):
         return "the wide QRS complexes"
     if rhythm == "af" and hr is not None and hr > SECONDARY_AF_BPM:
         return "atrial fibrillation with a fast ventricular rate"
+    if m.global_values.get("flutter_conduction"):
+        return "the flutter waves running through them"
     return None
 
 
@@ -1549,6 +1571,7 @@ _DIAGNOSIS_NAMES = {
     "STE": "ST elevation",
     "STD": "ST depression",
     "TInv": "T-wave inversion",
+    "AFL": "atrial flutter",
 }
 
 
@@ -1711,7 +1734,7 @@ def assess(m: Measurements, metadata: dict | None = None) -> Assessment:
     labels = [f.label for f in findings if f.label]
     abnormal = [f for f in findings if f.abnormal]
     normal = rhythm == "sinus" and not abnormal and not missing
-    rhythm_labels = {"AF", "SB", "STach", "SA", "EAR"}
+    rhythm_labels = {"AF", "SB", "STach", "SA", "EAR", "AFL"}
     diag_labels = list(dict.fromkeys(labels))
     if normal and not labels:
         diagnosis, diag_labels = ["normal sinus rhythm", "normal ECG"], ["Normal"]

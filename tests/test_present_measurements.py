@@ -40,6 +40,15 @@ def test_the_atrial_rate_of_a_complete_av_block_is_listed():
     assert rows["Atrial rate (dissociated)"] == "75 /min"
 
 
+def test_atrial_flutter_is_listed_with_its_conduction_and_atrial_rate():
+    from gem_core.beat_model import conduction_ecg
+
+    m = measure(conduction_ecg(75, atrial_flutter=0.2, flutter_conduction=4, noise=0.015)[0])
+    rows = present.global_table(m).set_index("measurement")["value"]
+    assert rows["Atrial flutter"] == "4:1 conduction, atria at about 300 /min"
+    assert rows["PR"] == "—"  # flutter waves are no P waves
+
+
 def test_the_p_qrs_and_t_axes_are_listed_as_the_interpreter_reads_them():
     """The ectopic-atrial and swapped-electrode readings rest on the P axis: it is shown with the others,
     and a P wave inverted in II (a low atrial focus) shows an axis outside the sinus range."""

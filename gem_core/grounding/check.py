@@ -767,6 +767,19 @@ def _junctional(low: float, high: float):
     return handler
 
 
+def _atrial_flutter(d: Draft, m: Measurements):
+    """Atrial flutter: flutter waves locked at n:1 (features._flutter_conduction). Not found is
+    "contradicted" only over sinus rhythm; otherwise it says nothing (2:1 and 3:1 conduction leave too
+    little between the QRS-T complexes, and variable conduction is irregular)."""
+    n, ev = m.global_values.get("flutter_conduction"), _rhythm_evidence(m, d.feature)
+    if n:
+        return _verdict(True, d.negated), f"flutter waves at {n}:1, no baseline between them", ev
+    sinus, text = _sinus(m)
+    if sinus:
+        return _verdict(False, d.negated), text, ev
+    return NOT_CHECKABLE, "no flutter waves found (not looked for at 2:1 or 3:1)", ev
+
+
 def _rhythm_evidence(m: Measurements, feature: str) -> list[dict]:
     """Rhythm claims point at lead II over the whole record, valued by RR irregularity (RMSSD / mean RR)."""
     return _record_item(m, "rr_irregularity", m.global_values.get("rr_irregularity"), None, "rr_interval_1")
@@ -1480,6 +1493,7 @@ _HANDLERS = {
     "sinus_rhythm": _sinus_rhythm,
     "sinus_arrhythmia": _sinus_arrhythmia,
     "ectopic_atrial_rhythm": _ectopic_atrial_rhythm,
+    "atrial_flutter": _atrial_flutter,
     # "junctional rhythm" (or "junctional escape") up to 100 bpm: used loosely for the accelerated one too
     "junctional_rhythm": _junctional(0.0, TACHYCARDIA_BPM),
     "accelerated_junctional_rhythm": _junctional(BRADYCARDIA_BPM, TACHYCARDIA_BPM),
