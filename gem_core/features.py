@@ -1544,15 +1544,11 @@ def _blocked_p_wave(
     are joined (the P wave's spread over the leads differs from the T wave's) and the match must reach
     BLOCKED_P_IN_T_MIN_CORR; ``in_t_leads`` None: not looked for there. Never over the previous QRS."""
     ms = fs / 1000.0
-    use = np.flatnonzero(beats)
-    use = use[use >= 1]
-    if len(use) < 3 or not leads or pr_ms is None or p_ms is None or not (pr_ms > 0 and p_ms > 0):
+    frame = _median_frame(r, fid, beats)
+    if frame is None or not leads or pr_ms is None or p_ms is None or not (pr_ms > 0 and p_ms > 0):
         return None
-    rf = r.astype(np.float64)
-    rel_on = float(_nanmedian(fid["qrs_on"][use] - rf[use]))
-    rel_t_end = float(_nanmedian(fid["t_off"][use - 1] - rf[use - 1]))
-    rel_qrs_end = float(_nanmedian(fid["qrs_off"][use - 1] - rf[use - 1]))
-    rr = float(np.median(rf[use] - rf[use - 1]))
+    use, rel_on, rel_t_end, rr = frame
+    rel_qrs_end = float(_nanmedian(fid["qrs_off"][use - 1] - r[use - 1].astype(np.float64)))
     if not (math.isfinite(rel_on) and math.isfinite(rel_t_end) and math.isfinite(rel_qrs_end)):
         return None
     p_on = rel_on - pr_ms * ms
@@ -1707,14 +1703,11 @@ def _flutter_conduction(
     T-Q stretch longer than a cycle: 4:1 conduction and slower; at 2:1 and 3:1 the QRS-T leaves too
     little."""
     ms = fs / 1000.0
-    use = np.flatnonzero(beats)
-    use = use[use >= 1]
-    if len(use) < 3 or not leads:
+    frame = _median_frame(r, fid, beats)
+    if frame is None or not leads:
         return None
-    rf = r.astype(np.float64)
-    rel_on = float(_nanmedian(fid["qrs_on"][use] - rf[use]))
-    rr = float(np.median(rf[use] - rf[use - 1]))
-    t_end = float(_nanmedian(fid["t_off"][use - 1] - rf[use - 1])) - rr  # before this beat's R
+    use, rel_on, t_end, rr = frame
+    t_end -= rr  # the previous beat's T end, from this beat's R
     if not (math.isfinite(rel_on) and math.isfinite(t_end)):
         return None
     end = int(round(rel_on - 10 * ms))
@@ -1763,6 +1756,22 @@ def _p_inside_previous_t(fid: dict, r: np.ndarray, fs: float, beats: np.ndarray)
     return bool(math.isfinite(p_peak) and math.isfinite(t_end) and p_peak < t_end)
 
 
+def _median_frame(
+    r: np.ndarray, fid: dict, beats: np.ndarray
+) -> tuple[np.ndarray, float, float, float] | None:
+    """The representative beats' frame, in samples: (the ``beats`` that have a beat before them, their
+    median QRS onset from the R peak, the previous beat's median T end from its own R, the median RR);
+    None with fewer than three such beats."""
+    use = np.flatnonzero(beats)
+    use = use[use >= 1]
+    if len(use) < 3:
+        return None
+    rf = r.astype(np.float64)
+    qrs_on = float(_nanmedian(fid["qrs_on"][use] - rf[use]))
+    t_end = float(_nanmedian(fid["t_off"][use - 1] - rf[use - 1]))
+    return use, qrs_on, t_end, float(np.median(rf[use] - rf[use - 1]))
+
+
 def _template_p_wave(
     clean: np.ndarray, r: np.ndarray, fs: float, fid: dict, beats: np.ndarray, leads: list[int]
 ) -> tuple[float, float] | None:
@@ -1786,14 +1795,11 @@ def _template_p_wave(
     None (the caller keeps the per-beat dwt values) otherwise.
     """
     ms = fs / 1000.0
-    use = np.flatnonzero(beats)
-    use = use[use >= 1]
-    if len(use) < 3 or not leads:
+    frame = _median_frame(r, fid, beats)
+    if frame is None or not leads:
         return None
+    use, qrs_on, t_end, rr = frame  # t_end: the previous beat's T end, from its R
     rf = r.astype(np.float64)
-    qrs_on = float(_nanmedian(fid["qrs_on"][use] - rf[use]))
-    t_end = float(_nanmedian(fid["t_off"][use - 1] - rf[use - 1]))  # previous beat's T end, from its R
-    rr = float(np.median(rf[use] - rf[use - 1]))
     if not (math.isfinite(qrs_on) and math.isfinite(t_end)):
         return None
     start = max(t_end - rr, qrs_on - 500 * ms)
