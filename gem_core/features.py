@@ -44,6 +44,7 @@ beat) and lead-specific peak times and amplitudes. Amplitudes are against the PR
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import pickle
@@ -809,15 +810,25 @@ def _beat_matrix(sig: np.ndarray, centres: np.ndarray, before: int, after: int) 
     return rows - rows.mean(axis=1, keepdims=True)
 
 
+def _curve_part(x: np.ndarray, deg: int) -> np.ndarray:
+    """The least-squares polynomial of degree ``deg`` through each row of ``x`` (along its last axis)."""
+    q = _poly_basis(x.shape[-1], deg)
+    return (x @ q) @ q.T
+
+
+@functools.lru_cache(maxsize=64)
+def _poly_basis(n: int, deg: int) -> np.ndarray:
+    """An orthonormal basis of the polynomials of degree ``deg`` over ``n`` samples."""
+    return np.linalg.qr(np.vander(np.linspace(-1.0, 1.0, n), deg + 1))[0]
+
+
 def _minus_wander(rows: np.ndarray, template: np.ndarray | None = None) -> np.ndarray:
     """``rows`` (beats' segments, one per row) less a straight line fitted to each one's difference from
     ``template`` (by default their median): what baseline wander adds to a short segment of one beat,
     left out before the beats are compared or their median taken. A P wave common to the beats is in the
     template and stays; lines under P_VISIBLE_MV / 2 are left in (noise: the beats' spread as it was)."""
     template = np.median(rows, axis=0) if template is None else template
-    k = np.linspace(-1.0, 1.0, rows.shape[1])
-    q = np.linalg.qr(np.vander(k, 2))[0]
-    lines = ((rows - template) @ q) @ q.T
+    lines = _curve_part(rows - template, 1)
     # a line that moves less than half the smallest P wave counted is noise, not wander: left alone
     lines[np.abs(lines).max(axis=1) < P_VISIBLE_MV / 2.0] = 0.0
     return rows - lines
@@ -1555,12 +1566,9 @@ def _blocked_p_wave(
     span = np.arange(int(round(-BLOCKED_P_MARGIN_MS * ms)), int(round((p_ms + BLOCKED_P_MARGIN_MS) * ms)))
     half = rr / 2.0
     shifts = np.arange(int(round(-0.1 * half)), int(round(0.1 * half)) + 1)
-    k = np.linspace(-1.0, 1.0, len(span))
-    curves = {deg: np.linalg.qr(np.vander(k, deg + 1))[0] for deg in (1, 3)}
 
     def flat(x: np.ndarray, deg: int) -> np.ndarray:  # the span's line (or cubic) taken out, per lead
-        q = curves[deg]
-        return x - (x @ q) @ q.T
+        return x - _curve_part(x, deg)
 
     # the median beat once, from the earliest span searched to the conducted P wave's end
     lo = int(round(p_on - half + shifts[0])) + span[0]
@@ -1712,26 +1720,26 @@ def _flutter_conduction(
         return None
     end = int(round(rel_on - 10 * ms))
     offs = np.arange(int(round(t_end)), end + 1)
-    if len(offs) < 2:
+    # n:1 with a cycle in range and a window that holds one cycle and FLUTTER_WINDOW_MS to compare
+    lags = {
+        n: int(round(rr / n))
+        for n in range(2, 9)
+        if FLUTTER_CYCLE_MS[0] * ms <= rr / n <= FLUTTER_CYCLE_MS[1] * ms
+        and len(offs) - round(rr / n) >= FLUTTER_WINDOW_MS * ms
+    }
+    if not lags:
         return None
     idx = np.clip(r[use][:, None] + offs[None, :], 0, clean.shape[1] - 1)
     # (leads, window): each beat's baseline wander taken out before the median
     beat = np.stack([np.median(_minus_wander(clean[i].astype(np.float64)[idx]), axis=0) for i in leads])
     best = None
-    for n in range(2, 9):
-        cycle = rr / n
-        if not FLUTTER_CYCLE_MS[0] * ms <= cycle <= FLUTTER_CYCLE_MS[1] * ms:
-            continue
-        lag = int(round(cycle))
-        if len(offs) - lag < FLUTTER_WINDOW_MS * ms:
-            continue
+    for n, lag in lags.items():
         now, before = beat[:, lag:], beat[:, :-lag]
         if np.ptp(now, axis=1).max() < P_VISIBLE_MV:
             continue
-        k = np.linspace(-1.0, 1.0, now.shape[1])
-        q = np.linalg.qr(np.vander(k, 2))[0]  # what is left of the wander: a straight line, taken out
-        diff = (now - before) - ((now - before) @ q) @ q.T
-        own = now - (now @ q) @ q.T
+        # what is left of the wander, a straight line, taken out
+        diff = (now - before) - _curve_part(now - before, 1)
+        own = now - _curve_part(now, 1)
         residue = float((diff**2).sum() / max((own**2).sum(), 1e-12))
         if residue < FLUTTER_RESIDUE and (best is None or residue < best[0]):
             best = (residue, n)
