@@ -23,11 +23,13 @@ Run: ``python bench/validate_measure.py [--quick]``
 4. Rhythms and interference whose reading is known: respiratory sinus arrhythmia (10-20% rate swing;
    15% over breaths of 4-5 s), ventricular and atrial bigeminy and trigeminy, PACs whose P wave is shaped
    like the sinus one, atrial fibrillation (fibrillatory waves of 0-0.2 mV), an ectopic atrial rhythm (P
-   waves inverted), 2:1 AV block (the blocked P wave also inside the T wave at 55-80 bpm), complete AV
-   block (atria also near twice the ventricular rate), junctional rhythm, atrial flutter with 3:1-5:1
-   conduction (2:1: a known limit), 0.2 mV U waves, swapped arm electrodes, swapped right arm
-   and left leg electrodes, and normal hearts under baseline wander, 50 Hz mains hum, muscle noise, an
-   artifact or a 5-8 Hz tremor on one limb electrode: how many records are read as drawn.
+   waves inverted; over 100 bpm an ectopic atrial tachycardia), 2:1 AV block (the blocked P wave also
+   inside the T wave at 55-80 bpm), complete AV block (atria also near twice the ventricular rate),
+   junctional rhythm, a regular narrow tachycardia without P waves (supraventricular tachycardia),
+   atrial flutter with 3:1-5:1 conduction (2:1: a known limit), 0.2 mV U waves, swapped arm electrodes,
+   swapped right arm and left leg electrodes, and normal hearts under baseline wander, 50 Hz mains hum,
+   muscle noise, an artifact or a 5-8 Hz tremor on one limb electrode: how many records are read as
+   drawn.
 """
 
 from __future__ import annotations
@@ -295,7 +297,8 @@ def report_rhythms(quick: bool) -> None:
         cases.append(("atrial fibrillation, f waves 0-0.2 mV", ecg, expected))
     for rate, pr in itertools.product((60, 90) if quick else (55, 75, 90, 110), (140, 180)):
         ecg, _ = conduction_ecg(rate, pr_ms=pr, p_scale=-1.0, noise=0.015, p_shape="raised_cosine", seed=rate)
-        cases.append(("inverted P waves (low atrial focus)", ecg, {"EAR"}))
+        expected = {"EAR"} if rate <= 100 else {"ATach"}  # over 100 bpm an ectopic atrial tachycardia
+        cases.append(("inverted P waves (low atrial focus)", ecg, expected))
     for rate, (morph, qrs) in itertools.product((60, 95), (("normal", 90.0), ("rsr", 130.0))):
         ecg, _ = conduction_ecg(rate, qrs, morphology=morph, noise=0.015, p_shape="raised_cosine", seed=rate)
         expected = {"swapped"} | ({"RBBB"} if morph == "rsr" else set())
@@ -337,6 +340,9 @@ def report_rhythms(quick: bool) -> None:
     for rate in (40, 55, 75, 95):
         ecg, _ = conduction_ecg(rate, pr_ms=None, noise=0.015, seed=rate)
         cases.append(("junctional rhythm (no P, 40-95 bpm)", ecg, {"junctional"}))
+    for rate in (110, 130, 150, 180):
+        ecg, _ = conduction_ecg(rate, pr_ms=None, noise=0.015, seed=rate)
+        cases.append(("supraventricular tachycardia (narrow, no P, 110-180 bpm)", ecg, {"SVT"}))
     for conduction, mv in itertools.product((3, 4, 5), (0.1, 0.2, 0.3)):
         ecg, _ = conduction_ecg(
             300 / conduction, atrial_flutter=mv, flutter_conduction=conduction, noise=0.015

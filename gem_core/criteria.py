@@ -41,6 +41,11 @@ SINUS_MIN_P_WAVE_FRACTION = 0.7
 # 2007 Part II statement list groups them; the rate bands here are the sinus rate's limits above). A wide
 # regular rhythm without P waves may be junctional with a bundle branch block or ventricular: not named.
 # Nor a narrow one above 100 bpm: AV nodal or AV re-entry are likelier there than a junctional focus.
+# Supraventricular tachycardia (ACC/AHA/HRS 2015 SVT guideline): a rate over TACHYCARDIA_BPM from the His
+# bundle or above, AF excluded (named apart), sinus tachycardia named for itself. A regular tachycardia of
+# narrow QRS complexes (< COMPLETE_BBB_QRS_MS) with no P wave before them is named so; with P waves
+# before them whose axis is not a sinus P wave's it is an (ectopic) atrial tachycardia. A wide one is VT
+# until proven otherwise (rules.wide_complex_tachycardia).
 # A sinus P wave is upright in leads I and II (AHA/ACCF/HRS 2009 Part I). Judged here on lead II only:
 # its P is upright while the frontal P axis lies within 90 degrees of the lead's +60, -30 to +150. P waves
 # inverted in II (and aVF) before every beat come from a low atrial focus (ectopic atrial rhythm), not the

@@ -57,6 +57,8 @@ OTHER_LABELS: tuple[LabelCode, ...] = (
     LabelCode("STach", "sinus tachycardia", ("427084000",)),
     LabelCode("SA", "sinus arrhythmia", ("427393009",)),
     LabelCode("EAR", "ectopic atrial rhythm", ("106068003",)),
+    LabelCode("ATach", "atrial tachycardia", ("713422000",)),
+    LabelCode("SVT", "supraventricular tachycardia", ("426761007",)),
     LabelCode("SPRI", "short PR interval", ("49578007",)),
     LabelCode("AFL", "atrial flutter", ("164890007",)),
     LabelCode("IRBBB", "incomplete right bundle branch block", ("713426002",)),

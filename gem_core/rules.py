@@ -403,11 +403,11 @@ def rate_and_rhythm(m: Measurements, usable: list[str], p_axis: bool = True) -> 
             # still one with P waves, read as sinus rhythm is (PR, premature beats). Inverted P waves with a
             # short PR may as well be retrograde from the AV junction: the surface ECG cannot tell
             pr = _num(g.get("pr_ms"))
-            name = (
-                "low atrial or junctional rhythm"
-                if pr is not None and pr < PR_SHORT_MS
-                else "ectopic atrial rhythm"
-            )
+            kind = "tachycardia" if hr is not None and hr > TACHYCARDIA_BPM else "rhythm"
+            if pr is not None and pr < PR_SHORT_MS:
+                name, label = f"low atrial or junctional {kind}", "EAR"
+            else:
+                name, label = f"ectopic atrial {kind}", ("ATach" if kind == "tachycardia" else "EAR")
             sentence = (
                 f"{p_text}, but their frontal axis lies outside that of sinus P waves (upright in lead II), "
                 f"consistent with {'a' if name.startswith('low') else 'an'} {name}."
@@ -416,7 +416,7 @@ def rate_and_rhythm(m: Measurements, usable: list[str], p_axis: bool = True) -> 
                 rhythm_finding(
                     sentence,
                     name,
-                    label="EAR",
+                    label=label,
                     abnormal=True,
                     source="AHA/ACCF/HRS 2009 Part I (sinus P wave upright in II)",
                     evidence=spans(m, [lead], "p_amplitude", per_lead=3),
@@ -527,12 +527,32 @@ def rate_and_rhythm(m: Measurements, usable: list[str], p_axis: bool = True) -> 
             )
         )
         return findings, rhythm
-    sentence = f"{p_text}; the atrial rhythm cannot be determined from the measurements."
-    if not irregular and hr is not None and FLUTTER_2TO1_BPM[0] <= hr <= FLUTTER_2TO1_BPM[1]:
+    flutter_2to1 = (
+        "atrial flutter with 2:1 conduction should be considered"
+        if not irregular and hr is not None and FLUTTER_2TO1_BPM[0] <= hr <= FLUTTER_2TO1_BPM[1]
+        else None
+    )
+    if rhythm == "regular_no_p" and hr is not None and hr > TACHYCARDIA_BPM and narrow and not hidden:
+        # narrow, regular, fast, no P wave: a supraventricular tachycardia (criteria: SVT)
         sentence = (
-            f"{p_text}; with a regular rate of {round(hr)} bpm, atrial flutter with 2:1 conduction should be "
-            "considered."
+            f"{p_text}; the QRS complexes are narrow and regular at {round(hr)} bpm, consistent with a "
+            "supraventricular tachycardia" + (f"; {flutter_2to1}." if flutter_2to1 else ".")
         )
+        findings.append(
+            rhythm_finding(
+                sentence,
+                "supraventricular tachycardia",
+                label="SVT",
+                abnormal=True,
+                source="ACC/AHA/HRS 2015 SVT guideline (regular narrow-complex tachycardia)",
+                evidence=hr_ev,
+                details={**details, "rhythm_name": "a supraventricular tachycardia"},
+            )
+        )
+        return findings, rhythm
+    sentence = f"{p_text}; the atrial rhythm cannot be determined from the measurements."
+    if flutter_2to1:
+        sentence = f"{p_text}; with a regular rate of {round(hr)} bpm, {flutter_2to1}."
     findings.append(
         rhythm_finding(
             sentence,
@@ -943,8 +963,8 @@ def wide_complex_tachycardia(m: Measurements, rhythm: str, usable: list[str]) ->
     if favours == "svt":
         sentence = (
             f"{head} complexes, which show a typical right bundle branch block ({why}): by the morphology "
-            "criteria of Brugada et al. a supraventricular tachycardia with the block is favoured, and "
-            "ventricular tachycardia remains possible."
+            "criteria of Brugada et al. a supraventricular origin with the block is favoured, and a "
+            "ventricular origin remains possible."
         )
         diagnosis = (
             "wide-complex tachycardia (typical right bundle branch block: supraventricular origin favoured)"
@@ -953,8 +973,8 @@ def wide_complex_tachycardia(m: Measurements, rhythm: str, usable: list[str]) ->
         sentence = (
             f"{head} complexes: ventricular tachycardia must be assumed until proven otherwise"
             + (f" ({why}, favouring it by the criteria of Brugada et al.)" if favours == "vt" else "")
-            + "; a supraventricular tachycardia with bundle branch block or aberrant conduction is the "
-            "alternative."
+            + "; the alternative is a supraventricular rhythm conducted with a bundle branch block or "
+            "aberrantly."
         )
         diagnosis = "wide-complex tachycardia (ventricular tachycardia until proven otherwise)"
     return [
@@ -1554,6 +1574,8 @@ _DIAGNOSIS_NAMES = {
     "STach": "sinus tachycardia",
     "SA": "sinus arrhythmia",
     "EAR": "ectopic atrial rhythm",
+    "ATach": "ectopic atrial tachycardia",
+    "SVT": "supraventricular tachycardia",
     "I-AVB": "first-degree AV block",
     "SPRI": "short PR interval",
     "RBBB": "right bundle branch block",
@@ -1734,7 +1756,7 @@ def assess(m: Measurements, metadata: dict | None = None) -> Assessment:
     labels = [f.label for f in findings if f.label]
     abnormal = [f for f in findings if f.abnormal]
     normal = rhythm == "sinus" and not abnormal and not missing
-    rhythm_labels = {"AF", "SB", "STach", "SA", "EAR", "AFL"}
+    rhythm_labels = {"AF", "SB", "STach", "SA", "EAR", "ATach", "SVT", "AFL"}
     diag_labels = list(dict.fromkeys(labels))
     if normal and not labels:
         diagnosis, diag_labels = ["normal sinus rhythm", "normal ECG"], ["Normal"]
@@ -1757,8 +1779,8 @@ def assess(m: Measurements, metadata: dict | None = None) -> Assessment:
             (f.details["rhythm_name"] for f in findings if f.key == "rhythm" and "rhythm_name" in f.details),
             rhythm_name,
         )
-        if "EAR" in diag_labels:
-            rhythm_name = next(f.value for f in findings if f.key == "rhythm" and f.label == "EAR")
+        if {"EAR", "ATach"} & set(diag_labels):
+            rhythm_name = next(f.value for f in findings if f.key == "rhythm" and f.label in ("EAR", "ATach"))
         rhythm_name = _rhythm_name(diag_labels, rhythm_name)
         rest = [_DIAGNOSIS_NAMES[lab] for lab in diag_labels if lab not in rhythm_labels]
         rest += [f.details["diagnosis"] for f in abnormal if not f.label and f.details.get("diagnosis")]

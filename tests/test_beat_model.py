@@ -977,21 +977,114 @@ def test_regular_narrow_rhythm_without_p_waves_is_named_junctional(rate, name):
 
 def test_junctional_is_not_named_for_wide_or_fast_rhythms_nor_claimed_over_sinus():
     """A wide regular rhythm without P waves may be junctional with a bundle branch block or ventricular,
-    and a narrow one at 120 bpm is likelier AV nodal re-entry: neither is named junctional, and the
-    checker cannot tell a junctional claim on the wide one. Over sinus rhythm a junctional claim is
-    contradicted; over inverted P waves with a short PR ("low atrial or junctional rhythm") supported."""
-    for ecg in (
-        conduction_ecg(50, 140, pr_ms=None, morphology="rsr", noise=0.015)[0],
-        conduction_ecg(120, 90, pr_ms=None, noise=0.015)[0],
-    ):
-        a = assess(measure(ecg))
-        assert a.diagnosis[0] == "a rhythm of undetermined origin", a.diagnosis
+    and a narrow one at 120 bpm is likelier AV nodal re-entry: neither is named junctional (the second is
+    a supraventricular tachycardia), and the checker cannot tell a junctional claim on the wide one. Over
+    sinus rhythm a junctional claim is contradicted; over inverted P waves with a short PR ("low atrial or
+    junctional rhythm") supported."""
+    wide = assess(measure(conduction_ecg(50, 140, pr_ms=None, morphology="rsr", noise=0.015)[0]))
+    assert wide.diagnosis[0] == "a rhythm of undetermined origin", wide.diagnosis
+    fast = assess(measure(conduction_ecg(120, 90, pr_ms=None, noise=0.015)[0]))
+    assert fast.diagnosis[0] == "a supraventricular tachycardia", fast.diagnosis
     wide = measure(conduction_ecg(50, 140, pr_ms=None, morphology="rsr", noise=0.015)[0])
     assert ground("Junctional rhythm.", wide, final=True)[0]["verdict"] == "not_checkable"
     sinus = measure(conduction_ecg(70, noise=0.015)[0])
     assert ground("Junctional escape rhythm.", sinus, final=True)[0]["verdict"] == "contradicted"
     low = conduction_ecg(70, pr_ms=100, p_scale=-1.0, noise=0.015, p_shape="raised_cosine")[0]
     assert ground("Junctional rhythm.", measure(low), final=True)[0]["verdict"] == "supported"
+
+
+@pytest.mark.parametrize("rate", [120, 150, 180])
+def test_regular_narrow_tachycardia_without_p_waves_is_a_supraventricular_tachycardia(rate):
+    """Narrow regular QRS complexes over 100 bpm with no P wave read "a rhythm of undetermined origin".
+    They are a supraventricular tachycardia (the 2015 SVT guideline's regular narrow-complex
+    tachycardia); at 140-160 bpm the sentence keeps "atrial flutter with 2:1 conduction should be
+    considered", which the checker cannot check. The rest of the sentence is supported."""
+    m = measure(conduction_ecg(rate, 90, pr_ms=None, noise=0.015)[0])
+    a = assess(m)
+    assert a.diagnosis == ["a supraventricular tachycardia", "abnormal ECG"] and a.diagnosis_labels == ["SVT"]
+    (rhythm,) = [f for f in a.findings if f.key == "rhythm"]
+    assert ("2:1 conduction should be considered" in rhythm.sentence) == (rate == 150)
+    verdicts = {c["feature"]: c["verdict"] for c in ground(rhythm.sentence, m, final=True)}
+    assert verdicts.pop("supraventricular_tachycardia") == "supported"
+    assert set(verdicts.values()) <= {"supported", "not_checkable"}, verdicts
+    assert verdicts.get("atrial_flutter", "not_checkable") == "not_checkable"
+
+
+def test_inverted_p_waves_at_a_fast_rate_are_an_atrial_tachycardia():
+    """P waves inverted in II before every beat at 120 bpm read "ectopic atrial rhythm"; over 100 bpm the
+    focus is an atrial tachycardia (challenge code ATach), and with a short PR "low atrial or junctional
+    tachycardia". Each sentence is supported by the checker."""
+    for pr, name, label in (
+        (150, "ectopic atrial tachycardia", "ATach"),
+        (100, "low atrial or junctional tachycardia", "EAR"),
+    ):
+        ecg, _ = conduction_ecg(120, pr_ms=pr, p_scale=-1.0, noise=0.015, p_shape="raised_cosine")
+        m = measure(ecg)
+        a = assess(m)
+        assert a.diagnosis[0] == name and label in a.diagnosis_labels, a.diagnosis
+        (rhythm,) = [f for f in a.findings if f.key == "rhythm"]
+        assert all(c["verdict"] == "supported" for c in ground(rhythm.sentence, m, final=True))
+
+
+_TACHY_RECORDS = {
+    "sinus tachycardia": dict(heart_rate=115, pr_ms=150, p_shape="raised_cosine"),
+    "sinus rhythm": dict(heart_rate=70),
+    "narrow, no P": dict(heart_rate=150, pr_ms=None),
+    "wide, no P": dict(heart_rate=160, qrs_ms=160, pr_ms=None, morphology="slurred_s"),
+    "ectopic atrial": dict(heart_rate=120, pr_ms=150, p_scale=-1.0, p_shape="raised_cosine"),
+    "sinus tachycardia, RBBB": dict(heart_rate=110, qrs_ms=140, morphology="rsr"),
+    "AF": dict(heart_rate=110, pr_ms=None, atrial_fibrillation=0.05, seed=3),
+}
+S, C, N = "supported", "contradicted", "not_checkable"
+
+
+@pytest.mark.parametrize(
+    ("claim", "expected"),
+    [
+        # sinus tach, sinus 70, narrow no P 150, wide no P 160, ectopic atrial 120, sinus tach RBBB, AF
+        ("Ventricular tachycardia.", (C, C, C, S, C, C, C)),
+        ("No ventricular tachycardia.", (S, S, S, C, S, S, S)),
+        ("Supraventricular tachycardia.", (C, C, S, N, S, C, C)),
+        ("PSVT.", (C, C, S, N, S, C, C)),
+        ("AVNRT.", (C, C, N, N, N, C, C)),
+        ("Ectopic atrial tachycardia.", (C, C, N, N, S, C, C)),
+        ("Multifocal atrial tachycardia.", (C, C, C, C, C, C, N)),
+        ("Non-sustained ventricular tachycardia.", (C, C, C, C, C, C, C)),
+        ("Narrow complex tachycardia.", (S, C, S, C, S, C, S)),
+        ("Wide-complex tachycardia.", (C, C, C, S, C, S, C)),
+    ],
+)
+def test_tachycardia_claims_are_checked_by_their_mechanism(claim, expected):
+    """Every "... tachycardia" used to be read as the bare word and supported by the rate alone:
+    "Ventricular tachycardia." over sinus tachycardia at 115 bpm was supported. Each mechanism is now a
+    claim of its own (grounding.check._tachycardia_of): VT is contradicted by narrow complexes or sinus P
+    waves and supported by a regular wide tachycardia without P waves (VT until proven otherwise);
+    SVT (the 2015 guideline's sense: not sinus tachycardia, not AF) is supported by a regular narrow
+    tachycardia without sinus P waves; AV re-entry is never supported (its circuit is not seen); a focal
+    atrial tachycardia needs P waves with a non-sinus axis; multifocal needs irregular RRs; a run of VT
+    needs at least one PVC; anything called a tachycardia is contradicted at 70 bpm."""
+    got = []
+    for kw in _TACHY_RECORDS.values():
+        ecg, _ = conduction_ecg(**{"noise": 0.015, **kw})
+        (c,) = ground(claim, measure(ecg), final=True)
+        got.append(c["verdict"])
+    assert tuple(got) == expected, dict(zip(_TACHY_RECORDS, got, strict=True))
+
+
+@pytest.mark.parametrize(("morph", "qrs", "vt"), [("slurred_s", 160, S), ("rsr", 140, N)])
+def test_the_wide_complex_tachycardia_sentence_is_supported_by_its_own_checker(morph, qrs, vt):
+    """A regular wide-QRS tachycardia without P waves: "ventricular tachycardia must be assumed until
+    proven otherwise", and a VT claim is supported there, unless the QRS has a typical right bundle
+    branch block's shape (Brugada et al.: SVT with the block favoured), where VT is not checkable and the
+    interpreter names no mechanism as a claim ("a supraventricular origin ... is favoured"). Every claim
+    of the interpreter's sentence is supported."""
+    m = measure(conduction_ecg(150, qrs, None, 0.0, morphology=morph, noise=0.015, seed=qrs)[0])
+    (wct,) = [f for f in assess(m).findings if f.key == "wide_complex_tachycardia"]
+    claims = ground(wct.sentence, m, final=True)
+    assert claims and all(c["verdict"] == S for c in claims), claims
+    assert ("ventricular tachycardia must be assumed" in wct.sentence) == (vt == S)
+    assert ground("Ventricular tachycardia.", m, final=True)[0]["verdict"] == vt
+    assert ground("Supraventricular tachycardia.", m, final=True)[0]["verdict"] == N
 
 
 @pytest.mark.parametrize(

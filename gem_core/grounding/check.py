@@ -36,6 +36,7 @@ from gem_core.rules import (
     lead_quality,
     normalised_rmssd,
     st_depression,
+    wct_morphology,
 )
 
 SUPPORTED, CONTRADICTED, NOT_CHECKABLE = "supported", "contradicted", "not_checkable"
@@ -223,6 +224,14 @@ _RHYTHM_FEATURES = {
     "sinus_arrhythmia",
     "atrial_fibrillation",
     "atrial_flutter",
+    "ventricular_tachycardia",
+    "nonsustained_vt",
+    "supraventricular_tachycardia",
+    "av_reentrant_tachycardia",
+    "atrial_tachycardia",
+    "multifocal_atrial_tachycardia",
+    "narrow_complex_tachycardia",
+    "wide_complex_tachycardia",
     "tachycardia",
     "bradycardia",
     "higher_degree_av_block",
@@ -238,6 +247,9 @@ _LABEL = {
     "incomplete_rbbb": "incomplete RBBB",
     "incomplete_lbbb": "incomplete LBBB",
     "pvc": "PVCs",
+    "nonsustained_vt": "non-sustained VT",
+    "supraventricular_tachycardia": "SVT",
+    "av_reentrant_tachycardia": "AV re-entrant tachycardia",
     "pac": "PACs",
     "qrs_polarity": "QRS polarity",
     "st_t_changes": "ST-T changes",
@@ -743,7 +755,8 @@ def _junctional(low: float, high: float):
     no sinus P wave before them (none, or one inverted in II with a short PR) and no atrial fibrillation.
     Atrial waves of their own (complete AV block) do not contradict it: the escape may be junctional.
     Contradicted by sinus rhythm, AF, irregular RRs or a rate outside the band (heart-rate tolerance); not
-    checkable with a wide QRS (junctional with a bundle branch block, or ventricular?), nor beside
+    checkable with a wide QRS without such P waves (junctional with a bundle branch block, or
+    ventricular?), nor beside
     premature beats or a limb tremor (the interpreter names no junctional rhythm there either)."""
 
     def handler(d: Draft, m: Measurements):
@@ -759,7 +772,8 @@ def _junctional(low: float, high: float):
         retrograde = retrograde and pr < criteria.PR_SHORT_MS
         if sinus or _is_af(m) or irr > IRREGULAR_RR or (pfrac >= SINUS_P_FRACTION and not retrograde):
             return _verdict(False, d.negated), text, ev
-        if qrs >= QRS_WIDE_MS or m.premature_beats or g.get("electrode_tremor") is not None:
+        wide = qrs >= QRS_WIDE_MS and not retrograde  # retrograde P waves before it: not ventricular
+        if wide or m.premature_beats or g.get("electrode_tremor") is not None:
             return NOT_CHECKABLE, text, ev  # P waves may hide in ectopic beats' T waves or under a tremor
         margin = _margin(d, HEART_RATE_TOL_BPM)
         return _verdict(low - margin <= hr <= high + margin, d.negated), text, ev
@@ -778,6 +792,80 @@ def _atrial_flutter(d: Draft, m: Measurements):
     if sinus:
         return _verdict(False, d.negated), text, ev
     return NOT_CHECKABLE, "no flutter waves found (not looked for at 2:1 or 3:1)", ev
+
+
+def _tachycardia_of(kind: str):
+    """A tachycardia named by its mechanism or its QRS width. A rate not over TACHYCARDIA_BPM (heart-rate
+    tolerance) contradicts each of them but a non-sustained VT, which is a run inside a record. Before
+    these existed every such claim was read as the bare word "tachycardia" and supported by the rate
+    alone: "ventricular tachycardia" over sinus tachycardia at 115 bpm.
+
+    - "narrow" / "wide" complex: the QRS duration against QRS_WIDE_MS (QRS tolerance).
+    - "ventricular": contradicted by narrow QRS complexes or by sinus rhythm (P waves before the beats: a
+      sinus tachycardia, with a bundle branch block where wide). A regular wide-QRS tachycardia without
+      P waves supports it (VT until proven otherwise, as the interpreter says) unless its QRS has a
+      typical right bundle branch block's shape (rules.wct_morphology, Brugada et al.: SVT with the block
+      favoured), where it is not checkable, as it is with irregular RRs (AF with a bundle branch block, or
+      polymorphic VT?).
+    - "nonsustained" (a run of three or more ventricular beats): contradicted where no PVC was found at
+      all; else not checkable (runs are not measured).
+    - "supraventricular", as the ACC/AHA/HRS 2015 SVT guideline uses the word (from the His bundle or
+      above; AF named apart, and sinus tachycardia is named as such): supported by a regular narrow-QRS
+      tachycardia without sinus P waves (none seen, an ectopic atrial focus, flutter waves);
+      contradicted by sinus rhythm or AF; not checkable with a wide QRS (aberrant conduction or VT?) or
+      irregular RRs without AF.
+    - "reentrant" (AV nodal or AV re-entry): one kind of SVT, contradicted as SVT is; else not checkable
+      (the circuit is not seen on one surface ECG: an atypical AV nodal re-entry also puts inverted P
+      waves before the beats).
+    - "atrial" (focal): supported by P waves before the beats whose axis is not the sinus node's
+      (criteria.sinus_p_axis); contradicted by sinus rhythm or AF; not checkable without P waves (hidden
+      in the T waves, or conducted 2:1) or without a P axis.
+    - "multifocal" (three or more P-wave shapes, irregular RRs): contradicted by regular RRs; else not
+      checkable (P-wave shapes are not compared, and its irregularity can read as AF)."""
+
+    def handler(d: Draft, m: Measurements):
+        irr, pfrac, text = _rhythm_numbers(m)
+        g = m.global_values
+        hr, qrs = g.get("heart_rate_bpm"), g.get("qrs_ms")
+        ev = _rhythm_evidence(m, d.feature)
+        if kind == "nonsustained":
+            pvcs = [pb for pb in m.premature_beats if pb.get("kind") == "PVC"]
+            return (NOT_CHECKABLE if pvcs else _verdict(False, d.negated)), f"{len(pvcs)} PVCs", ev
+        if hr is None:
+            return NOT_CHECKABLE, text, ev
+        text = f"{hr:.0f} bpm" + ("" if qrs is None else f", QRS {qrs:.0f} ms") + f"; {text}"
+        if not compare(hr, ">", TACHYCARDIA_BPM, _margin(d, HEART_RATE_TOL_BPM)):
+            return _verdict(False, d.negated), text, ev
+        if kind in ("narrow", "wide"):
+            if qrs is None:
+                return NOT_CHECKABLE, text, ev
+            wide = qrs >= QRS_WIDE_MS - _margin(d, QRS_TOL_MS) * (1 if kind == "wide" else -1)
+            return _verdict(wide == (kind == "wide"), d.negated), text, ev
+        sinus, _ = _sinus(m)
+        af, (_, fits) = _is_af(m), _p_axis_fit(m)
+        if kind == "multifocal":
+            regular = irr is not None and irr <= IRREGULAR_RR
+            return (_verdict(False, d.negated) if regular else NOT_CHECKABLE), text, ev
+        if sinus or (af and kind != "ventricular"):
+            return _verdict(False, d.negated), text, ev
+        if kind == "ventricular":
+            if qrs is not None and not compare(qrs, ">=", QRS_WIDE_MS, _margin(d, QRS_TOL_MS)):
+                return _verdict(False, d.negated), text, ev
+            favours = wct_morphology(m, lead_quality(m)[0])[0]
+            if qrs is None or irr is None or irr > IRREGULAR_RR or favours == "svt" or sinus is None:
+                return NOT_CHECKABLE, text + ("; QRS shape favours SVT" if favours == "svt" else ""), ev
+            return _verdict(True, d.negated), text + "; a regular wide-QRS tachycardia without P waves", ev
+        if kind == "reentrant":
+            return NOT_CHECKABLE, text, ev
+        if kind == "atrial":
+            ectopic = pfrac is not None and pfrac >= SINUS_P_FRACTION and fits is False
+            return (_verdict(True, d.negated) if ectopic else NOT_CHECKABLE), text, ev
+        # supraventricular: not sinus, not AF
+        if qrs is None or irr is None or qrs >= QRS_WIDE_MS or irr > IRREGULAR_RR or sinus is None:
+            return NOT_CHECKABLE, text, ev
+        return _verdict(True, d.negated), text, ev
+
+    return handler
 
 
 def _rhythm_evidence(m: Measurements, feature: str) -> list[dict]:
@@ -1494,6 +1582,14 @@ _HANDLERS = {
     "sinus_arrhythmia": _sinus_arrhythmia,
     "ectopic_atrial_rhythm": _ectopic_atrial_rhythm,
     "atrial_flutter": _atrial_flutter,
+    "ventricular_tachycardia": _tachycardia_of("ventricular"),
+    "nonsustained_vt": _tachycardia_of("nonsustained"),
+    "supraventricular_tachycardia": _tachycardia_of("supraventricular"),
+    "av_reentrant_tachycardia": _tachycardia_of("reentrant"),
+    "atrial_tachycardia": _tachycardia_of("atrial"),
+    "multifocal_atrial_tachycardia": _tachycardia_of("multifocal"),
+    "narrow_complex_tachycardia": _tachycardia_of("narrow"),
+    "wide_complex_tachycardia": _tachycardia_of("wide"),
     # "junctional rhythm" (or "junctional escape") up to 100 bpm: used loosely for the accelerated one too
     "junctional_rhythm": _junctional(0.0, TACHYCARDIA_BPM),
     "accelerated_junctional_rhythm": _junctional(BRADYCARDIA_BPM, TACHYCARDIA_BPM),
