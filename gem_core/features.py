@@ -2524,8 +2524,10 @@ def _measure_uncached(ecg: ECG) -> Measurements:
     if p_template is not None and math.isfinite(p_template[0]):  # the P axis of the representative beats
         limb = [i for i in p_ok if LEADS[i] in LIMB_LEADS]
         areas = _template_p_areas(clean, r, fs, fid, steady & p_present, limb, *p_template)
-    # else the single beats' axis, but not over leads a limb tremor leaves unreadable for P waves
-    g["p_axis_deg"] = _frontal_axis(areas) if areas else (None if tremor else g["p_axis_deg"])
+    # else the single beats' axis, but not over leads a limb tremor leaves unreadable for P waves, nor where
+    # the P waves are not consistent (as for the PR: _global_values)
+    inconsistent = (g["p_wave_fraction"] or 0.0) < AF_MAX_P_WAVE_FRACTION
+    g["p_axis_deg"] = _frontal_axis(areas) if areas else (None if tremor or inconsistent else g["p_axis_deg"])
     g["st_point_ms"] = st_point
     g["electrode_tremor"] = tremor
     g["blocked_p_wave_ms"] = None if blocked_p is None else round(blocked_p, 1)
@@ -2582,13 +2584,17 @@ def _global_values(
     def rnd(x, d=1):
         return round(float(x), d) if math.isfinite(x) else None
 
+    # a record's PR and P duration (and P axis, measure) where P waves precede at least half of these beats
+    # (criteria.AF_MAX_P_WAVE_FRACTION: fewer is "no consistent P wave"); not the one or two beats where
+    # a P wave was delineated in a rhythm without any
+    consistent = bool(p_template) or float(np.mean(p_present)) >= AF_MAX_P_WAVE_FRACTION
     g.update(
         heart_rate_bpm=rnd(60000.0 / mean_rr),
         rr_ms=rnd(mean_rr),
         rr_sd_ms=rnd(float(rr.std())) if len(rr) > 1 else None,
         rr_irregularity=rnd(_rr_irregularity(rr), 3),
-        pr_ms=rnd(p_template[0] if p_template else _nanmedian(timing["pr_interval"])),
-        p_ms=rnd(p_template[1] if p_template else _nanmedian(timing["p_duration"])),
+        pr_ms=rnd(p_template[0] if p_template else _nanmedian(timing["pr_interval"])) if consistent else None,
+        p_ms=rnd(p_template[1] if p_template else _nanmedian(timing["p_duration"])) if consistent else None,
         qrs_ms=rnd(_nanmedian(timing["qrs_duration"])),
         qt_ms=rnd(_nanmedian(timing["qt_interval"])),
         qtc_ms=rnd(_nanmedian(timing["qtc_interval"])),

@@ -1071,6 +1071,54 @@ def test_tachycardia_claims_are_checked_by_their_mechanism(claim, expected):
     assert tuple(got) == expected, dict(zip(_TACHY_RECORDS, got, strict=True))
 
 
+_VENTRICULAR_RECORDS = {
+    "sinus rhythm": dict(heart_rate=70),
+    "wide, no P, 160 bpm": dict(heart_rate=160, qrs_ms=160, pr_ms=None, morphology="slurred_s"),
+    "AF": dict(heart_rate=110, pr_ms=None, atrial_fibrillation=0.05, seed=3),
+    "short PR, wide QRS": dict(heart_rate=75, qrs_ms=130, pr_ms=100, morphology="slurred_s"),
+    "wide, no P, 45 bpm": dict(heart_rate=45, qrs_ms=150, pr_ms=None, morphology="slurred_s"),
+}
+
+
+@pytest.mark.parametrize(
+    ("claim", "expected"),
+    [
+        # sinus 70, wide no P 160, AF 110, short PR + wide QRS, wide no P 45
+        ("Ventricular fibrillation.", (C, N, N, C, N)),
+        ("Torsades de pointes.", (C, N, N, C, N)),
+        ("Accelerated idioventricular rhythm.", (C, C, C, C, N)),
+        ("Wolff-Parkinson-White pattern.", (C, N, N, S, N)),
+        ("No pre-excitation.", (S, N, N, C, N)),
+    ],
+)
+def test_ventricular_rhythm_and_pre_excitation_claims(claim, expected):
+    """VF, torsades, idioventricular rhythm and WPW gave no claim at all: a sentence calling a sinus
+    record ventricular fibrillation went unchecked. VF and its kin are contradicted by an organised
+    rhythm (sinus, or regular narrow complexes) and otherwise not checkable; an idioventricular rhythm
+    by narrow complexes, P waves, AF or a rate over 120 bpm, and a wide escape rhythm without P waves
+    may be junctional with a block (not checkable); pre-excitation is supported by its intervals (PR
+    < 120 ms, QRS >= 110 ms, where the interpreter raises it; the delta wave is not measured),
+    contradicted by a normal PR, not checkable without one."""
+    got = []
+    for kw in _VENTRICULAR_RECORDS.values():
+        ecg, _ = conduction_ecg(**{"noise": 0.015, **kw})
+        (c,) = ground(claim, measure(ecg), final=True)
+        got.append(c["verdict"])
+    assert tuple(got) == expected, dict(zip(_VENTRICULAR_RECORDS, got, strict=True))
+
+
+def test_no_record_pr_or_p_axis_from_the_odd_beat_of_a_rhythm_without_p_waves():
+    """A wide regular tachycardia drawn without P waves had a P wave delineated on one beat of 26: its
+    PR (82 ms) and P axis were given as the record's, so "PR interval 82 ms" and a WPW claim were
+    supported. The record's PR, P duration and P axis now need P waves before at least half of the
+    dominant beats (fewer is "no consistent P wave", criteria.AF_MAX_P_WAVE_FRACTION)."""
+    m = measure(conduction_ecg(160, 160, pr_ms=None, morphology="slurred_s", noise=0.015)[0])
+    g = m.global_values
+    assert g["p_wave_fraction"] < 0.5
+    assert g["pr_ms"] is None and g["p_ms"] is None and g["p_axis_deg"] is None
+    assert ground("The PR interval is 82 ms.", m, final=True)[0]["verdict"] == N
+
+
 @pytest.mark.parametrize(("morph", "qrs", "vt"), [("slurred_s", 160, S), ("rsr", 140, N)])
 def test_the_wide_complex_tachycardia_sentence_is_supported_by_its_own_checker(morph, qrs, vt):
     """A regular wide-QRS tachycardia without P waves: "ventricular tachycardia must be assumed until

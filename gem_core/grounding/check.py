@@ -225,6 +225,8 @@ _RHYTHM_FEATURES = {
     "atrial_fibrillation",
     "atrial_flutter",
     "ventricular_tachycardia",
+    "ventricular_fibrillation",
+    "idioventricular_rhythm",
     "nonsustained_vt",
     "supraventricular_tachycardia",
     "av_reentrant_tachycardia",
@@ -249,6 +251,7 @@ _LABEL = {
     "pvc": "PVCs",
     "nonsustained_vt": "non-sustained VT",
     "supraventricular_tachycardia": "SVT",
+    "pre_excitation": "pre-excitation (WPW)",
     "av_reentrant_tachycardia": "AV re-entrant tachycardia",
     "pac": "PACs",
     "qrs_polarity": "QRS polarity",
@@ -562,6 +565,10 @@ def _numeric(d: Draft, m: Measurements, per_lead=None):
     comparator, value = cmp_value
     if not d.leads and d.feature == "qtc_interval" and m.global_values.get(global_key) is not None:
         return _qtc(d, m, comparator, value, tol, evidence)
+    if not d.leads and global_key in ("pr_ms", "p_ms") and m.global_values.get(global_key) is None:
+        # the record has no consistent P waves (features._global_values): a beat or two where a P wave was
+        # delineated are no PR of the record
+        return NOT_CHECKABLE, "not measured (no consistent P waves)", evidence
     if not d.leads and global_key and m.global_values.get(global_key) is not None:
         measured_value = float(m.global_values[global_key])
         ok = compare(measured_value, comparator, value, _tol(d, tol))
@@ -866,6 +873,52 @@ def _tachycardia_of(kind: str):
         return _verdict(True, d.negated), text, ev
 
     return handler
+
+
+def _ventricular_rhythm(kind: str):
+    """Ventricular rhythms the measurements can rule out but not prove.
+
+    - "fibrillation" (VF, ventricular flutter, torsades de pointes, polymorphic VT): contradicted by an
+      organised rhythm, sinus rhythm or regular narrow QRS complexes; else not checkable.
+    - "idioventricular" (a ventricular escape or accelerated idioventricular rhythm, up to about 110
+      bpm): contradicted by narrow QRS complexes, sinus rhythm, AF or a rate over 120 bpm (heart-rate
+      tolerance); else not checkable (a junctional escape with a bundle branch block looks the same)."""
+
+    def handler(d: Draft, m: Measurements):
+        irr, _, text = _rhythm_numbers(m)
+        hr, qrs = m.global_values.get("heart_rate_bpm"), m.global_values.get("qrs_ms")
+        ev = _rhythm_evidence(m, d.feature)
+        if qrs is not None:
+            text = f"QRS {qrs:.0f} ms; {text}"
+        sinus, _ = _sinus(m)
+        narrow = qrs is not None and not compare(qrs, ">=", QRS_WIDE_MS, _margin(d, QRS_TOL_MS))
+        if kind == "fibrillation":
+            organised = sinus or (narrow and irr is not None and irr <= IRREGULAR_RR)
+            return (_verdict(False, d.negated) if organised else NOT_CHECKABLE), text, ev
+        fast = hr is not None and compare(hr, ">", 120.0, _margin(d, HEART_RATE_TOL_BPM))
+        if narrow or sinus or _is_af(m) or fast:
+            return _verdict(False, d.negated), text, ev
+        return NOT_CHECKABLE, text, ev
+
+    return handler
+
+
+def _pre_excitation(d: Draft, m: Measurements):
+    """Ventricular pre-excitation (WPW pattern: a short PR, a delta wave, a wide QRS; AHA/ACCF/HRS 2009
+    Part III). The delta wave is not measured: supported by the intervals, a PR under PR_SHORT_MS and a
+    QRS of INCOMPLETE_BBB_QRS_MS or more (where the interpreter raises it); contradicted by a PR that is
+    not short (PR tolerance); not checkable without a PR or with a narrow QRS (minimal pre-excitation)."""
+    g = m.global_values
+    pr, qrs = g.get("pr_ms"), g.get("qrs_ms")
+    ev = _record_item(m, d.feature, pr, "ms", "pr_interval")
+    if pr is None or qrs is None:
+        return NOT_CHECKABLE, f"PR {fmt(pr, 'ms')}, QRS {fmt(qrs, 'ms')}", ev
+    text = f"PR {fmt(pr, 'ms')}, QRS {fmt(qrs, 'ms')} (delta wave not measured)"
+    if not compare(pr, "<", PR_SHORT_MS, _margin(d, PR_TOL_MS)):
+        return _verdict(False, d.negated), text, ev
+    if pr < PR_SHORT_MS and qrs >= criteria.INCOMPLETE_BBB_QRS_MS:
+        return _verdict(True, d.negated), text, ev
+    return NOT_CHECKABLE, text, ev
 
 
 def _rhythm_evidence(m: Measurements, feature: str) -> list[dict]:
@@ -1582,6 +1635,9 @@ _HANDLERS = {
     "sinus_arrhythmia": _sinus_arrhythmia,
     "ectopic_atrial_rhythm": _ectopic_atrial_rhythm,
     "atrial_flutter": _atrial_flutter,
+    "ventricular_fibrillation": _ventricular_rhythm("fibrillation"),
+    "idioventricular_rhythm": _ventricular_rhythm("idioventricular"),
+    "pre_excitation": _pre_excitation,
     "ventricular_tachycardia": _tachycardia_of("ventricular"),
     "nonsustained_vt": _tachycardia_of("nonsustained"),
     "supraventricular_tachycardia": _tachycardia_of("supraventricular"),

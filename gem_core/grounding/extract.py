@@ -44,6 +44,19 @@ FEATURE_PATTERNS: tuple[tuple[str, str], ...] = (
     ("atrial_flutter", r"atrial\s+flutter|(?-i:AFL)"),
     # tachycardias by mechanism before the bare word; "ventricular" is not matched inside
     # "supraventricular" (the look-behind of _FEATURE_RE)
+    (
+        "ventricular_fibrillation",
+        r"ventricular\s+(?:fibrillation|flutter)|(?-i:VF|VFib)|torsades?\s+de\s+pointes|(?-i:TdP)"
+        r"|polymorphic\s+(?:ventricular\s+tachycardi\w*|(?-i:VT))",
+    ),
+    (
+        "idioventricular_rhythm",
+        r"(?:accelerated\s+)?idioventricular\s+rhythm|(?-i:AIVR)|ventricular\s+escape",
+    ),
+    (
+        "pre_excitation",
+        r"wolff[\s-]+parkinson[\s-]+white|(?-i:WPW)|(?:ventricular\s+)?pre-?\s?excitation|delta\s+waves?",
+    ),
     ("nonsustained_vt", r"non-?\s?sustained\s+(?:ventricular\s+tachycardi\w*|(?-i:VT))|(?-i:NSVT)"),
     ("ventricular_tachycardia", r"ventricular\s+tachycardi\w*|(?-i:VT)"),
     ("supraventricular_tachycardia", r"supraventricular\s+tachycardi\w*|(?-i:P?SVT)"),
@@ -198,6 +211,9 @@ GLOBAL_FEATURES = frozenset(
         "sinus_arrhythmia",
         "atrial_fibrillation",
         "atrial_flutter",
+        "ventricular_fibrillation",
+        "idioventricular_rhythm",
+        "pre_excitation",
         "nonsustained_vt",
         "ventricular_tachycardia",
         "supraventricular_tachycardia",
