@@ -1026,6 +1026,15 @@ def test_inverted_p_waves_at_a_fast_rate_are_an_atrial_tachycardia():
         assert all(c["verdict"] == "supported" for c in ground(rhythm.sentence, m, final=True))
 
 
+def _verdicts(claim: str, records: dict[str, dict]) -> dict[str, str]:
+    """The checker's verdict on one claim over each of ``records`` (name: conduction_ecg keywords)."""
+    out = {}
+    for name, kw in records.items():
+        (c,) = ground(claim, measure(conduction_ecg(**{"noise": 0.015, **kw})[0]), final=True)
+        out[name] = c["verdict"]
+    return out
+
+
 _TACHY_RECORDS = {
     "sinus tachycardia": dict(heart_rate=115, pr_ms=150, p_shape="raised_cosine"),
     "sinus rhythm": dict(heart_rate=70),
@@ -1063,12 +1072,8 @@ def test_tachycardia_claims_are_checked_by_their_mechanism(claim, expected):
     tachycardia without sinus P waves; AV re-entry is never supported (its circuit is not seen); a focal
     atrial tachycardia needs P waves with a non-sinus axis; multifocal needs irregular RRs; a run of VT
     needs at least one PVC; anything called a tachycardia is contradicted at 70 bpm."""
-    got = []
-    for kw in _TACHY_RECORDS.values():
-        ecg, _ = conduction_ecg(**{"noise": 0.015, **kw})
-        (c,) = ground(claim, measure(ecg), final=True)
-        got.append(c["verdict"])
-    assert tuple(got) == expected, dict(zip(_TACHY_RECORDS, got, strict=True))
+    got = _verdicts(claim, _TACHY_RECORDS)
+    assert tuple(got.values()) == expected, got
 
 
 _VENTRICULAR_RECORDS = {
@@ -1099,12 +1104,8 @@ def test_ventricular_rhythm_and_pre_excitation_claims(claim, expected):
     may be junctional with a block (not checkable); pre-excitation is supported by its intervals (PR
     < 120 ms, QRS >= 110 ms, where the interpreter raises it; the delta wave is not measured),
     contradicted by a normal PR, not checkable without one."""
-    got = []
-    for kw in _VENTRICULAR_RECORDS.values():
-        ecg, _ = conduction_ecg(**{"noise": 0.015, **kw})
-        (c,) = ground(claim, measure(ecg), final=True)
-        got.append(c["verdict"])
-    assert tuple(got) == expected, dict(zip(_VENTRICULAR_RECORDS, got, strict=True))
+    got = _verdicts(claim, _VENTRICULAR_RECORDS)
+    assert tuple(got.values()) == expected, got
 
 
 def test_no_record_pr_or_p_axis_from_the_odd_beat_of_a_rhythm_without_p_waves():
