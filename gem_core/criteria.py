@@ -102,6 +102,14 @@ QTC_BAZETT_MAX_BPM = 90.0
 QT_LONG_MS = 450.0
 # P-wave duration: > 120 ms is prolonged (left atrial abnormality; AHA/ACCF/HRS 2009 Part V).
 P_LONG_MS = 120.0
+# Right atrial abnormality: a P wave of 0.25 mV or more in II, or a positive P of 0.15 mV or more in V1
+# (AHA/ACCF/HRS 2009 Part V). Left atrial abnormality: P_LONG_MS in II, or a deep, broad terminal negative
+# P in V1 (the P terminal force, not measured here).
+RAE_P_II_MV = 0.25
+RAE_P_V1_MV = 0.15
+# The Brugada ECG pattern needs a J point (or r' take-off) of 0.2 mV or more in V1 or V2, coved (type 1) or
+# saddleback (type 2) (2013 HRS/EHRA/APHRS expert consensus; Bayes de Luna et al., J Electrocardiol 2012).
+BRUGADA_J_MV = 0.2
 # RR limits matching the sinus rate limits: RR < 600 ms is > 100 bpm, RR > 1000 ms is < 60 bpm.
 RR_SHORT_MS = 60000.0 / TACHYCARDIA_BPM
 RR_LONG_MS = 60000.0 / BRADYCARDIA_BPM

@@ -1108,6 +1108,49 @@ def test_ventricular_rhythm_and_pre_excitation_claims(claim, expected):
     assert tuple(got.values()) == expected, got
 
 
+_SHAPE_RECORDS = {
+    "normal": dict(heart_rate=72, p_shape="raised_cosine"),
+    "P 0.28 mV in II": dict(heart_rate=72, p_scale=2.2, p_shape="raised_cosine"),
+    "RBBB": dict(heart_rate=72, qrs_ms=140, morphology="rsr"),
+    "J 0.3 mV in V1-V2": dict(heart_rate=72, st_mv=0.3, st_leads=("V1", "V2")),
+}
+
+
+@pytest.mark.parametrize(
+    ("claim", "expected"),
+    [
+        # normal, tall P wave, RBBB, J point raised in V1-V2
+        ("Right atrial enlargement.", (C, S, C, C)),
+        ("P pulmonale in lead II.", (C, S, C, C)),
+        ("Left atrial enlargement.", (N, N, N, N)),
+        ("Brugada pattern in V1-V2.", (C, C, C, N)),
+        ("Bifascicular block.", (C, C, N, C)),
+        ("Trifascicular block.", (C, C, N, C)),
+        ("Sinus arrest.", (C, C, C, C)),
+    ],
+)
+def test_atrial_enlargement_brugada_fascicular_and_sinus_arrest_claims(claim, expected):
+    """Claims that were read as nothing ("Brugada pattern", "bifascicular block", "sinus arrest") or as
+    never checkable ("right atrial enlargement"): right atrial enlargement by the P wave's height in II
+    (0.25 mV) or V1 (0.15 mV), the Brugada pattern contradicted where V1-V2 have no J point near 0.2 mV,
+    bi- and trifascicular block contradicted without an RBBB (and supported as bifascicular with one and
+    LAFB: test_interpreter_rules), sinus arrest and SA block read as a pause. Left atrial enlargement is
+    not contradicted by a normal P duration (a deep terminal P in V1 also counts, and is not measured)."""
+    got = _verdicts(claim, _SHAPE_RECORDS)
+    assert tuple(got.values()) == expected, got
+
+
+def test_left_atrial_enlargement_is_supported_by_a_broad_p_wave(monkeypatch):
+    """A P wave drawn 140 ms wide (measured 134 ms) supports left atrial enlargement (P >= 120 ms in II,
+    AHA/ACCF/HRS 2009 Part V); the usual 100 ms one leaves it not checkable."""
+    import gem_core.beat_model as beat_model
+
+    monkeypatch.setattr(beat_model, "P_MS", 140.0)
+    m = measure(conduction_ecg(65, pr_ms=200, noise=0.015)[0])
+    assert m.global_values["p_ms"] >= 120
+    assert [c["verdict"] for c in ground("Left atrial enlargement. P mitrale.", m, final=True)] == [S, S]
+
+
 def test_no_record_pr_or_p_axis_from_the_odd_beat_of_a_rhythm_without_p_waves():
     """A wide regular tachycardia drawn without P waves had a P wave delineated on one beat of 26: its
     PR (82 ms) and P axis were given as the record's, so "PR interval 82 ms" and a WPW claim were

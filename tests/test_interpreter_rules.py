@@ -7,6 +7,7 @@ import pytest
 from gem_core.backends.measure import compose
 from gem_core.beat_model import conduction_ecg
 from gem_core.features import LeadMeasurements, Measurements, measure
+from gem_core.grounding import ground
 from gem_core.labels import labels_from_text
 from gem_core.rules import assess
 
@@ -504,9 +505,13 @@ def test_left_anterior_fascicular_block_needs_the_axis_and_rs_complexes_inferior
 
 def test_lafb_beside_rbbb_is_bifascicular_block_and_not_named_beside_lbbb():
     rbbb = {**LAFB_RS, "V1": (0.9, 0.2), "I": (0.8, 0.3), "V6": (1.0, 0.3)}
-    reading, labels = read(build(axis=-70.0, qrs=140.0, rs=rbbb))
+    m = build(axis=-70.0, qrs=140.0, rs=rbbb)
+    reading, labels = read(m)
     assert "RBBB" in labels
     assert "with the right bundle branch block, bifascicular block" in reading.text
+    # the checker reads "bifascicular block" (it gave no claim before) and supports it here
+    verdicts = {c["feature"]: c["verdict"] for c in ground(reading.text, m, final=True)}
+    assert verdicts["bifascicular_block"] == "supported"
     lbbb = {
         **LAFB_RS,
         "V1": (0.05, 1.5),

@@ -21,7 +21,7 @@ are never used to contradict: a claim that only they could check is ``not_checka
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from statistics import median
 
 from gem_core import criteria
@@ -51,6 +51,7 @@ QT_TOL_MS = 25.0
 P_DURATION_TOL_MS = 20.0
 T_DURATION_TOL_MS = 30.0
 AMPLITUDE_TOL_MV = 0.1
+P_AMPLITUDE_TOL_MV = 0.05  # a P wave's height (atrial enlargement): a tenth of a QRS's is too coarse there
 ST_TOL_MV = 0.02  # at the elevation / depression thresholds
 ST_VALUE_TOL_MV = 0.05  # against a stated amount ("ST depression of 1 mm")
 T_TOL_MV = 0.03
@@ -244,6 +245,9 @@ _LABEL = {
     "lafb": "left anterior fascicular block",
     "lpfb": "left posterior fascicular block",
     "lvh": "LVH",
+    "brugada": "Brugada pattern",
+    "left_atrial_enlargement": "left atrial enlargement",
+    "right_atrial_enlargement": "right atrial enlargement",
     "rbbb": "RBBB",
     "lbbb": "LBBB",
     "incomplete_rbbb": "incomplete RBBB",
@@ -1543,6 +1547,77 @@ def _p_wave(d: Draft, m: Measurements):
     return NOT_CHECKABLE, measured, evidence
 
 
+def _atrial_enlargement(side: str):
+    """Left or right atrial enlargement (abnormality) by the P wave (criteria: RAE_P_II_MV, RAE_P_V1_MV,
+    P_LONG_MS; AHA/ACCF/HRS 2009 Part V). Right: supported by a P wave of RAE_P_II_MV in II or
+    RAE_P_V1_MV in V1, contradicted where both are measured and lower (P-amplitude tolerance). Left:
+    supported by a P duration of P_LONG_MS; otherwise not checkable, since a deep, broad terminal negative
+    P in V1 (not measured) also counts. Not checkable without consistent P waves (AF, flutter)."""
+
+    def handler(d: Draft, m: Measurements):
+        evidence = beat_spans(
+            m, ("II", "V1"), "p_onset_ms", "p_offset_ms", "p_amplitude", "p_amplitude", "mV", d.feature
+        )
+        pfrac, _ = _p_fraction(m)
+        if pfrac is None or pfrac < SINUS_P_FRACTION:
+            return NOT_CHECKABLE, "no consistent P waves", evidence
+        if side == "left":
+            p = m.global_values.get("p_ms")
+            if p is None:
+                return NOT_CHECKABLE, "P duration n/a", evidence
+            text = f"P duration {fmt(p, 'ms')} (the P terminal force in V1 is not measured)"
+            broad = compare(p, ">=", P_LONG_MS, _margin(d, P_DURATION_TOL_MS))
+            return (_verdict(True, d.negated) if broad else NOT_CHECKABLE), text, evidence
+        p2, p1 = _lead_median(m, "II", "p_amplitude"), _lead_median(m, "V1", "p_amplitude")
+        if p2 is None and p1 is None:
+            return NOT_CHECKABLE, "P amplitude n/a", evidence
+        margin = _margin(d, P_AMPLITUDE_TOL_MV)
+        tall = (p2 is not None and compare(p2, ">=", criteria.RAE_P_II_MV, margin)) or (
+            p1 is not None and compare(p1, ">=", criteria.RAE_P_V1_MV, margin)
+        )
+        text = f"P {fmt(p2, 'mV')} in II, {fmt(p1, 'mV')} in V1"
+        if tall or (p2 is not None and p1 is not None):
+            return _verdict(tall, d.negated), text, evidence
+        return NOT_CHECKABLE, text, evidence
+
+    return handler
+
+
+def _fascicular_block(d: Draft, m: Measurements):
+    """Bifascicular block (RBBB with left anterior or posterior fascicular block) and trifascicular block
+    (loosely, that with a long PR): supported by the RBBB and fascicular claims' own checks; contradicted
+    where an RBBB claim is (narrow QRS, or another bundle branch pattern); not checkable otherwise (the
+    words are also used for LBBB, and a third fascicle is not seen on one ECG)."""
+    # (left posterior fascicular block claims are not checked: an RBBB with LPFB stays not checkable)
+    rbbb, lafb = (_HANDLERS[f](replace(d, feature=f, negated=False), m) for f in ("rbbb", "lafb"))
+    fascicles = [lafb]
+    measured = "; ".join(r[1] for r in (rbbb, *fascicles) if r[1])
+    if rbbb[0] == CONTRADICTED:
+        return _verdict(False, d.negated), measured, rbbb[2]
+    both = rbbb[0] == SUPPORTED and any(r[0] == SUPPORTED for r in fascicles)
+    if both and d.feature == "bifascicular_block":
+        return _verdict(True, d.negated), measured, rbbb[2]
+    return NOT_CHECKABLE, measured, rbbb[2]
+
+
+def _brugada(d: Draft, m: Measurements):
+    """The Brugada ECG pattern: a J point (or r' take-off) at least 0.2 mV high in V1 or V2, coved or
+    saddleback (2013 HRS/EHRA/APHRS consensus; Bayes de Luna et al. 2012). Contradicted where neither
+    lead's J point comes near that (ST tolerance); otherwise not checkable (the ST shape, and leads placed
+    higher, are not read)."""
+    leads = [lead for lead in ("V1", "V2") if _lead_median(m, lead, "st_j") is not None]
+    evidence = beat_spans(
+        m, ("V1", "V2"), "qrs_offset_ms", "t_onset_ms", "st_deviation", "st_form", "mV", d.feature
+    )
+    if not leads:
+        return NOT_CHECKABLE, "J point n/a in V1-V2", evidence
+    j = max(_lead_median(m, lead, "st_j") for lead in leads)
+    measured = ", ".join(f"{lead} J {fmt(_lead_median(m, lead, 'st_j'), 'mV')}" for lead in leads)
+    if not compare(j, ">=", criteria.BRUGADA_J_MV, _margin(d, ST_TOL_MV)):
+        return _verdict(False, d.negated), measured, evidence
+    return NOT_CHECKABLE, measured, evidence
+
+
 def _wave(kind: str):
     """R or S waves in the named leads: "S waves in I and V6" (there: >= ``WAVE_PRESENT_MV``), "upright
     / dominant R waves" (R taller than the deepest negative wave). Width and notching are not measured."""
@@ -1658,6 +1733,11 @@ _HANDLERS = {
     "rhythm": _rhythm,
     "rr_interval": _rr_interval,
     "pause": _pause,
+    "bifascicular_block": _fascicular_block,
+    "trifascicular_block": _fascicular_block,
+    "brugada": _brugada,
+    "left_atrial_enlargement": _atrial_enlargement("left"),
+    "right_atrial_enlargement": _atrial_enlargement("right"),
     "pvc": _premature(("PVC",)),
     "pac": _premature(("PAC",)),
     "premature_beat": _premature(("PVC", "PAC")),

@@ -87,7 +87,10 @@ FEATURE_PATTERNS: tuple[tuple[str, str], ...] = (
         r"|atrial\s+ectopy|(?-i:PACs?|APCs?|SVEs?)",
     ),
     ("premature_beat", rf"premature\s+{_BEATS}|ectopic\s+{_BEATS}|ectopy|extrasystol\w*"),
-    ("pause", r"(?:compensatory\s+)?pauses?"),
+    (
+        "pause",
+        r"(?:compensatory\s+)?pauses?|sinus\s+arrest|sino-?atrial\s+(?:exit\s+)?block|(?-i:SA)\s+(?:exit\s+)?block",
+    ),
     ("incomplete_rbbb", r"incomplete\s+right\s+bundle\s+branch\s+block|incomplete\s+(?-i:RBBB)|(?-i:IRBBB)"),
     ("incomplete_lbbb", r"incomplete\s+left\s+bundle\s+branch\s+block|incomplete\s+(?-i:LBBB)|(?-i:ILBBB)"),
     ("rbbb", r"(?:complete\s+)?right\s+bundle\s+branch\s+block|(?-i:RBBB)"),
@@ -98,6 +101,14 @@ FEATURE_PATTERNS: tuple[tuple[str, str], ...] = (
     ),
     ("arm_lead_reversal", _swapped("arm")),
     ("limb_lead_reversal", _swapped("limb")),
+    ("bifascicular_block", r"bi[\s-]*fascicular\s+block"),
+    ("trifascicular_block", r"tri[\s-]*fascicular\s+block"),
+    # the Brugada ECG pattern, not the criteria of Brugada et al. for wide-complex tachycardia
+    (
+        "brugada",
+        r"Brugada[\s-]+(?:(?:type\s+(?:1|2|I|II)|coved|saddle-?back)\s+)?(?:pattern|syndrome|like|ECG)"
+        r"|(?:coved|saddle-?back|type\s+(?:1|2|I|II))[\s-]+Brugada(?:[\s-]+pattern)?",
+    ),
     ("lafb", r"left\s+anterior\s+(?:fascicular\s+block|hemiblock)|(?-i:LAFB|LAHB)"),
     ("lpfb", r"left\s+posterior\s+(?:fascicular\s+block|hemiblock)|(?-i:LPFB|LPHB)"),
     (
@@ -128,10 +139,14 @@ FEATURE_PATTERNS: tuple[tuple[str, str], ...] = (
     ("cornell", r"Cornell(?:\s+(?:index|criteri(?:on|a)|voltage|sum))?"),
     ("rvh", r"right\s+ventricular\s+hypertrophy|(?-i:RVH)"),
     (
-        "atrial_enlargement",
-        r"(?:left|right|bi)[\s-]*atrial\s+(?:enlargement|abnormality|hypertrophy|overload)"
-        r"|(?-i:LAE|RAE)|P\s+mitrale|P\s+pulmonale",
+        "left_atrial_enlargement",
+        r"left[\s-]*atrial\s+(?:enlargement|abnormality|hypertrophy|overload)|(?-i:LAE)|P\s+mitrale",
     ),
+    (
+        "right_atrial_enlargement",
+        r"right[\s-]*atrial\s+(?:enlargement|abnormality|hypertrophy|overload)|(?-i:RAE)|P\s+pulmonale",
+    ),
+    ("atrial_enlargement", r"(?:bi[\s-]*)?atrial\s+(?:enlargement|abnormality|hypertrophy|overload)"),
     (
         "st_t_changes",
         r"(?-i:ST)[\s-]*(?-i:T)(?:[\s-]+wave)?(?:\s+(?:segment\s+)?(?:changes?|abnormalit(?:y|ies)|alterations?))?"
