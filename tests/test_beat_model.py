@@ -1026,11 +1026,13 @@ def test_inverted_p_waves_at_a_fast_rate_are_an_atrial_tachycardia():
         assert all(c["verdict"] == "supported" for c in ground(rhythm.sentence, m, final=True))
 
 
-def _verdicts(claim: str, records: dict[str, dict]) -> dict[str, str]:
-    """The checker's verdict on one claim over each of ``records`` (name: conduction_ecg keywords)."""
+def _verdicts(claim: str, records: dict[str, dict], feature: str | None = None) -> dict[str, str]:
+    """The checker's verdict on the one claim of ``claim`` (or its claim of ``feature``) over each of
+    ``records`` (name: conduction_ecg keywords)."""
     out = {}
     for name, kw in records.items():
-        (c,) = ground(claim, measure(conduction_ecg(**{"noise": 0.015, **kw})[0]), final=True)
+        claims = ground(claim, measure(conduction_ecg(**{"noise": 0.015, **kw})[0]), final=True)
+        (c,) = [c for c in claims if feature in (None, c["feature"])]
         out[name] = c["verdict"]
     return out
 
@@ -1137,6 +1139,34 @@ def test_atrial_enlargement_brugada_fascicular_and_sinus_arrest_claims(claim, ex
     LAFB: test_interpreter_rules), sinus arrest and SA block read as a pause. Left atrial enlargement is
     not contradicted by a normal P duration (a deep terminal P in V1 also counts, and is not measured)."""
     got = _verdicts(claim, _SHAPE_RECORDS)
+    assert tuple(got.values()) == expected, got
+
+
+_ISCHEMIA_RECORDS = {
+    "normal": dict(heart_rate=72),
+    "ST up 0.3 mV in V2-V4": dict(heart_rate=72, st_mv=0.3),
+    "ST down 0.15 mV in V4-V6": dict(heart_rate=72, st_mv=-0.15, st_leads=("V4", "V5", "V6")),
+    "LBBB": dict(heart_rate=72, qrs_ms=150, morphology="slurred_s"),
+}
+
+
+@pytest.mark.parametrize(
+    ("claim", "expected"),
+    [
+        # normal, ST elevation V2-V4, ST depression V4-V6, LBBB
+        ("The ST elevation in V2-V4 indicates an acute anterior STEMI.", (C, N, N, N)),
+        ("Old inferior myocardial infarction.", (C, C, C, N)),
+        ("Ischemia in the lateral leads V4-V6.", (C, N, N, N)),
+        ("No evidence of ischemia.", (S, N, N, N)),
+    ],
+)
+def test_ischemia_and_infarction_claims_need_their_ecg_signs(claim, expected):
+    """ "Myocardial infarction", "ischemia", "injury", "STEMI" were never checkable, so an infarct written
+    over a normal tracing passed unremarked. They stay diagnoses the ECG cannot make, but their signs can
+    be looked for in the leads named: ST elevation at the J point, an ST-T change (depression, T
+    inversion or flattening), pathological Q waves. None there: contradicted; one there: not checkable
+    (a bundle branch block makes the same changes, as the LBBB column shows)."""
+    got = _verdicts(claim, _ISCHEMIA_RECORDS, "ischemia")
     assert tuple(got.values()) == expected, got
 
 

@@ -195,7 +195,6 @@ _UNCHECKED_SPANS = {
     "rsr_pattern": "qrs",
     "poor_r_progression": "qrs",
     "rvh": "qrs",
-    "ischemia": "st_t",
     "t_wave": "t",
     "atrial_enlargement": "p",
 }
@@ -1418,20 +1417,24 @@ def _st(kind: str):
     return handler
 
 
-def _st_t_changes(d: Draft, m: Measurements, evidence):
-    def abnormal(lead):
-        st, t = _lead_median(m, lead, "st_deviation"), _lead_median(m, lead, "t_amplitude")
-        if st is None and t is None:
-            return None
-        bad = st is not None and abs(st) >= ST_T_CHANGE_MV
-        bad = bad or st_depression(m, lead) is not None
-        if t is not None and lead in T_UPRIGHT_LEADS:
-            bad = bad or t <= T_INVERTED_MV or abs(t) < T_FLAT_MV / 2
-        return bad
+def _st_t_abnormal(m: Measurements, lead: str) -> bool | None:
+    """An ST-T change in ``lead``: ST off the baseline by ST_T_CHANGE_MV at J+60/J+40 ms, ST depression by
+    the interpreter's reading, or a T wave inverted or flat where it is normally upright; None where
+    neither ST nor T was measured."""
+    st, t = _lead_median(m, lead, "st_deviation"), _lead_median(m, lead, "t_amplitude")
+    if st is None and t is None:
+        return None
+    bad = st is not None and abs(st) >= ST_T_CHANGE_MV
+    bad = bad or st_depression(m, lead) is not None
+    if t is not None and lead in T_UPRIGHT_LEADS:
+        bad = bad or t <= T_INVERTED_MV or abs(t) < T_FLAT_MV / 2
+    return bad
 
+
+def _st_t_changes(d: Draft, m: Measurements, evidence):
     leads = d.leads or tuple(m.leads)
     checkable = _ok_leads(m, leads)
-    flags = {lead: abnormal(lead) for lead in checkable}
+    flags = {lead: _st_t_abnormal(m, lead) for lead in checkable}
     flags = {k: v for k, v in flags.items() if v is not None}
     if not flags:
         return NOT_CHECKABLE, "no measurable ST-T in the named leads", evidence
@@ -1441,6 +1444,44 @@ def _st_t_changes(d: Draft, m: Measurements, evidence):
     )
     ok = any(flags.values())
     return _verdict(ok, d.negated), shown, evidence
+
+
+def _ischemia(d: Draft, m: Measurements):
+    """Ischemia, injury or infarction: diagnoses the ECG suggests but does not make. Their ECG signs in the
+    named leads (every lead where none are named): ST elevation at the J point, an ST-T change
+    (``_st_t_abnormal``: ST depression, T inversion or flattening included), pathological Q waves (UDMI
+    2018 limits; QRS and amplitude tolerances in the claim's favour). Contradicted where every measurable
+    lead shows none of them; not checkable where one does (the ECG is consistent with the claim, which it
+    cannot prove: bundle branch blocks and hypertrophy make the same changes) or nothing was measured."""
+    leads = d.leads or tuple(m.leads)
+    evidence = beat_spans(m, leads, *_SPAN_OF["st_t"], d.feature)
+    margin_ms, margin_mv = abs(_margin(d, QRS_TOL_MS)), abs(_margin(d, AMPLITUDE_TOL_MV))
+    signs, measured = {}, 0
+    for lead in _ok_leads(m, leads):
+        j, q_ms, q_mv = (_lead_median(m, lead, k) for k in ("st_j", "q_duration", "q_amplitude"))
+        st_t = _st_t_abnormal(m, lead)
+        if j is None and st_t is None:
+            continue
+        measured += 1
+        found = []
+        if j is not None and j >= ST_ELEVATION_MV - ST_TOL_MV:
+            found.append("ST elevation")
+        if st_t:
+            found.append("ST-T change")
+        if q_ms and q_mv and criteria.pathological_q(lead, q_ms + margin_ms, q_mv + margin_mv):
+            found.append("pathological Q")
+        if found:
+            signs[lead] = found
+    if not measured:
+        return NOT_CHECKABLE, "no measurable ST-T in the named leads", evidence
+    if not signs:
+        return (
+            _verdict(False, d.negated),
+            f"no ST elevation, ST-T change or pathological Q in {measured} leads",
+            evidence,
+        )
+    shown = "; ".join(f"{lead} {', '.join(found)}" for lead, found in signs.items())
+    return NOT_CHECKABLE, f"signs consistent with it: {shown}", evidence
 
 
 def _st_segment(d: Draft, m: Measurements):
@@ -1763,6 +1804,7 @@ _HANDLERS = {
     "sokolow_lyon": _voltage_index("sokolow_lyon_mv", SOKOLOW_LYON_MV, ("V1", "V5", "V6")),
     "cornell": _voltage_index("cornell_mv", None, ("aVL", "V3")),
     "st_elevation": _st("elevation"),
+    "ischemia": _ischemia,
     "st_depression": _st("depression"),
     "st_t_changes": _st("st_t"),
     "st_segment": _st_segment,
