@@ -110,6 +110,9 @@ RAE_P_V1_MV = 0.15
 # The Brugada ECG pattern needs a J point (or r' take-off) of 0.2 mV or more in V1 or V2, coved (type 1) or
 # saddleback (type 2) (2013 HRS/EHRA/APHRS expert consensus; Bayes de Luna et al., J Electrocardiol 2012).
 BRUGADA_J_MV = 0.2
+# Poor R-wave progression: an R wave of 0.3 mV (3 mm) or less in V3, the usual definition (MacKenzie,
+# J Insur Med 2005, reviewing the criteria in use).
+POOR_R_PROGRESSION_V3_MV = 0.3
 # RR limits matching the sinus rate limits: RR < 600 ms is > 100 bpm, RR > 1000 ms is < 60 bpm.
 RR_SHORT_MS = 60000.0 / TACHYCARDIA_BPM
 RR_LONG_MS = 60000.0 / BRADYCARDIA_BPM

@@ -1170,6 +1170,15 @@ def test_ischemia_and_infarction_claims_need_their_ecg_signs(claim, expected):
     assert tuple(got.values()) == expected, got
 
 
+def test_poor_r_wave_progression_is_read_from_v3():
+    """ "Poor R-wave progression" was never checkable; it is an R wave of 0.3 mV or less in V3: an LBBB's
+    QS-like right precordial complexes (R 0.21 mV in V3) support it, a normal heart (0.81 mV) and an RBBB
+    contradict it."""
+    records = {k: _ISCHEMIA_RECORDS[k] for k in ("normal", "LBBB")} | {"RBBB": _SHAPE_RECORDS["RBBB"]}
+    got = _verdicts("Poor R wave progression in V1-V4.", records)
+    assert got == {"normal": C, "LBBB": S, "RBBB": C}
+
+
 def test_left_atrial_enlargement_is_supported_by_a_broad_p_wave(monkeypatch):
     """A P wave drawn 140 ms wide (measured 134 ms) supports left atrial enlargement (P >= 120 ms in II,
     AHA/ACCF/HRS 2009 Part V); the usual 100 ms one leaves it not checkable."""

@@ -193,7 +193,6 @@ _SPAN_OF = {
 _UNCHECKED_SPANS = {
     "qrs_complex": "qrs",
     "rsr_pattern": "qrs",
-    "poor_r_progression": "qrs",
     "rvh": "qrs",
     "t_wave": "t",
     "atrial_enlargement": "p",
@@ -245,6 +244,7 @@ _LABEL = {
     "lpfb": "left posterior fascicular block",
     "lvh": "LVH",
     "brugada": "Brugada pattern",
+    "poor_r_progression": "poor R-wave progression",
     "left_atrial_enlargement": "left atrial enlargement",
     "right_atrial_enlargement": "right atrial enlargement",
     "rbbb": "RBBB",
@@ -1641,6 +1641,31 @@ def _fascicular_block(d: Draft, m: Measurements):
     return NOT_CHECKABLE, measured, rbbb[2]
 
 
+def _poor_r_progression(d: Draft, m: Measurements):
+    """Poor R-wave progression: the R wave in V3 at most criteria.POOR_R_PROGRESSION_V3_MV (amplitude
+    tolerance in the claim's favour); not checkable without V3."""
+    evidence = beat_spans(
+        m,
+        ("V1", "V2", "V3", "V4"),
+        "qrs_onset_ms",
+        "qrs_offset_ms",
+        "r_amplitude",
+        "qrs_amplitude",
+        "mV",
+        d.feature,
+    )
+    r3 = _lead_median(m, "V3", "r_amplitude") if "V3" in _ok_leads(m, ("V3",)) else None
+    if r3 is None:
+        return NOT_CHECKABLE, "R in V3 n/a", evidence
+    shown = ", ".join(
+        f"{lead} R {fmt(r, 'mV')}"
+        for lead in ("V1", "V2", "V3", "V4")
+        if (r := _lead_median(m, lead, "r_amplitude")) is not None
+    )
+    ok = compare(r3, "<=", criteria.POOR_R_PROGRESSION_V3_MV, _margin(d, AMPLITUDE_TOL_MV))
+    return _verdict(ok, d.negated), shown, evidence
+
+
 def _brugada(d: Draft, m: Measurements):
     """The Brugada ECG pattern: a J point (or r' take-off) at least 0.2 mV high in V1 or V2, coved or
     saddleback (2013 HRS/EHRA/APHRS consensus; Bayes de Luna et al. 2012). Contradicted where neither
@@ -1777,6 +1802,7 @@ _HANDLERS = {
     "bifascicular_block": _fascicular_block,
     "trifascicular_block": _fascicular_block,
     "brugada": _brugada,
+    "poor_r_progression": _poor_r_progression,
     "left_atrial_enlargement": _atrial_enlargement("left"),
     "right_atrial_enlargement": _atrial_enlargement("right"),
     "pvc": _premature(("PVC",)),
