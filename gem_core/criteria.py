@@ -113,6 +113,10 @@ BRUGADA_J_MV = 0.2
 # Poor R-wave progression: an R wave of 0.3 mV (3 mm) or less in V3, the usual definition (MacKenzie,
 # J Insur Med 2005, reviewing the criteria in use).
 POOR_R_PROGRESSION_V3_MV = 0.3
+# Early repolarization pattern: a J point (end-QRS notch or slur) of 0.1 mV or more in two contiguous
+# inferior and/or lateral leads (Macfarlane et al., JACC 2015 consensus; V1-V3 are left out there).
+EARLY_REPOLARIZATION_J_MV = 0.1
+EARLY_REPOLARIZATION_LEADS = ("I", "II", "III", "aVL", "aVF", "V4", "V5", "V6")
 # RR limits matching the sinus rate limits: RR < 600 ms is > 100 bpm, RR > 1000 ms is < 60 bpm.
 RR_SHORT_MS = 60000.0 / TACHYCARDIA_BPM
 RR_LONG_MS = 60000.0 / BRADYCARDIA_BPM

@@ -1129,6 +1129,7 @@ _SHAPE_RECORDS = {
         ("Bifascicular block.", (C, C, N, C)),
         ("Trifascicular block.", (C, C, N, C)),
         ("Sinus arrest.", (C, C, C, C)),
+        ("Early repolarization pattern.", (C, C, C, C)),  # V1-V2 are not its leads
     ],
 )
 def test_atrial_enlargement_brugada_fascicular_and_sinus_arrest_claims(claim, expected):
@@ -1136,8 +1137,10 @@ def test_atrial_enlargement_brugada_fascicular_and_sinus_arrest_claims(claim, ex
     never checkable ("right atrial enlargement"): right atrial enlargement by the P wave's height in II
     (0.25 mV) or V1 (0.15 mV), the Brugada pattern contradicted where V1-V2 have no J point near 0.2 mV,
     bi- and trifascicular block contradicted without an RBBB (and supported as bifascicular with one and
-    LAFB: test_interpreter_rules), sinus arrest and SA block read as a pause. Left atrial enlargement is
-    not contradicted by a normal P duration (a deep terminal P in V1 also counts, and is not measured)."""
+    LAFB: test_interpreter_rules), sinus arrest and SA block read as a pause, early repolarization
+    contradicted without a J point near 0.1 mV in the inferior and lateral leads (not checkable with one:
+    test_poor_r_wave_progression_is_read_from_v3). Left atrial enlargement is not contradicted by a normal P duration (a
+    deep terminal P in V1 also counts, and is not measured)."""
     got = _verdicts(claim, _SHAPE_RECORDS)
     assert tuple(got.values()) == expected, got
 
@@ -1177,6 +1180,10 @@ def test_poor_r_wave_progression_is_read_from_v3():
     records = {k: _ISCHEMIA_RECORDS[k] for k in ("normal", "LBBB")} | {"RBBB": _SHAPE_RECORDS["RBBB"]}
     got = _verdicts("Poor R wave progression in V1-V4.", records)
     assert got == {"normal": C, "LBBB": S, "RBBB": C}
+    # and early repolarization is not checkable where the J point is raised in V4
+    assert _verdicts("Early repolarization.", {"J up in V4": _ISCHEMIA_RECORDS["ST up 0.3 mV in V2-V4"]}) == {
+        "J up in V4": N
+    }
 
 
 def test_left_atrial_enlargement_is_supported_by_a_broad_p_wave(monkeypatch):

@@ -1666,6 +1666,21 @@ def _poor_r_progression(d: Draft, m: Measurements):
     return _verdict(ok, d.negated), shown, evidence
 
 
+def _early_repolarization(d: Draft, m: Measurements):
+    """The early repolarization pattern: a J point of criteria.EARLY_REPOLARIZATION_J_MV or more in the
+    inferior and lateral leads (of those named, where leads are named). Contradicted where none comes near
+    it (ST tolerance); otherwise not checkable (the end-QRS notch or slur that defines it is not read)."""
+    leads = [lead for lead in (d.leads or criteria.EARLY_REPOLARIZATION_LEADS) if lead in m.leads]
+    evidence = beat_spans(m, leads, "qrs_offset_ms", "t_onset_ms", "st_deviation", "st_form", "mV", d.feature)
+    levels = {lead: _lead_median(m, lead, "st_j") for lead in _ok_leads(m, leads)}
+    levels = {lead: v for lead, v in levels.items() if v is not None}
+    if not levels:
+        return NOT_CHECKABLE, "J point n/a", evidence
+    measured = ", ".join(f"{lead} J {fmt(v, 'mV')}" for lead, v in levels.items())
+    raised = max(levels.values()) >= criteria.EARLY_REPOLARIZATION_J_MV - abs(_margin(d, ST_TOL_MV))
+    return (NOT_CHECKABLE if raised else _verdict(False, d.negated)), measured, evidence
+
+
 def _brugada(d: Draft, m: Measurements):
     """The Brugada ECG pattern: a J point (or r' take-off) at least 0.2 mV high in V1 or V2, coved or
     saddleback (2013 HRS/EHRA/APHRS consensus; Bayes de Luna et al. 2012). Contradicted where neither
@@ -1802,6 +1817,7 @@ _HANDLERS = {
     "bifascicular_block": _fascicular_block,
     "trifascicular_block": _fascicular_block,
     "brugada": _brugada,
+    "early_repolarization": _early_repolarization,
     "poor_r_progression": _poor_r_progression,
     "left_atrial_enlargement": _atrial_enlargement("left"),
     "right_atrial_enlargement": _atrial_enlargement("right"),

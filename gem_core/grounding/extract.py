@@ -148,6 +148,10 @@ FEATURE_PATTERNS: tuple[tuple[str, str], ...] = (
     ),
     ("atrial_enlargement", r"(?:bi[\s-]*)?atrial\s+(?:enlargement|abnormality|hypertrophy|overload)"),
     (
+        "early_repolarization",
+        r"(?:benign\s+)?early\s+repolari[sz]ation(?:\s+(?:pattern|changes?|variant))?|(?-i:BER)",
+    ),
+    (
         "st_t_changes",
         r"(?-i:ST)[\s-]*(?-i:T)(?:[\s-]+wave)?(?:\s+(?:segment\s+)?(?:changes?|abnormalit(?:y|ies)|alterations?))?"
         r"|repolari[sz]ation\s+(?:changes?|abnormalit(?:y|ies))",
