@@ -15,7 +15,7 @@ from eval.run import run
 from eval.score import score
 from gem_core.errors import GemError
 from gem_core.settings import get_settings
-from tests.conftest import free_port
+from tests.conftest import free_port, sync
 from tests.test_app_browser import TIMEOUT, open_app, wait_text
 from tests.test_eval_run import write_record
 
@@ -54,7 +54,7 @@ def ctx(runs, tmp_path_factory):
     context = make_context(
         get_settings(data_dir=data, auth_file=str(users), eval_dir=str(runs), port=free_port())
     )
-    check = auth.password_check(context)  # the file's accounts reach the store as they sign in
+    check = sync(auth.password_check(context))  # the file's accounts reach the store as they sign in
     assert check(*ADMIN) and check(*RATER)
     return context
 
