@@ -113,6 +113,11 @@ BRUGADA_J_MV = 0.2
 # Poor R-wave progression: an R wave of 0.3 mV (3 mm) or less in V3, the usual definition (MacKenzie,
 # J Insur Med 2005, reviewing the criteria in use).
 POOR_R_PROGRESSION_V3_MV = 0.3
+# Right ventricular hypertrophy by voltage (AHA/ACCF/HRS 2009 Part V lists these among its criteria): R in
+# V1 >= 0.7 mV with R/S in V1 >= 1, or R in V1 + the deeper S of V5/V6 > 1.05 mV (Sokolow-Lyon) with right
+# axis deviation; none of them apply beside a right bundle branch block.
+RVH_R_V1_MV = 0.7
+RVH_SOKOLOW_MV = 1.05
 # Early repolarization pattern: a J point (end-QRS notch or slur) of 0.1 mV or more in two contiguous
 # inferior and/or lateral leads (Macfarlane et al., JACC 2015 consensus; V1-V3 are left out there).
 EARLY_REPOLARIZATION_J_MV = 0.1

@@ -483,6 +483,18 @@ def test_a_p_wave_that_could_only_hide_in_the_t_wave_is_not_sinus_rhythm(qrs, mo
     assert any(f.key == "wide_complex_tachycardia" for f in a.findings)
 
 
+def test_right_ventricular_hypertrophy_claims_read_the_v1_voltage():
+    """ "Right ventricular hypertrophy" was never checkable. A dominant R of 0.9 mV in V1 with the axis at
+    +110 supports it; a normal rS in V1 contradicts it; beside a wide QRS (an RBBB makes V1 dominant by
+    itself) the voltage criteria do not apply (AHA/ACCF/HRS 2009 Part V)."""
+    tall = build(axis=110.0, rs={"V1": (0.9, 0.3), "V5": (0.8, 0.5), "V6": (0.6, 0.4)})
+    wide = build(qrs=140.0, rs={"V1": (0.9, 0.2)})
+    verdicts = [
+        ground("Right ventricular hypertrophy.", m, final=True)[0]["verdict"] for m in (tall, build(), wide)
+    ]
+    assert verdicts == ["supported", "contradicted", "not_checkable"]
+
+
 LAFB_RS = {"II": (0.2, 0.8), "III": (0.15, 1.0), "aVF": (0.2, 0.9)}
 
 

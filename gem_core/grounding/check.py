@@ -193,7 +193,6 @@ _SPAN_OF = {
 _UNCHECKED_SPANS = {
     "qrs_complex": "qrs",
     "rsr_pattern": "qrs",
-    "rvh": "qrs",
     "t_wave": "t",
     "atrial_enlargement": "p",
 }
@@ -243,6 +242,7 @@ _LABEL = {
     "lafb": "left anterior fascicular block",
     "lpfb": "left posterior fascicular block",
     "lvh": "LVH",
+    "rvh": "RVH",
     "brugada": "Brugada pattern",
     "poor_r_progression": "poor R-wave progression",
     "left_atrial_enlargement": "left atrial enlargement",
@@ -523,6 +523,13 @@ def _unchecked(d: Draft, m: Measurements, text: str) -> Result:
     )
 
 
+def _qrs_amplitude_spans(m: Measurements, leads, feature: str) -> list[dict]:
+    """Evidence for a QRS-voltage or QRS-shape claim: each beat's QRS in ``leads``, valued by its amplitude."""
+    return beat_spans(
+        m, leads, "qrs_onset_ms", "qrs_offset_ms", "qrs_amplitude", "qrs_amplitude", "mV", feature
+    )
+
+
 def _per_lead(d: Draft, m: Measurements, key, test, unit: str | None):
     """Apply ``test(value, lead) -> bool|None`` to each named (or every) ok lead's median ``key`` (a beat
     feature, or a function of the lead giving the value)."""
@@ -720,9 +727,7 @@ def _lead_reversal(arm: bool):
         usable = lead_quality(m)[0]
         found = arm_reversal(m, usable)
         leads = found.leads if found is not None else ["I", "V6"]
-        evidence = beat_spans(
-            m, leads, "qrs_onset_ms", "qrs_offset_ms", "qrs_amplitude", "qrs_amplitude", "mV", d.feature
-        )
+        evidence = _qrs_amplitude_spans(m, leads, d.feature)
         if found is not None and found.details["swap"] == "arm_leg":
             if arm:
                 return (
@@ -1225,9 +1230,7 @@ def _axis_rule(comparator: str, threshold):
     def handler(d: Draft, m: Measurements):
         axis = m.global_values.get("qrs_axis_deg")
         leads = d.leads or _DEFAULT_LEADS["axis"]
-        evidence = beat_spans(
-            m, leads, "qrs_onset_ms", "qrs_offset_ms", "qrs_amplitude", "qrs_amplitude", "mV", d.feature
-        )
+        evidence = _qrs_amplitude_spans(m, leads, d.feature)
         for e in evidence:
             e.update(value=axis, unit="deg", measurement_name="qrs_axis")
         if axis is None:
@@ -1269,16 +1272,7 @@ def _first_degree_av_block(d: Draft, m: Measurements):
 
 def _low_voltage(d: Draft, m: Measurements):
     leads = d.leads
-    evidence = beat_spans(
-        m,
-        leads or tuple(m.leads),
-        "qrs_onset_ms",
-        "qrs_offset_ms",
-        "qrs_amplitude",
-        "qrs_amplitude",
-        "mV",
-        d.feature,
-    )
+    evidence = _qrs_amplitude_spans(m, leads or tuple(m.leads), d.feature)
     tol = _tol(d, AMPLITUDE_TOL_MV)
     high = d.comparator == "high"
 
@@ -1306,16 +1300,7 @@ def _low_voltage(d: Draft, m: Measurements):
 def _lvh(d: Draft, m: Measurements):
     v = m.global_values.get("voltage") or {}
     sok, corn = v.get("sokolow_lyon_mv"), v.get("cornell_mv")
-    evidence = beat_spans(
-        m,
-        d.leads or _DEFAULT_LEADS["lvh"],
-        "qrs_onset_ms",
-        "qrs_offset_ms",
-        "qrs_amplitude",
-        "qrs_amplitude",
-        "mV",
-        d.feature,
-    )
+    evidence = _qrs_amplitude_spans(m, d.leads or _DEFAULT_LEADS["lvh"], d.feature)
     if sok is None and corn is None:
         return NOT_CHECKABLE, "voltage criteria n/a", evidence
     tol = _tol(d, AMPLITUDE_TOL_MV)
@@ -1329,6 +1314,35 @@ def _lvh(d: Draft, m: Measurements):
     )
 
 
+def _rvh(d: Draft, m: Measurements):
+    """Right ventricular hypertrophy by voltage (criteria.RVH_R_V1_MV, RVH_SOKOLOW_MV): supported by a tall
+    dominant R in V1 (R >= 0.7 mV and R/S >= 1), or R V1 + S V5/V6 over 1.05 mV with the axis over +90;
+    contradicted where no voltage criterion comes near; not checkable with a wide QRS (a right bundle
+    branch block makes V1 dominant by itself) or V1 unread. Amplitude tolerance in the claim's favour."""
+    evidence = _qrs_amplitude_spans(m, ("V1", "V5", "V6"), d.feature)
+    g = m.global_values
+    qrs, axis = g.get("qrs_ms"), g.get("qrs_axis_deg")
+    r1, s1 = _lead_median(m, "V1", "r_amplitude"), _lead_median(m, "V1", "s_amplitude")
+    if r1 is None or s1 is None or qrs is None:
+        return NOT_CHECKABLE, "V1 n/a", evidence
+    s56 = [_lead_median(m, lead, "s_amplitude") for lead in ("V5", "V6")]
+    sum_mv = r1 + max((v for v in s56 if v is not None), default=0.0)
+    measured = (
+        f"V1 R {fmt(r1, 'mV')} S {fmt(s1, 'mV')}; R V1 + S V5/V6 {fmt(sum_mv, 'mV')}; axis {fmt(axis, 'deg')}"
+    )
+    if qrs >= QRS_WIDE_MS:
+        return NOT_CHECKABLE, measured + " (wide QRS: the criteria do not apply)", evidence
+    tol = abs(_margin(d, AMPLITUDE_TOL_MV))
+    dominant = r1 >= criteria.RVH_R_V1_MV - tol and r1 + tol >= s1
+    sokolow = sum_mv >= criteria.RVH_SOKOLOW_MV - tol
+    right_axis = axis is not None and axis > criteria.RIGHT_AXIS_DEG
+    if dominant or (sokolow and right_axis):
+        return _verdict(True, d.negated), measured, evidence
+    if not sokolow and r1 < criteria.RVH_R_V1_MV - tol:
+        return _verdict(False, d.negated), measured, evidence
+    return NOT_CHECKABLE, measured, evidence
+
+
 def _cornell_limit(d: Draft) -> float:
     """The Cornell limit in the text's favour (the sex is not known): women's for "met", men's for "not"."""
     return CORNELL_MV if d.negated else CORNELL_FEMALE_MV
@@ -1340,16 +1354,7 @@ def _voltage_index(key: str, threshold: float | None, leads: tuple[str, ...]):
 
     def handler(d: Draft, m: Measurements):
         v = (m.global_values.get("voltage") or {}).get(key)
-        evidence = beat_spans(
-            m,
-            d.leads or leads,
-            "qrs_onset_ms",
-            "qrs_offset_ms",
-            "qrs_amplitude",
-            "qrs_amplitude",
-            "mV",
-            d.feature,
-        )
+        evidence = _qrs_amplitude_spans(m, d.leads or leads, d.feature)
         if v is None:
             return NOT_CHECKABLE, "n/a", evidence
         limit = threshold if threshold is not None else _cornell_limit(d)
@@ -1764,9 +1769,7 @@ def _rsr(d: Draft, m: Measurements):
 
 def _qrs_polarity(d: Draft, m: Measurements):
     leads = d.leads or tuple(m.leads)
-    evidence = beat_spans(
-        m, leads, "qrs_onset_ms", "qrs_offset_ms", "qrs_amplitude", "qrs_amplitude", "mV", d.feature
-    )
+    evidence = _qrs_amplitude_spans(m, leads, d.feature)
     want_negative = d.comparator == "negative"
 
     def net(lead):
@@ -1817,6 +1820,7 @@ _HANDLERS = {
     "bifascicular_block": _fascicular_block,
     "trifascicular_block": _fascicular_block,
     "brugada": _brugada,
+    "rvh": _rvh,
     "early_repolarization": _early_repolarization,
     "poor_r_progression": _poor_r_progression,
     "left_atrial_enlargement": _atrial_enlargement("left"),
