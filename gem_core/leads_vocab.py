@@ -176,12 +176,38 @@ def _labels_a_list(text: str, group: LeadMention, explicit: list[LeadMention]) -
     return any(0 <= opened - e.end <= 2 for e in explicit)
 
 
+# "all leads except aVR", "the precordial leads other than V1": the leads after the cue are taken out
+_EXCEPT_GAP = re.compile(
+    r"\s*,?\s*(?:except(?:\s+for|\s+in)?|other\s+than|apart\s+from|excluding|save\s+for|but\s+not)"
+    r"(?:\s+(?:in\s+)?(?:leads?|the))?\s*$",
+    re.IGNORECASE,
+)
+
+
+def _take_out_exceptions(text: str, mentions: list[LeadMention]) -> list[LeadMention]:
+    """A mention followed by "except" (or "other than", "apart from", ...) and another mention: one mention
+    over both, with the second's leads taken out of the first's.
+
+    >>> [m.leads for m in _take_out_exceptions("all leads except aVR", find_leads("all leads except aVR"))]
+    [('I', 'II', 'III', 'aVL', 'aVF', 'V1', 'V2', 'V3', 'V4', 'V5', 'V6')]
+    """
+    out: list[LeadMention] = []
+    for mention in mentions:
+        if out and _EXCEPT_GAP.fullmatch(text[out[-1].end : mention.start]):
+            first = out.pop()
+            kept = tuple(lead for lead in first.leads if lead not in mention.leads)
+            mention = LeadMention(first.start, mention.end, kept, first.group)
+        out.append(mention)
+    return out
+
+
 def find_leads(text: str) -> list[LeadMention]:
     """Every lead mention in ``text`` (single, list, range, group), in text order.
 
     A group immediately followed by a parenthesised list ("lateral leads (I, aVL, V6)") keeps only
     the list: the text said exactly which leads it meant. Group names in parentheses right after a
-    list ("leads I, II and aVF (inferior, lateral)") only label it and add no leads.
+    list ("leads I, II and aVF (inferior, lateral)") only label it and add no leads. "All leads except aVR"
+    is one mention of the other eleven.
 
     >>> [m.leads for m in find_leads("depression in leads II and aVF (inferior)")]
     [('II', 'aVF')]
@@ -197,4 +223,4 @@ def find_leads(text: str) -> list[LeadMention]:
         if _labels_a_list(text, g, explicit):
             continue
         groups.append(g)
-    return sorted(explicit + groups, key=lambda m: (m.start, m.end))
+    return _take_out_exceptions(text, sorted(explicit + groups, key=lambda m: (m.start, m.end)))

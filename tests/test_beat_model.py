@@ -1186,6 +1186,21 @@ def test_poor_r_wave_progression_is_read_from_v3():
     }
 
 
+def test_upright_t_waves_and_all_leads_except_one():
+    """ "T waves upright" was checked as "peaked" (1 mV or more), so the usual "the T waves are upright in all
+    leads except aVR" came out contradicted on a normal heart; and "except aVR" put aVR among the leads.
+    Upright is now a T wave of 0.05 mV or more, and the leads after "except" are taken out."""
+    m = measure(conduction_ecg(72, noise=0.015, p_shape="raised_cosine")[0])
+    (claim,) = ground("The T waves are upright in all leads except aVR.", m, final=True)
+    assert claim["verdict"] == S and "aVR" not in claim["leads"] and len(claim["leads"]) == 11
+    verdicts = [
+        ground(t, m, final=True)[0]["verdict"] for t in ("Peaked T waves in V2-V4.", "The T wave is upright in aVR.")
+    ]
+    assert verdicts == [C, C]
+    flipped = measure(conduction_ecg(72, t_scale=-1.0, noise=0.015, p_shape="raised_cosine")[0])
+    assert ground("T waves are upright in V5 and V6.", flipped, final=True)[0]["verdict"] == C
+
+
 def test_left_atrial_enlargement_is_supported_by_a_broad_p_wave(monkeypatch):
     """A P wave drawn 140 ms wide (measured 134 ms) supports left atrial enlargement (P >= 120 ms in II,
     AHA/ACCF/HRS 2009 Part V); the usual 100 ms one leaves it not checkable."""

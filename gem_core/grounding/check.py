@@ -1563,6 +1563,10 @@ def _t_rule(kind: str):
 
             def test(v, lead):
                 return abs(v) < T_FLAT_MV + _tol(d, T_TOL_MV)
+        elif kind == "upright":  # it read as "peaked" (>= 1 mV) before: normal T waves came out contradicted
+
+            def test(v, lead):
+                return v >= T_UPRIGHT_MV - _tol(d, T_TOL_MV)
         else:
 
             def test(v, lead):
