@@ -1194,11 +1194,23 @@ def test_upright_t_waves_and_all_leads_except_one():
     (claim,) = ground("The T waves are upright in all leads except aVR.", m, final=True)
     assert claim["verdict"] == S and "aVR" not in claim["leads"] and len(claim["leads"]) == 11
     verdicts = [
-        ground(t, m, final=True)[0]["verdict"] for t in ("Peaked T waves in V2-V4.", "The T wave is upright in aVR.")
+        ground(t, m, final=True)[0]["verdict"]
+        for t in ("Peaked T waves in V2-V4.", "The T wave is upright in aVR.")
     ]
     assert verdicts == [C, C]
     flipped = measure(conduction_ecg(72, t_scale=-1.0, noise=0.015, p_shape="raised_cosine")[0])
     assert ground("T waves are upright in V5 and V6.", flipped, final=True)[0]["verdict"] == C
+
+
+def test_normal_sinus_rhythm_needs_a_normal_rate_and_unread_shapes_are_not_checkable():
+    """ "Normal sinus rhythm" at 50 bpm was supported (any sinus rhythm was); it is sinus bradycardia, and
+    NSR now needs 60-100 bpm. "Notched" or "biphasic" P waves read as "P waves present" and were
+    supported; the shape is not measured, so they are not checkable."""
+    records = {"72 bpm": dict(heart_rate=72), "50 bpm": dict(heart_rate=50)}
+    assert _verdicts("Normal sinus rhythm.", records) == {"72 bpm": S, "50 bpm": C}
+    assert _verdicts("Sinus rhythm.", records) == {"72 bpm": S, "50 bpm": S}
+    for text in ("Notched P waves in lead II.", "Biphasic P waves in V1."):
+        assert set(_verdicts(text, records).values()) == {N}, text
 
 
 def test_left_atrial_enlargement_is_supported_by_a_broad_p_wave(monkeypatch):

@@ -100,7 +100,7 @@ PARAGRAPHS = [
             ("p_wave", "", None, S),  # negated: P waves absent
             ("qrs_duration", "V1", 120.0, CHECKED),  # borderline in this record
             ("heart_rate", "", 60.0, C),
-            ("sinus_rhythm", "", None, C),
+            ("normal_sinus_rhythm", "", None, C),
         ],
     ),
     (

@@ -216,6 +216,7 @@ _RHYTHM_FEATURES = {
     "heart_rate",
     "rhythm",
     "sinus_rhythm",
+    "normal_sinus_rhythm",
     "ectopic_atrial_rhythm",
     "sinus_tachycardia",
     "sinus_bradycardia",
@@ -941,6 +942,17 @@ def _atrial_fibrillation(d: Draft, m: Measurements):
 
 def _sinus_rhythm(d: Draft, m: Measurements):
     ok, text = _sinus(m)
+    return _verdict(ok, d.negated), text, _rhythm_evidence(m, d.feature)
+
+
+def _normal_sinus_rhythm(d: Draft, m: Measurements):
+    """Normal sinus rhythm: sinus rhythm at a rate within the sinus limits (60-100 bpm, heart-rate
+    tolerance); at 50 bpm it is sinus bradycardia, which the interpreter names instead."""
+    ok, text = _sinus(m)
+    hr = m.global_values.get("heart_rate_bpm")
+    if ok and hr is not None:
+        text += f", {hr:.0f} bpm"
+        ok = compare(hr, "between", (BRADYCARDIA_BPM, TACHYCARDIA_BPM), _margin(d, HEART_RATE_TOL_BPM))
     return _verdict(ok, d.negated), text, _rhythm_evidence(m, d.feature)
 
 
@@ -1795,6 +1807,7 @@ _HANDLERS = {
     "sinus_tachycardia": _rate_category(">", TACHYCARDIA_BPM, sinus=True),
     "sinus_bradycardia": _rate_category("<", BRADYCARDIA_BPM, sinus=True),
     "sinus_rhythm": _sinus_rhythm,
+    "normal_sinus_rhythm": _normal_sinus_rhythm,
     "sinus_arrhythmia": _sinus_arrhythmia,
     "ectopic_atrial_rhythm": _ectopic_atrial_rhythm,
     "atrial_flutter": _atrial_flutter,
