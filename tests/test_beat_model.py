@@ -1213,6 +1213,31 @@ def test_normal_sinus_rhythm_needs_a_normal_rate_and_unread_shapes_are_not_check
         assert set(_verdicts(text, records).values()) == {N}, text
 
 
+def test_st_depression_form_normal_t_waves_qs_complexes_and_f_waves():
+    """What the checker used to pass over: the form of an ST depression ("upsloping" was supported by a
+    horizontal one: upsloping is now told apart from horizontal or downsloping, whose border the slope's
+    noise blurs), "normal T waves" (never checkable; now none inverted or flat where upright belongs, none
+    peaked), "QS complexes" and "fibrillatory waves" (no claim at all)."""
+    records = {
+        "normal": dict(heart_rate=72),
+        "horizontal": dict(heart_rate=72, st_mv=-0.15, st_leads=("V4", "V5", "V6")),
+        "upsloping": dict(heart_rate=72, st_mv=-0.15, st_leads=("V4", "V5", "V6"), st_segment_ms=0),
+        "LBBB": dict(heart_rate=72, qrs_ms=150, morphology="slurred_s"),
+        "AF": dict(heart_rate=100, pr_ms=None, atrial_fibrillation=0.08, seed=3),
+    }
+    expected = {
+        # normal, horizontal, upsloping, LBBB, AF
+        "Horizontal ST depression in V4-V6.": (C, S, C, C, C),
+        "Downsloping ST depression in V4-V6.": (C, S, C, C, C),
+        "Upsloping ST depression in V4-V6.": (C, C, S, C, C),
+        "The T waves are normal.": (S, S, S, C, S),
+        "QS complexes in V5 and V6.": (C, C, C, C, C),
+        "Fibrillatory waves are seen in V1.": (C, C, C, C, S),
+    }
+    got = {text: tuple(_verdicts(text, records).values()) for text in expected}
+    assert got == expected
+
+
 def test_left_atrial_enlargement_is_supported_by_a_broad_p_wave(monkeypatch):
     """A P wave drawn 140 ms wide (measured 134 ms) supports left atrial enlargement (P >= 120 ms in II,
     AHA/ACCF/HRS 2009 Part V); the usual 100 ms one leaves it not checkable."""

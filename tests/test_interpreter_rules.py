@@ -495,6 +495,15 @@ def test_right_ventricular_hypertrophy_claims_read_the_v1_voltage():
     assert verdicts == ["supported", "contradicted", "not_checkable"]
 
 
+def test_qs_complex_claims_read_the_r_wave():
+    """ "QS complexes in V1 and V2" gave no claim; it is now supported where those leads have no R wave and
+    contradicted where they have one (here an rS)."""
+    qs = build(rs={"V1": (0.0, 1.2), "V2": (0.0, 1.4)})
+    rs = build(rs={"V1": (0.3, 1.2), "V2": (0.5, 1.4)})
+    verdicts = [ground("QS complexes in V1 and V2.", m, final=True)[0]["verdict"] for m in (qs, rs)]
+    assert verdicts == ["supported", "contradicted"]
+
+
 LAFB_RS = {"II": (0.2, 0.8), "III": (0.15, 1.0), "aVF": (0.2, 0.9)}
 
 

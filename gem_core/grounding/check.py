@@ -76,6 +76,8 @@ TOLERANCES: dict[str, float] = {
     "st_segment": ST_TOL_MV,
     "st_elevation": ST_TOL_MV,
     "st_depression": ST_TOL_MV,
+    "st_depression_upsloping": ST_TOL_MV,
+    "st_depression_flat": ST_TOL_MV,
     "axis": AXIS_TOL_DEG,
 }
 
@@ -193,7 +195,6 @@ _SPAN_OF = {
 _UNCHECKED_SPANS = {
     "qrs_complex": "qrs",
     "rsr_pattern": "qrs",
-    "t_wave": "t",
     "atrial_enlargement": "p",
 }
 _DEFAULT_LEADS = {
@@ -245,6 +246,7 @@ _LABEL = {
     "lvh": "LVH",
     "rvh": "RVH",
     "brugada": "Brugada pattern",
+    "qs_complex": "QS complexes",
     "poor_r_progression": "poor R-wave progression",
     "left_atrial_enlargement": "left atrial enlargement",
     "right_atrial_enlargement": "right atrial enlargement",
@@ -1383,9 +1385,10 @@ def _st_levels(m: Measurements, lead: str) -> list[float]:
     return [v for k in ("st_j", "st_deviation") if (v := _lead_median(m, lead, k)) is not None]
 
 
-def _st(kind: str):
+def _st(kind: str, form: str | None = None):
     """ST elevation / normal ST per lead from the median J level; depression by the interpreter's reading
-    (criteria.st_depression_form); ST-T changes from the level at J+60/J+40 ms."""
+    (criteria.st_depression_form), of the ``form`` named ("upsloping", or "flat": horizontal or
+    downsloping, whose border the slope's noise blurs); ST-T changes from the level at J+60/J+40 ms."""
 
     def handler(d: Draft, m: Measurements):
         span = "st_t" if kind == "st_t" else "st"
@@ -1410,7 +1413,7 @@ def _st(kind: str):
 
             def depth(lead):
                 found = st_depression(m, lead, margin_mv=tol)
-                if found:
+                if found and (form is None or (form == "upsloping") == (found[0] == "upsloping")):
                     return found[1]
                 measured = any(_lead_median(m, lead, k) is not None for k in ("st_j", "st_deviation"))
                 return 0.0 if measured else None
@@ -1588,6 +1591,42 @@ def _t_rule(kind: str):
         return _verdict(ok, d.negated), "T " + measured, evidence
 
     return handler
+
+
+def _t_wave(d: Draft, m: Measurements):
+    """ "Normal T waves": in the named leads (those where T is normally upright, criteria.T_UPRIGHT_LEADS,
+    where none are named) no T wave inverted or flat where it should be upright, none peaked
+    (T_PEAKED_MV); tolerances in the claim's favour. Other things said of T waves (their shape) are not
+    measured: not checkable."""
+    leads = d.leads or T_UPRIGHT_LEADS
+    evidence = beat_spans(
+        m, leads, "t_onset_ms", "t_offset_ms", "t_amplitude", "t_amplitude", "mV", d.feature
+    )
+    if d.comparator != "normal":
+        return NOT_CHECKABLE, "T-wave shape not measured", evidence
+    tol = abs(_tol(d, T_TOL_MV))
+    values = {lead: _lead_median(m, lead, "t_amplitude") for lead in _ok_leads(m, leads)}
+    values = {lead: v for lead, v in values.items() if v is not None}
+    if not values:
+        return NOT_CHECKABLE, "no measurable T waves in the named leads", evidence
+    abnormal = [
+        lead
+        for lead, v in values.items()
+        if v >= T_PEAKED_MV + tol or (lead in T_UPRIGHT_LEADS and v < T_FLAT_MV - tol)
+    ]
+    measured = ", ".join(f"{lead} {fmt(v, 'mV')}" for lead, v in values.items())
+    return _verdict(not abnormal, d.negated), "T " + measured, evidence
+
+
+def _qs_complex(d: Draft, m: Measurements):
+    """QS complexes: no R wave (under WAVE_PRESENT_MV, amplitude tolerance) in the named leads."""
+    margin = _margin(d, AMPLITUDE_TOL_MV)
+    ok, measured = _per_lead(d, m, "r_amplitude", lambda v, _lead: v < WAVE_PRESENT_MV + margin, "mV")
+    return (
+        _verdict(ok, d.negated),
+        "R " + measured,
+        _qrs_amplitude_spans(m, d.leads or tuple(m.leads), d.feature),
+    )
 
 
 def _p_wave(d: Draft, m: Measurements):
@@ -1837,6 +1876,8 @@ _HANDLERS = {
     "bifascicular_block": _fascicular_block,
     "trifascicular_block": _fascicular_block,
     "brugada": _brugada,
+    "t_wave": _t_wave,
+    "qs_complex": _qs_complex,
     "rvh": _rvh,
     "early_repolarization": _early_repolarization,
     "poor_r_progression": _poor_r_progression,
@@ -1869,6 +1910,8 @@ _HANDLERS = {
     "st_elevation": _st("elevation"),
     "ischemia": _ischemia,
     "st_depression": _st("depression"),
+    "st_depression_upsloping": _st("depression", "upsloping"),
+    "st_depression_flat": _st("depression", "flat"),
     "st_t_changes": _st("st_t"),
     "st_segment": _st_segment,
     "t_inversion": _t_rule("inverted"),

@@ -41,8 +41,14 @@ FEATURE_PATTERNS: tuple[tuple[str, str], ...] = (
     ("accelerated_junctional_rhythm", r"accelerated\s+junctional\s+rhythm"),
     ("junctional_tachycardia", r"junctional\s+tachycardi\w*"),
     ("junctional_rhythm", r"junctional\s+(?:escape\s+)?rhythm|junctional\s+escape"),
-    ("atrial_fibrillation", r"atrial\s+fibrillation|(?-i:AF|AFib|A-fib|AFIB)"),
-    ("atrial_flutter", r"atrial\s+flutter|(?-i:AFL)"),
+    (
+        "atrial_fibrillation",
+        r"atrial\s+fibrillation|(?-i:AF|AFib|A-fib|AFIB)|fibrillatory\s+waves?|(?-i:f)[\s-]waves?",
+    ),
+    (
+        "atrial_flutter",
+        r"atrial\s+flutter|(?-i:AFL)|flutter\s+waves?|saw-?\s?tooth(?:\s+(?:pattern|waves?))?",
+    ),
     # tachycardias by mechanism before the bare word; "ventricular" is not matched inside
     # "supraventricular" (the look-behind of _FEATURE_RE)
     (
@@ -161,6 +167,12 @@ FEATURE_PATTERNS: tuple[tuple[str, str], ...] = (
         "st_elevation",
         r"(?-i:ST)[\s-]*(?:segments?\s+)?elevations?|(?<=\bor\s)elevations?|(?<=\band\s)elevations?",
     ),
+    # the form named with it: upsloping apart from horizontal or downsloping (criteria.st_depression_form)
+    ("st_depression_upsloping", r"up-?\s?sloping\s+(?-i:ST)[\s-]*(?:segments?\s+)?depressions?"),
+    (
+        "st_depression_flat",
+        r"(?:horizontal|flat|down-?\s?sloping)\s+(?-i:ST)[\s-]*(?:segments?\s+)?depressions?",
+    ),
     (
         "st_depression",
         r"(?-i:ST)[\s-]*(?:segments?\s+)?depressions?|(?<=\bor\s)depressions?|(?<=\band\s)depressions?",
@@ -196,6 +208,8 @@ FEATURE_PATTERNS: tuple[tuple[str, str], ...] = (
         r"(?:pathologic(?:al)?|significant|infarct)\s+(?:(?-i:Q)[\s-]*|(?-i:q)[\s-]+)waves?",
     ),
     ("q_waves", r"(?:(?-i:Q)[\s-]*|(?-i:q)[\s-]+)waves?"),
+    # not "a QS or rS complex" (the left bundle branch block's V1: either)
+    ("qs_complex", r"(?-i:QS)(?!\s+or\s+(?-i:rS))(?:[\s-]+(?:complex(?:es)?|waves?|patterns?|morphology))?"),
     ("rsr_pattern", r"(?-i:[rR]?[sS][rR]['’′])|M[\s-]shaped"),
     ("poor_r_progression", r"poor\s+(?-i:R)[\s-]*wave\s+progression"),
     ("s_waves", r"(?-i:S)[\s-]*waves?"),
@@ -368,6 +382,8 @@ FEATURE_UNITS: dict[str, tuple[str, ...]] = {
     "st_segment": ("mV",),
     "st_elevation": ("mV",),
     "st_depression": ("mV",),
+    "st_depression_upsloping": ("mV",),
+    "st_depression_flat": ("mV",),
     "st_t_changes": ("mV",),
     "r_waves": ("mV",),
     "r_amplitude": ("mV",),
