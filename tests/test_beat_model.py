@@ -1238,6 +1238,47 @@ def test_st_depression_form_normal_t_waves_qs_complexes_and_f_waves():
     assert got == expected
 
 
+def test_premature_beats_are_checked_by_count_pairing_and_pause():
+    """Every "... PVCs" was supported by any PVC: "a single PVC" over three, "PVC couplets" over isolated
+    ones, "blocked PACs" over conducted PACs, "non-compensatory pause" after PVCs. Now: a count in words or
+    digits must match (one fewer found is allowed: a beat at the record's edge cannot be judged
+    premature), a couplet needs two PVCs in a row, the pause's kind is read from the RRs around the beat
+    (the beat model's PVCs have full compensatory pauses, its PACs reset the sinus node), and blocked
+    PACs or multiform PVCs, which are not measured, are not checkable."""
+    records = {
+        "none": dict(heart_rate=72),
+        "PVC every 3rd": dict(heart_rate=70, pvc_every=3),
+        "PAC every 4th": dict(heart_rate=70, pac_every=4),
+    }
+    expected = {
+        # none, PVCs, PACs
+        "There are three PVCs.": (C, S, C),
+        "A single PVC is seen.": (C, C, C),
+        "Three premature atrial contractions (PACs).": (C, C, S),
+        "PVC couplets are seen.": (C, C, C),
+        "Blocked PACs.": (N, N, N),
+        "Multifocal PVCs.": (N, N, N),
+        "A full compensatory pause follows.": (C, S, C),
+        "A non-compensatory pause follows.": (C, C, S),
+    }
+    got = {}
+    for text in expected:
+        features = {"There are three PVCs.": "pvc", "PVC couplets are seen.": "pvc_couplet"}
+        got[text] = tuple(_verdicts(text, records, features.get(text)).values())
+    assert got == expected
+    m = measure(conduction_ecg(70, pvc_every=3, noise=0.015)[0])
+    pvcs = [pb for pb in m.premature_beats if pb["kind"] == "PVC"]
+    assert len(pvcs) == 3
+    # two PVCs in a row (the beat model draws none): the same record with its second PVC moved next to the
+    # first is a couplet
+    import dataclasses
+
+    pair = [pvcs[0], {**pvcs[1], "beat_index": pvcs[0]["beat_index"] + 1}]
+    paired = dataclasses.replace(m, premature_beats=pair, content_hash="couplet")
+    (claim,) = [c for c in ground("A PVC couplet.", paired, final=True) if c["feature"] == "pvc_couplet"]
+    assert claim["verdict"] == S
+
+
 def test_left_atrial_enlargement_is_supported_by_a_broad_p_wave(monkeypatch):
     """A P wave drawn 140 ms wide (measured 134 ms) supports left atrial enlargement (P >= 120 ms in II,
     AHA/ACCF/HRS 2009 Part V); the usual 100 ms one leaves it not checkable."""

@@ -111,7 +111,7 @@ PARAGRAPHS = [
         [
             ("heart_rate", "", 120.0, S),
             ("pvc", "", None, S),
-            ("pause", "", None, S),
+            ("pause_compensatory", "", None, S),
             ("heart_rate", "", 70.0, C),
             ("premature_beat", "", None, C),
         ],
@@ -227,7 +227,7 @@ PARAGRAPHS = [
             ("pvc", "", None, C),
             ("rr_interval", "", None, C),
             ("rr_interval", "", 255.0, C),
-            ("pause", "", 517.0, C),
+            ("pause_compensatory", "", 517.0, C),
         ],
     ),
     (

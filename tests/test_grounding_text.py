@@ -225,7 +225,7 @@ def test_gem_target_style_sentence():
         ("pvc", (), None, None, None, False),  # "(PVCs)" repeats it: one claim
         ("rr_interval", (), None, None, "irregular", False),
         ("rr_interval", (), 280.0, "ms", "=", False),  # a bare "interval" inherits the sentence's RR
-        ("pause", (), 540.0, "ms", "=", False),
+        ("pause_compensatory", (), 540.0, "ms", "=", False),  # a pause of 540 ms, and compensatory
     ]
 
 

@@ -61,6 +61,8 @@ TOLERANCES: dict[str, float] = {
     "heart_rate": HEART_RATE_TOL_BPM,
     "rr_interval": RR_TOL_MS,
     "pause": RR_TOL_MS,
+    "pause_compensatory": RR_TOL_MS,
+    "pause_noncompensatory": RR_TOL_MS,
     "pr_interval": PR_TOL_MS,
     "qrs_duration": QRS_TOL_MS,
     "qt_interval": QT_TOL_MS,
@@ -247,6 +249,8 @@ _LABEL = {
     "rvh": "RVH",
     "brugada": "Brugada pattern",
     "qs_complex": "QS complexes",
+    "pvc_couplet": "PVC couplets",
+    "premature_unread": "blocked PACs or multiform PVCs",
     "poor_r_progression": "poor R-wave progression",
     "left_atrial_enlargement": "left atrial enlargement",
     "right_atrial_enlargement": "right atrial enlargement",
@@ -1135,7 +1139,39 @@ def _premature(kinds: tuple[str, ...]):
         else:  # nothing found: the evidence is the whole rhythm strip that was searched
             measured = f"no {'/'.join(kinds)} detected"
             evidence = _record_item(m, d.feature, 0, None, "rr_interval_1")
-        return _verdict(bool(beats), d.negated), measured, evidence
+        ok = bool(beats)
+        if d.unit == "beats" and d.value is not None:  # "two PVCs": as many; one fewer may stand at an edge
+            ok = bool(beats) and d.value - 1 <= len(beats) <= d.value
+            measured += f" (the text says {d.value:.0f})"
+        return _verdict(ok, d.negated), measured, evidence
+
+    return handler
+
+
+def _after_premature(kind: str):
+    """What premature beats come with: "couplet" (two PVCs in a row), or the pause after them,
+    "compensatory" (the RRs around the beat add up to two dominant cycles, features._premature_beats) or
+    "noncompensatory" (less: a PAC resets the sinus node). A pause is first checked as any pause is (its
+    length where stated; its evidence the RR after the beat), then by the kind: supported where some
+    premature beat shows it, contradicted where none does."""
+    premature = _premature(("PVC", "PAC"))
+
+    def handler(d: Draft, m: Measurements):
+        beats = m.premature_beats
+        if kind == "couplet":
+            _, measured, evidence = premature(replace(d, unit=None, value=None), m)
+            pvcs = sorted(pb["beat_index"] for pb in beats if pb.get("kind") == "PVC")
+            ok = any(b - a == 1 for a, b in zip(pvcs, pvcs[1:], strict=False))
+            return _verdict(ok, d.negated), measured, evidence
+        verdict, measured, evidence = _pause(replace(d, feature="pause", negated=False), m)
+        if verdict != SUPPORTED:
+            return (_verdict(False, d.negated) if verdict == CONTRADICTED else verdict), measured, evidence
+        ok = any(bool(pb.get("compensatory")) == (kind == "compensatory") for pb in beats)
+        shown = ", ".join(
+            f"{'compensatory' if pb.get('compensatory') else 'not compensatory'} after the {pb.get('kind')}"
+            for pb in beats[:4]
+        )
+        return _verdict(ok, d.negated), f"{measured}; {shown}" if shown else measured, evidence
 
     return handler
 
@@ -1873,6 +1909,9 @@ _HANDLERS = {
     "rhythm": _rhythm,
     "rr_interval": _rr_interval,
     "pause": _pause,
+    "pause_compensatory": _after_premature("compensatory"),
+    "pause_noncompensatory": _after_premature("noncompensatory"),
+    "pvc_couplet": _after_premature("couplet"),
     "bifascicular_block": _fascicular_block,
     "trifascicular_block": _fascicular_block,
     "brugada": _brugada,

@@ -94,6 +94,22 @@ FEATURE_PATTERNS: tuple[tuple[str, str], ...] = (
         r"|atrial\s+ectopy|(?-i:PACs?|APCs?|SVEs?)",
     ),
     ("premature_beat", rf"premature\s+{_BEATS}|ectopic\s+{_BEATS}|ectopy|extrasystol\w*"),
+    # what follows a premature beat, by whether the two RRs around it add up to two cycles
+    (
+        "pause_noncompensatory",
+        r"(?:non-?\s?|in)compensatory\s+pauses?|(?:incomplete(?:ly)?|less\s+than\s+(?:fully\s+)?)\s*compensatory\s+pauses?",
+    ),
+    ("pause_compensatory", r"(?:full(?:y)?\s+)?compensatory\s+pauses?"),
+    (
+        "pvc_couplet",
+        r"(?:ventricular\s+|PVC\s+)?couplets?|pairs?\s+of\s+(?:PVCs|premature\s+ventricular\s+\w+)",
+    ),
+    # what the premature-beat measurements do not read: blocked PACs, PVCs of several shapes
+    (
+        "premature_unread",
+        r"(?:blocked|non-?\s?conducted)\s+(?:(?-i:PACs?|APCs?)|premature\s+atrial\s+\w+)"
+        r"|(?:multifocal|multiform|polymorphic)\s+(?:(?-i:PVCs?|VPCs?)|premature\s+ventricular\s+\w+|ventricular\s+ectopy)",
+    ),
     (
         "pause",
         r"(?:compensatory\s+)?pauses?|sinus\s+arrest|sino-?atrial\s+(?:exit\s+)?block|(?-i:SA)\s+(?:exit\s+)?block",
@@ -271,6 +287,10 @@ GLOBAL_FEATURES = frozenset(
         "complete_av_block",
         "rr_interval",
         "pause",
+        "pause_compensatory",
+        "pause_noncompensatory",
+        "pvc_couplet",
+        "premature_unread",
         "ventricular_bigeminy",
         "ventricular_trigeminy",
         "atrial_bigeminy",
@@ -368,6 +388,8 @@ FEATURE_UNITS: dict[str, tuple[str, ...]] = {
     "heart_rate": ("bpm",),
     "rr_interval": ("ms",),
     "pause": ("ms",),
+    "pause_compensatory": ("ms",),
+    "pause_noncompensatory": ("ms",),
     "interval": ("ms",),
     "pr_interval": ("ms",),
     "qrs_duration": ("ms",),
@@ -795,29 +817,54 @@ def _respan(d: Draft, start: int, end: int) -> Draft:
 
 
 def _dedupe(drafts: list[Draft]) -> list[Draft]:
-    """Drop repeats in one sentence ("premature ventricular contractions (PVCs)")."""
+    """Drop repeats in one sentence ("premature ventricular contractions (PVCs)"); a counted premature
+    beat's repeat without a count ("two premature atrial contractions (PACs)") is the same claim."""
+
+    def key(d: Draft) -> tuple:
+        if d.feature in _COUNTED:
+            return (d.feature, d.leads, d.negated)
+        return (d.feature, d.leads, d.value, d.comparator, d.negated)
+
     out: list[Draft] = []
     for d in drafts:
-        key = (d.feature, d.leads, d.value, d.comparator, d.negated)
-        twin = next(
-            (i for i, o in enumerate(out) if (o.feature, o.leads, o.value, o.comparator, o.negated) == key),
-            None,
-        )
+        twin = next((i for i, o in enumerate(out) if key(o) == key(d)), None)
         if twin is None:
             out.append(d)
         else:
             o = out[twin]
+            kept = o if o.value is not None or d.value is None else d
             out[twin] = Draft(
                 min(o.start, d.start),
                 max(o.end, d.end),
                 o.feature,
                 o.leads,
-                o.value,
-                o.unit,
-                o.comparator,
+                kept.value,
+                kept.unit,
+                kept.comparator,
                 o.negated,
             )
     return out
+
+
+# Premature beats counted in words or digits right before them ("three PVCs", "a single PAC"); "a PVC"
+# or "PVCs" says at least one and is no count.
+_COUNTED = frozenset({"pvc", "pac", "premature_beat"})
+_NUMBER_WORDS = {"single": 1, "solitary": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
+_COUNT_BEFORE = re.compile(
+    r"(?<![A-Za-z0-9.])(?P<n>\d{1,2}|"
+    + "|".join(_NUMBER_WORDS)
+    + r")\s+(?:(?:isolated|unifocal|uniform|ventricular|atrial|narrow|wide|narrow-complex|wide-complex)\s+)*$",
+    re.IGNORECASE,
+)
+
+
+def _count_before(clause: str, start: int) -> _Value | None:
+    m = _COUNT_BEFORE.search(clause, max(0, start - 60), start)
+    if m is None:
+        return None
+    n = m.group("n").lower()
+    count = float(n) if n.isdigit() else float(_NUMBER_WORDS[n])
+    return _Value(m.start("n"), m.end("n"), count, "beats", "=")
 
 
 def _clause_drafts(clause: str, previous_interval: str | None, inherit: str | None = None) -> list[Draft]:
@@ -847,6 +894,8 @@ def _clause_drafts(clause: str, previous_interval: str | None, inherit: str | No
         negated = qualifier != "unmeasured" and _negated(clause, mention, seg_end)
         own_leads = [lm for lm in lead_mentions if seg_start <= lm.start < seg_end]
         mine = [v for v, o in zip(values, owner, strict=True) if o == i]
+        if not mine and mention.feature in _COUNTED:  # "two PVCs", "a single premature atrial beat"
+            mine = [v for v in [_count_before(clause, mention.start)] if v is not None]
         for k, value in enumerate(mine or [None]):
             unit = value.unit if value else None
             # "QT is not prolonged at 410 ms": the negation is about the qualifier, the number stands.
