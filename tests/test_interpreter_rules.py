@@ -504,6 +504,34 @@ def test_qs_complex_claims_read_the_r_wave():
     assert verdicts == ["supported", "contradicted"]
 
 
+@pytest.mark.parametrize(
+    ("axis", "expected"),
+    [
+        (-60.0, {"left": "supported", "right": "contradicted", "extreme": "contradicted"}),
+        (-150.0, {"left": "contradicted", "right": "contradicted", "extreme": "supported"}),
+        (120.0, {"left": "contradicted", "right": "supported", "extreme": "contradicted"}),
+        (50.0, {"left": "contradicted", "right": "contradicted", "extreme": "contradicted"}),
+    ],
+)
+def test_axis_claims_use_the_named_ranges(axis, expected):
+    """An axis of -150 degrees was "left axis deviation" to the checker (anything under -30); the ranges
+    are the interpreter's (AHA/ACCF/HRS): left -30 to -90, right +90 to +180, extreme (northwest) -90 to
+    -180, which "extreme", "northwest" and "indeterminate" axis claims now name. "The axis is leftward"
+    gave no claim."""
+    m = build(axis=axis)
+    texts = {
+        "left": ("Left axis deviation.", "The axis is leftward."),
+        "right": ("Right axis deviation.", "The axis is deviated to the right."),
+        "extreme": ("Extreme axis deviation.", "Northwest axis."),
+    }
+    got = {}
+    for side, claims in texts.items():
+        verdicts = {ground(t, m, final=True)[0]["verdict"] for t in claims}
+        assert len(verdicts) == 1, (side, verdicts)
+        got[side] = verdicts.pop()
+    assert got == expected
+
+
 LAFB_RS = {"II": (0.2, 0.8), "III": (0.15, 1.0), "aVF": (0.2, 0.9)}
 
 

@@ -209,6 +209,7 @@ _DEFAULT_LEADS = {
     "left_axis_deviation": ("I", "aVF"),
     "axis_deviation": ("I", "aVF"),
     "right_axis_deviation": ("I", "aVF"),
+    "extreme_axis": ("I", "aVF"),
     "lafb": ("I", "aVF"),
     "lpfb": ("I", "aVF"),
     "lvh": ("aVL", "V1", "V5", "V6"),
@@ -1938,8 +1939,11 @@ _HANDLERS = {
     "incomplete_lbbb": _bundle_branch_side(QRS_INCOMPLETE_BBB_MS, QRS_WIDE_MS),
     "axis": _axis_rule("", None),
     "axis_deviation": _axis_rule("outside", (AXIS_LEFT_DEG, AXIS_RIGHT_DEG)),
-    "left_axis_deviation": _axis_rule("<", AXIS_LEFT_DEG),
-    "right_axis_deviation": _axis_rule(">", AXIS_RIGHT_DEG),
+    # the AHA/ACCF/HRS ranges the interpreter names: left -30 to -90, right +90 to +180, extreme (northwest)
+    # -90 to -180 (an axis of -150 was "left axis deviation" here)
+    "left_axis_deviation": _axis_rule("between", (AXIS_EXTREME_DEG, AXIS_LEFT_DEG)),
+    "right_axis_deviation": _axis_rule("between", (AXIS_RIGHT_DEG, 180.0)),
+    "extreme_axis": _axis_rule("between", (-180.0, AXIS_EXTREME_DEG)),
     "lafb": _axis_rule("<", AXIS_LAFB_DEG),
     "first_degree_av_block": _first_degree_av_block,
     "low_voltage": _low_voltage,

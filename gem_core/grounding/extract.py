@@ -153,8 +153,20 @@ FEATURE_PATTERNS: tuple[tuple[str, str], ...] = (
         "axis_deviation",
         r"(?:left\s+(?:or|and|/)\s+right|right\s+(?:or|and|/)\s+left)\s+axis\s+deviation|axis\s+deviation",
     ),
-    ("left_axis_deviation", r"left(?:ward)?\s+(?:QRS\s+)?axis(?:\s+deviation)?|left[\s-]+deviated\s+axis"),
-    ("right_axis_deviation", r"right(?:ward)?\s+(?:QRS\s+)?axis(?:\s+deviation)?|right[\s-]+deviated\s+axis"),
+    (
+        "extreme_axis",
+        r"(?:extreme|north-?\s?west|indeterminate|no\s+man'?s\s+land)\s+(?:QRS\s+)?axis(?:\s+deviation)?",
+    ),
+    (
+        "left_axis_deviation",
+        r"left(?:ward)?\s+(?:QRS\s+)?axis(?:\s+deviation)?|left[\s-]+deviated\s+axis"
+        r"|axis\s+(?:is\s+)?(?:deviated\s+)?(?:to\s+the\s+)?left(?:ward)?(?![\s-]+(?:bundle|atri|ventric))",
+    ),
+    (
+        "right_axis_deviation",
+        r"right(?:ward)?\s+(?:QRS\s+)?axis(?:\s+deviation)?|right[\s-]+deviated\s+axis"
+        r"|axis\s+(?:is\s+)?(?:deviated\s+)?(?:to\s+the\s+)?right(?:ward)?(?![\s-]+(?:bundle|atri|ventric))",
+    ),
     ("axis", r"(?:(?:mean\s+)?(?:QRS|electrical|frontal(?:\s+plane)?|cardiac)\s+)?axis"),
     ("low_voltage", r"low(?:\s+QRS)?\s+voltages?(?:\s+QRS)?|low[\s-]+amplitude\s+QRS(?:\s+complex(?:es)?)?"),
     ("lvh", r"left\s+ventricular\s+hypertrophy|(?-i:LVH)|voltage\s+criteria"),
@@ -279,6 +291,7 @@ GLOBAL_FEATURES = frozenset(
         "axis_deviation",
         "left_axis_deviation",
         "right_axis_deviation",
+        "extreme_axis",
         "lafb",
         "lpfb",
         "first_degree_av_block",
@@ -417,6 +430,7 @@ FEATURE_UNITS: dict[str, tuple[str, ...]] = {
     "axis": ("deg",),
     "left_axis_deviation": ("deg",),
     "right_axis_deviation": ("deg",),
+    "extreme_axis": ("deg",),
     "lafb": ("deg",),
 }
 # Features a following clause without its own feature may continue ("..., and inverted in aVR").
