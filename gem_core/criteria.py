@@ -175,6 +175,10 @@ Q_GROUPS: dict[str, tuple[str, ...]] = {
 # --- voltage (AHA/ACCF/HRS 2009 Part V) ----------------------------------------------------------
 LOW_VOLTAGE_LIMB_MV = 0.5
 LOW_VOLTAGE_PRECORDIAL_MV = 1.0
+# Increased (high) QRS voltage: an R or S wave of 2.0 mV or more in a limb lead, or 3.0 mV or more in a
+# precordial lead (Romhilt & Estes 1968, the voltage item of their LVH score).
+HIGH_VOLTAGE_LIMB_MV = 2.0
+HIGH_VOLTAGE_PRECORDIAL_MV = 3.0
 SOKOLOW_LYON_MV = 3.5
 CORNELL_MALE_MV = 2.8
 CORNELL_FEMALE_MV = 2.0

@@ -1233,6 +1233,8 @@ def test_st_depression_form_normal_t_waves_qs_complexes_and_f_waves():
         "The T waves are normal.": (S, S, S, C, S),
         "QS complexes in V5 and V6.": (C, C, C, C, C),
         "Fibrillatory waves are seen in V1.": (C, C, C, C, S),
+        "The QRS voltage is not low.": (S, S, S, S, S),
+        "Increased QRS voltage.": (C, C, C, S, C),  # the LBBB's deep S waves in V1-V3
     }
     got = {text: tuple(_verdicts(text, records).values()) for text in expected}
     assert got == expected

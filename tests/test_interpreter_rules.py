@@ -532,6 +532,17 @@ def test_axis_claims_use_the_named_ranges(axis, expected):
     assert got == expected
 
 
+def test_increased_qrs_voltage_means_high_not_merely_not_low():
+    """ "Increased QRS voltage in V5" was supported on every normal heart (read as "not low voltage"); it
+    now needs an R or S of 3.0 mV in a precordial lead or 2.0 mV in a limb lead (Romhilt & Estes), or,
+    with no lead named, the LVH voltage criteria."""
+    tall = build(rs={"V5": (3.2, 0.2), "V6": (2.4, 0.1)})
+    verdicts = [
+        ground("QRS voltage is increased in V5.", m, final=True)[0]["verdict"] for m in (tall, build())
+    ]
+    assert verdicts == ["supported", "contradicted"]
+
+
 LAFB_RS = {"II": (0.2, 0.8), "III": (0.15, 1.0), "aVF": (0.2, 0.9)}
 
 

@@ -1325,16 +1325,14 @@ def _low_voltage(d: Draft, m: Measurements):
     leads = d.leads
     evidence = _qrs_amplitude_spans(m, leads or tuple(m.leads), d.feature)
     tol = _tol(d, AMPLITUDE_TOL_MV)
-    high = d.comparator == "high"
+    if d.comparator == "high":
+        return _high_voltage(d, m, evidence)
 
     def limit(lead):
         return LOW_VOLTAGE_LIMB_MV if lead in LIMB_LEADS else LOW_VOLTAGE_PRECORDIAL_MV
 
     if leads:
-        if high:
-            ok, measured = _per_lead(d, m, "qrs_amplitude", lambda v, lead: v >= limit(lead) - tol, "mV")
-        else:
-            ok, measured = _per_lead(d, m, "qrs_amplitude", lambda v, lead: v < limit(lead) + tol, "mV")
+        ok, measured = _per_lead(d, m, "qrs_amplitude", lambda v, lead: v < limit(lead) + tol, "mV")
         return _verdict(ok, d.negated), measured, evidence
     v = m.global_values.get("voltage") or {}
     limb, prec = v.get("limb_max_qrs_mv"), v.get("precordial_max_qrs_mv")
@@ -1343,9 +1341,30 @@ def _low_voltage(d: Draft, m: Measurements):
     ok = (limb is not None and limb < LOW_VOLTAGE_LIMB_MV + tol) or (
         prec is not None and prec < LOW_VOLTAGE_PRECORDIAL_MV + tol
     )
-    if high:
-        ok = not ok
     return _verdict(ok, d.negated), f"max QRS limb {fmt(limb, 'mV')}, precordial {fmt(prec, 'mV')}", evidence
+
+
+def _high_voltage(d: Draft, m: Measurements, evidence):
+    """Increased QRS voltage (it was read as "not low"): an R or S wave of criteria.HIGH_VOLTAGE_LIMB_MV in
+    a limb lead or HIGH_VOLTAGE_PRECORDIAL_MV in a precordial one, in the named leads (any lead where none
+    are named, where the LVH voltage criteria count too: ``_lvh``). Amplitude tolerance in the claim's
+    favour."""
+    tol = _tol(d, AMPLITUDE_TOL_MV)
+
+    def wave(lead):
+        r, s = _lead_median(m, lead, "r_amplitude"), _lead_median(m, lead, "s_amplitude")
+        return None if r is None and s is None else max(r or 0.0, s or 0.0)
+
+    def test(v, lead):
+        limit = criteria.HIGH_VOLTAGE_LIMB_MV if lead in LIMB_LEADS else criteria.HIGH_VOLTAGE_PRECORDIAL_MV
+        return v >= limit - tol
+
+    ok, measured = _per_lead(d, m, wave, test, "mV")
+    if not d.leads and not ok and not d.negated:
+        lvh, lvh_text, _ = _lvh(replace(d, feature="lvh"), m)
+        ok = True if lvh == SUPPORTED else ok
+        measured += f"; {lvh_text}"
+    return _verdict(ok, d.negated), "largest R or S " + measured, evidence
 
 
 def _lvh(d: Draft, m: Measurements):
