@@ -1281,6 +1281,21 @@ def test_premature_beats_are_checked_by_count_pairing_and_pause():
     assert claim["verdict"] == S
 
 
+def test_normal_and_abnormal_ecg_claims_follow_the_interpreters_verdict():
+    """ "Normal ECG" and "abnormal ECG" gave no claim: GEM calling an RBBB a normal ECG went unchecked. They
+    are read against the interpreter's verdict on the same measurements, under each sex and age it may
+    be given (its LVH, QTc and ST limits depend on them), in the text's favour."""
+    records = {
+        "normal": dict(heart_rate=72),
+        "sinus bradycardia": dict(heart_rate=50),
+        "RBBB": dict(heart_rate=72, qrs_ms=140, morphology="rsr"),
+        "first-degree AV block": dict(heart_rate=70, pr_ms=240),
+    }
+    assert tuple(_verdicts("Normal ECG.", records).values()) == (S, S, C, C)
+    assert tuple(_verdicts("Overall, this is an abnormal ECG.", records).values()) == (C, C, S, S)
+    assert tuple(_verdicts("This is not a normal ECG.", records).values()) == (C, C, S, S)
+
+
 def test_left_atrial_enlargement_is_supported_by_a_broad_p_wave(monkeypatch):
     """A P wave drawn 140 ms wide (measured 134 ms) supports left atrial enlargement (P >= 120 ms in II,
     AHA/ACCF/HRS 2009 Part V); the usual 100 ms one leaves it not checkable."""

@@ -530,6 +530,9 @@ def test_axis_claims_use_the_named_ranges(axis, expected):
         assert len(verdicts) == 1, (side, verdicts)
         got[side] = verdicts.pop()
     assert got == expected
+    # left anterior fascicular block: -45 to -90 (an axis of -150 supported it before)
+    lafb = ground("Left anterior fascicular block.", m, final=True)[0]["verdict"]
+    assert lafb == ("supported" if axis == -60.0 else "contradicted")
 
 
 def test_increased_qrs_voltage_means_high_not_merely_not_low():

@@ -30,6 +30,7 @@ from gem_core.grounding.extract import Draft
 from gem_core.leads_vocab import LIMB_LEADS
 from gem_core.rules import (
     arm_reversal,
+    assess,
     bbb_pattern,
     dominance,
     lead_median,
@@ -249,6 +250,8 @@ _LABEL = {
     "lvh": "LVH",
     "rvh": "RVH",
     "brugada": "Brugada pattern",
+    "ecg_normal": "normal ECG",
+    "ecg_abnormal": "abnormal ECG",
     "qs_complex": "QS complexes",
     "pvc_couplet": "PVC couplets",
     "premature_unread": "blocked PACs or multiform PVCs",
@@ -935,6 +938,37 @@ def _pre_excitation(d: Draft, m: Measurements):
     if pr < PR_SHORT_MS and qrs >= criteria.INCOMPLETE_BBB_QRS_MS:
         return _verdict(True, d.negated), text, ev
     return NOT_CHECKABLE, text, ev
+
+
+# The patient as the interpreter may know them (sex and age change its LVH, QTc and ST limits); the
+# measurements carry neither, so the whole-ECG verdicts are read under each and counted in the text's favour.
+_PATIENTS = (None, *({"sex": sex, "age": age} for sex in ("male", "female") for age in (30, 70)))
+
+
+def _ecg_verdict(normal: bool):
+    """ "Normal ECG" / "abnormal ECG" against the interpreter's own verdict on the same measurements
+    (rules.assess: normal only with rhythm, PR, QRS, QT/QTc and axis measured and normal), read for each
+    patient of _PATIENTS: supported where some reading says what the text says, contradicted where every
+    reading says the opposite, not checkable where a measurement is missing and nothing abnormal was
+    found."""
+
+    def handler(d: Draft, m: Measurements):
+        readings = [assess(m, patient) for patient in _PATIENTS]
+        ev = _rhythm_evidence(m, d.feature)
+        # each reading: True normal, False abnormal (a finding), None neither (a measurement missing);
+        # "not a normal ECG" is read as "abnormal ECG" and the other way round
+        kinds = [
+            True if a.normal else (False if any(f.abnormal for f in a.findings) else None) for a in readings
+        ]
+        want = normal != d.negated
+        text = "; ".join(readings[kinds.index(want)].diagnosis if want in kinds else readings[0].diagnosis)
+        if want in kinds:
+            return SUPPORTED, text, ev
+        if all(k == (not want) for k in kinds):
+            return CONTRADICTED, text, ev
+        return NOT_CHECKABLE, text, ev
+
+    return handler
 
 
 def _rhythm_evidence(m: Measurements, feature: str) -> list[dict]:
@@ -1902,6 +1936,8 @@ _HANDLERS = {
     "sinus_tachycardia": _rate_category(">", TACHYCARDIA_BPM, sinus=True),
     "sinus_bradycardia": _rate_category("<", BRADYCARDIA_BPM, sinus=True),
     "sinus_rhythm": _sinus_rhythm,
+    "ecg_normal": _ecg_verdict(True),
+    "ecg_abnormal": _ecg_verdict(False),
     "normal_sinus_rhythm": _normal_sinus_rhythm,
     "sinus_arrhythmia": _sinus_arrhythmia,
     "ectopic_atrial_rhythm": _ectopic_atrial_rhythm,
@@ -1963,7 +1999,8 @@ _HANDLERS = {
     "left_axis_deviation": _axis_rule("between", (AXIS_EXTREME_DEG, AXIS_LEFT_DEG)),
     "right_axis_deviation": _axis_rule("between", (AXIS_RIGHT_DEG, 180.0)),
     "extreme_axis": _axis_rule("between", (-180.0, AXIS_EXTREME_DEG)),
-    "lafb": _axis_rule("<", AXIS_LAFB_DEG),
+    # -45 to -90 (criteria.left_anterior_fascicular_block): an axis of -149 was supported as LAFB
+    "lafb": _axis_rule("between", (AXIS_EXTREME_DEG, AXIS_LAFB_DEG)),
     "first_degree_av_block": _first_degree_av_block,
     "low_voltage": _low_voltage,
     "lvh": _lvh,
