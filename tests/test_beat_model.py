@@ -1296,6 +1296,29 @@ def test_normal_and_abnormal_ecg_claims_follow_the_interpreters_verdict():
     assert tuple(_verdicts("This is not a normal ECG.", records).values()) == (C, C, S, S)
 
 
+def test_second_degree_and_blocked_p_wave_claims():
+    """ "Second-degree AV block", "Mobitz", "Wenckebach" were never checkable and "non-conducted P waves"
+    or "P waves march through the QRS complexes" read as "P waves present" (supported on a normal
+    heart). Second-degree and high-grade block are supported by a blocked P wave midway (2:1), the type
+    (Mobitz I or II) is not checkable there, skipped P waves are also supported by atrial waves of their
+    own (complete block), marching P waves are AV dissociation; one-to-one sinus conduction with no
+    pause contradicts them all."""
+    records = {
+        "normal": dict(heart_rate=72, p_shape="raised_cosine"),
+        "2:1 AV block": dict(heart_rate=45, pr_ms=180, av_block_2to1=True, p_shape="raised_cosine"),
+        "complete AV block": dict(heart_rate=38, atrial_rate=80, p_shape="raised_cosine"),
+    }
+    expected = {
+        "Second-degree AV block.": (C, S, N),
+        "High-grade AV block.": (C, S, N),
+        "Wenckebach.": (C, N, N),
+        "Non-conducted P waves.": (C, S, S),
+        "P waves march through the QRS complexes.": (C, C, S),
+    }
+    got = {text: tuple(_verdicts(text, records).values()) for text in expected}
+    assert got == expected
+
+
 def test_left_atrial_enlargement_is_supported_by_a_broad_p_wave(monkeypatch):
     """A P wave drawn 140 ms wide (measured 134 ms) supports left atrial enlargement (P >= 120 ms in II,
     AHA/ACCF/HRS 2009 Part V); the usual 100 ms one leaves it not checkable."""

@@ -241,6 +241,9 @@ _RHYTHM_FEATURES = {
     "tachycardia",
     "bradycardia",
     "higher_degree_av_block",
+    "second_degree_av_block",
+    "blocked_p_waves",
+    "mobitz_av_block",
 }
 _UNIT_LABEL = {"bpm": "bpm", "ms": "ms", "mV": "mV", "deg": "°", "pct": "%"}
 _LABEL = {
@@ -1015,6 +1018,35 @@ def _av_block_2to1(d: Draft, m: Measurements):
     if m.global_values.get("pr_ms") is None:
         return NOT_CHECKABLE, "no conducted P wave measured", ev
     return _verdict(False, d.negated), "no second P wave between the conducted ones", ev
+
+
+def _skipped_p_waves(kind: str):
+    """P waves the ventricles skip. "second" (second-degree, Mobitz I or II, 2:1, high-grade AV block):
+    supported by a blocked P wave midway between the conducted ones (2:1, features._blocked_p_wave);
+    "mobitz" (type I or II, Wenckebach) is not checkable there, the type being unknowable at 2:1;
+    "p" (non-conducted P waves, dropped beats) by that or by atrial waves at their own rate (complete AV
+    block). Contradicted by sinus rhythm conducted one to one: P waves before the beats, no premature
+    beat, no RR of 1.3 dominant RRs or more where a beat could have dropped. Otherwise not checkable
+    (Mobitz I and II are not told apart; a single dropped beat is not looked for)."""
+
+    def handler(d: Draft, m: Measurements):
+        g = m.global_values
+        ev = _rhythm_evidence(m, d.feature)
+        if g.get("blocked_p_wave_ms") is not None:
+            text = f"a blocked P wave {g['blocked_p_wave_ms']:.0f} ms before the QRS (2:1)"
+            # at 2:1 the type cannot be told: every other P wave is blocked either way
+            return (NOT_CHECKABLE if kind == "mobitz" else _verdict(True, d.negated)), text, ev
+        dissociated = g.get("dissociated_atrial_rate_bpm")
+        if dissociated is not None and kind == "p":
+            return _verdict(True, d.negated), f"atrial waves at {dissociated:.0f}/min of their own", ev
+        sinus, text = _sinus(m)
+        rrs = [x[2] for x in _rr_list(m)]
+        long_rr = bool(rrs) and max(rrs) >= 1.3 * median(rrs)
+        if sinus and not long_rr and not m.premature_beats and dissociated is None:
+            return _verdict(False, d.negated), text + ", every P wave conducted", ev
+        return NOT_CHECKABLE, text, ev
+
+    return handler
 
 
 def _complete_av_block(d: Draft, m: Measurements):
@@ -1961,6 +1993,9 @@ _HANDLERS = {
     "limb_lead_reversal": _lead_reversal(arm=False),
     "av_block_2to1": _av_block_2to1,
     "complete_av_block": _complete_av_block,
+    "second_degree_av_block": _skipped_p_waves("second"),
+    "blocked_p_waves": _skipped_p_waves("p"),
+    "mobitz_av_block": _skipped_p_waves("mobitz"),
     "atrial_fibrillation": _atrial_fibrillation,
     "rhythm": _rhythm,
     "rr_interval": _rr_interval,

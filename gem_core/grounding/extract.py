@@ -143,9 +143,23 @@ FEATURE_PATTERNS: tuple[tuple[str, str], ...] = (
     (
         "complete_av_block",
         r"complete\s+(?:AV\s+|A-V\s+|atrioventricular\s+|heart\s+)block"
-        r"|(?:third|3rd)[\s-]+degree\s+(?:AV\s+|A-V\s+|atrioventricular\s+|heart\s+)?block|AV\s+dissociation",
+        r"|(?:third|3rd)[\s-]+degree\s+(?:AV\s+|A-V\s+|atrioventricular\s+|heart\s+)?block|AV\s+dissociation"
+        r"|P\s+waves?\s+march\w*\s+through",
     ),
     ("av_block_2to1", r"2\s*:\s*1\s+(?:AV\s+|A-V\s+|atrioventricular\s+|heart\s+)?block"),
+    # P waves the ventricles skip: second-degree (Mobitz I or II, 2:1) and high-grade AV block
+    (
+        "second_degree_av_block",
+        r"(?:second|2nd)[\s-]+degree\s+(?:AV\s+|A-V\s+|atrioventricular\s+|heart\s+)?block"
+        r"(?:\s+(?:with|of)\s+2\s*:\s*1\s+(?:conduction|block))?"
+        r"|(?:high[\s-]+grade|advanced)\s+(?:AV\s+|A-V\s+|atrioventricular\s+|heart\s+)?block",
+    ),
+    ("mobitz_av_block", r"Mobitz(?:\s+type)?\s+(?:I{1,2}|[12])|Wenckebach\w*"),
+    (
+        "blocked_p_waves",
+        r"(?:non-?\s?conducted|blocked|dropped)\s+P[\s-]+waves?|P\s+waves?\s+(?:that\s+are\s+)?not\s+conducted"
+        r"|dropped\s+(?:beats?|QRS(?:\s+complex(?:es)?)?)",
+    ),
     (
         "higher_degree_av_block",
         r"(?:second|third|2nd|3rd)[\s-]+degree\s+(?:AV\s+|A-V\s+|atrioventricular\s+|heart\s+)?block"
@@ -300,6 +314,9 @@ GLOBAL_FEATURES = frozenset(
         "lpfb",
         "first_degree_av_block",
         "higher_degree_av_block",
+        "second_degree_av_block",
+        "mobitz_av_block",
+        "blocked_p_waves",
         "av_block_2to1",
         "complete_av_block",
         "rr_interval",
