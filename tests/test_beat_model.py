@@ -1037,6 +1037,12 @@ def _verdicts(claim: str, records: dict[str, dict], feature: str | None = None) 
     return out
 
 
+def _assert_verdicts(records: dict[str, dict], expected: dict[str, tuple]) -> None:
+    """Each claim of ``expected`` has the verdicts given, over ``records`` in their order."""
+    got = {text: tuple(_verdicts(text, records).values()) for text in expected}
+    assert got == expected
+
+
 _TACHY_RECORDS = {
     "sinus tachycardia": dict(heart_rate=115, pr_ms=150, p_shape="raised_cosine"),
     "sinus rhythm": dict(heart_rate=70),
@@ -1236,8 +1242,7 @@ def test_st_depression_form_normal_t_waves_qs_complexes_and_f_waves():
         "The QRS voltage is not low.": (S, S, S, S, S),
         "Increased QRS voltage.": (C, C, C, S, C),  # the LBBB's deep S waves in V1-V3
     }
-    got = {text: tuple(_verdicts(text, records).values()) for text in expected}
-    assert got == expected
+    _assert_verdicts(records, expected)
 
 
 def test_premature_beats_are_checked_by_count_pairing_and_pause():
@@ -1315,8 +1320,7 @@ def test_second_degree_and_blocked_p_wave_claims():
         "Non-conducted P waves.": (C, S, S),
         "P waves march through the QRS complexes.": (C, C, S),
     }
-    got = {text: tuple(_verdicts(text, records).values()) for text in expected}
-    assert got == expected
+    _assert_verdicts(records, expected)
 
 
 def test_left_atrial_enlargement_is_supported_by_a_broad_p_wave(monkeypatch):
