@@ -1323,6 +1323,26 @@ def test_second_degree_and_blocked_p_wave_claims():
     _assert_verdicts(records, expected)
 
 
+def test_dextrocardia_and_pacing_claims():
+    """Dextrocardia and paced rhythms gave no claim. Dextrocardia is contradicted where lead I has an
+    upright P wave and a dominant R (not checkable where lead I is inverted, as with swapped arm
+    electrodes, which look the same in the limb leads); ventricular pacing is contradicted by narrow QRS
+    complexes (not checkable beside a wide QRS); pacing in general is not checkable (no spikes are
+    looked for)."""
+    normal = measure(conduction_ecg(72, noise=0.015)[0])
+    swapped = measure(swap_arm_electrodes(conduction_ecg(72, noise=0.015)[0]))
+    wide = measure(conduction_ecg(72, 150, morphology="slurred_s", noise=0.015)[0])
+    verdict = {
+        (text, name): ground(text, m, final=True)[0]["verdict"]
+        for text in ("Dextrocardia.", "Ventricular paced rhythm.", "Pacemaker spikes are seen.")
+        for name, m in (("normal", normal), ("arms swapped", swapped), ("wide", wide))
+    }
+    assert verdict[("Dextrocardia.", "normal")] == C and verdict[("Dextrocardia.", "arms swapped")] == N
+    assert verdict[("Ventricular paced rhythm.", "normal")] == C
+    assert verdict[("Ventricular paced rhythm.", "wide")] == N
+    assert {v for (t, _), v in verdict.items() if t.startswith("Pacemaker")} == {N}
+
+
 def test_left_atrial_enlargement_is_supported_by_a_broad_p_wave(monkeypatch):
     """A P wave drawn 140 ms wide (measured 134 ms) supports left atrial enlargement (P >= 120 ms in II,
     AHA/ACCF/HRS 2009 Part V); the usual 100 ms one leaves it not checkable."""

@@ -244,6 +244,8 @@ _RHYTHM_FEATURES = {
     "second_degree_av_block",
     "blocked_p_waves",
     "mobitz_av_block",
+    "ventricular_pacing",
+    "pacing",
 }
 _UNIT_LABEL = {"bpm": "bpm", "ms": "ms", "mV": "mV", "deg": "°", "pct": "%"}
 _LABEL = {
@@ -1047,6 +1049,31 @@ def _skipped_p_waves(kind: str):
         return NOT_CHECKABLE, text, ev
 
     return handler
+
+
+def _dextrocardia(d: Draft, m: Measurements):
+    """Dextrocardia: lead I upside down, its P wave and QRS negative (with limb electrodes in place).
+    Contradicted where lead I has an upright P wave and a dominant R; otherwise not checkable (a swap of
+    the arm electrodes inverts lead I too, and the precordial R-wave regression is not read)."""
+    p1, (r1, neg1) = _lead_median(m, "I", "p_amplitude"), dominance(m, "I")
+    ev = _qrs_amplitude_spans(m, ("I",), d.feature)
+    if p1 is None or r1 is None or neg1 is None:
+        return NOT_CHECKABLE, "lead I n/a", ev
+    text = f"lead I P {fmt(p1, 'mV')}, R {fmt(r1, 'mV')}, deepest Q/S {fmt(neg1, 'mV')}"
+    upright = p1 > T_UPRIGHT_MV - abs(_margin(d, P_AMPLITUDE_TOL_MV)) and r1 > neg1
+    return (_verdict(False, d.negated) if upright else NOT_CHECKABLE), text, ev
+
+
+def _ventricular_pacing(d: Draft, m: Measurements):
+    """Ventricular pacing makes wide QRS complexes (the right ventricle's apex or septum activated first):
+    contradicted by narrow ones (QRS tolerance); otherwise not checkable (pacing spikes are not looked
+    for, and a bundle branch block is as wide)."""
+    qrs = m.global_values.get("qrs_ms")
+    _, ev = _qrs_and_spans(d, m)
+    if qrs is None:
+        return NOT_CHECKABLE, "QRS n/a", ev
+    narrow = not compare(qrs, ">=", QRS_WIDE_MS, _margin(d, QRS_TOL_MS))
+    return (_verdict(False, d.negated) if narrow else NOT_CHECKABLE), f"QRS {fmt(qrs, 'ms')}", ev
 
 
 def _complete_av_block(d: Draft, m: Measurements):
@@ -1996,6 +2023,8 @@ _HANDLERS = {
     "second_degree_av_block": _skipped_p_waves("second"),
     "blocked_p_waves": _skipped_p_waves("p"),
     "mobitz_av_block": _skipped_p_waves("mobitz"),
+    "dextrocardia": _dextrocardia,
+    "ventricular_pacing": _ventricular_pacing,
     "atrial_fibrillation": _atrial_fibrillation,
     "rhythm": _rhythm,
     "rr_interval": _rr_interval,

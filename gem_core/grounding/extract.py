@@ -154,6 +154,16 @@ FEATURE_PATTERNS: tuple[tuple[str, str], ...] = (
         r"(?:\s+(?:with|of)\s+2\s*:\s*1\s+(?:conduction|block))?"
         r"|(?:high[\s-]+grade|advanced)\s+(?:AV\s+|A-V\s+|atrioventricular\s+|heart\s+)?block",
     ),
+    ("dextrocardia", r"dextrocardia|situs\s+inversus|mirror[\s-]+image\s+dextrocardia"),
+    (
+        "ventricular_pacing",
+        r"(?:ventricular(?:ly)?|V|RV|bi-?ventricular(?:ly)?)[\s-]+pac(?:ed|ing)(?:\s+rhythm)?|(?-i:VVI|DDD)\s+pacing",
+    ),
+    (
+        "pacing",
+        r"(?:atrial(?:ly)?|A|AV|dual[\s-]+chamber)[\s-]+pac(?:ed|ing)(?:\s+rhythm)?|paced\s+rhythm"
+        r"|pacemaker(?:\s+(?:rhythm|spikes?))?|pacing\s+spikes?",
+    ),
     ("mobitz_av_block", r"Mobitz(?:\s+type)?\s+(?:I{1,2}|[12])|Wenckebach\w*"),
     (
         "blocked_p_waves",
@@ -316,6 +326,9 @@ GLOBAL_FEATURES = frozenset(
         "higher_degree_av_block",
         "second_degree_av_block",
         "mobitz_av_block",
+        "dextrocardia",
+        "ventricular_pacing",
+        "pacing",
         "blocked_p_waves",
         "av_block_2to1",
         "complete_av_block",
