@@ -1343,6 +1343,22 @@ def test_dextrocardia_and_pacing_claims():
     assert {v for (t, _), v in verdict.items() if t.startswith("Pacemaker")} == {N}
 
 
+def test_a_bare_rate_is_a_heart_rate_claim_and_unmeasured_findings_are_listed():
+    """ "Rate 72." and "the heart rate is about 75" (no unit) gave no claim; a 2-3 digit number right after
+    "rate" is now a heart rate in bpm. U waves, electrical alternans, a borderline ECG and electrolyte
+    or drug effects are not measured: they are listed as not checkable instead of passed over."""
+    records = {"72 bpm": dict(heart_rate=72), "50 bpm": dict(heart_rate=50)}
+    assert _verdicts("Rate 72.", records) == {"72 bpm": S, "50 bpm": C}
+    assert _verdicts("The ventricular rate is about 50.", records) == {"72 bpm": C, "50 bpm": S}
+    for text in (
+        "Prominent U waves in V2.",
+        "Electrical alternans.",
+        "Borderline ECG.",
+        "Possible hyperkalemia.",
+    ):
+        assert set(_verdicts(text, records).values()) == {N}, text
+
+
 def test_left_atrial_enlargement_is_supported_by_a_broad_p_wave(monkeypatch):
     """A P wave drawn 140 ms wide (measured 134 ms) supports left atrial enlargement (P >= 120 ms in II,
     AHA/ACCF/HRS 2009 Part V); the usual 100 ms one leaves it not checkable."""

@@ -257,6 +257,7 @@ _LABEL = {
     "brugada": "Brugada pattern",
     "ecg_normal": "normal ECG",
     "ecg_abnormal": "abnormal ECG",
+    "unmeasured_finding": "finding",
     "qs_complex": "QS complexes",
     "pvc_couplet": "PVC couplets",
     "premature_unread": "blocked PACs or multiform PVCs",

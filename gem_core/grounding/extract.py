@@ -154,6 +154,12 @@ FEATURE_PATTERNS: tuple[tuple[str, str], ...] = (
         r"(?:\s+(?:with|of)\s+2\s*:\s*1\s+(?:conduction|block))?"
         r"|(?:high[\s-]+grade|advanced)\s+(?:AV\s+|A-V\s+|atrioventricular\s+|heart\s+)?block",
     ),
+    # said of the tracing but not measured: listed as not checkable rather than passed over
+    (
+        "unmeasured_finding",
+        r"(?:prominent\s+|inverted\s+)?(?-i:U)[\s-]+waves?|electrical\s+alternans|borderline\s+(?:ECG|EKG|electrocardiogram)"
+        r"|digoxin\s+effect|hyper(?:kal|calc)a?emi\w*|hypo(?:kal|calc)a?emi\w*",
+    ),
     ("dextrocardia", r"dextrocardia|situs\s+inversus|mirror[\s-]+image\s+dextrocardia"),
     (
         "ventricular_pacing",
@@ -327,6 +333,7 @@ GLOBAL_FEATURES = frozenset(
         "second_degree_av_block",
         "mobitz_av_block",
         "dextrocardia",
+        "unmeasured_finding",
         "ventricular_pacing",
         "pacing",
         "blocked_p_waves",
@@ -906,6 +913,22 @@ _COUNT_BEFORE = re.compile(
 )
 
 
+# A rate stated without its unit right after the word: "rate 72", "heart rate of about 100" (2-3 digits,
+# no other unit after them)
+_BARE_RATE = re.compile(
+    r"\s*(?:is|was|of|at|:|=)?\s*(?P<cmp>approximately|about|around|roughly|~)?\s*(?P<n>\d{2,3})"
+    r"(?!\d|\.\d|\s*(?:ms|msec|mV|mm|%|s\b|sec|seconds?|bpm|beats?|/|:))",
+    re.IGNORECASE,
+)
+
+
+def _bare_rate_after(clause: str, end: int) -> _Value | None:
+    m = _BARE_RATE.match(clause, end)
+    if m is None:
+        return None
+    return _Value(m.start("n"), m.end("n"), float(m.group("n")), "bpm", "~" if m.group("cmp") else "=")
+
+
 def _count_before(clause: str, start: int) -> _Value | None:
     m = _COUNT_BEFORE.search(clause, max(0, start - 60), start)
     if m is None:
@@ -944,6 +967,8 @@ def _clause_drafts(clause: str, previous_interval: str | None, inherit: str | No
         mine = [v for v, o in zip(values, owner, strict=True) if o == i]
         if not mine and mention.feature in _COUNTED:  # "two PVCs", "a single premature atrial beat"
             mine = [v for v in [_count_before(clause, mention.start)] if v is not None]
+        if not mine and mention.feature == "heart_rate":  # "rate 72", "ventricular rate of about 100"
+            mine = [v for v in [_bare_rate_after(clause, mention.end)] if v is not None]
         for k, value in enumerate(mine or [None]):
             unit = value.unit if value else None
             # "QT is not prolonged at 410 ms": the negation is about the qualifier, the number stands.
