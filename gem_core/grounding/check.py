@@ -823,7 +823,11 @@ def _atrial_flutter(d: Draft, m: Measurements):
     sinus, text = _sinus(m)
     if sinus:
         return _verdict(False, d.negated), text, ev
-    return NOT_CHECKABLE, "no flutter waves found (not looked for at 2:1 or 3:1)", ev
+    return (
+        NOT_CHECKABLE,
+        "no flutter waves found (not looked for at 2:1; at 3:1 only where a T-Q stretch is left)",
+        ev,
+    )
 
 
 def _tachycardia_of(kind: str):
