@@ -1880,37 +1880,29 @@ def _poor_r_progression(d: Draft, m: Measurements):
     return _verdict(ok, d.negated), shown, evidence
 
 
-def _early_repolarization(d: Draft, m: Measurements):
-    """The early repolarization pattern: a J point of criteria.EARLY_REPOLARIZATION_J_MV or more in the
-    inferior and lateral leads (of those named, where leads are named). Contradicted where none comes near
-    it (ST tolerance); otherwise not checkable (the end-QRS notch or slur that defines it is not read)."""
-    leads = [lead for lead in (d.leads or criteria.EARLY_REPOLARIZATION_LEADS) if lead in m.leads]
-    evidence = beat_spans(m, leads, "qrs_offset_ms", "t_onset_ms", "st_deviation", "st_form", "mV", d.feature)
-    levels = {lead: _lead_median(m, lead, "st_j") for lead in _ok_leads(m, leads)}
-    levels = {lead: v for lead, v in levels.items() if v is not None}
-    if not levels:
-        return NOT_CHECKABLE, "J point n/a", evidence
-    measured = ", ".join(f"{lead} J {fmt(v, 'mV')}" for lead, v in levels.items())
-    raised = max(levels.values()) >= criteria.EARLY_REPOLARIZATION_J_MV - abs(_margin(d, ST_TOL_MV))
-    return (NOT_CHECKABLE if raised else _verdict(False, d.negated)), measured, evidence
+def _raised_j_point(limit_mv: float, default_leads: tuple[str, ...]):
+    """A pattern that needs a J point raised by ``limit_mv`` or more in one of the named leads
+    (``default_leads`` where none are named) and a shape the measurements do not read: contradicted
+    where no lead's J point comes near the limit (ST tolerance, in the text's favour), otherwise not
+    checkable. The early repolarization pattern (criteria.EARLY_REPOLARIZATION_J_MV in the inferior and
+    lateral leads, its end-QRS notch or slur unread; Macfarlane et al. 2015) and the Brugada pattern
+    (criteria.BRUGADA_J_MV in V1-V2, coved or saddleback; 2013 HRS/EHRA/APHRS consensus, Bayes de Luna et
+    al. 2012; leads placed higher are not recorded)."""
 
+    def handler(d: Draft, m: Measurements):
+        leads = [lead for lead in (d.leads or default_leads) if lead in m.leads]
+        evidence = beat_spans(
+            m, leads, "qrs_offset_ms", "t_onset_ms", "st_deviation", "st_form", "mV", d.feature
+        )
+        levels = {lead: _lead_median(m, lead, "st_j") for lead in _ok_leads(m, leads)}
+        levels = {lead: v for lead, v in levels.items() if v is not None}
+        if not levels:
+            return NOT_CHECKABLE, "J point n/a", evidence
+        measured = ", ".join(f"{lead} J {fmt(v, 'mV')}" for lead, v in levels.items())
+        raised = compare(max(levels.values()), ">=", limit_mv, _margin(d, ST_TOL_MV))
+        return (NOT_CHECKABLE if raised else _verdict(False, d.negated)), measured, evidence
 
-def _brugada(d: Draft, m: Measurements):
-    """The Brugada ECG pattern: a J point (or r' take-off) at least 0.2 mV high in V1 or V2, coved or
-    saddleback (2013 HRS/EHRA/APHRS consensus; Bayes de Luna et al. 2012). Contradicted where neither
-    lead's J point comes near that (ST tolerance); otherwise not checkable (the ST shape, and leads placed
-    higher, are not read)."""
-    leads = [lead for lead in ("V1", "V2") if _lead_median(m, lead, "st_j") is not None]
-    evidence = beat_spans(
-        m, ("V1", "V2"), "qrs_offset_ms", "t_onset_ms", "st_deviation", "st_form", "mV", d.feature
-    )
-    if not leads:
-        return NOT_CHECKABLE, "J point n/a in V1-V2", evidence
-    j = max(_lead_median(m, lead, "st_j") for lead in leads)
-    measured = ", ".join(f"{lead} J {fmt(_lead_median(m, lead, 'st_j'), 'mV')}" for lead in leads)
-    if not compare(j, ">=", criteria.BRUGADA_J_MV, _margin(d, ST_TOL_MV)):
-        return _verdict(False, d.negated), measured, evidence
-    return NOT_CHECKABLE, measured, evidence
+    return handler
 
 
 def _wave(kind: str):
@@ -2039,11 +2031,13 @@ _HANDLERS = {
     "pvc_couplet": _after_premature("couplet"),
     "bifascicular_block": _fascicular_block,
     "trifascicular_block": _fascicular_block,
-    "brugada": _brugada,
+    "brugada": _raised_j_point(criteria.BRUGADA_J_MV, ("V1", "V2")),
     "t_wave": _t_wave,
     "qs_complex": _qs_complex,
     "rvh": _rvh,
-    "early_repolarization": _early_repolarization,
+    "early_repolarization": _raised_j_point(
+        criteria.EARLY_REPOLARIZATION_J_MV, criteria.EARLY_REPOLARIZATION_LEADS
+    ),
     "poor_r_progression": _poor_r_progression,
     "left_atrial_enlargement": _atrial_enlargement("left"),
     "right_atrial_enlargement": _atrial_enlargement("right"),
